@@ -1,0 +1,17 @@
+/** The log could not be written or read (Redis down, script failed, ...). */
+export class EventLogUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EventLogUnavailableError';
+  }
+}
+
+/** A cursor that is not an event id this log could have produced. */
+export class InvalidCursorError extends Error {
+  constructor(readonly cursor: unknown) {
+    super(
+      `"${String(cursor).slice(0, 80)}" is not a valid event id; expected "<epoch>:<ms>-<seq>" as delivered with an event.`,
+    );
+    this.name = 'InvalidCursorError';
+  }
+}
