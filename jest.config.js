@@ -3,6 +3,7 @@ const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
 
 module.exports = {
   maxWorkers: 2,
+  testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
     {
@@ -20,7 +21,7 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
+
     },
   ],
 };

@@ -1,0 +1,24 @@
+/** Keys of one log. The `{prefix}` hash tag puts them all in one Redis Cluster slot. */
+export interface StreamKeys {
+  readonly stream: string;
+  readonly epoch: string;
+  readonly deadLetter: string;
+  readonly heartbeats: string;
+}
+
+const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export function streamKeys(prefix: string): StreamKeys {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new Error(
+      `Event bus prefix "${prefix}" is invalid: use 1-64 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-" (braces are added as the cluster hash tag).`,
+    );
+  }
+  const tag = `{${prefix}}`;
+  return {
+    stream: `${tag}:events`,
+    epoch: `${tag}:epoch`,
+    deadLetter: `${tag}:dead-letter`,
+    heartbeats: `${tag}:heartbeats`,
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Hooks the log calls on notable outcomes, so a host can log and count them
+ * (the reference app feeds Prometheus from these). Every hook is optional.
+ */
+export interface EventLogObserver {
+  published?(count: number): void;
+  publishFailed?(count: number, error: unknown): void;
+  /** An entry that is not a valid event (usually from a foreign producer) was skipped. */
+  malformedEntry?(id: string, reason: string): void;
+  deadLettered?(group: string, id: string): void;
+  /** An entry was trimmed before a consumer of `group` could acknowledge it. */
+  lostWhilePending?(group: string, id: string): void;
+  readerDiscontinuity?(reason: 'epoch_changed' | 'trimmed'): void;
+  /** The node reader handed a batch on; `position` is the id it reached. */
+  readerBatch?(count: number, position: string): void;
+}

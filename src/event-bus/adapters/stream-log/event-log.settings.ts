@@ -1,0 +1,64 @@
+import { hostname } from 'node:os';
+
+/** Settings shared by every event log adapter; the module fills in defaults. */
+export interface EventLogSettings {
+  /** Key prefix; also the Redis Cluster hash tag, so all keys of one log share a slot. */
+  readonly prefix: string;
+  /** Events kept at least (count retention). */
+  readonly maxLen: number;
+  /** Events younger than this are kept (age retention), in milliseconds. */
+  readonly maxAgeMs: number;
+  /** Names this node's consumer group; a restarted node with the same id resumes where it stopped. */
+  readonly instanceId: string;
+  /** Entries the node reader takes per read. */
+  readonly readBatchSize: number;
+  /** How long one blocking read waits, in milliseconds. */
+  readonly blockMs: number;
+  /** Node groups idle for longer than this are removed. */
+  readonly staleGroupMs: number;
+  /** Clock used for event timestamps and age retention. */
+  readonly now: () => number;
+}
+
+export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> = {
+  prefix: 'streamgate',
+  maxLen: 10_000,
+  maxAgeMs: 3_600_000,
+  readBatchSize: 500,
+  blockMs: 5_000,
+  staleGroupMs: 3_600_000,
+  now: Date.now,
+};
+
+export function defaultInstanceId(): string {
+  return `${hostname()}-${process.pid}`;
+}
+
+export function resolveEventLogSettings(
+  partial: Partial<EventLogSettings> = {},
+): EventLogSettings {
+  const defined = Object.fromEntries(
+    Object.entries(partial).filter(([, value]) => value !== undefined),
+  );
+  return {
+    ...DEFAULT_EVENT_LOG_SETTINGS,
+    instanceId: defaultInstanceId(),
+    staleGroupMs: partial.maxAgeMs ?? DEFAULT_EVENT_LOG_SETTINGS.staleGroupMs,
+    ...defined,
+  };
+}
+
+/** Name of the consumer group a node reads through. */
+export function nodeGroupName(instanceId: string): string {
+  return `node:${instanceId}`;
+}
+
+export const NODE_GROUP_PREFIX = 'node:';
+
+/**
+ * Trimming keeps at most `maxLen + slack` entries so that the bookkeeping of a
+ * trim (finding the boundary, recording it) is paid once per `slack` publishes.
+ */
+export function trimSlack(maxLen: number): number {
+  return Math.floor(maxLen / 100);
+}
