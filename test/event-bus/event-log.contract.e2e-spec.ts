@@ -1,11 +1,23 @@
 import { StoredEvent } from '../../src/event-bus/domain/event';
-import { compareEventIds, formatEventId, parseEventId } from '../../src/event-bus/domain/event-id';
+import {
+  compareEventIds,
+  formatEventId,
+  parseEventId,
+} from '../../src/event-bus/domain/event-id';
 import { InvalidEventError } from '../../src/event-bus/domain/event';
 import { CursorNotCoveredError } from '../../src/event-bus/adapters/stream-log/stream-log.subscription';
-import { EventLogHarness, InMemoryHarness, LogNode, RedisHarness } from './event-log.harness';
+import {
+  EventLogHarness,
+  InMemoryHarness,
+  LogNode,
+  RedisHarness,
+} from './event-log.harness';
 import { delay, waitFor } from '../support/wait-for';
 
-const harnesses: EventLogHarness[] = [new InMemoryHarness(), new RedisHarness()];
+const harnesses: EventLogHarness[] = [
+  new InMemoryHarness(),
+  new RedisHarness(),
+];
 
 function recorder() {
   const events: StoredEvent[] = [];
@@ -27,7 +39,11 @@ function recorder() {
   };
 }
 
-const ev = (i: number, scopes: string[] = []) => ({ type: 'test_event', data: { i, nested: { list: [i, 'x', null] } }, scopes });
+const ev = (i: number, scopes: string[] = []) => ({
+  type: 'test_event',
+  data: { i, nested: { list: [i, 'x', null] } },
+  scopes,
+});
 
 describe.each(harnesses)('event log contract ($name)', (harness) => {
   beforeAll(() => harness.setUp());
@@ -39,12 +55,21 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     it('returns ids that ascend in publish order and replays the events deep-equal', async () => {
       const { publisher, subscription } = harness.node();
       const start = await subscription.head();
-      const ids = await publisher.publishMany(Array.from({ length: 30 }, (_, i) => ev(i, [`agent:${i % 3}`])));
+      const ids = await publisher.publishMany(
+        Array.from({ length: 30 }, (_, i) => ev(i, [`agent:${i % 3}`])),
+      );
       ids.push(await publisher.publish(ev(30)));
-      for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
+      for (let i = 1; i < ids.length; i++)
+        expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
       const page = await subscription.replay(start, { limit: 100 });
       expect(page.events.map((e) => e.id)).toEqual(ids);
-      expect(page.events[4]).toEqual({ id: ids[4], type: 'test_event', data: ev(4).data, scopes: ['agent:1'], ts: expect.any(Number) });
+      expect(page.events[4]).toEqual({
+        id: ids[4],
+        type: 'test_event',
+        data: ev(4).data,
+        scopes: ['agent:1'],
+        ts: expect.any(Number),
+      });
       expect(page.done).toBe(true);
     });
 
@@ -52,7 +77,9 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { publisher, subscription } = harness.node();
       const rec = recorder();
       const reader = await subscription.live(rec.listener);
-      const ids = await publisher.publishMany(Array.from({ length: 20 }, (_, i) => ev(i)));
+      const ids = await publisher.publishMany(
+        Array.from({ length: 20 }, (_, i) => ev(i)),
+      );
       await waitFor(() => rec.events.length === 20, '20 live events');
       expect(rec.events.map((e) => e.id)).toEqual(ids);
       expect(reader.position).toBe(ids[19]);
@@ -61,8 +88,12 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     it('rejects an invalid event in a batch and writes none of the batch', async () => {
       const { publisher, subscription } = harness.node();
       const before = await subscription.head();
-      await expect(publisher.publishMany([ev(1), { type: '9bad', data: 1 }])).rejects.toThrow(InvalidEventError);
-      await expect(publisher.publishMany([ev(1), { type: 'ok', data: 1, scopes: [''] }])).rejects.toThrow(/\[1\]\.scopes\[0\]/);
+      await expect(
+        publisher.publishMany([ev(1), { type: '9bad', data: 1 }]),
+      ).rejects.toThrow(InvalidEventError);
+      await expect(
+        publisher.publishMany([ev(1), { type: 'ok', data: 1, scopes: [''] }]),
+      ).rejects.toThrow(/\[1\]\.scopes\[0\]/);
       expect(await subscription.head()).toBe(before);
     });
 
@@ -72,7 +103,11 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       expect(parseEventId(head)?.streamId).toBe('0-0');
       expect(await subscription.checkCursor(head)).toEqual({ covered: true });
       const id = await publisher.publish(ev(1));
-      expect((await subscription.replay(head, { limit: 10 })).events.map((e) => e.id)).toEqual([id]);
+      expect(
+        (await subscription.replay(head, { limit: 10 })).events.map(
+          (e) => e.id,
+        ),
+      ).toEqual([id]);
     });
   });
 
@@ -80,7 +115,9 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     it('returns bounded pages that chain without gap or overlap', async () => {
       const { publisher, subscription } = harness.node();
       const start = await subscription.head();
-      const ids = await publisher.publishMany(Array.from({ length: 25 }, (_, i) => ev(i)));
+      const ids = await publisher.publishMany(
+        Array.from({ length: 25 }, (_, i) => ev(i)),
+      );
       const seen: string[] = [];
       let after = start;
       const sizes: number[] = [];
@@ -98,8 +135,13 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     it('stops at an inclusive upper bound', async () => {
       const { publisher, subscription } = harness.node();
       const start = await subscription.head();
-      const ids = await publisher.publishMany(Array.from({ length: 10 }, (_, i) => ev(i)));
-      const page = await subscription.replay(start, { limit: 100, until: ids[5] });
+      const ids = await publisher.publishMany(
+        Array.from({ length: 10 }, (_, i) => ev(i)),
+      );
+      const page = await subscription.replay(start, {
+        limit: 100,
+        until: ids[5],
+      });
       expect(page.events.map((e) => e.id)).toEqual(ids.slice(0, 6));
       expect(page.done).toBe(true);
     });
@@ -110,21 +152,39 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { publisher, subscription } = harness.node({ maxLen: 10 });
       const ids: string[] = [];
       for (let i = 0; i < 30; i++) ids.push(await publisher.publish(ev(i)));
-      const all = await subscription.replay(formatEventId(parseEventId(ids[0])!.epoch, '0-0'), { limit: 100 }).catch((e) => e);
+      const all = await subscription
+        .replay(formatEventId(parseEventId(ids[0])!.epoch, '0-0'), {
+          limit: 100,
+        })
+        .catch((e) => e);
       expect(all).toBeInstanceOf(CursorNotCoveredError);
       // ids[19] is the last trimmed event: everything after it is still there.
-      expect(await subscription.checkCursor(ids[19])).toEqual({ covered: true });
-      expect(await subscription.checkCursor(ids[18])).toEqual({ covered: false, reason: 'trimmed' });
-      expect(await subscription.checkCursor(ids[5])).toEqual({ covered: false, reason: 'trimmed' });
+      expect(await subscription.checkCursor(ids[19])).toEqual({
+        covered: true,
+      });
+      expect(await subscription.checkCursor(ids[18])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
+      expect(await subscription.checkCursor(ids[5])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
       const page = await subscription.replay(ids[19], { limit: 100 });
       expect(page.events.map((e) => e.id)).toEqual(ids.slice(20));
-      await expect(subscription.replay(ids[18], { limit: 100 })).rejects.toMatchObject({ reason: 'trimmed' });
+      await expect(
+        subscription.replay(ids[18], { limit: 100 }),
+      ).rejects.toMatchObject({ reason: 'trimmed' });
     });
 
     it('trims in batches when the limit is large, keeping at least maxLen', async () => {
       const { publisher, subscription } = harness.node({ maxLen: 200 });
-      const ids = await publisher.publishMany(Array.from({ length: 450 }, (_, i) => ev(i)));
-      const covered = await Promise.all(ids.map((id) => subscription.checkCursor(id)));
+      const ids = await publisher.publishMany(
+        Array.from({ length: 450 }, (_, i) => ev(i)),
+      );
+      const covered = await Promise.all(
+        ids.map((id) => subscription.checkCursor(id)),
+      );
       const firstCovered = covered.findIndex((c) => c.covered);
       expect(firstCovered).toBeGreaterThanOrEqual(0);
       expect(ids.length - 1 - firstCovered).toBeGreaterThanOrEqual(200);
@@ -140,8 +200,15 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       await delay(400);
       const fresh = await publisher.publish(ev(4));
       expect(await subscription.checkCursor(old[2])).toEqual({ covered: true });
-      expect(await subscription.checkCursor(old[1])).toEqual({ covered: false, reason: 'trimmed' });
-      expect((await subscription.replay(old[2], { limit: 10 })).events.map((e) => e.id)).toEqual([fresh]);
+      expect(await subscription.checkCursor(old[1])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
+      expect(
+        (await subscription.replay(old[2], { limit: 10 })).events.map(
+          (e) => e.id,
+        ),
+      ).toEqual([fresh]);
     });
   });
 
@@ -150,8 +217,21 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { publisher, subscription } = harness.node();
       const id = await publisher.publish(ev(1));
       const { epoch } = parseEventId(id)!;
-      for (const bad of ['', 'nonsense', '9-0', `${epoch}:abc`, `${epoch}:1-2-3`, 42, null, {}, `${epoch}:99999999999999-0`]) {
-        expect(await subscription.checkCursor(bad)).toEqual({ covered: false, reason: 'invalid_cursor' });
+      for (const bad of [
+        '',
+        'nonsense',
+        '9-0',
+        `${epoch}:abc`,
+        `${epoch}:1-2-3`,
+        42,
+        null,
+        {},
+        `${epoch}:99999999999999-0`,
+      ]) {
+        expect(await subscription.checkCursor(bad)).toEqual({
+          covered: false,
+          reason: 'invalid_cursor',
+        });
       }
     });
 
@@ -159,7 +239,9 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { subscription } = harness.node();
       const { epoch } = parseEventId(await subscription.head())!;
       expect(compareEventIds(`${epoch}:9-0`, `${epoch}:10-0`)).toBeLessThan(0);
-      expect(compareEventIds(`${epoch}:10-2`, `${epoch}:10-10`)).toBeLessThan(0);
+      expect(compareEventIds(`${epoch}:10-2`, `${epoch}:10-10`)).toBeLessThan(
+        0,
+      );
     });
   });
 
@@ -168,10 +250,17 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { publisher, subscription } = harness.node();
       const before = await publisher.publishMany([ev(1), ev(2)]);
       await harness.reset();
-      expect(await subscription.checkCursor(before[1])).toEqual({ covered: false, reason: 'epoch_changed' });
+      expect(await subscription.checkCursor(before[1])).toEqual({
+        covered: false,
+        reason: 'epoch_changed',
+      });
       const after = await publisher.publish(ev(3));
-      expect(parseEventId(after)!.epoch).not.toBe(parseEventId(before[1])!.epoch);
-      await expect(subscription.replay(before[1], { limit: 10 })).rejects.toMatchObject({ reason: 'epoch_changed' });
+      expect(parseEventId(after)!.epoch).not.toBe(
+        parseEventId(before[1])!.epoch,
+      );
+      await expect(
+        subscription.replay(before[1], { limit: 10 }),
+      ).rejects.toMatchObject({ reason: 'epoch_changed' });
     });
 
     it('starts a new epoch when only the stream was deleted and a foreign producer recreated it', async () => {
@@ -179,7 +268,10 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const before = await publisher.publish(ev(1));
       await harness.deleteStream();
       await harness.writeRaw(['type', 'python_event', 'data', '{}']);
-      expect(await subscription.checkCursor(before)).toEqual({ covered: false, reason: 'epoch_changed' });
+      expect(await subscription.checkCursor(before)).toEqual({
+        covered: false,
+        reason: 'epoch_changed',
+      });
     });
 
     it('tells the node reader, which then reads the new log from its start', async () => {
@@ -190,8 +282,14 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       await waitFor(() => rec.events.length === 1, 'first event');
       await harness.reset();
       const fresh = await harness.node().publisher.publishMany([ev(2), ev(3)]);
-      await waitFor(() => rec.events.length === 3, 'events of the new epoch', 8_000);
-      expect(rec.discontinuities).toEqual([{ reason: 'epoch_changed', position: expect.stringMatching(/:0-0$/) }]);
+      await waitFor(
+        () => rec.events.length === 3,
+        'events of the new epoch',
+        8_000,
+      );
+      expect(rec.discontinuities).toEqual([
+        { reason: 'epoch_changed', position: expect.stringMatching(/:0-0$/) },
+      ]);
       expect(rec.events.slice(1).map((e) => e.id)).toEqual(fresh);
     });
   });
@@ -221,10 +319,14 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const ids = await node.publisher.publishMany([ev(1), ev(2)]);
       // A crash between reading and acknowledging: read by the node's consumer, never acked.
       const raw = node.store.openReader();
-      expect(await raw.readGroup('node:node-b', 'node-b', 10, 0)).toHaveLength(2);
+      expect(await raw.readGroup('node:node-b', 'node-b', 10, 0)).toHaveLength(
+        2,
+      );
       await raw.close();
       const rec = recorder();
-      await harness.node({ instanceId: 'node-b' }).subscription.live(rec.listener);
+      await harness
+        .node({ instanceId: 'node-b' })
+        .subscription.live(rec.listener);
       expect(rec.events.map((e) => e.id)).toEqual(ids);
     });
 
@@ -233,11 +335,16 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const reader = await node.subscription.live(recorder().listener);
       await reader.stop();
       const ids: string[] = [];
-      for (let i = 0; i < 12; i++) ids.push(await node.publisher.publish(ev(i)));
+      for (let i = 0; i < 12; i++)
+        ids.push(await node.publisher.publish(ev(i)));
       const rec = recorder();
-      await harness.node({ instanceId: 'node-c', maxLen: 5 }).subscription.live(rec.listener);
+      await harness
+        .node({ instanceId: 'node-c', maxLen: 5 })
+        .subscription.live(rec.listener);
       await waitFor(() => rec.events.length === 5, 'retained events');
-      expect(rec.discontinuities).toEqual([{ reason: 'trimmed', position: ids[6] }]);
+      expect(rec.discontinuities).toEqual([
+        { reason: 'trimmed', position: ids[6] },
+      ]);
       expect(rec.events.map((e) => e.id)).toEqual(ids.slice(7));
     });
   });
@@ -259,24 +366,48 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     it('gives each event to exactly one consumer and acknowledges it', async () => {
       const node = harness.node();
       const seen: string[][] = [[], []];
-      await node.subscription.consume('workers', async (e) => void seen[0].push(e.id), { claimIdleMs: 200 });
-      await node.subscription.consume('workers', async (e) => void seen[1].push(e.id), { claimIdleMs: 200 });
-      const ids = await node.publisher.publishMany(Array.from({ length: 40 }, (_, i) => ev(i)));
-      await waitFor(() => seen[0].length + seen[1].length === 40, 'all 40 handled');
+      await node.subscription.consume(
+        'workers',
+        async (e) => void seen[0].push(e.id),
+        { claimIdleMs: 200 },
+      );
+      await node.subscription.consume(
+        'workers',
+        async (e) => void seen[1].push(e.id),
+        { claimIdleMs: 200 },
+      );
+      const ids = await node.publisher.publishMany(
+        Array.from({ length: 40 }, (_, i) => ev(i)),
+      );
+      await waitFor(
+        () => seen[0].length + seen[1].length === 40,
+        'all 40 handled',
+      );
       await delay(300);
       expect([...seen[0], ...seen[1]].sort()).toEqual([...ids].sort());
-      expect((await node.store.listGroups()).find((g) => g.name === 'workers')?.pending).toBe(0);
+      expect(
+        (await node.store.listGroups()).find((g) => g.name === 'workers')
+          ?.pending,
+      ).toBe(0);
     });
 
     it('redelivers to a live consumer what a dead one left pending', async () => {
       const node = harness.node();
-      await node.subscription.consume('jobs', async () => undefined, { claimIdleMs: 100 }).then((c) => c.stop());
+      await node.subscription
+        .consume('jobs', async () => undefined, { claimIdleMs: 100 })
+        .then((c) => c.stop());
       const id = await node.publisher.publish(ev(1));
       const dead = node.store.openReader();
-      expect((await dead.readGroup('jobs', 'dead-consumer', 10, 0)).map((e) => e.id)).toEqual([parseEventId(id)!.streamId]);
+      expect(
+        (await dead.readGroup('jobs', 'dead-consumer', 10, 0)).map((e) => e.id),
+      ).toEqual([parseEventId(id)!.streamId]);
       await dead.close();
       const got: string[] = [];
-      await node.subscription.consume('jobs', async (e) => void got.push(e.id), { claimIdleMs: 100 });
+      await node.subscription.consume(
+        'jobs',
+        async (e) => void got.push(e.id),
+        { claimIdleMs: 100 },
+      );
       await waitFor(() => got.length === 1, 'redelivery', 5_000);
       expect(got).toEqual([id]);
     });
@@ -293,9 +424,18 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
         { claimIdleMs: 50, maxDeliveries: 3 },
       );
       const id = await node.publisher.publish(ev(7));
-      await waitFor(async () => (await node.subscription.deadLetters()).length === 1, 'a dead letter', 8_000);
+      await waitFor(
+        async () => (await node.subscription.deadLetters()).length === 1,
+        'a dead letter',
+        8_000,
+      );
       const [letter] = await node.subscription.deadLetters();
-      expect(letter).toMatchObject({ group: 'fragile', deliveries: 3, error: 'boom', event: { id, type: 'test_event', data: ev(7).data } });
+      expect(letter).toMatchObject({
+        group: 'fragile',
+        deliveries: 3,
+        error: 'boom',
+        event: { id, type: 'test_event', data: ev(7).data },
+      });
       await delay(300);
       expect(attempts).toBe(3);
     });
@@ -304,23 +444,59 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
   describe('when a foreign producer writes entries', () => {
     it('delivers well-formed ones and skips, logs and counts malformed ones without stopping', async () => {
       const malformed: string[] = [];
-      const node = harness.node({}, { malformedEntry: (id) => malformed.push(id) });
+      const node = harness.node(
+        {},
+        { malformedEntry: (id) => malformed.push(id) },
+      );
       const rec = recorder();
       await node.subscription.live(rec.listener);
       const start = await node.subscription.head();
       const a = await node.publisher.publish(ev(1));
-      const bad1 = await harness.writeRaw(['type', 'ok_type', 'data', '{not json']);
+      const bad1 = await harness.writeRaw([
+        'type',
+        'ok_type',
+        'data',
+        '{not json',
+      ]);
       const bad2 = await harness.writeRaw(['data', '1']);
-      const bad3 = await harness.writeRaw(['type', 'ok_type', 'data', '1', 'scopes', '"agent:a"']);
-      const foreign = await harness.writeRaw(['type', 'python_event', 'data', '{"from":"python"}', 'scopes', '["agent:a"]']);
+      const bad3 = await harness.writeRaw([
+        'type',
+        'ok_type',
+        'data',
+        '1',
+        'scopes',
+        '"agent:a"',
+      ]);
+      const foreign = await harness.writeRaw([
+        'type',
+        'python_event',
+        'data',
+        '{"from":"python"}',
+        'scopes',
+        '["agent:a"]',
+      ]);
       const b = await node.publisher.publish(ev(2));
       await waitFor(() => rec.events.length === 3, 'three valid events');
-      expect(rec.events.map((e) => e.type)).toEqual(['test_event', 'python_event', 'test_event']);
-      expect(rec.events[1]).toMatchObject({ data: { from: 'python' }, scopes: ['agent:a'], ts: Number(foreign.split('-')[0]) });
-      expect(rec.events.map((e) => e.id)).toEqual([a, expect.stringContaining(foreign), b]);
+      expect(rec.events.map((e) => e.type)).toEqual([
+        'test_event',
+        'python_event',
+        'test_event',
+      ]);
+      expect(rec.events[1]).toMatchObject({
+        data: { from: 'python' },
+        scopes: ['agent:a'],
+        ts: Number(foreign.split('-')[0]),
+      });
+      expect(rec.events.map((e) => e.id)).toEqual([
+        a,
+        expect.stringContaining(foreign),
+        b,
+      ]);
       expect(malformed).toEqual([bad1, bad2, bad3]);
       const replayed = await node.subscription.replay(start, { limit: 100 });
-      expect(replayed.events.map((e) => e.id)).toEqual(rec.events.map((e) => e.id));
+      expect(replayed.events.map((e) => e.id)).toEqual(
+        rec.events.map((e) => e.id),
+      );
     });
   });
 });

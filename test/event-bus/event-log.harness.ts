@@ -1,10 +1,16 @@
 import Redis from 'ioredis';
-import { EventLogSettings, resolveEventLogSettings } from '../../src/event-bus/adapters/stream-log/event-log.settings';
+import {
+  EventLogSettings,
+  resolveEventLogSettings,
+} from '../../src/event-bus/adapters/stream-log/event-log.settings';
 import { EventLogObserver } from '../../src/event-bus/adapters/stream-log/event-log.observer';
 import { StreamLogPublisher } from '../../src/event-bus/adapters/stream-log/stream-log.publisher';
 import { StreamLogSubscription } from '../../src/event-bus/adapters/stream-log/stream-log.subscription';
 import { StreamLogStore } from '../../src/event-bus/adapters/stream-log/stream-log.store';
-import { InMemoryStreamLog, InMemoryStreamLogStore } from '../../src/event-bus/adapters/in-memory/in-memory.stream-log-store';
+import {
+  InMemoryStreamLog,
+  InMemoryStreamLogStore,
+} from '../../src/event-bus/adapters/in-memory/in-memory.stream-log-store';
 import { RedisStreamsStore } from '../../src/event-bus/adapters/redis-streams/redis-streams.store';
 import { streamKeys } from '../../src/event-bus/adapters/redis-streams/redis-streams.keys';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
@@ -24,7 +30,10 @@ export interface EventLogHarness {
   /** A fresh, empty log for one test. */
   newLog(): void;
   /** A node (publisher + subscription) on the current log. */
-  node(settings?: Partial<EventLogSettings>, observer?: EventLogObserver): LogNode;
+  node(
+    settings?: Partial<EventLogSettings>,
+    observer?: EventLogObserver,
+  ): LogNode;
   /** Loses everything, like FLUSHALL. */
   reset(): Promise<void>;
   /** Deletes the stream key alone (Redis: DEL), keeping everything else. */
@@ -48,8 +57,16 @@ abstract class BaseHarness implements EventLogHarness {
   protected abstract newStore(settings: EventLogSettings): StreamLogStore;
   protected abstract prefix(): string;
 
-  node(settings: Partial<EventLogSettings> = {}, observer: EventLogObserver = {}): LogNode {
-    const resolved = resolveEventLogSettings({ prefix: this.prefix(), blockMs: 200, instanceId: `n${unique++}`, ...settings });
+  node(
+    settings: Partial<EventLogSettings> = {},
+    observer: EventLogObserver = {},
+  ): LogNode {
+    const resolved = resolveEventLogSettings({
+      prefix: this.prefix(),
+      blockMs: 200,
+      instanceId: `n${unique++}`,
+      ...settings,
+    });
     const store = this.newStore(resolved);
     const subscription = new StreamLogSubscription(store, resolved, observer);
     const node: LogNode = {
@@ -129,6 +146,10 @@ export class RedisHarness extends BaseHarness {
     await this.admin.del(streamKeys(this.currentPrefix).stream);
   }
   async writeRaw(fields: string[]) {
-    return (await this.admin.xadd(streamKeys(this.currentPrefix).stream, '*', ...fields)) as string;
+    return (await this.admin.xadd(
+      streamKeys(this.currentPrefix).stream,
+      '*',
+      ...fields,
+    )) as string;
   }
 }

@@ -35,14 +35,22 @@ export async function startRedisServer(
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'streamgate-redis-'));
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.appendOnly ? 'yes' : 'no',
-    '--appendfsync', 'always',
-    '--protected-mode', 'no',
-    '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendOnly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--protected-mode',
+    'no',
+    '--loglevel',
+    'warning',
   ];
   let child: ChildProcess = await launch(binary, args, port);
   const waitExit = (c: ChildProcess) =>
@@ -71,7 +79,11 @@ export async function startRedisServer(
   };
 }
 
-async function launch(binary: string, args: string[], port: number): Promise<ChildProcess> {
+async function launch(
+  binary: string,
+  args: string[],
+  port: number,
+): Promise<ChildProcess> {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => (stderr += chunk));
@@ -80,7 +92,13 @@ async function launch(binary: string, args: string[], port: number): Promise<Chi
     if (child.exitCode !== null) {
       throw new Error(`redis-server exited with ${child.exitCode}: ${stderr}`);
     }
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
@@ -92,7 +110,9 @@ async function launch(binary: string, args: string[], port: number): Promise<Chi
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`redis-server did not answer on port ${port} within 10 s: ${stderr}`);
+      throw new Error(
+        `redis-server did not answer on port ${port} within 10 s: ${stderr}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 30));
   }

@@ -83,7 +83,9 @@ export function compareEventIds(a: EventId, b: EventId): number {
   const pa = parseEventId(a);
   const pb = parseEventId(b);
   if (!pa || !pb) {
-    throw new TypeError(`Cannot compare malformed event ids "${a}" and "${b}".`);
+    throw new TypeError(
+      `Cannot compare malformed event ids "${a}" and "${b}".`,
+    );
   }
   if (pa.epoch !== pb.epoch) {
     throw new TypeError(

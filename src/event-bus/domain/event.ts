@@ -39,7 +39,10 @@ export class InvalidEventError extends Error {
  * Checks one event and returns it in canonical form (scopes always present).
  * `path` prefixes the field name in the error so that a batch names the culprit.
  */
-export function validateNewEvent(event: unknown, path = ''): Required<NewEvent> {
+export function validateNewEvent(
+  event: unknown,
+  path = '',
+): Required<NewEvent> {
   const at = (field: string) => (path ? `${path}.${field}` : field);
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new InvalidEventError(
@@ -55,7 +58,10 @@ export function validateNewEvent(event: unknown, path = ''): Required<NewEvent> 
     );
   }
   if (data === undefined) {
-    throw new InvalidEventError(`${at('data')} is required (use null for no payload).`, at('data'));
+    throw new InvalidEventError(
+      `${at('data')} is required (use null for no payload).`,
+      at('data'),
+    );
   }
   assertJson(data, at('data'));
   let normalized: string[] = [];
@@ -94,12 +100,19 @@ export function validateNewEvents(events: unknown): Required<NewEvent>[] {
 
 function assertJson(value: unknown, field: string, depth = 0): void {
   if (depth > 64) {
-    throw new InvalidEventError(`${field} is nested deeper than 64 levels.`, field);
+    throw new InvalidEventError(
+      `${field} is nested deeper than 64 levels.`,
+      field,
+    );
   }
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean')
+    return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw new InvalidEventError(`${field} holds a non-finite number, which JSON cannot carry.`, field);
+      throw new InvalidEventError(
+        `${field} holds a non-finite number, which JSON cannot carry.`,
+        field,
+      );
     }
     return;
   }
@@ -121,13 +134,17 @@ function assertJson(value: unknown, field: string, depth = 0): void {
     }
     return;
   }
-  throw new InvalidEventError(`${field} holds a ${typeof value}, which JSON cannot carry.`, field);
+  throw new InvalidEventError(
+    `${field} holds a ${typeof value}, which JSON cannot carry.`,
+    field,
+  );
 }
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   return `a ${typeof value}`;
 }

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { compareStreamIds, ORIGIN_STREAM_ID, streamIdTime } from '../../domain/event-id';
+import {
+  compareStreamIds,
+  ORIGIN_STREAM_ID,
+  streamIdTime,
+} from '../../domain/event-id';
 import { trimSlack } from '../stream-log/event-log.settings';
 import {
   ClaimedEntry,
@@ -90,15 +94,21 @@ export class InMemoryStreamLog {
   trim(retention: Retention): void {
     let drop = 0;
     // The clock that stamped the ids decides their age, as Redis TIME does there.
-    const cutoff = retention.maxAgeMs > 0 ? this.clock() - retention.maxAgeMs : -Infinity;
-    while (drop < this.entries.length && streamIdTime(this.entries[drop].id) < cutoff) drop++;
+    const cutoff =
+      retention.maxAgeMs > 0 ? this.clock() - retention.maxAgeMs : -Infinity;
+    while (
+      drop < this.entries.length &&
+      streamIdTime(this.entries[drop].id) < cutoff
+    )
+      drop++;
     if (this.entries.length > retention.maxLen + trimSlack(retention.maxLen)) {
       drop = Math.max(drop, this.entries.length - retention.maxLen);
     }
     if (drop === 0) return;
     const lastDropped = this.entries[drop - 1].id;
     this.entries.splice(0, drop);
-    if (compareStreamIds(lastDropped, this.maxDeletedId) > 0) this.maxDeletedId = lastDropped;
+    if (compareStreamIds(lastDropped, this.maxDeletedId) > 0)
+      this.maxDeletedId = lastDropped;
   }
 
   info(): LogInfo {
@@ -124,7 +134,9 @@ export class InMemoryStreamLog {
 
   find(id: string): Entry | undefined {
     const index = this.indexAfter(id) - 1;
-    return index >= 0 && this.entries[index].id === id ? this.entries[index] : undefined;
+    return index >= 0 && this.entries[index].id === id
+      ? this.entries[index]
+      : undefined;
   }
 
   group(name: string): Group {
@@ -139,7 +151,10 @@ export class InMemoryStreamLog {
     return id;
   }
 
-  waitForChange(timeoutMs: number, signal: { closed: boolean; wake?: () => void }): Promise<void> {
+  waitForChange(
+    timeoutMs: number,
+    signal: { closed: boolean; wake?: () => void },
+  ): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -166,7 +181,11 @@ export class InMemoryStreamLogStore implements StreamLogStore {
     return randomBytes(6).toString('hex');
   }
 
-  async append(entries: readonly (readonly string[])[], retention: Retention, epochCandidate: string) {
+  async append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ) {
     const epoch = this.log.ensureEpoch(epochCandidate);
     const ids = entries.map((fields) => this.log.appendRaw(fields));
     this.log.trim(retention);
@@ -184,11 +203,20 @@ export class InMemoryStreamLogStore implements StreamLogStore {
     return this.log.info();
   }
 
-  async range(after: string, until: string | null, count: number, epochCandidate: string): Promise<RangeResult> {
+  async range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult> {
     this.log.ensureEpoch(epochCandidate);
     const start = this.log.indexAfter(after);
     const entries: RawEntry[] = [];
-    for (let i = start; i < this.log.entries.length && entries.length < count; i++) {
+    for (
+      let i = start;
+      i < this.log.entries.length && entries.length < count;
+      i++
+    ) {
       const entry = this.log.entries[i];
       if (until !== null && compareStreamIds(entry.id, until) > 0) break;
       entries.push(entry);
@@ -196,11 +224,20 @@ export class InMemoryStreamLogStore implements StreamLogStore {
     return { ...this.log.info(), entries };
   }
 
-  async createGroup(group: string, start: string, epochCandidate: string): Promise<boolean> {
+  async createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean> {
     this.log.ensureEpoch(epochCandidate);
     if (this.log.groups.has(group)) return false;
     this.log.groups.set(group, {
-      lastDeliveredId: start === '$' ? this.log.lastId : start === '0' ? ORIGIN_STREAM_ID : start,
+      lastDeliveredId:
+        start === '$'
+          ? this.log.lastId
+          : start === '0'
+            ? ORIGIN_STREAM_ID
+            : start,
       pending: new Map(),
       consumers: new Map(),
     });
@@ -214,12 +251,20 @@ export class InMemoryStreamLogStore implements StreamLogStore {
   openReader(): GroupReader {
     const log = this.log;
     const signal: { closed: boolean; wake?: () => void } = { closed: false };
-    const readNow = (group: string, consumer: string, count: number, pendingAfter?: string): RawEntry[] => {
+    const readNow = (
+      group: string,
+      consumer: string,
+      count: number,
+      pendingAfter?: string,
+    ): RawEntry[] => {
       const g = log.group(group);
       g.consumers.set(consumer, log.now());
       if (pendingAfter !== undefined) {
         return [...g.pending.entries()]
-          .filter(([id, p]) => p.consumer === consumer && compareStreamIds(id, pendingAfter) > 0)
+          .filter(
+            ([id, p]) =>
+              p.consumer === consumer && compareStreamIds(id, pendingAfter) > 0,
+          )
           .sort(([a], [b]) => compareStreamIds(a, b))
           .slice(0, count)
           .map(([id]) => ({ id, fields: log.find(id)?.fields ?? null }));
@@ -227,7 +272,11 @@ export class InMemoryStreamLogStore implements StreamLogStore {
       const start = log.indexAfter(g.lastDeliveredId);
       const batch = log.entries.slice(start, start + count);
       for (const entry of batch) {
-        g.pending.set(entry.id, { consumer, deliveries: 1, deliveredAt: log.now() });
+        g.pending.set(entry.id, {
+          consumer,
+          deliveries: 1,
+          deliveredAt: log.now(),
+        });
       }
       if (batch.length > 0) g.lastDeliveredId = batch[batch.length - 1].id;
       return batch;
@@ -236,7 +285,8 @@ export class InMemoryStreamLogStore implements StreamLogStore {
       async readGroup(group, consumer, count, blockMs, pendingAfter) {
         if (signal.closed) return [];
         let batch = readNow(group, consumer, count, pendingAfter);
-        if (batch.length > 0 || pendingAfter !== undefined || blockMs <= 0) return batch;
+        if (batch.length > 0 || pendingAfter !== undefined || blockMs <= 0)
+          return batch;
         await log.waitForChange(blockMs, signal);
         if (signal.closed) return [];
         batch = readNow(group, consumer, count);
@@ -255,7 +305,12 @@ export class InMemoryStreamLogStore implements StreamLogStore {
     for (const id of ids) g.pending.delete(id);
   }
 
-  async claimIdle(group: string, consumer: string, minIdleMs: number, count: number): Promise<ClaimedEntry[]> {
+  async claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]> {
     const g = this.log.group(group);
     const now = this.log.now();
     g.consumers.set(consumer, now);
@@ -288,7 +343,9 @@ export class InMemoryStreamLogStore implements StreamLogStore {
     const now = this.log.now();
     return [...this.log.groups.entries()].map(([name, g]) => ({
       name,
-      idleMs: this.log.heartbeats.has(name) ? now - this.log.heartbeats.get(name)! : null,
+      idleMs: this.log.heartbeats.has(name)
+        ? now - this.log.heartbeats.get(name)!
+        : null,
       pending: g.pending.size,
       lastDeliveredId: g.lastDeliveredId,
     }));

@@ -11,7 +11,7 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export function streamKeys(prefix: string): StreamKeys {
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new Error(
-      `Event bus prefix "${prefix}" is invalid: use 1-64 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-" (braces are added as the cluster hash tag).`,
+      `EventBusModule: prefix "${prefix}" is invalid: use 1-64 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-" (braces are added as the cluster hash tag).`,
     );
   }
   const tag = `{${prefix}}`;

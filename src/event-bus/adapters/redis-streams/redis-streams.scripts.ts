@@ -56,8 +56,13 @@ local function trim(max_len, max_age_ms, slack)
     local t = redis.call('TIME')
     local cutoff_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - max_age_ms
     local cutoff_id = string.format('%.0f', math.max(cutoff_ms, 0)) .. '-0'
-    local old = redis.call('XREVRANGE', stream, '(' .. cutoff_id, '-', 'COUNT', 1)
-    if #old > 0 then boundary = old[1][1] end
+    -- Only look for the boundary when the oldest entry is old enough: a
+    -- reverse range starting below every entry walks the whole stream.
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    if #first > 0 and id_gt(cutoff_id, first[1][1]) then
+      local old = redis.call('XREVRANGE', stream, '(' .. cutoff_id, '-', 'COUNT', 1)
+      if #old > 0 then boundary = old[1][1] end
+    end
   end
   local len = redis.call('XLEN', stream)
   if len > max_len + slack then

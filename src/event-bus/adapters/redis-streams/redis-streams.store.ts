@@ -37,8 +37,16 @@ type ScriptedRedis = Redis & {
   sgAppend(stream: string, epoch: string, ...args: string[]): Promise<string[]>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
   sgInfo(stream: string, epoch: string, candidate: string): Promise<string[]>;
-  sgRange(stream: string, epoch: string, ...args: string[]): Promise<[string, string, string, string, [string, string[]][]]>;
-  sgCreateGroup(stream: string, epoch: string, ...args: string[]): Promise<number>;
+  sgRange(
+    stream: string,
+    epoch: string,
+    ...args: string[]
+  ): Promise<[string, string, string, string, [string, string[]][]]>;
+  sgCreateGroup(
+    stream: string,
+    epoch: string,
+    ...args: string[]
+  ): Promise<number>;
 };
 
 const DEAD_LETTER_MAXLEN = 10_000;
@@ -59,7 +67,8 @@ export class RedisStreamsStore implements StreamLogStore {
   ) {
     this.keys = streamKeys(prefix);
     this.ownsClient = !connection.client;
-    this.redis = (connection.client ?? this.createClient('commands')) as ScriptedRedis;
+    this.redis = (connection.client ??
+      this.createClient('commands')) as ScriptedRedis;
     this.defineScripts(this.redis);
   }
 
@@ -71,10 +80,14 @@ export class RedisStreamsStore implements StreamLogStore {
       // Bounded so that a publish fails with a clear error instead of hanging while Redis is away.
       maxRetriesPerRequest: role === 'commands' ? 2 : 0,
       autoResendUnfulfilledCommands: role === 'commands',
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000) + Math.floor(Math.random() * 100),
+      retryStrategy: (times) =>
+        Math.min(50 * 2 ** Math.min(times, 6), 2_000) +
+        Math.floor(Math.random() * 100),
       ...this.connection.options,
     };
-    const client = this.connection.url ? new Redis(this.connection.url, base) : new Redis(base);
+    const client = this.connection.url
+      ? new Redis(this.connection.url, base)
+      : new Redis(base);
     if (role === 'commands') this.watch(client);
     else client.on('error', () => undefined);
     return client;
@@ -102,7 +115,9 @@ export class RedisStreamsStore implements StreamLogStore {
 
   private onError(error: Error): void {
     if (this.connected && !this.closing) {
-      this.logger.warn(`Lost the Redis connection (${error.message}); reconnecting with backoff.`);
+      this.logger.warn(
+        `Lost the Redis connection (${error.message}); reconnecting with backoff.`,
+      );
     }
     this.connected = false;
   }
@@ -113,7 +128,8 @@ export class RedisStreamsStore implements StreamLogStore {
   }
 
   private defineScripts(client: Redis): void {
-    const define = (name: string, lua: string) => client.defineCommand(name, { numberOfKeys: 2, lua });
+    const define = (name: string, lua: string) =>
+      client.defineCommand(name, { numberOfKeys: 2, lua });
     define('sgAppend', APPEND_SCRIPT);
     define('sgTrim', TRIM_SCRIPT);
     define('sgInfo', INFO_SCRIPT);
@@ -122,34 +138,61 @@ export class RedisStreamsStore implements StreamLogStore {
   }
 
   private retentionArgs(retention: Retention): string[] {
-    return [String(retention.maxLen), String(Math.max(0, retention.maxAgeMs)), String(trimSlack(retention.maxLen))];
+    return [
+      String(retention.maxLen),
+      String(Math.max(0, retention.maxAgeMs)),
+      String(trimSlack(retention.maxLen)),
+    ];
   }
 
-  async append(entries: readonly (readonly string[])[], retention: Retention, epochCandidate: string) {
+  async append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ) {
     const args: string[] = [epochCandidate, ...this.retentionArgs(retention)];
     for (const fields of entries) args.push(String(fields.length), ...fields);
-    const [epoch, ...ids] = await this.redis.sgAppend(this.keys.stream, this.keys.epoch, ...args);
+    const [epoch, ...ids] = await this.redis.sgAppend(
+      this.keys.stream,
+      this.keys.epoch,
+      ...args,
+    );
     return { epoch, ids };
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
-    await this.redis.sgTrim(this.keys.stream, this.keys.epoch, epochCandidate, ...this.retentionArgs(retention));
-  }
-
-  async info(epochCandidate: string): Promise<LogInfo> {
-    const [epoch, lastId, maxDeletedId, length] = await this.redis.sgInfo(this.keys.stream, this.keys.epoch, epochCandidate);
-    return { epoch, lastId, maxDeletedId, length: Number(length) };
-  }
-
-  async range(after: string, until: string | null, count: number, epochCandidate: string): Promise<RangeResult> {
-    const [epoch, lastId, maxDeletedId, length, entries] = await this.redis.sgRange(
+    await this.redis.sgTrim(
       this.keys.stream,
       this.keys.epoch,
       epochCandidate,
-      after,
-      until ?? '+',
-      String(count),
+      ...this.retentionArgs(retention),
     );
+  }
+
+  async info(epochCandidate: string): Promise<LogInfo> {
+    const [epoch, lastId, maxDeletedId, length] = await this.redis.sgInfo(
+      this.keys.stream,
+      this.keys.epoch,
+      epochCandidate,
+    );
+    return { epoch, lastId, maxDeletedId, length: Number(length) };
+  }
+
+  async range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult> {
+    const [epoch, lastId, maxDeletedId, length, entries] =
+      await this.redis.sgRange(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        after,
+        until ?? '+',
+        String(count),
+      );
     return {
       epoch,
       lastId,
@@ -159,7 +202,11 @@ export class RedisStreamsStore implements StreamLogStore {
     };
   }
 
-  async createGroup(group: string, start: string, epochCandidate: string): Promise<boolean> {
+  async createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean> {
     const created = await this.redis.sgCreateGroup(
       this.keys.stream,
       this.keys.epoch,
@@ -177,7 +224,10 @@ export class RedisStreamsStore implements StreamLogStore {
 
   openReader(): GroupReader {
     const client = this.connection.client
-      ? this.connection.client.duplicate({ maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false })
+      ? this.connection.client.duplicate({
+          maxRetriesPerRequest: 0,
+          autoResendUnfulfilledCommands: false,
+        })
       : this.createClient('reader');
     client.on('error', () => undefined);
     this.readers.add(client);
@@ -186,11 +236,19 @@ export class RedisStreamsStore implements StreamLogStore {
     return {
       readGroup: async (group, consumer, count, blockMs, pendingAfter) => {
         if (closed) return [];
-        const args: (string | number)[] = ['GROUP', group, consumer, 'COUNT', count];
-        if (pendingAfter === undefined && blockMs > 0) args.push('BLOCK', blockMs);
+        const args: (string | number)[] = [
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+        ];
+        if (pendingAfter === undefined && blockMs > 0)
+          args.push('BLOCK', blockMs);
         args.push('STREAMS', stream, pendingAfter ?? '>');
         try {
-          const reply = (await client.call('XREADGROUP', ...args)) as [string, [string, string[] | null][]][] | null;
+          const reply = (await client.call('XREADGROUP', ...args)) as
+            [string, [string, string[] | null][]][] | null;
           if (!reply || reply.length === 0) return [];
           return reply[0][1].map(([id, fields]) => ({ id, fields }));
         } catch (error) {
@@ -212,32 +270,63 @@ export class RedisStreamsStore implements StreamLogStore {
     await this.redis.xack(this.keys.stream, group, ...ids);
   }
 
-  async claimIdle(group: string, consumer: string, minIdleMs: number, count: number): Promise<ClaimedEntry[]> {
+  async claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]> {
     let pending: [string, string, number, number][];
     try {
-      pending = (await this.redis.xpending(this.keys.stream, group, 'IDLE', minIdleMs, '-', '+', count)) as [string, string, number, number][];
+      pending = (await this.redis.xpending(
+        this.keys.stream,
+        group,
+        'IDLE',
+        minIdleMs,
+        '-',
+        '+',
+        count,
+      )) as [string, string, number, number][];
     } catch (error) {
       throw translateGroupError(error, group);
     }
     if (pending.length === 0) return [];
-    const counts = new Map(pending.map(([id, , , deliveries]) => [id, Number(deliveries)]));
+    const counts = new Map(
+      pending.map(([id, , , deliveries]) => [id, Number(deliveries)]),
+    );
     const ids = [...counts.keys()];
-    const claimed = (await this.redis.call('XCLAIM', this.keys.stream, group, consumer, minIdleMs, ...ids)) as [string, string[]][];
+    const claimed = (await this.redis.call(
+      'XCLAIM',
+      this.keys.stream,
+      group,
+      consumer,
+      minIdleMs,
+      ...ids,
+    )) as [string, string[]][];
     const alive = new Set<string>();
     const result: ClaimedEntry[] = [];
     for (const [id, fields] of claimed) {
       if (!id) continue;
       alive.add(id);
-      result.push({ entry: { id, fields }, deliveries: (counts.get(id) ?? 0) + 1 });
+      result.push({
+        entry: { id, fields },
+        deliveries: (counts.get(id) ?? 0) + 1,
+      });
     }
     // XCLAIM skips (and Redis 7 unlists) entries trimmed while pending; report
     // them so the consumer can count the loss instead of never hearing of it.
     for (const id of ids) {
       if (alive.has(id)) continue;
-      const [exists] = (await this.redis.xrange(this.keys.stream, id, id)) as [string, string[]][];
+      const [exists] = (await this.redis.xrange(this.keys.stream, id, id)) as [
+        string,
+        string[],
+      ][];
       if (exists) continue;
       await this.redis.xack(this.keys.stream, group, id);
-      result.push({ entry: { id, fields: null }, deliveries: counts.get(id) ?? 0 });
+      result.push({
+        entry: { id, fields: null },
+        deliveries: counts.get(id) ?? 0,
+      });
     }
     return result.sort((a, b) => compareStreamIds(a.entry.id, b.entry.id));
   }
@@ -249,7 +338,11 @@ export class RedisStreamsStore implements StreamLogStore {
   async listGroups(includeMarker = false): Promise<GroupInfo[]> {
     let raw: unknown[][];
     try {
-      raw = (await this.redis.call('XINFO', 'GROUPS', this.keys.stream)) as unknown[][];
+      raw = (await this.redis.call(
+        'XINFO',
+        'GROUPS',
+        this.keys.stream,
+      )) as unknown[][];
     } catch (error) {
       if (/no such key/i.test(String((error as Error).message))) return [];
       throw error;
@@ -278,11 +371,24 @@ export class RedisStreamsStore implements StreamLogStore {
   }
 
   async appendDeadLetter(fields: readonly string[]): Promise<string> {
-    return (await this.redis.xadd(this.keys.deadLetter, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', ...fields)) as string;
+    return (await this.redis.xadd(
+      this.keys.deadLetter,
+      'MAXLEN',
+      '~',
+      DEAD_LETTER_MAXLEN,
+      '*',
+      ...fields,
+    )) as string;
   }
 
   async readDeadLetters(count: number): Promise<RawEntry[]> {
-    const entries = await this.redis.xrange(this.keys.deadLetter, '-', '+', 'COUNT', count);
+    const entries = await this.redis.xrange(
+      this.keys.deadLetter,
+      '-',
+      '+',
+      'COUNT',
+      count,
+    );
     return entries.map(([id, fields]) => ({ id, fields }));
   }
 
@@ -298,7 +404,8 @@ export class RedisStreamsStore implements StreamLogStore {
 
 function toMap(flat: unknown[]): Map<string, unknown> {
   const map = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    map.set(String(flat[i]), flat[i + 1]);
   return map;
 }
 

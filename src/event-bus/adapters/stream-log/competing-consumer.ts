@@ -5,7 +5,12 @@ import { backoffDelay, sleep } from './backoff';
 import { EventLogSettings } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { newEpochCandidate } from './stream-log.publisher';
-import { GroupMissingError, GroupReader, RawEntry, StreamLogStore } from './stream-log.store';
+import {
+  GroupMissingError,
+  GroupReader,
+  RawEntry,
+  StreamLogStore,
+} from './stream-log.store';
 
 export const DEFAULT_CONSUME_OPTIONS = {
   claimIdleMs: 30_000,
@@ -35,9 +40,16 @@ export class CompetingConsumer {
     private readonly handler: (event: StoredEvent) => Promise<void>,
     options: ConsumeOptions,
     private readonly observer: EventLogObserver,
-    private readonly decode: (epoch: string, entry: RawEntry) => StoredEvent | null,
+    private readonly decode: (
+      epoch: string,
+      entry: RawEntry,
+    ) => StoredEvent | null,
   ) {
-    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(group) || group.startsWith('node:') || group.startsWith('streamgate:')) {
+    if (
+      !/^[A-Za-z0-9_.:-]{1,128}$/.test(group) ||
+      group.startsWith('node:') ||
+      group.startsWith('streamgate:')
+    ) {
       throw new Error(
         `Consumer group name "${group}" is invalid: use 1-128 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-", not starting with "node:" or "streamgate:" (reserved).`,
       );
@@ -45,9 +57,14 @@ export class CompetingConsumer {
     this.options = {
       ...DEFAULT_CONSUME_OPTIONS,
       consumer: `${settings.instanceId}:${Math.random().toString(36).slice(2, 8)}`,
-      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+      ...Object.fromEntries(
+        Object.entries(options).filter(([, v]) => v !== undefined),
+      ),
     } as Required<ConsumeOptions>;
-    this.blockMs = Math.max(10, Math.min(settings.blockMs, Math.floor(this.options.claimIdleMs / 2)));
+    this.blockMs = Math.max(
+      10,
+      Math.min(settings.blockMs, Math.floor(this.options.claimIdleMs / 2)),
+    );
   }
 
   private readonly blockMs: number;
@@ -66,7 +83,11 @@ export class CompetingConsumer {
   }
 
   private async ensureGroup(): Promise<void> {
-    await this.store.createGroup(this.group, this.options.startAt === 'earliest' ? '0' : '$', newEpochCandidate());
+    await this.store.createGroup(
+      this.group,
+      this.options.startAt === 'earliest' ? '0' : '$',
+      newEpochCandidate(),
+    );
     this.epoch = (await this.store.info(newEpochCandidate())).epoch;
   }
 
@@ -74,8 +95,14 @@ export class CompetingConsumer {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (Date.now() - this.lastClaimAt >= this.blockMs) await this.claimIdle();
-        const entries = await this.reader!.readGroup(this.group, this.options.consumer, this.options.batchSize, this.blockMs);
+        if (Date.now() - this.lastClaimAt >= this.blockMs)
+          await this.claimIdle();
+        const entries = await this.reader!.readGroup(
+          this.group,
+          this.options.consumer,
+          this.options.batchSize,
+          this.blockMs,
+        );
         for (const entry of entries) {
           if (this.stopped) break;
           await this.handle(entry, 1);
@@ -84,12 +111,16 @@ export class CompetingConsumer {
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof GroupMissingError) {
-          this.logger.warn(`Consumer group "${this.group}" disappeared (log reset?); recreating it.`);
+          this.logger.warn(
+            `Consumer group "${this.group}" disappeared (log reset?); recreating it.`,
+          );
           await this.ensureGroup().catch(() => undefined);
           continue;
         }
         if (++failures === 1) {
-          this.logger.warn(`Consumer "${this.options.consumer}" of group "${this.group}" failed to read (${(error as Error)?.message ?? error}); retrying.`);
+          this.logger.warn(
+            `Consumer "${this.options.consumer}" of group "${this.group}" failed to read (${(error as Error)?.message ?? error}); retrying.`,
+          );
         }
         await sleep(backoffDelay(failures));
       }
@@ -98,11 +129,18 @@ export class CompetingConsumer {
 
   private async claimIdle(): Promise<void> {
     this.lastClaimAt = Date.now();
-    const claimed = await this.store.claimIdle(this.group, this.options.consumer, this.options.claimIdleMs, this.options.batchSize);
+    const claimed = await this.store.claimIdle(
+      this.group,
+      this.options.consumer,
+      this.options.claimIdleMs,
+      this.options.batchSize,
+    );
     for (const { entry, deliveries } of claimed) {
       if (this.stopped) return;
       if (!entry.fields) {
-        this.logger.warn(`Event ${entry.id} of group "${this.group}" was trimmed before any consumer acknowledged it.`);
+        this.logger.warn(
+          `Event ${entry.id} of group "${this.group}" was trimmed before any consumer acknowledged it.`,
+        );
         this.observer.lostWhilePending?.(this.group, entry.id);
         continue;
       }
@@ -117,7 +155,11 @@ export class CompetingConsumer {
       return;
     }
     if (deliveries > this.options.maxDeliveries) {
-      await this.deadLetter(entry, deliveries - 1, `failed ${deliveries - 1} deliveries`);
+      await this.deadLetter(
+        entry,
+        deliveries - 1,
+        `failed ${deliveries - 1} deliveries`,
+      );
       return;
     }
     try {
@@ -127,24 +169,39 @@ export class CompetingConsumer {
         `Handler of group "${this.group}" failed on event ${event.id} (delivery ${deliveries} of ${this.options.maxDeliveries}): ${(error as Error)?.message ?? error}`,
       );
       if (deliveries >= this.options.maxDeliveries) {
-        await this.deadLetter(entry, deliveries, (error as Error)?.message ?? String(error));
+        await this.deadLetter(
+          entry,
+          deliveries,
+          (error as Error)?.message ?? String(error),
+        );
       }
       return;
     }
     await this.store.ack(this.group, [entry.id]);
   }
 
-  private async deadLetter(entry: RawEntry, deliveries: number, reason: string): Promise<void> {
+  private async deadLetter(
+    entry: RawEntry,
+    deliveries: number,
+    reason: string,
+  ): Promise<void> {
     await this.store.appendDeadLetter([
       ...(entry.fields ?? []),
-      'dl-group', this.group,
-      'dl-id', entry.id,
-      'dl-epoch', this.epoch,
-      'dl-deliveries', String(deliveries),
-      'dl-error', reason,
+      'dl-group',
+      this.group,
+      'dl-id',
+      entry.id,
+      'dl-epoch',
+      this.epoch,
+      'dl-deliveries',
+      String(deliveries),
+      'dl-error',
+      reason,
     ]);
     await this.store.ack(this.group, [entry.id]);
-    this.logger.warn(`Moved event ${entry.id} of group "${this.group}" to the dead-letter stream after ${deliveries} deliveries: ${reason}.`);
+    this.logger.warn(
+      `Moved event ${entry.id} of group "${this.group}" to the dead-letter stream after ${deliveries} deliveries: ${reason}.`,
+    );
     this.observer.deadLettered?.(this.group, entry.id);
   }
 }

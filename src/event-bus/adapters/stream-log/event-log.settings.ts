@@ -20,15 +20,16 @@ export interface EventLogSettings {
   readonly now: () => number;
 }
 
-export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> = {
-  prefix: 'streamgate',
-  maxLen: 10_000,
-  maxAgeMs: 3_600_000,
-  readBatchSize: 500,
-  blockMs: 5_000,
-  staleGroupMs: 3_600_000,
-  now: Date.now,
-};
+export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> =
+  {
+    prefix: 'streamgate',
+    maxLen: 10_000,
+    maxAgeMs: 3_600_000,
+    readBatchSize: 500,
+    blockMs: 5_000,
+    staleGroupMs: 3_600_000,
+    now: Date.now,
+  };
 
 export function defaultInstanceId(): string {
   return `${hostname()}-${process.pid}`;

@@ -1,12 +1,26 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../../domain/event';
-import { compareStreamIds, EventId, formatEventId, ORIGIN_STREAM_ID } from '../../domain/event-id';
+import {
+  compareStreamIds,
+  EventId,
+  formatEventId,
+  ORIGIN_STREAM_ID,
+} from '../../domain/event-id';
 import { LiveListener } from '../../domain/event-subscription.port';
 import { backoffDelay, sleep } from './backoff';
-import { EventLogSettings, NODE_GROUP_PREFIX, nodeGroupName } from './event-log.settings';
+import {
+  EventLogSettings,
+  NODE_GROUP_PREFIX,
+  nodeGroupName,
+} from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { newEpochCandidate } from './stream-log.publisher';
-import { GroupMissingError, GroupReader, RawEntry, StreamLogStore } from './stream-log.store';
+import {
+  GroupMissingError,
+  GroupReader,
+  RawEntry,
+  StreamLogStore,
+} from './stream-log.store';
 
 /**
  * The one reader a node runs: reads the log through the node's consumer
@@ -31,7 +45,10 @@ export class NodeReader {
     private readonly settings: EventLogSettings,
     private readonly listener: LiveListener,
     private readonly observer: EventLogObserver,
-    private readonly decode: (epoch: string, entries: readonly RawEntry[]) => StoredEvent[],
+    private readonly decode: (
+      epoch: string,
+      entries: readonly RawEntry[],
+    ) => StoredEvent[],
   ) {
     this.group = nodeGroupName(settings.instanceId);
     this.consumer = settings.instanceId;
@@ -43,16 +60,24 @@ export class NodeReader {
 
   async start(): Promise<void> {
     this.reader = this.store.openReader();
-    const created = await this.store.createGroup(this.group, '$', newEpochCandidate());
+    const created = await this.store.createGroup(
+      this.group,
+      '$',
+      newEpochCandidate(),
+    );
     const info = await this.store.info(newEpochCandidate());
     this.epoch = info.epoch;
     this.streamId = (await this.store.groupPosition(this.group)) ?? info.lastId;
     if (!created) {
       await this.redeliverPending();
       await this.checkContinuity();
-      this.logger.log(`Resumed reading the event log at ${this.position} as group "${this.group}".`);
+      this.logger.log(
+        `Resumed reading the event log at ${this.position} as group "${this.group}".`,
+      );
     } else {
-      this.logger.log(`Reading the event log from ${this.position} as group "${this.group}".`);
+      this.logger.log(
+        `Reading the event log from ${this.position} as group "${this.group}".`,
+      );
     }
     this.lastReadAt = Date.now();
     await this.store.touch(this.group);
@@ -70,11 +95,23 @@ export class NodeReader {
   private async redeliverPending(): Promise<void> {
     let after = ORIGIN_STREAM_ID;
     for (;;) {
-      const entries = await this.reader!.readGroup(this.group, this.consumer, this.settings.readBatchSize, 0, after);
+      const entries = await this.reader!.readGroup(
+        this.group,
+        this.consumer,
+        this.settings.readBatchSize,
+        0,
+        after,
+      );
       if (entries.length === 0) return;
       after = entries[entries.length - 1].id;
-      await this.listener.onEvents(this.decode(this.epoch, entries), formatEventId(this.epoch, after));
-      await this.store.ack(this.group, entries.map((e) => e.id));
+      await this.listener.onEvents(
+        this.decode(this.epoch, entries),
+        formatEventId(this.epoch, after),
+      );
+      await this.store.ack(
+        this.group,
+        entries.map((e) => e.id),
+      );
     }
   }
 
@@ -82,13 +119,23 @@ export class NodeReader {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const entries = await this.reader!.readGroup(this.group, this.consumer, this.settings.readBatchSize, this.settings.blockMs);
+        const entries = await this.reader!.readGroup(
+          this.group,
+          this.consumer,
+          this.settings.readBatchSize,
+          this.settings.blockMs,
+        );
         if (this.stopped) break;
         if (failures > 0) {
-          this.logger.log(`Reading the event log again after ${failures} failed attempt(s).`);
+          this.logger.log(
+            `Reading the event log again after ${failures} failed attempt(s).`,
+          );
           failures = 0;
           await this.checkContinuity(entries[0]?.id);
-        } else if (entries.length >= this.settings.readBatchSize || Date.now() - this.lastReadAt > 2 * this.settings.blockMs + 1_000) {
+        } else if (
+          entries.length >= this.settings.readBatchSize ||
+          Date.now() - this.lastReadAt > 2 * this.settings.blockMs + 1_000
+        ) {
           // A full batch or a stalled loop means this node may have fallen behind retention.
           await this.checkContinuity(entries[0]?.id);
         }
@@ -98,7 +145,9 @@ export class NodeReader {
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof GroupMissingError) {
-          await this.recoverGroup().catch((e) => this.logFailure(++failures, e));
+          await this.recoverGroup().catch((e) =>
+            this.logFailure(++failures, e),
+          );
           continue;
         }
         this.logFailure(++failures, error);
@@ -109,7 +158,9 @@ export class NodeReader {
 
   private logFailure(failures: number, error: unknown): void {
     if (failures === 1) {
-      this.logger.warn(`The event log reader failed (${(error as Error)?.message ?? error}); retrying with backoff.`);
+      this.logger.warn(
+        `The event log reader failed (${(error as Error)?.message ?? error}); retrying with backoff.`,
+      );
     }
   }
 
@@ -120,10 +171,15 @@ export class NodeReader {
     try {
       await this.listener.onEvents(events, this.position);
     } catch (error) {
-      this.logger.error(`The live listener failed on a batch ending at ${this.position}: ${(error as Error)?.message ?? error}`);
+      this.logger.error(
+        `The live listener failed on a batch ending at ${this.position}: ${(error as Error)?.message ?? error}`,
+      );
     }
     this.observer.readerBatch?.(events.length, this.position);
-    await this.store.ack(this.group, entries.map((e) => e.id));
+    await this.store.ack(
+      this.group,
+      entries.map((e) => e.id),
+    );
   }
 
   /**
@@ -136,10 +192,15 @@ export class NodeReader {
       await this.recoverGroup();
       return;
     }
-    const lostAfterPosition = compareStreamIds(info.maxDeletedId, this.streamId) > 0;
-    const beforeNext = firstUnread === undefined || compareStreamIds(info.maxDeletedId, firstUnread) < 0;
+    const lostAfterPosition =
+      compareStreamIds(info.maxDeletedId, this.streamId) > 0;
+    const beforeNext =
+      firstUnread === undefined ||
+      compareStreamIds(info.maxDeletedId, firstUnread) < 0;
     if (lostAfterPosition && beforeNext) {
-      this.logger.warn(`Events after ${this.position} were trimmed before this node read them.`);
+      this.logger.warn(
+        `Events after ${this.position} were trimmed before this node read them.`,
+      );
       // Everything up to the newest deleted id is gone; that is where this node now stands.
       this.streamId = info.maxDeletedId;
       this.observer.readerDiscontinuity?.('trimmed');
@@ -151,8 +212,14 @@ export class NodeReader {
   private async recoverGroup(): Promise<void> {
     const info = await this.store.info(newEpochCandidate());
     if (info.epoch === this.epoch) {
-      await this.store.createGroup(this.group, this.streamId, newEpochCandidate());
-      this.logger.warn(`This node's consumer group was removed; recreated it at ${this.position}.`);
+      await this.store.createGroup(
+        this.group,
+        this.streamId,
+        newEpochCandidate(),
+      );
+      this.logger.warn(
+        `This node's consumer group was removed; recreated it at ${this.position}.`,
+      );
       await this.checkContinuity();
       return;
     }
@@ -160,13 +227,18 @@ export class NodeReader {
     await this.store.createGroup(this.group, '0', newEpochCandidate());
     this.epoch = info.epoch;
     this.streamId = ORIGIN_STREAM_ID;
-    this.logger.warn(`The event log was reset (epoch ${previous.split(':')[0]} -> ${this.epoch}); reading the new log from its start.`);
+    this.logger.warn(
+      `The event log was reset (epoch ${previous.split(':')[0]} -> ${this.epoch}); reading the new log from its start.`,
+    );
     this.observer.readerDiscontinuity?.('epoch_changed');
     await this.listener.onDiscontinuity('epoch_changed', this.position);
   }
 
   private async maybeCleanup(): Promise<void> {
-    const interval = Math.min(60_000, Math.max(1_000, this.settings.staleGroupMs / 4));
+    const interval = Math.min(
+      60_000,
+      Math.max(1_000, this.settings.staleGroupMs / 4),
+    );
     if (Date.now() - this.lastCleanupAt < interval) return;
     await this.store.touch(this.group);
     await this.cleanupStaleGroups();
@@ -177,14 +249,25 @@ export class NodeReader {
     this.lastCleanupAt = Date.now();
     try {
       for (const group of await this.store.listGroups()) {
-        if (!group.name.startsWith(NODE_GROUP_PREFIX) || group.name === this.group) continue;
-        if (group.idleMs !== null && group.idleMs > this.settings.staleGroupMs) {
+        if (
+          !group.name.startsWith(NODE_GROUP_PREFIX) ||
+          group.name === this.group
+        )
+          continue;
+        if (
+          group.idleMs !== null &&
+          group.idleMs > this.settings.staleGroupMs
+        ) {
           await this.store.destroyGroup(group.name);
-          this.logger.log(`Removed the consumer group "${group.name}" of a node idle for ${Math.round(group.idleMs / 1000)} s.`);
+          this.logger.log(
+            `Removed the consumer group "${group.name}" of a node idle for ${Math.round(group.idleMs / 1000)} s.`,
+          );
         }
       }
     } catch (error) {
-      this.logger.warn(`Could not clean up stale consumer groups: ${(error as Error)?.message ?? error}`);
+      this.logger.warn(
+        `Could not clean up stale consumer groups: ${(error as Error)?.message ?? error}`,
+      );
     }
   }
 }

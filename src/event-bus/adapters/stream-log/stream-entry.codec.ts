@@ -15,10 +15,14 @@ export const ENTRY_FIELD = {
 
 export function encodeEntry(event: Required<NewEvent>, ts: number): string[] {
   return [
-    ENTRY_FIELD.type, event.type,
-    ENTRY_FIELD.data, JSON.stringify(event.data),
-    ENTRY_FIELD.scopes, JSON.stringify(event.scopes),
-    ENTRY_FIELD.ts, String(ts),
+    ENTRY_FIELD.type,
+    event.type,
+    ENTRY_FIELD.data,
+    JSON.stringify(event.data),
+    ENTRY_FIELD.scopes,
+    JSON.stringify(event.scopes),
+    ENTRY_FIELD.ts,
+    String(ts),
   ];
 }
 
@@ -27,15 +31,24 @@ export type DecodedEntry =
   | { readonly ok: false; readonly error: string };
 
 /** Turns a raw entry into an event, or says what is wrong with it. */
-export function decodeEntry(epoch: string, streamId: string, fields: readonly string[]): DecodedEntry {
+export function decodeEntry(
+  epoch: string,
+  streamId: string,
+  fields: readonly string[],
+): DecodedEntry {
   const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
+  for (let i = 0; i + 1 < fields.length; i += 2)
+    map.set(fields[i], fields[i + 1]);
   const type = map.get(ENTRY_FIELD.type);
   if (type === undefined || !EVENT_TYPE_PATTERN.test(type)) {
-    return { ok: false, error: `field "type" is missing or not a valid event type` };
+    return {
+      ok: false,
+      error: `field "type" is missing or not a valid event type`,
+    };
   }
   const rawData = map.get(ENTRY_FIELD.data);
-  if (rawData === undefined) return { ok: false, error: 'field "data" is missing' };
+  if (rawData === undefined)
+    return { ok: false, error: 'field "data" is missing' };
   let data: unknown;
   try {
     data = JSON.parse(rawData);
@@ -52,7 +65,10 @@ export function decodeEntry(epoch: string, streamId: string, fields: readonly st
       return { ok: false, error: 'field "scopes" is not a JSON array' };
     }
     if (!Array.isArray(parsed) || !parsed.every(isValidScope)) {
-      return { ok: false, error: 'field "scopes" is not a JSON array of non-empty strings' };
+      return {
+        ok: false,
+        error: 'field "scopes" is not a JSON array of non-empty strings',
+      };
     }
     scopes = parsed;
   }
@@ -65,5 +81,8 @@ export function decodeEntry(epoch: string, streamId: string, fields: readonly st
     }
     ts = parsedTs;
   }
-  return { ok: true, event: { id: formatEventId(epoch, streamId), type, data, scopes, ts } };
+  return {
+    ok: true,
+    event: { id: formatEventId(epoch, streamId), type, data, scopes, ts },
+  };
 }

@@ -51,7 +51,9 @@ export interface GroupInfo {
 /** Thrown by group operations when the group or the whole stream is gone. */
 export class GroupMissingError extends Error {
   constructor(group: string) {
-    super(`Consumer group "${group}" does not exist (the stream was reset or the group removed).`);
+    super(
+      `Consumer group "${group}" does not exist (the stream was reset or the group removed).`,
+    );
     this.name = 'GroupMissingError';
   }
 }
@@ -61,22 +63,40 @@ export interface StreamLogStore {
    * Appends all entries atomically, then applies retention, and returns the
    * log epoch with the new ids. Starts a new epoch when the stream is new.
    */
-  append(entries: readonly (readonly string[])[], retention: Retention, epochCandidate: string): Promise<{ epoch: string; ids: string[] }>;
+  append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ): Promise<{ epoch: string; ids: string[] }>;
   /** Applies retention without appending. */
   trim(retention: Retention, epochCandidate: string): Promise<void>;
   /** Current metadata; creates the stream and its epoch if missing. */
   info(epochCandidate: string): Promise<LogInfo>;
   /** Entries with `after < id <= until`, at most `count`, read atomically with the metadata. */
-  range(after: string, until: string | null, count: number, epochCandidate: string): Promise<RangeResult>;
+  range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult>;
   /** Creates the group at `$` (the tip), `0` (the origin) or an id; `false` when it already existed. */
-  createGroup(group: string, start: string, epochCandidate: string): Promise<boolean>;
+  createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean>;
   /** The group's last delivered id, or `null` when it does not exist. */
   groupPosition(group: string): Promise<string | null>;
   /** A reader for blocking group reads (in Redis, a connection of its own). */
   openReader(): GroupReader;
   ack(group: string, ids: readonly string[]): Promise<void>;
   /** Takes entries pending for at least `minIdleMs` (from any consumer) and counts a delivery. */
-  claimIdle(group: string, consumer: string, minIdleMs: number, count: number): Promise<ClaimedEntry[]>;
+  claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]>;
   /** Records that the reader of `group` is alive; blocking reads alone do not show it. */
   touch(group: string): Promise<void>;
   listGroups(): Promise<GroupInfo[]>;
@@ -92,7 +112,13 @@ export interface GroupReader {
    * entries after `pendingAfter` when given. Throws `GroupMissingError`.
    * Resolves with no entries once the reader is closed.
    */
-  readGroup(group: string, consumer: string, count: number, blockMs: number, pendingAfter?: string): Promise<RawEntry[]>;
+  readGroup(
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    pendingAfter?: string,
+  ): Promise<RawEntry[]>;
   /** Ends a blocking read in progress and releases the reader. */
   close(): Promise<void>;
 }

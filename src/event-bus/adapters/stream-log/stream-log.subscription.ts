@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../../domain/event';
-import { compareStreamIds, EventId, formatEventId, parseEventId } from '../../domain/event-id';
+import {
+  compareStreamIds,
+  EventId,
+  formatEventId,
+  parseEventId,
+} from '../../domain/event-id';
 import { InvalidCursorError } from '../../domain/errors';
 import {
   ConsumeOptions,
@@ -50,9 +55,12 @@ export class StreamLogSubscription implements EventSubscription {
     const position = parseEventId(cursor);
     if (!position) return { covered: false, reason: 'invalid_cursor' };
     const info = await this.store.info(newEpochCandidate());
-    if (info.epoch !== position.epoch) return { covered: false, reason: 'epoch_changed' };
-    if (compareStreamIds(position.streamId, info.lastId) > 0) return { covered: false, reason: 'invalid_cursor' };
-    if (compareStreamIds(info.maxDeletedId, position.streamId) > 0) return { covered: false, reason: 'trimmed' };
+    if (info.epoch !== position.epoch)
+      return { covered: false, reason: 'epoch_changed' };
+    if (compareStreamIds(position.streamId, info.lastId) > 0)
+      return { covered: false, reason: 'invalid_cursor' };
+    if (compareStreamIds(info.maxDeletedId, position.streamId) > 0)
+      return { covered: false, reason: 'trimmed' };
     return { covered: true };
   }
 
@@ -63,23 +71,44 @@ export class StreamLogSubscription implements EventSubscription {
     if (options.until !== undefined) {
       const to = parseEventId(options.until);
       if (!to) throw new InvalidCursorError(options.until);
-      if (to.epoch !== from.epoch) throw new CursorNotCoveredError('epoch_changed');
+      if (to.epoch !== from.epoch)
+        throw new CursorNotCoveredError('epoch_changed');
       until = to.streamId;
     }
     const limit = Math.max(1, Math.floor(options.limit));
-    const result = await this.store.range(from.streamId, until, limit, newEpochCandidate());
-    if (result.epoch !== from.epoch) throw new CursorNotCoveredError('epoch_changed');
-    if (compareStreamIds(result.maxDeletedId, from.streamId) > 0) throw new CursorNotCoveredError('trimmed');
+    const result = await this.store.range(
+      from.streamId,
+      until,
+      limit,
+      newEpochCandidate(),
+    );
+    if (result.epoch !== from.epoch)
+      throw new CursorNotCoveredError('epoch_changed');
+    if (compareStreamIds(result.maxDeletedId, from.streamId) > 0)
+      throw new CursorNotCoveredError('trimmed');
     const events = this.decodeAll(result.epoch, result.entries);
-    const last = result.entries.length > 0 ? result.entries[result.entries.length - 1].id : from.streamId;
+    const last =
+      result.entries.length > 0
+        ? result.entries[result.entries.length - 1].id
+        : from.streamId;
     const reachedEnd =
-      result.entries.length < limit || (until !== null && compareStreamIds(last, until) >= 0) || compareStreamIds(last, result.lastId) >= 0;
-    return { events, position: formatEventId(result.epoch, last), done: reachedEnd };
+      result.entries.length < limit ||
+      (until !== null && compareStreamIds(last, until) >= 0) ||
+      compareStreamIds(last, result.lastId) >= 0;
+    return {
+      events,
+      position: formatEventId(result.epoch, last),
+      done: reachedEnd,
+    };
   }
 
   async live(listener: LiveListener): Promise<LiveReader> {
-    const reader = new NodeReader(this.store, this.settings, listener, this.observer, (epoch, entries) =>
-      this.decodeAll(epoch, entries, true),
+    const reader = new NodeReader(
+      this.store,
+      this.settings,
+      listener,
+      this.observer,
+      (epoch, entries) => this.decodeAll(epoch, entries, true),
     );
     this.readers.add(reader);
     await reader.start();
@@ -99,8 +128,14 @@ export class StreamLogSubscription implements EventSubscription {
     handler: (event: StoredEvent) => Promise<void>,
     options: ConsumeOptions = {},
   ): Promise<Consumer> {
-    const consumer = new CompetingConsumer(this.store, this.settings, group, handler, options, this.observer, (epoch, entry) =>
-      this.decodeAll(epoch, [entry], true)[0] ?? null,
+    const consumer = new CompetingConsumer(
+      this.store,
+      this.settings,
+      group,
+      handler,
+      options,
+      this.observer,
+      (epoch, entry) => this.decodeAll(epoch, [entry], true)[0] ?? null,
     );
     this.consumers.add(consumer);
     await consumer.start();
@@ -119,12 +154,26 @@ export class StreamLogSubscription implements EventSubscription {
       if (!entry.fields) continue;
       const fields = [...entry.fields];
       const meta = new Map<string, string>();
-      for (let i = 0; i + 1 < fields.length; i += 2) meta.set(fields[i], fields[i + 1]);
-      const decoded = decodeEntry(meta.get('dl-epoch') ?? '', meta.get('dl-id') ?? '0-0', fields);
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        meta.set(fields[i], fields[i + 1]);
+      const decoded = decodeEntry(
+        meta.get('dl-epoch') ?? '',
+        meta.get('dl-id') ?? '0-0',
+        fields,
+      );
       letters.push({
         event: decoded.ok
           ? decoded.event
-          : { id: formatEventId(meta.get('dl-epoch') ?? '', meta.get('dl-id') ?? '0-0'), type: 'malformed', data: null, scopes: [], ts: 0 },
+          : {
+              id: formatEventId(
+                meta.get('dl-epoch') ?? '',
+                meta.get('dl-id') ?? '0-0',
+              ),
+              type: 'malformed',
+              data: null,
+              scopes: [],
+              ts: 0,
+            },
         group: meta.get('dl-group') ?? '',
         deliveries: Number(meta.get('dl-deliveries') ?? 0),
         error: meta.get('dl-error') ?? '',
@@ -142,7 +191,11 @@ export class StreamLogSubscription implements EventSubscription {
   }
 
   /** Only live readers report malformed entries: replays would repeat the report once per client. */
-  private decodeAll(epoch: string, entries: readonly RawEntry[], report = false): StoredEvent[] {
+  private decodeAll(
+    epoch: string,
+    entries: readonly RawEntry[],
+    report = false,
+  ): StoredEvent[] {
     const events: StoredEvent[] = [];
     for (const entry of entries) {
       if (!entry.fields) continue;
@@ -150,7 +203,9 @@ export class StreamLogSubscription implements EventSubscription {
       if (decoded.ok) {
         events.push(decoded.event);
       } else if (report) {
-        this.logger.warn(`Skipped malformed log entry ${entry.id}: ${decoded.error}.`);
+        this.logger.warn(
+          `Skipped malformed log entry ${entry.id}: ${decoded.error}.`,
+        );
         this.observer.malformedEntry?.(entry.id, decoded.error);
       }
     }

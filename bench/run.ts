@@ -1,0 +1,36 @@
+import { cpus } from 'node:os';
+import { publishBench } from './publish.bench';
+import { startRedisServer } from './support';
+
+type Section = {
+  title: string;
+  run: (
+    redis: Awaited<ReturnType<typeof startRedisServer>>,
+  ) => Promise<string[]>;
+};
+
+const sections: Record<string, Section> = {
+  publish: { title: 'Publishing through the Redis adapter', run: publishBench },
+};
+
+async function main() {
+  const only = process.argv.slice(2);
+  const redis = await startRedisServer();
+  console.log(
+    `# streamgate benchmarks\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, redis-server on loopback.\n`,
+  );
+  try {
+    for (const [name, section] of Object.entries(sections)) {
+      if (only.length > 0 && !only.includes(name)) continue;
+      console.log(`## ${section.title}\n`);
+      console.log((await section.run(redis)).join('\n') + '\n');
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

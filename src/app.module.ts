@@ -1,0 +1,27 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from './config/app.config';
+import { APP_CONFIG } from './config/app-config.token';
+import { EventBusModule } from './event-bus';
+
+/** The reference app: how a host application wires streamgate together. */
+@Module({})
+export class AppModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        EventBusModule.forRoot({
+          isGlobal: true,
+          driver: config.redisUrl ? 'redis' : 'memory',
+          redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+          prefix: config.eventBusPrefix,
+          maxLen: config.streamMaxLen,
+          maxAgeMs: config.streamMaxAgeMs,
+          instanceId: config.instanceId,
+        }),
+      ],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
+    };
+  }
+}

@@ -1,0 +1,86 @@
+/** Base class of every error the client reports, so that apps can tell them apart. */
+export class StreamgateClientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Thrown by the constructor; the message names the option and the accepted values. */
+export class InvalidClientOptionsError extends StreamgateClientError {}
+
+/**
+ * A connection attempt failed: the server was unreachable, timed out, or
+ * refused the handshake (`reason` is then the server's message, e.g. `unauthorized`).
+ * The client retries on its own; this is reported so that apps can show it.
+ */
+export class StreamgateConnectError extends StreamgateClientError {
+  readonly unauthorized: boolean;
+
+  constructor(
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(
+      reason === 'unauthorized'
+        ? 'The server refused the token (unauthorized). The client will fetch a token again and retry; if the token is a fixed string, pass a function that returns a fresh one.'
+        : `Could not connect to the event server (${reason}). The client will retry with backoff.`,
+      { cause },
+    );
+    this.unauthorized = reason === 'unauthorized';
+  }
+}
+
+/** The `token` function threw, rejected or returned something other than a non-empty string. */
+export class StreamgateTokenError extends StreamgateClientError {
+  constructor(detail: string, cause?: unknown) {
+    super(
+      `The token function failed (${detail}). The client will call it again before the next attempt.`,
+      { cause },
+    );
+  }
+}
+
+/** The server sent something that breaks wire protocol v1; the offending item was skipped. */
+export class StreamgateProtocolError extends StreamgateClientError {
+  constructor(
+    /** Name of the Socket.IO event that carried it, e.g. `events`. */
+    readonly event: string,
+    detail: string,
+    readonly payload?: unknown,
+  ) {
+    super(`Ignored part of a "${event}" message from the server: ${detail}`);
+  }
+}
+
+/** An application handler threw or rejected; delivery went on with the next handler and event. */
+export class StreamgateHandlerError extends StreamgateClientError {
+  constructor(
+    /** Which registration failed, e.g. `on("agent_activity")` or `onReady`. */
+    readonly listener: string,
+    cause: unknown,
+    /** The event being delivered, for event handlers. */
+    readonly eventId?: string,
+  ) {
+    super(
+      `A ${listener} handler failed${eventId ? ` on event ${eventId}` : ''}: ${describeCause(cause)}. The event still counts as delivered.`,
+      { cause },
+    );
+  }
+}
+
+/** The cursor store failed to load or save; the cursor lives on in memory. */
+export class StreamgateCursorStoreError extends StreamgateClientError {
+  constructor(detail: string, cause?: unknown) {
+    super(`The cursor store ${detail}`, { cause });
+  }
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  try {
+    return String(cause);
+  } catch {
+    return 'an unprintable value';
+  }
+}

@@ -1,0 +1,12 @@
+export const EventBusMessages = {
+  unknownDriver: (driver: unknown) =>
+    `EventBusModule: unknown driver "${String(driver)}". Use 'memory' (the default) or 'redis'.`,
+  redisWithoutConnection: () =>
+    `EventBusModule: driver 'redis' needs a connection. Pass redis: { url: 'redis://host:6379' } (or an ioredis client).`,
+  invalidNumber: (name: string, value: unknown) =>
+    `EventBusModule: option "${name}" must be a positive integer (got ${JSON.stringify(value)}).`,
+  usingMemory: () =>
+    'Using the in-memory event log: events live in this process only. Set driver "redis" to share them between nodes and keep them across restarts.',
+  usingRedis: (prefix: string) =>
+    `Using the Redis Streams event log under the prefix "${prefix}".`,
+};

@@ -1,0 +1,57 @@
+import { RedisConnectionOptions } from './adapters/redis-streams/redis-streams.store';
+import { InMemoryStreamLog } from './adapters/in-memory/in-memory.stream-log-store';
+import { EventLogObserver } from './adapters/stream-log/event-log.observer';
+
+export type EventBusDriver = 'memory' | 'redis';
+
+export interface EventBusModuleOptions {
+  /**
+   * Where the log lives. `memory` keeps it in this process (development,
+   * tests, single-node apps); `redis` uses Redis Streams and lets several
+   * nodes share one log.
+   * @default 'memory'
+   */
+  driver?: EventBusDriver;
+  /** Redis connection (`driver: 'redis'`). */
+  redis?: RedisConnectionOptions;
+  /**
+   * Key prefix, also the Redis Cluster hash tag: keys are `{prefix}:events`, `{prefix}:epoch`, ...
+   * @default 'streamgate'
+   */
+  prefix?: string;
+  /**
+   * Events the log keeps at least (trimmed in steps of 1%).
+   * @default 10000
+   */
+  maxLen?: number;
+  /**
+   * Events younger than this are kept, in milliseconds.
+   * @default 3600000
+   */
+  maxAgeMs?: number;
+  /**
+   * Names this node's consumer group. Keep it stable across restarts of the
+   * same node so that it resumes where it stopped.
+   * @default `${hostname}-${pid}`
+   */
+  instanceId?: string;
+  /**
+   * Entries the node reader takes per read.
+   * @default 500
+   */
+  readBatchSize?: number;
+  /**
+   * How long one blocking read waits, in milliseconds.
+   * @default 5000
+   */
+  blockMs?: number;
+  /**
+   * Consumer groups of nodes silent for longer than this are removed.
+   * @default maxAgeMs
+   */
+  staleGroupMs?: number;
+  /** The in-memory log to use (`driver: 'memory'`); lets tests put several nodes on one log. @default a new log per module */
+  memoryLog?: InMemoryStreamLog;
+  /** Hooks for logging and metrics. @default none */
+  observer?: EventLogObserver;
+}

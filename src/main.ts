@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { AppConfig, ConfigError, loadAppConfig } from './config/app.config';
+
+export async function bootstrap(config: AppConfig) {
+  const logger = new Logger('streamgate');
+  logger.log(
+    config.redisUrl
+      ? `Starting node "${config.instanceId}" on Redis (${new URL(config.redisUrl).host}), prefix "${config.eventBusPrefix}".`
+      : 'Starting with the in-memory event bus (REDIS_URL is not set): events stay in this process. Set REDIS_URL to use Redis Streams.',
+  );
+  const app = await NestFactory.create(AppModule.register(config));
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  logger.log(
+    `Listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`,
+  );
+  return app;
+}
+
+if (require.main === module) {
+  let config: AppConfig;
+  try {
+    config = loadAppConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Invalid configuration: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  bootstrap(config).catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,3 @@
+export * from './agent-message-store.port';
+export * from './process-message';
+export * from './process-messages.errors';

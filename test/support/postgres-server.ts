@@ -1,0 +1,219 @@
+import {
+  ChildProcess,
+  spawn,
+  spawnSync,
+  SpawnSyncReturns,
+} from 'node:child_process';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { Client } from 'pg';
+import { freePort } from './free-port';
+
+export interface PostgresServerHandle {
+  /** Connection string of the `streamgate_test` database. */
+  readonly url: string;
+  readonly port: number;
+  /** Fast shutdown (SIGINT), wait for exit, remove the data directory. */
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'streamgate_test';
+const OS_USER = 'postgres';
+
+/**
+ * Starts a private PostgreSQL on a free loopback port, with a throw-away
+ * cluster in a temp directory, unless DATABASE_URL points at one already.
+ */
+export async function startPostgresServer(): Promise<PostgresServerHandle> {
+  if (process.env.DATABASE_URL) {
+    const url = process.env.DATABASE_URL;
+    return {
+      url,
+      port: Number(new URL(url).port || 5432),
+      stop: async () => undefined,
+    };
+  }
+  const bin = findBinaries();
+  // initdb and postgres refuse to run as root; run them as the postgres user.
+  const user = process.getuid?.() === 0 ? osUser() : undefined;
+  const base = mkdtempSync(join(tmpdir(), 'streamgate-pg-'));
+  const dataDir = join(base, 'data');
+  if (user) chownSync(base, user.uid, user.gid);
+  try {
+    const init = spawnSync(
+      join(bin, 'initdb'),
+      [
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '-E',
+        'UTF8',
+        '--no-locale',
+        '--no-sync',
+      ],
+      { cwd: base, encoding: 'utf8', ...user },
+    );
+    if (init.status !== 0) throw new Error(`initdb failed: ${output(init)}`);
+    const port = await freePort();
+    const child = spawn(
+      join(bin, 'postgres'),
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-k',
+        base,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+      ],
+      { cwd: base, stdio: ['ignore', 'ignore', 'pipe'], ...user },
+    );
+    let stderr = '';
+    child.on('error', (error) => (stderr += `\n${error.message}`));
+    child.stderr?.on(
+      'data',
+      (chunk) => (stderr = (stderr + chunk).slice(-4000)),
+    );
+    // A worker that exits without afterAll (crash, forced exit) must not leave
+    // a postgres running; SIGQUIT is the immediate shutdown.
+    const orphanGuard = () => child.kill('SIGQUIT');
+    process.once('exit', orphanGuard);
+    const stop = async () => {
+      process.removeListener('exit', orphanGuard);
+      await shutdown(child);
+      rmSync(base, { recursive: true, force: true });
+    };
+    try {
+      await waitUntilReady(port, child, () => stderr);
+      const admin = new Client({
+        host: '127.0.0.1',
+        port,
+        user: 'postgres',
+        database: 'postgres',
+      });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${DATABASE}`);
+      } finally {
+        await admin.end();
+      }
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}`,
+      port,
+      stop,
+    };
+  } catch (error) {
+    rmSync(base, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The folder holding initdb and postgres: PATH first, then the highest Debian version. */
+function findBinaries(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (
+      dir &&
+      existsSync(join(dir, 'initdb')) &&
+      existsSync(join(dir, 'postgres'))
+    )
+      return dir;
+  }
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'postgres')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0) {
+    throw new Error(
+      'PostgreSQL was not found (no initdb/postgres on PATH or in /usr/lib/postgresql/*/bin). Install it (apt-get install postgresql) or set DATABASE_URL.',
+    );
+  }
+  return join(root, versions[0], 'bin');
+}
+
+function osUser(): { uid: number; gid: number } {
+  const uid = spawnSync('id', ['-u', OS_USER], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', OS_USER], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0) {
+    throw new Error(
+      `Running as root, but there is no "${OS_USER}" OS user to run initdb and postgres as (they refuse to run as root). Create one (useradd --system ${OS_USER}), run the tests as another user, or set DATABASE_URL.`,
+    );
+  }
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+async function waitUntilReady(
+  port: number,
+  child: ChildProcess,
+  log: () => string,
+): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `postgres exited with ${child.exitCode ?? child.signalCode}: ${log()}`,
+      );
+    }
+    const probe = new Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      database: 'postgres',
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.query('SELECT 1');
+      return;
+    } catch {
+      // not accepting connections yet
+    } finally {
+      await probe.end().catch(() => undefined);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `postgres did not accept connections on port ${port} within 15 s: ${log()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** SIGINT is postgres' fast shutdown: it ends open sessions instead of waiting for them. */
+async function shutdown(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => resolve()),
+  );
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function output(result: SpawnSyncReturns<string>): string {
+  return `${result.error?.message ?? ''}${result.stderr ?? ''}${result.stdout ?? ''}`.slice(
+    -4000,
+  );
+}
