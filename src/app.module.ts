@@ -2,6 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/app.config';
 import { APP_CONFIG } from './config/app-config.token';
 import { EventBusModule } from './event-bus';
+import { EventsGatewayModule } from './event-bus/transports/events-gateway.module';
+import { AuthModule } from './auth/auth.module';
+import { JwtAuthenticator } from './auth/jwt.authenticator';
+import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
 
 /** The reference app: how a host application wires streamgate together. */
 @Module({})
@@ -18,6 +22,17 @@ export class AppModule {
           maxLen: config.streamMaxLen,
           maxAgeMs: config.streamMaxAgeMs,
           instanceId: config.instanceId,
+        }),
+        AuthModule.register(config.jwtSecret),
+        EventsGatewayModule.forRoot({
+          authenticator: JwtAuthenticator,
+          scopeResolver: ClaimsScopeResolver,
+          hub: {
+            ackTimeoutMs: config.ackTimeoutMs,
+            maxFailures: config.maxFailures,
+            replayLimit: config.replayLimit,
+            queueLimit: config.queueLimit,
+          },
         }),
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }],

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
+import { createApp } from './app.factory';
 import { AppConfig, ConfigError, loadAppConfig } from './config/app.config';
 
 export async function bootstrap(config: AppConfig) {
@@ -11,8 +10,7 @@ export async function bootstrap(config: AppConfig) {
       ? `Starting node "${config.instanceId}" on Redis (${new URL(config.redisUrl).host}), prefix "${config.eventBusPrefix}".`
       : 'Starting with the in-memory event bus (REDIS_URL is not set): events stay in this process. Set REDIS_URL to use Redis Streams.',
   );
-  const app = await NestFactory.create(AppModule.register(config));
-  app.enableShutdownHooks();
+  const app = await createApp(config);
   await app.listen(config.port, config.host);
   logger.log(
     `Listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`,

@@ -1,0 +1,20 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { Authenticator } from '../event-bus/auth/authenticator.port';
+import { Principal } from '../event-bus/auth/principal';
+
+/** HS256 JWTs: `sub` is the user id, `scopes` (string array) the granted scopes. */
+@Injectable()
+export class JwtAuthenticator implements Authenticator {
+  constructor(private readonly jwt: JwtService) {}
+
+  async authenticate(token: string): Promise<Principal | null> {
+    try {
+      const claims = await this.jwt.verifyAsync<Record<string, unknown>>(token, { algorithms: ['HS256'] });
+      if (typeof claims.sub !== 'string' || claims.sub === '') return null;
+      return { userId: claims.sub, claims };
+    } catch {
+      return null;
+    }
+  }
+}
