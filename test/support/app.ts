@@ -18,7 +18,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
   const config = loadAppConfig({ JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', PORT: '0', ...env });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address();
+  const address = app.getHttpServer().address() as { port: number };
   const jwt = new JwtService({ secret: TEST_JWT_SECRET });
   return {
     app,
