@@ -1,11 +1,24 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
 import { EventId } from '../domain/event-id';
-import { EventSubscription, LiveReader } from '../domain/event-subscription.port';
+import {
+  EventSubscription,
+  LiveReader,
+} from '../domain/event-subscription.port';
 import { Principal } from '../auth/principal';
 import { ScopeIndex } from './scope-index';
 import { HubSubscriber, SubscriberHost } from './hub-subscriber';
-import { DEFAULT_HUB_OPTIONS, HubOptions, ResolvedHubOptions } from './hub.options';
+import {
+  DEFAULT_HUB_OPTIONS,
+  HubOptions,
+  ResolvedHubOptions,
+} from './hub.options';
 import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
 
 export const HUB_OPTIONS = 'EVENT_BUS:HUB_OPTIONS';
@@ -23,7 +36,9 @@ export interface EventTap {
  * to subscribers (indexed by scope) and taps. Knows no transport.
  */
 @Injectable()
-export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DeliveryHub
+  implements SubscriberHost, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(DeliveryHub.name);
   readonly options: ResolvedHubOptions;
   private readonly index = new ScopeIndex<HubSubscriber>();
@@ -31,19 +46,52 @@ export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, Befo
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
+  /** Running totals, for tests and metrics. */
+  readonly stats = {
+    queueOverflows: 0,
+    maxQueueLength: 0,
+    evictions: 0,
+    delivered: 0,
+  };
 
   constructor(
     @Inject(EventSubscription) readonly subscription: EventSubscription,
     @Inject(HUB_OPTIONS) options: HubOptions = {},
     @Inject(HUB_OBSERVER) readonly observer: HubObserver = {},
   ) {
-    this.options = { ...DEFAULT_HUB_OPTIONS, ...Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)) };
-    this.observer = observer ?? {};
+    this.options = {
+      ...DEFAULT_HUB_OPTIONS,
+      ...Object.fromEntries(
+        Object.entries(options ?? {}).filter(([, v]) => v !== undefined),
+      ),
+    };
+    const hooks = observer ?? {};
+    this.observer = {
+      ...hooks,
+      queueOverflow: () => {
+        this.stats.queueOverflows++;
+        hooks.queueOverflow?.();
+      },
+      evicted: (reason) => {
+        this.stats.evictions++;
+        hooks.evicted?.(reason);
+      },
+      delivered: (count) => {
+        this.stats.delivered += count;
+        hooks.delivered?.(count);
+      },
+    };
+  }
+
+  /** Called by subscribers so that the largest queue ever held is visible. */
+  noteQueueLength(length: number): void {
+    if (length > this.stats.maxQueueLength) this.stats.maxQueueLength = length;
   }
 
   /** The newest log position this node has handed on. */
   get position(): EventId {
-    if (this.currentPosition === null) throw new Error('The delivery hub has not started; call start() first.');
+    if (this.currentPosition === null)
+      throw new Error('The delivery hub has not started; call start() first.');
     return this.currentPosition;
   }
 
@@ -67,7 +115,8 @@ export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, Befo
     this.starting ??= this.subscription
       .live({
         onEvents: (events, position) => this.dispatch(events, position),
-        onDiscontinuity: (reason, position) => this.discontinuity(reason, position),
+        onDiscontinuity: (reason, position) =>
+          this.discontinuity(reason, position),
       })
       .then((reader) => {
         this.reader = reader;
@@ -88,16 +137,30 @@ export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, Befo
    * Registers a connection. With a cursor the subscriber first replays what
    * it missed; `checkCursor` decides whether that is possible.
    */
-  async attach(transport: SubscriberTransport, principal: Principal, scopes: readonly string[], cursor: unknown): Promise<HubSubscriber> {
+  async attach(
+    transport: SubscriberTransport,
+    principal: Principal,
+    scopes: readonly string[],
+    cursor: unknown,
+  ): Promise<HubSubscriber> {
     await this.start();
     let subscriber: HubSubscriber;
     if (cursor === undefined || cursor === null || cursor === '') {
-      subscriber = new HubSubscriber(this, transport, principal, scopes, { replay: false, reason: 'no_cursor' });
+      subscriber = new HubSubscriber(this, transport, principal, scopes, {
+        replay: false,
+        reason: 'no_cursor',
+      });
     } else {
       const check = await this.subscription.checkCursor(cursor);
       subscriber = check.covered
-        ? new HubSubscriber(this, transport, principal, scopes, { replay: true, cursor: cursor as EventId })
-        : new HubSubscriber(this, transport, principal, scopes, { replay: false, reason: check.reason });
+        ? new HubSubscriber(this, transport, principal, scopes, {
+            replay: true,
+            cursor: cursor as EventId,
+          })
+        : new HubSubscriber(this, transport, principal, scopes, {
+            replay: false,
+            reason: check.reason,
+          });
     }
     this.index.add(subscriber);
     this.observer.subscribers?.(this.index.size);
@@ -129,7 +192,9 @@ export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, Befo
   }
 
   subscribersOf(userId: string): HubSubscriber[] {
-    return [...this.index.members()].filter((s) => s.principal.userId === userId);
+    return [...this.index.members()].filter(
+      (s) => s.principal.userId === userId,
+    );
   }
 
   /** Adds a node-local listener for live batches; returns the function that removes it. */
@@ -141,26 +206,33 @@ export class DeliveryHub implements SubscriberHost, OnApplicationBootstrap, Befo
   private dispatch(events: StoredEvent[], position: EventId): void {
     this.currentPosition = position;
     for (const event of events) {
-      this.index.forEachAudience(event, (subscriber) => subscriber.offer(event));
+      this.index.forEachAudience(event, (subscriber) =>
+        subscriber.offer(event),
+      );
     }
     if (events.length === 0) return;
     for (const tap of this.taps) {
       try {
         tap.onEvents(events);
       } catch (error) {
-        this.logger.error(`An event tap failed: ${(error as Error)?.message ?? error}`);
+        this.logger.error(
+          `An event tap failed: ${(error as Error)?.message ?? error}`,
+        );
       }
     }
   }
 
   private discontinuity(reason: ResyncReason, position: EventId): void {
     this.currentPosition = position;
-    for (const subscriber of [...this.index.members()]) subscriber.discontinuity(reason, position);
+    for (const subscriber of [...this.index.members()])
+      subscriber.discontinuity(reason, position);
     for (const tap of this.taps) {
       try {
         tap.onDiscontinuity?.();
       } catch (error) {
-        this.logger.error(`An event tap failed on a discontinuity: ${(error as Error)?.message ?? error}`);
+        this.logger.error(
+          `An event tap failed on a discontinuity: ${(error as Error)?.message ?? error}`,
+        );
       }
     }
   }

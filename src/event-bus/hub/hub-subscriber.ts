@@ -5,7 +5,14 @@ import { EventSubscription } from '../domain/event-subscription.port';
 import { isVisibleTo } from '../domain/scope';
 import { Principal } from '../auth/principal';
 import { ResolvedHubOptions } from './hub.options';
-import { EvictionReason, HubObserver, ReadyInfo, ReadyReason, ResyncReason, SubscriberTransport } from './hub.types';
+import {
+  EvictionReason,
+  HubObserver,
+  ReadyInfo,
+  ReadyReason,
+  ResyncReason,
+  SubscriberTransport,
+} from './hub.types';
 
 type Mode = 'replay' | 'catchup' | 'live' | 'closed';
 
@@ -16,6 +23,7 @@ export interface SubscriberHost {
   readonly options: ResolvedHubOptions;
   readonly observer: HubObserver;
   detach(subscriber: HubSubscriber): void;
+  noteQueueLength(length: number): void;
 }
 
 /**
@@ -49,7 +57,9 @@ export class HubSubscriber {
     readonly transport: SubscriberTransport,
     readonly principal: Principal,
     scopes: readonly string[],
-    start: { cursor: EventId; replay: true } | { reason: ReadyReason; replay: false },
+    start:
+      | { cursor: EventId; replay: true }
+      | { reason: ReadyReason; replay: false },
   ) {
     this.scopes = new Set(scopes);
     if (start.replay) {
@@ -60,7 +70,12 @@ export class HubSubscriber {
       this.mode = 'live';
       this.horizon = host.position;
       this.handedUpTo = host.position;
-      this.emitReady({ recovered: false, reason: start.reason, replayed: 0, lastEventId: this.horizon });
+      this.emitReady({
+        recovered: false,
+        reason: start.reason,
+        replayed: 0,
+        lastEventId: this.horizon,
+      });
     }
   }
 
@@ -77,13 +92,16 @@ export class HubSubscriber {
     if (this.mode !== 'live' || !isAfter(event.id, this.horizon)) return;
     this.queue.push(event);
     this.horizon = event.id;
+    this.host.noteQueueLength(this.queue.length);
     if (this.queue.length > this.host.options.queueLimit) {
       // Memory stays bounded and nothing is lost: the log still holds these.
       this.queue = [];
       this.mode = 'catchup';
       this.horizon = this.handedUpTo;
       this.host.observer.queueOverflow?.();
-      HubSubscriber.logger.warn(`Subscriber ${this.transport.id} (user ${this.principal.userId}) fell behind; catching up from the log.`);
+      HubSubscriber.logger.warn(
+        `Subscriber ${this.transport.id} (user ${this.principal.userId}) fell behind; catching up from the log.`,
+      );
     }
     this.kick();
   }
@@ -100,7 +118,9 @@ export class HubSubscriber {
 
   updateScopes(scopes: readonly string[]): void {
     this.scopes = new Set(scopes);
-    this.queue = this.queue.filter((event) => isVisibleTo(event.scopes, this.scopes));
+    this.queue = this.queue.filter((event) =>
+      isVisibleTo(event.scopes, this.scopes),
+    );
   }
 
   evict(reason: EvictionReason): void {
@@ -120,19 +140,24 @@ export class HubSubscriber {
     this.host.detach(this);
   }
 
-
   private kick(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
     // The pump owns all sending for this subscriber; it ends when idle and every error inside is handled.
     this.pump()
       .catch((error) => {
-        HubSubscriber.logger.error(`Delivery to ${this.transport.id} stopped: ${(error as Error)?.message ?? error}`);
+        HubSubscriber.logger.error(
+          `Delivery to ${this.transport.id} stopped: ${(error as Error)?.message ?? error}`,
+        );
         this.close();
       })
       .finally(() => {
         this.pumping = false;
-        if (!this.closed && (this.queue.length > 0 || this.mode !== 'live' || this.pendingResync)) this.kick();
+        if (
+          !this.closed &&
+          (this.queue.length > 0 || this.mode !== 'live' || this.pendingResync)
+        )
+          this.kick();
       });
   }
 
@@ -174,8 +199,14 @@ export class HubSubscriber {
     const { replayPageSize, replayLimit, maxBatch } = this.host.options;
     let page;
     try {
-      page = await this.host.subscription.replay(this.horizon, { limit: Math.min(replayPageSize, maxBatch), until: sameEpoch(this.horizon, target) ? target : undefined });
-      if (!sameEpoch(this.horizon, target)) throw Object.assign(new Error('epoch changed'), { reason: 'epoch_changed' });
+      page = await this.host.subscription.replay(this.horizon, {
+        limit: Math.min(replayPageSize, maxBatch),
+        until: sameEpoch(this.horizon, target) ? target : undefined,
+      });
+      if (!sameEpoch(this.horizon, target))
+        throw Object.assign(new Error('epoch changed'), {
+          reason: 'epoch_changed',
+        });
     } catch (error) {
       const reason = (error as { reason?: ResyncReason }).reason;
       if (this.closed) return null;
@@ -186,18 +217,31 @@ export class HubSubscriber {
       throw error;
     }
     if (this.closed) return null;
-    const visible = page.events.filter((event) => isVisibleTo(event.scopes, this.scopes));
-    if (this.mode === 'replay' && this.replayed + visible.length > replayLimit) {
+    const visible = page.events.filter((event) =>
+      isVisibleTo(event.scopes, this.scopes),
+    );
+    if (
+      this.mode === 'replay' &&
+      this.replayed + visible.length > replayLimit
+    ) {
       this.jumpToLive('limit_exceeded');
       return null;
     }
     this.horizon = page.position;
     this.handedUpTo = page.position;
     if (this.mode === 'replay') this.replayed += visible.length;
-    const caughtUp = compareStreamIds(parseEventId(page.position)!.streamId, parseEventId(this.host.position)!.streamId) >= 0 && sameEpoch(page.position, this.host.position);
+    const caughtUp =
+      compareStreamIds(
+        parseEventId(page.position)!.streamId,
+        parseEventId(this.host.position)!.streamId,
+      ) >= 0 && sameEpoch(page.position, this.host.position);
     if (caughtUp) {
       if (this.mode === 'replay') {
-        this.pendingReady = { recovered: true, replayed: this.replayed, lastEventId: this.host.position };
+        this.pendingReady = {
+          recovered: true,
+          replayed: this.replayed,
+          lastEventId: this.host.position,
+        };
       }
       this.horizon = this.host.position;
       this.mode = 'live';
@@ -214,7 +258,12 @@ export class HubSubscriber {
     this.horizon = position;
     this.handedUpTo = position;
     if (wasReplay) {
-      this.emitReady({ recovered: false, reason, replayed: this.replayed, lastEventId: position });
+      this.emitReady({
+        recovered: false,
+        reason,
+        replayed: this.replayed,
+        lastEventId: position,
+      });
     } else {
       this.pendingResync = { reason: reason as ResyncReason };
     }
@@ -239,7 +288,9 @@ export class HubSubscriber {
       } catch (error) {
         if (this.closed) return false;
         this.failures++;
-        this.host.observer.deliveryFailed?.((error as Error)?.message ?? 'error');
+        this.host.observer.deliveryFailed?.(
+          (error as Error)?.message ?? 'error',
+        );
         if (this.failures >= this.host.options.maxFailures) {
           this.evict('delivery_failures');
           return false;
@@ -256,5 +307,10 @@ function sameEpoch(a: EventId, b: EventId): boolean {
 function isAfter(id: EventId, horizon: EventId): boolean {
   const a = parseEventId(id);
   const b = parseEventId(horizon);
-  return !!a && !!b && a.epoch === b.epoch && compareStreamIds(a.streamId, b.streamId) > 0;
+  return (
+    !!a &&
+    !!b &&
+    a.epoch === b.epoch &&
+    compareStreamIds(a.streamId, b.streamId) > 0
+  );
 }

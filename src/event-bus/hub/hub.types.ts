@@ -1,7 +1,12 @@
 import { StoredEvent } from '../domain/event';
 import { EventId } from '../domain/event-id';
 
-export type ReadyReason = 'no_cursor' | 'invalid_cursor' | 'trimmed' | 'epoch_changed' | 'limit_exceeded';
+export type ReadyReason =
+  | 'no_cursor'
+  | 'invalid_cursor'
+  | 'trimmed'
+  | 'epoch_changed'
+  | 'limit_exceeded';
 
 /** Sent once per connection after replay and before live delivery. */
 export interface ReadyInfo {

@@ -42,9 +42,16 @@ export class EventsGatewayModule {
       module: EventsGatewayModule,
       global: true,
       imports: options.imports ?? [],
-      controllers: options.publishApi === false ? [] : [EventsPublishController],
+      controllers:
+        options.publishApi === false ? [] : [EventsPublishController],
       providers,
-      exports: [DeliveryHub, EventsGateway, Authenticator, ScopeResolver, BearerAuthGuard],
+      exports: [
+        DeliveryHub,
+        EventsGateway,
+        Authenticator,
+        ScopeResolver,
+        BearerAuthGuard,
+      ],
     };
   }
 }

@@ -1,4 +1,12 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, SetMetadata, UnauthorizedException } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Authenticator } from '../../auth/authenticator.port';
 import { Principal } from '../../auth/principal';
@@ -16,8 +24,9 @@ const REQUIRED_SCOPE = 'streamgate:required-scope';
  * The scope a route requires, or a function of the request that computes it
  * (e.g. `process:<id>`). Holders of `*` pass.
  */
-export const RequireScope = (scope: string | ((request: { params: Record<string, string> }) => string)) =>
-  SetMetadata(REQUIRED_SCOPE, scope);
+export const RequireScope = (
+  scope: string | ((request: { params: Record<string, string> }) => string),
+) => SetMetadata(REQUIRED_SCOPE, scope);
 
 /** `Authorization: Bearer <token>` through the host's authenticator; 401 without, 403 without the scope. */
 @Injectable()
@@ -29,17 +38,34 @@ export class BearerAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest & { headers: Record<string, string | undefined>; params: Record<string, string> }>();
+    const request = context
+      .switchToHttp()
+      .getRequest<
+        AuthenticatedRequest & {
+          headers: Record<string, string | undefined>;
+          params: Record<string, string>;
+        }
+      >();
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    if (!match) throw new UnauthorizedException('A bearer token is required (Authorization: Bearer <token>).');
-    const principal = await this.authenticator.authenticate(match[1]).catch(() => null);
-    if (!principal) throw new UnauthorizedException('The bearer token is invalid or expired.');
-    const scopes = await this.scopeResolver.resolve(principal).catch(() => null);
-    if (!scopes || !scopes.every(isValidScope)) throw new ForbiddenException('This principal has no access.');
-    const required = this.reflector.getAllAndOverride<string | ((r: unknown) => string) | undefined>(REQUIRED_SCOPE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    if (!match)
+      throw new UnauthorizedException(
+        'A bearer token is required (Authorization: Bearer <token>).',
+      );
+    const principal = await this.authenticator
+      .authenticate(match[1])
+      .catch(() => null);
+    if (!principal)
+      throw new UnauthorizedException(
+        'The bearer token is invalid or expired.',
+      );
+    const scopes = await this.scopeResolver
+      .resolve(principal)
+      .catch(() => null);
+    if (!scopes || !scopes.every(isValidScope))
+      throw new ForbiddenException('This principal has no access.');
+    const required = this.reflector.getAllAndOverride<
+      string | ((r: unknown) => string) | undefined
+    >(REQUIRED_SCOPE, [context.getHandler(), context.getClass()]);
     const scope = typeof required === 'function' ? required(request) : required;
     if (scope && !scopes.includes(scope) && !scopes.includes(WILDCARD_SCOPE)) {
       throw new ForbiddenException(`This token lacks the scope "${scope}".`);

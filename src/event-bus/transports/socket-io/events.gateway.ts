@@ -13,7 +13,12 @@ import { ScopeResolver } from '../../auth/scope-resolver.port';
 import { isValidScope } from '../../domain/scope';
 import { DeliveryHub } from '../../hub/delivery-hub';
 import { HubSubscriber } from '../../hub/hub-subscriber';
-import { EVENTS_NAMESPACE, SERVER_SHUTDOWN, UNAUTHORIZED, WireEvent } from './events.protocol';
+import {
+  EVENTS_NAMESPACE,
+  SERVER_SHUTDOWN,
+  UNAUTHORIZED,
+  WireEvent,
+} from './events.protocol';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 
 interface SocketData {
@@ -27,8 +32,17 @@ interface SocketData {
  * Thin Socket.IO adapter onto the delivery hub: authenticates the handshake,
  * reads the cursor, and hands the connection to the hub.
  */
-@WebSocketGateway({ namespace: EVENTS_NAMESPACE, transports: ['websocket', 'polling'] })
-export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown {
+@WebSocketGateway({
+  namespace: EVENTS_NAMESPACE,
+  transports: ['websocket', 'polling'],
+})
+export class EventsGateway
+  implements
+    OnGatewayInit,
+    OnGatewayConnection,
+    OnGatewayDisconnect,
+    BeforeApplicationShutdown
+{
   private readonly logger = new Logger(EventsGateway.name);
   private shuttingDown = false;
 
@@ -53,7 +67,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   private async authenticate(socket: Socket): Promise<void> {
     if (this.shuttingDown) throw new Error('shutting down');
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    const token = typeof auth.token === 'string' ? auth.token : bearer(socket.handshake.headers.authorization);
+    const token =
+      typeof auth.token === 'string'
+        ? auth.token
+        : bearer(socket.handshake.headers.authorization);
     if (!token || token.length > 8192) throw new Error('no token');
     let principal: Principal | null;
     let scopes: readonly string[] | null;
@@ -61,14 +78,23 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       principal = await this.authenticator.authenticate(token);
       scopes = principal ? await this.scopeResolver.resolve(principal) : null;
     } catch (error) {
-      this.logger.warn(`Authentication failed with an error: ${(error as Error)?.message ?? error}`);
+      this.logger.warn(
+        `Authentication failed with an error: ${(error as Error)?.message ?? error}`,
+      );
       throw error;
     }
-    if (!principal || !scopes || !Array.isArray(scopes) || !scopes.every(isValidScope)) throw new Error('rejected');
+    if (
+      !principal ||
+      !scopes ||
+      !Array.isArray(scopes) ||
+      !scopes.every(isValidScope)
+    )
+      throw new Error('rejected');
     const data = socket.data as SocketData;
     data.principal = principal;
     data.scopes = scopes;
-    data.cursor = auth.lastEventId ?? firstQueryValue(socket.handshake.query?.lastEventId);
+    data.cursor =
+      auth.lastEventId ?? firstQueryValue(socket.handshake.query?.lastEventId);
   }
 
   async handleConnection(socket: Socket): Promise<void> {
@@ -77,13 +103,23 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       socket.disconnect(true);
       return;
     }
-    const transport = new SocketIoSubscriberTransport(socket, this.hub.options.ackTimeoutMs);
+    const transport = new SocketIoSubscriberTransport(
+      socket,
+      this.hub.options.ackTimeoutMs,
+    );
     try {
-      const subscriber = await this.hub.attach(transport, data.principal, data.scopes, data.cursor);
+      const subscriber = await this.hub.attach(
+        transport,
+        data.principal,
+        data.scopes,
+        data.cursor,
+      );
       if (socket.disconnected) this.hub.detach(subscriber);
       else data.subscriber = subscriber;
     } catch (error) {
-      this.logger.error(`Could not attach ${socket.id}: ${(error as Error)?.message ?? error}`);
+      this.logger.error(
+        `Could not attach ${socket.id}: ${(error as Error)?.message ?? error}`,
+      );
       socket.disconnect(true);
     }
   }
@@ -100,7 +136,9 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   async refreshUser(userId: string): Promise<number> {
     const subscribers = this.hub.subscribersOf(userId);
     if (subscribers.length === 0) return 0;
-    const scopes = await this.scopeResolver.resolve(subscribers[0].principal).catch(() => null);
+    const scopes = await this.scopeResolver
+      .resolve(subscribers[0].principal)
+      .catch(() => null);
     return this.hub.updateScopes(userId, scopes);
   }
 
@@ -113,7 +151,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       socket.emit(WireEvent.shutdown, { reason: SERVER_SHUTDOWN });
       socket.disconnect(true);
     }
-    if (sockets.length > 0) this.logger.log(`Asked ${sockets.length} client(s) to reconnect elsewhere.`);
+    if (sockets.length > 0)
+      this.logger.log(
+        `Asked ${sockets.length} client(s) to reconnect elsewhere.`,
+      );
   }
 }
 

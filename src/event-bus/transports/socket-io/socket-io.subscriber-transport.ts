@@ -1,6 +1,11 @@
 import { Socket } from 'socket.io';
 import { StoredEvent } from '../../domain/event';
-import { EvictionReason, ReadyInfo, ResyncInfo, SubscriberTransport } from '../../hub/hub.types';
+import {
+  EvictionReason,
+  ReadyInfo,
+  ResyncInfo,
+  SubscriberTransport,
+} from '../../hub/hub.types';
 import { WireEvent } from './events.protocol';
 
 /** Adapts one Socket.IO connection to the hub's subscriber transport. */
@@ -15,16 +20,23 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
   }
 
   send(batch: readonly StoredEvent[]): Promise<void> {
-    const envelopes = batch.map(({ id, type, data, ts }) => ({ id, type, data, ts }));
+    const envelopes = batch.map(({ id, type, data, ts }) => ({
+      id,
+      type,
+      data,
+      ts,
+    }));
     return new Promise((resolve, reject) => {
       if (!this.socket.connected) {
         reject(new Error('socket disconnected'));
         return;
       }
-      this.socket.timeout(this.ackTimeoutMs).emit(WireEvent.events, envelopes, (error: Error | null) => {
-        if (error) reject(new Error('ack timeout'));
-        else resolve();
-      });
+      this.socket
+        .timeout(this.ackTimeoutMs)
+        .emit(WireEvent.events, envelopes, (error: Error | null) => {
+          if (error) reject(new Error('ack timeout'));
+          else resolve();
+        });
     });
   }
 

@@ -1,0 +1,119 @@
+import { EventSubscription } from '../../src/event-bus/domain/event-subscription.port';
+import { RunningApp, startApp } from '../support/app';
+
+describe('POST /events', () => {
+  let node: RunningApp;
+  let head: () => Promise<string>;
+  beforeAll(async () => {
+    node = await startApp({
+      REDIS_URL: process.env.REDIS_URL!,
+      EVENT_BUS_PREFIX: `publish${Date.now().toString(36)}`,
+    });
+    const subscription = node.app.get<EventSubscription>(EventSubscription);
+    head = () => subscription.head();
+  });
+  afterAll(() => node.close());
+
+  const post = (body: unknown, token?: string, raw?: string) =>
+    fetch(`${node.url}/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: raw ?? JSON.stringify(body),
+    });
+
+  describe('when the request is valid', () => {
+    it('publishes one event and answers 201 { id }', async () => {
+      const res = await post(
+        { type: 'agent_activity', data: { a: 1 }, scopes: ['agent:a'] },
+        node.token('worker', ['events:publish']),
+      );
+      expect(res.status).toBe(201);
+      const { id } = await res.json();
+      expect(id).toBe(await head());
+    });
+
+    it('publishes a batch in order and answers 201 { ids }', async () => {
+      const res = await post(
+        [
+          { type: 'a', data: 1 },
+          { type: 'b', data: 2 },
+        ],
+        node.token('worker', ['*']),
+      );
+      expect(res.status).toBe(201);
+      const { ids } = await res.json();
+      expect(ids).toHaveLength(2);
+      expect(ids[1]).toBe(await head());
+    });
+  });
+
+  describe('when the request is not allowed', () => {
+    it('answers 401 without a token and with a bad one', async () => {
+      expect((await post({ type: 'a', data: 1 })).status).toBe(401);
+      expect((await post({ type: 'a', data: 1 }, 'garbage')).status).toBe(401);
+    });
+
+    it('answers 403 for a token without events:publish', async () => {
+      const before = await head();
+      const res = await post(
+        { type: 'a', data: 1 },
+        node.token('reader', ['agent:a']),
+      );
+      expect(res.status).toBe(403);
+      expect((await res.json()).message).toMatch(/events:publish/);
+      expect(await head()).toBe(before);
+    });
+  });
+
+  describe('when the body is wrong', () => {
+    it.each([
+      [{ type: '1bad', data: 1 }, 'type'],
+      [{ type: 'ok' }, 'data'],
+      [{ type: 'ok', data: 1, scopes: 'agent:a' }, 'scopes'],
+      [{ type: 'ok', data: 1, scopes: [''] }, 'scopes[0]'],
+      [
+        [
+          { type: 'ok', data: 1 },
+          { type: 'ok', data: 1, scopes: [3] },
+        ],
+        '[1].scopes[0]',
+      ],
+      [[], 'body'],
+    ])(
+      'answers 400 naming the field for %j and publishes nothing',
+      async (body, field) => {
+        const before = await head();
+        const res = await post(body, node.token('worker', ['*']));
+        expect(res.status).toBe(400);
+        const answer = await res.json();
+        expect(answer.field).toBe(field);
+        expect(answer.message).toContain(field);
+        expect(await head()).toBe(before);
+      },
+    );
+
+    it('answers 400 for malformed JSON and 413 for a body over 1 MiB', async () => {
+      const before = await head();
+      expect(
+        (await post(null, node.token('worker', ['*']), '{"type": "a", '))
+          .status,
+      ).toBe(400);
+      const huge = JSON.stringify({
+        type: 'big',
+        data: 'x'.repeat(1024 * 1024 + 10),
+      });
+      expect((await post(null, node.token('worker', ['*']), huge)).status).toBe(
+        413,
+      );
+      expect(await head()).toBe(before);
+      const res = await post(
+        { type: 'after', data: 1 },
+        node.token('worker', ['*']),
+      );
+      expect(res.status).toBe(201);
+    });
+  });
+});
