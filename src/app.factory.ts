@@ -4,10 +4,16 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 
 /** Builds the reference app exactly as `npm start` runs it (tests use this too). */
-export async function createApp(config: AppConfig, options: { logger?: false } = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
-    logger: options.logger,
-  });
+export async function createApp(
+  config: AppConfig,
+  options: { logger?: false } = {},
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.register(config),
+    {
+      logger: options.logger,
+    },
+  );
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
   app.enableShutdownHooks();

@@ -11,9 +11,20 @@ export class AuthModule {
     return {
       module: AuthModule,
       global: true,
-      imports: [JwtModule.register({ secret, signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } })],
+      imports: [
+        JwtModule.register({
+          secret,
+          signOptions: { algorithm: 'HS256' },
+          verifyOptions: { algorithms: ['HS256'] },
+        }),
+      ],
       providers: [AccessOverrides, JwtAuthenticator, ClaimsScopeResolver],
-      exports: [AccessOverrides, JwtAuthenticator, ClaimsScopeResolver, JwtModule],
+      exports: [
+        AccessOverrides,
+        JwtAuthenticator,
+        ClaimsScopeResolver,
+        JwtModule,
+      ],
     };
   }
 }

@@ -10,7 +10,10 @@ export class JwtAuthenticator implements Authenticator {
 
   async authenticate(token: string): Promise<Principal | null> {
     try {
-      const claims = await this.jwt.verifyAsync<Record<string, unknown>>(token, { algorithms: ['HS256'] });
+      const claims = await this.jwt.verifyAsync<Record<string, unknown>>(
+        token,
+        { algorithms: ['HS256'] },
+      );
       if (typeof claims.sub !== 'string' || claims.sub === '') return null;
       return { userId: claims.sub, claims };
     } catch {

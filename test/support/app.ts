@@ -14,8 +14,15 @@ export interface RunningApp {
 }
 
 /** Starts the reference app on a free loopback port with the given environment. */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
-  const config = loadAppConfig({ JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', PORT: '0', ...env });
+export async function startApp(
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
+  const config = loadAppConfig({
+    JWT_SECRET: TEST_JWT_SECRET,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...env,
+  });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
@@ -24,7 +31,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
     app,
     config,
     url: `http://127.0.0.1:${address.port}`,
-    token: (sub, scopes, expiresIn = 3600) => jwt.sign({ sub, scopes }, { expiresIn, algorithm: 'HS256' }),
+    token: (sub, scopes, expiresIn = 3600) =>
+      jwt.sign({ sub, scopes }, { expiresIn, algorithm: 'HS256' }),
     close: () => app.close(),
   };
 }
