@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { fanoutBench } from './fanout.bench';
 import { publishBench } from './publish.bench';
 import { startRedisServer } from './support';
 
@@ -11,6 +12,7 @@ type Section = {
 
 const sections: Record<string, Section> = {
   publish: { title: 'Publishing through the Redis adapter', run: publishBench },
+  fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
 };
 
 async function main() {
