@@ -6,11 +6,15 @@ import { EventsGatewayModule } from './event-bus/transports/events-gateway.modul
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthenticator } from './auth/jwt.authenticator';
 import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
+import { ObservabilityModule } from './observability/observability.module';
+import { StreamgateMetrics } from './observability/streamgate.metrics';
 
 /** The reference app: how a host application wires streamgate together. */
 @Module({})
 export class AppModule {
   static register(config: AppConfig): DynamicModule {
+    // Built first so that the log and the hub can both be handed its hooks.
+    const metrics = new StreamgateMetrics();
     return {
       module: AppModule,
       imports: [
@@ -22,6 +26,7 @@ export class AppModule {
           maxLen: config.streamMaxLen,
           maxAgeMs: config.streamMaxAgeMs,
           instanceId: config.instanceId,
+          observer: metrics.logObserver,
         }),
         AuthModule.register(config.jwtSecret),
         EventsGatewayModule.forRoot({
@@ -33,7 +38,9 @@ export class AppModule {
             replayLimit: config.replayLimit,
             queueLimit: config.queueLimit,
           },
+          observer: metrics.hubObserver,
         }),
+        ObservabilityModule.register(metrics),
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }],
       exports: [APP_CONFIG],

@@ -348,6 +348,7 @@ export class InMemoryStreamLogStore implements StreamLogStore {
         : null,
       pending: g.pending.size,
       lastDeliveredId: g.lastDeliveredId,
+      lag: this.log.entries.length - this.log.indexAfter(g.lastDeliveredId),
     }));
   }
 

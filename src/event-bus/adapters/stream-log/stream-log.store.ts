@@ -46,6 +46,8 @@ export interface GroupInfo {
   readonly idleMs: number | null;
   readonly pending: number;
   readonly lastDeliveredId: string;
+  /** Entries not yet delivered to the group; `null` when the store cannot tell. */
+  readonly lag: number | null;
 }
 
 /** Thrown by group operations when the group or the whole stream is gone. */
