@@ -12,6 +12,7 @@ module.exports = {
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
       transform,
       testEnvironment: 'node',
+      setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
     },
     {
       displayName: 'e2e',
@@ -19,6 +20,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform,
       testEnvironment: 'node',
+      setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 

@@ -150,6 +150,11 @@ describe('Socket.IO gateway', () => {
           scopes: ['agent:a'],
         })),
       );
+      // Replay covers what the node has read; wait for it so the count below is exact.
+      await waitFor(
+        () => node.app.get(DeliveryHub).position === missed[missed.length - 1],
+        'the node reader to catch up',
+      );
       const second = await connect(token, { lastEventId: first.lastId });
       const live = await publisher.publish({
         type: 'agent_activity',
