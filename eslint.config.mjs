@@ -11,7 +11,7 @@ export default tseslint.config(
   },
   {
     // The domain is plain TypeScript: the hexagon's centre knows no framework or driver.
-    files: ['src/event-bus/domain/**/*.ts'],
+    files: ['src/event-bus/domain/**/*.ts', 'src/processes/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
