@@ -82,6 +82,8 @@ describe('POST /events', () => {
         '[1].scopes[0]',
       ],
       [[], 'body'],
+      [{ type: 'process_message', data: {} }, 'type'],
+      [[{ type: 'ok', data: 1 }, { type: 'process_status', data: {} }], '[1].type'],
     ])(
       'answers 400 naming the field for %j and publishes nothing',
       async (body, field) => {

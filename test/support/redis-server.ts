@@ -53,6 +53,9 @@ export async function startRedisServer(
     'warning',
   ];
   let child: ChildProcess = await launch(binary, args, port);
+  // A test process that dies without its teardown must not leave servers behind.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
   const waitExit = (c: ChildProcess) =>
     new Promise<void>((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) return resolve();
@@ -65,6 +68,7 @@ export async function startRedisServer(
       return child.pid ?? -1;
     },
     async stop() {
+      process.removeListener('exit', reap);
       child.kill('SIGTERM');
       await waitExit(child);
       rmSync(dir, { recursive: true, force: true });

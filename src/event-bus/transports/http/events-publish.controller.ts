@@ -19,6 +19,21 @@ import { BearerAuthGuard, RequireScope } from './bearer-auth.guard';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
+/**
+ * Types only in-process services may publish: their readers (process streams)
+ * trust them, so a token with `events:publish` must not be able to forge them.
+ */
+export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(['process_message', 'process_status']);
+
+function rejectReserved(events: readonly { type: string }[], batch: boolean): void {
+  events.forEach((event, i) => {
+    if (RESERVED_EVENT_TYPES.has(event.type)) {
+      const field = batch ? `[${i}].type` : 'type';
+      throw new InvalidEventError(`${field} "${event.type}" is reserved for the process message service; publish it through its API.`, field);
+    }
+  });
+}
+
 /** `POST /events`: lets producers in other processes and languages publish. */
 @Controller('events')
 @UseGuards(BearerAuthGuard)
@@ -46,10 +61,10 @@ export class EventsPublishController {
             'body',
           );
         // Everything is validated before anything is written: a batch is all or nothing.
-        validateNewEvents(body);
+        rejectReserved(validateNewEvents(body), true);
         return { ids: await this.publisher.publishMany(body) };
       }
-      validateNewEvent(body, '');
+      rejectReserved([validateNewEvent(body, '')], false);
       return { id: await this.publisher.publish(body as never) };
     } catch (error) {
       if (error instanceof InvalidEventError) {

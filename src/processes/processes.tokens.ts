@@ -1,0 +1,4 @@
+/** The module options as given to `forRoot` / `forRootAsync`. */
+export const PROCESSES_OPTIONS = 'PROCESSES:OPTIONS';
+/** The options with every default applied and every value checked. */
+export const RESOLVED_PROCESSES_OPTIONS = 'PROCESSES:RESOLVED_OPTIONS';

@@ -1,0 +1,65 @@
+import { ProcessMessage } from '../domain/process-message';
+import { NdjsonFormat, SseFormat } from './process-stream.formats';
+
+const message: ProcessMessage = {
+  seq: 7,
+  processId: 'run-1',
+  type: 'text',
+  turn: 1,
+  payload: { text: 'two\nlines\r\nand \u2028' },
+  createdAt: '2024-01-01T00:00:00.000Z',
+};
+
+describe('SseFormat', () => {
+  const sse = new SseFormat(3000);
+
+  it('starts with the retry line', () => {
+    expect(sse.preamble()).toBe('retry: 3000\n\n');
+  });
+
+  it('sends a message with its seq as id on one data line, whatever the payload holds', () => {
+    const frame = sse.messages([message]);
+    expect(frame).toBe(
+      `id: 7\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
+    );
+    expect(frame.split('\n')).toHaveLength(5);
+  });
+
+  it('sends status and end without an id, so Last-Event-ID stays the last seq', () => {
+    expect(sse.status('completed', 'running')).toBe(
+      'event: status\ndata: {"status":"completed","previous":"running"}\n\n',
+    );
+    expect(sse.end('completed')).toBe(
+      'event: end\ndata: {"status":"completed"}\n\n',
+    );
+  });
+
+  it('sends heartbeats as comments', () => {
+    expect(sse.heartbeat()).toBe(': heartbeat\n\n');
+  });
+});
+
+describe('NdjsonFormat', () => {
+  const ndjson = new NdjsonFormat();
+
+  it('sends one JSON object per line', () => {
+    const text =
+      ndjson.preamble() +
+      ndjson.messages([message, { ...message, seq: 8 }]) +
+      ndjson.status('failed', null) +
+      ndjson.heartbeat() +
+      ndjson.end('failed');
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { event: 'message', message },
+      { event: 'message', message: { ...message, seq: 8 } },
+      { event: 'status', status: 'failed', previous: null },
+      { event: 'heartbeat' },
+      { event: 'end', status: 'failed' },
+    ]);
+  });
+});
