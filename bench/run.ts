@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { fanoutBench } from './fanout.bench';
 import { publishBench } from './publish.bench';
+import { sseBench } from './sse.bench';
 import { startRedisServer } from './support';
 
 type Section = {
@@ -13,6 +14,7 @@ type Section = {
 const sections: Record<string, Section> = {
   publish: { title: 'Publishing through the Redis adapter', run: publishBench },
   fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
+  sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
 };
 
 async function main() {
