@@ -6,7 +6,10 @@ import { EventsGatewayModule } from './event-bus/transports/events-gateway.modul
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthenticator } from './auth/jwt.authenticator';
 import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
+import { ActivityModule } from './activity/activity.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { ObservabilityModule } from './observability/observability.module';
+import { ProcessesModule } from './processes/processes.module';
 import { StreamgateMetrics } from './observability/streamgate.metrics';
 
 /** The reference app: how a host application wires streamgate together. */
@@ -29,6 +32,11 @@ export class AppModule {
           observer: metrics.logObserver,
         }),
         AuthModule.register(config.jwtSecret),
+        ActivityModule.forRoot({ demoApi: !config.production }),
+        DashboardModule.register({
+          devTools: !config.production,
+          minify: config.production,
+        }),
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
@@ -39,6 +47,13 @@ export class AppModule {
             queueLimit: config.queueLimit,
           },
           observer: metrics.hubObserver,
+        }),
+        ProcessesModule.forRoot({
+          store: config.processStore,
+          redisUrl: config.redisUrl ?? undefined,
+          databaseUrl: config.databaseUrl ?? undefined,
+          redisPrefix: config.eventBusPrefix,
+          heartbeatMs: config.sseHeartbeatMs,
         }),
         ObservabilityModule.register(metrics),
       ],

@@ -1,0 +1,2 @@
+/** The resolved `ActivityModule` options. */
+export const ACTIVITY_OPTIONS = 'ACTIVITY:OPTIONS';

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { DashboardUnavailableError } from './dashboard.errors';
+import { DashboardMessages } from './dashboard.messages';
+import { ResolvedDashboardOptions } from './dashboard.options';
+import { DASHBOARD_OPTIONS } from './dashboard.tokens';
+
+// Two levels up from src/dashboard and from dist/dashboard alike.
+const PUBLIC_DIR = resolve(__dirname, '..', '..', 'public');
+
+/** The page and its stylesheet from `public/`, read once. */
+@Injectable()
+export class DashboardAssets {
+  private readonly cache = new Map<string, Promise<string>>();
+
+  constructor(
+    @Inject(DASHBOARD_OPTIONS)
+    private readonly options: ResolvedDashboardOptions,
+  ) {}
+
+  /** The page, told whether the development helpers exist. */
+  async page(): Promise<string> {
+    const html = await this.read('dashboard.html');
+    return html.replaceAll('{{devTools}}', String(this.options.devTools));
+  }
+
+  stylesheet(): Promise<string> {
+    return this.read('dashboard.css');
+  }
+
+  private read(name: string): Promise<string> {
+    let text = this.cache.get(name);
+    if (!text) {
+      const path = join(PUBLIC_DIR, name);
+      text = readFile(path, 'utf8').catch((error: unknown) => {
+        this.cache.delete(name);
+        throw new DashboardUnavailableError(
+          DashboardMessages.assetMissing(path),
+          { cause: error },
+        );
+      });
+      this.cache.set(name, text);
+    }
+    return text;
+  }
+}

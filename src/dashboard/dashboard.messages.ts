@@ -1,0 +1,19 @@
+/** Log lines and error messages of the dashboard, in one place. */
+export const DashboardMessages = {
+  devTokenEnabled: () =>
+    'GET /dev/token is enabled because NODE_ENV is not "production": anyone who can reach this server can get a token with any scope. Bind HOST=127.0.0.1 or set NODE_ENV=production outside development.',
+  bundleBuilt: (bytes: number, ms: number) =>
+    `Built the dashboard bundle (${Math.round(bytes / 1024)} kB) in ${ms} ms.`,
+  bundleFailed: (cause: string) =>
+    `Could not build the dashboard bundle: ${cause} The next request tries again.`,
+  esbuildMissing: () =>
+    'The dashboard bundle is built with esbuild, which is not installed (it is a dev dependency). Install it (npm install esbuild) to serve the dashboard.',
+  entryMissing: (paths: readonly string[]) =>
+    `The dashboard source is missing; looked for ${paths.join(' and ')}.`,
+  assetMissing: (path: string) =>
+    `The dashboard asset ${path} is missing; the public/ directory must sit next to src/ (or dist/).`,
+  invalidSub: (value: unknown) =>
+    `sub must be a user id of 1 to 128 characters: letters, digits, "_", ".", ":", "@" and "-", starting with a letter or digit (got ${JSON.stringify(value)}).`,
+  invalidScopes: (value: unknown) =>
+    `scopes must be a comma-separated list of at most 32 scopes without spaces, e.g. "*" or "agent:coder,role:operator" (got ${JSON.stringify(value)}).`,
+};

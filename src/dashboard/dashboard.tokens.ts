@@ -1,0 +1,2 @@
+/** The resolved `DashboardModule` options. */
+export const DASHBOARD_OPTIONS = 'DASHBOARD:OPTIONS';
