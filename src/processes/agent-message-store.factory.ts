@@ -28,6 +28,7 @@ export async function createAgentMessageStore(
     case 'postgres': {
       const url = options.databaseUrl ?? undefined;
       const pool = new Pool({ connectionString: url, max: 1 });
+      pool.on('error', () => undefined); // dropped idle clients are reconnected on next use
       pool.on('error', () => undefined);
       try {
         await migrate(pool);

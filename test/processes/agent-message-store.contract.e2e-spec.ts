@@ -38,6 +38,7 @@ let postgres: Promise<PostgresServerHandle> | undefined;
 function postgresServer(): Promise<PostgresServerHandle> {
   postgres ??= startPostgresServer().then(async (server) => {
     const pool = new Pool({ connectionString: server.url });
+    pool.on('error', () => undefined);
     try {
       await migrate(pool);
     } finally {
@@ -623,6 +624,7 @@ describe('PostgreSQL migrations', () => {
   beforeAll(async () => {
     url = (await postgresServer()).url;
     admin = new Pool({ connectionString: url, max: 2 });
+    admin.on('error', () => undefined);
   });
 
   afterAll(async () => {
@@ -646,6 +648,7 @@ describe('PostgreSQL migrations', () => {
           connectionString: url,
           options: `-c search_path=${schema}`,
         });
+        pool.on('error', () => undefined);
         pools.push(pool);
         return pool;
       },

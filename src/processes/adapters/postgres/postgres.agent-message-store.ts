@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
 import { AgentMessageStore } from '../../domain/agent-message-store.port';
 import {
@@ -66,6 +67,7 @@ LIMIT $3`;
  * (status and seq counter). Run `migrate(pool)` before the first use.
  */
 export class PostgresAgentMessageStore implements AgentMessageStore {
+  private readonly logger = new Logger(PostgresAgentMessageStore.name);
   private readonly pool: Pool;
   private readonly ownsPool: boolean;
   private closed = false;
@@ -73,6 +75,9 @@ export class PostgresAgentMessageStore implements AgentMessageStore {
   constructor(options: PostgresAgentMessageStoreOptions = {}) {
     this.ownsPool = !options.pool;
     this.pool = options.pool ?? new Pool({ connectionString: options.url });
+    // An idle client dropped by the server (restart, failover) emits on the
+    // pool; without a listener that error would end the process.
+    this.pool.on('error', (error) => this.logger.warn(`A PostgreSQL connection was dropped: ${error.message}`));
     if (this.ownsPool) {
       // An idle client that loses its server emits 'error' on the pool; without
       // a listener that would crash the process instead of failing one query.
