@@ -18,7 +18,20 @@ export async function bootstrap(config: AppConfig) {
   return app;
 }
 
+/** Shutdown waits for clients to be told and connections to close, but never longer than this. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 if (require.main === module) {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        console.error(
+          `Shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway.`,
+        );
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+    });
+  }
   let config: AppConfig;
   try {
     config = loadAppConfig(process.env);

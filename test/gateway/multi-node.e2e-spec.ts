@@ -37,24 +37,20 @@ describe('several nodes on one Redis', () => {
           () => onB.readies.length && onC.readies.length,
           'both clients ready',
         );
-        const fromB = await nodeB.app
-          .get(EventPublisher)
-          .publishMany(
-            Array.from({ length: 50 }, (_, i) => ({
-              type: 'x',
-              data: i,
-              scopes: ['agent:a'],
-            })),
-          );
-        const fromC = await nodeC.app
-          .get(EventPublisher)
-          .publishMany(
-            Array.from({ length: 50 }, (_, i) => ({
-              type: 'x',
-              data: i,
-              scopes: ['agent:a'],
-            })),
-          );
+        const fromB = await nodeB.app.get(EventPublisher).publishMany(
+          Array.from({ length: 50 }, (_, i) => ({
+            type: 'x',
+            data: i,
+            scopes: ['agent:a'],
+          })),
+        );
+        const fromC = await nodeC.app.get(EventPublisher).publishMany(
+          Array.from({ length: 50 }, (_, i) => ({
+            type: 'x',
+            data: i,
+            scopes: ['agent:a'],
+          })),
+        );
         await nodeC.app
           .get(EventPublisher)
           .publish({ type: 'x', data: 'hidden', scopes: ['agent:z'] });
@@ -68,6 +64,24 @@ describe('several nodes on one Redis', () => {
       } finally {
         await nodeC.close();
       }
+    });
+  });
+
+  describe('when a node gets SIGTERM', () => {
+    it('tells its clients to reconnect elsewhere and exits promptly and cleanly', async () => {
+      const leaving = await spawnApp(env('node-leaving'));
+      const client = new RawClient(leaving.url, {
+        token: nodeB.token('u3', ['*']),
+      });
+      clients.push(client);
+      await waitFor(() => client.readies.length > 0, 'ready', 10_000);
+      const started = Date.now();
+      const code = await leaving.kill('SIGTERM');
+      // Nest re-raises the signal on itself once its shutdown hooks are done.
+      expect([0, 'SIGTERM']).toContain(code);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await waitFor(() => client.disconnectReason !== null, 'the disconnect');
+      expect(client.shutdowns).toEqual([{ reason: 'server_shutdown' }]);
     });
   });
 

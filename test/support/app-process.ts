@@ -6,7 +6,8 @@ import { TEST_JWT_SECRET } from './app';
 export interface AppProcess {
   readonly url: string;
   readonly pid: number;
-  kill(signal: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code, or the signal name when the process ended by signal. */
+  kill(signal: NodeJS.Signals): Promise<number | string | null>;
 }
 
 /** Runs the reference app as its own process (`node src/main.ts`), for crash tests. */
@@ -43,8 +44,8 @@ export async function spawnApp(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
   );
   return {
     url: `http://127.0.0.1:${port}`,
