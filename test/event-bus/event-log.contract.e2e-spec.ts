@@ -5,7 +5,7 @@ import {
   parseEventId,
 } from '../../src/event-bus/domain/event-id';
 import { InvalidEventError } from '../../src/event-bus/domain/event';
-import { CursorNotCoveredError } from '../../src/event-bus/adapters/stream-log/stream-log.subscription';
+import { CursorNotCoveredError } from '../../src/event-bus/domain/errors';
 import {
   EventLogHarness,
   InMemoryHarness,

@@ -1,3 +1,4 @@
+import type { CursorProblem } from './event-subscription.port';
 /** The log could not be written or read (Redis down, script failed, ...). */
 export class EventLogUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -13,5 +14,13 @@ export class InvalidCursorError extends Error {
       `"${String(cursor).slice(0, 80)}" is not a valid event id; expected "<epoch>:<ms>-<seq>" as delivered with an event.`,
     );
     this.name = 'InvalidCursorError';
+  }
+}
+
+/** `replay` found that the log no longer holds every event after the cursor. */
+export class CursorNotCoveredError extends Error {
+  constructor(readonly reason: CursorProblem) {
+    super(`The log no longer holds every event after this cursor (${reason}).`);
+    this.name = 'CursorNotCoveredError';
   }
 }

@@ -1,4 +1,5 @@
 import { EventId } from './event-id';
+import { describeValue, findJsonProblem } from './json-value';
 import { isValidScope } from './scope';
 
 /** An event as a publisher hands it over. */
@@ -53,7 +54,7 @@ export function validateNewEvent(
   const { type, data, scopes } = event as Record<string, unknown>;
   if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
     throw new InvalidEventError(
-      `${at('type')} must be a string matching ${EVENT_TYPE_PATTERN} (got ${describe(type)}).`,
+      `${at('type')} must be a string matching ${EVENT_TYPE_PATTERN} (got ${describeValue(type)}).`,
       at('type'),
     );
   }
@@ -63,12 +64,13 @@ export function validateNewEvent(
       at('data'),
     );
   }
-  assertJson(data, at('data'));
+  const problem = findJsonProblem(data, at('data'));
+  if (problem) throw new InvalidEventError(problem.message, problem.field);
   let normalized: string[] = [];
   if (scopes !== undefined) {
     if (!Array.isArray(scopes)) {
       throw new InvalidEventError(
-        `${at('scopes')} must be an array of non-empty strings (got ${describe(scopes)}).`,
+        `${at('scopes')} must be an array of non-empty strings (got ${describeValue(scopes)}).`,
         at('scopes'),
       );
     }
@@ -81,7 +83,7 @@ export function validateNewEvent(
     scopes.forEach((scope, i) => {
       if (!isValidScope(scope)) {
         throw new InvalidEventError(
-          `${at(`scopes[${i}]`)} must be a non-empty string without surrounding spaces (got ${describe(scope)}).`,
+          `${at(`scopes[${i}]`)} must be a non-empty string without surrounding spaces (got ${describeValue(scope)}).`,
           at(`scopes[${i}]`),
         );
       }
@@ -96,55 +98,4 @@ export function validateNewEvents(events: unknown): Required<NewEvent>[] {
     throw new InvalidEventError('events must be an array.', 'events');
   }
   return events.map((event, i) => validateNewEvent(event, `[${i}]`));
-}
-
-function assertJson(value: unknown, field: string, depth = 0): void {
-  if (depth > 64) {
-    throw new InvalidEventError(
-      `${field} is nested deeper than 64 levels.`,
-      field,
-    );
-  }
-  if (value === null || typeof value === 'string' || typeof value === 'boolean')
-    return;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) {
-      throw new InvalidEventError(
-        `${field} holds a non-finite number, which JSON cannot carry.`,
-        field,
-      );
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => assertJson(item, `${field}[${i}]`, depth + 1));
-    return;
-  }
-  if (typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new InvalidEventError(
-        `${field} must be plain JSON; a ${proto?.constructor?.name ?? 'non-plain'} object would not come back deep-equal.`,
-        field,
-      );
-    }
-    for (const [key, item] of Object.entries(value)) {
-      if (item === undefined) continue;
-      assertJson(item, `${field}.${key}`, depth + 1);
-    }
-    return;
-  }
-  throw new InvalidEventError(
-    `${field} holds a ${typeof value}, which JSON cannot carry.`,
-    field,
-  );
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return `a ${typeof value}`;
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { compareStreamIds, EventId, parseEventId } from '../domain/event-id';
+import { compareLogIds, EventId } from '../domain/event-id';
+import { CursorNotCoveredError } from '../domain/errors';
 import { EventSubscription } from '../domain/event-subscription.port';
 import { isVisibleTo } from '../domain/scope';
 import { Principal } from '../auth/principal';
@@ -197,21 +198,24 @@ export class HubSubscriber {
   private async readPage(): Promise<StoredEvent[] | null> {
     const target = this.host.position;
     const { replayPageSize, replayLimit, maxBatch } = this.host.options;
+    if (!sameEpoch(this.horizon, target)) {
+      // The log was reset while this subscriber was replaying or catching up.
+      this.jumpToLive('epoch_changed');
+      return null;
+    }
     let page;
     try {
       page = await this.host.subscription.replay(this.horizon, {
         limit: Math.min(replayPageSize, maxBatch),
-        until: sameEpoch(this.horizon, target) ? target : undefined,
+        until: target,
       });
-      if (!sameEpoch(this.horizon, target))
-        throw Object.assign(new Error('epoch changed'), {
-          reason: 'epoch_changed',
-        });
     } catch (error) {
-      const reason = (error as { reason?: ResyncReason }).reason;
       if (this.closed) return null;
-      if (reason === 'trimmed' || reason === 'epoch_changed') {
-        this.jumpToLive(reason);
+      if (
+        error instanceof CursorNotCoveredError &&
+        error.reason !== 'invalid_cursor'
+      ) {
+        this.jumpToLive(error.reason);
         return null;
       }
       throw error;
@@ -231,10 +235,7 @@ export class HubSubscriber {
     this.handedUpTo = page.position;
     if (this.mode === 'replay') this.replayed += visible.length;
     const caughtUp =
-      compareStreamIds(
-        parseEventId(page.position)!.streamId,
-        parseEventId(this.host.position)!.streamId,
-      ) >= 0 && sameEpoch(page.position, this.host.position);
+      (compareLogIds(page.position, this.host.position) ?? -1) >= 0;
     if (caughtUp) {
       if (this.mode === 'replay') {
         this.pendingReady = {
@@ -301,16 +302,9 @@ export class HubSubscriber {
 }
 
 function sameEpoch(a: EventId, b: EventId): boolean {
-  return parseEventId(a)?.epoch === parseEventId(b)?.epoch;
+  return compareLogIds(a, b) !== null;
 }
 
 function isAfter(id: EventId, horizon: EventId): boolean {
-  const a = parseEventId(id);
-  const b = parseEventId(horizon);
-  return (
-    !!a &&
-    !!b &&
-    a.epoch === b.epoch &&
-    compareStreamIds(a.streamId, b.streamId) > 0
-  );
+  return (compareLogIds(id, horizon) ?? 0) > 0;
 }

@@ -1,3 +1,7 @@
+import {
+  describeValue,
+  findJsonProblem,
+} from '../../event-bus/domain/json-value';
 import { InvalidProcessMessageError } from './process-messages.errors';
 
 /** `running` until the run ends; the other three are terminal. */
@@ -69,7 +73,7 @@ export function isTerminalStatus(
 export function assertProcessId(value: unknown): string {
   if (!isValidProcessId(value)) {
     throw new InvalidProcessMessageError(
-      `processId must be a string matching ${PROCESS_ID_PATTERN} (got ${describe(value)}).`,
+      `processId must be a string matching ${PROCESS_ID_PATTERN} (got ${describeValue(value)}).`,
       'processId',
     );
   }
@@ -79,7 +83,7 @@ export function assertProcessId(value: unknown): string {
 export function assertProcessStatus(value: unknown): ProcessStatus {
   if (!isProcessStatus(value)) {
     throw new InvalidProcessMessageError(
-      `status must be one of ${PROCESS_STATUSES.join(', ')} (got ${describe(value)}).`,
+      `status must be one of ${PROCESS_STATUSES.join(', ')} (got ${describeValue(value)}).`,
       'status',
     );
   }
@@ -90,7 +94,7 @@ export function validateReadOptions(options: unknown): ReadOptions {
   const { after, limit } = (options ?? {}) as Record<string, unknown>;
   if (!Number.isSafeInteger(after) || (after as number) < 0) {
     throw new InvalidProcessMessageError(
-      `after must be a non-negative integer, the seq of the last message already seen (got ${describe(after)}).`,
+      `after must be a non-negative integer, the seq of the last message already seen (got ${describeValue(after)}).`,
       'after',
     );
   }
@@ -100,7 +104,7 @@ export function validateReadOptions(options: unknown): ReadOptions {
     (limit as number) > MAX_READ_LIMIT
   ) {
     throw new InvalidProcessMessageError(
-      `limit must be an integer from 1 to ${MAX_READ_LIMIT}; page with "after" for more (got ${describe(limit)}).`,
+      `limit must be an integer from 1 to ${MAX_READ_LIMIT}; page with "after" for more (got ${describeValue(limit)}).`,
       'limit',
     );
   }
@@ -120,14 +124,14 @@ export function validateNewProcessMessage(
   const at = (field: string) => (path ? `${path}.${field}` : field);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidProcessMessageError(
-      `${path || 'message'} must be an object with "type", "payload" and optional "turn", "agent", "model" (got ${describe(body)}).`,
+      `${path || 'message'} must be an object with "type", "payload" and optional "turn", "agent", "model" (got ${describeValue(body)}).`,
       path || 'message',
     );
   }
   const { type, turn, agent, model, payload } = body as Record<string, unknown>;
   if (typeof type !== 'string' || !MESSAGE_TYPE_PATTERN.test(type)) {
     throw new InvalidProcessMessageError(
-      `${at('type')} must be a string matching ${MESSAGE_TYPE_PATTERN} (got ${describe(type)}).`,
+      `${at('type')} must be a string matching ${MESSAGE_TYPE_PATTERN} (got ${describeValue(type)}).`,
       at('type'),
     );
   }
@@ -140,7 +144,7 @@ export function validateNewProcessMessage(
   if (turn != null) {
     if (!Number.isSafeInteger(turn) || (turn as number) < 0) {
       throw new InvalidProcessMessageError(
-        `${at('turn')} must be a non-negative integer (got ${describe(turn)}).`,
+        `${at('turn')} must be a non-negative integer (got ${describeValue(turn)}).`,
         at('turn'),
       );
     }
@@ -160,7 +164,11 @@ export function validateNewProcessMessage(
       at('payload'),
     );
   }
-  assertJson(payload, at('payload'));
+  const problem = findJsonProblem(payload, at('payload'), {
+    rejectString: unstorable,
+  });
+  if (problem)
+    throw new InvalidProcessMessageError(problem.message, problem.field);
   message.payload = payload;
   return message;
 }
@@ -173,75 +181,16 @@ function assertLabel(value: unknown, field: string): string {
     UNSTORABLE.test(value)
   ) {
     throw new InvalidProcessMessageError(
-      `${field} must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters without NUL or lone surrogates (got ${describe(value)}).`,
+      `${field} must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters without NUL or lone surrogates (got ${describeValue(value)}).`,
       field,
     );
   }
   return value;
 }
 
-function assertJson(value: unknown, field: string, depth = 0): void {
-  if (depth > 64) {
-    throw new InvalidProcessMessageError(
-      `${field} is nested deeper than 64 levels.`,
-      field,
-    );
-  }
-  if (value === null || typeof value === 'boolean') return;
-  if (typeof value === 'string') {
-    assertStorableString(value, field);
-    return;
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) {
-      throw new InvalidProcessMessageError(
-        `${field} holds a non-finite number, which JSON cannot carry.`,
-        field,
-      );
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => assertJson(item, `${field}[${i}]`, depth + 1));
-    return;
-  }
-  if (typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new InvalidProcessMessageError(
-        `${field} must be plain JSON; a ${proto?.constructor?.name ?? 'non-plain'} object would not come back deep-equal.`,
-        field,
-      );
-    }
-    for (const [key, item] of Object.entries(value)) {
-      assertStorableString(key, `${field} key ${JSON.stringify(key)}`, field);
-      if (item === undefined) continue;
-      assertJson(item, `${field}.${key}`, depth + 1);
-    }
-    return;
-  }
-  throw new InvalidProcessMessageError(
-    `${field} holds a ${typeof value}, which JSON cannot carry.`,
-    field,
-  );
-}
-
-function assertStorableString(value: string, what: string, field = what): void {
-  if (UNSTORABLE.test(value)) {
-    throw new InvalidProcessMessageError(
-      `${what} contains a NUL character or a lone surrogate, which cannot be stored; escape or remove it.`,
-      field,
-    );
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  }
-  if (typeof value === 'number') return String(value);
-  return `a ${typeof value}`;
+/** PostgreSQL cannot store NUL or lone surrogates in text or jsonb; no store accepts them, so all behave alike. */
+function unstorable(value: string): string | null {
+  return UNSTORABLE.test(value)
+    ? 'contains a NUL character or a lone surrogate, which cannot be stored; escape or remove it.'
+    : null;
 }

@@ -360,7 +360,10 @@ export class RedisStreamsStore implements StreamLogStore {
         idleMs: seen === undefined ? null : Math.max(0, now - Number(seen)),
         pending: Number(g.get('pending')),
         lastDeliveredId: String(g.get('last-delivered-id')),
-        lag: g.get('lag') === null || g.get('lag') === undefined ? null : Number(g.get('lag')),
+        lag:
+          g.get('lag') === null || g.get('lag') === undefined
+            ? null
+            : Number(g.get('lag')),
       });
     }
     return groups;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  InvalidEventError,
   NewEvent,
+  validateNewEvent,
   validateNewEvents,
 } from '../../domain/event';
 import { EventId, formatEventId } from '../../domain/event-id';
@@ -42,10 +42,9 @@ export class StreamLogPublisher implements EventPublisher {
   publish(event: NewEvent): Promise<EventId> {
     let entry: string[];
     try {
-      const [valid] = validateNewEvents([event]).map((e) => ({ ...e }));
-      entry = encodeEntry(valid, this.settings.now());
+      entry = encodeEntry(validateNewEvent(event), this.settings.now());
     } catch (error) {
-      return Promise.reject(rename(error));
+      return Promise.reject(error);
     }
     return new Promise<EventId>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
@@ -122,16 +121,4 @@ function unavailable(count: number, error: unknown): EventLogUnavailableError {
     `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}`,
     { cause: error },
   );
-}
-
-/** A single event's errors name fields without the batch index. */
-function rename(error: unknown): unknown {
-  if (error instanceof InvalidEventError && error.field.startsWith('[0].')) {
-    const field = error.field.slice(4);
-    return new InvalidEventError(
-      error.message.replace(`[0].${field}`, field),
-      field,
-    );
-  }
-  return error;
 }

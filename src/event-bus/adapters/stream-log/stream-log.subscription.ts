@@ -6,12 +6,11 @@ import {
   formatEventId,
   parseEventId,
 } from '../../domain/event-id';
-import { InvalidCursorError } from '../../domain/errors';
+import { CursorNotCoveredError, InvalidCursorError } from '../../domain/errors';
 import {
   ConsumeOptions,
   Consumer,
   CursorCheck,
-  CursorProblem,
   DeadLetter,
   EventSubscription,
   LiveListener,
@@ -26,14 +25,6 @@ import { NodeReader } from './node-reader';
 import { newEpochCandidate } from './stream-log.publisher';
 import { decodeEntry } from './stream-entry.codec';
 import { RawEntry, StreamLogStore } from './stream-log.store';
-
-/** The range after a cursor is no longer (fully) in the log. */
-export class CursorNotCoveredError extends Error {
-  constructor(readonly reason: CursorProblem) {
-    super(`The log no longer holds every event after this cursor (${reason}).`);
-    this.name = 'CursorNotCoveredError';
-  }
-}
 
 export class StreamLogSubscription implements EventSubscription {
   private readonly logger = new Logger(StreamLogSubscription.name);

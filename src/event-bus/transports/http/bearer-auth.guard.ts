@@ -38,14 +38,12 @@ export class BearerAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context
-      .switchToHttp()
-      .getRequest<
-        AuthenticatedRequest & {
-          headers: Record<string, string | undefined>;
-          params: Record<string, string>;
-        }
-      >();
+    const request = context.switchToHttp().getRequest<
+      AuthenticatedRequest & {
+        headers: Record<string, string | undefined>;
+        params: Record<string, string>;
+      }
+    >();
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match)
       throw new UnauthorizedException(

@@ -23,13 +23,22 @@ export const PUBLISH_SCOPE = 'events:publish';
  * Types only in-process services may publish: their readers (process streams)
  * trust them, so a token with `events:publish` must not be able to forge them.
  */
-export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(['process_message', 'process_status']);
+export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'process_message',
+  'process_status',
+]);
 
-function rejectReserved(events: readonly { type: string }[], batch: boolean): void {
+function rejectReserved(
+  events: readonly { type: string }[],
+  batch: boolean,
+): void {
   events.forEach((event, i) => {
     if (RESERVED_EVENT_TYPES.has(event.type)) {
       const field = batch ? `[${i}].type` : 'type';
-      throw new InvalidEventError(`${field} "${event.type}" is reserved for the process message service; publish it through its API.`, field);
+      throw new InvalidEventError(
+        `${field} "${event.type}" is reserved for the process message service; publish it through its API.`,
+        field,
+      );
     }
   });
 }

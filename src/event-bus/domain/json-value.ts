@@ -1,0 +1,87 @@
+/** What is wrong with a value that must travel as JSON, and where. */
+export interface JsonProblem {
+  readonly message: string;
+  readonly field: string;
+}
+
+export interface JsonCheckOptions {
+  /** An extra rule for every string, values and keys alike; returns why one is refused. */
+  readonly rejectString?: (value: string) => string | null;
+}
+
+const MAX_DEPTH = 64;
+
+/**
+ * Finds the first part of `value` that would not come back deep-equal after a
+ * JSON round trip (non-finite numbers, class instances, functions, ...), or
+ * `null` when there is none. `field` names the value in the message.
+ */
+export function findJsonProblem(
+  value: unknown,
+  field: string,
+  options: JsonCheckOptions = {},
+  depth = 0,
+): JsonProblem | null {
+  const problem = (message: string, at = field): JsonProblem => ({
+    message,
+    field: at,
+  });
+  if (depth > MAX_DEPTH)
+    return problem(`${field} is nested deeper than ${MAX_DEPTH} levels.`);
+  if (value === null || typeof value === 'boolean') return null;
+  if (typeof value === 'string') {
+    const reason = options.rejectString?.(value);
+    return reason ? problem(`${field} ${reason}`) : null;
+  }
+  if (typeof value === 'number') {
+    return Number.isFinite(value)
+      ? null
+      : problem(`${field} holds a non-finite number, which JSON cannot carry.`);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findJsonProblem(
+        value[i],
+        `${field}[${i}]`,
+        options,
+        depth + 1,
+      );
+      if (found) return found;
+    }
+    return null;
+  }
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      return problem(
+        `${field} must be plain JSON; a ${proto?.constructor?.name ?? 'non-plain'} object would not come back deep-equal.`,
+      );
+    }
+    for (const [key, item] of Object.entries(value)) {
+      const keyReason = options.rejectString?.(key);
+      if (keyReason)
+        return problem(`${field} key ${JSON.stringify(key)} ${keyReason}`);
+      if (item === undefined) continue;
+      const found = findJsonProblem(
+        item,
+        `${field}.${key}`,
+        options,
+        depth + 1,
+      );
+      if (found) return found;
+    }
+    return null;
+  }
+  return problem(`${field} holds a ${typeof value}, which JSON cannot carry.`);
+}
+
+/** A short description of a value for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number') return String(value);
+  return `a ${typeof value}`;
+}
