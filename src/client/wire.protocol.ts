@@ -1,4 +1,8 @@
-/** Wire protocol v1 between the Socket.IO gateway and browsers. Names here must match the server. */
+/**
+ * Wire protocol v1 between the Socket.IO gateway and its clients
+ * (docs/protocol.md). The gateway imports these same names, so the two sides
+ * cannot drift. Clients depend on them: never rename.
+ */
 
 export const EVENTS_NAMESPACE = '/events';
 export const DEFAULT_SOCKET_PATH = '/socket.io';
@@ -12,6 +16,8 @@ export const ServerEvent = {
 } as const;
 
 export const UNAUTHORIZED = 'unauthorized';
+/** Reason in the `shutdown` event: the node is going away. */
+export const SERVER_SHUTDOWN = 'server_shutdown';
 
 /** One delivered event. */
 export interface Envelope<TData = unknown> {

@@ -1,74 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { DynamicModule, Module } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { AuthModule } from '../../../src/auth/auth.module';
-import { ClaimsScopeResolver } from '../../../src/auth/claims.scope-resolver';
-import { JwtAuthenticator } from '../../../src/auth/jwt.authenticator';
-import { AppConfig, loadAppConfig } from '../../../src/config/app.config';
-import { APP_CONFIG } from '../../../src/config/app-config.token';
-import { EventBusModule } from '../../../src/event-bus';
+import { AppModule } from '../../../src/app.module';
+import { TEST_JWT_SECRET } from '../../support/app';
+import { loadAppConfig } from '../../../src/config/app.config';
 import { DeliveryHub } from '../../../src/event-bus/hub/delivery-hub';
-import { EventsGatewayModule } from '../../../src/event-bus/transports/events-gateway.module';
 import { createAgentMessageStore } from '../../../src/processes/agent-message-store.factory';
 import { AgentMessageStore } from '../../../src/processes/domain';
 import { ProcessMessagesService } from '../../../src/processes/process-messages.service';
-import { ProcessesModule } from '../../../src/processes/processes.module';
-import { ResolvedProcessesOptions } from '../../../src/processes/processes.options';
-import { RESOLVED_PROCESSES_OPTIONS } from '../../../src/processes/processes.tokens';
+import {
+  ProcessesModuleOptions,
+  ResolvedProcessesOptions,
+  resolveProcessesOptions,
+} from '../../../src/processes/processes.options';
+import {
+  PROCESSES_OPTIONS,
+  RESOLVED_PROCESSES_OPTIONS,
+} from '../../../src/processes/processes.tokens';
 import { ProcessStreamRouter } from '../../../src/processes/streaming/process-stream.router';
 import { ProcessStreamsService } from '../../../src/processes/streaming/process-streams.service';
-
-export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret';
-
-/**
- * The reference app's composition (src/app.module.ts) plus ProcessesModule,
- * wired from AppConfig the way AppModule is asked to wire it.
- */
-@Module({})
-class ProcessesTestAppModule {
-  static register(
-    config: AppConfig,
-    extra: { retryMs?: number; bufferLimit?: number; pageSize?: number },
-  ): DynamicModule {
-    return {
-      module: ProcessesTestAppModule,
-      imports: [
-        EventBusModule.forRoot({
-          isGlobal: true,
-          driver: config.redisUrl ? 'redis' : 'memory',
-          redis: config.redisUrl ? { url: config.redisUrl } : undefined,
-          prefix: config.eventBusPrefix,
-          maxLen: config.streamMaxLen,
-          maxAgeMs: config.streamMaxAgeMs,
-          instanceId: config.instanceId,
-        }),
-        AuthModule.register(config.jwtSecret),
-        EventsGatewayModule.forRoot({
-          authenticator: JwtAuthenticator,
-          scopeResolver: ClaimsScopeResolver,
-          hub: {
-            ackTimeoutMs: config.ackTimeoutMs,
-            maxFailures: config.maxFailures,
-            replayLimit: config.replayLimit,
-            queueLimit: config.queueLimit,
-          },
-        }),
-        ProcessesModule.forRoot({
-          store: config.processStore,
-          redisUrl: config.redisUrl,
-          databaseUrl: config.databaseUrl,
-          redisPrefix: config.eventBusPrefix,
-          heartbeatMs: config.sseHeartbeatMs,
-          ...extra,
-        }),
-      ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
-    };
-  }
-}
 
 export interface ProcessesAppOptions {
   readonly store: 'memory' | 'redis' | 'postgres';
@@ -108,15 +60,21 @@ export async function startProcessesApp(
     DATABASE_URL: options.databaseUrl ?? '',
     SSE_HEARTBEAT_MS: String(options.heartbeatMs ?? 15_000),
   });
+  // The reference app itself; tests only tune stream options it takes from the environment.
+  const tuning = {
+    retryMs: options.retryMs,
+    bufferLimit: options.bufferLimit,
+    pageSize: options.pageSize,
+  };
   let builder = Test.createTestingModule({
-    imports: [
-      ProcessesTestAppModule.register(config, {
-        retryMs: options.retryMs,
-        bufferLimit: options.bufferLimit,
-        pageSize: options.pageSize,
-      }),
-    ],
-  });
+    imports: [AppModule.register(config)],
+  })
+    .overrideProvider(RESOLVED_PROCESSES_OPTIONS)
+    .useFactory({
+      inject: [PROCESSES_OPTIONS],
+      factory: (base: ProcessesModuleOptions) =>
+        resolveProcessesOptions({ ...base, ...tuning }),
+    });
   const wrap = options.wrapStore;
   if (wrap) {
     builder = builder.overrideProvider(AgentMessageStore).useFactory({

@@ -1,13 +1,7 @@
-/** Wire protocol v1 names (docs/protocol.md). Clients depend on them: never rename. */
-export const EVENTS_NAMESPACE = '/events';
-
-export const WireEvent = {
-  events: 'events',
-  ready: 'ready',
-  resyncRequired: 'resync_required',
-  evicted: 'evicted',
-  shutdown: 'shutdown',
-} as const;
-
-export const UNAUTHORIZED = 'unauthorized';
-export const SERVER_SHUTDOWN = 'server_shutdown';
+// One definition of the wire names for both peers: the client's, which has no server dependencies.
+export {
+  EVENTS_NAMESPACE,
+  SERVER_SHUTDOWN,
+  ServerEvent as WireEvent,
+  UNAUTHORIZED,
+} from '../../../client/wire.protocol';
