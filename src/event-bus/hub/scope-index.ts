@@ -59,15 +59,14 @@ export class ScopeIndex<T extends Scoped> {
       }
       if (!smallest || set.size < smallest.size) smallest = set;
     }
-    const seen = this.wildcard.size > 0 ? new Set<T>() : null;
     if (smallest) {
       for (const member of smallest) {
-        if (event.scopes.every((scope) => member.scopes.has(scope))) {
-          seen?.add(member);
+        // Holders of `*` are visited below, once.
+        if (this.wildcard.has(member)) continue;
+        if (event.scopes.every((scope) => member.scopes.has(scope)))
           visit(member);
-        }
       }
     }
-    for (const member of this.wildcard) if (!seen?.has(member)) visit(member);
+    for (const member of this.wildcard) visit(member);
   }
 }
