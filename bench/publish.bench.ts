@@ -1,4 +1,4 @@
-import { createEventLog } from '../src/event-bus/event-log.factory';
+import { createEventLog } from '@streamgate/server';
 import { fmt, redisBenchmarkXadd, RedisServerHandle } from './support';
 
 const EVENTS = 100_000;

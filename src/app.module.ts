@@ -1,16 +1,53 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import {
+  EventBusModule,
+  EventBusModuleOptions,
+  EventsGatewayModule,
+  ProcessesModule,
+  ProcessesModuleOptions,
+} from '@streamgate/server';
+import { ActivityModule } from './activity/activity.module';
+import { AuthModule } from './auth/auth.module';
+import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
+import { JwtAuthenticator } from './auth/jwt.authenticator';
 import { AppConfig } from './config/app.config';
 import { APP_CONFIG } from './config/app-config.token';
-import { EventBusModule } from './event-bus';
-import { EventsGatewayModule } from './event-bus/transports/events-gateway.module';
-import { AuthModule } from './auth/auth.module';
-import { JwtAuthenticator } from './auth/jwt.authenticator';
-import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
-import { ActivityModule } from './activity/activity.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { ObservabilityModule } from './observability/observability.module';
-import { ProcessesModule } from './processes/processes.module';
 import { StreamgateMetrics } from './observability/streamgate.metrics';
+
+/** The event bus settings the reference app derives from its configuration. */
+export function eventBusOptions(
+  config: AppConfig,
+  observer?: EventBusModuleOptions['observer'],
+): EventBusModuleOptions {
+  return {
+    driver: config.redisUrl ? 'redis' : 'memory',
+    redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+    prefix: config.eventBusPrefix,
+    maxLen: config.streamMaxLen,
+    maxAgeMs: config.streamMaxAgeMs,
+    instanceId: config.instanceId,
+    hub: {
+      ackTimeoutMs: config.ackTimeoutMs,
+      maxFailures: config.maxFailures,
+      replayLimit: config.replayLimit,
+      queueLimit: config.queueLimit,
+    },
+    observer,
+  };
+}
+
+/** The process message settings the reference app derives from its configuration. */
+export function processesOptions(config: AppConfig): ProcessesModuleOptions {
+  return {
+    driver: config.processStore,
+    redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+    postgres: config.databaseUrl ? { url: config.databaseUrl } : undefined,
+    prefix: config.eventBusPrefix,
+    heartbeatMs: config.sseHeartbeatMs,
+  };
+}
 
 /** The reference app: how a host application wires streamgate together. */
 @Module({})
@@ -23,13 +60,7 @@ export class AppModule {
       imports: [
         EventBusModule.forRoot({
           isGlobal: true,
-          driver: config.redisUrl ? 'redis' : 'memory',
-          redis: config.redisUrl ? { url: config.redisUrl } : undefined,
-          prefix: config.eventBusPrefix,
-          maxLen: config.streamMaxLen,
-          maxAgeMs: config.streamMaxAgeMs,
-          instanceId: config.instanceId,
-          observer: metrics.logObserver,
+          ...eventBusOptions(config, metrics.observer),
         }),
         AuthModule.register(config.jwtSecret),
         ActivityModule.forRoot({ demoApi: !config.production }),
@@ -40,21 +71,8 @@ export class AppModule {
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
-          hub: {
-            ackTimeoutMs: config.ackTimeoutMs,
-            maxFailures: config.maxFailures,
-            replayLimit: config.replayLimit,
-            queueLimit: config.queueLimit,
-          },
-          observer: metrics.hubObserver,
         }),
-        ProcessesModule.forRoot({
-          store: config.processStore,
-          redisUrl: config.redisUrl ?? undefined,
-          databaseUrl: config.databaseUrl ?? undefined,
-          redisPrefix: config.eventBusPrefix,
-          heartbeatMs: config.sseHeartbeatMs,
-        }),
+        ProcessesModule.forRoot(processesOptions(config)),
         ObservabilityModule.register(metrics),
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }],

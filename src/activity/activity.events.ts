@@ -2,7 +2,7 @@ import {
   InvalidEventError,
   NewEvent,
   validateNewEvent,
-} from '../event-bus/domain/event';
+} from '@streamgate/server';
 import { InvalidActivityError } from './activity.errors';
 import {
   ACTION_PATTERN,

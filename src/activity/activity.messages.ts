@@ -1,4 +1,4 @@
-import type { NewEvent } from '../event-bus/domain/event';
+import type { NewEvent } from '@streamgate/server';
 
 /** Log lines of the activity module, in one place. */
 export const ActivityMessages = {

@@ -1,6 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { EventBusModule } from '../event-bus/event-bus.module';
+import { EventBusModule } from '@streamgate/server';
 import { ActivityModule } from './activity.module';
 import { ActivityModuleOptions } from './activity.options';
 import { ActivityService } from './activity.service';

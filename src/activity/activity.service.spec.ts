@@ -1,10 +1,13 @@
 import { LoggerService } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
-import { EventBusModule } from '../event-bus/event-bus.module';
-import { EventLogUnavailableError } from '../event-bus/domain/errors';
-import { NewEvent, StoredEvent } from '../event-bus/domain/event';
-import { EventPublisher } from '../event-bus/domain/event-publisher.port';
-import { EventSubscription } from '../event-bus/domain/event-subscription.port';
+import {
+  EventBusModule,
+  EventLogUnavailableError,
+  EventPublisher,
+  EventSubscription,
+  NewEvent,
+  StoredEvent,
+} from '@streamgate/server';
 import { InvalidActivityError } from './activity.errors';
 import { ActivityModule } from './activity.module';
 import { ActivityService } from './activity.service';

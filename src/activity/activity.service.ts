@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { NewEvent } from '../event-bus/domain/event';
-import { EventId } from '../event-bus/domain/event-id';
-import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import { EventId, EventPublisher, NewEvent } from '@streamgate/server';
 import { ActivityEvents } from './activity.events';
 import { ActivityMessages } from './activity.messages';
 import {

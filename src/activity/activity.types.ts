@@ -1,4 +1,4 @@
-import type { ProcessStatus } from '../processes/domain/process-message';
+import type { ProcessStatus } from '@streamgate/server';
 
 /**
  * Event types `ActivityService` publishes. Dashboards and other subscribers

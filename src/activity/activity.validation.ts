@@ -4,7 +4,7 @@ import {
   ProcessStatus,
   isProcessStatus,
   isValidProcessId,
-} from '../processes/domain/process-message';
+} from '@streamgate/server';
 import { InvalidActivityError } from './activity.errors';
 import { AGENT_NAME_PATTERN, MAX_TEXT_LENGTH } from './activity.types';
 

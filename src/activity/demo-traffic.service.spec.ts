@@ -1,8 +1,10 @@
 import { Test, TestingModule } from '@nestjs/testing';
-import { EventBusModule } from '../event-bus/event-bus.module';
-import { validateNewEvent } from '../event-bus/domain/event';
-import { EventPublisher } from '../event-bus/domain/event-publisher.port';
-import { EventSubscription } from '../event-bus/domain/event-subscription.port';
+import {
+  EventBusModule,
+  EventPublisher,
+  EventSubscription,
+  validateNewEvent,
+} from '@streamgate/server';
 import { InvalidDemoOptionsError } from './activity.errors';
 import { ActivityModule } from './activity.module';
 import { DemoTrafficOptions } from './activity.options';

@@ -1,4 +1,4 @@
-import { NewEvent } from '../event-bus/domain/event';
+import { NewEvent } from '@streamgate/server';
 import { ActivityEvents } from './activity.events';
 import {
   AgentActivityPayload,

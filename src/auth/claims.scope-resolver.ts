@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Principal } from '../event-bus/auth/principal';
-import { ScopeResolver } from '../event-bus/auth/scope-resolver.port';
-import { isValidScope } from '../event-bus/domain/scope';
+import { Principal, ScopeResolver, isValidScope } from '@streamgate/server';
 import { AccessOverrides } from './access-overrides';
 
 /** Scopes from the token's `scopes` claim, unless an override replaced or revoked them. Fails closed. */

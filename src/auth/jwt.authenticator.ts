@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { Authenticator } from '../event-bus/auth/authenticator.port';
-import { Principal } from '../event-bus/auth/principal';
+import { Authenticator, Principal } from '@streamgate/server';
 
 /** HS256 JWTs: `sub` is the user id, `scopes` (string array) the granted scopes. */
 @Injectable()

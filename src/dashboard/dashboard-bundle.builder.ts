@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DASHBOARD_ASSETS_DIR } from './dashboard.assets';
+import { buildDashboardBundle, DASHBOARD_BUNDLE } from './dashboard-bundle';
 import { DashboardUnavailableError } from './dashboard.errors';
 import { DashboardMessages } from './dashboard.messages';
-import { ResolvedDashboardOptions } from './dashboard.options';
+import type { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';
 
 /**
- * Bundles the browser code (the dashboard and the TypeScript client it
- * imports) with esbuild, in memory, once: the first request waits for the
- * build, later ones get the cached text.
+ * The dashboard's browser code (the page and the client package it imports).
+ * A built app serves the bundle `npm run build` wrote next to the assets; an
+ * app run from source bundles it in memory with esbuild, once: the first
+ * request waits for the build, later ones get the cached text.
  */
 @Injectable()
 export class DashboardBundle {
@@ -23,7 +27,7 @@ export class DashboardBundle {
 
   /** The bundle's JavaScript; rejects with `DashboardUnavailableError` when it cannot be built. */
   get(): Promise<string> {
-    this.built ??= this.build().catch((error: unknown) => {
+    this.built ??= this.load().catch((error: unknown) => {
       // A failed build is not cached, so that fixing the cause needs no restart.
       this.built = null;
       const reason = (error as Error)?.message ?? String(error);
@@ -32,54 +36,34 @@ export class DashboardBundle {
         ? error
         : new DashboardUnavailableError(
             DashboardMessages.bundleFailed(reason),
-            {
-              cause: error,
-            },
+            { cause: error },
           );
     });
     return this.built;
   }
 
-  private async build(): Promise<string> {
+  private async load(): Promise<string> {
+    const prebuilt = join(DASHBOARD_ASSETS_DIR, DASHBOARD_BUNDLE);
+    if (existsSync(prebuilt)) return readFile(prebuilt, 'utf8');
     const started = Date.now();
-    const entry = entryPoint();
-    let esbuild: typeof import('esbuild');
-    try {
-      // Loaded on demand: esbuild is a dev dependency, and an app without it must still start.
-      esbuild = await import('esbuild');
-    } catch (error) {
-      throw new DashboardUnavailableError(DashboardMessages.esbuildMissing(), {
-        cause: error,
-      });
-    }
-    const result = await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      platform: 'browser',
-      format: 'iife',
-      target: ['es2020'],
+    const entry = join(__dirname, 'browser', 'dashboard.ts');
+    if (!existsSync(entry))
+      throw new DashboardUnavailableError(
+        DashboardMessages.entryMissing([prebuilt, entry]),
+      );
+    const text = await buildDashboardBundle(entry, {
       minify: this.options.minify,
-      legalComments: 'none',
-      logLevel: 'silent',
+    }).catch((error: unknown) => {
+      if ((error as { code?: string })?.code === 'MODULE_NOT_FOUND')
+        throw new DashboardUnavailableError(
+          DashboardMessages.esbuildMissing(),
+          { cause: error },
+        );
+      throw error;
     });
-    const text = result.outputFiles[0].text;
     this.logger.log(
       DashboardMessages.bundleBuilt(text.length, Date.now() - started),
     );
     return text;
   }
-}
-
-function entryPoint(): string {
-  // TypeScript when run from src/ (swc-node, jest), compiled JavaScript from dist/.
-  const candidates = ['dashboard.ts', 'dashboard.js'].map((name) =>
-    join(__dirname, 'browser', name),
-  );
-  const found = candidates.find((path) => existsSync(path));
-  if (!found)
-    throw new DashboardUnavailableError(
-      DashboardMessages.entryMissing(candidates),
-    );
-  return found;
 }

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { DashboardUnavailableError } from './dashboard.errors';
 import { DashboardMessages } from './dashboard.messages';
 import { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';
 
-// Two levels up from src/dashboard and from dist/dashboard alike.
-const PUBLIC_DIR = resolve(__dirname, '..', '..', 'public');
+/** Next to this file in src/ and, copied by the build, in dist/. */
+export const DASHBOARD_ASSETS_DIR = join(__dirname, 'assets');
 
-/** The page and its stylesheet from `public/`, read once. */
+/** The page and its stylesheet from `assets/`, read once. */
 @Injectable()
 export class DashboardAssets {
   private readonly cache = new Map<string, Promise<string>>();
@@ -32,7 +32,7 @@ export class DashboardAssets {
   private read(name: string): Promise<string> {
     let text = this.cache.get(name);
     if (!text) {
-      const path = join(PUBLIC_DIR, name);
+      const path = join(DASHBOARD_ASSETS_DIR, name);
       text = readFile(path, 'utf8').catch((error: unknown) => {
         this.cache.delete(name);
         throw new DashboardUnavailableError(

@@ -7,11 +7,11 @@ export const DashboardMessages = {
   bundleFailed: (cause: string) =>
     `Could not build the dashboard bundle: ${cause} The next request tries again.`,
   esbuildMissing: () =>
-    'The dashboard bundle is built with esbuild, which is not installed (it is a dev dependency). Install it (npm install esbuild) to serve the dashboard.',
+    'The dashboard bundle was not built (dist/dashboard/assets/dashboard.js is missing) and esbuild, a dev dependency, is not installed to build it now. Run `npm run build` before deploying.',
   entryMissing: (paths: readonly string[]) =>
     `The dashboard source is missing; looked for ${paths.join(' and ')}.`,
   assetMissing: (path: string) =>
-    `The dashboard asset ${path} is missing; the public/ directory must sit next to src/ (or dist/).`,
+    `The dashboard asset ${path} is missing; run \`npm run build\`, which copies src/dashboard/assets into dist/.`,
   invalidSub: (value: unknown) =>
     `sub must be a user id of 1 to 128 characters: letters, digits, "_", ".", ":", "@" and "-", starting with a letter or digit (got ${JSON.stringify(value)}).`,
   invalidScopes: (value: unknown) =>

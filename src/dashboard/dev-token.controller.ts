@@ -11,7 +11,7 @@ import {
   Query,
 } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { isValidScope } from '../event-bus/domain/scope';
+import { isValidScope } from '@streamgate/server';
 import { DashboardMessages } from './dashboard.messages';
 import { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';

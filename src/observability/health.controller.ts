@@ -1,8 +1,10 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { EventLog } from '../event-bus/event-log.factory';
-import { EVENT_LOG } from '../event-bus/event-bus.tokens';
-import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
+import { DeliveryHub, EVENT_LOG, EventLog } from '@streamgate/server';
 
 /** Readiness fails when the reader is this many entries behind the log. */
 export const MAX_READY_LAG = 5_000;
@@ -20,7 +22,12 @@ export class HealthController {
   @Get()
   @HealthCheck()
   live() {
-    return this.health.check([async () => this.indicators.check('process').up({ uptimeSeconds: Math.round(process.uptime()) })]);
+    return this.health.check([
+      async () =>
+        this.indicators
+          .check('process')
+          .up({ uptimeSeconds: Math.round(process.uptime()) }),
+    ]);
   }
 
   @Get('ready')
@@ -30,31 +37,49 @@ export class HealthController {
       () => this.logReachable(),
       async () => {
         const reader = this.indicators.check('reader');
-        return this.hub.started ? reader.up({ position: this.hub.position, clients: this.hub.subscriberCount }) : reader.down({ message: 'The node reader is not running.' });
+        return this.hub.started
+          ? reader.up({
+              position: this.hub.position,
+              clients: this.hub.subscriberCount,
+            })
+          : reader.down({ message: 'The node reader is not running.' });
       },
       () => this.lagBelowBound(),
     ]);
   }
 
   private async logReachable() {
-    const indicator = this.indicators.check(this.log.driver === 'redis' ? 'redis' : 'log');
+    const indicator = this.indicators.check(
+      this.log.driver === 'redis' ? 'redis' : 'log',
+    );
     try {
       const started = Date.now();
       await this.log.subscription.head();
-      return indicator.up({ driver: this.log.driver, latencyMs: Date.now() - started });
+      return indicator.up({
+        driver: this.log.driver,
+        latencyMs: Date.now() - started,
+      });
     } catch (error) {
-      return indicator.down({ message: `The event log is unreachable: ${(error as Error)?.message ?? error}` });
+      return indicator.down({
+        message: `The event log is unreachable: ${(error as Error)?.message ?? error}`,
+      });
     }
   }
 
   private async lagBelowBound() {
     const indicator = this.indicators.check('lag');
     try {
-      const own = (await this.log.store.listGroups()).find((g) => g.name === `node:${this.log.settings.instanceId}`);
+      const own = (await this.log.groups()).find(
+        (g) => g.name === this.log.nodeGroup,
+      );
       const lag = own?.lag ?? 0;
-      return lag <= MAX_READY_LAG ? indicator.up({ entries: lag }) : indicator.down({ entries: lag, max: MAX_READY_LAG });
+      return lag <= MAX_READY_LAG
+        ? indicator.up({ entries: lag })
+        : indicator.down({ entries: lag, max: MAX_READY_LAG });
     } catch (error) {
-      return indicator.down({ message: (error as Error)?.message ?? String(error) });
+      return indicator.down({
+        message: (error as Error)?.message ?? String(error),
+      });
     }
   }
 }

@@ -1,6 +1,5 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { EventLog } from '../event-bus/event-log.factory';
-import { EVENT_LOG } from '../event-bus/event-bus.tokens';
+import { EVENT_LOG, EventLog } from '@streamgate/server';
 import { StreamgateMetrics } from './streamgate.metrics';
 
 /** `GET /metrics` in the Prometheus text format. */
@@ -21,11 +20,12 @@ export class MetricsController {
   /** Group figures come from the log at scrape time rather than per event. */
   private async refreshGroupGauges(): Promise<void> {
     try {
-      const own = `node:${this.log.settings.instanceId}`;
+      const own = this.log.nodeGroup;
       this.metrics.pending.reset();
-      for (const group of await this.log.store.listGroups()) {
+      for (const group of await this.log.groups()) {
         this.metrics.pending.set({ group: group.name }, group.pending);
-        if (group.name === own && group.lag !== null) this.metrics.readerLag.set(group.lag);
+        if (group.name === own && group.lag !== null)
+          this.metrics.readerLag.set(group.lag);
       }
     } catch {
       // The log being unreachable shows in /health/ready; metrics stay scrapeable.

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ActivityEventType } from '../../src/activity/activity.types';
-import { StoredEvent } from '../../src/event-bus/domain/event';
-import { EventSubscription } from '../../src/event-bus/domain/event-subscription.port';
+import { EventSubscription, StoredEvent } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { waitFor } from '../support/wait-for';
 

@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { Browser, BrowserContext, Page, chromium } from 'playwright-core';
 import type { Namespace } from 'socket.io';
 import { ActivityService } from '../../src/activity/activity.service';
-import { EventPublisher } from '../../src/event-bus/domain/event-publisher.port';
-import { DeliveryHub } from '../../src/event-bus/hub/delivery-hub';
-import { EventsGateway } from '../../src/event-bus/transports/socket-io/events.gateway';
+import { DeliveryHub, EventPublisher, EventsGateway } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { waitFor } from '../support/wait-for';
 

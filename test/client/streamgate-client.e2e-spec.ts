@@ -14,7 +14,7 @@ import {
   StreamgateTokenError,
   Unsubscribe,
   memoryCursorStore,
-} from '../../src/client';
+} from '@streamgate/client';
 
 /** Hands out items in arrival order, whether they arrive before or after they are awaited. */
 class AsyncQueue<T> {

@@ -1,9 +1,11 @@
 import Redis from 'ioredis';
-import { compareEventIds } from '../../src/event-bus/domain/event-id';
-import { EventPublisher } from '../../src/event-bus/domain/event-publisher.port';
-import { EventsGateway } from '../../src/event-bus/transports/socket-io/events.gateway';
+import {
+  DeliveryHub,
+  EventPublisher,
+  EventsGateway,
+  compareEventIds,
+} from '@streamgate/server';
 import { AccessOverrides } from '../../src/auth/access-overrides';
-import { DeliveryHub } from '../../src/event-bus/hub/delivery-hub';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
 import { delay, waitFor } from '../support/wait-for';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { EventPublisher } from '../../src/event-bus/domain/event-publisher.port';
+import { EventPublisher } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
 import { delay, waitFor } from '../support/wait-for';

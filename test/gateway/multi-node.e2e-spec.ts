@@ -1,4 +1,4 @@
-import { EventPublisher } from '../../src/event-bus/domain/event-publisher.port';
+import { EventPublisher } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { spawnApp } from '../support/app-process';
 import { RawClient } from '../support/raw-client';

@@ -1,4 +1,4 @@
-import { EventSubscription } from '../../src/event-bus/domain/event-subscription.port';
+import { EventSubscription } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 
 describe('POST /events', () => {
@@ -83,7 +83,13 @@ describe('POST /events', () => {
       ],
       [[], 'body'],
       [{ type: 'process_message', data: {} }, 'type'],
-      [[{ type: 'ok', data: 1 }, { type: 'process_status', data: {} }], '[1].type'],
+      [
+        [
+          { type: 'ok', data: 1 },
+          { type: 'process_status', data: {} },
+        ],
+        '[1].type',
+      ],
     ])(
       'answers 400 naming the field for %j and publishes nothing',
       async (body, field) => {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { StoredEvent } from '../../src/event-bus/domain/event';
-import { AgentMessageStore, ProcessMessage } from '../../src/processes/domain';
+import {
+  ProcessMessage,
+  ProcessMessageStore,
+  type StoredEvent,
+} from '@streamgate/server';
 import { waitFor } from '../support/wait-for';
 import { ProcessesApp, startProcessesApp } from './support/processes-app';
 import { StreamReader } from './support/stream-reader';
@@ -12,7 +15,7 @@ jest.setTimeout(30_000);
  * answered (the answer is a snapshot from before the gate opens) or before it
  * asked (the answer includes whatever happened while the gate was shut).
  */
-class GatedStore implements AgentMessageStore {
+class GatedStore implements ProcessMessageStore {
   private gate: {
     processId: string;
     snapshotFirst: boolean;
@@ -20,7 +23,7 @@ class GatedStore implements AgentMessageStore {
     reached: () => void;
   } | null = null;
 
-  constructor(private readonly inner: AgentMessageStore) {}
+  constructor(private readonly inner: ProcessMessageStore) {}
 
   /** Shuts the gate for the next read of `processId`; resolves `reached` when a read waits at it. */
   shut(
@@ -53,15 +56,17 @@ class GatedStore implements AgentMessageStore {
     return this.inner.read(processId, options);
   }
 
-  append: AgentMessageStore['append'] = (...args) => this.inner.append(...args);
-  lastSeq: AgentMessageStore['lastSeq'] = (...args) =>
+  append: ProcessMessageStore['append'] = (...args) =>
+    this.inner.append(...args);
+  lastSeq: ProcessMessageStore['lastSeq'] = (...args) =>
     this.inner.lastSeq(...args);
-  getStatus: AgentMessageStore['getStatus'] = (...args) =>
+  getStatus: ProcessMessageStore['getStatus'] = (...args) =>
     this.inner.getStatus(...args);
-  setStatus: AgentMessageStore['setStatus'] = (...args) =>
+  setStatus: ProcessMessageStore['setStatus'] = (...args) =>
     this.inner.setStatus(...args);
-  exists: AgentMessageStore['exists'] = (...args) => this.inner.exists(...args);
-  close: AgentMessageStore['close'] = () => this.inner.close();
+  exists: ProcessMessageStore['exists'] = (...args) =>
+    this.inner.exists(...args);
+  close: ProcessMessageStore['close'] = () => this.inner.close();
 }
 
 describe('The handover from history to live delivery', () => {
@@ -101,7 +106,7 @@ describe('The handover from history to live delivery', () => {
   /** Resolves once this node's hub has dispatched the process_message with that seq. */
   function dispatched(id: string, seq: number): Promise<void> {
     return new Promise((resolve) => {
-      const untap = app.hub.tap({
+      const unlisten = app.hub.listen({
         onEvents: (events: readonly StoredEvent[]) => {
           const hit = events.some(
             (e) =>
@@ -110,10 +115,11 @@ describe('The handover from history to live delivery', () => {
               (e.data as ProcessMessage).seq === seq,
           );
           if (hit) {
-            untap();
+            unlisten();
             resolve();
           }
         },
+        onDiscontinuity: () => undefined,
       });
     });
   }

@@ -1,4 +1,4 @@
-import type { ClientState, ReadyInfo } from '../../client';
+import type { ClientState, ReadyInfo } from '@streamgate/client';
 import { byTestId, clockTime, el, trimChildren } from './dom';
 
 type Counter =

@@ -2,7 +2,7 @@ import {
   StreamgateClient,
   Transport,
   sessionStorageCursorStore,
-} from '../../client';
+} from '@streamgate/client';
 import { ConnectionView } from './connection.view';
 import { DemoControls } from './demo.controls';
 import { byId, byTestId } from './dom';

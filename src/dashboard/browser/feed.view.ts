@@ -1,4 +1,4 @@
-import type { Envelope } from '../../client';
+import type { Envelope } from '@streamgate/client';
 import { clockTime, el, trimChildren } from './dom';
 import { compactJson, headline, hueOf, severity } from './event.format';
 

@@ -1,10 +1,10 @@
 import { byId, byTestId, clockTime, el, trimChildren } from './dom';
 import { compactJson } from './event.format';
 import {
-  ProcessMessageView,
+  ProcessMessage,
   ProcessStreamReader,
   ProcessStreamState,
-} from './process-stream.reader';
+} from '@streamgate/client';
 
 /** Follow one process: history first, then live messages, over `GET /processes/:id/messages`. */
 export class ProcessView {
@@ -31,23 +31,33 @@ export class ProcessView {
     this.reader?.stop();
     this.list.replaceChildren();
     this.processStatus = '';
-    const reader = new ProcessStreamReader(processId, this.token, {
-      onState: (state, detail) => {
-        if (this.reader === reader) this.showState(processId, state, detail);
-      },
-      onMessage: (message) => {
-        if (this.reader === reader) this.addMessage(message);
-      },
-      onStatus: (status, previous) => {
-        if (this.reader !== reader) return;
-        this.processStatus = status;
-        this.addNote(`status ${previous ?? '–'} → ${status}`);
-      },
-      onEnd: (status) => {
-        if (this.reader !== reader) return;
-        this.processStatus = status;
-        this.addNote(`ended: ${status}`);
-      },
+    const reader = new ProcessStreamReader({
+      url: location.origin,
+      processId,
+      token: this.token,
+    });
+    let problem = '';
+    reader.onError((error) => {
+      problem = error.message;
+    });
+    reader.onStateChange((state) => {
+      if (this.reader !== reader) return;
+      this.showState(processId, state, state === 'open' ? '' : problem);
+      if (state === 'open') problem = '';
+    });
+    reader.onMessage((message) => {
+      if (this.reader === reader) this.addMessage(message);
+    });
+    reader.onStatus((status, previous) => {
+      if (this.reader !== reader) return;
+      this.processStatus = status;
+      this.addNote(`status ${previous ?? '–'} → ${status}`);
+    });
+    reader.onEnd((end) => {
+      if (this.reader !== reader) return;
+      const how = end.status ?? end.reason ?? 'ended';
+      this.processStatus = how;
+      this.addNote(`ended: ${how}`);
     });
     this.reader = reader;
     this.stopButton.disabled = false;
@@ -66,7 +76,7 @@ export class ProcessView {
       this.stopButton.disabled = true;
   }
 
-  private addMessage(message: ProcessMessageView): void {
+  private addMessage(message: ProcessMessage): void {
     const who = [message.agent, message.model].filter(Boolean).join(' · ');
     this.list.append(
       el(

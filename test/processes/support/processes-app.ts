@@ -3,34 +3,32 @@ import type { Server } from 'node:http';
 import { JwtService } from '@nestjs/jwt';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../../src/app.module';
-import { TEST_JWT_SECRET } from '../../support/app';
-import { loadAppConfig } from '../../../src/config/app.config';
-import { DeliveryHub } from '../../../src/event-bus/hub/delivery-hub';
-import { createAgentMessageStore } from '../../../src/processes/agent-message-store.factory';
-import { AgentMessageStore } from '../../../src/processes/domain';
-import { ProcessMessagesService } from '../../../src/processes/process-messages.service';
 import {
-  ProcessesModuleOptions,
-  ResolvedProcessesOptions,
-  resolveProcessesOptions,
-} from '../../../src/processes/processes.options';
-import {
+  DeliveryHub,
+  InMemoryProcessMessageStore,
+  migrate,
+  PostgresProcessMessageStore,
   PROCESSES_OPTIONS,
-  RESOLVED_PROCESSES_OPTIONS,
-} from '../../../src/processes/processes.tokens';
-import { ProcessStreamRouter } from '../../../src/processes/streaming/process-stream.router';
-import { ProcessStreamsService } from '../../../src/processes/streaming/process-streams.service';
+  ProcessesModuleOptions,
+  ProcessMessagesService,
+  ProcessMessageStore,
+  ProcessStreamsService,
+  RedisProcessMessageStore,
+} from '@streamgate/server';
+import { Pool } from 'pg';
+import { AppModule, processesOptions } from '../../../src/app.module';
+import { loadAppConfig } from '../../../src/config/app.config';
+import { TEST_JWT_SECRET } from '../../support/app';
 
 export interface ProcessesAppOptions {
   readonly store: 'memory' | 'redis' | 'postgres';
   readonly databaseUrl?: string;
   readonly heartbeatMs?: number;
   readonly retryMs?: number;
-  readonly bufferLimit?: number;
+  readonly queueLimit?: number;
   readonly pageSize?: number;
   /** Replaces the store the module would build with a wrapper around it. */
-  readonly wrapStore?: (store: AgentMessageStore) => AgentMessageStore;
+  readonly wrapStore?: (store: ProcessMessageStore) => ProcessMessageStore;
 }
 
 export interface ProcessesApp {
@@ -39,9 +37,8 @@ export interface ProcessesApp {
   readonly server: Server;
   readonly messages: ProcessMessagesService;
   readonly streams: ProcessStreamsService;
-  readonly router: ProcessStreamRouter;
   readonly hub: DeliveryHub;
-  readonly store: AgentMessageStore;
+  readonly store: ProcessMessageStore;
   token(sub: string, scopes: string[], expiresIn?: number): string;
   close(): Promise<void>;
 }
@@ -61,27 +58,24 @@ export async function startProcessesApp(
     SSE_HEARTBEAT_MS: String(options.heartbeatMs ?? 15_000),
   });
   // The reference app itself; tests only tune stream options it takes from the environment.
-  const tuning = {
-    retryMs: options.retryMs,
-    bufferLimit: options.bufferLimit,
-    pageSize: options.pageSize,
+  const tuned: ProcessesModuleOptions = {
+    ...processesOptions(config),
+    ...definedOnly({
+      retryMs: options.retryMs,
+      queueLimit: options.queueLimit,
+      pageSize: options.pageSize,
+    }),
   };
   let builder = Test.createTestingModule({
     imports: [AppModule.register(config)],
   })
-    .overrideProvider(RESOLVED_PROCESSES_OPTIONS)
-    .useFactory({
-      inject: [PROCESSES_OPTIONS],
-      factory: (base: ProcessesModuleOptions) =>
-        resolveProcessesOptions({ ...base, ...tuning }),
-    });
+    .overrideProvider(PROCESSES_OPTIONS)
+    .useValue(tuned);
   const wrap = options.wrapStore;
   if (wrap) {
-    builder = builder.overrideProvider(AgentMessageStore).useFactory({
-      inject: [RESOLVED_PROCESSES_OPTIONS],
-      factory: async (resolved: ResolvedProcessesOptions) =>
-        wrap(await createAgentMessageStore(resolved)),
-    });
+    builder = builder
+      .overrideProvider(ProcessMessageStore)
+      .useFactory({ factory: async () => wrap(await openStore(tuned)) });
   }
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
@@ -98,11 +92,40 @@ export async function startProcessesApp(
     url: `http://127.0.0.1:${port}`,
     messages: app.get(ProcessMessagesService),
     streams: app.get(ProcessStreamsService),
-    router: app.get(ProcessStreamRouter),
     hub: app.get(DeliveryHub),
-    store: app.get(AgentMessageStore),
+    store: app.get(ProcessMessageStore),
     token: (sub, scopes, expiresIn = 3600) =>
       jwt.sign({ sub, scopes }, { expiresIn, algorithm: 'HS256' }),
     close: () => app.close(),
   };
+}
+
+/** The store the module would build, from the public adapters. */
+async function openStore(
+  options: ProcessesModuleOptions,
+): Promise<ProcessMessageStore> {
+  switch (options.driver) {
+    case 'memory':
+      return new InMemoryProcessMessageStore();
+    case 'redis':
+      return new RedisProcessMessageStore({
+        connection: options.redis,
+        prefix: options.prefix,
+      });
+    case 'postgres': {
+      const pool = new Pool({ connectionString: options.postgres?.url });
+      try {
+        await migrate(pool);
+      } finally {
+        await pool.end();
+      }
+      return new PostgresProcessMessageStore({ url: options.postgres?.url });
+    }
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
 }

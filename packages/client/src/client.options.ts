@@ -1,0 +1,195 @@
+import { BackoffSettings, DEFAULT_BACKOFF } from './backoff.policy';
+import { InvalidClientOptionsError } from './client.errors';
+import { CursorStore } from './cursor-store.port';
+import { memoryCursorStore } from './memory.cursor-store';
+import { DEFAULT_SOCKET_PATH, EVENTS_NAMESPACE } from '@streamgate/protocol';
+
+export type Transport = 'websocket' | 'polling';
+
+/** A token, or a function that fetches a fresh one; it is called before every (re)connect. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface ReconnectOptions {
+  /**
+   * Delay before the first attempt after a connection was lost or refused.
+   * @default 500
+   */
+  initialDelayMs?: number;
+  /**
+   * Longest delay between attempts.
+   * @default 30000
+   */
+  maxDelayMs?: number;
+  /**
+   * How much the delay grows after each failed attempt (1 keeps it constant).
+   * @default 2
+   */
+  factor?: number;
+  /**
+   * Share of each delay that is randomly taken off, from 0 (none) to 1, so
+   * that clients that lost the same node do not all come back at once.
+   * @default 0.5
+   */
+  jitter?: number;
+}
+
+export interface StreamgateClientOptions {
+  /**
+   * Origin of the server, e.g. `https://api.example.com`. The client adds the
+   * `/events` namespace; a path prefix belongs in `path`, not here.
+   */
+  url: string;
+  /** Bearer token, or a function returning one (possibly async); the function is called before every (re)connect. */
+  token: TokenSource;
+  /**
+   * Socket.IO path on the server.
+   * @default '/socket.io'
+   */
+  path?: string;
+  /**
+   * Transports in the order they are tried.
+   * @default ['websocket', 'polling']
+   */
+  transports?: Transport[];
+  /**
+   * Where the cursor survives between page loads. Use
+   * `sessionStorageCursorStore()` in browsers to resume after a reload.
+   * @default memoryCursorStore()
+   */
+  cursorStore?: CursorStore;
+  /** Backoff between reconnect attempts; it starts over after each `ready`. */
+  reconnect?: ReconnectOptions;
+}
+
+export interface ResolvedClientOptions {
+  readonly namespaceUrl: string;
+  readonly token: TokenSource;
+  readonly path: string;
+  readonly transports: Transport[];
+  readonly cursorStore: CursorStore;
+  readonly reconnect: BackoffSettings;
+}
+
+const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
+// setTimeout fires at once for longer delays.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function resolveClientOptions(
+  options: StreamgateClientOptions,
+): ResolvedClientOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidClientOptionsError(
+      'new StreamgateClient(options) needs an options object with at least "url" and "token".',
+    );
+  }
+  const reconnect: BackoffSettings = {
+    ...DEFAULT_BACKOFF,
+    ...definedOnly(options.reconnect),
+  };
+  checkNumber(
+    'reconnect.initialDelayMs',
+    reconnect.initialDelayMs,
+    0,
+    MAX_TIMER_MS,
+  );
+  checkNumber(
+    'reconnect.maxDelayMs',
+    reconnect.maxDelayMs,
+    reconnect.initialDelayMs,
+    MAX_TIMER_MS,
+  );
+  checkNumber('reconnect.factor', reconnect.factor, 1, Infinity);
+  checkNumber('reconnect.jitter', reconnect.jitter, 0, 1);
+  const transports = options.transports ?? [...TRANSPORTS];
+  if (
+    !Array.isArray(transports) ||
+    transports.length === 0 ||
+    transports.some((t) => !TRANSPORTS.includes(t))
+  ) {
+    throw new InvalidClientOptionsError(
+      `"transports" must be a non-empty list of ${TRANSPORTS.map((t) => `'${t}'`).join(' and ')}.`,
+    );
+  }
+  const path = options.path ?? DEFAULT_SOCKET_PATH;
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new InvalidClientOptionsError(
+      `"path" must start with "/", e.g. '${DEFAULT_SOCKET_PATH}' (got ${JSON.stringify(path)}).`,
+    );
+  }
+  const token = options.token;
+  if (!(
+    typeof token === 'function' ||
+    (typeof token === 'string' && token.length > 0)
+  )) {
+    throw new InvalidClientOptionsError(
+      '"token" must be a non-empty string or a function that returns one (or a promise of one).',
+    );
+  }
+  const cursorStore = options.cursorStore ?? memoryCursorStore();
+  if (
+    typeof cursorStore?.load !== 'function' ||
+    typeof cursorStore?.save !== 'function'
+  ) {
+    throw new InvalidClientOptionsError(
+      '"cursorStore" must have load() and save(id) methods; use memoryCursorStore() or sessionStorageCursorStore().',
+    );
+  }
+  return {
+    namespaceUrl: serverOrigin(options.url) + EVENTS_NAMESPACE,
+    token,
+    path,
+    transports: [...transports],
+    cursorStore,
+    reconnect,
+  };
+}
+
+function serverOrigin(url: unknown): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    throw new InvalidClientOptionsError(
+      `"url" must be an absolute http(s) URL such as 'https://api.example.com' (got ${JSON.stringify(url)}); in a browser, window.location.origin names the page's own server.`,
+    );
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
+    throw new InvalidClientOptionsError(
+      `"url" must use http, https, ws or wss (got ${JSON.stringify(url)}).`,
+    );
+  }
+  if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
+    // Socket.IO reads a URL path as the namespace, so '/api' would become the '/api/events' namespace.
+    throw new InvalidClientOptionsError(
+      `"url" must be an origin without path or query (got ${JSON.stringify(url)}); put a path prefix into "path", e.g. path: '${parsed.pathname.replace(/\/$/, '')}/socket.io'.`,
+    );
+  }
+  return parsed.origin;
+}
+
+function checkNumber(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+): void {
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < min ||
+    value > max
+  ) {
+    const range =
+      max === Infinity ? `at least ${min}` : `between ${min} and ${max}`;
+    throw new InvalidClientOptionsError(
+      `"${name}" must be a number ${range} (got ${JSON.stringify(value)}).`,
+    );
+  }
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}

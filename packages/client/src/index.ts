@@ -1,0 +1,53 @@
+/*
+ * The public API of @streamgate/client. Deliberately left out: the cursor
+ * tracker, the wire validation and the backoff arithmetic, which are the
+ * client's own business.
+ */
+export { StreamgateClient } from './streamgate.client';
+export type {
+  ReconnectOptions,
+  StreamgateClientOptions,
+  TokenSource,
+  Transport,
+} from './client.options';
+export type {
+  ClientState,
+  EventHandler,
+  EventMap,
+  EventMeta,
+} from './client.types';
+export type { CursorStore } from './cursor-store.port';
+export { memoryCursorStore } from './memory.cursor-store';
+export {
+  DEFAULT_CURSOR_KEY,
+  sessionStorageCursorStore,
+} from './session-storage.cursor-store';
+export type { Unsubscribe } from './listener-set';
+export { ProcessStreamReader } from './process-stream.reader';
+export type {
+  ProcessStreamEnd,
+  ProcessStreamReaderOptions,
+  ProcessStreamState,
+} from './process-stream.reader';
+export {
+  InvalidClientOptionsError,
+  StreamgateClientError,
+  StreamgateConnectError,
+  StreamgateCursorStoreError,
+  StreamgateHandlerError,
+  StreamgateProtocolError,
+  StreamgateTokenError,
+} from './client.errors';
+export { compareEventIds, PROCESS_STATUSES } from '@streamgate/protocol';
+export type {
+  Envelope,
+  EventId,
+  EvictedInfo,
+  EvictionReason,
+  ProcessMessage,
+  ProcessStatus,
+  ReadyInfo,
+  ReadyReason,
+  ResyncInfo,
+  ResyncReason,
+} from '@streamgate/protocol';

@@ -1,0 +1,480 @@
+import { io, Socket } from 'socket.io-client';
+import { backoffDelay, shutdownReconnectDelay } from './backoff.policy';
+import {
+  StreamgateClientError,
+  StreamgateConnectError,
+  StreamgateCursorStoreError,
+  StreamgateHandlerError,
+  StreamgateProtocolError,
+  StreamgateTokenError,
+  describeCause,
+} from './client.errors';
+import {
+  ResolvedClientOptions,
+  StreamgateClientOptions,
+  resolveClientOptions,
+} from './client.options';
+import { ClientState, EventHandler, EventMap, EventMeta } from './client.types';
+import { CursorTracker } from './cursor.tracker';
+import { ListenerSet, Unsubscribe } from './listener-set';
+import {
+  Envelope,
+  EvictedInfo,
+  HandshakeAuth,
+  ReadyInfo,
+  ResyncInfo,
+  ServerEvent,
+} from '@streamgate/protocol';
+import {
+  asEventId,
+  parseEnvelope,
+  parseEvictedInfo,
+  parseReadyInfo,
+  parseResyncInfo,
+} from './wire.validation';
+
+type Ack = (lastEventId: string) => void;
+
+/**
+ * Browser client for streamgate's `/events` namespace: keeps a cursor,
+ * resumes from it on every reconnect, drops resent duplicates and reconnects
+ * with backoff on its own.
+ */
+export class StreamgateClient<TEvents extends EventMap = EventMap> {
+  private readonly options: ResolvedClientOptions;
+  private readonly cursor: CursorTracker;
+  private readonly anyHandlers = new ListenerSet<[Envelope]>();
+  private readonly typeHandlers = new Map<
+    string,
+    ListenerSet<[unknown, EventMeta]>
+  >();
+  private readonly readyHandlers = new ListenerSet<[ReadyInfo]>();
+  private readonly resyncHandlers = new ListenerSet<[ResyncInfo]>();
+  private readonly evictedHandlers = new ListenerSet<[EvictedInfo]>();
+  private readonly stateHandlers = new ListenerSet<[ClientState]>();
+  private readonly errorHandlers = new ListenerSet<[StreamgateClientError]>();
+  private readonly startupErrors: StreamgateClientError[] = [];
+  private currentState: ClientState = 'idle';
+  private socket: Socket | null = null;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private failedAttempts = 0;
+  private shutdownAnnounced = false;
+  // Bumped by connect() and close(); async work from an older run sees the change and stops.
+  private run = 0;
+
+  constructor(options: StreamgateClientOptions) {
+    this.options = resolveClientOptions(options);
+    this.cursor = new CursorTracker(this.loadCursor());
+  }
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** The id of the last event delivered to the app, or `null` before the first one. */
+  get lastEventId(): string | null {
+    return this.cursor.position;
+  }
+
+  /** Starts connecting; does nothing while already started. Allowed again after `close()`. */
+  connect(): void {
+    if (this.currentState !== 'idle' && this.currentState !== 'closed') return;
+    const run = ++this.run;
+    this.failedAttempts = 0;
+    this.setState('connecting');
+    this.startupErrors.splice(0).forEach((error) => this.report(error));
+    this.startAttempt(run);
+  }
+
+  /**
+   * Stops reconnecting and disconnects. Resolves once the disconnect is sent
+   * and the connection is closing; events still in flight are not delivered.
+   */
+  async close(): Promise<void> {
+    this.run++;
+    this.clearReconnectTimer();
+    const socket = this.socket;
+    this.socket = null;
+    this.setState('closed');
+    if (socket) await disconnect(socket);
+  }
+
+  /** Handles events of one type, in order. Handlers for a type run after `onAny` handlers. */
+  on<K extends keyof TEvents & string>(
+    type: K,
+    handler: EventHandler<TEvents[K]>,
+  ): Unsubscribe {
+    let handlers = this.typeHandlers.get(type);
+    if (!handlers) {
+      handlers = new ListenerSet();
+      this.typeHandlers.set(type, handlers);
+    }
+    const set = handlers;
+    const remove = set.add(handler as EventHandler<unknown>);
+    return () => {
+      remove();
+      if (set.size === 0 && this.typeHandlers.get(type) === set) {
+        this.typeHandlers.delete(type);
+      }
+    };
+  }
+
+  /** Handles every delivered event, in order. */
+  onAny(handler: (envelope: Envelope) => unknown): Unsubscribe {
+    return this.anyHandlers.add(handler);
+  }
+
+  /** Called on every (re)connect once replay is over; refetch app state when `recovered` is false. */
+  onReady(handler: (info: ReadyInfo) => unknown): Unsubscribe {
+    return this.readyHandlers.add(handler);
+  }
+
+  /** Called when the server lost continuity mid-connection; refetch app state. */
+  onResyncRequired(handler: (info: ResyncInfo) => unknown): Unsubscribe {
+    return this.resyncHandlers.add(handler);
+  }
+
+  /**
+   * Called when the server drops this client. The client reconnects with
+   * backoff afterwards; call `close()` here to stop it (e.g. on `revoked`).
+   */
+  onEvicted(handler: (info: EvictedInfo) => unknown): Unsubscribe {
+    return this.evictedHandlers.add(handler);
+  }
+
+  onStateChange(handler: (state: ClientState) => unknown): Unsubscribe {
+    return this.stateHandlers.add(handler);
+  }
+
+  /**
+   * Connect failures, protocol violations by the server, failing handlers
+   * and cursor store failures. None of them stops the client.
+   */
+  onError(handler: (error: StreamgateClientError) => unknown): Unsubscribe {
+    return this.errorHandlers.add(handler);
+  }
+
+  private startAttempt(run: number): void {
+    // Nobody awaits the attempt; it reports its own failures and schedules the retry.
+    this.attempt(run).catch((error: unknown) => {
+      if (run !== this.run) return;
+      this.report(
+        new StreamgateClientError(
+          `Connection attempt failed: ${describeCause(error)}`,
+          { cause: error },
+        ),
+      );
+      this.dropSocket();
+      this.scheduleReconnect(run, false);
+    });
+  }
+
+  private async attempt(run: number): Promise<void> {
+    let token: string;
+    try {
+      token = await this.fetchToken();
+    } catch (error) {
+      if (run !== this.run) return;
+      this.report(
+        error instanceof StreamgateTokenError
+          ? error
+          : new StreamgateTokenError(describeCause(error), error),
+      );
+      this.scheduleReconnect(run, false);
+      return;
+    }
+    if (run !== this.run) return;
+    const socket = io(this.options.namespaceUrl, {
+      path: this.options.path,
+      transports: this.options.transports,
+      reconnection: false,
+      autoConnect: false,
+      // One engine per client: a shared one would mix our reconnects with other sockets' lifetimes.
+      forceNew: true,
+      // Read at handshake time so that a cursor moved by a late batch is what the server sees.
+      auth: (send) => send(this.handshakeAuth(token)),
+    });
+    this.socket = socket;
+    this.shutdownAnnounced = false;
+    this.listen(socket, run);
+    socket.connect();
+  }
+
+  private async fetchToken(): Promise<string> {
+    const source = this.options.token;
+    const token = typeof source === 'function' ? await source() : source;
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new StreamgateTokenError(
+        `it returned ${token === '' ? 'an empty string' : typeof token}, not a token`,
+      );
+    }
+    return token;
+  }
+
+  private handshakeAuth(token: string): HandshakeAuth {
+    const lastEventId = this.cursor.position;
+    return lastEventId === null ? { token } : { token, lastEventId };
+  }
+
+  private listen(socket: Socket, run: number): void {
+    const current = () => this.socket === socket && this.run === run;
+    socket.on('connect', () => {
+      if (current()) this.setState('connected');
+    });
+    socket.on('connect_error', (error: Error) => {
+      if (!current()) return;
+      this.report(
+        new StreamgateConnectError(error?.message || 'unknown error', error),
+      );
+      this.dropSocket();
+      this.scheduleReconnect(run, false);
+    });
+    socket.on('disconnect', (reason: string) => {
+      if (!current() || reason === 'io client disconnect') return;
+      const quick = this.shutdownAnnounced;
+      this.dropSocket();
+      this.scheduleReconnect(run, quick);
+    });
+    socket.on(ServerEvent.events, (batch: unknown, ack: unknown) => {
+      if (!current()) return;
+      const reply = typeof ack === 'function' ? (ack as Ack) : null;
+      this.receiveBatch(batch, reply, current);
+    });
+    socket.on(ServerEvent.ready, (raw: unknown) => {
+      if (current()) this.receiveReady(raw);
+    });
+    socket.on(ServerEvent.resyncRequired, (raw: unknown) => {
+      if (current()) this.receiveResync(raw);
+    });
+    socket.on(ServerEvent.evicted, (raw: unknown) => {
+      if (!current()) return;
+      const info = parseEvictedInfo(raw);
+      if (!info.ok) {
+        this.report(
+          new StreamgateProtocolError(ServerEvent.evicted, info.problem, raw),
+        );
+        return;
+      }
+      this.evictedHandlers.emit([info.value], this.handlerFailed('onEvicted'));
+    });
+    socket.on(ServerEvent.shutdown, () => {
+      if (current()) this.shutdownAnnounced = true;
+    });
+  }
+
+  private receiveBatch(
+    batch: unknown,
+    ack: Ack | null,
+    current: () => boolean,
+  ): void {
+    if (!Array.isArray(batch)) {
+      this.report(
+        new StreamgateProtocolError(
+          ServerEvent.events,
+          'the batch is not an array; it was not acknowledged.',
+          batch,
+        ),
+      );
+      return;
+    }
+    const before = this.cursor.position;
+    let lastId: string | null = null;
+    for (const raw of batch) {
+      // The app may close the client from a handler; the rest of the batch is then not its business.
+      if (!current()) break;
+      const rawId = (raw as { id?: unknown } | null)?.id;
+      if (typeof rawId === 'string') lastId = rawId;
+      const parsed = parseEnvelope(raw);
+      if (!parsed.ok) {
+        this.report(
+          new StreamgateProtocolError(ServerEvent.events, parsed.problem, raw),
+        );
+        continue;
+      }
+      const envelope = parsed.value;
+      const admission = this.cursor.offer(envelope.id);
+      if (admission === 'duplicate') continue;
+      if (admission === 'foreign_epoch') {
+        this.report(
+          new StreamgateProtocolError(
+            ServerEvent.events,
+            `event ${envelope.id} belongs to another log epoch than the cursor ${this.cursor.position}; only "ready" or "resync_required" may move the cursor into a new epoch.`,
+            raw,
+          ),
+        );
+        continue;
+      }
+      this.deliver(envelope);
+    }
+    if (this.cursor.position !== before) this.saveCursor();
+    if (!current()) return;
+    if (lastId === null) {
+      if (batch.length > 0) {
+        this.report(
+          new StreamgateProtocolError(
+            ServerEvent.events,
+            'no event in the batch has an id; it was not acknowledged.',
+            batch,
+          ),
+        );
+      }
+      return;
+    }
+    if (ack) ack(lastId);
+  }
+
+  private deliver(envelope: Envelope): void {
+    this.anyHandlers.emit([envelope], this.handlerFailed('onAny', envelope.id));
+    const handlers = this.typeHandlers.get(envelope.type);
+    if (!handlers) return;
+    const meta: EventMeta = Object.freeze({
+      id: envelope.id,
+      type: envelope.type,
+      ts: envelope.ts,
+    });
+    handlers.emit(
+      [envelope.data, meta],
+      this.handlerFailed(`on(${JSON.stringify(envelope.type)})`, envelope.id),
+    );
+  }
+
+  private receiveReady(raw: unknown): void {
+    const parsed = parseReadyInfo(raw);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(ServerEvent.ready, parsed.problem, raw),
+      );
+      return;
+    }
+    const info = parsed.value;
+    const before = this.cursor.position;
+    if (info.lastEventId === null) {
+      // The server refused our cursor without naming a new one; kept, it would make every event of a new epoch look foreign.
+      if (!info.recovered) this.cursor.moveTo(null);
+    } else if (info.recovered) {
+      // Replay ended at or after our cursor; a lower id would only re-deliver what the app has seen.
+      this.cursor.advanceTo(info.lastEventId);
+    } else {
+      this.cursor.moveTo(info.lastEventId);
+    }
+    if (this.cursor.position !== before) this.saveCursor();
+    this.failedAttempts = 0;
+    this.setState('live');
+    this.readyHandlers.emit([info], this.handlerFailed('onReady'));
+  }
+
+  private receiveResync(raw: unknown): void {
+    const parsed = parseResyncInfo(raw);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(
+          ServerEvent.resyncRequired,
+          parsed.problem,
+          raw,
+        ),
+      );
+      return;
+    }
+    const before = this.cursor.position;
+    this.cursor.moveTo(parsed.value.lastEventId);
+    if (this.cursor.position !== before) this.saveCursor();
+    this.resyncHandlers.emit(
+      [parsed.value],
+      this.handlerFailed('onResyncRequired'),
+    );
+  }
+
+  private scheduleReconnect(run: number, afterShutdown: boolean): void {
+    if (run !== this.run) return;
+    this.clearReconnectTimer();
+    const delay = afterShutdown
+      ? shutdownReconnectDelay()
+      : backoffDelay(this.failedAttempts++, this.options.reconnect);
+    this.setState('reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (run === this.run) this.startAttempt(run);
+    }, delay);
+  }
+
+  private clearReconnectTimer(): void {
+    if (this.reconnectTimer === null) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+
+  private dropSocket(): void {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) void disconnect(socket);
+  }
+
+  private loadCursor(): string | null {
+    let stored: unknown;
+    try {
+      stored = this.options.cursorStore.load();
+    } catch (error) {
+      this.startupErrors.push(
+        new StreamgateCursorStoreError(
+          `failed to load (${describeCause(error)}); starting without a cursor.`,
+          error,
+        ),
+      );
+      return null;
+    }
+    if (stored === null || stored === undefined) return null;
+    const id = asEventId(stored);
+    if (id === null) {
+      this.startupErrors.push(
+        new StreamgateCursorStoreError(
+          `held ${JSON.stringify(stored)}, which is not an event id; starting without a cursor.`,
+        ),
+      );
+    }
+    return id;
+  }
+
+  private saveCursor(): void {
+    try {
+      this.options.cursorStore.save(this.cursor.position);
+    } catch (error) {
+      this.report(
+        new StreamgateCursorStoreError(
+          `failed to save (${describeCause(error)}); the cursor is kept in memory, so only a reload would lose it.`,
+          error,
+        ),
+      );
+    }
+  }
+
+  private setState(state: ClientState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.stateHandlers.emit([state], this.handlerFailed('onStateChange'));
+  }
+
+  private handlerFailed(
+    listener: string,
+    eventId?: string,
+  ): (error: unknown) => void {
+    return (error) =>
+      this.report(new StreamgateHandlerError(listener, error, eventId));
+  }
+
+  private report(error: StreamgateClientError): void {
+    if (this.errorHandlers.size === 0) return logUnhandled(error);
+    this.errorHandlers.emit([error], logUnhandled);
+  }
+}
+
+function disconnect(socket: Socket): Promise<void> {
+  socket.off();
+  socket.disconnect();
+  // The engine closes its transport in the background; one macrotask lets its close frame go out.
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// Errors nobody listens for, and errors thrown by onError handlers, would otherwise vanish.
+function logUnhandled(error: unknown): void {
+  globalThis.console?.error('[streamgate]', error);
+}

@@ -1,0 +1,94 @@
+/**
+ * Wire protocol v1 between the Socket.IO gateway and its clients
+ * (docs/protocol.md). The server and the client both import these names, so
+ * the two sides cannot drift. Clients depend on them: never rename.
+ */
+import type { EventId } from './event-id';
+
+export const EVENTS_NAMESPACE = '/events';
+export const DEFAULT_SOCKET_PATH = '/socket.io';
+
+/** Events the server emits on the `/events` namespace. */
+export const ServerEvent = {
+  events: 'events',
+  ready: 'ready',
+  resyncRequired: 'resync_required',
+  evicted: 'evicted',
+  shutdown: 'shutdown',
+} as const;
+
+/** `connect_error` message for a refused handshake. */
+export const UNAUTHORIZED = 'unauthorized';
+/** Reason in the `shutdown` event: the node is going away. */
+export const SERVER_SHUTDOWN = 'server_shutdown';
+
+/** One delivered event. */
+export interface Envelope<TData = unknown> {
+  /** Opaque, ordered within one log epoch: `<epoch>:<ms>-<seq>`. */
+  readonly id: EventId;
+  readonly type: string;
+  readonly data: TData;
+  /** Publish time, milliseconds since the Unix epoch. */
+  readonly ts: number;
+}
+
+/** Why a (re)connect did not recover every event after the cursor. */
+export const READY_REASONS = [
+  'no_cursor',
+  'invalid_cursor',
+  'trimmed',
+  'epoch_changed',
+  'limit_exceeded',
+] as const;
+export type ReadyReason = (typeof READY_REASONS)[number];
+
+/** Why continuity was lost in the middle of a connection. */
+export const RESYNC_REASONS = ['trimmed', 'epoch_changed'] as const;
+export type ResyncReason = (typeof RESYNC_REASONS)[number];
+
+/** Why the server drops a client. */
+export const EVICTION_REASONS = ['delivery_failures', 'revoked'] as const;
+export type EvictionReason = (typeof EVICTION_REASONS)[number];
+
+/** Sent once per connection, after replay and before live events. */
+export interface ReadyInfo {
+  /** Whether every event after the cursor the client sent was replayed. */
+  readonly recovered: boolean;
+  /**
+   * Why not, when `recovered` is false; the app should then refetch its state.
+   * A newer server may send reasons not listed in `ReadyReason`.
+   */
+  readonly reason?: ReadyReason | (string & {});
+  /** How many events were replayed before this message. */
+  readonly replayed: number;
+  /**
+   * The position the client now stands at, possibly in a new epoch. This
+   * server never sends `null` (an empty log is `<epoch>:0-0`); clients accept
+   * it from servers that do.
+   */
+  readonly lastEventId: EventId | null;
+}
+
+/** Continuity was lost mid-connection; the app should refetch its state. */
+export interface ResyncInfo {
+  readonly reason: ResyncReason | (string & {});
+  readonly lastEventId: EventId | null;
+}
+
+/** The server is dropping this client; a disconnect follows. */
+export interface EvictedInfo {
+  /** One of `EvictionReason`, or a reason added by a newer server. */
+  readonly reason: EvictionReason | (string & {});
+}
+
+/** Sent with `shutdown`: the node is going away; reconnect now. */
+export interface ShutdownInfo {
+  readonly reason: typeof SERVER_SHUTDOWN | (string & {});
+}
+
+/** What the client sends in the Socket.IO handshake. */
+export interface HandshakeAuth {
+  readonly token: string;
+  /** Omitted when the client has no cursor. */
+  readonly lastEventId?: EventId;
+}

@@ -1,0 +1,372 @@
+import { randomBytes } from 'node:crypto';
+import {
+  compareStreamIds,
+  ORIGIN_STREAM_ID,
+  streamIdTime,
+} from '../../domain/event-id';
+import { trimSlack } from '../../engine/event-log.settings';
+import {
+  ClaimedEntry,
+  GroupInfo,
+  GroupMissingError,
+  GroupReader,
+  LogInfo,
+  RangeResult,
+  RawEntry,
+  Retention,
+  EventLogStore,
+} from '../../engine/event-log-store.port';
+
+interface Entry {
+  readonly id: string;
+  readonly fields: readonly string[];
+}
+
+interface PendingEntry {
+  consumer: string;
+  deliveries: number;
+  deliveredAt: number;
+}
+
+interface Group {
+  lastDeliveredId: string;
+  readonly pending: Map<string, PendingEntry>;
+  readonly consumers: Map<string, number>;
+}
+
+/**
+ * One log held in process memory, shared by every publisher and subscription
+ * that is given it (the stand-in for one Redis server). `reset()` loses
+ * everything, as a flushed Redis would.
+ */
+export class InMemoryEventLog {
+  epoch: string | null = null;
+  entries: Entry[] = [];
+  lastId = ORIGIN_STREAM_ID;
+  maxDeletedId = ORIGIN_STREAM_ID;
+  groups = new Map<string, Group>();
+  heartbeats = new Map<string, number>();
+  deadLetters: Entry[] = [];
+  private deadLetterSeq = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** Drops the stream, its groups and its epoch, like FLUSHALL. */
+  reset(): void {
+    this.epoch = null;
+    this.entries = [];
+    this.lastId = ORIGIN_STREAM_ID;
+    this.maxDeletedId = ORIGIN_STREAM_ID;
+    this.groups = new Map();
+    this.heartbeats = new Map();
+    this.deadLetters = [];
+    this.notify();
+  }
+
+  ensureEpoch(candidate: string): string {
+    if (this.epoch === null) this.epoch = candidate;
+    return this.epoch;
+  }
+
+  /** Appends without validation, as a foreign producer's XADD would. */
+  appendRaw(fields: readonly string[]): string {
+    const now = this.clock();
+    const [lastMs, lastSeq] = this.lastId.split('-').map(Number);
+    const id = now > lastMs ? `${now}-0` : `${lastMs}-${lastSeq + 1}`;
+    this.entries.push({ id, fields: [...fields] });
+    this.lastId = id;
+    return id;
+  }
+
+  /** Deletes one entry, as XDEL would. */
+  deleteEntry(id: string): void {
+    const index = this.entries.findIndex((entry) => entry.id === id);
+    if (index < 0) return;
+    this.entries.splice(index, 1);
+    if (compareStreamIds(id, this.maxDeletedId) > 0) this.maxDeletedId = id;
+  }
+
+  trim(retention: Retention): void {
+    let drop = 0;
+    // The clock that stamped the ids decides their age, as Redis TIME does there.
+    const cutoff =
+      retention.maxAgeMs > 0 ? this.clock() - retention.maxAgeMs : -Infinity;
+    while (
+      drop < this.entries.length &&
+      streamIdTime(this.entries[drop].id) < cutoff
+    )
+      drop++;
+    if (this.entries.length > retention.maxLen + trimSlack(retention.maxLen)) {
+      drop = Math.max(drop, this.entries.length - retention.maxLen);
+    }
+    if (drop === 0) return;
+    const lastDropped = this.entries[drop - 1].id;
+    this.entries.splice(0, drop);
+    if (compareStreamIds(lastDropped, this.maxDeletedId) > 0)
+      this.maxDeletedId = lastDropped;
+  }
+
+  info(): LogInfo {
+    return {
+      epoch: this.epoch ?? '',
+      lastId: this.lastId,
+      maxDeletedId: this.maxDeletedId,
+      length: this.entries.length,
+    };
+  }
+
+  /** Index of the first entry with an id greater than `id`. */
+  indexAfter(id: string): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareStreamIds(this.entries[mid].id, id) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  find(id: string): Entry | undefined {
+    const index = this.indexAfter(id) - 1;
+    return index >= 0 && this.entries[index].id === id
+      ? this.entries[index]
+      : undefined;
+  }
+
+  group(name: string): Group {
+    const group = this.groups.get(name);
+    if (!group) throw new GroupMissingError(name);
+    return group;
+  }
+
+  appendDeadLetter(fields: readonly string[]): string {
+    const id = `${this.clock()}-${this.deadLetterSeq++}`;
+    this.deadLetters.push({ id, fields: [...fields] });
+    return id;
+  }
+
+  waitForChange(
+    timeoutMs: number,
+    signal: { closed: boolean; wake?: () => void },
+  ): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+      signal.wake = done;
+    });
+  }
+
+  notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** The in-process store: the embedded default and the unit-test double. */
+export class InMemoryEventLogStore implements EventLogStore {
+  constructor(readonly log: InMemoryEventLog = new InMemoryEventLog()) {}
+
+  static newEpoch(): string {
+    return randomBytes(6).toString('hex');
+  }
+
+  async append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ) {
+    const epoch = this.log.ensureEpoch(epochCandidate);
+    const ids = entries.map((fields) => this.log.appendRaw(fields));
+    this.log.trim(retention);
+    this.log.notify();
+    return { epoch, ids };
+  }
+
+  async trim(retention: Retention, epochCandidate: string): Promise<void> {
+    this.log.ensureEpoch(epochCandidate);
+    this.log.trim(retention);
+  }
+
+  async info(epochCandidate: string): Promise<LogInfo> {
+    this.log.ensureEpoch(epochCandidate);
+    return this.log.info();
+  }
+
+  async range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult> {
+    this.log.ensureEpoch(epochCandidate);
+    const start = this.log.indexAfter(after);
+    const entries: RawEntry[] = [];
+    for (
+      let i = start;
+      i < this.log.entries.length && entries.length < count;
+      i++
+    ) {
+      const entry = this.log.entries[i];
+      if (until !== null && compareStreamIds(entry.id, until) > 0) break;
+      entries.push(entry);
+    }
+    return { ...this.log.info(), entries };
+  }
+
+  async createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean> {
+    this.log.ensureEpoch(epochCandidate);
+    if (this.log.groups.has(group)) return false;
+    this.log.groups.set(group, {
+      lastDeliveredId:
+        start === '$'
+          ? this.log.lastId
+          : start === '0'
+            ? ORIGIN_STREAM_ID
+            : start,
+      pending: new Map(),
+      consumers: new Map(),
+    });
+    return true;
+  }
+
+  async groupPosition(group: string): Promise<string | null> {
+    return this.log.groups.get(group)?.lastDeliveredId ?? null;
+  }
+
+  openReader(): GroupReader {
+    const log = this.log;
+    const signal: { closed: boolean; wake?: () => void } = { closed: false };
+    const readNow = (
+      group: string,
+      consumer: string,
+      count: number,
+      pendingAfter?: string,
+    ): RawEntry[] => {
+      const g = log.group(group);
+      g.consumers.set(consumer, log.now());
+      if (pendingAfter !== undefined) {
+        return [...g.pending.entries()]
+          .filter(
+            ([id, p]) =>
+              p.consumer === consumer && compareStreamIds(id, pendingAfter) > 0,
+          )
+          .sort(([a], [b]) => compareStreamIds(a, b))
+          .slice(0, count)
+          .map(([id]) => ({ id, fields: log.find(id)?.fields ?? null }));
+      }
+      const start = log.indexAfter(g.lastDeliveredId);
+      const batch = log.entries.slice(start, start + count);
+      for (const entry of batch) {
+        g.pending.set(entry.id, {
+          consumer,
+          deliveries: 1,
+          deliveredAt: log.now(),
+        });
+      }
+      if (batch.length > 0) g.lastDeliveredId = batch[batch.length - 1].id;
+      return batch;
+    };
+    return {
+      async readGroup(group, consumer, count, blockMs, pendingAfter) {
+        if (signal.closed) return [];
+        let batch = readNow(group, consumer, count, pendingAfter);
+        if (batch.length > 0 || pendingAfter !== undefined || blockMs <= 0)
+          return batch;
+        await log.waitForChange(blockMs, signal);
+        if (signal.closed) return [];
+        batch = readNow(group, consumer, count);
+        return batch;
+      },
+      async close() {
+        signal.closed = true;
+        signal.wake?.();
+      },
+    };
+  }
+
+  async ack(group: string, ids: readonly string[]): Promise<void> {
+    const g = this.log.groups.get(group);
+    if (!g) return;
+    for (const id of ids) g.pending.delete(id);
+  }
+
+  async claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]> {
+    const g = this.log.group(group);
+    const now = this.log.now();
+    g.consumers.set(consumer, now);
+    const claimed: ClaimedEntry[] = [];
+    const idle = [...g.pending.entries()]
+      .filter(([, p]) => now - p.deliveredAt >= minIdleMs)
+      .sort(([a], [b]) => compareStreamIds(a, b));
+    for (const [id, p] of idle) {
+      if (claimed.length >= count) break;
+      const entry = this.log.find(id);
+      if (!entry) {
+        // Redis drops a trimmed entry from the pending list when it is claimed.
+        g.pending.delete(id);
+        claimed.push({ entry: { id, fields: null }, deliveries: p.deliveries });
+        continue;
+      }
+      p.consumer = consumer;
+      p.deliveries += 1;
+      p.deliveredAt = now;
+      claimed.push({ entry, deliveries: p.deliveries });
+    }
+    return claimed;
+  }
+
+  async touch(group: string): Promise<void> {
+    this.log.heartbeats.set(group, this.log.now());
+  }
+
+  async listGroups(): Promise<GroupInfo[]> {
+    const now = this.log.now();
+    return [...this.log.groups.entries()].map(([name, g]) => ({
+      name,
+      idleMs: this.log.heartbeats.has(name)
+        ? now - this.log.heartbeats.get(name)!
+        : null,
+      pending: g.pending.size,
+      lastDeliveredId: g.lastDeliveredId,
+      lag: this.log.entries.length - this.log.indexAfter(g.lastDeliveredId),
+    }));
+  }
+
+  async destroyGroup(group: string): Promise<void> {
+    this.log.groups.delete(group);
+    this.log.heartbeats.delete(group);
+    this.log.notify();
+  }
+
+  async appendDeadLetter(fields: readonly string[]): Promise<string> {
+    return this.log.appendDeadLetter(fields);
+  }
+
+  async readDeadLetters(count: number): Promise<RawEntry[]> {
+    return this.log.deadLetters.slice(0, count);
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: the log may be shared with other stores.
+  }
+}

@@ -1,0 +1,394 @@
+import { Logger } from '@nestjs/common';
+import Redis from 'ioredis';
+import {
+  createRedisClient,
+  RedisConnectionOptions,
+} from '../../../redis/redis-connection';
+import { compareStreamIds } from '../../domain/event-id';
+import { trimSlack } from '../../engine/event-log.settings';
+import {
+  ClaimedEntry,
+  GroupInfo,
+  GroupMissingError,
+  GroupReader,
+  LogInfo,
+  RangeResult,
+  RawEntry,
+  Retention,
+  EventLogStore,
+} from '../../engine/event-log-store.port';
+import { StreamKeys, streamKeys } from './redis-streams.keys';
+import {
+  APPEND_SCRIPT,
+  CREATE_GROUP_SCRIPT,
+  EPOCH_MARKER_GROUP,
+  INFO_SCRIPT,
+  RANGE_SCRIPT,
+  TRIM_SCRIPT,
+} from './redis-streams.scripts';
+
+type ScriptedRedis = Redis & {
+  sgAppend(stream: string, epoch: string, ...args: string[]): Promise<string[]>;
+  sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
+  sgInfo(stream: string, epoch: string, candidate: string): Promise<string[]>;
+  sgRange(
+    stream: string,
+    epoch: string,
+    ...args: string[]
+  ): Promise<[string, string, string, string, [string, string[]][]]>;
+  sgCreateGroup(
+    stream: string,
+    epoch: string,
+    ...args: string[]
+  ): Promise<number>;
+};
+
+const DEAD_LETTER_MAXLEN = 10_000;
+
+/** Stream log primitives on Redis Streams (Redis 7 or newer). */
+export class RedisStreamsEventLogStore implements EventLogStore {
+  private readonly logger = new Logger(RedisStreamsEventLogStore.name);
+  private readonly keys: StreamKeys;
+  private readonly redis: ScriptedRedis;
+  private readonly ownsClient: boolean;
+  private readonly readers = new Set<Redis>();
+  private closing = false;
+  private connected = false;
+
+  constructor(
+    prefix: string,
+    private readonly connection: RedisConnectionOptions = {},
+  ) {
+    this.keys = streamKeys(prefix);
+    this.ownsClient = !connection.client;
+    this.redis = (connection.client ??
+      this.createClient('commands')) as ScriptedRedis;
+    this.defineScripts(this.redis);
+  }
+
+  /** Creates a connection; public so that tests and hosts can substitute their own. */
+  createClient(role: 'commands' | 'reader'): Redis {
+    const client = createRedisClient(this.connection, role, 'events');
+    if (role === 'commands') this.watch(client);
+    else client.on('error', () => undefined);
+    return client;
+  }
+
+  get streamKey(): string {
+    return this.keys.stream;
+  }
+
+  /** The command connection, for health checks. */
+  get client(): Redis {
+    return this.redis;
+  }
+
+  private watch(client: Redis): void {
+    client.on('ready', () => this.onReady());
+    client.on('error', (error) => this.onError(error));
+    client.on('end', () => this.onEnd());
+  }
+
+  private onReady(): void {
+    if (!this.connected) this.logger.log('Connected to Redis.');
+    this.connected = true;
+  }
+
+  private onError(error: Error): void {
+    if (this.connected && !this.closing) {
+      this.logger.warn(
+        `Lost the Redis connection (${error.message}); reconnecting with backoff.`,
+      );
+    }
+    this.connected = false;
+  }
+
+  private onEnd(): void {
+    if (!this.closing) this.logger.warn('The Redis connection ended.');
+    this.connected = false;
+  }
+
+  private defineScripts(client: Redis): void {
+    const define = (name: string, lua: string) =>
+      client.defineCommand(name, { numberOfKeys: 2, lua });
+    define('sgAppend', APPEND_SCRIPT);
+    define('sgTrim', TRIM_SCRIPT);
+    define('sgInfo', INFO_SCRIPT);
+    define('sgRange', RANGE_SCRIPT);
+    define('sgCreateGroup', CREATE_GROUP_SCRIPT);
+  }
+
+  private retentionArgs(retention: Retention): string[] {
+    return [
+      String(retention.maxLen),
+      String(Math.max(0, retention.maxAgeMs)),
+      String(trimSlack(retention.maxLen)),
+    ];
+  }
+
+  async append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ) {
+    const args: string[] = [epochCandidate, ...this.retentionArgs(retention)];
+    for (const fields of entries) args.push(String(fields.length), ...fields);
+    const [epoch, ...ids] = await this.redis.sgAppend(
+      this.keys.stream,
+      this.keys.epoch,
+      ...args,
+    );
+    return { epoch, ids };
+  }
+
+  async trim(retention: Retention, epochCandidate: string): Promise<void> {
+    await this.redis.sgTrim(
+      this.keys.stream,
+      this.keys.epoch,
+      epochCandidate,
+      ...this.retentionArgs(retention),
+    );
+  }
+
+  async info(epochCandidate: string): Promise<LogInfo> {
+    const [epoch, lastId, maxDeletedId, length] = await this.redis.sgInfo(
+      this.keys.stream,
+      this.keys.epoch,
+      epochCandidate,
+    );
+    return { epoch, lastId, maxDeletedId, length: Number(length) };
+  }
+
+  async range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult> {
+    const [epoch, lastId, maxDeletedId, length, entries] =
+      await this.redis.sgRange(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        after,
+        until ?? '+',
+        String(count),
+      );
+    return {
+      epoch,
+      lastId,
+      maxDeletedId,
+      length: Number(length),
+      entries: entries.map(([id, fields]) => ({ id, fields })),
+    };
+  }
+
+  async createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean> {
+    const created = await this.redis.sgCreateGroup(
+      this.keys.stream,
+      this.keys.epoch,
+      epochCandidate,
+      group,
+      start,
+    );
+    return created === 1;
+  }
+
+  async groupPosition(group: string): Promise<string | null> {
+    const groups = await this.listGroups(true);
+    return groups.find((g) => g.name === group)?.lastDeliveredId ?? null;
+  }
+
+  openReader(): GroupReader {
+    const client = this.createClient('reader');
+    this.readers.add(client);
+    let closed = false;
+    const stream = this.keys.stream;
+    return {
+      readGroup: async (group, consumer, count, blockMs, pendingAfter) => {
+        if (closed) return [];
+        const args: (string | number)[] = [
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+        ];
+        if (pendingAfter === undefined && blockMs > 0)
+          args.push('BLOCK', blockMs);
+        args.push('STREAMS', stream, pendingAfter ?? '>');
+        try {
+          const reply = (await client.call('XREADGROUP', ...args)) as
+            [string, [string, string[] | null][]][] | null;
+          if (!reply || reply.length === 0) return [];
+          return reply[0][1].map(([id, fields]) => ({ id, fields }));
+        } catch (error) {
+          if (closed) return [];
+          throw translateGroupError(error, group);
+        }
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.readers.delete(client);
+        client.disconnect();
+      },
+    };
+  }
+
+  async ack(group: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.xack(this.keys.stream, group, ...ids);
+  }
+
+  async claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]> {
+    let pending: [string, string, number, number][];
+    try {
+      pending = (await this.redis.xpending(
+        this.keys.stream,
+        group,
+        'IDLE',
+        minIdleMs,
+        '-',
+        '+',
+        count,
+      )) as [string, string, number, number][];
+    } catch (error) {
+      throw translateGroupError(error, group);
+    }
+    if (pending.length === 0) return [];
+    const counts = new Map(
+      pending.map(([id, , , deliveries]) => [id, Number(deliveries)]),
+    );
+    const ids = [...counts.keys()];
+    const claimed = (await this.redis.call(
+      'XCLAIM',
+      this.keys.stream,
+      group,
+      consumer,
+      minIdleMs,
+      ...ids,
+    )) as [string, string[]][];
+    const alive = new Set<string>();
+    const result: ClaimedEntry[] = [];
+    for (const [id, fields] of claimed) {
+      if (!id) continue;
+      alive.add(id);
+      result.push({
+        entry: { id, fields },
+        deliveries: (counts.get(id) ?? 0) + 1,
+      });
+    }
+    // XCLAIM skips (and Redis 7 unlists) entries trimmed while pending; report
+    // them so the consumer can count the loss instead of never hearing of it.
+    for (const id of ids) {
+      if (alive.has(id)) continue;
+      const [exists] = (await this.redis.xrange(this.keys.stream, id, id)) as [
+        string,
+        string[],
+      ][];
+      if (exists) continue;
+      await this.redis.xack(this.keys.stream, group, id);
+      result.push({
+        entry: { id, fields: null },
+        deliveries: counts.get(id) ?? 0,
+      });
+    }
+    return result.sort((a, b) => compareStreamIds(a.entry.id, b.entry.id));
+  }
+
+  async touch(group: string): Promise<void> {
+    await this.redis.hset(this.keys.heartbeats, group, String(Date.now()));
+  }
+
+  async listGroups(includeMarker = false): Promise<GroupInfo[]> {
+    let raw: unknown[][];
+    try {
+      raw = (await this.redis.call(
+        'XINFO',
+        'GROUPS',
+        this.keys.stream,
+      )) as unknown[][];
+    } catch (error) {
+      if (/no such key/i.test(String((error as Error).message))) return [];
+      throw error;
+    }
+    const heartbeats = await this.redis.hgetall(this.keys.heartbeats);
+    const now = Date.now();
+    const groups: GroupInfo[] = [];
+    for (const flat of raw) {
+      const g = toMap(flat);
+      const name = String(g.get('name'));
+      if (!includeMarker && name === EPOCH_MARKER_GROUP) continue;
+      const seen = heartbeats[name];
+      groups.push({
+        name,
+        idleMs: seen === undefined ? null : Math.max(0, now - Number(seen)),
+        pending: Number(g.get('pending')),
+        lastDeliveredId: String(g.get('last-delivered-id')),
+        lag:
+          g.get('lag') === null || g.get('lag') === undefined
+            ? null
+            : Number(g.get('lag')),
+      });
+    }
+    return groups;
+  }
+
+  async destroyGroup(group: string): Promise<void> {
+    await this.redis.xgroup('DESTROY', this.keys.stream, group);
+    await this.redis.hdel(this.keys.heartbeats, group);
+  }
+
+  async appendDeadLetter(fields: readonly string[]): Promise<string> {
+    return (await this.redis.xadd(
+      this.keys.deadLetter,
+      'MAXLEN',
+      '~',
+      DEAD_LETTER_MAXLEN,
+      '*',
+      ...fields,
+    )) as string;
+  }
+
+  async readDeadLetters(count: number): Promise<RawEntry[]> {
+    const entries = await this.redis.xrange(
+      this.keys.deadLetter,
+      '-',
+      '+',
+      'COUNT',
+      count,
+    );
+    return entries.map(([id, fields]) => ({ id, fields }));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const reader of this.readers) reader.disconnect();
+    this.readers.clear();
+    if (this.ownsClient) {
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    }
+  }
+}
+
+function toMap(flat: unknown[]): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    map.set(String(flat[i]), flat[i + 1]);
+  return map;
+}
+
+function translateGroupError(error: unknown, group: string): unknown {
+  const message = String((error as Error)?.message ?? error);
+  return message.includes('NOGROUP') ? new GroupMissingError(group) : error;
+}

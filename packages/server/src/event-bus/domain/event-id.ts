@@ -1,0 +1,40 @@
+import { compareStreamIds, EventId } from '@streamgate/protocol';
+
+export {
+  compareEventIds,
+  compareStreamIds,
+  formatEventId,
+  isValidEpoch,
+  isValidStreamId,
+  parseEventId,
+} from '@streamgate/protocol';
+export type { EventId, LogPosition } from '@streamgate/protocol';
+
+const MAX_U64 = 18446744073709551615n;
+
+export const ORIGIN_STREAM_ID = '0-0';
+
+/**
+ * Orders two ids the log produced (already well formed) without re-validating
+ * them: negative, zero or positive within one epoch, `null` across epochs.
+ * For hot paths; use `compareEventIds` for ids from outside.
+ */
+export function compareLogIds(a: EventId, b: EventId): number | null {
+  const ca = a.indexOf(':');
+  const cb = b.indexOf(':');
+  if (ca !== cb || !a.startsWith(b.slice(0, cb + 1))) return null;
+  return compareStreamIds(a.slice(ca + 1), b.slice(cb + 1));
+}
+
+/** Milliseconds part of a stream id (the time Redis assigned it). */
+export function streamIdTime(streamId: string): number {
+  return Number(streamId.slice(0, streamId.indexOf('-')));
+}
+
+/** The smallest stream id strictly greater than `streamId`. */
+export function nextStreamId(streamId: string): string {
+  const dash = streamId.indexOf('-');
+  const ms = BigInt(streamId.slice(0, dash));
+  const seq = BigInt(streamId.slice(dash + 1));
+  return seq === MAX_U64 ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}

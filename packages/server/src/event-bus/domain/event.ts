@@ -1,0 +1,101 @@
+import { EventId } from './event-id';
+import { describeValue, findJsonProblem } from '@streamgate/protocol';
+import { isValidScope } from './scope';
+
+/** An event as a publisher hands it over. */
+export interface NewEvent {
+  /** What happened, e.g. `agent_activity`. */
+  readonly type: string;
+  /** JSON-serialisable payload; delivered to subscribers deep-equal. */
+  readonly data: unknown;
+  /** Scopes a principal must all hold to see the event; empty means any authenticated principal. */
+  readonly scopes?: readonly string[];
+}
+
+/** An event as the log stores and delivers it. */
+export interface StoredEvent {
+  readonly id: EventId;
+  readonly type: string;
+  readonly data: unknown;
+  readonly scopes: readonly string[];
+  /** Publish time, milliseconds since the Unix epoch. */
+  readonly ts: number;
+}
+
+export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+export const MAX_SCOPES_PER_EVENT = 32;
+
+export class InvalidEventError extends Error {
+  constructor(
+    message: string,
+    /** Where the problem is, e.g. `[2].scopes[0]`. */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'InvalidEventError';
+  }
+}
+
+/**
+ * Checks one event and returns it in canonical form (scopes always present).
+ * `path` prefixes the field name in the error so that a batch names the culprit.
+ */
+export function validateNewEvent(
+  event: unknown,
+  path = '',
+): Required<NewEvent> {
+  const at = (field: string) => (path ? `${path}.${field}` : field);
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new InvalidEventError(
+      `${path || 'event'} must be an object with "type", "data" and optional "scopes".`,
+      path || 'event',
+    );
+  }
+  const { type, data, scopes } = event as Record<string, unknown>;
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+    throw new InvalidEventError(
+      `${at('type')} must be a string matching ${EVENT_TYPE_PATTERN} (got ${describeValue(type)}).`,
+      at('type'),
+    );
+  }
+  if (data === undefined) {
+    throw new InvalidEventError(
+      `${at('data')} is required (use null for no payload).`,
+      at('data'),
+    );
+  }
+  const problem = findJsonProblem(data, at('data'));
+  if (problem) throw new InvalidEventError(problem.message, problem.field);
+  let normalized: string[] = [];
+  if (scopes !== undefined) {
+    if (!Array.isArray(scopes)) {
+      throw new InvalidEventError(
+        `${at('scopes')} must be an array of non-empty strings (got ${describeValue(scopes)}).`,
+        at('scopes'),
+      );
+    }
+    if (scopes.length > MAX_SCOPES_PER_EVENT) {
+      throw new InvalidEventError(
+        `${at('scopes')} may name at most ${MAX_SCOPES_PER_EVENT} scopes (got ${scopes.length}).`,
+        at('scopes'),
+      );
+    }
+    scopes.forEach((scope, i) => {
+      if (!isValidScope(scope)) {
+        throw new InvalidEventError(
+          `${at(`scopes[${i}]`)} must be a non-empty string without surrounding spaces (got ${describeValue(scope)}).`,
+          at(`scopes[${i}]`),
+        );
+      }
+    });
+    normalized = [...new Set(scopes as string[])];
+  }
+  return { type, data, scopes: normalized };
+}
+
+export function validateNewEvents(events: unknown): Required<NewEvent>[] {
+  if (!Array.isArray(events)) {
+    throw new InvalidEventError('events must be an array.', 'events');
+  }
+  return events.map((event, i) => validateNewEvent(event, `[${i}]`));
+}

@@ -1,0 +1,126 @@
+/**
+ * The storage primitives one event log needs: an append-only stream with
+ * consumer groups, in the shape of Redis Streams. The Redis adapter maps them
+ * to commands and Lua scripts; the in-memory adapter implements them in
+ * process. Publisher and subscription are written once on top of this, so
+ * both adapters share their semantics by construction, and the contract suite
+ * proves each store keeps its side of the bargain.
+ */
+export interface RawEntry {
+  readonly id: string;
+  /** Flat field/value list; `null` when the entry was deleted while pending. */
+  readonly fields: readonly string[] | null;
+}
+
+export interface Retention {
+  readonly maxLen: number;
+  /** Entries whose id time is older than this (by the log's own clock) are removed; 0 = no age limit. */
+  readonly maxAgeMs: number;
+}
+
+export interface LogInfo {
+  readonly epoch: string;
+  /** Newest id ever generated (`0-0` for a new log). */
+  readonly lastId: string;
+  /**
+   * Newest id removed by trimming or deletion. Exact: trimming records its
+   * boundary here, which plain Redis trimming does not.
+   */
+  readonly maxDeletedId: string;
+  readonly length: number;
+}
+
+export interface RangeResult extends LogInfo {
+  readonly entries: RawEntry[];
+}
+
+export interface ClaimedEntry {
+  readonly entry: RawEntry;
+  /** Deliveries including this one. */
+  readonly deliveries: number;
+}
+
+export interface GroupInfo {
+  readonly name: string;
+  /** Milliseconds since the group's reader last reported itself alive (`touch`); `null` if it never did. */
+  readonly idleMs: number | null;
+  readonly pending: number;
+  readonly lastDeliveredId: string;
+  /** Entries not yet delivered to the group; `null` when the store cannot tell. */
+  readonly lag: number | null;
+}
+
+/** Thrown by group operations when the group or the whole stream is gone. */
+export class GroupMissingError extends Error {
+  constructor(group: string) {
+    super(
+      `Consumer group "${group}" does not exist (the stream was reset or the group removed).`,
+    );
+    this.name = 'GroupMissingError';
+  }
+}
+
+export interface EventLogStore {
+  /**
+   * Appends all entries atomically, then applies retention, and returns the
+   * log epoch with the new ids. Starts a new epoch when the stream is new.
+   */
+  append(
+    entries: readonly (readonly string[])[],
+    retention: Retention,
+    epochCandidate: string,
+  ): Promise<{ epoch: string; ids: string[] }>;
+  /** Applies retention without appending. */
+  trim(retention: Retention, epochCandidate: string): Promise<void>;
+  /** Current metadata; creates the stream and its epoch if missing. */
+  info(epochCandidate: string): Promise<LogInfo>;
+  /** Entries with `after < id <= until`, at most `count`, read atomically with the metadata. */
+  range(
+    after: string,
+    until: string | null,
+    count: number,
+    epochCandidate: string,
+  ): Promise<RangeResult>;
+  /** Creates the group at `$` (the tip), `0` (the origin) or an id; `false` when it already existed. */
+  createGroup(
+    group: string,
+    start: string,
+    epochCandidate: string,
+  ): Promise<boolean>;
+  /** The group's last delivered id, or `null` when it does not exist. */
+  groupPosition(group: string): Promise<string | null>;
+  /** A reader for blocking group reads (in Redis, a connection of its own). */
+  openReader(): GroupReader;
+  ack(group: string, ids: readonly string[]): Promise<void>;
+  /** Takes entries pending for at least `minIdleMs` (from any consumer) and counts a delivery. */
+  claimIdle(
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+  ): Promise<ClaimedEntry[]>;
+  /** Records that the reader of `group` is alive; blocking reads alone do not show it. */
+  touch(group: string): Promise<void>;
+  listGroups(): Promise<GroupInfo[]>;
+  destroyGroup(group: string): Promise<void>;
+  appendDeadLetter(fields: readonly string[]): Promise<string>;
+  readDeadLetters(count: number): Promise<RawEntry[]>;
+  close(): Promise<void>;
+}
+
+export interface GroupReader {
+  /**
+   * New entries (`>`), waiting up to `blockMs`, or this consumer's own pending
+   * entries after `pendingAfter` when given. Throws `GroupMissingError`.
+   * Resolves with no entries once the reader is closed.
+   */
+  readGroup(
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    pendingAfter?: string,
+  ): Promise<RawEntry[]>;
+  /** Ends a blocking read in progress and releases the reader. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,206 @@
+import { Logger } from '@nestjs/common';
+import { StoredEvent } from '../domain/event';
+import {
+  compareStreamIds,
+  EventId,
+  formatEventId,
+  parseEventId,
+} from '../domain/event-id';
+import { CursorNotCoveredError, InvalidCursorError } from '../domain/errors';
+import {
+  ConsumeOptions,
+  Consumer,
+  CursorCheck,
+  DeadLetter,
+  EventSubscription,
+  LiveEventListener,
+  LiveReader,
+  LiveSource,
+  ReplayOptions,
+  ReplayPage,
+} from '../domain/event-subscription.port';
+import { EventLogSettings } from './event-log.settings';
+import { EventLogObserver } from './event-log.observer';
+import { CompetingConsumer } from './competing-consumer';
+import { NodeReader } from './node-reader';
+import { newEpochCandidate } from './event-log.publisher';
+import { decodeEntry } from './stream-entry.codec';
+import { RawEntry, EventLogStore } from './event-log-store.port';
+
+export class EventLogSubscription implements EventSubscription, LiveSource {
+  private readonly logger = new Logger(EventLogSubscription.name);
+  private readonly readers = new Set<NodeReader>();
+  private readonly consumers = new Set<CompetingConsumer>();
+
+  constructor(
+    private readonly store: EventLogStore,
+    private readonly settings: EventLogSettings,
+    private readonly observer: EventLogObserver = {},
+  ) {}
+
+  async head(): Promise<EventId> {
+    const info = await this.store.info(newEpochCandidate());
+    return formatEventId(info.epoch, info.lastId);
+  }
+
+  async checkCursor(cursor: unknown): Promise<CursorCheck> {
+    const position = parseEventId(cursor);
+    if (!position) return { covered: false, reason: 'invalid_cursor' };
+    const info = await this.store.info(newEpochCandidate());
+    if (info.epoch !== position.epoch)
+      return { covered: false, reason: 'epoch_changed' };
+    if (compareStreamIds(position.streamId, info.lastId) > 0)
+      return { covered: false, reason: 'invalid_cursor' };
+    if (compareStreamIds(info.maxDeletedId, position.streamId) > 0)
+      return { covered: false, reason: 'trimmed' };
+    return { covered: true };
+  }
+
+  async replay(after: EventId, options: ReplayOptions): Promise<ReplayPage> {
+    const from = parseEventId(after);
+    if (!from) throw new InvalidCursorError(after);
+    let until: string | null = null;
+    if (options.until !== undefined) {
+      const to = parseEventId(options.until);
+      if (!to) throw new InvalidCursorError(options.until);
+      if (to.epoch !== from.epoch)
+        throw new CursorNotCoveredError('epoch_changed');
+      until = to.streamId;
+    }
+    const limit = Math.max(1, Math.floor(options.limit));
+    const result = await this.store.range(
+      from.streamId,
+      until,
+      limit,
+      newEpochCandidate(),
+    );
+    if (result.epoch !== from.epoch)
+      throw new CursorNotCoveredError('epoch_changed');
+    if (compareStreamIds(result.maxDeletedId, from.streamId) > 0)
+      throw new CursorNotCoveredError('trimmed');
+    const events = this.decodeAll(result.epoch, result.entries);
+    const last =
+      result.entries.length > 0
+        ? result.entries[result.entries.length - 1].id
+        : from.streamId;
+    const reachedEnd =
+      result.entries.length < limit ||
+      (until !== null && compareStreamIds(last, until) >= 0) ||
+      compareStreamIds(last, result.lastId) >= 0;
+    return {
+      events,
+      position: formatEventId(result.epoch, last),
+      done: reachedEnd,
+    };
+  }
+
+  async live(listener: LiveEventListener): Promise<LiveReader> {
+    const reader = new NodeReader(
+      this.store,
+      this.settings,
+      listener,
+      this.observer,
+      (epoch, entries) => this.decodeAll(epoch, entries, true),
+    );
+    this.readers.add(reader);
+    await reader.start();
+    return {
+      get position() {
+        return reader.position;
+      },
+      stop: async () => {
+        this.readers.delete(reader);
+        await reader.stop();
+      },
+    };
+  }
+
+  async consume(
+    group: string,
+    handler: (event: StoredEvent) => Promise<void>,
+    options: ConsumeOptions = {},
+  ): Promise<Consumer> {
+    const consumer = new CompetingConsumer(
+      this.store,
+      this.settings,
+      group,
+      handler,
+      options,
+      this.observer,
+      (epoch, entry) => this.decodeAll(epoch, [entry], true)[0] ?? null,
+    );
+    this.consumers.add(consumer);
+    await consumer.start();
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const entries = await this.store.readDeadLetters(limit);
+    const letters: DeadLetter[] = [];
+    for (const entry of entries) {
+      if (!entry.fields) continue;
+      const fields = [...entry.fields];
+      const meta = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        meta.set(fields[i], fields[i + 1]);
+      const decoded = decodeEntry(
+        meta.get('dl-epoch') ?? '',
+        meta.get('dl-id') ?? '0-0',
+        fields,
+      );
+      letters.push({
+        event: decoded.ok
+          ? decoded.event
+          : {
+              id: formatEventId(
+                meta.get('dl-epoch') ?? '',
+                meta.get('dl-id') ?? '0-0',
+              ),
+              type: 'malformed',
+              data: null,
+              scopes: [],
+              ts: 0,
+            },
+        group: meta.get('dl-group') ?? '',
+        deliveries: Number(meta.get('dl-deliveries') ?? 0),
+        error: meta.get('dl-error') ?? '',
+      });
+    }
+    return letters;
+  }
+
+  /** Stops every reader and consumer this subscription started. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.readers].map((reader) => reader.stop()));
+    await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    this.readers.clear();
+    this.consumers.clear();
+  }
+
+  /** Only live readers report malformed entries: replays would repeat the report once per client. */
+  private decodeAll(
+    epoch: string,
+    entries: readonly RawEntry[],
+    report = false,
+  ): StoredEvent[] {
+    const events: StoredEvent[] = [];
+    for (const entry of entries) {
+      if (!entry.fields) continue;
+      const decoded = decodeEntry(epoch, entry.id, entry.fields);
+      if (decoded.ok) {
+        events.push(decoded.event);
+      } else if (report) {
+        this.logger.warn(
+          `Skipped malformed log entry ${entry.id}: ${decoded.error}.`,
+        );
+        this.observer.malformedEntry?.(entry.id, decoded.error);
+      }
+    }
+    return events;
+  }
+}

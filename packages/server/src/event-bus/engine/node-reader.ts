@@ -1,0 +1,273 @@
+import { Logger } from '@nestjs/common';
+import { StoredEvent } from '../domain/event';
+import {
+  compareStreamIds,
+  EventId,
+  formatEventId,
+  ORIGIN_STREAM_ID,
+} from '../domain/event-id';
+import { LiveEventListener } from '../domain/event-subscription.port';
+import { backoffDelay, sleep } from './backoff';
+import {
+  EventLogSettings,
+  NODE_GROUP_PREFIX,
+  nodeGroupName,
+} from './event-log.settings';
+import { EventLogObserver } from './event-log.observer';
+import { newEpochCandidate } from './event-log.publisher';
+import {
+  GroupMissingError,
+  GroupReader,
+  RawEntry,
+  EventLogStore,
+} from './event-log-store.port';
+
+/**
+ * The one reader a node runs: reads the log through the node's consumer
+ * group, hands batches to the listener in order, acknowledges them after, and
+ * turns every loss of continuity (reset, trimming past its position) into a
+ * call of `onDiscontinuity` rather than a silent skip.
+ */
+export class NodeReader {
+  private readonly logger = new Logger(NodeReader.name);
+  private readonly group: string;
+  private readonly consumer: string;
+  private reader: GroupReader | null = null;
+  private epoch = '';
+  private streamId = ORIGIN_STREAM_ID;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private lastReadAt = 0;
+  private lastCleanupAt = 0;
+
+  constructor(
+    private readonly store: EventLogStore,
+    private readonly settings: EventLogSettings,
+    private readonly listener: LiveEventListener,
+    private readonly observer: EventLogObserver,
+    private readonly decode: (
+      epoch: string,
+      entries: readonly RawEntry[],
+    ) => StoredEvent[],
+  ) {
+    this.group = nodeGroupName(settings.instanceId);
+    this.consumer = settings.instanceId;
+  }
+
+  get position(): EventId {
+    return formatEventId(this.epoch, this.streamId);
+  }
+
+  async start(): Promise<void> {
+    this.reader = this.store.openReader();
+    const created = await this.store.createGroup(
+      this.group,
+      '$',
+      newEpochCandidate(),
+    );
+    const info = await this.store.info(newEpochCandidate());
+    this.epoch = info.epoch;
+    this.streamId = (await this.store.groupPosition(this.group)) ?? info.lastId;
+    if (!created) {
+      await this.redeliverPending();
+      await this.checkContinuity();
+      this.logger.log(
+        `Resumed reading the event log at ${this.position} as group "${this.group}".`,
+      );
+    } else {
+      this.logger.log(
+        `Reading the event log from ${this.position} as group "${this.group}".`,
+      );
+    }
+    this.lastReadAt = Date.now();
+    await this.store.touch(this.group);
+    await this.cleanupStaleGroups();
+    // Runs until stop(); every error inside is caught and retried, so nothing awaits it but stop().
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reader?.close();
+    await this.loop;
+  }
+
+  private async redeliverPending(): Promise<void> {
+    let after = ORIGIN_STREAM_ID;
+    for (;;) {
+      const entries = await this.reader!.readGroup(
+        this.group,
+        this.consumer,
+        this.settings.readBatchSize,
+        0,
+        after,
+      );
+      if (entries.length === 0) return;
+      after = entries[entries.length - 1].id;
+      await this.listener.onEvents(
+        this.decode(this.epoch, entries),
+        formatEventId(this.epoch, after),
+      );
+      await this.store.ack(
+        this.group,
+        entries.map((e) => e.id),
+      );
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const entries = await this.reader!.readGroup(
+          this.group,
+          this.consumer,
+          this.settings.readBatchSize,
+          this.settings.blockMs,
+        );
+        if (this.stopped) break;
+        if (failures > 0) {
+          this.logger.log(
+            `Reading the event log again after ${failures} failed attempt(s).`,
+          );
+          failures = 0;
+          await this.checkContinuity(entries[0]?.id);
+        } else if (
+          entries.length >= this.settings.readBatchSize ||
+          Date.now() - this.lastReadAt > 2 * this.settings.blockMs + 1_000
+        ) {
+          // A full batch or a stalled loop means this node may have fallen behind retention.
+          await this.checkContinuity(entries[0]?.id);
+        }
+        this.lastReadAt = Date.now();
+        if (entries.length > 0) await this.deliver(entries);
+        await this.maybeCleanup();
+      } catch (error) {
+        if (this.stopped) break;
+        if (error instanceof GroupMissingError) {
+          await this.recoverGroup().catch((e) =>
+            this.logFailure(++failures, e),
+          );
+          continue;
+        }
+        this.logFailure(++failures, error);
+        await sleep(backoffDelay(failures));
+      }
+    }
+  }
+
+  private logFailure(failures: number, error: unknown): void {
+    if (failures === 1) {
+      this.logger.warn(
+        `The event log reader failed (${(error as Error)?.message ?? error}); retrying with backoff.`,
+      );
+    }
+  }
+
+  private async deliver(entries: RawEntry[]): Promise<void> {
+    const last = entries[entries.length - 1].id;
+    const events = this.decode(this.epoch, entries);
+    this.streamId = last;
+    try {
+      await this.listener.onEvents(events, this.position);
+    } catch (error) {
+      this.logger.error(
+        `The live listener failed on a batch ending at ${this.position}: ${(error as Error)?.message ?? error}`,
+      );
+    }
+    this.observer.readerBatch?.(events.length, this.position);
+    await this.store.ack(
+      this.group,
+      entries.map((e) => e.id),
+    );
+  }
+
+  /**
+   * Entries between this node's position and `firstUnread` were lost iff the
+   * newest deleted id lies strictly between them (trimming removes a prefix).
+   */
+  private async checkContinuity(firstUnread?: string): Promise<void> {
+    const info = await this.store.info(newEpochCandidate());
+    if (info.epoch !== this.epoch) {
+      await this.recoverGroup();
+      return;
+    }
+    const lostAfterPosition =
+      compareStreamIds(info.maxDeletedId, this.streamId) > 0;
+    const beforeNext =
+      firstUnread === undefined ||
+      compareStreamIds(info.maxDeletedId, firstUnread) < 0;
+    if (lostAfterPosition && beforeNext) {
+      this.logger.warn(
+        `Events after ${this.position} were trimmed before this node read them.`,
+      );
+      // Everything up to the newest deleted id is gone; that is where this node now stands.
+      this.streamId = info.maxDeletedId;
+      this.observer.readerDiscontinuity?.('trimmed');
+      await this.listener.onDiscontinuity('trimmed', this.position);
+    }
+  }
+
+  /** The node's group vanished: either the log was reset or the group was removed as stale. */
+  private async recoverGroup(): Promise<void> {
+    const info = await this.store.info(newEpochCandidate());
+    if (info.epoch === this.epoch) {
+      await this.store.createGroup(
+        this.group,
+        this.streamId,
+        newEpochCandidate(),
+      );
+      this.logger.warn(
+        `This node's consumer group was removed; recreated it at ${this.position}.`,
+      );
+      await this.checkContinuity();
+      return;
+    }
+    const previous = this.position;
+    await this.store.createGroup(this.group, '0', newEpochCandidate());
+    this.epoch = info.epoch;
+    this.streamId = ORIGIN_STREAM_ID;
+    this.logger.warn(
+      `The event log was reset (epoch ${previous.split(':')[0]} -> ${this.epoch}); reading the new log from its start.`,
+    );
+    this.observer.readerDiscontinuity?.('epoch_changed');
+    await this.listener.onDiscontinuity('epoch_changed', this.position);
+  }
+
+  private async maybeCleanup(): Promise<void> {
+    const interval = Math.min(
+      60_000,
+      Math.max(1_000, this.settings.staleGroupMs / 4),
+    );
+    if (Date.now() - this.lastCleanupAt < interval) return;
+    await this.store.touch(this.group);
+    await this.cleanupStaleGroups();
+  }
+
+  /** Removes groups of nodes that have been gone longer than the retention window. */
+  private async cleanupStaleGroups(): Promise<void> {
+    this.lastCleanupAt = Date.now();
+    try {
+      for (const group of await this.store.listGroups()) {
+        if (
+          !group.name.startsWith(NODE_GROUP_PREFIX) ||
+          group.name === this.group
+        )
+          continue;
+        if (
+          group.idleMs !== null &&
+          group.idleMs > this.settings.staleGroupMs
+        ) {
+          await this.store.destroyGroup(group.name);
+          this.logger.log(
+            `Removed the consumer group "${group.name}" of a node idle for ${Math.round(group.idleMs / 1000)} s.`,
+          );
+        }
+      }
+    } catch (error) {
+      this.logger.warn(
+        `Could not clean up stale consumer groups: ${(error as Error)?.message ?? error}`,
+      );
+    }
+  }
+}

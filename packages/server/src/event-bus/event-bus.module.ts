@@ -1,0 +1,76 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { EventPublisher } from './domain/event-publisher.port';
+import { EventSubscription } from './domain/event-subscription.port';
+import { EventBusConfigurableModule } from './event-bus.module-definition';
+import { EventBusMessages } from './event-bus.messages';
+import { EventBusModuleOptions } from './event-bus.options';
+import { EVENT_BUS_OPTIONS, EVENT_LOG } from './event-bus.tokens';
+import { createEventLogEngine } from './event-log.factory';
+import type { EventLogEngine } from './event-log.factory';
+import { DeliveryHub } from './hub/delivery-hub';
+
+/** Stops reading before the app shuts down and closes connections after. */
+@Injectable()
+export class EventLogLifecycle
+  implements BeforeApplicationShutdown, OnApplicationShutdown
+{
+  constructor(@Inject(EVENT_LOG) private readonly log: EventLogEngine) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.log.subscription.stopAll();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.log.close();
+  }
+}
+
+/**
+ * The durable event log: `EventPublisher` and `EventSubscription` on Redis
+ * Streams (`driver: 'redis'`) or in process memory (the default), and this
+ * node's `DeliveryHub`, which transports (`EventsGatewayModule`,
+ * `ProcessesModule`) plug onto.
+ */
+@Module({
+  providers: [
+    {
+      provide: EVENT_LOG,
+      inject: [EVENT_BUS_OPTIONS],
+      useFactory: (options: EventBusModuleOptions) => {
+        const log = createEventLogEngine(options);
+        new Logger('EventBusModule').log(
+          log.driver === 'memory'
+            ? EventBusMessages.usingMemory()
+            : EventBusMessages.usingRedis(log.settings.prefix),
+        );
+        return log;
+      },
+    },
+    {
+      provide: EventPublisher,
+      inject: [EVENT_LOG],
+      useFactory: (log: EventLogEngine) => log.publisher,
+    },
+    {
+      provide: EventSubscription,
+      inject: [EVENT_LOG],
+      useFactory: (log: EventLogEngine) => log.subscription,
+    },
+    {
+      provide: DeliveryHub,
+      inject: [EVENT_LOG, EVENT_BUS_OPTIONS],
+      useFactory: (log: EventLogEngine, options: EventBusModuleOptions) =>
+        new DeliveryHub(log.subscription, options.hub, options.observer),
+    },
+    EventLogLifecycle,
+  ],
+  exports: [EVENT_LOG, EventPublisher, EventSubscription, DeliveryHub],
+})
+export class EventBusModule extends EventBusConfigurableModule {}

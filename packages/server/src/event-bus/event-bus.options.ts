@@ -1,0 +1,64 @@
+import { InMemoryEventLog } from './adapters/in-memory/in-memory.event-log-store';
+import { RedisConnectionOptions } from '../redis/redis-connection';
+import { EventLogObserver } from './engine/event-log.observer';
+import { HubOptions } from './hub/hub.options';
+import { HubObserver } from './hub/hub.types';
+
+/** Hooks for logging and metrics, from the log and from the delivery hub. Every hook is optional. */
+export type EventBusObserver = EventLogObserver & HubObserver;
+
+export type EventBusDriver = 'memory' | 'redis';
+
+export interface EventBusModuleOptions {
+  /**
+   * Where the log lives. `memory` keeps it in this process (development,
+   * tests, single-node apps); `redis` uses Redis Streams and lets several
+   * nodes share one log.
+   * @default 'memory'
+   */
+  driver?: EventBusDriver;
+  /** Redis connection (`driver: 'redis'`). */
+  redis?: RedisConnectionOptions;
+  /**
+   * Key prefix, also the Redis Cluster hash tag: keys are `{prefix}:events`, `{prefix}:epoch`, ...
+   * @default 'streamgate'
+   */
+  prefix?: string;
+  /**
+   * Events the log keeps at least (trimmed in steps of 1%).
+   * @default 10000
+   */
+  maxLen?: number;
+  /**
+   * Events younger than this are kept, in milliseconds.
+   * @default 3600000
+   */
+  maxAgeMs?: number;
+  /**
+   * Names this node's consumer group. Keep it stable across restarts of the
+   * same node so that it resumes where it stopped.
+   * @default `${hostname}-${pid}`
+   */
+  instanceId?: string;
+  /**
+   * Entries the node reader takes per read.
+   * @default 500
+   */
+  readBatchSize?: number;
+  /**
+   * How long one blocking read waits, in milliseconds.
+   * @default 5000
+   */
+  blockMs?: number;
+  /**
+   * Consumer groups of nodes silent for longer than this are removed.
+   * @default maxAgeMs
+   */
+  staleGroupMs?: number;
+  /** The in-memory log to use (`driver: 'memory'`); lets tests put several nodes on one log. @default a new log per module */
+  memoryLog?: InMemoryEventLog;
+  /** Delivery settings of this node's hub (acknowledgements, queues, replay). @default see `HubOptions` */
+  hub?: HubOptions;
+  /** Hooks for logging and metrics. @default none */
+  observer?: EventBusObserver;
+}

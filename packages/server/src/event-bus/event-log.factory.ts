@@ -1,0 +1,107 @@
+import {
+  InMemoryEventLog,
+  InMemoryEventLogStore,
+} from './adapters/in-memory/in-memory.event-log-store';
+import { hasRedisConnection } from '../redis/redis-connection';
+import { streamKeys } from './adapters/redis-streams/redis-streams.keys';
+import { RedisStreamsEventLogStore } from './adapters/redis-streams/redis-streams.event-log-store';
+import {
+  EventLogSettings,
+  nodeGroupName,
+  resolveEventLogSettings,
+} from './engine/event-log.settings';
+import { EventLogPublisher } from './engine/event-log.publisher';
+import { EventLogSubscription } from './engine/event-log.subscription';
+import { EventLogStore, GroupInfo } from './engine/event-log-store.port';
+import { EventPublisher } from './domain/event-publisher.port';
+import { EventSubscription } from './domain/event-subscription.port';
+import { EventBusMessages } from './event-bus.messages';
+import { EventBusDriver, EventBusModuleOptions } from './event-bus.options';
+
+/** One node's view of the log: what the module provides (`EVENT_LOG`) and closes. */
+export interface EventLog {
+  readonly driver: EventBusDriver;
+  readonly settings: EventLogSettings;
+  readonly publisher: EventPublisher;
+  readonly subscription: EventSubscription;
+  /** The consumer group this node's reader uses (`node:<instanceId>`). */
+  readonly nodeGroup: string;
+  /** Every consumer group of the log: node readers and competing consumers, with pending counts and lag. */
+  groups(): Promise<GroupInfo[]>;
+  /** Stops readers and consumers, then closes connections. */
+  close(): Promise<void>;
+}
+
+/** The log with its engine and storage primitives, for the module and the engine's own tests. */
+export interface EventLogEngine extends EventLog {
+  readonly store: EventLogStore;
+  readonly publisher: EventLogPublisher;
+  readonly subscription: EventLogSubscription;
+}
+
+const POSITIVE_INTEGERS = [
+  'maxLen',
+  'maxAgeMs',
+  'readBatchSize',
+  'blockMs',
+  'staleGroupMs',
+] as const;
+
+/**
+ * Builds the log the options ask for, outside Nest (scripts, workers). Call
+ * `close()` when done. Inside Nest, import `EventBusModule` instead.
+ */
+export function createEventLog(options: EventBusModuleOptions = {}): EventLog {
+  return createEventLogEngine(options);
+}
+
+/** Chooses and builds the adapter the options ask for. */
+export function createEventLogEngine(
+  options: EventBusModuleOptions = {},
+): EventLogEngine {
+  const driver = options.driver ?? 'memory';
+  for (const name of POSITIVE_INTEGERS) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
+      throw new Error(EventBusMessages.invalidNumber(name, value));
+    }
+  }
+  const settings = resolveEventLogSettings({
+    prefix: options.prefix,
+    maxLen: options.maxLen,
+    maxAgeMs: options.maxAgeMs,
+    instanceId: options.instanceId,
+    readBatchSize: options.readBatchSize,
+    blockMs: options.blockMs,
+    staleGroupMs: options.staleGroupMs,
+  });
+  streamKeys(settings.prefix);
+  let store: EventLogStore;
+  if (driver === 'memory') {
+    store = new InMemoryEventLogStore(
+      options.memoryLog ?? new InMemoryEventLog(),
+    );
+  } else if (driver === 'redis') {
+    if (!options.redis || !hasRedisConnection(options.redis)) {
+      throw new Error(EventBusMessages.redisWithoutConnection());
+    }
+    store = new RedisStreamsEventLogStore(settings.prefix, options.redis);
+  } else {
+    throw new Error(EventBusMessages.unknownDriver(driver));
+  }
+  const observer = options.observer ?? {};
+  const subscription = new EventLogSubscription(store, settings, observer);
+  return {
+    driver,
+    settings,
+    store,
+    publisher: new EventLogPublisher(store, settings, observer),
+    subscription,
+    nodeGroup: nodeGroupName(settings.instanceId),
+    groups: () => store.listGroups(),
+    async close() {
+      await subscription.stopAll();
+      await store.close();
+    },
+  };
+}

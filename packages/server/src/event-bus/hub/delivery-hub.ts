@@ -1,0 +1,231 @@
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { StoredEvent } from '../domain/event';
+import { EventId } from '../domain/event-id';
+import {
+  EventSubscription,
+  LiveEventListener,
+  LiveReader,
+  LiveSource,
+} from '../domain/event-subscription.port';
+import { Principal } from '../../access/principal';
+import { ScopeIndex } from './scope-index';
+import { HubSubscriber, SubscriberHost } from './hub-subscriber';
+import {
+  DEFAULT_HUB_OPTIONS,
+  HubOptions,
+  ResolvedHubOptions,
+} from './hub.options';
+import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
+
+/**
+ * One per node: runs the node's single log reader and fans every batch out
+ * to subscribers (indexed by scope) and to node-local listeners. Knows no
+ * transport. It starts when the first transport needs it (`start()`), so an
+ * app that only publishes runs no reader.
+ */
+export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DeliveryHub.name);
+  readonly options: ResolvedHubOptions;
+  private readonly index = new ScopeIndex<HubSubscriber>();
+  private readonly listeners = new Set<LiveEventListener>();
+  private reader: LiveReader | null = null;
+  private starting: Promise<void> | null = null;
+  private currentPosition: EventId | null = null;
+  /** Running totals, for tests and metrics. */
+  readonly stats = {
+    queueOverflows: 0,
+    maxQueueLength: 0,
+    evictions: 0,
+    delivered: 0,
+  };
+
+  constructor(
+    readonly subscription: EventSubscription & LiveSource,
+    options: HubOptions = {},
+    readonly observer: HubObserver = {},
+  ) {
+    this.options = {
+      ...DEFAULT_HUB_OPTIONS,
+      ...Object.fromEntries(
+        Object.entries(options ?? {}).filter(([, v]) => v !== undefined),
+      ),
+    };
+    const hooks = observer ?? {};
+    this.observer = {
+      ...hooks,
+      queueOverflow: () => {
+        this.stats.queueOverflows++;
+        hooks.queueOverflow?.();
+      },
+      evicted: (reason) => {
+        this.stats.evictions++;
+        hooks.evicted?.(reason);
+      },
+      delivered: (count) => {
+        this.stats.delivered += count;
+        hooks.delivered?.(count);
+      },
+    };
+  }
+
+  /** Called by subscribers so that the largest queue ever held is visible. */
+  noteQueueLength(length: number): void {
+    if (length > this.stats.maxQueueLength) this.stats.maxQueueLength = length;
+  }
+
+  /** The newest log position this node has handed on. */
+  get position(): EventId {
+    if (this.currentPosition === null)
+      throw new Error('The delivery hub has not started; call start() first.');
+    return this.currentPosition;
+  }
+
+  get started(): boolean {
+    return this.reader !== null;
+  }
+
+  get subscriberCount(): number {
+    return this.index.size;
+  }
+
+  /** Node-local listeners registered with `listen()`. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.subscription
+      .live({
+        onEvents: (events, position) => this.dispatch(events, position),
+        onDiscontinuity: (reason, position) =>
+          this.discontinuity(reason, position),
+      })
+      .then((reader) => {
+        this.reader = reader;
+        this.currentPosition ??= reader.position;
+        this.logger.log(`Delivery hub is live at ${this.currentPosition}.`);
+      });
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    const reader = this.reader;
+    this.reader = null;
+    this.starting = null;
+    await reader?.stop();
+  }
+
+  /**
+   * Registers a connection. With a cursor the subscriber first replays what
+   * it missed; `checkCursor` decides whether that is possible.
+   */
+  async attach(
+    transport: SubscriberTransport,
+    principal: Principal,
+    scopes: readonly string[],
+    cursor: unknown,
+  ): Promise<HubSubscriber> {
+    await this.start();
+    let subscriber: HubSubscriber;
+    if (cursor === undefined || cursor === null || cursor === '') {
+      subscriber = new HubSubscriber(this, transport, principal, scopes, {
+        replay: false,
+        reason: 'no_cursor',
+      });
+    } else {
+      const check = await this.subscription.checkCursor(cursor);
+      subscriber = check.covered
+        ? new HubSubscriber(this, transport, principal, scopes, {
+            replay: true,
+            cursor: cursor as EventId,
+          })
+        : new HubSubscriber(this, transport, principal, scopes, {
+            replay: false,
+            reason: check.reason,
+          });
+    }
+    this.index.add(subscriber);
+    this.observer.subscribers?.(this.index.size);
+    subscriber.start();
+    return subscriber;
+  }
+
+  detach(subscriber: HubSubscriber): void {
+    this.index.remove(subscriber);
+    this.observer.subscribers?.(this.index.size);
+    subscriber.close();
+  }
+
+  /** Applies new scopes to every open subscriber of `userId`; `null` revokes access and evicts them. */
+  updateScopes(userId: string, scopes: readonly string[] | null): number {
+    let affected = 0;
+    for (const subscriber of [...this.index.members()]) {
+      if (subscriber.principal.userId !== userId) continue;
+      affected++;
+      if (scopes === null) {
+        subscriber.evict('revoked');
+        continue;
+      }
+      this.index.remove(subscriber);
+      subscriber.updateScopes(scopes);
+      this.index.add(subscriber);
+    }
+    return affected;
+  }
+
+  subscribersOf(userId: string): HubSubscriber[] {
+    return [...this.index.members()].filter(
+      (s) => s.principal.userId === userId,
+    );
+  }
+
+  /**
+   * Adds a node-local listener for live batches (for transports that keep
+   * their own ordering, such as process streams); returns the function that
+   * removes it. A listener that throws is logged and the others still run.
+   */
+  listen(listener: LiveEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private dispatch(events: readonly StoredEvent[], position: EventId): void {
+    this.currentPosition = position;
+    for (const event of events) {
+      this.index.forEachAudience(event, (subscriber) =>
+        subscriber.offer(event),
+      );
+    }
+    if (events.length === 0) return;
+    for (const listener of this.listeners) {
+      this.notify(() => listener.onEvents(events, position));
+    }
+  }
+
+  private discontinuity(reason: ResyncReason, position: EventId): void {
+    this.currentPosition = position;
+    for (const subscriber of [...this.index.members()])
+      subscriber.discontinuity(reason, position);
+    for (const listener of this.listeners) {
+      this.notify(() => listener.onDiscontinuity(reason, position));
+    }
+  }
+
+  /** Listeners run synchronously, in dispatch order; a failing one is logged and never stops the others. */
+  private notify(call: () => void | Promise<void>): void {
+    const failed = (error: unknown) =>
+      this.logger.error(
+        `A live event listener failed: ${(error as Error)?.message ?? error}`,
+      );
+    try {
+      const result = call();
+      if (result instanceof Promise) result.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+}

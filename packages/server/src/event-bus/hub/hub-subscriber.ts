@@ -1,0 +1,310 @@
+import { Logger } from '@nestjs/common';
+import { StoredEvent } from '../domain/event';
+import { compareLogIds, EventId } from '../domain/event-id';
+import { CursorNotCoveredError } from '../domain/errors';
+import { EventSubscription } from '../domain/event-subscription.port';
+import { isVisibleTo } from '../domain/scope';
+import { Principal } from '../../access/principal';
+import { ResolvedHubOptions } from './hub.options';
+import {
+  EvictionReason,
+  HubObserver,
+  ReadyInfo,
+  ReadyReason,
+  ResyncReason,
+  SubscriberTransport,
+} from './hub.types';
+
+type Mode = 'replay' | 'catchup' | 'live' | 'closed';
+
+/** What a subscriber needs from its hub. */
+export interface SubscriberHost {
+  readonly position: EventId;
+  readonly subscription: EventSubscription;
+  readonly options: ResolvedHubOptions;
+  readonly observer: HubObserver;
+  detach(subscriber: HubSubscriber): void;
+  noteQueueLength(length: number): void;
+}
+
+/**
+ * One connection's delivery state.
+ *
+ * `horizon` is the newest log position this subscriber has accounted for:
+ * every visible event up to it was sent, is in flight, or sits in the queue.
+ * Live events are taken only in `live` mode and only above the horizon; in
+ * `replay` and `catchup` modes the subscriber reads the log itself, page by
+ * page, up to the hub position, and switches to `live` in the same tick in
+ * which it finds itself caught up. JavaScript runs that check and the switch
+ * without interruption, so no live event can fall between them: no gap, no
+ * duplicate, whatever the timing.
+ */
+export class HubSubscriber {
+  private static readonly logger = new Logger('DeliveryHub');
+  private mode: Mode;
+  private horizon: EventId;
+  private queue: StoredEvent[] = [];
+  private pumping = false;
+  private failures = 0;
+  private replayed = 0;
+  private pendingReady: ReadyInfo | null = null;
+  private pendingResync: { reason: ResyncReason } | null = null;
+  /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
+  private handedUpTo: EventId;
+  scopes: ReadonlySet<string>;
+
+  constructor(
+    private readonly host: SubscriberHost,
+    readonly transport: SubscriberTransport,
+    readonly principal: Principal,
+    scopes: readonly string[],
+    start:
+      | { cursor: EventId; replay: true }
+      | { reason: ReadyReason; replay: false },
+  ) {
+    this.scopes = new Set(scopes);
+    if (start.replay) {
+      this.mode = 'replay';
+      this.horizon = start.cursor;
+      this.handedUpTo = start.cursor;
+    } else {
+      this.mode = 'live';
+      this.horizon = host.position;
+      this.handedUpTo = host.position;
+      this.emitReady({
+        recovered: false,
+        reason: start.reason,
+        replayed: 0,
+        lastEventId: this.horizon,
+      });
+    }
+  }
+
+  get closed(): boolean {
+    return this.mode === 'closed';
+  }
+
+  start(): void {
+    this.kick();
+  }
+
+  /** Called by the hub, synchronously, for every live batch this subscriber may see. */
+  offer(event: StoredEvent): void {
+    if (this.mode !== 'live' || !isAfter(event.id, this.horizon)) return;
+    this.queue.push(event);
+    this.horizon = event.id;
+    this.host.noteQueueLength(this.queue.length);
+    if (this.queue.length > this.host.options.queueLimit) {
+      // Memory stays bounded and nothing is lost: the log still holds these.
+      this.queue = [];
+      this.mode = 'catchup';
+      this.horizon = this.handedUpTo;
+      this.host.observer.queueOverflow?.();
+      HubSubscriber.logger.warn(
+        `Subscriber ${this.transport.id} (user ${this.principal.userId}) fell behind; catching up from the log.`,
+      );
+    }
+    this.kick();
+  }
+
+  /** The hub moved to `position` without continuity (reset or trimmed past the node). */
+  discontinuity(reason: ResyncReason, position: EventId): void {
+    if (this.mode !== 'live') return; // replay and catch-up notice it on their next page
+    this.queue = [];
+    this.horizon = position;
+    this.handedUpTo = position;
+    this.pendingResync = { reason };
+    this.kick();
+  }
+
+  updateScopes(scopes: readonly string[]): void {
+    this.scopes = new Set(scopes);
+    this.queue = this.queue.filter((event) =>
+      isVisibleTo(event.scopes, this.scopes),
+    );
+  }
+
+  evict(reason: EvictionReason): void {
+    if (this.closed) return;
+    HubSubscriber.logger.warn(
+      `Evicting subscriber ${this.transport.id} (user ${this.principal.userId}): ${reason === 'delivery_failures' ? `${this.failures} consecutive delivery failures` : 'access revoked'}.`,
+    );
+    this.host.observer.evicted?.(reason);
+    this.transport.evict(reason);
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.mode = 'closed';
+    this.queue = [];
+    this.host.detach(this);
+  }
+
+  private kick(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    // The pump owns all sending for this subscriber; it ends when idle and every error inside is handled.
+    this.pump()
+      .catch((error) => {
+        HubSubscriber.logger.error(
+          `Delivery to ${this.transport.id} stopped: ${(error as Error)?.message ?? error}`,
+        );
+        this.close();
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (
+          !this.closed &&
+          (this.queue.length > 0 || this.mode !== 'live' || this.pendingResync)
+        )
+          this.kick();
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed) {
+      if (this.pendingResync) {
+        const { reason } = this.pendingResync;
+        this.pendingResync = null;
+        this.handedUpTo = this.horizon;
+        this.host.observer.resync?.(reason);
+        this.transport.resync({ reason, lastEventId: this.horizon });
+        continue;
+      }
+      let batch: StoredEvent[];
+      if (this.mode === 'live') {
+        if (this.queue.length === 0) return;
+        batch = this.queue.splice(0, this.host.options.maxBatch);
+        this.handedUpTo = batch[batch.length - 1].id;
+      } else {
+        const page = await this.readPage();
+        if (page === null) continue;
+        batch = page;
+      }
+      if (batch.length > 0) {
+        const delivered = await this.deliver(batch);
+        if (!delivered) return;
+      }
+      if (this.pendingReady) {
+        const info = this.pendingReady;
+        this.pendingReady = null;
+        this.emitReady(info);
+      }
+    }
+  }
+
+  /** Reads the next page of the log for replay or catch-up; `null` when the mode changed instead. */
+  private async readPage(): Promise<StoredEvent[] | null> {
+    const target = this.host.position;
+    const { replayPageSize, replayLimit, maxBatch } = this.host.options;
+    if (!sameEpoch(this.horizon, target)) {
+      // The log was reset while this subscriber was replaying or catching up.
+      this.jumpToLive('epoch_changed');
+      return null;
+    }
+    let page;
+    try {
+      page = await this.host.subscription.replay(this.horizon, {
+        limit: Math.min(replayPageSize, maxBatch),
+        until: target,
+      });
+    } catch (error) {
+      if (this.closed) return null;
+      if (
+        error instanceof CursorNotCoveredError &&
+        error.reason !== 'invalid_cursor'
+      ) {
+        this.jumpToLive(error.reason);
+        return null;
+      }
+      throw error;
+    }
+    if (this.closed) return null;
+    const visible = page.events.filter((event) =>
+      isVisibleTo(event.scopes, this.scopes),
+    );
+    if (
+      this.mode === 'replay' &&
+      this.replayed + visible.length > replayLimit
+    ) {
+      this.jumpToLive('limit_exceeded');
+      return null;
+    }
+    this.horizon = page.position;
+    this.handedUpTo = page.position;
+    if (this.mode === 'replay') this.replayed += visible.length;
+    const caughtUp =
+      (compareLogIds(page.position, this.host.position) ?? -1) >= 0;
+    if (caughtUp) {
+      if (this.mode === 'replay') {
+        this.pendingReady = {
+          recovered: true,
+          replayed: this.replayed,
+          lastEventId: this.host.position,
+        };
+      }
+      this.horizon = this.host.position;
+      this.mode = 'live';
+    }
+    return visible;
+  }
+
+  /** Gives up on continuity: the client learns why and continues from the hub position. */
+  private jumpToLive(reason: ReadyReason): void {
+    const position = this.host.position;
+    const wasReplay = this.mode === 'replay';
+    this.mode = 'live';
+    this.queue = [];
+    this.horizon = position;
+    this.handedUpTo = position;
+    if (wasReplay) {
+      this.emitReady({
+        recovered: false,
+        reason,
+        replayed: this.replayed,
+        lastEventId: position,
+      });
+    } else {
+      this.pendingResync = { reason: reason as ResyncReason };
+    }
+  }
+
+  private emitReady(info: ReadyInfo): void {
+    this.host.observer.ready?.(info);
+    this.transport.ready(info);
+  }
+
+  /** Sends one batch until acknowledged; after `maxFailures` consecutive failures the subscriber is evicted. */
+  private async deliver(batch: StoredEvent[]): Promise<boolean> {
+    for (;;) {
+      if (this.closed) return false;
+      try {
+        await this.transport.send(batch);
+        this.failures = 0;
+        this.host.observer.delivered?.(batch.length);
+        const now = Date.now();
+        for (const event of batch) this.host.observer.latency?.(now - event.ts);
+        return true;
+      } catch (error) {
+        if (this.closed) return false;
+        this.failures++;
+        this.host.observer.deliveryFailed?.(
+          (error as Error)?.message ?? 'error',
+        );
+        if (this.failures >= this.host.options.maxFailures) {
+          this.evict('delivery_failures');
+          return false;
+        }
+      }
+    }
+  }
+}
+
+function sameEpoch(a: EventId, b: EventId): boolean {
+  return compareLogIds(a, b) !== null;
+}
+
+function isAfter(id: EventId, horizon: EventId): boolean {
+  return (compareLogIds(id, horizon) ?? 0) > 0;
+}

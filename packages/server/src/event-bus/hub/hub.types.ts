@@ -1,0 +1,42 @@
+import type {
+  EvictionReason,
+  ReadyInfo,
+  ReadyReason,
+  ResyncInfo,
+  ResyncReason,
+} from '@streamgate/protocol';
+import { StoredEvent } from '../domain/event';
+
+export type {
+  EvictionReason,
+  ReadyInfo,
+  ReadyReason,
+  ResyncInfo,
+  ResyncReason,
+};
+
+/**
+ * What a transport offers the hub for one connection. `send` resolves when
+ * the client acknowledged the batch and rejects on timeout or send error.
+ * Control messages are sent directly and never queued, so they cannot be
+ * dropped for lack of room.
+ */
+export interface SubscriberTransport {
+  readonly id: string;
+  send(batch: readonly StoredEvent[]): Promise<void>;
+  ready(info: ReadyInfo): void;
+  resync(info: ResyncInfo): void;
+  evict(reason: EvictionReason): void;
+}
+
+/** Observability hooks of the hub; every hook is optional. */
+export interface HubObserver {
+  delivered?(count: number): void;
+  deliveryFailed?(reason: string): void;
+  evicted?(reason: EvictionReason): void;
+  ready?(info: ReadyInfo): void;
+  resync?(reason: ResyncReason): void;
+  queueOverflow?(): void;
+  latency?(ms: number): void;
+  subscribers?(count: number): void;
+}

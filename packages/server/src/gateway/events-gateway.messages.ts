@@ -1,0 +1,7 @@
+/** Error texts of `EventsGatewayModule`, in one place so that they stay consistent. */
+export const EventsGatewayMessages = {
+  missingPort: (name: 'authenticator' | 'scopeResolver') =>
+    `EventsGatewayModule: "${name}" is required. Pass the class that ${name === 'authenticator' ? 'turns a token into a principal (implements Authenticator)' : 'grants scopes to a principal (implements ScopeResolver)'}, e.g. EventsGatewayModule.forRoot({ authenticator: JwtAuthenticator, scopeResolver: ClaimsScopeResolver }).`,
+  invalidNamespace: (namespace: unknown) =>
+    `EventsGatewayModule: "namespace" must start with "/" and use only letters, digits, "_", "-" and "/" (got ${JSON.stringify(namespace)}).`,
+};

@@ -1,0 +1,170 @@
+/*
+ * The public API of @streamgate/server. Everything a host needs is listed
+ * here by name; nothing else is public. Deliberately left out: the log
+ * engine and its storage primitives (`EventLogStore`, the Redis and
+ * in-memory stores), the node reader (`LiveSource`, `LiveReader`) and the id
+ * arithmetic used on hot paths (`compareLogIds`, `nextStreamId`,
+ * `ORIGIN_STREAM_ID`).
+ */
+
+// Events, ids and the scope rule.
+export {
+  EVENT_TYPE_PATTERN,
+  InvalidEventError,
+  MAX_SCOPES_PER_EVENT,
+  validateNewEvent,
+  validateNewEvents,
+} from './event-bus/domain/event';
+export type { NewEvent, StoredEvent } from './event-bus/domain/event';
+export { compareEventIds, parseEventId } from './event-bus/domain/event-id';
+export type { EventId, LogPosition } from './event-bus/domain/event-id';
+export {
+  isValidScope,
+  isVisibleTo,
+  WILDCARD_SCOPE,
+} from './event-bus/domain/scope';
+export {
+  CursorNotCoveredError,
+  EventLogUnavailableError,
+  InvalidCursorError,
+} from './event-bus/domain/errors';
+
+// Ports, tokens and decorators of the event bus.
+export { EventPublisher } from './event-bus/domain/event-publisher.port';
+export { EventSubscription } from './event-bus/domain/event-subscription.port';
+export type {
+  ConsumeOptions,
+  Consumer,
+  CursorCheck,
+  CursorProblem,
+  DeadLetter,
+  DiscontinuityReason,
+  LiveEventListener,
+  ReplayOptions,
+  ReplayPage,
+} from './event-bus/domain/event-subscription.port';
+// Aliases for apps that also use @nestjs/cqrs, whose `EventPublisher` has the same name.
+export { EventPublisher as StreamEventPublisher } from './event-bus/domain/event-publisher.port';
+export { EventSubscription as StreamEventSubscription } from './event-bus/domain/event-subscription.port';
+export {
+  InjectEventPublisher,
+  InjectEventSubscription,
+} from './event-bus/event-bus.decorators';
+export { EVENT_BUS_OPTIONS, EVENT_LOG } from './event-bus/event-bus.tokens';
+
+// The event bus module, its options and the running log.
+export { EventBusModule } from './event-bus/event-bus.module';
+export type {
+  EventBusDriver,
+  EventBusModuleOptions,
+  EventBusObserver,
+} from './event-bus/event-bus.options';
+export { createEventLog } from './event-bus/event-log.factory';
+export type { EventLog } from './event-bus/event-log.factory';
+export type { EventLogSettings } from './event-bus/engine/event-log.settings';
+export type { EventLogObserver } from './event-bus/engine/event-log.observer';
+export type { GroupInfo } from './event-bus/engine/event-log-store.port';
+export { InMemoryEventLog } from './event-bus/adapters/in-memory/in-memory.event-log-store';
+export type { RedisConnectionOptions } from './redis/redis-connection';
+
+// The delivery hub, for transports of your own.
+export { DeliveryHub } from './event-bus/hub/delivery-hub';
+export type { HubSubscriber } from './event-bus/hub/hub-subscriber';
+export type { HubOptions } from './event-bus/hub/hub.options';
+export type {
+  HubObserver,
+  SubscriberTransport,
+} from './event-bus/hub/hub.types';
+
+// Access: who is calling and what they may see.
+export { Authenticator } from './access/authenticator.port';
+export { ScopeResolver } from './access/scope-resolver.port';
+export type { Principal } from './access/principal';
+export { bearerToken } from './access/access';
+export type { Access, AccessRefusal, Authorization } from './access/access';
+export { AccessService } from './access/access.service';
+export { BearerAuthGuard } from './access/bearer-auth.guard';
+export type { AuthenticatedRequest } from './access/bearer-auth.guard';
+export { RequireScope } from './access/require-scope.decorator';
+export type { RequiredScope } from './access/require-scope.decorator';
+
+// The /events transports: Socket.IO and POST /events.
+export { EventsGatewayModule } from './gateway/events-gateway.module';
+export type {
+  EventsGatewayModuleExtras,
+  EventsGatewayModuleOptions,
+  GatewayCorsOptions,
+} from './gateway/events-gateway.options';
+export { EVENTS_GATEWAY_OPTIONS } from './gateway/events-gateway.tokens';
+export { EventsGateway } from './gateway/socket-io/events.gateway';
+export {
+  PUBLISH_SCOPE,
+  RESERVED_EVENT_TYPES,
+} from './gateway/http/events-publish.controller';
+
+// Wire protocol v1, shared with @streamgate/client.
+export {
+  EVENTS_NAMESPACE,
+  SERVER_SHUTDOWN,
+  ServerEvent,
+  UNAUTHORIZED,
+} from '@streamgate/protocol';
+export type {
+  Envelope,
+  EvictedInfo,
+  EvictionReason,
+  ReadyInfo,
+  ReadyReason,
+  ResyncInfo,
+  ResyncReason,
+} from '@streamgate/protocol';
+
+// Agent process messages.
+export { ProcessesModule } from './processes/processes.module';
+export { PROCESSES_OPTIONS } from './processes/processes.tokens';
+export type {
+  PostgresConnectionOptions,
+  ProcessesDriver,
+  ProcessesModuleOptions,
+} from './processes/processes.options';
+export { ProcessMessageStore } from './processes/domain/process-message-store.port';
+export {
+  assertProcessId,
+  isProcessStatus,
+  isTerminalStatus,
+  isValidProcessId,
+  PROCESS_ID_PATTERN,
+  PROCESS_STATUSES,
+  validateNewProcessMessage,
+} from './processes/domain/process-message';
+export type {
+  NewProcessMessage,
+  ProcessMessage,
+  ProcessStatus,
+} from './processes/domain/process-message';
+export {
+  InvalidProcessMessageError,
+  ProcessAlreadyEndedError,
+  ProcessMessageStoreUnavailableError,
+} from './processes/domain/process-messages.errors';
+export {
+  CursorAheadOfProcessError,
+  ProcessesConfigError,
+  ProcessNotFoundError,
+} from './processes/processes.errors';
+export { ProcessMessagesService } from './processes/process-messages.service';
+export type { ProcessMessagePage } from './processes/process-messages.service';
+export { ProcessStreamsService } from './processes/streaming/process-streams.service';
+export {
+  PROCESS_MESSAGE_EVENT,
+  PROCESS_STATUS_EVENT,
+  processScope,
+} from './processes/process-events.protocol';
+export type { ProcessStatusEventData } from './processes/process-events.protocol';
+export { PROCESSES_WRITE_SCOPE } from './processes/http/process-messages.controller';
+export { InMemoryProcessMessageStore } from './processes/adapters/in-memory/in-memory.process-message-store';
+export { RedisProcessMessageStore } from './processes/adapters/redis/redis.process-message-store';
+export type { RedisProcessMessageStoreOptions } from './processes/adapters/redis/redis.process-message-store';
+export { PostgresProcessMessageStore } from './processes/adapters/postgres/postgres.process-message-store';
+export type { PostgresProcessMessageStoreOptions } from './processes/adapters/postgres/postgres.process-message-store';
+export { migrate } from './processes/adapters/postgres/postgres.migrations';

@@ -1,0 +1,258 @@
+import { Logger } from '@nestjs/common';
+import type { Pool, PoolClient } from 'pg';
+import { loadPg } from './pg.loader';
+import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import {
+  NewProcessMessage,
+  ProcessMessage,
+  ProcessStatus,
+  assertProcessId,
+  assertProcessStatus,
+  isTerminalStatus,
+  validateNewProcessMessage,
+  validateReadOptions,
+} from '../../domain/process-message';
+import {
+  ProcessMessageStoreUnavailableError,
+  ProcessAlreadyEndedError,
+} from '../../domain/process-messages.errors';
+
+export interface PostgresProcessMessageStoreOptions {
+  /** A pool to use; the store never ends it. */
+  readonly pool?: Pool;
+  /** Connection string for a pool the store creates and ends on `close()`. @default the PG* environment variables */
+  readonly url?: string;
+}
+
+interface MessageRow {
+  seq: string;
+  type: string;
+  turn: number | null;
+  agent: string | null;
+  model: string | null;
+  payload: string;
+  created_at: string;
+}
+
+const TERMINAL_SQL = "('completed', 'failed', 'cancelled')";
+
+// Payload goes out and comes back as text, and timestamps are formatted by
+// the server, so custom pg type parsers of the host application cannot
+// change what this store returns.
+const CREATED_AT_ISO = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
+// One statement, so one transaction: the upsert locks the process row and
+// takes the next seq; if the message insert fails the seq is rolled back
+// with it. The WHERE makes an ended process return no row at all.
+const APPEND_SQL = `
+WITH next AS (
+  INSERT INTO agent_processes AS p (process_id, last_seq) VALUES ($1, 1)
+  ON CONFLICT (process_id) DO UPDATE
+    SET last_seq = p.last_seq + 1, updated_at = now()
+    WHERE p.status IS NULL OR p.status NOT IN ${TERMINAL_SQL}
+  RETURNING last_seq
+)
+INSERT INTO agent_messages (process_id, seq, type, turn, agent, model, payload)
+SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb FROM next
+RETURNING ${CREATED_AT_ISO}, seq`;
+
+const READ_SQL = `
+SELECT seq, type, turn, agent, model, payload::text AS payload, ${CREATED_AT_ISO}
+FROM agent_messages
+WHERE process_id = $1 AND seq > $2
+ORDER BY seq
+LIMIT $3`;
+
+/**
+ * Messages in `agent_messages`, one row per process in `agent_processes`
+ * (status and seq counter). Run `migrate(pool)` before the first use.
+ */
+export class PostgresProcessMessageStore implements ProcessMessageStore {
+  private readonly logger = new Logger(PostgresProcessMessageStore.name);
+  private readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private closed = false;
+
+  constructor(options: PostgresProcessMessageStoreOptions = {}) {
+    this.ownsPool = !options.pool;
+    this.pool =
+      options.pool ?? new (loadPg().Pool)({ connectionString: options.url });
+    // An idle client dropped by the server (restart, failover) emits on the
+    // pool; without a listener that error would end the process.
+    this.pool.on('error', (error) =>
+      this.logger.warn(`A PostgreSQL connection was dropped: ${error.message}`),
+    );
+  }
+
+  async append(
+    processId: string,
+    message: NewProcessMessage,
+  ): Promise<ProcessMessage> {
+    assertProcessId(processId);
+    const { type, turn, agent, model, payload } =
+      validateNewProcessMessage(message);
+    const payloadJson = JSON.stringify(payload);
+    const { rows } = await this.query<{ seq: string; created_at: string }>(
+      APPEND_SQL,
+      [
+        processId,
+        type,
+        turn ?? null,
+        agent ?? null,
+        model ?? null,
+        payloadJson,
+      ],
+    );
+    if (rows.length === 0) {
+      const status = await this.getStatus(processId);
+      throw new ProcessAlreadyEndedError(processId, status as ProcessStatus);
+    }
+    return toMessage(processId, {
+      ...rows[0],
+      type,
+      turn: turn ?? null,
+      agent: agent ?? null,
+      model: model ?? null,
+      payload: payloadJson,
+    });
+  }
+
+  async read(
+    processId: string,
+    options: { after: number; limit: number },
+  ): Promise<ProcessMessage[]> {
+    assertProcessId(processId);
+    const { after, limit } = validateReadOptions(options);
+    const { rows } = await this.query<MessageRow>(READ_SQL, [
+      processId,
+      after,
+      limit,
+    ]);
+    return rows.map((row) => toMessage(processId, row));
+  }
+
+  async lastSeq(processId: string): Promise<number> {
+    assertProcessId(processId);
+    const { rows } = await this.query<{ last_seq: string }>(
+      'SELECT last_seq FROM agent_processes WHERE process_id = $1',
+      [processId],
+    );
+    return rows.length ? Number(rows[0].last_seq) : 0;
+  }
+
+  async getStatus(processId: string): Promise<ProcessStatus | null> {
+    assertProcessId(processId);
+    const { rows } = await this.query<{ status: ProcessStatus | null }>(
+      'SELECT status FROM agent_processes WHERE process_id = $1',
+      [processId],
+    );
+    return rows[0]?.status ?? null;
+  }
+
+  async setStatus(
+    processId: string,
+    status: ProcessStatus,
+  ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
+    assertProcessId(processId);
+    assertProcessStatus(status);
+    return this.transaction(async (client) => {
+      await client.query(
+        'INSERT INTO agent_processes (process_id) VALUES ($1) ON CONFLICT (process_id) DO NOTHING',
+        [processId],
+      );
+      const { rows } = await client.query<{ status: ProcessStatus | null }>(
+        'SELECT status FROM agent_processes WHERE process_id = $1 FOR UPDATE',
+        [processId],
+      );
+      const previous = rows[0].status;
+      if (previous === status) return { previous, status };
+      if (previous && isTerminalStatus(previous)) {
+        throw new ProcessAlreadyEndedError(processId, previous);
+      }
+      await client.query(
+        'UPDATE agent_processes SET status = $2, updated_at = now() WHERE process_id = $1',
+        [processId, status],
+      );
+      return { previous, status };
+    });
+  }
+
+  async exists(processId: string): Promise<boolean> {
+    assertProcessId(processId);
+    // Rows are only created by a committed append or setStatus.
+    const { rows } = await this.query(
+      'SELECT 1 FROM agent_processes WHERE process_id = $1',
+      [processId],
+    );
+    return rows.length > 0;
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsPool || this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private async query<R extends object>(
+    sql: string,
+    params: unknown[],
+  ): Promise<{ rows: R[] }> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  private async transaction<T>(
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client
+        .query('ROLLBACK')
+        .catch((rollbackError: Error) => (broken = rollbackError));
+      throw error instanceof ProcessAlreadyEndedError
+        ? error
+        : unavailable(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+function unavailable(error: unknown): ProcessMessageStoreUnavailableError {
+  const hint =
+    (error as { code?: string }).code === '42P01'
+      ? ' Run migrate(pool) first.'
+      : '';
+  return new ProcessMessageStoreUnavailableError(
+    `PostgreSQL did not complete the query: ${(error as Error).message}.${hint}`,
+    { cause: error },
+  );
+}
+
+function toMessage(processId: string, row: MessageRow): ProcessMessage {
+  const message: Record<string, unknown> = {
+    seq: Number(row.seq),
+    processId,
+    type: row.type,
+  };
+  if (row.turn !== null) message.turn = row.turn;
+  if (row.agent !== null) message.agent = row.agent;
+  if (row.model !== null) message.model = row.model;
+  message.payload = JSON.parse(row.payload);
+  message.createdAt = row.created_at;
+  return message as unknown as ProcessMessage;
+}

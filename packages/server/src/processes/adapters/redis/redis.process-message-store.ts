@@ -1,0 +1,278 @@
+import Redis from 'ioredis';
+import {
+  createRedisClient,
+  RedisConnectionOptions,
+} from '../../../redis/redis-connection';
+import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import {
+  NewProcessMessage,
+  ProcessMessage,
+  ProcessStatus,
+  assertProcessId,
+  assertProcessStatus,
+  isProcessStatus,
+  validateNewProcessMessage,
+  validateReadOptions,
+} from '../../domain/process-message';
+import {
+  ProcessMessageStoreUnavailableError,
+  InvalidProcessMessageError,
+  ProcessAlreadyEndedError,
+} from '../../domain/process-messages.errors';
+
+export interface RedisProcessMessageStoreOptions {
+  /** Where Redis is; a given client is used as is and never closed. @default { url: 'redis://127.0.0.1:6379' } */
+  readonly connection?: RedisConnectionOptions;
+  /** First part of every key; `{<prefix>:proc:<id>}:…` keeps one process in one cluster slot. @default 'streamgate' */
+  readonly prefix?: string;
+  /** How long a process's keys live after it reaches a terminal status. @default 86_400_000 */
+  readonly retainAfterEndMs?: number;
+}
+
+const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
+
+// The stream entry id is `<seq>-0`, so seq is the resume key and Redis itself
+// refuses to write an id at or below the last one: no gap, no overwrite.
+// Returns {0, status} when the process has ended, {1, seq, ms} otherwise.
+const APPEND_SCRIPT = `
+local s = redis.call('GET', KEYS[2])
+if ${TERMINAL} then return {0, s} end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local seq = 1
+if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)-')) + 1 end
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fields = {'type', ARGV[1], 'payload', ARGV[2], 'ts', ms}
+for i = 3, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('XADD', KEYS[1], seq .. '-0', unpack(fields))
+return {1, seq, ms}
+`;
+
+// Returns {previous or '', 1} when applied, {previous, 0} when the process has ended.
+const SET_STATUS_SCRIPT = `
+local s = redis.call('GET', KEYS[2])
+local previous = s or ''
+if s == ARGV[1] then return {previous, 1} end
+if ${TERMINAL} then return {previous, 0} end
+redis.call('SET', KEYS[2], ARGV[1])
+s = ARGV[1]
+if ${TERMINAL} then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return {previous, 1}
+`;
+
+interface ScriptedRedis extends Redis {
+  streamgateAppendMessage(
+    ...args: (string | number)[]
+  ): Promise<[0, string] | [1, number, number]>;
+  streamgateSetStatus(...args: (string | number)[]): Promise<[string, 0 | 1]>;
+}
+
+/**
+ * One Redis stream per process holds its messages (entry id `<seq>-0`), a
+ * string key next to it the status. Both live under a hash tag per process,
+ * so the store works on Redis Cluster.
+ */
+export class RedisProcessMessageStore implements ProcessMessageStore {
+  private readonly redis: ScriptedRedis;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly retainAfterEndMs: number;
+
+  constructor(options: RedisProcessMessageStoreOptions = {}) {
+    this.prefix = options.prefix ?? 'streamgate';
+    this.retainAfterEndMs = options.retainAfterEndMs ?? 86_400_000;
+    if (!/^[^{}\s]{1,64}$/.test(this.prefix)) {
+      throw new InvalidProcessMessageError(
+        `prefix must be 1 to 64 characters without braces or spaces, which would break the cluster hash tag (got ${JSON.stringify(this.prefix)}).`,
+        'prefix',
+      );
+    }
+    if (
+      !Number.isSafeInteger(this.retainAfterEndMs) ||
+      this.retainAfterEndMs < 1
+    ) {
+      throw new InvalidProcessMessageError(
+        `retainAfterEndMs must be a positive integer number of milliseconds (got ${options.retainAfterEndMs}).`,
+        'retainAfterEndMs',
+      );
+    }
+    const connection = options.connection ?? { url: 'redis://127.0.0.1:6379' };
+    this.ownsClient = !connection.client;
+    const redis = (connection.client ??
+      createRedisClient(connection, 'commands', 'processes')) as ScriptedRedis;
+    if (!redis.streamgateAppendMessage) {
+      redis.defineCommand('streamgateAppendMessage', {
+        numberOfKeys: 2,
+        lua: APPEND_SCRIPT,
+      });
+      redis.defineCommand('streamgateSetStatus', {
+        numberOfKeys: 2,
+        lua: SET_STATUS_SCRIPT,
+      });
+    }
+    this.redis = redis;
+  }
+
+  async append(
+    processId: string,
+    message: NewProcessMessage,
+  ): Promise<ProcessMessage> {
+    assertProcessId(processId);
+    const { type, payload, ...optional } = validateNewProcessMessage(message);
+    const payloadJson = JSON.stringify(payload);
+    const extra: (string | number)[] = [];
+    for (const [field, value] of Object.entries(optional))
+      extra.push(field, value);
+    const reply = await this.call(() =>
+      this.redis.streamgateAppendMessage(
+        this.messagesKey(processId),
+        this.statusKey(processId),
+        type,
+        payloadJson,
+        ...extra,
+      ),
+    );
+    if (reply[0] === 0)
+      throw new ProcessAlreadyEndedError(processId, reply[1] as ProcessStatus);
+    return {
+      seq: reply[1],
+      processId,
+      type,
+      ...optional,
+      payload: JSON.parse(payloadJson),
+      createdAt: new Date(reply[2]).toISOString(),
+    };
+  }
+
+  async read(
+    processId: string,
+    options: { after: number; limit: number },
+  ): Promise<ProcessMessage[]> {
+    assertProcessId(processId);
+    const { after, limit } = validateReadOptions(options);
+    const entries = await this.call(() =>
+      this.redis.xrange(
+        this.messagesKey(processId),
+        `${after + 1}-0`,
+        '+',
+        'COUNT',
+        limit,
+      ),
+    );
+    return entries.map(([id, fields]) => toMessage(processId, id, fields));
+  }
+
+  async lastSeq(processId: string): Promise<number> {
+    assertProcessId(processId);
+    const last = await this.call(() =>
+      this.redis.xrevrange(this.messagesKey(processId), '+', '-', 'COUNT', 1),
+    );
+    return last.length ? seqOf(last[0][0]) : 0;
+  }
+
+  async getStatus(processId: string): Promise<ProcessStatus | null> {
+    assertProcessId(processId);
+    const status = await this.call(() =>
+      this.redis.get(this.statusKey(processId)),
+    );
+    return status === null ? null : this.checkStored(status, processId);
+  }
+
+  async setStatus(
+    processId: string,
+    status: ProcessStatus,
+  ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
+    assertProcessId(processId);
+    assertProcessStatus(status);
+    const [previous, applied] = await this.call(() =>
+      this.redis.streamgateSetStatus(
+        this.messagesKey(processId),
+        this.statusKey(processId),
+        status,
+        this.retainAfterEndMs,
+      ),
+    );
+    const before =
+      previous === '' ? null : this.checkStored(previous, processId);
+    if (!applied)
+      throw new ProcessAlreadyEndedError(processId, before as ProcessStatus);
+    return { previous: before, status };
+  }
+
+  async exists(processId: string): Promise<boolean> {
+    assertProcessId(processId);
+    const count = await this.call(() =>
+      this.redis.exists(this.statusKey(processId), this.messagesKey(processId)),
+    );
+    return count > 0;
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient || this.redis.status === 'end') return;
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  /** `{<prefix>:proc:<id>}:messages`, the stream of one process. */
+  messagesKey(processId: string): string {
+    return `{${this.prefix}:proc:${processId}}:messages`;
+  }
+
+  /** `{<prefix>:proc:<id>}:status`, the status string of one process. */
+  statusKey(processId: string): string {
+    return `{${this.prefix}:proc:${processId}}:status`;
+  }
+
+  private checkStored(status: string, processId: string): ProcessStatus {
+    if (!isProcessStatus(status)) {
+      throw new ProcessMessageStoreUnavailableError(
+        `Key ${this.statusKey(processId)} holds "${status.slice(0, 40)}", which is not a process status; it was written by something other than this store.`,
+      );
+    }
+    return status;
+  }
+
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new ProcessMessageStoreUnavailableError(
+        `Redis did not complete the command: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function seqOf(streamId: string): number {
+  return Number(streamId.slice(0, streamId.indexOf('-')));
+}
+
+function toMessage(
+  processId: string,
+  id: string,
+  fields: string[],
+): ProcessMessage {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) values[fields[i]] = fields[i + 1];
+  const message: Record<string, unknown> = {
+    seq: seqOf(id),
+    processId,
+    type: values.type,
+  };
+  if (values.turn !== undefined) message.turn = Number(values.turn);
+  if (values.agent !== undefined) message.agent = values.agent;
+  if (values.model !== undefined) message.model = values.model;
+  message.payload = JSON.parse(values.payload);
+  message.createdAt = new Date(Number(values.ts)).toISOString();
+  return message as unknown as ProcessMessage;
+}

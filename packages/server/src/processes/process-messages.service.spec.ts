@@ -1,0 +1,135 @@
+import { Logger } from '@nestjs/common';
+import type { NewEvent } from '../event-bus/domain/event';
+import type { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import { InMemoryProcessMessageStore } from './adapters/in-memory/in-memory.process-message-store';
+import { ProcessAlreadyEndedError } from './domain/process-messages.errors';
+import { ProcessMessagesService } from './process-messages.service';
+import {
+  CursorAheadOfProcessError,
+  ProcessNotFoundError,
+} from './processes.errors';
+
+/** Records what was published, and what the store held at that moment. */
+class FakePublisher implements EventPublisher {
+  readonly published: { event: NewEvent; storedSeqAtPublish: number }[] = [];
+  failing = false;
+
+  constructor(private readonly store: InMemoryProcessMessageStore) {}
+
+  async publish(event: NewEvent): Promise<string> {
+    if (this.failing) throw new Error('bus down');
+    const processId = (event.data as { processId: string }).processId;
+    this.published.push({
+      event,
+      storedSeqAtPublish: await this.store.lastSeq(processId),
+    });
+    return `${this.published.length}-0`;
+  }
+
+  async publishMany(events: readonly NewEvent[]): Promise<string[]> {
+    return Promise.all(events.map((e) => this.publish(e)));
+  }
+}
+
+describe('ProcessMessagesService', () => {
+  let store: InMemoryProcessMessageStore;
+  let publisher: FakePublisher;
+  let service: ProcessMessagesService;
+  let errors: jest.SpyInstance;
+
+  beforeEach(() => {
+    store = new InMemoryProcessMessageStore();
+    publisher = new FakePublisher(store);
+    service = new ProcessMessagesService(store, publisher);
+    errors = jest
+      .spyOn(Logger.prototype, 'error')
+      .mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  describe('when a message is appended', () => {
+    it('stores it first, then publishes it to process:<id>', async () => {
+      const stored = await service.append('run-1', {
+        type: 'text',
+        payload: 'hi',
+      });
+      expect(publisher.published).toEqual([
+        {
+          event: {
+            type: 'process_message',
+            data: stored,
+            scopes: ['process:run-1'],
+          },
+          storedSeqAtPublish: 1,
+        },
+      ]);
+    });
+
+    it('publishes nothing when the store refuses', async () => {
+      await store.setStatus('run-1', 'completed');
+      await expect(
+        service.append('run-1', { type: 't', payload: null }),
+      ).rejects.toBeInstanceOf(ProcessAlreadyEndedError);
+      expect(publisher.published).toEqual([]);
+    });
+  });
+
+  describe('when the bus cannot publish', () => {
+    it('still succeeds, counts every failure and logs once until publishing works again', async () => {
+      publisher.failing = true;
+      await service.append('run-1', { type: 't', payload: 1 });
+      await service.setStatus('run-1', 'running');
+      expect(await store.lastSeq('run-1')).toBe(1);
+      expect(service.publishFailures).toBe(2);
+      expect(errors).toHaveBeenCalledTimes(1);
+      publisher.failing = false;
+      await service.append('run-1', { type: 't', payload: 2 });
+      publisher.failing = true;
+      await service.append('run-1', { type: 't', payload: 3 });
+      expect(service.publishFailures).toBe(3);
+      expect(errors).toHaveBeenCalledTimes(2);
+    });
+  });
+
+  describe('when the status is set', () => {
+    it('publishes the change with the previous status', async () => {
+      expect(await service.setStatus('run-1', 'running')).toEqual({
+        status: 'running',
+        previous: null,
+      });
+      expect(publisher.published[0].event).toEqual({
+        type: 'process_status',
+        data: { processId: 'run-1', status: 'running', previous: null },
+        scopes: ['process:run-1'],
+      });
+    });
+
+    it('publishes nothing when the status does not change', async () => {
+      await service.setStatus('run-1', 'running');
+      expect(await service.setStatus('run-1', 'running')).toEqual({
+        status: 'running',
+        previous: 'running',
+      });
+      expect(publisher.published).toHaveLength(1);
+    });
+  });
+
+  describe('when a page is read', () => {
+    it('rejects an unknown process and a cursor past the newest message', async () => {
+      await expect(service.page('nobody', 0, 10)).rejects.toBeInstanceOf(
+        ProcessNotFoundError,
+      );
+      await service.append('run-1', { type: 't', payload: 1 });
+      const error = await service.page('run-1', 2, 10).catch((e) => e);
+      expect(error).toBeInstanceOf(CursorAheadOfProcessError);
+      expect(error.field).toBe('after');
+      expect(await service.page('run-1', 1, 10)).toEqual({
+        messages: [],
+        nextAfter: 1,
+        status: null,
+      });
+    });
+  });
+});

@@ -1,0 +1,25 @@
+/** Log and error texts of the processes module, in one place so that they stay consistent. */
+export const ProcessesMessages = {
+  unknownDriver: (driver: unknown) =>
+    `ProcessesModule: unknown driver ${JSON.stringify(driver)}. Use 'memory', 'redis' or 'postgres'.`,
+  redisWithoutConnection: () =>
+    `ProcessesModule: driver 'redis' needs a connection. Pass redis: { url: 'redis://127.0.0.1:6379' } (or an ioredis client).`,
+  postgresWithoutConnection: () =>
+    `ProcessesModule: driver 'postgres' needs a connection. Pass postgres: { url: 'postgres://user@127.0.0.1:5432/app' } (or a pg Pool).`,
+  invalidNumber: (name: string, value: unknown, min: number, max: number) =>
+    `ProcessesModule: option "${name}" must be an integer from ${min} to ${max} (got ${JSON.stringify(value)}).`,
+  migrationFailed: (error: unknown) =>
+    `ProcessesModule: the PostgreSQL migrations failed, so the process store cannot start: ${(error as Error)?.message ?? error}. Check the postgres connection and that the user may create tables.`,
+  usingDriver: (driver: string) =>
+    driver === 'memory'
+      ? 'Process messages are kept in this process only (driver "memory"); they are lost on restart and not shared between nodes. Use "redis" or "postgres" in production.'
+      : `Process messages are stored in ${driver === 'redis' ? 'Redis' : 'PostgreSQL'}.`,
+  publishFailed: (type: string, processId: string, error: unknown) =>
+    `Could not publish ${type} for process "${processId}" on the event bus: ${(error as Error)?.message ?? error}. The store has it, so streams catch up on their next check; Socket.IO clients miss it until they re-read. Further failures are counted, not logged, until a publish succeeds again.`,
+  publishRecovered: (failed: number) =>
+    `Publishing process events works again after ${failed} failure(s).`,
+  hubUnavailable: (error: unknown) =>
+    `Live delivery is not running on this node (${(error as Error)?.message ?? error}); retry, or read pages without streaming.`,
+  streamFailed: (processId: string, error: unknown) =>
+    `A stream of process "${processId}" stopped because the store failed: ${(error as Error)?.message ?? error}. The client reconnects and resumes from its last seq.`,
+};

@@ -1,0 +1,132 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import { ProcessMessageStore } from '../domain/process-message-store.port';
+import { ProcessMessagesService } from '../process-messages.service';
+import { ProcessesMessages } from '../processes.messages';
+import type { ResolvedProcessesOptions } from '../processes.options';
+import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
+import {
+  ProcessMessageStream,
+  ProcessMessageStreamStats,
+  StreamOutput,
+} from './process-message.stream';
+import { ProcessStreamFormat } from './process-stream.formats';
+import { ProcessStreamRouter } from './process-stream.router';
+
+export interface OpenProcessStreamRequest {
+  readonly processId: string;
+  /** Send messages with a seq greater than this. */
+  readonly after: number;
+  /** Where `after` came from, named in errors: `after` or `Last-Event-ID`. */
+  readonly cursorField: string;
+  readonly format: ProcessStreamFormat;
+  readonly output: StreamOutput;
+  /** Writes the response headers; called once the request is known to be valid. */
+  readonly begin: () => void;
+}
+
+/** Opens, tracks and (on shutdown) ends the process streams of this node. */
+@Injectable()
+export class ProcessStreamsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(ProcessStreamsService.name);
+  private readonly streams = new Set<ProcessMessageStream>();
+  private shuttingDown = false;
+  private failures = 0;
+  private readonly totals: ProcessMessageStreamStats = {
+    resyncs: 0,
+    overflows: 0,
+  };
+  private lastFailureLog = 0;
+
+  constructor(
+    private readonly hub: DeliveryHub,
+    private readonly router: ProcessStreamRouter,
+    private readonly messages: ProcessMessagesService,
+    @Inject(ProcessMessageStore) private readonly store: ProcessMessageStore,
+    @Inject(RESOLVED_PROCESSES_OPTIONS)
+    private readonly options: ResolvedProcessesOptions,
+  ) {}
+
+  /** Streams open on this node right now. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Store re-reads and dropped live buffers of all streams since start. */
+  get stats(): Readonly<ProcessMessageStreamStats> {
+    return { ...this.totals };
+  }
+
+  /** Streams that stopped because the store failed, since start. */
+  get streamFailures(): number {
+    return this.failures;
+  }
+
+  /**
+   * Checks the request, then streams. Rejects before anything is written
+   * with `ProcessNotFoundError` or `CursorAheadOfProcessError`.
+   */
+  async open(request: OpenProcessStreamRequest): Promise<ProcessMessageStream> {
+    const { processId, after } = request;
+    if (this.shuttingDown) {
+      throw new ServiceUnavailableException(
+        'This node is shutting down; reconnect to another one.',
+      );
+    }
+    await this.messages.checkCursor(processId, after, request.cursorField);
+    await this.hub.start().catch((error: unknown) => {
+      throw new ServiceUnavailableException(
+        ProcessesMessages.hubUnavailable(error),
+      );
+    });
+    const stream = new ProcessMessageStream({
+      processId,
+      after,
+      store: this.store,
+      format: request.format,
+      output: request.output,
+      heartbeatMs: this.options.heartbeatMs,
+      pageSize: this.options.pageSize,
+      queueLimit: this.options.queueLimit,
+      onError: (error) => this.failed(processId, error),
+      stats: this.totals,
+    });
+    // Registered before the first store read: the handover depends on it.
+    const remove = this.router.add(processId, stream);
+    this.streams.add(stream);
+    stream.onClose(() => {
+      remove();
+      this.streams.delete(stream);
+    });
+    if (!stream.isClosed) {
+      request.begin();
+      stream.start();
+    }
+    return stream;
+  }
+
+  /** Ends every open stream, so that the HTTP server can close; clients resume elsewhere. */
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+    const count = this.streams.size;
+    for (const stream of [...this.streams]) stream.close();
+    if (count > 0) {
+      this.logger.log(`Ended ${count} process stream(s) for shutdown.`);
+    }
+  }
+
+  private failed(processId: string, error: unknown): void {
+    this.failures++;
+    // One line per 10 s at most: when the store is down every stream fails.
+    if (Date.now() - this.lastFailureLog >= 10_000) {
+      this.lastFailureLog = Date.now();
+      this.logger.warn(ProcessesMessages.streamFailed(processId, error));
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import {
+  NewEvent,
+  StoredEvent,
+  validateNewEvent,
+  validateNewEvents,
+} from '../event-bus/domain/event';
+import { EventId, formatEventId } from '../event-bus/domain/event-id';
+import { EventLogUnavailableError } from '../event-bus/domain/errors';
+import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+
+/**
+ * An `EventPublisher` that records instead of writing to a log, for unit
+ * tests of code that publishes. It validates like the real one, so an event
+ * the log would refuse fails the test too.
+ *
+ * ```ts
+ * const publisher = new RecordingEventPublisher();
+ * const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+ *   .overrideProvider(EventPublisher)
+ *   .useValue(publisher)
+ *   .compile();
+ * ```
+ */
+export class RecordingEventPublisher implements EventPublisher {
+  /** Every event published so far, in order, as the log would store it. */
+  readonly events: StoredEvent[] = [];
+  private readonly epoch = randomBytes(4).toString('hex');
+  private seq = 0;
+  private failure: Error | null = null;
+
+  async publish(event: NewEvent): Promise<EventId> {
+    const valid = validateNewEvent(event);
+    this.throwIfFailing(1);
+    return this.record(valid).id;
+  }
+
+  async publishMany(events: readonly NewEvent[]): Promise<EventId[]> {
+    const valid = validateNewEvents(events);
+    this.throwIfFailing(valid.length);
+    return valid.map((event) => this.record(event).id);
+  }
+
+  /** The recorded events of one type. */
+  of(type: string): StoredEvent[] {
+    return this.events.filter((event) => event.type === type);
+  }
+
+  /**
+   * Makes the following publishes reject with `EventLogUnavailableError`,
+   * as when the log cannot be written; `false` ends it.
+   */
+  failWith(failing: boolean | Error = true): void {
+    this.failure =
+      failing === false
+        ? null
+        : failing === true
+          ? new EventLogUnavailableError(
+              'The event log is unavailable (simulated by RecordingEventPublisher).',
+            )
+          : failing;
+  }
+
+  /** Forgets what was recorded. */
+  clear(): void {
+    this.events.length = 0;
+  }
+
+  private throwIfFailing(count: number): void {
+    if (!this.failure) return;
+    if (this.failure instanceof EventLogUnavailableError) {
+      throw new EventLogUnavailableError(
+        `Could not write ${count} event(s) to the event log: ${this.failure.message}`,
+        { cause: this.failure },
+      );
+    }
+    throw this.failure;
+  }
+
+  private record(event: Required<NewEvent>): StoredEvent {
+    const ts = Date.now();
+    const stored: StoredEvent = {
+      id: formatEventId(this.epoch, `${ts}-${this.seq++}`),
+      type: event.type,
+      data: structuredClone(event.data),
+      scopes: [...event.scopes],
+      ts,
+    };
+    this.events.push(stored);
+    return stored;
+  }
+}

@@ -1,0 +1,503 @@
+import { CursorNotCoveredError } from '../src/event-bus/domain/errors';
+import { InvalidEventError, StoredEvent } from '../src/event-bus/domain/event';
+import {
+  compareEventIds,
+  formatEventId,
+  parseEventId,
+} from '../src/event-bus/domain/event-id';
+import {
+  EventLogHarness,
+  InMemoryHarness,
+  LogNode,
+  RedisHarness,
+} from './event-log.harness';
+import { delay, waitFor } from '../../../test/support/wait-for';
+
+const harnesses: EventLogHarness[] = [
+  new InMemoryHarness(),
+  new RedisHarness(),
+];
+
+function recorder() {
+  const events: StoredEvent[] = [];
+  const positions: string[] = [];
+  const discontinuities: { reason: string; position: string }[] = [];
+  return {
+    events,
+    positions,
+    discontinuities,
+    listener: {
+      onEvents(batch: StoredEvent[], position: string) {
+        events.push(...batch);
+        positions.push(position);
+      },
+      onDiscontinuity(reason: string, position: string) {
+        discontinuities.push({ reason, position });
+      },
+    },
+  };
+}
+
+const ev = (i: number, scopes: string[] = []) => ({
+  type: 'test_event',
+  data: { i, nested: { list: [i, 'x', null] } },
+  scopes,
+});
+
+describe.each(harnesses)('event log contract ($name)', (harness) => {
+  beforeAll(() => harness.setUp());
+  afterAll(() => harness.tearDown());
+  beforeEach(() => harness.newLog());
+  afterEach(() => harness.closeAll());
+
+  describe('when events are published', () => {
+    it('returns ids that ascend in publish order and replays the events deep-equal', async () => {
+      const { publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      const ids = await publisher.publishMany(
+        Array.from({ length: 30 }, (_, i) => ev(i, [`agent:${i % 3}`])),
+      );
+      ids.push(await publisher.publish(ev(30)));
+      for (let i = 1; i < ids.length; i++)
+        expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
+      const page = await subscription.replay(start, { limit: 100 });
+      expect(page.events.map((e) => e.id)).toEqual(ids);
+      expect(page.events[4]).toEqual({
+        id: ids[4],
+        type: 'test_event',
+        data: ev(4).data,
+        scopes: ['agent:1'],
+        ts: expect.any(Number),
+      });
+      expect(page.done).toBe(true);
+    });
+
+    it('delivers them live, in order, to a node reader', async () => {
+      const { publisher, subscription } = harness.node();
+      const rec = recorder();
+      const reader = await subscription.live(rec.listener);
+      const ids = await publisher.publishMany(
+        Array.from({ length: 20 }, (_, i) => ev(i)),
+      );
+      await waitFor(() => rec.events.length === 20, '20 live events');
+      expect(rec.events.map((e) => e.id)).toEqual(ids);
+      expect(reader.position).toBe(ids[19]);
+    });
+
+    it('rejects an invalid event in a batch and writes none of the batch', async () => {
+      const { publisher, subscription } = harness.node();
+      const before = await subscription.head();
+      await expect(
+        publisher.publishMany([ev(1), { type: '9bad', data: 1 }]),
+      ).rejects.toThrow(InvalidEventError);
+      await expect(
+        publisher.publishMany([ev(1), { type: 'ok', data: 1, scopes: [''] }]),
+      ).rejects.toThrow(/\[1\]\.scopes\[0\]/);
+      expect(await subscription.head()).toBe(before);
+    });
+
+    it('gives an empty log a position that later cursors resume from', async () => {
+      const { publisher, subscription } = harness.node();
+      const head = await subscription.head();
+      expect(parseEventId(head)?.streamId).toBe('0-0');
+      expect(await subscription.checkCursor(head)).toEqual({ covered: true });
+      const id = await publisher.publish(ev(1));
+      expect(
+        (await subscription.replay(head, { limit: 10 })).events.map(
+          (e) => e.id,
+        ),
+      ).toEqual([id]);
+    });
+  });
+
+  describe('when replaying in pages', () => {
+    it('returns bounded pages that chain without gap or overlap', async () => {
+      const { publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      const ids = await publisher.publishMany(
+        Array.from({ length: 25 }, (_, i) => ev(i)),
+      );
+      const seen: string[] = [];
+      let after = start;
+      const sizes: number[] = [];
+      for (;;) {
+        const page = await subscription.replay(after, { limit: 10 });
+        sizes.push(page.events.length);
+        seen.push(...page.events.map((e) => e.id));
+        after = page.position;
+        if (page.done) break;
+      }
+      expect(sizes).toEqual([10, 10, 5]);
+      expect(seen).toEqual(ids);
+    });
+
+    it('stops at an inclusive upper bound', async () => {
+      const { publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      const ids = await publisher.publishMany(
+        Array.from({ length: 10 }, (_, i) => ev(i)),
+      );
+      const page = await subscription.replay(start, {
+        limit: 100,
+        until: ids[5],
+      });
+      expect(page.events.map((e) => e.id)).toEqual(ids.slice(0, 6));
+      expect(page.done).toBe(true);
+    });
+  });
+
+  describe('when the log is trimmed by count', () => {
+    it('keeps the newest events and knows exactly which cursors are still covered', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 10 });
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) ids.push(await publisher.publish(ev(i)));
+      const all = await subscription
+        .replay(formatEventId(parseEventId(ids[0])!.epoch, '0-0'), {
+          limit: 100,
+        })
+        .catch((e) => e);
+      expect(all).toBeInstanceOf(CursorNotCoveredError);
+      // ids[19] is the last trimmed event: everything after it is still there.
+      expect(await subscription.checkCursor(ids[19])).toEqual({
+        covered: true,
+      });
+      expect(await subscription.checkCursor(ids[18])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
+      expect(await subscription.checkCursor(ids[5])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
+      const page = await subscription.replay(ids[19], { limit: 100 });
+      expect(page.events.map((e) => e.id)).toEqual(ids.slice(20));
+      await expect(
+        subscription.replay(ids[18], { limit: 100 }),
+      ).rejects.toMatchObject({ reason: 'trimmed' });
+    });
+
+    it('trims in batches when the limit is large, keeping at least maxLen', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 200 });
+      const ids = await publisher.publishMany(
+        Array.from({ length: 450 }, (_, i) => ev(i)),
+      );
+      const covered = await Promise.all(
+        ids.map((id) => subscription.checkCursor(id)),
+      );
+      const firstCovered = covered.findIndex((c) => c.covered);
+      expect(firstCovered).toBeGreaterThanOrEqual(0);
+      expect(ids.length - 1 - firstCovered).toBeGreaterThanOrEqual(200);
+      expect(ids.length - 1 - firstCovered).toBeLessThanOrEqual(202);
+      expect(covered.slice(firstCovered).every((c) => c.covered)).toBe(true);
+    });
+  });
+
+  describe('when the log is trimmed by age', () => {
+    it('drops events older than maxAgeMs on the next write and reports their cursors as trimmed', async () => {
+      const { publisher, subscription } = harness.node({ maxAgeMs: 300 });
+      const old = await publisher.publishMany([ev(1), ev(2), ev(3)]);
+      await delay(400);
+      const fresh = await publisher.publish(ev(4));
+      expect(await subscription.checkCursor(old[2])).toEqual({ covered: true });
+      expect(await subscription.checkCursor(old[1])).toEqual({
+        covered: false,
+        reason: 'trimmed',
+      });
+      expect(
+        (await subscription.replay(old[2], { limit: 10 })).events.map(
+          (e) => e.id,
+        ),
+      ).toEqual([fresh]);
+    });
+  });
+
+  describe('when a cursor is checked', () => {
+    it('calls garbage and future cursors invalid', async () => {
+      const { publisher, subscription } = harness.node();
+      const id = await publisher.publish(ev(1));
+      const { epoch } = parseEventId(id)!;
+      for (const bad of [
+        '',
+        'nonsense',
+        '9-0',
+        `${epoch}:abc`,
+        `${epoch}:1-2-3`,
+        42,
+        null,
+        {},
+        `${epoch}:99999999999999-0`,
+      ]) {
+        expect(await subscription.checkCursor(bad)).toEqual({
+          covered: false,
+          reason: 'invalid_cursor',
+        });
+      }
+    });
+
+    it('orders ids numerically, not as strings', async () => {
+      const { subscription } = harness.node();
+      const { epoch } = parseEventId(await subscription.head())!;
+      expect(compareEventIds(`${epoch}:9-0`, `${epoch}:10-0`)).toBeLessThan(0);
+      expect(compareEventIds(`${epoch}:10-2`, `${epoch}:10-10`)).toBeLessThan(
+        0,
+      );
+    });
+  });
+
+  describe('when the log is reset', () => {
+    it('starts a new epoch so that old cursors are never taken as valid', async () => {
+      const { publisher, subscription } = harness.node();
+      const before = await publisher.publishMany([ev(1), ev(2)]);
+      await harness.reset();
+      expect(await subscription.checkCursor(before[1])).toEqual({
+        covered: false,
+        reason: 'epoch_changed',
+      });
+      const after = await publisher.publish(ev(3));
+      expect(parseEventId(after)!.epoch).not.toBe(
+        parseEventId(before[1])!.epoch,
+      );
+      await expect(
+        subscription.replay(before[1], { limit: 10 }),
+      ).rejects.toMatchObject({ reason: 'epoch_changed' });
+    });
+
+    it('starts a new epoch when only the stream was deleted and a foreign producer recreated it', async () => {
+      const { publisher, subscription } = harness.node();
+      const before = await publisher.publish(ev(1));
+      await harness.deleteStream();
+      await harness.writeRaw(['type', 'python_event', 'data', '{}']);
+      expect(await subscription.checkCursor(before)).toEqual({
+        covered: false,
+        reason: 'epoch_changed',
+      });
+    });
+
+    it('tells the node reader, which then reads the new log from its start', async () => {
+      const { publisher, subscription } = harness.node();
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      await publisher.publish(ev(1));
+      await waitFor(() => rec.events.length === 1, 'first event');
+      await harness.reset();
+      const fresh = await harness.node().publisher.publishMany([ev(2), ev(3)]);
+      await waitFor(
+        () => rec.events.length === 3,
+        'events of the new epoch',
+        8_000,
+      );
+      expect(rec.discontinuities).toEqual([
+        { reason: 'epoch_changed', position: expect.stringMatching(/:0-0$/) },
+      ]);
+      expect(rec.events.slice(1).map((e) => e.id)).toEqual(fresh);
+    });
+  });
+
+  describe('when a node restarts with the same instance id', () => {
+    it('resumes from its group position without re-reading acknowledged events', async () => {
+      const first = harness.node({ instanceId: 'node-a' });
+      const rec1 = recorder();
+      const reader = await first.subscription.live(rec1.listener);
+      const early = await first.publisher.publishMany([ev(1), ev(2)]);
+      await waitFor(() => rec1.events.length === 2, 'early events');
+      await reader.stop();
+      const missed = await first.publisher.publishMany([ev(3), ev(4), ev(5)]);
+      const rec2 = recorder();
+      const second = harness.node({ instanceId: 'node-a' });
+      const resumed = await second.subscription.live(rec2.listener);
+      await waitFor(() => rec2.events.length === 3, 'missed events');
+      expect(rec2.events.map((e) => e.id)).toEqual(missed);
+      expect(early).toHaveLength(2);
+      expect(resumed.position).toBe(missed[2]);
+    });
+
+    it('re-reads what it had read but not acknowledged', async () => {
+      const node = harness.node({ instanceId: 'node-b' });
+      const rec0 = recorder();
+      await (await node.subscription.live(rec0.listener)).stop();
+      const ids = await node.publisher.publishMany([ev(1), ev(2)]);
+      // A crash between reading and acknowledging: read by the node's consumer, never acked.
+      const raw = node.store.openReader();
+      expect(await raw.readGroup('node:node-b', 'node-b', 10, 0)).toHaveLength(
+        2,
+      );
+      await raw.close();
+      const rec = recorder();
+      await harness
+        .node({ instanceId: 'node-b' })
+        .subscription.live(rec.listener);
+      expect(rec.events.map((e) => e.id)).toEqual(ids);
+    });
+
+    it('reports a discontinuity when its position was trimmed while it was away', async () => {
+      const node = harness.node({ instanceId: 'node-c', maxLen: 5 });
+      const reader = await node.subscription.live(recorder().listener);
+      await reader.stop();
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++)
+        ids.push(await node.publisher.publish(ev(i)));
+      const rec = recorder();
+      await harness
+        .node({ instanceId: 'node-c', maxLen: 5 })
+        .subscription.live(rec.listener);
+      await waitFor(() => rec.events.length === 5, 'retained events');
+      expect(rec.discontinuities).toEqual([
+        { reason: 'trimmed', position: ids[6] },
+      ]);
+      expect(rec.events.map((e) => e.id)).toEqual(ids.slice(7));
+    });
+  });
+
+  describe('when node groups go stale', () => {
+    it('removes groups of nodes gone longer than the retention window, and only those', async () => {
+      const gone = harness.node({ instanceId: 'gone-node' });
+      await (await gone.subscription.live(recorder().listener)).stop();
+      await delay(300);
+      const live = harness.node({ instanceId: 'live-node', staleGroupMs: 200 });
+      await live.subscription.live(recorder().listener);
+      const names = (await live.store.listGroups()).map((g) => g.name);
+      expect(names).toContain('node:live-node');
+      expect(names).not.toContain('node:gone-node');
+    });
+  });
+
+  describe('when backend work is consumed by a group', () => {
+    it('gives each event to exactly one consumer and acknowledges it', async () => {
+      const node = harness.node();
+      const seen: string[][] = [[], []];
+      await node.subscription.consume(
+        'workers',
+        async (e) => void seen[0].push(e.id),
+        { claimIdleMs: 200 },
+      );
+      await node.subscription.consume(
+        'workers',
+        async (e) => void seen[1].push(e.id),
+        { claimIdleMs: 200 },
+      );
+      const ids = await node.publisher.publishMany(
+        Array.from({ length: 40 }, (_, i) => ev(i)),
+      );
+      await waitFor(
+        () => seen[0].length + seen[1].length === 40,
+        'all 40 handled',
+      );
+      await delay(300);
+      expect([...seen[0], ...seen[1]].sort()).toEqual([...ids].sort());
+      expect(
+        (await node.store.listGroups()).find((g) => g.name === 'workers')
+          ?.pending,
+      ).toBe(0);
+    });
+
+    it('redelivers to a live consumer what a dead one left pending', async () => {
+      const node = harness.node();
+      await node.subscription
+        .consume('jobs', async () => undefined, { claimIdleMs: 100 })
+        .then((c) => c.stop());
+      const id = await node.publisher.publish(ev(1));
+      const dead = node.store.openReader();
+      expect(
+        (await dead.readGroup('jobs', 'dead-consumer', 10, 0)).map((e) => e.id),
+      ).toEqual([parseEventId(id)!.streamId]);
+      await dead.close();
+      const got: string[] = [];
+      await node.subscription.consume(
+        'jobs',
+        async (e) => void got.push(e.id),
+        { claimIdleMs: 100 },
+      );
+      await waitFor(() => got.length === 1, 'redelivery', 5_000);
+      expect(got).toEqual([id]);
+    });
+
+    it('moves an event to the dead-letter stream after maxDeliveries failures', async () => {
+      const node = harness.node();
+      let attempts = 0;
+      await node.subscription.consume(
+        'fragile',
+        async () => {
+          attempts++;
+          throw new Error('boom');
+        },
+        { claimIdleMs: 50, maxDeliveries: 3 },
+      );
+      const id = await node.publisher.publish(ev(7));
+      await waitFor(
+        async () => (await node.subscription.deadLetters()).length === 1,
+        'a dead letter',
+        8_000,
+      );
+      const [letter] = await node.subscription.deadLetters();
+      expect(letter).toMatchObject({
+        group: 'fragile',
+        deliveries: 3,
+        error: 'boom',
+        event: { id, type: 'test_event', data: ev(7).data },
+      });
+      await delay(300);
+      expect(attempts).toBe(3);
+    });
+  });
+
+  describe('when a foreign producer writes entries', () => {
+    it('delivers well-formed ones and skips, logs and counts malformed ones without stopping', async () => {
+      const malformed: string[] = [];
+      const node = harness.node(
+        {},
+        { malformedEntry: (id) => malformed.push(id) },
+      );
+      const rec = recorder();
+      await node.subscription.live(rec.listener);
+      const start = await node.subscription.head();
+      const a = await node.publisher.publish(ev(1));
+      const bad1 = await harness.writeRaw([
+        'type',
+        'ok_type',
+        'data',
+        '{not json',
+      ]);
+      const bad2 = await harness.writeRaw(['data', '1']);
+      const bad3 = await harness.writeRaw([
+        'type',
+        'ok_type',
+        'data',
+        '1',
+        'scopes',
+        '"agent:a"',
+      ]);
+      const foreign = await harness.writeRaw([
+        'type',
+        'python_event',
+        'data',
+        '{"from":"python"}',
+        'scopes',
+        '["agent:a"]',
+      ]);
+      const b = await node.publisher.publish(ev(2));
+      await waitFor(() => rec.events.length === 3, 'three valid events');
+      expect(rec.events.map((e) => e.type)).toEqual([
+        'test_event',
+        'python_event',
+        'test_event',
+      ]);
+      expect(rec.events[1]).toMatchObject({
+        data: { from: 'python' },
+        scopes: ['agent:a'],
+        ts: Number(foreign.split('-')[0]),
+      });
+      expect(rec.events.map((e) => e.id)).toEqual([
+        a,
+        expect.stringContaining(foreign),
+        b,
+      ]);
+      expect(malformed).toEqual([bad1, bad2, bad3]);
+      const replayed = await node.subscription.replay(start, { limit: 100 });
+      expect(replayed.events.map((e) => e.id)).toEqual(
+        rec.events.map((e) => e.id),
+      );
+    });
+  });
+});
+
+export type { LogNode };

@@ -1,0 +1,160 @@
+import Redis from 'ioredis';
+import {
+  InMemoryEventLog,
+  InMemoryEventLogStore,
+} from '../src/event-bus/adapters/in-memory/in-memory.event-log-store';
+import { RedisStreamsEventLogStore } from '../src/event-bus/adapters/redis-streams/redis-streams.event-log-store';
+import { streamKeys } from '../src/event-bus/adapters/redis-streams/redis-streams.keys';
+import { EventLogStore } from '../src/event-bus/engine/event-log-store.port';
+import { EventLogObserver } from '../src/event-bus/engine/event-log.observer';
+import { EventLogPublisher } from '../src/event-bus/engine/event-log.publisher';
+import {
+  EventLogSettings,
+  resolveEventLogSettings,
+} from '../src/event-bus/engine/event-log.settings';
+import { EventLogSubscription } from '../src/event-bus/engine/event-log.subscription';
+import {
+  RedisServerHandle,
+  startRedisServer,
+} from '../../../test/support/redis-server';
+
+export interface LogNode {
+  readonly store: EventLogStore;
+  readonly publisher: EventLogPublisher;
+  readonly subscription: EventLogSubscription;
+  close(): Promise<void>;
+}
+
+/** What the contract suite needs from one adapter, and nothing adapter-specific beyond. */
+export interface EventLogHarness {
+  readonly name: string;
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+  /** A fresh, empty log for one test. */
+  newLog(): void;
+  /** A node (publisher + subscription) on the current log. */
+  node(
+    settings?: Partial<EventLogSettings>,
+    observer?: EventLogObserver,
+  ): LogNode;
+  /** Loses everything, like FLUSHALL. */
+  reset(): Promise<void>;
+  /** Deletes the stream key alone (Redis: DEL), keeping everything else. */
+  deleteStream(): Promise<void>;
+  /** A foreign producer's plain XADD. */
+  writeRaw(fields: string[]): Promise<string>;
+  closeAll(): Promise<void>;
+}
+
+let unique = 0;
+
+abstract class BaseHarness implements EventLogHarness {
+  abstract readonly name: string;
+  protected nodes: LogNode[] = [];
+  abstract setUp(): Promise<void>;
+  abstract tearDown(): Promise<void>;
+  abstract newLog(): void;
+  abstract reset(): Promise<void>;
+  abstract writeRaw(fields: string[]): Promise<string>;
+  abstract deleteStream(): Promise<void>;
+  protected abstract newStore(settings: EventLogSettings): EventLogStore;
+  protected abstract prefix(): string;
+
+  node(
+    settings: Partial<EventLogSettings> = {},
+    observer: EventLogObserver = {},
+  ): LogNode {
+    const resolved = resolveEventLogSettings({
+      prefix: this.prefix(),
+      blockMs: 200,
+      instanceId: `n${unique++}`,
+      ...settings,
+    });
+    const store = this.newStore(resolved);
+    const subscription = new EventLogSubscription(store, resolved, observer);
+    const node: LogNode = {
+      store,
+      publisher: new EventLogPublisher(store, resolved, observer),
+      subscription,
+      close: async () => {
+        await subscription.stopAll();
+        await store.close();
+      },
+    };
+    this.nodes.push(node);
+    return node;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.close()));
+    this.nodes = [];
+  }
+}
+
+export class InMemoryHarness extends BaseHarness {
+  readonly name = 'in-memory';
+  private log = new InMemoryEventLog();
+  async setUp() {}
+  async tearDown() {}
+  newLog() {
+    this.log = new InMemoryEventLog();
+  }
+  protected prefix() {
+    return 'streamgate';
+  }
+  protected newStore() {
+    return new InMemoryEventLogStore(this.log);
+  }
+  async reset() {
+    this.log.reset();
+  }
+  async deleteStream() {
+    this.log.reset();
+  }
+  async writeRaw(fields: string[]) {
+    const id = this.log.appendRaw(fields);
+    this.log.notify();
+    return id;
+  }
+}
+
+export class RedisHarness extends BaseHarness {
+  readonly name = 'redis';
+  private server!: RedisServerHandle;
+  private admin!: Redis;
+  private currentPrefix = '';
+
+  async setUp() {
+    // A private server: these tests flush it.
+    this.server = await startRedisServer();
+    this.admin = new Redis(this.server.url);
+  }
+  async tearDown() {
+    this.admin.disconnect();
+    await this.server.stop();
+  }
+  newLog() {
+    this.currentPrefix = `t${Date.now().toString(36)}${unique++}`;
+  }
+  protected prefix() {
+    return this.currentPrefix;
+  }
+  protected newStore(settings: EventLogSettings) {
+    return new RedisStreamsEventLogStore(settings.prefix, {
+      url: this.server.url,
+    });
+  }
+  async reset() {
+    await this.admin.flushall();
+  }
+  async deleteStream() {
+    await this.admin.del(streamKeys(this.currentPrefix).stream);
+  }
+  async writeRaw(fields: string[]) {
+    return (await this.admin.xadd(
+      streamKeys(this.currentPrefix).stream,
+      '*',
+      ...fields,
+    )) as string;
+  }
+}
