@@ -3,6 +3,7 @@ import {
   EventBusModule,
   EventBusModuleOptions,
   EventsGatewayModule,
+  EventsGatewayModuleOptions,
   ProcessesModule,
   ProcessesModuleOptions,
 } from '@streamgate/server';
@@ -32,6 +33,7 @@ export function eventBusOptions(
       ackTimeoutMs: config.ackTimeoutMs,
       maxFailures: config.maxFailures,
       replayLimit: config.replayLimit,
+      replayScanLimit: config.replayScanLimit,
       queueLimit: config.queueLimit,
     },
     observer,
@@ -43,9 +45,33 @@ export function processesOptions(config: AppConfig): ProcessesModuleOptions {
   return {
     driver: config.processStore,
     redis: config.redisUrl ? { url: config.redisUrl } : undefined,
-    postgres: config.databaseUrl ? { url: config.databaseUrl } : undefined,
+    postgres: config.databaseUrl
+      ? {
+          url: config.databaseUrl,
+          connectionTimeoutMs: config.pgConnectionTimeoutMs,
+          statementTimeoutMs: config.pgStatementTimeoutMs,
+        }
+      : undefined,
     prefix: config.eventBusPrefix,
     heartbeatMs: config.sseHeartbeatMs,
+    maxStreamsPerUser: config.maxStreamsPerUser,
+  };
+}
+
+/** The access settings of the reference app's `/events` transports. */
+export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
+  return {
+    // Production refuses tokens that never expire: they would keep a connection open forever.
+    requireTokenExpiry: config.production,
+    maxTokenLifetimeMs: config.maxTokenLifetimeMs,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    handshakeRateLimit:
+      config.handshakeRateLimit === 0
+        ? false
+        : {
+            limit: config.handshakeRateLimit,
+            windowMs: config.handshakeRateWindowMs,
+          },
   };
 }
 
@@ -71,6 +97,8 @@ export class AppModule {
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
+          maxHttpBufferSize: config.maxHttpBufferSize,
+          ...gatewayOptions(config),
         }),
         ProcessesModule.forRoot(processesOptions(config)),
         ObservabilityModule.register(metrics),

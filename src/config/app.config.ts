@@ -21,6 +21,15 @@ export interface AppConfig {
   readonly sseHeartbeatMs: number;
   readonly databaseUrl: string | null;
   readonly processStore: 'memory' | 'redis' | 'postgres';
+  readonly maxTokenLifetimeMs: number;
+  readonly maxConnectionsPerUser: number;
+  readonly maxStreamsPerUser: number;
+  readonly replayScanLimit: number;
+  readonly handshakeRateLimit: number;
+  readonly handshakeRateWindowMs: number;
+  readonly maxHttpBufferSize: number;
+  readonly pgConnectionTimeoutMs: number;
+  readonly pgStatementTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -142,5 +151,34 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
     sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000, 10),
     databaseUrl,
     processStore: store,
+    maxTokenLifetimeMs: integer(
+      env,
+      'AUTH_MAX_TOKEN_LIFETIME_MS',
+      86_400_000,
+      1,
+    ),
+    maxConnectionsPerUser: integer(
+      env,
+      'EVENT_MAX_CONNECTIONS_PER_USER',
+      20,
+      1,
+    ),
+    maxStreamsPerUser: integer(env, 'SSE_MAX_STREAMS_PER_USER', 20, 1),
+    replayScanLimit: integer(env, 'EVENT_REPLAY_SCAN_LIMIT', 20_000, 1),
+    handshakeRateLimit: integer(env, 'EVENT_HANDSHAKE_RATE_LIMIT', 30, 0),
+    handshakeRateWindowMs: integer(
+      env,
+      'EVENT_HANDSHAKE_RATE_WINDOW_MS',
+      10_000,
+      1,
+    ),
+    maxHttpBufferSize: integer(
+      env,
+      'EVENT_MAX_HTTP_BUFFER_SIZE',
+      16_384,
+      1_024,
+    ),
+    pgConnectionTimeoutMs: integer(env, 'PG_CONNECTION_TIMEOUT_MS', 5_000, 1),
+    pgStatementTimeoutMs: integer(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000, 1),
   };
 }

@@ -21,6 +21,8 @@ export async function startApp(
     JWT_SECRET: TEST_JWT_SECRET,
     HOST: '127.0.0.1',
     PORT: '0',
+    // Every test client comes from 127.0.0.1; tests of the limit set their own.
+    EVENT_HANDSHAKE_RATE_LIMIT: '100000',
     ...env,
   });
   const app = await createApp(config, { logger: false });
