@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { StreamgateIoAdapter } from '@streamgate/server';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 
@@ -16,6 +17,13 @@ export async function createApp(
   );
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
+  // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
+  app.useWebSocketAdapter(
+    new StreamgateIoAdapter(app, {
+      redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+      prefix: config.eventBusPrefix,
+    }),
+  );
   app.enableShutdownHooks();
   return app;
 }
