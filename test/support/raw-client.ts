@@ -69,6 +69,11 @@ export class RawClient {
       : (this.readies.at(-1)?.lastEventId ?? null);
   }
 
+  /** Sends `refresh { token }` and resolves with the server's acknowledgement. */
+  refresh(token: unknown): Promise<any> {
+    return this.socket.timeout(10_000).emitWithAck('refresh', { token });
+  }
+
   ids(): string[] {
     return this.events.map((e) => e.id);
   }
