@@ -69,6 +69,18 @@ export class EventsGateway
   @WebSocketServer()
   private readonly namespace!: Namespace;
 
+  /**
+   * The Socket.IO namespace, for host code's ephemeral messages to rooms:
+   * `gateway.server.to(scopeRoom('agent:a')).emit('typing', ...)` or
+   * `gateway.server.in(userRoom(sub))`. Every socket is in `user:<sub>` and
+   * in `scope:<scope>` for each scope it holds, and leaves a scope room when
+   * it loses the scope. Nothing sent this way is logged, replayed or
+   * acknowledged; durable events go through `EventPublisher`.
+   */
+  get server(): Namespace {
+    return this.namespace;
+  }
+
   constructor(
     private readonly hub: DeliveryHub,
     private readonly access: AccessService,
