@@ -127,6 +127,27 @@ describe('revocation on every node', () => {
     });
   });
 
+  describe('when other clients watch the log', () => {
+    it('never delivers, replays or counts the notices that carry revocations', async () => {
+      const token = nodeA.token('root', ['*']);
+      const watcher = await connect(nodeB.url, token);
+      const cursor = watcher.readies[0].lastEventId;
+      expect((await revoke(nodeA, 'nobody-in-particular')).status).toBe(202);
+      const marker = await nodeA.app
+        .get(EventPublisher)
+        .publish({ type: 'x', data: 'marker' });
+      await waitFor(() => watcher.ids().includes(marker), 'the marker');
+      expect(watcher.ids()).toEqual([marker]);
+      const replaying = await connect(nodeA.url, token);
+      replaying.close();
+      const again = new RawClient(nodeA.url, { token, lastEventId: cursor });
+      clients.push(again);
+      await waitFor(() => again.readies.length > 0, 'ready after replay');
+      expect(again.readies[0]).toMatchObject({ recovered: true, replayed: 1 });
+      expect(again.ids()).toEqual([marker]);
+    });
+  });
+
   describe('when a handshake is under way during the revocation', () => {
     it('does not let the connection in with its old access', async () => {
       const resolver = nodeB.app.get<ScopeResolver>(ScopeResolver);
