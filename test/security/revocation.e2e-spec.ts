@@ -2,6 +2,7 @@ import { JwtService } from '@nestjs/jwt';
 import {
   EventPublisher,
   EventsGateway,
+  EventSubscription,
   ProcessMessagesService,
   ScopeResolver,
 } from '@streamgate/server';
@@ -132,12 +133,21 @@ describe('revocation on every node', () => {
       const token = nodeA.token('root', ['*']);
       const watcher = await connect(nodeB.url, token);
       const cursor = watcher.readies[0].lastEventId;
+      const consumed: string[] = [];
+      const consumer = await nodeA.app
+        .get<EventSubscription>(EventSubscription)
+        .consume('revocation-test-workers', async (event) => {
+          consumed.push(event.id);
+        });
       expect((await revoke(nodeA, 'nobody-in-particular')).status).toBe(202);
       const marker = await nodeA.app
         .get(EventPublisher)
         .publish({ type: 'x', data: 'marker' });
       await waitFor(() => watcher.ids().includes(marker), 'the marker');
+      await waitFor(() => consumed.includes(marker), 'the consumer');
+      await consumer.stop();
       expect(watcher.ids()).toEqual([marker]);
+      expect(consumed).toEqual([marker]);
       const replaying = await connect(nodeA.url, token);
       replaying.close();
       const again = new RawClient(nodeA.url, { token, lastEventId: cursor });

@@ -1,19 +1,10 @@
 import { StoredEvent } from '../domain/event';
 
-/**
- * Type of the log's control entries: node-wide notices (such as access
- * revocations) that every node reads once through its node reader, in log
- * order with the events around them. The hub hands them to its control
- * listeners and never delivers, counts or replays them to clients.
- */
-export const CONTROL_EVENT_TYPE = 'streamgate.control';
-
-/** The scope control entries carry, so that no scope check can ever pass them to a client by mistake. */
-export const CONTROL_SCOPE = 'streamgate:control';
-
-export function isControlEvent(event: StoredEvent): boolean {
-  return event.type === CONTROL_EVENT_TYPE;
-}
+export {
+  CONTROL_EVENT_TYPE,
+  CONTROL_SCOPE,
+  isControlEvent,
+} from '../domain/control-event';
 
 /** Receives control entries, synchronously and in log order. */
 export type ControlListener = (event: StoredEvent) => void;
