@@ -13,7 +13,7 @@ function loadHelper(factory?: () => unknown): Decorators {
   let helper: Decorators | undefined;
   jest.isolateModules(() => {
     if (factory) jest.doMock('@nestjs/swagger', factory);
-    helper = jest.requireActual('./openapi.decorators');
+    helper = jest.requireActual<Decorators>('./openapi.decorators');
   });
   return helper!;
 }
