@@ -1,5 +1,7 @@
 import { cpus } from 'node:os';
 import { fanoutBench } from './fanout.bench';
+import { latencyBench } from './latency.bench';
+import { memoryBench } from './memory.bench';
 import { publishBench } from './publish.bench';
 import { sseBench } from './sse.bench';
 import { startRedisServer } from './support';
@@ -14,11 +16,18 @@ type Section = {
 const sections: Record<string, Section> = {
   publish: { title: 'Publishing through the Redis adapter', run: publishBench },
   fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
+  latency: { title: 'Fixed-rate latency, 100 clients, events over HTTP', run: latencyBench },
+  memory: { title: 'Idle connection memory', run: memoryBench },
   sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
 };
 
 async function main() {
   const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !(name in sections));
+  if (unknown.length > 0)
+    throw new Error(
+      `Unknown section(s) ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}.`,
+    );
   const redis = await startRedisServer();
   console.log(
     `# streamgate benchmarks\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, redis-server on loopback.\n`,
