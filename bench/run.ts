@@ -1,8 +1,10 @@
 import { cpus } from 'node:os';
 import { fanoutBench } from './fanout.bench';
+import { httpBench } from './http.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
 import { publishBench } from './publish.bench';
+import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
 import { startRedisServer } from './support';
 
@@ -18,6 +20,8 @@ const sections: Record<string, Section> = {
   fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
   latency: { title: 'Fixed-rate latency, 100 clients, events over HTTP', run: latencyBench },
   memory: { title: 'Idle connection memory', run: memoryBench },
+  http: { title: 'POST /events round trip on an idle node', run: httpBench },
+  replay: { title: 'Replay to a reconnecting client', run: replayBench },
   sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
 };
 
