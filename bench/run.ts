@@ -1,5 +1,7 @@
 import { cpus } from 'node:os';
+import { Logger } from '@nestjs/common';
 import { fanoutBench } from './fanout.bench';
+import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
@@ -23,9 +25,12 @@ const sections: Record<string, Section> = {
   http: { title: 'POST /events round trip on an idle node', run: httpBench },
   replay: { title: 'Replay to a reconnecting client', run: replayBench },
   sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
+  growth: { title: 'Growth: connections and missed events', run: growthBench },
 };
 
 async function main() {
+  // Log lines of in-process adapters would interleave with the Markdown report.
+  Logger.overrideLogger(['error', 'warn']);
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !(name in sections));
   if (unknown.length > 0)
