@@ -5,7 +5,10 @@ import { join } from 'node:path';
 export const BENCH_DATA_DIR = join(__dirname, '..', 'docs', 'bench-data');
 
 /** Writes one curve's data points as `docs/bench-data/<name>.json` for `npm run plot`. */
-export function writeBenchData(name: string, data: Record<string, unknown>): string {
+export function writeBenchData(
+  name: string,
+  data: Record<string, unknown>,
+): string {
   mkdirSync(BENCH_DATA_DIR, { recursive: true });
   const file = join(BENCH_DATA_DIR, `${name}.json`);
   writeFileSync(

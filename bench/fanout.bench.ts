@@ -16,10 +16,31 @@ interface ClientResult {
   max: number;
 }
 
-function runClients(url: string, mode: 'gateway' | 'raw', token: string): { ready: Promise<void>; result: Promise<ClientResult>; child: ChildProcess } {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, 'fanout-clients.ts'), url, mode, token, String(CLIENTS), String(EVENTS)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+function runClients(
+  url: string,
+  mode: 'gateway' | 'raw',
+  token: string,
+): {
+  ready: Promise<void>;
+  result: Promise<ClientResult>;
+  child: ChildProcess;
+} {
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      '@swc-node/register',
+      join(__dirname, 'fanout-clients.ts'),
+      url,
+      mode,
+      token,
+      String(CLIENTS),
+      String(EVENTS),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   let onReady: () => void;
   const ready = new Promise<void>((r) => (onReady = r));
@@ -30,12 +51,20 @@ function runClients(url: string, mode: 'gateway' | 'raw', token: string): { read
       const match = /RESULT (.*)\n/.exec(out);
       if (match) resolve(JSON.parse(match[1]));
     });
-    child.once('exit', (code) => code !== 0 && reject(new Error(`client process exited with ${code}`)));
+    child.once(
+      'exit',
+      (code) =>
+        code !== 0 && reject(new Error(`client process exited with ${code}`)),
+    );
   });
   return { ready, result, child };
 }
 
-const event = (i: number) => ({ type: 'agent_activity', data: { agent: `agent-${i % 30}`, step: i }, scopes: [`agent:agent-${i % 30}`] });
+const event = (i: number) => ({
+  type: 'agent_activity',
+  data: { agent: `agent-${i % 30}`, step: i },
+  scopes: [`agent:agent-${i % 30}`],
+});
 
 /** 100 clients in a separate process; 20,000 events through Redis and the gateway vs a raw Socket.IO broadcast. */
 export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
@@ -50,7 +79,14 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
   const raw = runClients(rawUrl, 'raw', token);
   await raw.ready;
   for (let i = 0; i < EVENTS; i++) {
-    io.of('/raw').emit('events', [{ id: String(i), type: 'agent_activity', data: event(i).data, ts: Date.now() }]);
+    io.of('/raw').emit('events', [
+      {
+        id: String(i),
+        type: 'agent_activity',
+        data: event(i).data,
+        ts: Date.now(),
+      },
+    ]);
     if (i % 500 === 0) await new Promise((r) => setImmediate(r));
   }
   const rawResult = await raw.result;
@@ -58,7 +94,13 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
   http.close();
 
   // streamgate: publish through the port into Redis; the node reader and hub fan out to 100 acknowledging clients.
-  const config = loadAppConfig({ REDIS_URL: redis.url, JWT_SECRET: BENCH_SECRET, EVENT_BUS_PREFIX: 'bench-fanout', EVENT_STREAM_MAXLEN: '100000', HOST: '127.0.0.1' });
+  const config = loadAppConfig({
+    REDIS_URL: redis.url,
+    JWT_SECRET: BENCH_SECRET,
+    EVENT_BUS_PREFIX: 'bench-fanout',
+    EVENT_STREAM_MAXLEN: '100000',
+    HOST: '127.0.0.1',
+  });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
@@ -66,7 +108,9 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
   await gw.ready;
   const publisher = app.get<EventPublisher>(EventPublisher);
   for (let i = 0; i < EVENTS; i += 100) {
-    await publisher.publishMany(Array.from({ length: 100 }, (_, j) => event(i + j)));
+    await publisher.publishMany(
+      Array.from({ length: 100 }, (_, j) => event(i + j)),
+    );
   }
   const gwResult = await gw.result;
   await app.close();

@@ -37,7 +37,11 @@ export interface GrowthPoint {
 }
 
 /** Server CPU, % of one core, over `ms` while `work` runs. */
-async function cpuPercent(pid: number, ms: number, work: () => Promise<unknown> = () => sleep(ms)) {
+async function cpuPercent(
+  pid: number,
+  ms: number,
+  work: () => Promise<unknown> = () => sleep(ms),
+) {
   const before = cpuSeconds(pid);
   const start = process.hrtime.bigint();
   await work();
@@ -46,7 +50,11 @@ async function cpuPercent(pid: number, ms: number, work: () => Promise<unknown> 
 }
 
 /** Calls `send(k)` `rate` times per second for `ms`; returns how many were sent. */
-async function fixedRate(rate: number, ms: number, send: (k: number) => void): Promise<number> {
+async function fixedRate(
+  rate: number,
+  ms: number,
+  send: (k: number) => void,
+): Promise<number> {
   const start = Date.now();
   let sent = 0;
   while (Date.now() - start < ms) {
@@ -64,14 +72,20 @@ async function curve(
   flow: (server: BenchProcess) => Promise<number>,
 ): Promise<GrowthPoint[]> {
   const { server, url } = await startServer(label, mode, env);
-  const fleet = new ClientFleet(url, mode === 'app' ? 'gateway' : 'raw', GROUPS);
+  const fleet = new ClientFleet(
+    url,
+    mode === 'app' ? 'gateway' : 'raw',
+    GROUPS,
+  );
   const points: GrowthPoint[] = [];
   try {
     for (const level of LEVELS) {
       await fleet.growTo(level);
       await sleep(2_000);
-      const rss = (await server.call<MemoryReport>({ cmd: 'mem', gc: false })).rss;
-      const heap = (await server.call<MemoryReport>({ cmd: 'mem', gc: true })).heapUsed;
+      const rss = (await server.call<MemoryReport>({ cmd: 'mem', gc: false }))
+        .rss;
+      const heap = (await server.call<MemoryReport>({ cmd: 'mem', gc: true }))
+        .heapUsed;
       const idleCpuPercent = await cpuPercent(server.pid, IDLE_MS);
       const receivedBefore = await fleet.received();
       let sent = 0;
@@ -99,16 +113,31 @@ async function curve(
 /** Memory and CPU of one node at 1k, 5k and 10k connections, idle and while 1,000 events/s flow. */
 export async function growthBench(redis: RedisServerHandle): Promise<string[]> {
   const raw = await curve('growth-raw', 'raw', {}, async (server) => {
-    const reply = await server.call<{ sent: number }>({ cmd: 'emit', rate: RATE, durationMs: FLOW_MS, groups: GROUPS });
+    const reply = await server.call<{ sent: number }>({
+      cmd: 'emit',
+      rate: RATE,
+      durationMs: FLOW_MS,
+      groups: GROUPS,
+    });
     return reply.sent;
   });
-  const log = createEventLog({ driver: 'redis', redis: { url: redis.url }, prefix: PREFIX, maxLen: 100_000 });
+  const log = createEventLog({
+    driver: 'redis',
+    redis: { url: redis.url },
+    prefix: PREFIX,
+    maxLen: 100_000,
+  });
   let app: GrowthPoint[];
   try {
     app = await curve(
       'growth-app',
       'app',
-      { REDIS_URL: redis.url, JWT_SECRET: BENCH_SECRET, EVENT_BUS_PREFIX: PREFIX, PROCESS_STORE: 'memory' },
+      {
+        REDIS_URL: redis.url,
+        JWT_SECRET: BENCH_SECRET,
+        EVENT_BUS_PREFIX: PREFIX,
+        PROCESS_STORE: 'memory',
+      },
       () =>
         fixedRate(RATE, FLOW_MS, (k) => {
           log.publisher.publish({
@@ -134,7 +163,10 @@ export async function growthBench(redis: RedisServerHandle): Promise<string[]> {
     '|---:|---|---:|---:|---:|---:|---:|',
   ];
   LEVELS.forEach((level, i) => {
-    for (const [name, p] of [['raw Socket.IO (baseline)', raw[i]], ['streamgate', app[i]]] as const) {
+    for (const [name, p] of [
+      ['raw Socket.IO (baseline)', raw[i]],
+      ['streamgate', app[i]],
+    ] as const) {
       lines.push(
         `| ${fmt(level)} | ${name} | ${fmt(p.rssMiB)} | ${fmt(p.heapMiB)} | ${fmt(p.idleCpuPercent, 1)} | ${fmt(p.flowCpuPercent, 1)} | ${fmt(p.delivered)}/${fmt(p.expected)} |`,
       );

@@ -60,7 +60,9 @@ const body = (i: number) =>
 export async function httpBench(redis: RedisServerHandle): Promise<string[]> {
   const servers: BenchProcess[] = [];
   try {
-    const bare = await startServer('http-bare', 'raw', { REDIS_URL: redis.url });
+    const bare = await startServer('http-bare', 'raw', {
+      REDIS_URL: redis.url,
+    });
     servers.push(bare.server);
     const app = await startServer(
       'http-app',
@@ -75,7 +77,11 @@ export async function httpBench(redis: RedisServerHandle): Promise<string[]> {
     );
     servers.push(app.server);
     const bareClient = client(bare.url, '/xadd');
-    const appClient = client(app.url, '/events', signToken('bench-producer', ['events:publish']));
+    const appClient = client(
+      app.url,
+      '/events',
+      signToken('bench-producer', ['events:publish']),
+    );
     for (let i = 0; i < WARM_UP; i++) {
       await bareClient.post(body(i));
       await appClient.post(body(i));
@@ -87,11 +93,13 @@ export async function httpBench(redis: RedisServerHandle): Promise<string[]> {
     let appCpu = 0;
     for (let block = 0; block < REQUESTS / BLOCK; block++) {
       const b = await withCpu([bare.server.pid], async () => {
-        for (let i = 0; i < BLOCK; i++) bareTimes.push(await bareClient.post(body(i)));
+        for (let i = 0; i < BLOCK; i++)
+          bareTimes.push(await bareClient.post(body(i)));
       });
       bareCpu += b.cpu[0];
       const a = await withCpu([app.server.pid], async () => {
-        for (let i = 0; i < BLOCK; i++) appTimes.push(await appClient.post(body(i)));
+        for (let i = 0; i < BLOCK; i++)
+          appTimes.push(await appClient.post(body(i)));
       });
       appCpu += a.cpu[0];
     }
@@ -106,8 +114,18 @@ export async function httpBench(redis: RedisServerHandle): Promise<string[]> {
       '',
       '| server | p50 ms | p99 ms | max ms | server CPU ms/request | p50 vs bare | p99 vs bare |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      row('bare Express: JSON body, one XADD, no auth or validation (baseline)', bareTimes, bareCpu, bareTimes),
-      row('streamgate `POST /events`: JWT guard, validation, publish script', appTimes, appCpu, bareTimes),
+      row(
+        'bare Express: JSON body, one XADD, no auth or validation (baseline)',
+        bareTimes,
+        bareCpu,
+        bareTimes,
+      ),
+      row(
+        'streamgate `POST /events`: JWT guard, validation, publish script',
+        appTimes,
+        appCpu,
+        bareTimes,
+      ),
     ];
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -92,11 +92,19 @@ async function run(rate: number, durationMs: number) {
   const start = performance.now();
   let sent = 0;
   while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+    const due = Math.min(
+      total,
+      Math.floor(((performance.now() - start) * rate) / 1000) + 1,
+    );
     for (; sent < due; sent++) {
       const body = JSON.stringify({
         type: 'agent_activity',
-        data: { run: runId, seq: sent, agent: `agent-${sent % 30}`, action: 'tool_call' },
+        data: {
+          run: runId,
+          seq: sent,
+          agent: `agent-${sent % 30}`,
+          action: 'tool_call',
+        },
         scopes: ['tenant:bench'],
       });
       sentAt[sent] = performance.now();
@@ -110,7 +118,9 @@ async function run(rate: number, durationMs: number) {
     await new Promise((r) => setTimeout(r, 20));
   const measured = latencies.subarray(0, received).sort();
   const at = (p: number) =>
-    measured[Math.min(measured.length - 1, Math.floor((p / 100) * measured.length))];
+    measured[
+      Math.min(measured.length - 1, Math.floor((p / 100) * measured.length))
+    ];
   return {
     sent: total,
     rate: total / elapsed,
@@ -123,18 +133,26 @@ async function run(rate: number, durationMs: number) {
   };
 }
 
-process.on('message', (command: { id: number; cmd: string; rate?: number; durationMs?: number }) => {
-  if (command.cmd === 'run') {
-    run(command.rate!, command.durationMs!).then((result) =>
-      process.send!({ replyTo: command.id, ...result }),
-    );
-  } else if (command.cmd === 'stop') {
-    sockets.forEach((s) => s.disconnect());
-    agent.destroy();
-    process.send!({ replyTo: command.id });
-    setTimeout(() => process.exit(0), 50);
-  }
-});
+process.on(
+  'message',
+  (command: {
+    id: number;
+    cmd: string;
+    rate?: number;
+    durationMs?: number;
+  }) => {
+    if (command.cmd === 'run') {
+      run(command.rate!, command.durationMs!).then((result) =>
+        process.send!({ replyTo: command.id, ...result }),
+      );
+    } else if (command.cmd === 'stop') {
+      sockets.forEach((s) => s.disconnect());
+      agent.destroy();
+      process.send!({ replyTo: command.id });
+      setTimeout(() => process.exit(0), 50);
+    }
+  },
+);
 process.on('disconnect', () => process.exit(0));
 
 connect().then(

@@ -33,7 +33,9 @@ async function measure(
   mode: 'app' | 'raw',
   env: Record<string, string>,
 ): Promise<RunResult[]> {
-  const { server, url } = await startServer(label, mode, env, { profile: true });
+  const { server, url } = await startServer(label, mode, env, {
+    profile: true,
+  });
   try {
     const { process: clients } = await BenchProcess.start(
       `${label}-clients`,
@@ -53,10 +55,20 @@ async function measure(
       for (const rate of RATES) {
         const { result, wall, cpu } = await withCpu(
           [server.pid, clients.pid, redis.pid],
-          () => clients.call<RunResult>({ cmd: 'run', rate, durationMs: DURATION_MS }),
+          () =>
+            clients.call<RunResult>({
+              cmd: 'run',
+              rate,
+              durationMs: DURATION_MS,
+            }),
         );
         const pct = (s: number) => (100 * s) / wall;
-        results.push({ ...result, serverCpu: pct(cpu[0]), clientCpu: pct(cpu[1]), redisCpu: pct(cpu[2]) });
+        results.push({
+          ...result,
+          serverCpu: pct(cpu[0]),
+          clientCpu: pct(cpu[1]),
+          redisCpu: pct(cpu[2]),
+        });
       }
       return results;
     } finally {
@@ -73,7 +85,9 @@ const ms = (n: number) => fmt(n, 2);
  * 100 clients, events published over HTTP at a fixed rate; latency from just
  * before the POST to receipt, against a naive `POST -> io.emit` server.
  */
-export async function latencyBench(redis: RedisServerHandle): Promise<string[]> {
+export async function latencyBench(
+  redis: RedisServerHandle,
+): Promise<string[]> {
   const raw = await measure(redis, 'latency-raw', 'raw', {});
   const app = await measure(redis, 'latency-app', 'app', {
     REDIS_URL: redis.url,

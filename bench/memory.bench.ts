@@ -33,7 +33,11 @@ async function footprint(
   env: Record<string, string>,
 ): Promise<Footprint> {
   const { server, url } = await startServer(label, mode, env);
-  const fleet = new ClientFleet(url, mode === 'app' ? 'gateway' : 'raw', GROUPS);
+  const fleet = new ClientFleet(
+    url,
+    mode === 'app' ? 'gateway' : 'raw',
+    GROUPS,
+  );
   try {
     // A few connections first, so that lazily loaded code and pools are counted in the base.
     await fleet.growTo(50);
@@ -81,6 +85,10 @@ export async function memoryBench(redis: RedisServerHandle): Promise<string[]> {
     '| server | RSS KiB/conn | vs raw | heap KiB/conn (after GC) | vs raw | RSS MiB | heap MiB | connect s |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     row('raw Socket.IO, two rooms per socket (baseline)', raw, raw),
-    row('streamgate gateway: JWT auth, hub subscriber with two scopes', app, raw),
+    row(
+      'streamgate gateway: JWT auth, hub subscriber with two scopes',
+      app,
+      raw,
+    ),
   ];
 }

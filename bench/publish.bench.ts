@@ -1,5 +1,10 @@
 import Redis from 'ioredis';
-import { cpuSeconds, fmt, redisBenchmarkXadd, RedisServerHandle } from './support';
+import {
+  cpuSeconds,
+  fmt,
+  redisBenchmarkXadd,
+  RedisServerHandle,
+} from './support';
 import { createEventLog } from './target';
 
 const EVENTS = 100_000;
@@ -9,7 +14,9 @@ type CommandStats = Map<string, { calls: number; usec: number }>;
 async function commandStats(client: Redis): Promise<CommandStats> {
   const info = await client.info('commandstats');
   const stats: CommandStats = new Map();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+  for (const match of info.matchAll(
+    /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm,
+  ))
     stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
   return stats;
 }
@@ -59,42 +66,87 @@ async function measure(
 }
 
 /** 100,000 events through the Redis adapter from one process, next to redis-benchmark's XADD on the same server. */
-export async function publishBench(redis: RedisServerHandle): Promise<string[]> {
+export async function publishBench(
+  redis: RedisServerHandle,
+): Promise<string[]> {
   const stats = new Redis(redis.url);
   const runs: Run[] = [];
   // redis-benchmark runs synchronously: its own CPU is not in the Node column, so that column shows 0 for it.
-  const plain = await measure('redis-benchmark XADD, no pipelining', EVENTS, redis, stats, () => redisBenchmarkXadd(redis.port, EVENTS, 1));
-  const pipelined = await measure('redis-benchmark XADD, -P 32 (baseline)', EVENTS, redis, stats, () => redisBenchmarkXadd(redis.port, EVENTS, 32));
+  const plain = await measure(
+    'redis-benchmark XADD, no pipelining',
+    EVENTS,
+    redis,
+    stats,
+    () => redisBenchmarkXadd(redis.port, EVENTS, 1),
+  );
+  const pipelined = await measure(
+    'redis-benchmark XADD, -P 32 (baseline)',
+    EVENTS,
+    redis,
+    stats,
+    () => redisBenchmarkXadd(redis.port, EVENTS, 32),
+  );
   // redis-benchmark's own figure excludes its start-up; it is the one reported.
   plain.rate = redisBenchmarkXadd(redis.port, EVENTS, 1);
   pipelined.rate = redisBenchmarkXadd(redis.port, EVENTS, 32);
   runs.push(pipelined, plain);
 
-  const log = createEventLog({ driver: 'redis', redis: { url: redis.url }, prefix: 'bench-publish', maxLen: 200_000 });
+  const log = createEventLog({
+    driver: 'redis',
+    redis: { url: redis.url },
+    prefix: 'bench-publish',
+    maxLen: 200_000,
+  });
   const payload = (i: number) => ({
     type: 'agent_activity',
     data: { agent: `agent-${i % 30}`, action: 'tool_call', step: i },
     scopes: [`agent:agent-${i % 30}`],
   });
   // Warm-up: JIT and the script cache, not reported.
-  await log.publisher.publishMany(Array.from({ length: 1_000 }, (_, j) => payload(j)));
+  await log.publisher.publishMany(
+    Array.from({ length: 1_000 }, (_, j) => payload(j)),
+  );
 
   runs.push(
-    await measure(`publishMany, ${fmt(EVENTS)} events in batches of 1,000`, EVENTS, redis, stats, async () => {
-      for (let i = 0; i < EVENTS; i += 1_000)
-        await log.publisher.publishMany(Array.from({ length: 1_000 }, (_, j) => payload(i + j)));
-    }),
+    await measure(
+      `publishMany, ${fmt(EVENTS)} events in batches of 1,000`,
+      EVENTS,
+      redis,
+      stats,
+      async () => {
+        for (let i = 0; i < EVENTS; i += 1_000)
+          await log.publisher.publishMany(
+            Array.from({ length: 1_000 }, (_, j) => payload(i + j)),
+          );
+      },
+    ),
   );
   runs.push(
-    await measure(`publish, ${fmt(EVENTS)} concurrent calls`, EVENTS, redis, stats, () =>
-      Promise.all(Array.from({ length: EVENTS }, (_, i) => log.publisher.publish(payload(i)))),
+    await measure(
+      `publish, ${fmt(EVENTS)} concurrent calls`,
+      EVENTS,
+      redis,
+      stats,
+      () =>
+        Promise.all(
+          Array.from({ length: EVENTS }, (_, i) =>
+            log.publisher.publish(payload(i)),
+          ),
+        ),
     ),
   );
   const single = 20_000;
   runs.push(
-    await measure(`publish, one at a time, awaited (${fmt(single)})`, single, redis, stats, async () => {
-      for (let i = 0; i < single; i++) await log.publisher.publish(payload(i));
-    }),
+    await measure(
+      `publish, one at a time, awaited (${fmt(single)})`,
+      single,
+      redis,
+      stats,
+      async () => {
+        for (let i = 0; i < single; i++)
+          await log.publisher.publish(payload(i));
+      },
+    ),
   );
   await log.close();
   stats.disconnect();
@@ -105,7 +157,9 @@ export async function publishBench(redis: RedisServerHandle): Promise<string[]> 
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
-    const node = run.name.startsWith('redis-benchmark') ? '—' : fmt(run.nodeCpu, 2);
+    const node = run.name.startsWith('redis-benchmark')
+      ? '—'
+      : fmt(run.nodeCpu, 2);
     lines.push(
       `| ${run.name} | ${fmt(run.rate)} | ${fmt(run.rate / base, 2)} | ${node} | ${fmt(run.redisCpu, 2)} | ${fmt(run.wall, 2)} |`,
     );

@@ -38,30 +38,48 @@ function replay(url: string, token: string, cursor: string) {
         reconnection: false,
         forceNew: true,
       });
-      socket.on('events', (batch: { id: string }[], ack?: (id: string) => void) => {
-        received += batch.length;
-        ack?.(batch[batch.length - 1].id);
-      });
-      socket.once('ready', (info: { recovered: boolean; replayed: number; reason?: string }) => {
-        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-        socket.disconnect();
-        if (!info.recovered)
-          reject(new Error(`The replay was refused: ${info.reason}.`));
-        else resolve({ seconds, replayed: info.replayed, received });
-      });
+      socket.on(
+        'events',
+        (batch: { id: string }[], ack?: (id: string) => void) => {
+          received += batch.length;
+          ack?.(batch[batch.length - 1].id);
+        },
+      );
+      socket.once(
+        'ready',
+        (info: { recovered: boolean; replayed: number; reason?: string }) => {
+          const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+          socket.disconnect();
+          if (!info.recovered)
+            reject(new Error(`The replay was refused: ${info.reason}.`));
+          else resolve({ seconds, replayed: info.replayed, received });
+        },
+      );
       socket.once('connect_error', (error) => reject(error));
     },
   );
 }
 
 /** Reads `count` entries after `after` with XRANGE pages of `PAGE`, as fast as one ioredis loop can. */
-async function xrange(client: Redis, key: string, after: string, count: number): Promise<number> {
+async function xrange(
+  client: Redis,
+  key: string,
+  after: string,
+  count: number,
+): Promise<number> {
   const start = process.hrtime.bigint();
   let read = 0;
   let last = after;
   while (read < count) {
-    const page = await client.xrange(key, `(${last}`, '+', 'COUNT', Math.min(PAGE, count - read));
-    if (page.length === 0) throw new Error(`XRANGE ran dry after ${read} of ${count} entries.`);
+    const page = await client.xrange(
+      key,
+      `(${last}`,
+      '+',
+      'COUNT',
+      Math.min(PAGE, count - read),
+    );
+    if (page.length === 0)
+      throw new Error(`XRANGE ran dry after ${read} of ${count} entries.`);
     read += page.length;
     last = page[page.length - 1][0];
   }
@@ -74,14 +92,23 @@ async function xrange(client: Redis, key: string, after: string, count: number):
  */
 export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
   const largest = Math.max(...SIZES);
-  const log = createEventLog({ driver: 'redis', redis: { url: redis.url }, prefix: PREFIX, maxLen: largest + 10_000 });
+  const log = createEventLog({
+    driver: 'redis',
+    redis: { url: redis.url },
+    prefix: PREFIX,
+    maxLen: largest + 10_000,
+  });
   const ids: string[] = [];
   for (let i = 0; i <= largest; i += 1_000) {
     ids.push(
       ...(await log.publisher.publishMany(
         Array.from({ length: 1_000 }, (_, j) => ({
           type: 'agent_activity',
-          data: { agent: `agent-${(i + j) % 30}`, action: 'tool_call', step: i + j },
+          data: {
+            agent: `agent-${(i + j) % 30}`,
+            action: 'tool_call',
+            step: i + j,
+          },
           scopes: ['tenant:bench'],
         })),
       )),
@@ -109,16 +136,29 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
       const cursor = ids[ids.length - missed - 1];
       const result = await replay(url, token, cursor);
       if (result.replayed !== missed || result.received !== missed)
-        throw new Error(`Expected ${missed} replayed events, got ${result.replayed} (${result.received} received).`);
-      const xrangeSeconds = await xrange(client, key, cursor.slice(cursor.indexOf(':') + 1), missed);
-      points.push({ missed, replaySeconds: result.seconds, replayed: result.replayed, xrangeSeconds });
+        throw new Error(
+          `Expected ${missed} replayed events, got ${result.replayed} (${result.received} received).`,
+        );
+      const xrangeSeconds = await xrange(
+        client,
+        key,
+        cursor.slice(cursor.indexOf(':') + 1),
+        missed,
+      );
+      points.push({
+        missed,
+        replaySeconds: result.seconds,
+        replayed: result.replayed,
+        xrangeSeconds,
+      });
     }
   } finally {
     client.disconnect();
     await server.stop();
   }
   writeBenchData('replay-growth', {
-    description: 'Replay to one reconnecting client (connect to ready) against raw XRANGE pages of 500 over the same entries.',
+    description:
+      'Replay to one reconnecting client (connect to ready) against raw XRANGE pages of 500 over the same entries.',
     points,
   });
   const lines = [

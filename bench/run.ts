@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
+import { plotAll } from '../scripts/plot';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
@@ -18,14 +19,26 @@ type Section = {
 };
 
 const sections: Record<string, Section> = {
-  publish: { title: 'Publishing through the Redis adapter', run: publishBench },
-  fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
-  latency: { title: 'Fixed-rate latency, 100 clients, events over HTTP', run: latencyBench },
-  memory: { title: 'Idle connection memory', run: memoryBench },
-  http: { title: 'POST /events round trip on an idle node', run: httpBench },
-  replay: { title: 'Replay to a reconnecting client', run: replayBench },
-  sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
-  growth: { title: 'Growth: connections and missed events', run: growthBench },
+  fanout: { title: '1. Fan-out to 100 Socket.IO clients', run: fanoutBench },
+  latency: {
+    title: '2. Fixed-rate latency, 100 clients, events over HTTP',
+    run: latencyBench,
+  },
+  memory: { title: '3. Idle connection memory', run: memoryBench },
+  replay: { title: '4. Replay to a reconnecting client', run: replayBench },
+  publish: {
+    title: '5. Publishing through the Redis adapter',
+    run: publishBench,
+  },
+  http: {
+    title: '6. POST /events round trip on an idle node',
+    run: httpBench,
+  },
+  sse: { title: '7. Concurrent process message streams (SSE)', run: sseBench },
+  growth: {
+    title: '8. Growth with connections (the replay curve comes from section 4)',
+    run: growthBench,
+  },
 };
 
 async function main() {
@@ -47,6 +60,10 @@ async function main() {
       console.log(`## ${section.title}\n`);
       console.log((await section.run(redis)).join('\n') + '\n');
     }
+    if (only.length === 0 || only.includes('growth') || only.includes('replay'))
+      console.log(
+        `Curves: ${plotAll().join(', ')} (from docs/bench-data/*.json).`,
+      );
   } finally {
     await redis.stop();
   }

@@ -40,7 +40,10 @@ async function forceGc(): Promise<void> {
   global.gc?.();
 }
 
-async function startApp(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startApp(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
   const config = loadAppConfig({ HOST: '127.0.0.1', ...env });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
@@ -65,7 +68,12 @@ async function startRaw(
   let seq = 0;
   web.post('/events', (req, res) => {
     const body = req.body as { type: string; data: unknown; scopes?: string[] };
-    const envelope = { id: String(++seq), type: body.type, data: body.data, ts: Date.now() };
+    const envelope = {
+      id: String(++seq),
+      type: body.type,
+      data: body.data,
+      ts: Date.now(),
+    };
     if (body.scopes && body.scopes.length > 0)
       nsp.to(body.scopes).emit('events', [envelope]);
     else nsp.emit('events', [envelope]);
@@ -75,7 +83,14 @@ async function startRaw(
   web.post('/xadd', (req, res, next) => {
     const body = req.body as { type: string; data: unknown };
     redis!
-      .xadd('bench:bare', '*', 'type', body.type, 'data', JSON.stringify(body.data))
+      .xadd(
+        'bench:bare',
+        '*',
+        'type',
+        body.type,
+        'data',
+        JSON.stringify(body.data),
+      )
       .then((id) => res.status(201).json({ id }), next);
   });
   handlers.emit = async (command) => {
@@ -90,7 +105,12 @@ async function startRaw(
         nsp
           .to(`tenant:t${sent % groups}`)
           .emit('events', [
-            { id: String(++seq), type: 'agent_activity', data: { agent: `agent-${sent % 30}`, step: sent }, ts: Date.now() },
+            {
+              id: String(++seq),
+              type: 'agent_activity',
+              data: { agent: `agent-${sent % 30}`, step: sent },
+              ts: Date.now(),
+            },
           ]);
       }
       await new Promise((r) => setTimeout(r, 1));
@@ -116,19 +136,26 @@ async function main() {
     return memory();
   };
   handlers.stop = async () => {
-    await Promise.race([server.close(), new Promise((r) => setTimeout(r, 5_000))]);
+    await Promise.race([
+      server.close(),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
     setImmediate(() => process.exit(0));
     return {};
   };
   process.on('message', (command: Command) => {
     const handler = handlers[command.cmd];
     if (!handler) {
-      process.send!({ replyTo: command.id, error: `unknown command ${command.cmd}` });
+      process.send!({
+        replyTo: command.id,
+        error: `unknown command ${command.cmd}`,
+      });
       return;
     }
     handler(command).then(
       (reply) => process.send!({ replyTo: command.id, ...reply }),
-      (error: Error) => process.send!({ replyTo: command.id, error: error.message }),
+      (error: Error) =>
+        process.send!({ replyTo: command.id, error: error.message }),
     );
   });
   // The driver going away must not leave servers behind.

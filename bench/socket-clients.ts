@@ -33,10 +33,13 @@ function open(i: number): Promise<void> {
     socket.once('connect_error', (error) =>
       reject(new Error(`connection ${i}: ${error.message}`)),
     );
-    socket.on('events', (batch: { id: string }[], ack?: (id: string) => void) => {
-      received += batch.length;
-      ack?.(batch[batch.length - 1].id);
-    });
+    socket.on(
+      'events',
+      (batch: { id: string }[], ack?: (id: string) => void) => {
+        received += batch.length;
+        ack?.(batch[batch.length - 1].id);
+      },
+    );
   });
 }
 

@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createServer, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { BENCH_SECRET, cpuSeconds, fmt, RedisServerHandle, signToken } from './support';
+import {
+  BENCH_SECRET,
+  cpuSeconds,
+  fmt,
+  RedisServerHandle,
+  signToken,
+} from './support';
 import { createApp, loadAppConfig, ProcessMessagesService } from './target';
 
 const STREAMS = 1_000;
@@ -11,25 +17,47 @@ const PER_PROCESS = 100;
 function runClients(url: string, token: string, path: string) {
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', join(__dirname, 'sse-clients.ts'), url, token, String(STREAMS), String(PROCESSES), String(PER_PROCESS), path],
+    [
+      '-r',
+      '@swc-node/register',
+      join(__dirname, 'sse-clients.ts'),
+      url,
+      token,
+      String(STREAMS),
+      String(PROCESSES),
+      String(PER_PROCESS),
+      path,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
   let onReady: () => void;
   const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<{ delivered: number; elapsed: number }>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('READY')) onReady();
-      const match = /RESULT (.*)\n/.exec(out);
-      if (match) resolve(JSON.parse(match[1]));
-    });
-    child.once('exit', (code) => code !== 0 && reject(new Error(`SSE client process exited with ${code}`)));
-  });
+  const result = new Promise<{ delivered: number; elapsed: number }>(
+    (resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('READY')) onReady();
+        const match = /RESULT (.*)\n/.exec(out);
+        if (match) resolve(JSON.parse(match[1]));
+      });
+      child.once(
+        'exit',
+        (code) =>
+          code !== 0 &&
+          reject(new Error(`SSE client process exited with ${code}`)),
+      );
+    },
+  );
   return { ready, result };
 }
 
-const message = (i: number) => ({ type: 'assistant_message', turn: i, agent: 'coder', payload: { text: `step ${i}: edited src/file-${i}.ts` } });
+const message = (i: number) => ({
+  type: 'assistant_message',
+  turn: i,
+  agent: 'coder',
+  payload: { text: `step ${i}: edited src/file-${i}.ts` },
+});
 
 function heapMb(): number {
   global.gc?.();
@@ -44,7 +72,10 @@ export async function sseBench(redis: RedisServerHandle): Promise<string[]> {
   const responses = new Map<string, ServerResponse[]>();
   const raw = createServer((req, res) => {
     const id = /\/raw\/(p\d+)/.exec(req.url ?? '')?.[1] ?? 'p0';
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+    });
     res.write('retry: 3000\n\n');
     responses.set(id, [...(responses.get(id) ?? []), res]);
   });
@@ -65,7 +96,13 @@ export async function sseBench(redis: RedisServerHandle): Promise<string[]> {
   raw.closeAllConnections();
   raw.close();
 
-  const config = loadAppConfig({ REDIS_URL: redis.url, JWT_SECRET: BENCH_SECRET, EVENT_BUS_PREFIX: 'bench-sse', PROCESS_STORE: 'memory', HOST: '127.0.0.1' });
+  const config = loadAppConfig({
+    REDIS_URL: redis.url,
+    JWT_SECRET: BENCH_SECRET,
+    EVENT_BUS_PREFIX: 'bench-sse',
+    PROCESS_STORE: 'memory',
+    HOST: '127.0.0.1',
+  });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
@@ -79,9 +116,16 @@ export async function sseBench(redis: RedisServerHandle): Promise<string[]> {
     const cpuBefore = cpuSeconds(process.pid);
     const start = process.hrtime.bigint();
     for (let i = 1; i <= PER_PROCESS; i++) {
-      await Promise.all(Array.from({ length: PROCESSES }, (_, p) => service.append(`${prefix}${p}`, message(i))));
+      await Promise.all(
+        Array.from({ length: PROCESSES }, (_, p) =>
+          service.append(`${prefix}${p}`, message(i)),
+        ),
+      );
     }
-    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpu: cpuSeconds(process.pid) - cpuBefore };
+    return {
+      seconds: Number(process.hrtime.bigint() - start) / 1e9,
+      cpu: cpuSeconds(process.pid) - cpuBefore,
+    };
   };
   await appendRounds('q');
   const appendsAlone = await appendRounds('q');
@@ -96,7 +140,8 @@ export async function sseBench(redis: RedisServerHandle): Promise<string[]> {
   const cpu = cpuSeconds(process.pid) - cpuBefore;
   await app.close();
 
-  const rate = (r: { delivered: number; elapsed: number }) => r.delivered / r.elapsed;
+  const rate = (r: { delivered: number; elapsed: number }) =>
+    r.delivered / r.elapsed;
   return [
     `${fmt(STREAMS)} concurrent SSE streams on one node (10 per process, ${PROCESSES} processes), ${PER_PROCESS} messages appended per process: ${fmt(STREAMS * PER_PROCESS)} frames delivered per run. Clients run in a separate process.`,
     '',

@@ -152,12 +152,19 @@ export class BenchProcess {
   }
 
   /** Sends a command and resolves with the process's reply. */
-  call<T = any>(message: Record<string, unknown>, timeoutMs = 120_000): Promise<T> {
+  call<T = any>(
+    message: Record<string, unknown>,
+    timeoutMs = 120_000,
+  ): Promise<T> {
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${this.label} did not answer ${message.cmd} within ${timeoutMs} ms.`));
+        reject(
+          new Error(
+            `${this.label} did not answer ${message.cmd} within ${timeoutMs} ms.`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, {
         resolve: (v) => {
@@ -196,7 +203,10 @@ export async function startServer(
     label,
     'server.ts',
     [mode],
-    { env: { BENCH_SERVER_ENV: JSON.stringify(env) }, profile: options.profile },
+    {
+      env: { BENCH_SERVER_ENV: JSON.stringify(env) },
+      profile: options.profile,
+    },
   );
   return { server, url: `http://127.0.0.1:${started.port}` };
 }
