@@ -102,16 +102,14 @@ async function startRaw(
     while (Date.now() - start < durationMs) {
       const due = Math.floor(((Date.now() - start) * rate) / 1000);
       for (; sent < due; sent++) {
-        nsp
-          .to(`tenant:t${sent % groups}`)
-          .emit('events', [
-            {
-              id: String(++seq),
-              type: 'agent_activity',
-              data: { agent: `agent-${sent % 30}`, step: sent },
-              ts: Date.now(),
-            },
-          ]);
+        nsp.to(`tenant:t${sent % groups}`).emit('events', [
+          {
+            id: String(++seq),
+            type: 'agent_activity',
+            data: { agent: `agent-${sent % 30}`, step: sent },
+            ts: Date.now(),
+          },
+        ]);
       }
       await new Promise((r) => setTimeout(r, 1));
     }
