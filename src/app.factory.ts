@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { StreamgateIoAdapter } from '@streamgate/server';
+import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 
@@ -25,5 +26,6 @@ export async function createApp(
     }),
   );
   app.enableShutdownHooks();
+  setupApiDocs(app, config);
   return app;
 }
