@@ -13,6 +13,8 @@ import {
 } from '../../access/access-control.service';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
+import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
+import { RevokeDoc } from './revocations.openapi';
 
 /** Scope that lets a caller revoke any user's tokens. */
 export const REVOKE_SCOPE = 'auth:revoke';
@@ -21,6 +23,8 @@ export const REVOKE_SCOPE = 'auth:revoke';
  * `POST /auth/revocations` with `{ "sub": "<user>" }`: refuses the user's
  * tokens issued so far and ends their connections on every node.
  */
+@ApiTags('auth')
+@ApiBearerAuth()
 @Controller('auth/revocations')
 @UseGuards(BearerAuthGuard)
 export class RevocationsController {
@@ -29,6 +33,7 @@ export class RevocationsController {
   @Post()
   @HttpCode(202)
   @RequireScope(REVOKE_SCOPE)
+  @RevokeDoc({ scope: REVOKE_SCOPE })
   async revoke(@Body() body: unknown): Promise<{ revokedAt: number }> {
     const sub = (body as { sub?: unknown } | null)?.sub;
     try {
