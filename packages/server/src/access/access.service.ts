@@ -1,11 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { isValidScope } from '../event-bus/domain/scope';
-import {
-  ACCESS_OPTIONS,
-  AccessOptions,
-  DEFAULT_ACCESS_OPTIONS,
-} from './access.options';
-import type { ResolvedAccessOptions } from './access.options';
+import { ACCESS_OPTIONS, DEFAULT_ACCESS_OPTIONS } from './access.options';
+import type { AccessOptions, ResolvedAccessOptions } from './access.options';
 import {
   AccessRefusal,
   Authorization,

@@ -6,13 +6,11 @@ import {
   Provider,
 } from '@nestjs/common';
 import { EVENTS_NAMESPACE } from '@streamgate/protocol';
-import {
-  ACCESS_BACKEND,
-  AccessBackend,
-  createAccessBackend,
-} from '../access/access-backend';
+import { ACCESS_BACKEND, createAccessBackend } from '../access/access-backend';
+import type { AccessBackend } from '../access/access-backend';
 import { AccessControlService } from '../access/access-control.service';
-import { ACCESS_OPTIONS, AccessOptions } from '../access/access.options';
+import { ACCESS_OPTIONS } from '../access/access.options';
+import type { AccessOptions } from '../access/access.options';
 import { AccessService } from '../access/access.service';
 import { AccessSessions } from '../access/access-sessions';
 import { RevocationStore } from '../access/revocation-store.port';

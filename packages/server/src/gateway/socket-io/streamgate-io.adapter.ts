@@ -32,14 +32,19 @@ export interface StreamgateIoAdapterOptions {
  * host code's ephemeral messages across nodes do.
  */
 export class StreamgateIoAdapter extends IoAdapter {
-  private readonly logger = new Logger(StreamgateIoAdapter.name);
-  private redis: Redis | null = null;
+  private readonly logger: Logger;
+  private readonly adapterOptions: StreamgateIoAdapterOptions;
+  private redis: Redis | null;
 
+  /** `app` is the Nest application (or its HTTP server), as for `IoAdapter`. */
   constructor(
-    app: INestApplicationContext | object,
-    private readonly adapterOptions: StreamgateIoAdapterOptions = {},
+    app: INestApplicationContext,
+    options: StreamgateIoAdapterOptions = {},
   ) {
-    super(app as INestApplicationContext);
+    super(app);
+    this.logger = new Logger(StreamgateIoAdapter.name);
+    this.adapterOptions = options;
+    this.redis = null;
   }
 
   override createIOServer(

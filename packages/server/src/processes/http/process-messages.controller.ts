@@ -15,10 +15,8 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import {
-  AuthenticatedRequest,
-  BearerAuthGuard,
-} from '../../access/bearer-auth.guard';
+import { BearerAuthGuard } from '../../access/bearer-auth.guard';
+import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import {
   NewProcessMessage,
