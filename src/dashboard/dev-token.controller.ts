@@ -1,20 +1,18 @@
-import { UseGuards } from '@nestjs/common';
-import { LoopbackOnlyGuard } from './loopback-only.guard';
 import {
   BadRequestException,
   Controller,
   Get,
   Header,
   Inject,
-  Logger,
-  OnModuleInit,
   Query,
+  UseGuards,
 } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { isValidScope } from '@streamgate/server';
 import { DashboardMessages } from './dashboard.messages';
 import { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';
+import { LocalRequestGuard } from './local-request.guard';
 
 const SUB_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 const MAX_SCOPES = 32;
@@ -31,22 +29,16 @@ export interface DevTokenResponse {
  * `GET /dev/token?sub=<user>&scopes=a,b`: a token signed with the app's own
  * secret, so that the dashboard and scripts work without an identity
  * provider. Registered only with `devTools: true`; without it the route does
- * not exist (404).
+ * not exist (404). Even then it answers only local requests (`LocalRequestGuard`).
  */
 @Controller('dev')
-@UseGuards(LoopbackOnlyGuard)
-export class DevTokenController implements OnModuleInit {
-  private readonly logger = new Logger(DevTokenController.name);
-
+@UseGuards(LocalRequestGuard)
+export class DevTokenController {
   constructor(
     private readonly jwt: JwtService,
     @Inject(DASHBOARD_OPTIONS)
     private readonly options: ResolvedDashboardOptions,
   ) {}
-
-  onModuleInit(): void {
-    this.logger.warn(DashboardMessages.devTokenEnabled());
-  }
 
   @Get('token')
   @Header('Cache-Control', 'no-store')
