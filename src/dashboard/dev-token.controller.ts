@@ -8,14 +8,14 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { isValidScope } from '@streamgate/server';
-import { DashboardMessages } from './dashboard.messages';
 import { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';
 import { LocalRequestGuard } from './local-request.guard';
-
-const SUB_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
-const MAX_SCOPES = 32;
+import {
+  InvalidTokenRequestError,
+  readTokenRequest,
+  TokenRequest,
+} from './token-request';
 
 export interface DevTokenResponse {
   readonly token: string;
@@ -46,28 +46,17 @@ export class DevTokenController {
     @Query('sub') subParam: unknown,
     @Query('scopes') scopesParam: unknown,
   ): DevTokenResponse {
-    const sub = subParam === undefined ? 'developer' : subParam;
-    if (typeof sub !== 'string' || !SUB_PATTERN.test(sub)) {
-      throw new BadRequestException(DashboardMessages.invalidSub(sub));
+    let request: TokenRequest;
+    try {
+      request = readTokenRequest(subParam, scopesParam);
+    } catch (error) {
+      if (error instanceof InvalidTokenRequestError)
+        throw new BadRequestException(error.message);
+      throw error;
     }
-    const scopes = parseScopes(scopesParam);
+    const { sub, scopes } = request;
     const expiresIn = this.options.devTokenTtlSeconds;
     const token = this.jwt.sign({ sub, scopes }, { expiresIn });
     return { token, sub, scopes, expiresIn };
   }
-}
-
-function parseScopes(value: unknown): string[] {
-  if (value === undefined || value === '') return [];
-  const parts = (Array.isArray(value) ? value : [value]).flatMap((part) =>
-    typeof part === 'string' ? part.split(',') : [part],
-  );
-  const scopes = [...new Set(parts)];
-  if (
-    scopes.length > MAX_SCOPES ||
-    !scopes.every((s) => isValidScope(s) && !/\s/.test(s))
-  ) {
-    throw new BadRequestException(DashboardMessages.invalidScopes(value));
-  }
-  return scopes as string[];
 }
