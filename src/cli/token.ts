@@ -36,7 +36,7 @@ export function mintToken(
   const config = loadAppConfig(env);
   if (config.jwtSecretGenerated)
     throw new UsageError(
-      'JWT_SECRET is not set: a token signed with any other secret is refused by the app. Run this with the app's JWT_SECRET (inside its container it is set already).',
+      'JWT_SECRET is not set: a token signed with any other secret is refused by the app. Run this with the JWT_SECRET the app uses (inside its container it is set already).',
     );
   if (values.sub === undefined)
     throw new UsageError('--sub is required: the user id the token is for.');
