@@ -57,21 +57,31 @@ export function stage(stages: Stage[], name: string): Stage {
 export const argsOf = (s: Stage, keyword: string): string[] =>
   s.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
 
-/** `COPY --from=<stage> <src> <dest>` lines: one source each, absolute in the source stage. */
+/** `COPY [--from=<stage>] <src> <dest>`, with one source (the packaging test reproduces it). */
+export function parseCopy(args: string): {
+  from: string | null;
+  source: string;
+  target: string;
+} {
+  const parts = args.split(/\s+/);
+  const from = parts[0].startsWith('--from=')
+    ? parts.shift()!.slice('--from='.length)
+    : null;
+  if (parts.length !== 2 || parts.some((p) => p.startsWith('--')))
+    throw new Error(
+      `Expected one source and one target in COPY ${args} (the packaging test reproduces it).`,
+    );
+  return { from, source: parts[0], target: parts[1] };
+}
+
+/** The `COPY --from=<from>` lines of a stage. */
 export function copiesFrom(
   s: Stage,
   from: string,
 ): { source: string; target: string }[] {
   return argsOf(s, 'COPY')
-    .filter((args) => args.startsWith(`--from=${from} `))
-    .map((args) => {
-      const parts = args.split(/\s+/).slice(1);
-      if (parts.length !== 2)
-        throw new Error(
-          `Expected one source and one target in COPY ${args} (the packaging test reproduces it).`,
-        );
-      return { source: parts[0], target: parts[1] };
-    });
+    .map(parseCopy)
+    .filter((copy) => copy.from === from);
 }
 
 /** `ENV K=V` lines, as an environment. */
