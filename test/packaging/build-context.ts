@@ -121,7 +121,7 @@ export function shellEnv(
   return { ...env, ...extra };
 }
 
-/** Runs a shell command line in `cwd`; rejects with its output when it fails. */
+/** Runs a shell command line in `cwd`, niced; rejects with its output when it fails. */
 export function run(
   commandLine: string,
   cwd: string,
@@ -129,8 +129,9 @@ export function run(
   timeoutMs: number,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    // Its own process group, so that a timeout ends npm and what npm started.
-    const child = spawn('sh', ['-c', commandLine], {
+    // Its own process group, so that a timeout ends npm and what npm started;
+    // at low priority, so that tests that run alongside keep their timing.
+    const child = spawn('nice', ['-n', '10', 'sh', '-c', commandLine], {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
