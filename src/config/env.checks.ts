@@ -60,17 +60,14 @@ export function pattern(regex: RegExp, rule: string): Check<string> {
 }
 
 export function url(schemes: readonly string[]): Check<string> {
+  // The value is never repeated in messages: a URL may hold a password.
   return z.string().transform((raw, ctx) => {
     const value = raw.trim();
     if (!schemes.some((scheme) => value.startsWith(scheme)))
-      return fail(
-        ctx,
-        `must start with ${schemes.join(' or ')} (got "${value}").`,
-      );
+      return fail(ctx, `must start with ${schemes.join(' or ')}.`);
     try {
       new URL(value);
     } catch {
-      // Not echoed: a URL may hold a password.
       return fail(ctx, 'is not a valid URL.');
     }
     return value;
