@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   cpSync,
   lstatSync,
@@ -39,7 +39,7 @@ export function dockerIgnore(path = join(ROOT, '.dockerignore')): RegExp[] {
     });
 }
 
-function ignored(path: string, patterns: RegExp[]): boolean {
+export function ignored(path: string, patterns = dockerIgnore()): boolean {
   const parts = path.split('/');
   for (let i = 1; i <= parts.length; i++) {
     const prefix = parts.slice(0, i).join('/');
@@ -48,29 +48,26 @@ function ignored(path: string, patterns: RegExp[]): boolean {
   return false;
 }
 
-/** Copies what `docker build .` would send (the files git knows of, less .dockerignore) to `target`. */
+/** Copies what `docker build .` would send (every file not excluded by .dockerignore) to `target`. */
 export function copyBuildContext(target: string): string[] {
-  const files = execFileSync(
-    'git',
-    ['ls-files', '--cached', '--others', '--exclude-standard', '-z'],
-    { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-  )
-    .split('\0')
-    .filter((f) => f !== '');
   const patterns = dockerIgnore();
-  const kept = files.filter((file) => !ignored(file, patterns));
-  for (const file of kept) {
-    let stat;
-    try {
-      stat = lstatSync(join(ROOT, file));
-    } catch {
-      continue; // deleted in the work tree, not yet in git
+  const copied: string[] = [];
+  const walk = (relative: string) => {
+    for (const entry of readdirSync(join(ROOT, relative), {
+      withFileTypes: true,
+    })) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (ignored(path, patterns)) continue;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        mkdirSync(dirname(join(target, path)), { recursive: true });
+        cpSync(join(ROOT, path), join(target, path));
+        copied.push(path);
+      }
     }
-    if (!stat.isFile()) continue;
-    mkdirSync(dirname(join(target, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(target, file));
-  }
-  return kept;
+  };
+  walk('');
+  return copied;
 }
 
 /**

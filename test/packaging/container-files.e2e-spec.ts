@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { appEnvSchema, loadAppConfig } from '../../src/config/app.config';
+import { ignored } from './build-context';
 import {
   ROOT,
   argsOf,
@@ -275,5 +276,30 @@ describe('Dockerfile', () => {
     expect(copiesFrom(runtime, 'build').map((c) => c.source)).toContain(
       '/app/dist',
     );
+  });
+});
+
+describe('.dockerignore', () => {
+  it.each([
+    '.env',
+    '.env.production',
+    'node_modules/zod/package.json',
+    'packages/server/node_modules/cors/package.json',
+    'dist/main.js',
+    'packages/client/dist/index.mjs',
+    '.git/HEAD',
+  ])('keeps %s out of the build context', (path) => {
+    expect(ignored(path)).toBe(true);
+  });
+
+  it.each([
+    'package-lock.json',
+    'src/main.ts',
+    'scripts/build-dashboard.mjs',
+    'packages/server/src/index.ts',
+    'packages/protocol/package.json',
+    'tsconfig.build.json',
+  ])('sends %s', (path) => {
+    expect(ignored(path)).toBe(false);
   });
 });
