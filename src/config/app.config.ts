@@ -132,12 +132,19 @@ export interface ConfigIssue {
 }
 
 export class ConfigError extends Error {
+  /** The first wrong variable. */
   readonly variable: string;
+  readonly issues: readonly ConfigIssue[];
 
-  constructor(readonly issues: readonly ConfigIssue[]) {
-    super(issues.map((i) => `${i.variable}: ${i.message}`).join('\n'));
+  constructor(issues: readonly ConfigIssue[]);
+  constructor(variable: string, message: string);
+  constructor(issues: readonly ConfigIssue[] | string, message = '') {
+    const list =
+      typeof issues === 'string' ? [{ variable: issues, message }] : issues;
+    super(list.map((i) => `${i.variable}: ${i.message}`).join('\n'));
     this.name = 'ConfigError';
-    this.variable = issues[0].variable;
+    this.issues = list;
+    this.variable = list[0].variable;
   }
 }
 
