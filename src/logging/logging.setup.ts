@@ -52,16 +52,18 @@ export function jsonLogging(config: AppConfig): DynamicModule {
       autoLogging: {
         ignore: (req: IncomingMessage) => UNLOGGED_PATHS.test(req.url ?? ''),
       },
-      // No headers: they hold bearer tokens and cookies.
+      // No headers: they hold bearer tokens and cookies. The client address
+      // is Express's, which follows X-Forwarded-For only under TRUST_PROXY.
       serializers: {
         req: (req: {
           method?: string;
           url?: string;
           remoteAddress?: string;
+          raw?: { ip?: string };
         }) => ({
           method: req.method,
           url: req.url,
-          remoteAddress: req.remoteAddress,
+          remoteAddress: req.raw?.ip ?? req.remoteAddress,
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },

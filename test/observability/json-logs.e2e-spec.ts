@@ -10,7 +10,7 @@ interface LogLine {
   readonly msg: string;
   readonly context?: string;
   readonly requestId?: string;
-  readonly req?: { method: string; url: string };
+  readonly req?: { method: string; url: string; remoteAddress: string };
 }
 
 describe('LOG_FORMAT=json', () => {
@@ -36,6 +36,7 @@ describe('LOG_FORMAT=json', () => {
           ...process.env,
           NODE_ENV: 'development',
           LOG_FORMAT: 'json',
+          TRUST_PROXY: 'loopback',
           HOST: '127.0.0.1',
           PORT: String(port),
           JWT_SECRET: TEST_JWT_SECRET,
@@ -113,5 +114,16 @@ describe('LOG_FORMAT=json', () => {
     );
     expect(output).not.toContain('not-a-real-token');
     expect(lines().some((l) => l.req?.url?.startsWith('/health'))).toBe(false);
+  });
+
+  it('logs the client address a trusted proxy reports', async () => {
+    await fetch(`${url}/no-such-page`, {
+      headers: { 'X-Forwarded-For': '203.0.113.5' },
+    });
+    const line = await waitFor(
+      () => lines().find((l) => l.req?.url === '/no-such-page'),
+      'the access line of /no-such-page',
+    );
+    expect(line?.req?.remoteAddress).toBe('203.0.113.5');
   });
 });
