@@ -420,6 +420,13 @@ describe('The development tools behind a proxy named by TRUST_PROXY', () => {
     }
   });
 
+  it('refuses a request whose proxy names the client only in Forwarded', async () => {
+    const response = await fetch(`${running.url}/dev/token?sub=me`, {
+      headers: { Forwarded: 'for=203.0.113.9' },
+    });
+    expect(response.status).toBe(403);
+  });
+
   it('answers a client on this machine', async () => {
     const proxy = await startLocalProxy(
       running.url,
