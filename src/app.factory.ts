@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 import { consoleLogger } from './logging/logging.setup';
@@ -36,5 +37,6 @@ export async function createApp(
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
   app.enableShutdownHooks();
+  setupApiDocs(app, config);
   return app;
 }
