@@ -20,8 +20,29 @@ export interface PostgresServerHandle {
   /** Connection string of the `streamgate_test` database. */
   readonly url: string;
   readonly port: number;
+  /** Pid of the current (or, once it exited, the last) postmaster; -1 for DATABASE_URL. */
+  readonly pid: number;
   /** Fast shutdown (SIGINT), wait for exit, remove the data directory. */
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port and data directory;
+   * resolves once it accepts connections. `fast` (default) is a clean
+   * shutdown; `immediate` (SIGQUIT) is a crash: the restart replays the WAL.
+   * Not available with DATABASE_URL.
+   */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /**
+   * `synchronous_commit`. Off (the default, for speed) lets an `immediate`
+   * restart lose commits acknowledged in the last few hundred milliseconds,
+   * as after a real crash; turn it on to test that nothing acknowledged is
+   * lost across a crash. A `fast` restart loses nothing either way, and the
+   * WAL is written, though not fsynced, so only a machine crash could lose it.
+   * @default false
+   */
+  readonly synchronousCommit?: boolean;
 }
 
 const DATABASE = 'streamgate_test';
@@ -31,13 +52,21 @@ const OS_USER = 'postgres';
  * Starts a private PostgreSQL on a free loopback port, with a throw-away
  * cluster in a temp directory, unless DATABASE_URL points at one already.
  */
-export async function startPostgresServer(): Promise<PostgresServerHandle> {
+export async function startPostgresServer(
+  options: PostgresServerOptions = {},
+): Promise<PostgresServerHandle> {
   if (process.env.DATABASE_URL) {
     const url = process.env.DATABASE_URL;
     return {
       url,
       port: Number(new URL(url).port || 5432),
+      pid: -1,
       stop: async () => undefined,
+      restart: async () => {
+        throw new Error(
+          'Cannot restart the PostgreSQL given by DATABASE_URL: it was not started by the tests.',
+        );
+      },
     };
   }
   const bin = findBinaries();
@@ -64,40 +93,58 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
     );
     if (init.status !== 0) throw new Error(`initdb failed: ${output(init)}`);
     const port = await freePort();
-    const child = spawn(
-      join(bin, 'postgres'),
-      [
-        '-D',
-        dataDir,
-        '-p',
-        String(port),
-        '-k',
-        base,
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ],
-      { cwd: base, stdio: ['ignore', 'ignore', 'pipe'], ...user },
-    );
+    const args = [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-k',
+      base,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      `synchronous_commit=${options.synchronousCommit ? 'on' : 'off'}`,
+      '-c',
+      'full_page_writes=off',
+    ];
     let stderr = '';
-    child.on('error', (error) => (stderr += `\n${error.message}`));
-    child.stderr?.on(
-      'data',
-      (chunk) => (stderr = (stderr + chunk).slice(-4000)),
-    );
+    const launch = () => {
+      const started = spawn(join(bin, 'postgres'), args, {
+        cwd: base,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        ...user,
+      });
+      started.on('error', (error) => (stderr += `\n${error.message}`));
+      started.stderr?.on(
+        'data',
+        (chunk) => (stderr = (stderr + chunk).slice(-4000)),
+      );
+      return started;
+    };
+    let child = launch();
     // A worker that exits without afterAll (crash, forced exit) must not leave
     // a postgres running; SIGQUIT is the immediate shutdown.
     const orphanGuard = () => child.kill('SIGQUIT');
     process.once('exit', orphanGuard);
+    let removed = false;
     const stop = async () => {
       process.removeListener('exit', orphanGuard);
       await shutdown(child);
-      rmSync(base, { recursive: true, force: true });
+      if (!removed) rmSync(base, { recursive: true, force: true });
+      removed = true;
+    };
+    const restart = async (mode: 'fast' | 'immediate' = 'fast') => {
+      if (removed) {
+        throw new Error(
+          `The PostgreSQL on port ${port} was stopped for good; it cannot restart.`,
+        );
+      }
+      await shutdown(child, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+      stderr = '';
+      child = launch();
+      await waitUntilReady(port, child, () => stderr);
     };
     try {
       await waitUntilReady(port, child, () => stderr);
@@ -120,7 +167,11 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
     return {
       url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}`,
       port,
+      get pid() {
+        return child.pid ?? -1;
+      },
       stop,
+      restart,
     };
   } catch (error) {
     rmSync(base, { recursive: true, force: true });
@@ -200,13 +251,20 @@ async function waitUntilReady(
   }
 }
 
-/** SIGINT is postgres' fast shutdown: it ends open sessions instead of waiting for them. */
-async function shutdown(child: ChildProcess): Promise<void> {
+/**
+ * SIGINT is postgres' fast shutdown: it ends open sessions instead of waiting
+ * for them, and checkpoints. SIGQUIT is the immediate shutdown: no
+ * checkpoint, the next start recovers from the WAL.
+ */
+async function shutdown(
+  child: ChildProcess,
+  signal: 'SIGINT' | 'SIGQUIT' = 'SIGINT',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => resolve()),
   );
-  child.kill('SIGINT');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
   await exited;
   clearTimeout(timer);
