@@ -1,9 +1,4 @@
-import {
-  ChildProcess,
-  spawn,
-  spawnSync,
-  SpawnSyncReturns,
-} from 'node:child_process';
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import {
   chownSync,
   existsSync,
@@ -15,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './free-port';
+import { GuardedChild, spawnGuarded } from './guarded-child';
 
 export interface PostgresServerHandle {
   /** Connection string of the `streamgate_test` database. */
@@ -22,6 +18,8 @@ export interface PostgresServerHandle {
   readonly port: number;
   /** Pid of the current (or, once it exited, the last) postmaster; -1 for DATABASE_URL. */
   readonly pid: number;
+  /** Scratch directory (cluster, socket), removed by stop(); null for DATABASE_URL. */
+  readonly dir: string | null;
   /** Fast shutdown (SIGINT), wait for exit, remove the data directory. */
   stop(): Promise<void>;
   /**
@@ -61,6 +59,7 @@ export async function startPostgresServer(
       url,
       port: Number(new URL(url).port || 5432),
       pid: -1,
+      dir: null,
       stop: async () => undefined,
       restart: async () => {
         throw new Error(
@@ -109,28 +108,17 @@ export async function startPostgresServer(
       '-c',
       'full_page_writes=off',
     ];
-    let stderr = '';
-    const launch = () => {
-      const started = spawn(join(bin, 'postgres'), args, {
+    // The watchdog sends SIGQUIT, the immediate shutdown, if the test
+    // process dies without stopping the server.
+    const launch = () =>
+      spawnGuarded(join(bin, 'postgres'), args, {
+        reapSignal: 'SIGQUIT',
         cwd: base,
-        stdio: ['ignore', 'ignore', 'pipe'],
         ...user,
       });
-      started.on('error', (error) => (stderr += `\n${error.message}`));
-      started.stderr?.on(
-        'data',
-        (chunk) => (stderr = (stderr + chunk).slice(-4000)),
-      );
-      return started;
-    };
-    let child = launch();
-    // A worker that exits without afterAll (crash, forced exit) must not leave
-    // a postgres running; SIGQUIT is the immediate shutdown.
-    const orphanGuard = () => child.kill('SIGQUIT');
-    process.once('exit', orphanGuard);
+    let child = await launch();
     let removed = false;
     const stop = async () => {
-      process.removeListener('exit', orphanGuard);
       await shutdown(child);
       if (!removed) rmSync(base, { recursive: true, force: true });
       removed = true;
@@ -142,12 +130,11 @@ export async function startPostgresServer(
         );
       }
       await shutdown(child, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
-      stderr = '';
-      child = launch();
-      await waitUntilReady(port, child, () => stderr);
+      child = await launch();
+      await waitUntilReady(port, child);
     };
     try {
-      await waitUntilReady(port, child, () => stderr);
+      await waitUntilReady(port, child);
       const admin = new Client({
         host: '127.0.0.1',
         port,
@@ -168,8 +155,9 @@ export async function startPostgresServer(
       url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}`,
       port,
       get pid() {
-        return child.pid ?? -1;
+        return child.pid;
       },
+      dir: base,
       stop,
       restart,
     };
@@ -216,14 +204,13 @@ function osUser(): { uid: number; gid: number } {
 
 async function waitUntilReady(
   port: number,
-  child: ChildProcess,
-  log: () => string,
+  child: GuardedChild,
 ): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (!child.running) {
       throw new Error(
-        `postgres exited with ${child.exitCode ?? child.signalCode}: ${log()}`,
+        `postgres exited with status ${child.exitStatus}: ${child.output()}`,
       );
     }
     const probe = new Client({
@@ -244,7 +231,7 @@ async function waitUntilReady(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `postgres did not accept connections on port ${port} within 15 s: ${log()}`,
+        `postgres did not accept connections on port ${port} within 15 s: ${child.output()}`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -257,16 +244,13 @@ async function waitUntilReady(
  * checkpoint, the next start recovers from the WAL.
  */
 async function shutdown(
-  child: ChildProcess,
+  child: GuardedChild,
   signal: 'SIGINT' | 'SIGQUIT' = 'SIGINT',
 ): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => resolve()),
-  );
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
-  await exited;
+  if (!child.running) return;
+  child.signal(signal);
+  const timer = setTimeout(() => child.signal('SIGQUIT'), 10_000);
+  await child.exited;
   clearTimeout(timer);
 }
 

@@ -1,6 +1,7 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 import Redis from 'ioredis';
+import { GuardedChild, spawnGuarded } from './guarded-child';
 
 export type RedisTool = 'redis-server' | 'redis-sentinel' | 'redis-cli';
 
@@ -29,42 +30,15 @@ export function redisTool(tool: RedisTool): string {
 /** Thrown when the chosen port was taken between picking it and binding it. */
 export class PortTakenError extends Error {}
 
-// Every live child, killed when the test process exits without its teardown
-// (crash, forced worker exit). One listener for all of them: a cluster plus a
-// sentinel topology would otherwise exceed the default listener limit.
-const live = new Set<ChildProcess>();
-let reaperInstalled = false;
-
-function track(child: ChildProcess): void {
-  if (!reaperInstalled) {
-    reaperInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-const OUTPUT_LIMIT = 8_000;
-
-/** One redis-server or redis-sentinel child process. */
+/** One redis-server or redis-sentinel process, reaped if the test process dies. */
 export class RedisProcess {
-  private log = '';
-
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: GuardedChild,
     readonly port: number,
-  ) {
-    const keep = (chunk: Buffer) =>
-      (this.log = (this.log + chunk.toString()).slice(-OUTPUT_LIMIT));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    child.on('error', (error) => (this.log += `\n${error.message}`));
-  }
+  ) {}
 
   /**
-   * Spawns `binary args` and resolves once it answers PING on `port`.
+   * Spawns the tool with `args` and resolves once it answers PING on `port`.
    * `label` names the process in errors.
    */
   static async launch(
@@ -73,10 +47,9 @@ export class RedisProcess {
     port: number,
     label: string,
   ): Promise<RedisProcess> {
-    const child = spawn(redisTool(tool), args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const child = await spawnGuarded(redisTool(tool), args, {
+      reapSignal: 'SIGKILL',
     });
-    track(child);
     const proc = new RedisProcess(child, port);
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -88,7 +61,7 @@ export class RedisProcess {
           );
         }
         throw new Error(
-          `${label} exited with ${child.exitCode ?? child.signalCode}: ${output}`,
+          `${label} exited with status ${child.exitStatus}: ${output}`,
         );
       }
       if (await answersPing(port)) return proc;
@@ -103,32 +76,29 @@ export class RedisProcess {
   }
 
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.child.pid;
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.child.running;
   }
 
   /** The last few kilobytes of the process' log, for error messages. */
   output(): string {
-    return this.log;
+    return this.child.output();
   }
 
   /** Sends `signal` and resolves once the process has exited. */
   async signal(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     if (!this.running) return;
-    const exited = new Promise<void>((resolve) =>
-      this.child.once('exit', () => resolve()),
-    );
-    this.child.kill(signal);
+    this.child.signal(signal);
     // A graceful shutdown that hangs (a replica that never catches up, a
     // stuck fsync) must not hang the teardown.
     const timer =
       signal === 'SIGTERM'
-        ? setTimeout(() => this.child.kill('SIGKILL'), 15_000)
+        ? setTimeout(() => this.child.signal('SIGKILL'), 15_000)
         : undefined;
-    await exited;
+    await this.child.exited;
     clearTimeout(timer);
   }
 }
