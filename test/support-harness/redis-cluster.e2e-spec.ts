@@ -75,6 +75,14 @@ describe('Redis Cluster harness', () => {
         'up',
         'up',
       ]);
+      // A cluster client learns of the replicas at once (from CLUSTER SLOTS).
+      const client = new Cluster([...replicated.nodes]);
+      try {
+        await client.ping();
+        expect(client.nodes('slave')).toHaveLength(3);
+      } finally {
+        client.disconnect();
+      }
       expect(pids.every(processAlive)).toBe(true);
     } finally {
       await replicated.stop();

@@ -71,6 +71,10 @@ export async function startRedisCluster(
           ['cluster-enabled', 'yes'],
           ['cluster-config-file', 'nodes.conf'],
           ['cluster-node-timeout', String(options.nodeTimeoutMs ?? 2000)],
+          // CLUSTER SLOTS hides a replica whose replication offset is still 0,
+          // and on an idle master only the replication PING moves it (every
+          // 10 s by default): clients would not see the replicas for seconds.
+          ['repl-ping-replica-period', '1'],
         ],
       }).catch((error: Error) => {
         // Taken between the check and the bind (the bus port included): pick again.
@@ -155,20 +159,23 @@ async function clusterSettled(
         withRedis(s.port, async (c) => ({
           cluster: parseInfo((await c.call('CLUSTER', 'INFO')) as string),
           replication: parseInfo(await c.info('replication')),
+          slots: (await c.call('CLUSTER', 'SLOTS')) as unknown[][],
         })),
       ),
     );
     return states.every(
-      ({ cluster, replication }) =>
+      ({ cluster, replication, slots }) =>
         cluster.cluster_state === 'ok' &&
         Number(cluster.cluster_slots_assigned) === SLOTS &&
         Number(cluster.cluster_slots_ok) === SLOTS &&
         Number(cluster.cluster_known_nodes) === servers.length &&
-        // Replicas are only ready once their first sync is done.
         (!withReplicas ||
-          replication.role === 'master' ||
-          (replication.master_link_status === 'up' &&
-            replication.master_sync_in_progress === '0')),
+          // Replicas are ready once their first sync is done and every node
+          // lists them in CLUSTER SLOTS, where clients learn about them.
+          ((replication.role === 'master' ||
+            (replication.master_link_status === 'up' &&
+              replication.master_sync_in_progress === '0')) &&
+            slots.every((range) => range.length === 4))),
     );
   } catch {
     return false;
