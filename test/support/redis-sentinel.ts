@@ -23,7 +23,13 @@ export interface SentinelTopologyOptions {
   readonly appendOnly?: boolean;
   /** Name under which the sentinels monitor the primary. @default 'streamgate' */
   readonly masterName?: string;
-  /** Silence after which a sentinel considers a node down. @default 1000 */
+  /**
+   * Silence after which a sentinel considers a node down. Below 2 s, a
+   * loaded machine sees spurious failovers: right after a switch, a sentinel
+   * that has not yet pinged the new primary within this time fails it over
+   * again.
+   * @default 2000
+   */
   readonly downAfterMs?: number;
   /**
    * Sentinel's `failover-timeout`: bounds the election and the promotion, and
@@ -62,8 +68,8 @@ export interface SentinelTopologyHandle {
   stopPrimary(): Promise<void>;
   /**
    * Resolves with the new primary once every running sentinel reports the
-   * replica's address as the master's and that node answers ROLE as master;
-   * the handle's primary and replica swap.
+   * replica as the master, not down and not failing over, and that node
+   * answers ROLE as master; the handle's primary and replica swap.
    */
   waitForFailover(timeoutMs?: number): Promise<RedisServerHandle>;
   /**
@@ -90,7 +96,7 @@ export async function startSentinelTopology(
       `startSentinelTopology: master name "${masterName}" is invalid: use A-Z, a-z, 0-9, "_", "." and "-".`,
     );
   }
-  const downAfterMs = options.downAfterMs ?? 1000;
+  const downAfterMs = options.downAfterMs ?? 2000;
   const failoverTimeoutMs = options.failoverTimeoutMs ?? 2000;
   const started: RedisServerHandle[] = [];
   const sentinels: SentinelProcess[] = [];
@@ -149,11 +155,7 @@ export async function startSentinelTopology(
         const candidate = replica;
         await pollUntil(
           async () => {
-            const running = sentinels.filter((s) => s.running);
-            const reported = await Promise.all(
-              running.map((s) => masterAddress(s.port, masterName)),
-            );
-            if (!reported.every((port) => port === candidate.port))
+            if (!(await masterSettled(sentinels, masterName, candidate)))
               return false;
             const role = await withRedis(
               candidate.port,
@@ -175,6 +177,13 @@ export async function startSentinelTopology(
             `restartOld: expected exactly one node to be down, found ${down.length}.`,
           );
         }
+        // A node that comes back while a sentinel still doubts the new
+        // primary is a candidate for another failover: wait for calm first.
+        await pollUntil(
+          () => masterSettled(sentinels, masterName, primary),
+          `the sentinels to agree that port ${primary.port} is a healthy primary`,
+          { timeoutMs, diagnostics: () => sentinelLogs(sentinels) },
+        );
         await down[0].restart();
         if (down[0] === primary) return;
         await pollUntil(
@@ -280,18 +289,27 @@ async function startSentinel(
   }
 }
 
-async function masterAddress(
-  port: number,
+/** Whether every running sentinel sees `primary` as the master, up and not failing over. */
+async function masterSettled(
+  sentinels: SentinelProcess[],
   masterName: string,
-): Promise<number | null> {
-  try {
-    const reply = (await withRedis(port, (c) =>
-      c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName),
-    )) as [string, string] | null;
-    return reply ? Number(reply[1]) : null;
-  } catch {
-    return null;
-  }
+  primary: RedisAddress,
+): Promise<boolean> {
+  const views = await Promise.all(
+    sentinels
+      .filter((s) => s.running)
+      .map((s) =>
+        withRedis(s.port, async (c) =>
+          pairs((await c.call('SENTINEL', 'MASTER', masterName)) as string[]),
+        ).catch(() => null),
+      ),
+  );
+  return views.every(
+    (master) =>
+      master !== null &&
+      Number(master.port) === primary.port &&
+      master.flags === 'master',
+  );
 }
 
 async function sentinelsReady(
