@@ -17,6 +17,8 @@ export interface GuardedChild {
   readonly running: boolean;
   /** Resolves when the command has exited. */
   readonly exited: Promise<void>;
+  /** Resolves when its output is complete (the exit can be seen before the last output). */
+  readonly drained: Promise<void>;
   /** How it ended: exit code, or 128 + signal number. */
   readonly exitStatus: number | null;
   /** Sends a signal to the command. */
@@ -93,6 +95,9 @@ export async function spawnGuarded(
       resolve();
     }),
   );
+  const drained = new Promise<void>((resolve) =>
+    watchdog.once('close', () => resolve()),
+  );
   const pid = await pidKnown;
   // Only now: while nothing else is pending, an unreferenced child would let
   // the test process exit in the middle of the start.
@@ -105,6 +110,7 @@ export async function spawnGuarded(
       return exitStatus === null;
     },
     exited,
+    drained,
     get exitStatus() {
       return exitStatus;
     },

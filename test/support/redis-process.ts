@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 import Redis from 'ioredis';
 import { GuardedChild, spawnGuarded } from './guarded-child';
+import { delay } from './wait-for';
 
 export type RedisTool = 'redis-server' | 'redis-sentinel' | 'redis-cli';
 
@@ -54,6 +55,8 @@ export class RedisProcess {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (!proc.running) {
+        // Why it failed is in the last lines it wrote.
+        await Promise.race([child.drained, delay(1_000)]);
         const output = proc.output();
         if (/Address already in use/i.test(output)) {
           throw new PortTakenError(
@@ -71,7 +74,7 @@ export class RedisProcess {
           `${label} did not answer on port ${port} within 10 s: ${proc.output()}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 30));
+      await delay(30);
     }
   }
 
