@@ -160,6 +160,35 @@ describe('limits', () => {
     });
   });
 
+  describe('when handshakes come through a trusted proxy', () => {
+    it('counts each forwarded client address on its own', async () => {
+      node = await boot({
+        EVENT_HANDSHAKE_RATE_LIMIT: '2',
+        EVENT_HANDSHAKE_RATE_WINDOW_MS: '60000',
+        TRUST_PROXY: 'loopback',
+      });
+      const token = node.token('ola', ['*']);
+      const via = async (address: string) => {
+        const client = new RawClient(node!.url, {
+          token,
+          headers: { 'x-forwarded-for': address },
+        });
+        clients.push(client);
+        await waitFor(
+          () => client.readies.length > 0 || client.connectError,
+          'ready or connect_error',
+        );
+        return client;
+      };
+      expect((await via('203.0.113.1')).readies).toHaveLength(1);
+      expect((await via('203.0.113.1')).readies).toHaveLength(1);
+      expect((await via('203.0.113.1')).connectError?.message).toBe(
+        'too_many_requests',
+      );
+      expect((await via('203.0.113.2')).readies).toHaveLength(1);
+    });
+  });
+
   describe('when SSE streams sit idle', () => {
     it('sends heartbeats without querying the store', async () => {
       let queries = 0;

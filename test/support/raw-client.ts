@@ -14,6 +14,8 @@ export interface RawClientOptions {
   ack?: boolean | number;
   query?: Record<string, string>;
   transports?: ('websocket' | 'polling')[];
+  /** Extra handshake headers (Node only), e.g. `X-Forwarded-For`. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -42,6 +44,7 @@ export class RawClient {
       reconnection: false,
       forceNew: true,
       transports: options.transports ?? ['websocket'],
+      extraHeaders: options.headers,
     });
     const ack = options.ack ?? true;
     this.socket.on(

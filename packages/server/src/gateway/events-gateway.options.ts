@@ -18,12 +18,14 @@ export interface HandshakeRateLimit {
   /** @default 10000 */
   windowMs: number;
   /**
-   * Count handshakes by the left-most `X-Forwarded-For` address instead of
-   * the connection's own. Turn it on only behind a proxy that sets the
-   * header; otherwise every client behind the proxy shares one count.
+   * Which proxies' `X-Forwarded-For` to believe when counting by address,
+   * as Express's `trust proxy` takes it: `false`, `true` (any; only behind a
+   * proxy that overwrites the header), a number of hops, or addresses and
+   * subnets (`'loopback'`, `'10.0.0.0/8'`, ...). Without it every client
+   * behind a proxy shares the proxy's count.
    * @default false
    */
-  trustProxy?: boolean;
+  trustProxy?: boolean | number | string | readonly string[];
 }
 
 /** Settings of the `/events` transports that may come from configuration (`forRootAsync`). */

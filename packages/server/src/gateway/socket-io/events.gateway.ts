@@ -23,6 +23,7 @@ import {
   UNAUTHORIZED,
 } from '@streamgate/protocol';
 import cors from 'cors';
+import proxyAddr from 'proxy-addr';
 import { Namespace, Socket } from 'socket.io';
 import { bearerToken } from '../../access/access';
 import { ACCESS_BACKEND } from '../../access/access-backend';
@@ -65,6 +66,7 @@ export class EventsGateway
   private readonly logger = new Logger(EventsGateway.name);
   private shuttingDown = false;
   private throttleFailureLogged = false;
+  private readonly trustProxy: TrustFunction | null;
 
   @WebSocketServer()
   private readonly namespace!: Namespace;
@@ -89,7 +91,10 @@ export class EventsGateway
     @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
     @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
     private readonly options: ResolvedEventsGatewayOptions,
-  ) {}
+  ) {
+    const rate = options.handshakeRateLimit;
+    this.trustProxy = rate ? compileTrust(rate.trustProxy ?? false) : null;
+  }
 
   afterInit(namespace: Namespace): void {
     if (this.options.cors) {
@@ -157,7 +162,7 @@ export class EventsGateway
     let blocked: boolean;
     try {
       const record = await this.backend.throttler.increment(
-        clientAddress(socket, rate.trustProxy === true),
+        clientAddress(socket, this.trustProxy),
         rate.windowMs,
         rate.limit,
         rate.windowMs,
@@ -302,15 +307,27 @@ export function gatewayFor(
   return gateway;
 }
 
-function clientAddress(socket: Socket, trustProxy: boolean): string {
-  if (trustProxy) {
-    const header = socket.handshake.headers['x-forwarded-for'];
-    const first = (Array.isArray(header) ? header[0] : header)
-      ?.split(',')[0]
-      ?.trim();
-    if (first) return first;
-  }
+type TrustFunction = (address: string, hop: number) => boolean;
+
+/** The client's address as Express computes it under the same `trust proxy` setting. */
+function clientAddress(socket: Socket, trust: TrustFunction | null): string {
+  if (trust && socket.request?.socket)
+    return proxyAddr(socket.request, trust) || 'unknown';
   return socket.handshake.address || 'unknown';
+}
+
+/** Express's reading of a `trust proxy` value. */
+function compileTrust(
+  value: boolean | number | string | readonly string[],
+): TrustFunction | null {
+  if (value === false) return null;
+  if (value === true) return () => true;
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  const list =
+    typeof value === 'string'
+      ? value.split(',').map((entry) => entry.trim())
+      : [...value];
+  return proxyAddr.compile(list);
 }
 
 function firstQueryValue(value: unknown): unknown {
