@@ -234,3 +234,35 @@ describe('revocation on every node', () => {
     });
   });
 });
+
+describe('revocation on a single node with the memory driver', () => {
+  it('ends the connection and refuses the old token', async () => {
+    const node = await startApp({});
+    const clients: RawClient[] = [];
+    try {
+      expect(node.config.redisUrl).toBeNull();
+      const token = node.token('solo', ['*']);
+      const socket = new RawClient(node.url, { token });
+      clients.push(socket);
+      await waitFor(() => socket.readies.length > 0, 'ready');
+      const response = await fetch(`${node.url}/auth/revocations`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${node.token('admin', ['auth:revoke'])}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ sub: 'solo' }),
+      });
+      expect(response.status).toBe(202);
+      await waitFor(() => socket.disconnectReason !== null, 'the eviction');
+      expect(socket.evictions).toEqual([{ reason: 'revoked' }]);
+      const again = new RawClient(node.url, { token });
+      clients.push(again);
+      await waitFor(() => again.connectError, 'the refusal');
+      expect(again.connectError?.message).toBe('unauthorized');
+    } finally {
+      clients.forEach((c) => c.close());
+      await node.close();
+    }
+  });
+});
