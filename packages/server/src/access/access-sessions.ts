@@ -28,12 +28,13 @@ export interface SessionHandle {
   /** Replaces the principal after an in-band refresh and moves the expiry. */
   renew(principal: Principal): void;
   /**
-   * Checks the session again against the revocation list and the scope
-   * resolver. Transports call it once the connection is fully registered,
-   * so that a revocation or scope change that raced the handshake is not
-   * missed. Resolves to false when the session was ended.
+   * Catches up with access notices this node handled while the connection
+   * was being set up (since `since`, ms): transports call it once the
+   * connection is registered, so that a revocation or `refreshUser` that
+   * raced the handshake is not missed. Later notices reach the session
+   * directly. Resolves to false when the session was ended.
    */
-  recheck(): Promise<boolean>;
+  recheck(since: number): Promise<boolean>;
   /** Forgets the session (its connection closed); safe to call twice. */
   close(): void;
 }
@@ -52,12 +53,39 @@ export class SessionLimitError extends Error {
   }
 }
 
-interface Entry {
-  readonly kind: SessionKind;
-  readonly session: AccessSession;
-  expiry: ExpiryHandle | null;
-  closed: boolean;
+/** One registered session; it is its own handle, so a connection costs one small object here. */
+class Entry implements SessionHandle {
+  expiry: ExpiryHandle | null = null;
+  closed = false;
+
+  constructor(
+    private readonly owner: AccessSessions,
+    readonly kind: SessionKind,
+    readonly session: AccessSession,
+  ) {}
+
+  renew(principal: Principal): void {
+    if (!this.closed) this.expiry?.reschedule(principal.expiresAt);
+  }
+
+  recheck(since: number): Promise<boolean> {
+    return this.owner.recheck(this, since);
+  }
+
+  close(): void {
+    this.owner.release(this);
+  }
 }
+
+/** Access notices this node handled lately, per user: what a handshake in flight may have missed. */
+interface RecentNotice {
+  revokedAt?: number;
+  refreshedAt?: number;
+  seenAt: number;
+}
+
+/** Notices are kept this long for handshakes that were in flight when they came. */
+const RECENT_NOTICE_MS = 5 * 60_000;
 
 /**
  * The open connections of this node (Socket.IO sockets and process streams)
@@ -68,7 +96,9 @@ interface Entry {
 @Injectable()
 export class AccessSessions implements OnApplicationShutdown {
   private readonly logger = new Logger(AccessSessions.name);
-  private readonly byUser = new Map<string, Set<Entry>>();
+  // Arrays: a user holds a handful of connections, and an array costs far less than a Set.
+  private readonly byUser = new Map<string, Entry[]>();
+  private readonly recent = new Map<string, RecentNotice>();
   private readonly expiries = new ExpiryQueue<Entry>((entry) =>
     this.end(entry, 'token_expired'),
   );
@@ -84,7 +114,7 @@ export class AccessSessions implements OnApplicationShutdown {
   /** Sessions open on this node. */
   get size(): number {
     let size = 0;
-    for (const entries of this.byUser.values()) size += entries.size;
+    for (const entries of this.byUser.values()) size += entries.length;
     return size;
   }
 
@@ -108,22 +138,17 @@ export class AccessSessions implements OnApplicationShutdown {
     const userId = session.principal.userId;
     if (this.count(userId, kind) >= limit)
       throw new SessionLimitError(kind, userId, limit);
-    const entry: Entry = { kind, session, expiry: null, closed: false };
-    let entries = this.byUser.get(userId);
-    if (!entries) this.byUser.set(userId, (entries = new Set()));
-    entries.add(entry);
+    const entry = new Entry(this, kind, session);
+    const entries = this.byUser.get(userId);
+    if (entries) entries.push(entry);
+    else this.byUser.set(userId, [entry]);
     entry.expiry = this.expiries.add(entry, session.principal.expiresAt);
-    return {
-      renew: (principal) => {
-        if (!entry.closed) entry.expiry?.reschedule(principal.expiresAt);
-      },
-      recheck: () => this.recheck(entry),
-      close: () => this.release(entry),
-    };
+    return entry;
   }
 
   /** Ends this node's sessions of `userId` whose tokens were issued at or before `revokedAt`. */
   revokeLocally(userId: string, revokedAt: number): number {
+    this.remember(userId, { revokedAt });
     let ended = 0;
     for (const entry of [...(this.byUser.get(userId) ?? [])]) {
       if (!isRevokedBy(entry.session.principal, revokedAt)) continue;
@@ -143,20 +168,51 @@ export class AccessSessions implements OnApplicationShutdown {
    * (`revoked`). Resolves to the number of sessions looked at.
    */
   async refreshLocally(userId: string): Promise<number> {
+    this.remember(userId, { refreshedAt: Date.now() });
     const entries = [...(this.byUser.get(userId) ?? [])];
-    await Promise.all(entries.map((entry) => this.recheck(entry)));
+    await Promise.all(entries.map((entry) => this.rescope(entry)));
     return entries.length;
   }
 
-  private async recheck(entry: Entry): Promise<boolean> {
+  onApplicationShutdown(): void {
+    this.stopListening();
+    this.expiries.clear();
+  }
+
+  /** @internal Applies what the handshake of `entry` may have missed since `since`. */
+  async recheck(entry: Entry, since: number): Promise<boolean> {
     if (entry.closed) return false;
-    const principal = entry.session.principal;
-    const refusal = await this.access.checkRevoked(principal);
-    if (entry.closed) return false;
-    if (refusal === 'revoked') {
+    const userId = entry.session.principal.userId;
+    const notice = this.recent.get(userId);
+    if (!notice) return true;
+    if (
+      notice.revokedAt !== undefined &&
+      isRevokedBy(entry.session.principal, notice.revokedAt)
+    ) {
       this.end(entry, 'revoked');
       return false;
     }
+    if (notice.refreshedAt !== undefined && notice.refreshedAt >= since)
+      return this.rescope(entry);
+    return true;
+  }
+
+  /** @internal */
+  release(entry: Entry): void {
+    if (entry.closed) return;
+    entry.closed = true;
+    entry.expiry?.cancel();
+    entry.expiry = null;
+    const userId = entry.session.principal.userId;
+    const entries = this.byUser.get(userId);
+    if (!entries) return;
+    const i = entries.indexOf(entry);
+    if (i >= 0) entries.splice(i, 1);
+    if (entries.length === 0) this.byUser.delete(userId);
+  }
+
+  private async rescope(entry: Entry): Promise<boolean> {
+    const principal = entry.session.principal;
     const scopes = await this.access.resolveScopes(principal);
     if (entry.closed) return false;
     // A refresh in the meantime brought a newer principal; its own checks apply.
@@ -169,14 +225,9 @@ export class AccessSessions implements OnApplicationShutdown {
     return true;
   }
 
-  onApplicationShutdown(): void {
-    this.stopListening();
-    this.expiries.clear();
-  }
-
   private onControl(event: StoredEvent): void {
     const notice = parseAccessNotice(event.data);
-    if (!notice || !this.byUser.has(notice.userId)) return;
+    if (!notice) return;
     if (notice.kind === 'access.revoked') {
       this.revokeLocally(notice.userId, notice.revokedAt);
     } else {
@@ -186,6 +237,29 @@ export class AccessSessions implements OnApplicationShutdown {
         ),
       );
     }
+  }
+
+  private remember(
+    userId: string,
+    change: { revokedAt?: number; refreshedAt?: number },
+  ): void {
+    const now = Date.now();
+    // Drops what no handshake can still be waiting on, so the map stays small.
+    for (const [user, notice] of this.recent) {
+      if (now - notice.seenAt <= RECENT_NOTICE_MS) break;
+      this.recent.delete(user);
+    }
+    const previous = this.recent.get(userId);
+    this.recent.delete(userId);
+    const revokedAt = Math.max(
+      change.revokedAt ?? -Infinity,
+      previous?.revokedAt ?? -Infinity,
+    );
+    this.recent.set(userId, {
+      revokedAt: Number.isFinite(revokedAt) ? revokedAt : undefined,
+      refreshedAt: change.refreshedAt ?? previous?.refreshedAt,
+      seenAt: now,
+    });
   }
 
   private end(entry: Entry, reason: SessionEndReason): void {
@@ -198,15 +272,5 @@ export class AccessSessions implements OnApplicationShutdown {
         `Could not end a connection of user "${entry.session.principal.userId}" (${reason}): ${(error as Error)?.message ?? error}`,
       );
     }
-  }
-
-  private release(entry: Entry): void {
-    if (entry.closed) return;
-    entry.closed = true;
-    entry.expiry?.cancel();
-    const userId = entry.session.principal.userId;
-    const entries = this.byUser.get(userId);
-    entries?.delete(entry);
-    if (entries?.size === 0) this.byUser.delete(userId);
   }
 }

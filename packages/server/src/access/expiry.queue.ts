@@ -1,9 +1,3 @@
-interface Slot<T> {
-  at: number;
-  index: number;
-  readonly item: T;
-}
-
 /** What `ExpiryQueue.add` returns: cancels the expiry, or moves it. */
 export interface ExpiryHandle {
   cancel(): void;
@@ -12,6 +6,26 @@ export interface ExpiryHandle {
 
 // setTimeout fires at once for longer delays.
 const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/** One item in the heap; it is its own handle, so an item costs one small object. */
+class Slot<T> implements ExpiryHandle {
+  at = Infinity;
+  index = -1;
+
+  constructor(
+    private readonly queue: ExpiryQueue<T>,
+    readonly item: T,
+  ) {}
+
+  cancel(): void {
+    this.queue.remove(this);
+  }
+
+  reschedule(at: number | undefined): void {
+    this.queue.remove(this);
+    this.queue.insert(this, at);
+  }
+}
 
 /**
  * Calls `expire(item)` at each item's instant, with one timer for the whole
@@ -35,16 +49,9 @@ export class ExpiryQueue<T> {
 
   /** Schedules `item` to expire at `at` (ms); `undefined` never expires. */
   add(item: T, at: number | undefined): ExpiryHandle {
-    const slot: Slot<T> = { at: Infinity, index: -1, item };
-    const handle: ExpiryHandle = {
-      cancel: () => this.remove(slot),
-      reschedule: (next) => {
-        this.remove(slot);
-        this.insert(slot, next);
-      },
-    };
+    const slot = new Slot(this, item);
     this.insert(slot, at);
-    return handle;
+    return slot;
   }
 
   /** Stops the timer and forgets every item. */
@@ -54,7 +61,8 @@ export class ExpiryQueue<T> {
     this.arm();
   }
 
-  private insert(slot: Slot<T>, at: number | undefined): void {
+  /** @internal */
+  insert(slot: Slot<T>, at: number | undefined): void {
     if (at === undefined || !Number.isFinite(at)) return;
     slot.at = at;
     slot.index = this.heap.length;
@@ -63,7 +71,8 @@ export class ExpiryQueue<T> {
     if (slot.index === 0) this.arm();
   }
 
-  private remove(slot: Slot<T>): void {
+  /** @internal */
+  remove(slot: Slot<T>): void {
     const i = slot.index;
     if (i < 0) return;
     slot.index = -1;

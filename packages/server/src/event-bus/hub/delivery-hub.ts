@@ -30,7 +30,6 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private readonly index = new ScopeIndex<HubSubscriber>();
   private readonly listeners = new Set<LiveEventListener>();
   private readonly controlListeners = new Set<ControlListener>();
-  private readonly byUser = new Map<string, Set<HubSubscriber>>();
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
@@ -157,10 +156,6 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
           });
     }
     this.index.add(subscriber);
-    const userId = subscriber.principal.userId;
-    let own = this.byUser.get(userId);
-    if (!own) this.byUser.set(userId, (own = new Set()));
-    own.add(subscriber);
     this.observer.subscribers?.(this.index.size);
     subscriber.start();
     return subscriber;
@@ -169,10 +164,6 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   detach(subscriber: HubSubscriber): void {
     if (this.index.has(subscriber)) {
       this.index.remove(subscriber);
-      const userId = subscriber.principal.userId;
-      const own = this.byUser.get(userId);
-      own?.delete(subscriber);
-      if (own?.size === 0) this.byUser.delete(userId);
       this.observer.subscribers?.(this.index.size);
     }
     subscriber.close();
@@ -198,9 +189,11 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     this.index.add(subscriber);
   }
 
-  /** The open connections of `userId` on this node. */
+  /** The open connections of `userId` on this node (a scan: for tests and tools, not hot paths). */
   subscribersOf(userId: string): HubSubscriber[] {
-    return [...(this.byUser.get(userId) ?? [])];
+    return [...this.index.members()].filter(
+      (s) => s.principal.userId === userId,
+    );
   }
 
   /**

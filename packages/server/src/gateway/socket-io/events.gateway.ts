@@ -122,6 +122,7 @@ export class EventsGateway
   private async admit(socket: Socket): Promise<void> {
     if (this.shuttingDown) throw new HandshakeRefusal(UNAUTHORIZED);
     await this.throttle(socket);
+    const started = Date.now();
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token =
       typeof auth.token === 'string'
@@ -134,6 +135,7 @@ export class EventsGateway
       this.hub,
       granted.principal,
       granted.scopes,
+      started,
     );
     try {
       session.handle = this.sessions.open(
@@ -147,8 +149,8 @@ export class EventsGateway
       throw error;
     }
     // A handshake that passes here may still never connect (the client left
-    // meanwhile); the engine's close releases the slot either way.
-    socket.conn.once('close', () => session.handle?.close());
+    // meanwhile); the engine's close releases the slot then.
+    socket.conn.once('close', session.releaseOnClose);
     const data = socket.data as SocketData;
     data.session = session;
     data.cursor =
@@ -195,6 +197,8 @@ export class EventsGateway
       socket.disconnect(true);
       return;
     }
+    // Connected: the disconnect handler releases the slot from now on.
+    socket.conn.off('close', session.releaseOnClose);
     socket.on(ClientEvent.refresh, (payload: unknown, ack: unknown) => {
       void this.refresh(session, payload, ack);
     });
@@ -216,8 +220,8 @@ export class EventsGateway
       }
       session.attach(subscriber);
       // Now that the subscriber is in the hub's index, any later notice
-      // reaches it; this check catches one that came during the handshake.
-      await session.handle?.recheck();
+      // reaches it; this catches one that came during the handshake.
+      await session.handle?.recheck(session.startedAt);
     } catch (error) {
       this.logger.error(
         `Could not attach ${socket.id}: ${(error as Error)?.message ?? error}`,

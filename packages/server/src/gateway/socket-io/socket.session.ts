@@ -25,7 +25,12 @@ export class SocketSession implements AccessSession {
     private readonly hub: DeliveryHub,
     public principal: Principal,
     public scopes: readonly string[],
+    /** When the handshake began checking the token, ms. */
+    readonly startedAt: number,
   ) {}
+
+  /** Releases the session's slot; bound once, so it can be added and removed as a listener. */
+  readonly releaseOnClose = (): void => this.handle?.close();
 
   /** Why the session ended before its socket was connected, if it did. */
   get endedEarly(): SessionEndReason | null {

@@ -138,8 +138,10 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
     if (!stream.isClosed) {
       request.begin();
       stream.start();
-      // Registered before this check, so a revocation during the request is not missed.
-      void session?.handle?.recheck();
+      // Registered before this check, so a revocation or refreshUser during
+      // the request is not missed (the guard's own check time is not known
+      // here, so every recent refresh counts).
+      void session?.handle?.recheck(0);
     }
     return stream;
   }
