@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { StreamgateIoAdapter } from '@streamgate/server';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
@@ -36,6 +37,13 @@ export async function createApp(
   app.set('trust proxy', config.trustProxy);
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
+  // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
+  app.useWebSocketAdapter(
+    new StreamgateIoAdapter(app, {
+      redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+      prefix: config.eventBusPrefix,
+    }),
+  );
   app.enableShutdownHooks();
   setupApiDocs(app, config);
   return app;

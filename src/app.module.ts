@@ -4,6 +4,7 @@ import {
   EventBusModule,
   EventBusModuleOptions,
   EventsGatewayModule,
+  EventsGatewayModuleOptions,
   ProcessesModule,
   ProcessesModuleOptions,
 } from '@streamgate/server';
@@ -38,6 +39,7 @@ export function eventBusOptions(
       ackTimeoutMs: config.ackTimeoutMs,
       maxFailures: config.maxFailures,
       replayLimit: config.replayLimit,
+      replayScanLimit: config.replayScanLimit,
       queueLimit: config.queueLimit,
     },
     observer,
@@ -49,9 +51,35 @@ export function processesOptions(config: AppConfig): ProcessesModuleOptions {
   return {
     driver: config.processStore,
     redis: config.redisUrl ? { url: config.redisUrl } : undefined,
-    postgres: config.databaseUrl ? { url: config.databaseUrl } : undefined,
+    postgres: config.databaseUrl
+      ? {
+          url: config.databaseUrl,
+          connectionTimeoutMs: config.pgConnectionTimeoutMs,
+          statementTimeoutMs: config.pgStatementTimeoutMs,
+        }
+      : undefined,
     prefix: config.eventBusPrefix,
     heartbeatMs: config.sseHeartbeatMs,
+    maxStreamsPerUser: config.maxStreamsPerUser,
+  };
+}
+
+/** The access settings of the reference app's `/events` transports. */
+export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
+  return {
+    // Production refuses tokens that never expire: they would keep a connection open forever.
+    requireTokenExpiry: config.production,
+    maxTokenLifetimeMs: config.maxTokenLifetimeMs,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    handshakeRateLimit:
+      config.handshakeRateLimit === 0
+        ? false
+        : {
+            limit: config.handshakeRateLimit,
+            windowMs: config.handshakeRateWindowMs,
+            // Handshakes are counted by the address Express would log.
+            trustProxy: config.trustProxy,
+          },
   };
 }
 
@@ -99,6 +127,8 @@ export class AppModule {
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
+          maxHttpBufferSize: config.maxHttpBufferSize,
+          ...gatewayOptions(config),
         }),
         ProcessesModule.forRootAsync({
           inject: [ConfigService],

@@ -63,6 +63,16 @@ export const appEnvSchema = z
     EVENT_REPLAY_LIMIT: optional(wholeNumber(1), 10_000),
     EVENT_QUEUE_LIMIT: optional(wholeNumber(1), 1_000),
     SSE_HEARTBEAT_MS: optional(wholeNumber(10), 15_000),
+    AUTH_MAX_TOKEN_LIFETIME_MS: optional(wholeNumber(1), 86_400_000),
+    EVENT_MAX_CONNECTIONS_PER_USER: optional(wholeNumber(1), 20),
+    SSE_MAX_STREAMS_PER_USER: optional(wholeNumber(1), 20),
+    EVENT_REPLAY_SCAN_LIMIT: optional(wholeNumber(1), 20_000),
+    // 0 turns the handshake rate limit off.
+    EVENT_HANDSHAKE_RATE_LIMIT: optional(wholeNumber(0), 30),
+    EVENT_HANDSHAKE_RATE_WINDOW_MS: optional(wholeNumber(1), 10_000),
+    EVENT_MAX_HTTP_BUFFER_SIZE: optional(wholeNumber(1_024), 16_384),
+    PG_CONNECTION_TIMEOUT_MS: optional(wholeNumber(1), 5_000),
+    PG_STATEMENT_TIMEOUT_MS: optional(wholeNumber(1), 10_000),
   })
   .superRefine((env, ctx) => {
     const fail = (variable: string, message: string) =>
@@ -120,6 +130,15 @@ function toAppConfig(env: AppEnv) {
     replayLimit: env.EVENT_REPLAY_LIMIT,
     queueLimit: env.EVENT_QUEUE_LIMIT,
     sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
+    maxTokenLifetimeMs: env.AUTH_MAX_TOKEN_LIFETIME_MS,
+    maxConnectionsPerUser: env.EVENT_MAX_CONNECTIONS_PER_USER,
+    maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+    replayScanLimit: env.EVENT_REPLAY_SCAN_LIMIT,
+    handshakeRateLimit: env.EVENT_HANDSHAKE_RATE_LIMIT,
+    handshakeRateWindowMs: env.EVENT_HANDSHAKE_RATE_WINDOW_MS,
+    maxHttpBufferSize: env.EVENT_MAX_HTTP_BUFFER_SIZE,
+    pgConnectionTimeoutMs: env.PG_CONNECTION_TIMEOUT_MS,
+    pgStatementTimeoutMs: env.PG_STATEMENT_TIMEOUT_MS,
   } as const;
 }
 

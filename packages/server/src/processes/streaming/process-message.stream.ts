@@ -12,6 +12,7 @@ import {
   isProcessMessageData,
   isProcessStatusData,
 } from '../process-events.protocol';
+import type { ProcessStreamEndReason } from '@streamgate/protocol';
 import type { ProcessStreamFormat } from './process-stream.formats';
 
 /** The part of an HTTP response (or any Writable) a stream writes to. */
@@ -75,6 +76,8 @@ export class ProcessMessageStream implements LiveEventListener {
   private pending: LiveItem[] = [];
   private resyncNeeded = true;
   private checkNeeded = false;
+  /** Live events arrived since the store was last checked; only then does a heartbeat check it. */
+  private liveSinceCheck = false;
   private started = false;
   private pumping = false;
   private closed = false;
@@ -156,6 +159,19 @@ export class ProcessMessageStream implements LiveEventListener {
     this.kick();
   }
 
+  /**
+   * Ends the stream before the process ended: writes `end` with `reason`
+   * (the client resumes with a fresh token after `token_expired`, and stops
+   * after `revoked`), then closes. Nothing more is sent, whatever is queued.
+   */
+  end(reason: ProcessStreamEndReason): void {
+    if (this.closed) return;
+    const { output, format } = this.options;
+    if (this.started && !output.writableEnded && !output.destroyed)
+      output.write(format.endFor(reason));
+    this.close();
+  }
+
   /** Ends the response (if still open), stops the timer and unregisters. */
   close(): void {
     if (this.closed) return;
@@ -171,6 +187,7 @@ export class ProcessMessageStream implements LiveEventListener {
 
   private buffer(item: LiveItem): void {
     if (this.closed) return;
+    this.liveSinceCheck = true;
     this.pending.push(item);
     if (this.pending.length > this.options.queueLimit) {
       // The store holds everything, so dropping the buffer loses nothing;
@@ -188,6 +205,12 @@ export class ProcessMessageStream implements LiveEventListener {
     if (!this.wakeWriter) {
       this.options.output.write(this.options.format.heartbeat());
     }
+    // An idle stream costs no query: a message the live path missed shows up
+    // as a seq gap with the next one, and a hub discontinuity re-reads the
+    // store. Only the tail of a burst (a missed last message, or a status
+    // event that never came) needs this check, once after traffic.
+    if (!this.liveSinceCheck) return;
+    this.liveSinceCheck = false;
     this.checkNeeded = true;
     this.kick();
   }
