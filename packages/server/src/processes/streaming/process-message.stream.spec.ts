@@ -256,6 +256,24 @@ describe('ProcessMessageStream', () => {
       expect(stream.isClosed).toBe(true);
     });
 
+    it('reports a change from the status at request time, even one that lands before the first read', async () => {
+      await store.setStatus(ID, 'running');
+      const stream = create({ initialStatus: 'running' });
+      await append();
+      await store.setStatus(ID, 'completed');
+      stream.start();
+      await eventually(() => output.writableEnded, 'the end');
+      expect(output.lines.map((l) => l.event)).toEqual([
+        'message',
+        'status',
+        'end',
+      ]);
+      expect(output.lines[1]).toMatchObject({
+        status: 'completed',
+        previous: 'running',
+      });
+    });
+
     it('does not end on a terminal status event the store does not confirm', async () => {
       await store.setStatus(ID, 'running');
       const stream = create();

@@ -35,6 +35,11 @@ export interface ProcessMessageStreamOptions {
   readonly heartbeatMs: number;
   readonly pageSize: number;
   readonly queueLimit: number;
+  /**
+   * The process status when the request was accepted; the stream reports
+   * changes from it. @default the status read with the history
+   */
+  readonly initialStatus?: ProcessStatus | null;
   /** Called once with the error that stopped the stream (the store failed). */
   readonly onError?: (error: unknown) => void;
   /** Counters to add to, e.g. shared by every stream of a node. @default the stream's own */
@@ -71,8 +76,9 @@ export interface ProcessMessageStreamStats {
 export class ProcessMessageStream implements LiveEventListener {
   readonly stats: ProcessMessageStreamStats;
   private lastSent: number;
-  /** `undefined` until the first store read; status events report changes from there. */
+  /** `undefined` until known; status events report changes from there. */
   private knownStatus: ProcessStatus | null | undefined = undefined;
+  private caughtUpOnce = false;
   private pending: LiveItem[] = [];
   private resyncNeeded = true;
   private checkNeeded = false;
@@ -88,6 +94,7 @@ export class ProcessMessageStream implements LiveEventListener {
 
   constructor(private readonly options: ProcessMessageStreamOptions) {
     this.lastSent = options.after;
+    this.knownStatus = options.initialStatus;
     this.stats = options.stats ?? { resyncs: 0, overflows: 0 };
     options.output.on('close', this.onOutputClose);
     if (options.output.destroyed) this.close();
@@ -234,7 +241,8 @@ export class ProcessMessageStream implements LiveEventListener {
         if (this.resyncNeeded) {
           this.resyncNeeded = false;
           this.checkNeeded = false;
-          if (this.knownStatus !== undefined) this.stats.resyncs++;
+          if (this.caughtUpOnce) this.stats.resyncs++;
+          this.caughtUpOnce = true;
           await this.catchUp();
           if (this.closed) return;
           await this.observeStatus(

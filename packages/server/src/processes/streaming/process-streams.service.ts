@@ -18,6 +18,7 @@ import { Principal } from '../../access/principal';
 import { WILDCARD_SCOPE } from '../../event-bus/domain/scope';
 import { processScope } from '../process-events.protocol';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { ProcessStatus } from '../domain/process-message';
 import { ProcessMessageStore } from '../domain/process-message-store.port';
 import { ProcessMessagesService } from '../process-messages.service';
 import { ProcessesMessages } from '../processes.messages';
@@ -99,8 +100,14 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
       );
     }
     const session = this.admit(request);
+    let initialStatus: ProcessStatus | null;
     try {
-      await this.messages.checkCursor(processId, after, request.cursorField);
+      // Read before the response begins, so that every status change after
+      // the request is reported, however soon it follows.
+      [, initialStatus] = await Promise.all([
+        this.messages.checkCursor(processId, after, request.cursorField),
+        this.store.getStatus(processId),
+      ]);
       await this.hub.start().catch((error: unknown) => {
         throw new ServiceUnavailableException(
           ProcessesMessages.hubUnavailable(error),
@@ -123,6 +130,7 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
       heartbeatMs: this.options.heartbeatMs,
       pageSize: this.options.pageSize,
       queueLimit: this.options.queueLimit,
+      initialStatus,
       onError: (error) => this.failed(processId, error),
       stats: this.totals,
     });
