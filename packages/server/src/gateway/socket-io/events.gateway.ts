@@ -37,6 +37,7 @@ import {
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
 import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
+import { installBatchEncoder } from './batch.encoder';
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 
@@ -67,6 +68,8 @@ export class EventsGateway
   private shuttingDown = false;
   private throttleFailureLogged = false;
   private readonly trustProxy: TrustFunction | null;
+  /** Batches go out pre-encoded (see `BatchEncoder`). */
+  private preEncoded = false;
 
   @WebSocketServer()
   private readonly namespace!: Namespace;
@@ -97,6 +100,11 @@ export class EventsGateway
   }
 
   afterInit(namespace: Namespace): void {
+    this.preEncoded = installBatchEncoder(namespace.server);
+    if (!this.preEncoded)
+      this.logger.log(
+        'The Socket.IO server does not use the default packet encoder, so each batch is encoded per connection.',
+      );
     if (this.options.cors) {
       // On the engine rather than in the decorator, because the options may come from an async factory.
       namespace.server.engine.use(cors(this.options.cors));
@@ -206,6 +214,7 @@ export class EventsGateway
     const transport = new SocketIoSubscriberTransport(
       socket,
       this.hub.options.ackTimeoutMs,
+      this.preEncoded,
     );
     try {
       const subscriber = await this.hub.attach(

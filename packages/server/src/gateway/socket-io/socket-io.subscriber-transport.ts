@@ -7,12 +7,19 @@ import {
   SubscriberTransport,
 } from '../../event-bus/hub/hub.types';
 import { ServerEvent } from '@streamgate/protocol';
+import { EncodedBatch } from './batch.encoder';
 
 /** Adapts one Socket.IO connection to the hub's subscriber transport. */
 export class SocketIoSubscriberTransport implements SubscriberTransport {
+  /**
+   * `preEncoded`: the server's encoder is a `BatchEncoder`, so a batch goes
+   * out as an `EncodedBatch` whose envelope JSON is shared with the other
+   * subscribers that receive the same events.
+   */
   constructor(
     private readonly socket: Socket,
     private readonly ackTimeoutMs: number,
+    private readonly preEncoded = false,
   ) {}
 
   get id(): string {
@@ -20,12 +27,9 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
   }
 
   send(batch: readonly StoredEvent[]): Promise<void> {
-    const envelopes = batch.map(({ id, type, data, ts }) => ({
-      id,
-      type,
-      data,
-      ts,
-    }));
+    const envelopes = this.preEncoded
+      ? new EncodedBatch(batch)
+      : batch.map(({ id, type, data, ts }) => ({ id, type, data, ts }));
     return new Promise((resolve, reject) => {
       if (!this.socket.connected) {
         reject(new Error('socket disconnected'));
