@@ -122,6 +122,7 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
     EVENT_BUS_PREFIX: PREFIX,
     PROCESS_STORE: 'memory',
     EVENT_REPLAY_LIMIT: String(largest + 1),
+    EVENT_REPLAY_SCAN_LIMIT: String(largest + 1),
     EVENT_STREAM_MAXLEN: String(largest + 10_000),
   });
   const client = new Redis(redis.url);
@@ -162,7 +163,7 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
     points,
   });
   const lines = [
-    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT raised to ${fmt(largest + 1)}). Baseline: one ioredis loop reading the same entries with \`XRANGE … COUNT ${PAGE}\` on the same Redis. Server in its own process, client in the driver.`,
+    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT and EVENT_REPLAY_SCAN_LIMIT raised to ${fmt(largest + 1)}). Baseline: one ioredis loop reading the same entries with \`XRANGE … COUNT ${PAGE}\` on the same Redis. Server in its own process, client in the driver.`,
     '',
     '| missed events | replay s | replay events/s | XRANGE s | XRANGE entries/s | replay rate vs XRANGE |',
     '|---:|---:|---:|---:|---:|---:|',

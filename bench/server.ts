@@ -102,7 +102,7 @@ async function startRaw(
     while (Date.now() - start < durationMs) {
       const due = Math.floor(((Date.now() - start) * rate) / 1000);
       for (; sent < due; sent++) {
-        nsp.to(`tenant:t${sent % groups}`).emit('events', [
+        nsp.to(`scope:tenant:t${sent % groups}`).emit('events', [
           {
             id: String(++seq),
             type: 'agent_activity',
