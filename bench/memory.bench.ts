@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ClientFleet } from './connections';
 import {
   BENCH_SECRET,
@@ -10,6 +11,8 @@ import {
 } from './support';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
+/** When set, heap snapshots of both servers before and after connecting go here (see bench/heap-diff.ts). */
+const SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS;
 /** Tenants: each connection holds `tenant:t<i % GROUPS>` and its own `user:u<i>`. */
 const GROUPS = 100;
 
@@ -44,12 +47,22 @@ async function footprint(
     await sleep(1_000);
     const rssBefore = (await mem(server, false)).rss;
     const heapBefore = (await mem(server, true)).heapUsed;
+    if (SNAPSHOTS)
+      await server.call({
+        cmd: 'snapshot',
+        path: join(SNAPSHOTS, `${mode}-before.heapsnapshot`),
+      });
     const start = Date.now();
     await fleet.growTo(CONNECTIONS + 50);
     const connectSeconds = (Date.now() - start) / 1000;
     await sleep(2_000);
     const rssAfter = (await mem(server, false)).rss;
     const heapAfter = (await mem(server, true)).heapUsed;
+    if (SNAPSHOTS)
+      await server.call({
+        cmd: 'snapshot',
+        path: join(SNAPSHOTS, `${mode}-after.heapsnapshot`),
+      });
     return {
       rssBefore,
       rssAfter,

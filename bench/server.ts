@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { writeHeapSnapshot } from 'node:v8';
 import express from 'express';
 import Redis from 'ioredis';
 import { Server } from 'socket.io';
@@ -10,8 +11,9 @@ import { createApp, loadAppConfig } from './target';
  * `raw` is the naive baseline: Express + Socket.IO with rooms, `POST /events`
  * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks.
  *
- * Commands over IPC: `mem` (optionally after a forced GC), `emit` (raw only:
- * emits at a fixed rate to rooms), `stop`.
+ * Commands over IPC: `mem` (optionally after a forced GC), `snapshot` (a
+ * heap snapshot to `path`, after a forced GC), `emit` (raw only: emits at a
+ * fixed rate to rooms), `stop`.
  */
 const mode = process.argv[2];
 const env = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<
@@ -132,6 +134,10 @@ async function main() {
   handlers.mem = async (command) => {
     if (command.gc) await forceGc();
     return memory();
+  };
+  handlers.snapshot = async (command) => {
+    await forceGc();
+    return { path: writeHeapSnapshot(String(command.path)) };
   };
   handlers.stop = async () => {
     await Promise.race([
