@@ -21,6 +21,13 @@ import {
 
 type Mode = 'replay' | 'catchup' | 'live' | 'closed';
 
+/**
+ * The empty queue and backlog every subscriber starts with and returns to,
+ * shared so that an idle connection holds no arrays of its own. Frozen: it
+ * is replaced before anything is added.
+ */
+const NO_EVENTS = Object.freeze([]) as unknown as StoredEvent[];
+
 /** A page read that was started, with the entry limit it was asked for. */
 interface PageRead {
   readonly page: Promise<ReplayPage>;
@@ -53,7 +60,7 @@ export class HubSubscriber {
   private static readonly logger = new Logger('DeliveryHub');
   private mode: Mode;
   private horizon: EventId;
-  private queue: StoredEvent[] = [];
+  private queue: StoredEvent[] = NO_EVENTS;
   private pumping = false;
   private failures = 0;
   private replayed = 0;
@@ -61,14 +68,15 @@ export class HubSubscriber {
   private pendingReady: ReadyInfo | null = null;
   private pendingResync: { reason: ResyncReason } | null = null;
   /** Visible events of the last page read that did not fit its first batch (replay and catch-up). */
-  private backlog: StoredEvent[] = [];
+  private backlog: StoredEvent[] = NO_EVENTS;
   /** The next page, read while the previous one is being delivered. */
   private prefetched: PageRead | null = null;
   /** Set while the hub fans out a batch: the subscriber got events and is kicked once at the end. */
   offered = false;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
-  scopes: ReadonlySet<string>;
+  /** The scopes this connection holds (a few, so an array). */
+  scopes: readonly string[];
 
   constructor(
     private readonly host: SubscriberHost,
@@ -79,7 +87,7 @@ export class HubSubscriber {
       | { cursor: EventId; replay: true }
       | { reason: ReadyReason; replay: false },
   ) {
-    this.scopes = new Set(scopes);
+    this.scopes = scopes;
     if (start.replay) {
       this.mode = 'replay';
       this.horizon = start.cursor;
@@ -117,12 +125,13 @@ export class HubSubscriber {
    */
   offer(event: StoredEvent): void {
     if (this.mode !== 'live' || !isAfter(event.id, this.horizon)) return;
-    this.queue.push(event);
+    if (this.queue === NO_EVENTS) this.queue = [event];
+    else this.queue.push(event);
     this.horizon = event.id;
     this.host.noteQueueLength(this.queue.length);
     if (this.queue.length > this.host.options.queueLimit) {
       // Memory stays bounded and nothing is lost: the log still holds these.
-      this.queue = [];
+      this.queue = NO_EVENTS;
       this.mode = 'catchup';
       this.horizon = this.handedUpTo;
       this.host.observer.queueOverflow?.();
@@ -140,7 +149,7 @@ export class HubSubscriber {
   /** The hub moved to `position` without continuity (reset or trimmed past the node). */
   discontinuity(reason: ResyncReason, position: EventId): void {
     if (this.mode !== 'live') return; // replay and catch-up notice it on their next page
-    this.queue = [];
+    this.queue = NO_EVENTS;
     this.horizon = position;
     this.handedUpTo = position;
     this.pendingResync = { reason };
@@ -150,13 +159,16 @@ export class HubSubscriber {
   /** Called by the hub, which re-indexes the subscriber around it. */
   updateAccess(principal: Principal, scopes: readonly string[]): void {
     this.currentPrincipal = principal;
-    this.scopes = new Set(scopes);
-    this.queue = this.queue.filter((event) =>
-      isVisibleTo(event.scopes, this.scopes),
-    );
-    this.backlog = this.backlog.filter((event) =>
-      isVisibleTo(event.scopes, this.scopes),
-    );
+    this.scopes = scopes;
+    const granted = new Set(scopes);
+    if (this.queue.length > 0)
+      this.queue = this.queue.filter((event) =>
+        isVisibleTo(event.scopes, granted),
+      );
+    if (this.backlog.length > 0)
+      this.backlog = this.backlog.filter((event) =>
+        isVisibleTo(event.scopes, granted),
+      );
   }
 
   evict(reason: EvictionReason): void {
@@ -172,8 +184,8 @@ export class HubSubscriber {
   close(): void {
     if (this.closed) return;
     this.mode = 'closed';
-    this.queue = [];
-    this.backlog = [];
+    this.queue = NO_EVENTS;
+    this.backlog = NO_EVENTS;
     this.prefetched = null;
     this.host.detach(this);
   }
@@ -219,7 +231,7 @@ export class HubSubscriber {
         if (this.queue.length === 0) return;
         if (this.queue.length <= maxBatch) {
           batch = this.queue;
-          this.queue = [];
+          this.queue = NO_EVENTS;
         } else {
           batch = this.queue.splice(0, maxBatch);
         }
@@ -331,9 +343,9 @@ export class HubSubscriber {
     const read = page.done ? page.events.length : limit;
     this.host.observer.replayScanned?.(read);
     if (this.mode === 'replay') this.scanned += read;
+    const granted = new Set(this.scopes);
     const visible = page.events.filter(
-      (event) =>
-        !isControlEvent(event) && isVisibleTo(event.scopes, this.scopes),
+      (event) => !isControlEvent(event) && isVisibleTo(event.scopes, granted),
     );
     if (
       this.mode === 'replay' &&
@@ -378,8 +390,8 @@ export class HubSubscriber {
     const position = this.host.position;
     const wasReplay = this.mode === 'replay';
     this.mode = 'live';
-    this.queue = [];
-    this.backlog = [];
+    this.queue = NO_EVENTS;
+    this.backlog = NO_EVENTS;
     this.prefetched = null;
     this.horizon = position;
     this.handedUpTo = position;
