@@ -116,15 +116,20 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
   }
   await log.close();
 
-  const { server, url } = await startServer('replay-app', 'app', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    EVENT_BUS_PREFIX: PREFIX,
-    PROCESS_STORE: 'memory',
-    EVENT_REPLAY_LIMIT: String(largest + 1),
-    EVENT_REPLAY_SCAN_LIMIT: String(largest + 1),
-    EVENT_STREAM_MAXLEN: String(largest + 10_000),
-  });
+  const { server, url } = await startServer(
+    'replay-app',
+    'app',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      EVENT_BUS_PREFIX: PREFIX,
+      PROCESS_STORE: 'memory',
+      EVENT_REPLAY_LIMIT: String(largest + 1),
+      EVENT_REPLAY_SCAN_LIMIT: String(largest + 1),
+      EVENT_STREAM_MAXLEN: String(largest + 10_000),
+    },
+    { profile: true },
+  );
   const client = new Redis(redis.url);
   const key = streamKey(PREFIX);
   const token = signToken('bench-replay', ['tenant:bench']);

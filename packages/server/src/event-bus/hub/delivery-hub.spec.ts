@@ -8,6 +8,7 @@ import { ReadyInfo, SubscriberTransport } from './hub.types';
 /** A transport whose batches wait until the test acknowledges them. */
 class ManualTransport implements SubscriberTransport {
   readonly batches: StoredEvent[][] = [];
+  readonly live: boolean[] = [];
   readonly log: string[] = [];
   readyInfo: ReadyInfo | null = null;
   autoAck = false;
@@ -15,8 +16,9 @@ class ManualTransport implements SubscriberTransport {
 
   constructor(readonly id: string) {}
 
-  send(batch: readonly StoredEvent[]): Promise<void> {
+  send(batch: readonly StoredEvent[], live = false): Promise<void> {
     this.batches.push([...batch]);
+    this.live.push(live);
     this.log.push(`batch ${batch.length}`);
     if (this.autoAck) return Promise.resolve();
     return new Promise((resolve) => this.pending.push(resolve));
@@ -114,6 +116,8 @@ describe('DeliveryHub', () => {
       await drain(transport, () => transport.readyInfo !== null);
       expect(transport.ids).toEqual(ids.slice(1));
       expect(transport.batches.every((b) => b.length <= 100)).toBe(true);
+      // Replayed events are this subscriber's own: not marked for shared encoding.
+      expect(transport.live.every((live) => !live)).toBe(true);
       expect(transport.readyInfo).toMatchObject({
         recovered: true,
         replayed: 999,
@@ -191,6 +195,7 @@ describe('DeliveryHub', () => {
       for (const transport of transports) {
         expect(transport.batches).toHaveLength(1);
         expect(transport.ids).toEqual(ids);
+        expect(transport.live).toEqual([true]);
       }
     });
   });

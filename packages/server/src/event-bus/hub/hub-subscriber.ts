@@ -223,6 +223,7 @@ export class HubSubscriber {
       }
       const { maxBatch } = this.host.options;
       let batch: StoredEvent[];
+      let live = false;
       if (this.backlog.length > 0) {
         // Only replay and catch-up fill the backlog, and they switch to
         // live only once it is sent, so it always goes before live events.
@@ -236,6 +237,7 @@ export class HubSubscriber {
           batch = this.queue.splice(0, maxBatch);
         }
         this.handedUpTo = batch[batch.length - 1].id;
+        live = true;
       } else {
         const page = await this.readPage();
         if (page === null) continue;
@@ -243,7 +245,7 @@ export class HubSubscriber {
         if (batch.length > maxBatch) this.backlog = batch.splice(maxBatch);
       }
       if (batch.length > 0) {
-        const delivered = await this.deliver(batch);
+        const delivered = await this.deliver(batch, live);
         if (!delivered) return;
       }
       if (this.pendingReady) {
@@ -413,11 +415,11 @@ export class HubSubscriber {
   }
 
   /** Sends one batch until acknowledged; after `maxFailures` consecutive failures the subscriber is evicted. */
-  private async deliver(batch: StoredEvent[]): Promise<boolean> {
+  private async deliver(batch: StoredEvent[], live: boolean): Promise<boolean> {
     for (;;) {
       if (this.closed) return false;
       try {
-        await this.transport.send(batch);
+        await this.transport.send(batch, live);
         this.failures = 0;
         this.host.observer.delivered?.(batch.length);
         const now = Date.now();

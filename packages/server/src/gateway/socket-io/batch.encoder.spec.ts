@@ -71,6 +71,15 @@ describe('BatchEncoder', () => {
     expect(second).not.toContain('"changed"');
   });
 
+  it('keeps no encoding of events that are not shared (replay)', () => {
+    const own = event(9, { v: 'first' });
+    const batch = [own];
+    expect(new EncodedBatch(batch, false).json).toContain('"first"');
+    (own as { data: unknown }).data = { v: 'changed' };
+    expect(new EncodedBatch(batch, false).json).toContain('"changed"');
+    expect(new EncodedBatch(batch, true).json).toContain('"changed"');
+  });
+
   it('serializes as the envelope array through JSON.stringify', () => {
     const batch = [event(7), event(8)];
     expect(JSON.stringify(['events', new EncodedBatch(batch)])).toBe(

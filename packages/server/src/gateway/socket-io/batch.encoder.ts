@@ -14,11 +14,15 @@ type Encoder = { encode(packet: Packet): unknown[] };
  */
 const envelopeJson = new WeakMap<StoredEvent, string>();
 
-function encodeEnvelope(event: StoredEvent): string {
+function envelopeOf(event: StoredEvent): string {
+  const { id, type, data, ts } = event;
+  return JSON.stringify({ id, type, data, ts });
+}
+
+function sharedEnvelopeOf(event: StoredEvent): string {
   let json = envelopeJson.get(event);
   if (json === undefined) {
-    const { id, type, data, ts } = event;
-    json = JSON.stringify({ id, type, data, ts });
+    json = envelopeOf(event);
     envelopeJson.set(event, json);
   }
   return json;
@@ -48,20 +52,31 @@ function sameEvents(
 export class EncodedBatch {
   private encoded: string | null = null;
 
-  constructor(readonly events: readonly StoredEvent[]) {}
+  /**
+   * `shared`: other subscribers receive the same event objects (live
+   * delivery), so each envelope's JSON is kept for them. Replayed events are
+   * read for one subscriber: caching them would only cost memory and GC.
+   */
+  constructor(
+    readonly events: readonly StoredEvent[],
+    private readonly shared = true,
+  ) {}
 
   /** The JSON text of the envelope array. */
   get json(): string {
     if (this.encoded === null) {
-      if (sameEvents(this.events, lastBatch)) {
+      if (this.shared && sameEvents(this.events, lastBatch)) {
         this.encoded = lastJson;
       } else {
         const parts = new Array<string>(this.events.length);
+        const encode = this.shared ? sharedEnvelopeOf : envelopeOf;
         for (let i = 0; i < this.events.length; i++)
-          parts[i] = encodeEnvelope(this.events[i]);
+          parts[i] = encode(this.events[i]);
         this.encoded = `[${parts.join(',')}]`;
-        lastBatch = this.events;
-        lastJson = this.encoded;
+        if (this.shared) {
+          lastBatch = this.events;
+          lastJson = this.encoded;
+        }
       }
     }
     return this.encoded;

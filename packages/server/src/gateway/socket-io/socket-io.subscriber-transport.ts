@@ -26,9 +26,9 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
     return this.socket.id;
   }
 
-  send(batch: readonly StoredEvent[]): Promise<void> {
+  send(batch: readonly StoredEvent[], live = false): Promise<void> {
     const envelopes = this.preEncoded
-      ? new EncodedBatch(batch)
+      ? new EncodedBatch(batch, live)
       : batch.map(({ id, type, data, ts }) => ({ id, type, data, ts }));
     return new Promise((resolve, reject) => {
       if (!this.socket.connected) {
