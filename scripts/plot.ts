@@ -291,7 +291,7 @@ function replayChart(data: ReplayData, before?: ReplayData): string {
         yLog: true,
         series: [
           {
-            name: 'streamgate replay, connect → ready',
+            name: 'streamgate replay',
             color: STREAMGATE,
             points: data.points.map((p) => [p.missed, p.replaySeconds]),
           },
