@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import express from 'express';
 import Redis from 'ioredis';
@@ -134,6 +135,18 @@ async function main() {
   handlers.mem = async (command) => {
     if (command.gc) await forceGc();
     return memory();
+  };
+  // Event loop delay since the last `loop` command: stalls show here as a high max.
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  handlers.loop = async () => {
+    const reply = {
+      p50: delay.percentile(50) / 1e6,
+      p99: delay.percentile(99) / 1e6,
+      max: delay.max / 1e6,
+    };
+    delay.reset();
+    return reply;
   };
   handlers.snapshot = async (command) => {
     await forceGc();
