@@ -19,6 +19,9 @@ const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 const sockets: Socket[] = [];
 
 let sentAt = new Float64Array(0);
+/** When the POST's response arrived, and when the first client received the event: where the time goes. */
+let answeredAt = new Float64Array(0);
+let firstAt = new Float64Array(0);
 let latencies = new Float64Array(0);
 let received = 0;
 let runId = 0;
@@ -49,6 +52,7 @@ function connect(): Promise<void> {
           for (const event of batch) {
             if (event.data.run !== runId) continue;
             latencies[received++] = now - sentAt[event.data.seq];
+            if (now < firstAt[event.data.seq]) firstAt[event.data.seq] = now;
           }
           ack?.(batch[batch.length - 1].id);
         },
@@ -60,7 +64,7 @@ function connect(): Promise<void> {
 
 let failures = 0;
 
-function post(body: string): void {
+function post(body: string, seq: number): void {
   const req = request(
     `${url}/events`,
     {
@@ -73,6 +77,7 @@ function post(body: string): void {
       },
     },
     (res) => {
+      answeredAt[seq] = performance.now();
       if (res.statusCode !== 201) failures++;
       res.resume();
     },
@@ -86,6 +91,8 @@ async function run(rate: number, durationMs: number) {
   const total = Math.round((rate * durationMs) / 1000);
   runId++;
   sentAt = new Float64Array(total);
+  answeredAt = new Float64Array(total).fill(Infinity);
+  firstAt = new Float64Array(total).fill(Infinity);
   latencies = new Float64Array(total * clients);
   received = 0;
   failures = 0;
@@ -108,7 +115,7 @@ async function run(rate: number, durationMs: number) {
         scopes: ['tenant:bench'],
       });
       sentAt[sent] = performance.now();
-      post(body);
+      post(body, sent);
     }
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -121,7 +128,15 @@ async function run(rate: number, durationMs: number) {
     measured[
       Math.min(measured.length - 1, Math.floor((p / 100) * measured.length))
     ];
+  const median = (values: number[]) =>
+    values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const since = (at: Float64Array) =>
+    median(
+      Array.from(at, (t, i) => t - sentAt[i]).filter((v) => Number.isFinite(v)),
+    );
   return {
+    postP50: since(answeredAt),
+    firstP50: since(firstAt),
     sent: total,
     rate: total / elapsed,
     expected: total * clients,

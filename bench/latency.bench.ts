@@ -8,7 +8,7 @@ import {
   withCpu,
 } from './support';
 
-const CLIENTS = 100;
+const CLIENTS = Number(process.env.BENCH_LATENCY_CLIENTS ?? 100);
 const RATES = [200, 1_000];
 const DURATION_MS = Number(process.env.BENCH_LATENCY_MS ?? 10_000);
 
@@ -21,6 +21,12 @@ interface RunResult {
   p50: number;
   p99: number;
   max: number;
+  /** Medians from just before the POST: to its response, and to the first client's receipt. */
+  postP50: number;
+  firstP50: number;
+  /** The server's event loop delay over the run (stalls: GC, long synchronous work). */
+  loopP99: number;
+  loopMax: number;
   /** CPU use during the run, % of one core. */
   serverCpu: number;
   clientCpu: number;
@@ -53,6 +59,7 @@ async function measure(
       await clients.call({ cmd: 'run', rate: 200, durationMs: 1_000 });
       const results: RunResult[] = [];
       for (const rate of RATES) {
+        await server.call({ cmd: 'loop' });
         const { result, wall, cpu } = await withCpu(
           [server.pid, clients.pid, redis.pid],
           () =>
@@ -63,8 +70,13 @@ async function measure(
             }),
         );
         const pct = (s: number) => (100 * s) / wall;
+        const loop = await server.call<{ p99: number; max: number }>({
+          cmd: 'loop',
+        });
         results.push({
           ...result,
+          loopP99: loop.p99,
+          loopMax: loop.max,
           serverCpu: pct(cpu[0]),
           clientCpu: pct(cpu[1]),
           redisCpu: pct(cpu[2]),
@@ -112,6 +124,22 @@ export async function latencyBench(
       `| ${fmt(rate)}/s | raw: Express POST → io.emit, no Redis, no acks (baseline) | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${delivered(r)} | ${cpu(r)} | 0.00 | 1.00 |`,
       `| ${fmt(rate)}/s | streamgate: POST /events (JWT) → Redis → reader → hub → gateway, acked | ${ms(a.p50)} | ${ms(a.p99)} | ${ms(a.max)} | ${delivered(a)} | ${cpu(a)} | ${ms(a.p50 - r.p50)} | ${fmt(a.p99 / r.p99, 2)} |`,
     );
+  });
+  lines.push(
+    '',
+    "Where the time goes (medians from just before the POST): to the POST response, to the first of the clients receiving the event, and to every client receiving it; and the server's event loop delay over the run.",
+    '',
+    '| rate | run | POST answered ms | first client ms | every client (p50) ms | server event loop delay p99 / max ms |',
+    '|---|---|---:|---:|---:|---:|',
+  );
+  RATES.forEach((rate, i) => {
+    for (const [name, x] of [
+      ['raw', raw[i]],
+      ['streamgate', app[i]],
+    ] as const)
+      lines.push(
+        `| ${fmt(rate)}/s | ${name} | ${ms(x.postP50)} | ${ms(x.firstP50)} | ${ms(x.p50)} | ${ms(x.loopP99)} / ${ms(x.loopMax)} |`,
+      );
   });
   return lines;
 }

@@ -116,14 +116,20 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
   }
   await log.close();
 
-  const { server, url } = await startServer('replay-app', 'app', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    EVENT_BUS_PREFIX: PREFIX,
-    PROCESS_STORE: 'memory',
-    EVENT_REPLAY_LIMIT: String(largest + 1),
-    EVENT_STREAM_MAXLEN: String(largest + 10_000),
-  });
+  const { server, url } = await startServer(
+    'replay-app',
+    'app',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      EVENT_BUS_PREFIX: PREFIX,
+      PROCESS_STORE: 'memory',
+      EVENT_REPLAY_LIMIT: String(largest + 1),
+      EVENT_REPLAY_SCAN_LIMIT: String(largest + 1),
+      EVENT_STREAM_MAXLEN: String(largest + 10_000),
+    },
+    { profile: true },
+  );
   const client = new Redis(redis.url);
   const key = streamKey(PREFIX);
   const token = signToken('bench-replay', ['tenant:bench']);
@@ -162,7 +168,7 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
     points,
   });
   const lines = [
-    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT raised to ${fmt(largest + 1)}). Baseline: one ioredis loop reading the same entries with \`XRANGE … COUNT ${PAGE}\` on the same Redis. Server in its own process, client in the driver.`,
+    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT and EVENT_REPLAY_SCAN_LIMIT raised to ${fmt(largest + 1)}). Baseline: one ioredis loop reading the same entries with \`XRANGE … COUNT ${PAGE}\` on the same Redis. Server in its own process, client in the driver.`,
     '',
     '| missed events | replay s | replay events/s | XRANGE s | XRANGE entries/s | replay rate vs XRANGE |',
     '|---:|---:|---:|---:|---:|---:|',

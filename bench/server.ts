@@ -1,4 +1,6 @@
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import express from 'express';
 import Redis from 'ioredis';
 import { Server } from 'socket.io';
@@ -10,8 +12,9 @@ import { createApp, loadAppConfig } from './target';
  * `raw` is the naive baseline: Express + Socket.IO with rooms, `POST /events`
  * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks.
  *
- * Commands over IPC: `mem` (optionally after a forced GC), `emit` (raw only:
- * emits at a fixed rate to rooms), `stop`.
+ * Commands over IPC: `mem` (optionally after a forced GC), `snapshot` (a
+ * heap snapshot to `path`, after a forced GC), `emit` (raw only: emits at a
+ * fixed rate to rooms), `stop`.
  */
 const mode = process.argv[2];
 const env = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<
@@ -102,7 +105,7 @@ async function startRaw(
     while (Date.now() - start < durationMs) {
       const due = Math.floor(((Date.now() - start) * rate) / 1000);
       for (; sent < due; sent++) {
-        nsp.to(`tenant:t${sent % groups}`).emit('events', [
+        nsp.to(`scope:tenant:t${sent % groups}`).emit('events', [
           {
             id: String(++seq),
             type: 'agent_activity',
@@ -132,6 +135,22 @@ async function main() {
   handlers.mem = async (command) => {
     if (command.gc) await forceGc();
     return memory();
+  };
+  // Event loop delay since the last `loop` command: stalls show here as a high max.
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  handlers.loop = async () => {
+    const reply = {
+      p50: delay.percentile(50) / 1e6,
+      p99: delay.percentile(99) / 1e6,
+      max: delay.max / 1e6,
+    };
+    delay.reset();
+    return reply;
+  };
+  handlers.snapshot = async (command) => {
+    await forceGc();
+    return { path: writeHeapSnapshot(String(command.path)) };
   };
   handlers.stop = async () => {
     await Promise.race([

@@ -3,9 +3,11 @@ import { signToken } from './support';
 
 /**
  * Runs in its own process: opens `count` websocket-only Socket.IO
- * connections numbered from `offset`. Connection i holds two scopes (gateway)
- * or joins two rooms (raw): `tenant:t<i % groups>` and `user:u<i>`. Counts
- * and acknowledges what arrives.
+ * connections numbered from `offset`. Connection i holds two scopes (gateway),
+ * `tenant:t<i % groups>` and `user:u<i>`, so the gateway puts its socket in
+ * three rooms: `user:u<i>` and `scope:<scope>` for each scope. The raw
+ * server's socket joins the same three rooms, so both hold as many room
+ * entries per socket. Counts and acknowledges what arrives.
  *
  * Wire names are protocol v1 (docs/protocol.md): namespace `/events`, events
  * `ready` and `events`, acknowledged with the last id of each batch.
@@ -23,7 +25,9 @@ function open(i: number): Promise<void> {
   const scopes = [`tenant:t${i % groups}`, `user:u${i}`];
   return new Promise((resolve, reject) => {
     const socket = io(`${url}${gateway ? '/events' : '/raw'}`, {
-      auth: gateway ? { token: signToken(`u${i}`, scopes) } : { rooms: scopes },
+      auth: gateway
+        ? { token: signToken(`u${i}`, scopes) }
+        : { rooms: [`user:u${i}`, ...scopes.map((scope) => `scope:${scope}`)] },
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,

@@ -1,10 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * Renders the growth curves that `npm run bench` writes to docs/bench-data/
  * as SVG line charts in docs/. Plain string-built SVG: axes, ticks, labels
- * and a legend, nothing else.
+ * and a legend, nothing else. Where docs/bench-data/<name>.before.json
+ * exists (a run of the code before the delivery and memory optimizations), its streamgate
+ * curve is drawn too, in orange.
  */
 
 interface Series {
@@ -27,7 +29,7 @@ const WIDTH = 460;
 const PLOT_HEIGHT = 232;
 const MARGIN = { left: 64, right: 16, top: 36, bottom: 52 };
 /** Legend rows under each panel: two entries per row. */
-const LEGEND_ROWS = 2;
+const LEGEND_ROWS = 3;
 const HEIGHT = MARGIN.top + PLOT_HEIGHT + MARGIN.bottom + LEGEND_ROWS * 16;
 const FONT = 'font-family="sans-serif" font-size="11"';
 
@@ -164,6 +166,8 @@ export function renderChart(panels: Panel[], caption: string): string {
   ].join('\n');
 }
 
+/** The streamgate curve of the run before the delivery and memory optimizations. */
+const BEFORE = '#d1742f';
 const RAW = '#888888';
 const STREAMGATE = '#1f6feb';
 
@@ -175,12 +179,14 @@ interface GrowthPoint {
   idleCpuPercent: number;
 }
 
-function connectionsChart(data: {
+type GrowthData = {
   generated: string;
   rate: number;
   groups: number;
   series: { raw: GrowthPoint[]; streamgate: GrowthPoint[] };
-}): string {
+};
+
+function connectionsChart(data: GrowthData, before?: GrowthData): string {
   const line = (
     name: string,
     color: string,
@@ -211,6 +217,17 @@ function connectionsChart(data: {
             true,
           ),
           line('raw Socket.IO heap after GC', RAW, raw, (p) => p.heapMiB, true),
+          ...(before
+            ? [
+                line(
+                  'streamgate before, heap after GC',
+                  BEFORE,
+                  before.series.streamgate,
+                  (p) => p.heapMiB,
+                  true,
+                ),
+              ]
+            : []),
         ],
       },
       {
@@ -238,6 +255,16 @@ function connectionsChart(data: {
             true,
           ),
           line('raw Socket.IO, idle', RAW, raw, (p) => p.idleCpuPercent, true),
+          ...(before
+            ? [
+                line(
+                  'streamgate before, events flowing',
+                  BEFORE,
+                  before.series.streamgate,
+                  (p) => p.flowCpuPercent,
+                ),
+              ]
+            : []),
         ],
       },
     ],
@@ -251,10 +278,9 @@ interface ReplayPoint {
   xrangeSeconds: number;
 }
 
-function replayChart(data: {
-  generated: string;
-  points: ReplayPoint[];
-}): string {
+type ReplayData = { generated: string; points: ReplayPoint[] };
+
+function replayChart(data: ReplayData, before?: ReplayData): string {
   return renderChart(
     [
       {
@@ -265,7 +291,7 @@ function replayChart(data: {
         yLog: true,
         series: [
           {
-            name: 'streamgate replay, connect → ready',
+            name: 'streamgate replay',
             color: STREAMGATE,
             points: data.points.map((p) => [p.missed, p.replaySeconds]),
           },
@@ -274,6 +300,17 @@ function replayChart(data: {
             color: RAW,
             points: data.points.map((p) => [p.missed, p.xrangeSeconds]),
           },
+          ...(before
+            ? [
+                {
+                  name: 'streamgate before',
+                  color: BEFORE,
+                  points: before.points.map(
+                    (p) => [p.missed, p.replaySeconds] as [number, number],
+                  ),
+                },
+              ]
+            : []),
         ],
       },
       {
@@ -298,6 +335,21 @@ function replayChart(data: {
               p.missed / p.xrangeSeconds,
             ]),
           },
+          ...(before
+            ? [
+                {
+                  name: 'streamgate before',
+                  color: BEFORE,
+                  points: before.points.map(
+                    (p) =>
+                      [p.missed, p.missed / p.replaySeconds] as [
+                        number,
+                        number,
+                      ],
+                  ),
+                },
+              ]
+            : []),
         ],
       },
     ],
@@ -310,17 +362,29 @@ export function plotAll(): string[] {
   const docs = join(__dirname, '..', 'docs');
   const read = (name: string) =>
     JSON.parse(readFileSync(join(docs, 'bench-data', `${name}.json`), 'utf8'));
+  const before = (name: string) => {
+    const file = join(docs, 'bench-data', `${name}.before.json`);
+    return existsSync(file)
+      ? JSON.parse(readFileSync(file, 'utf8'))
+      : undefined;
+  };
   const charts: [string, string][] = [];
   try {
     charts.push([
       'connections-growth.svg',
-      connectionsChart(read('connections-growth')),
+      connectionsChart(
+        read('connections-growth'),
+        before('connections-growth'),
+      ),
     ]);
   } catch (error) {
     console.warn(`No connections curve: ${(error as Error).message}`);
   }
   try {
-    charts.push(['replay-growth.svg', replayChart(read('replay-growth'))]);
+    charts.push([
+      'replay-growth.svg',
+      replayChart(read('replay-growth'), before('replay-growth')),
+    ]);
   } catch (error) {
     console.warn(`No replay curve: ${(error as Error).message}`);
   }

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { DynamicModule, Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { AccessOverrides } from './access-overrides';
@@ -13,7 +14,8 @@ export class AuthModule {
       global: true,
       imports: [
         JwtModule.register({
-          secret,
+          // A key object, built once: a string secret is re-parsed on every verify.
+          secret: createSecretKey(Buffer.from(secret, 'utf8')),
           signOptions: { algorithm: 'HS256' },
           verifyOptions: { algorithms: ['HS256'] },
         }),

@@ -364,6 +364,23 @@ describe('Socket.IO gateway', () => {
     });
   });
 
+  describe('once a connection is up', () => {
+    it('keeps its session, rooms and handshake data, but not its token', async () => {
+      await boot();
+      const client = await connect(node.token('alice', ['agent:a']), {
+        lastEventId: 'not-a-cursor',
+      });
+      const gateway = node.app.get(EventsGateway);
+      const [socket] = [...gateway.server.sockets.values()];
+      expect(socket.handshake.auth).toEqual({ lastEventId: 'not-a-cursor' });
+      expect(Object.keys(socket.data as object)).toEqual(['session']);
+      expect([...socket.rooms].sort()).toEqual(
+        [socket.id, 'scope:agent:a', 'user:alice'].sort(),
+      );
+      expect(client.readies).toHaveLength(1);
+    });
+  });
+
   describe('when the node shuts down', () => {
     it('tells connected clients to reconnect elsewhere', async () => {
       await boot();

@@ -219,17 +219,27 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private dispatch(events: readonly StoredEvent[], position: EventId): void {
     this.currentPosition = position;
     let control = false;
-    for (const event of events) {
+    const offered: HubSubscriber[] = [];
+    let event: StoredEvent;
+    const offer = (subscriber: HubSubscriber) => {
+      subscriber.offer(event);
+      if (!subscriber.offered) {
+        subscriber.offered = true;
+        offered.push(subscriber);
+      }
+    };
+    for (event of events) {
       if (isControlEvent(event)) {
         control = true;
+        // What came before a control entry goes out before it acts.
+        this.flush(offered);
         for (const listener of this.controlListeners)
           this.notify(() => listener(event));
         continue;
       }
-      this.index.forEachAudience(event, (subscriber) =>
-        subscriber.offer(event),
-      );
+      this.index.forEachAudience(event, offer);
     }
+    this.flush(offered);
     const visible = control
       ? events.filter((event) => !isControlEvent(event))
       : events;
@@ -237,6 +247,19 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     for (const listener of this.listeners) {
       this.notify(() => listener.onEvents(visible, position));
     }
+  }
+
+  /**
+   * Kicks the subscribers a batch was offered to, once each, after the whole
+   * batch is queued: subscribers with the same audience then send the same
+   * batch, and its encoding can be shared.
+   */
+  private flush(offered: HubSubscriber[]): void {
+    for (const subscriber of offered) {
+      subscriber.offered = false;
+      subscriber.flush();
+    }
+    offered.length = 0;
   }
 
   private discontinuity(reason: ResyncReason, position: EventId): void {

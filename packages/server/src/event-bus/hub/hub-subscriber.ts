@@ -2,7 +2,10 @@ import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
 import { compareLogIds, EventId } from '../domain/event-id';
 import { CursorNotCoveredError } from '../domain/errors';
-import { EventSubscription } from '../domain/event-subscription.port';
+import {
+  EventSubscription,
+  ReplayPage,
+} from '../domain/event-subscription.port';
 import { isVisibleTo } from '../domain/scope';
 import { Principal } from '../../access/principal';
 import { isControlEvent } from './hub-control';
@@ -17,6 +20,19 @@ import {
 } from './hub.types';
 
 type Mode = 'replay' | 'catchup' | 'live' | 'closed';
+
+/**
+ * The empty queue and backlog every subscriber starts with and returns to,
+ * shared so that an idle connection holds no arrays of its own. Frozen: it
+ * is replaced before anything is added.
+ */
+const NO_EVENTS = Object.freeze([]) as unknown as StoredEvent[];
+
+/** A page read that was started, with the entry limit it was asked for. */
+interface PageRead {
+  readonly page: Promise<ReplayPage>;
+  readonly limit: number;
+}
 
 /** What a subscriber needs from its hub. */
 export interface SubscriberHost {
@@ -44,16 +60,23 @@ export class HubSubscriber {
   private static readonly logger = new Logger('DeliveryHub');
   private mode: Mode;
   private horizon: EventId;
-  private queue: StoredEvent[] = [];
+  private queue: StoredEvent[] = NO_EVENTS;
   private pumping = false;
   private failures = 0;
   private replayed = 0;
   private scanned = 0;
   private pendingReady: ReadyInfo | null = null;
   private pendingResync: { reason: ResyncReason } | null = null;
+  /** Visible events of the last page read that did not fit its first batch (replay and catch-up). */
+  private backlog: StoredEvent[] = NO_EVENTS;
+  /** The next page, read while the previous one is being delivered. */
+  private prefetched: PageRead | null = null;
+  /** Set while the hub fans out a batch: the subscriber got events and is kicked once at the end. */
+  offered = false;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
-  scopes: ReadonlySet<string>;
+  /** The scopes this connection holds (a few, so an array). */
+  scopes: readonly string[];
 
   constructor(
     private readonly host: SubscriberHost,
@@ -64,7 +87,7 @@ export class HubSubscriber {
       | { cursor: EventId; replay: true }
       | { reason: ReadyReason; replay: false },
   ) {
-    this.scopes = new Set(scopes);
+    this.scopes = scopes;
     if (start.replay) {
       this.mode = 'replay';
       this.horizon = start.cursor;
@@ -95,15 +118,20 @@ export class HubSubscriber {
     this.kick();
   }
 
-  /** Called by the hub, synchronously, for every live batch this subscriber may see. */
+  /**
+   * Called by the hub, synchronously, for every live event this subscriber
+   * may see; the hub calls `flush()` once it has offered the whole batch, so
+   * that subscribers with the same audience send the same batch.
+   */
   offer(event: StoredEvent): void {
     if (this.mode !== 'live' || !isAfter(event.id, this.horizon)) return;
-    this.queue.push(event);
+    if (this.queue === NO_EVENTS) this.queue = [event];
+    else this.queue.push(event);
     this.horizon = event.id;
     this.host.noteQueueLength(this.queue.length);
     if (this.queue.length > this.host.options.queueLimit) {
       // Memory stays bounded and nothing is lost: the log still holds these.
-      this.queue = [];
+      this.queue = NO_EVENTS;
       this.mode = 'catchup';
       this.horizon = this.handedUpTo;
       this.host.observer.queueOverflow?.();
@@ -111,13 +139,17 @@ export class HubSubscriber {
         `Subscriber ${this.transport.id} (user ${this.principal.userId}) fell behind; catching up from the log.`,
       );
     }
+  }
+
+  /** Starts sending what `offer` queued. */
+  flush(): void {
     this.kick();
   }
 
   /** The hub moved to `position` without continuity (reset or trimmed past the node). */
   discontinuity(reason: ResyncReason, position: EventId): void {
     if (this.mode !== 'live') return; // replay and catch-up notice it on their next page
-    this.queue = [];
+    this.queue = NO_EVENTS;
     this.horizon = position;
     this.handedUpTo = position;
     this.pendingResync = { reason };
@@ -127,10 +159,16 @@ export class HubSubscriber {
   /** Called by the hub, which re-indexes the subscriber around it. */
   updateAccess(principal: Principal, scopes: readonly string[]): void {
     this.currentPrincipal = principal;
-    this.scopes = new Set(scopes);
-    this.queue = this.queue.filter((event) =>
-      isVisibleTo(event.scopes, this.scopes),
-    );
+    this.scopes = scopes;
+    const granted = new Set(scopes);
+    if (this.queue.length > 0)
+      this.queue = this.queue.filter((event) =>
+        isVisibleTo(event.scopes, granted),
+      );
+    if (this.backlog.length > 0)
+      this.backlog = this.backlog.filter((event) =>
+        isVisibleTo(event.scopes, granted),
+      );
   }
 
   evict(reason: EvictionReason): void {
@@ -146,7 +184,9 @@ export class HubSubscriber {
   close(): void {
     if (this.closed) return;
     this.mode = 'closed';
-    this.queue = [];
+    this.queue = NO_EVENTS;
+    this.backlog = NO_EVENTS;
+    this.prefetched = null;
     this.host.detach(this);
   }
 
@@ -181,18 +221,31 @@ export class HubSubscriber {
         this.transport.resync({ reason, lastEventId: this.horizon });
         continue;
       }
+      const { maxBatch } = this.host.options;
       let batch: StoredEvent[];
-      if (this.mode === 'live') {
+      let live = false;
+      if (this.backlog.length > 0) {
+        // Only replay and catch-up fill the backlog, and they switch to
+        // live only once it is sent, so it always goes before live events.
+        batch = this.backlog.splice(0, maxBatch);
+      } else if (this.mode === 'live') {
         if (this.queue.length === 0) return;
-        batch = this.queue.splice(0, this.host.options.maxBatch);
+        if (this.queue.length <= maxBatch) {
+          batch = this.queue;
+          this.queue = NO_EVENTS;
+        } else {
+          batch = this.queue.splice(0, maxBatch);
+        }
         this.handedUpTo = batch[batch.length - 1].id;
+        live = true;
       } else {
         const page = await this.readPage();
         if (page === null) continue;
         batch = page;
+        if (batch.length > maxBatch) this.backlog = batch.splice(maxBatch);
       }
       if (batch.length > 0) {
-        const delivered = await this.deliver(batch);
+        const delivered = await this.deliver(batch, live);
         if (!delivered) return;
       }
       if (this.pendingReady) {
@@ -203,38 +256,78 @@ export class HubSubscriber {
     }
   }
 
-  /** Reads the next page of the log for replay or catch-up; `null` when the mode changed instead. */
-  private async readPage(): Promise<StoredEvent[] | null> {
+  /**
+   * What the next page read would be, from the horizon up to the hub
+   * position, or the decision to take instead of reading (no side effects).
+   */
+  private nextRead():
+    | { read: true; limit: number; target: EventId }
+    | { read: false; decision: 'epoch_changed' | 'caught_up' | 'budget' } {
     const target = this.host.position;
-    const { replayPageSize, replayLimit, replayScanLimit, maxBatch } =
-      this.host.options;
-    if (!sameEpoch(this.horizon, target)) {
-      // The log was reset while this subscriber was replaying or catching up.
-      this.jumpToLive('epoch_changed');
-      return null;
-    }
-    if ((compareLogIds(this.horizon, target) ?? 0) >= 0) {
-      // The client already stands at or beyond what this node has read (it
-      // came from a node further ahead): nothing to read, and live events up
-      // to its cursor must not be sent again, so the horizon stays there.
-      this.caughtUp();
-      return [];
-    }
-    let limit = Math.min(replayPageSize, maxBatch);
+    if (!sameEpoch(this.horizon, target))
+      return { read: false, decision: 'epoch_changed' };
+    if ((compareLogIds(this.horizon, target) ?? 0) >= 0)
+      return { read: false, decision: 'caught_up' };
+    const { replayPageSize, replayScanLimit } = this.host.options;
+    let limit = replayPageSize;
     if (this.mode === 'replay') {
       // Checked before reading, so the entries read stay within the budget.
       limit = Math.min(limit, replayScanLimit - this.scanned);
-      if (limit <= 0) {
-        this.jumpToLive('limit_exceeded');
-        return null;
-      }
+      if (limit <= 0) return { read: false, decision: 'budget' };
     }
+    return { read: true, limit, target };
+  }
+
+  private startRead(limit: number, target: EventId): PageRead {
+    const page = this.host.subscription.replay(this.horizon, {
+      limit,
+      until: target,
+    });
+    // Awaited later, or dropped when the subscriber closes first.
+    page.catch(() => undefined);
+    return { page, limit };
+  }
+
+  /**
+   * Starts reading the page after the one just read while that one is
+   * delivered, so the log read and the client's acknowledgement overlap.
+   * Only a plain read is started early: decisions (caught up, budget spent,
+   * log reset) wait until the page before has gone out.
+   */
+  private prefetchNext(): void {
+    const next = this.nextRead();
+    if (next.read) this.prefetched = this.startRead(next.limit, next.target);
+  }
+
+  /** Reads the next page of the log for replay or catch-up; `null` when the mode changed instead. */
+  private async readPage(): Promise<StoredEvent[] | null> {
+    const { replayLimit, maxBatch } = this.host.options;
+    let request = this.prefetched;
+    this.prefetched = null;
+    if (request === null) {
+      const next = this.nextRead();
+      if (!next.read) {
+        if (next.decision === 'epoch_changed') {
+          // The log was reset while this subscriber was replaying or catching up.
+          this.jumpToLive('epoch_changed');
+          return null;
+        }
+        if (next.decision === 'budget') {
+          this.jumpToLive('limit_exceeded');
+          return null;
+        }
+        // The client already stands at or beyond what this node has read (it
+        // came from a node further ahead): nothing to read, and live events up
+        // to its cursor must not be sent again, so the horizon stays there.
+        this.caughtUp();
+        return [];
+      }
+      request = this.startRead(next.limit, next.target);
+    }
+    const { limit } = request;
     let page;
     try {
-      page = await this.host.subscription.replay(this.horizon, {
-        limit,
-        until: target,
-      });
+      page = await request.page;
     } catch (error) {
       if (this.closed) return null;
       if (
@@ -252,9 +345,9 @@ export class HubSubscriber {
     const read = page.done ? page.events.length : limit;
     this.host.observer.replayScanned?.(read);
     if (this.mode === 'replay') this.scanned += read;
+    const granted = new Set(this.scopes);
     const visible = page.events.filter(
-      (event) =>
-        !isControlEvent(event) && isVisibleTo(event.scopes, this.scopes),
+      (event) => !isControlEvent(event) && isVisibleTo(event.scopes, granted),
     );
     if (
       this.mode === 'replay' &&
@@ -266,8 +359,15 @@ export class HubSubscriber {
     this.horizon = page.position;
     this.handedUpTo = page.position;
     if (this.mode === 'replay') this.replayed += visible.length;
-    if ((compareLogIds(page.position, this.host.position) ?? -1) >= 0)
-      this.caughtUp();
+    if ((compareLogIds(page.position, this.host.position) ?? -1) >= 0) {
+      // Caught up once this page is sent. A page that takes one batch
+      // switches now, so that live events queue behind it; a longer one
+      // switches when its backlog is sent (the next read finds the horizon
+      // at the hub position then, or reads what came meanwhile).
+      if (visible.length <= maxBatch) this.caughtUp();
+    } else {
+      this.prefetchNext();
+    }
     return visible;
   }
 
@@ -292,7 +392,9 @@ export class HubSubscriber {
     const position = this.host.position;
     const wasReplay = this.mode === 'replay';
     this.mode = 'live';
-    this.queue = [];
+    this.queue = NO_EVENTS;
+    this.backlog = NO_EVENTS;
+    this.prefetched = null;
     this.horizon = position;
     this.handedUpTo = position;
     if (wasReplay) {
@@ -313,11 +415,11 @@ export class HubSubscriber {
   }
 
   /** Sends one batch until acknowledged; after `maxFailures` consecutive failures the subscriber is evicted. */
-  private async deliver(batch: StoredEvent[]): Promise<boolean> {
+  private async deliver(batch: StoredEvent[], live: boolean): Promise<boolean> {
     for (;;) {
       if (this.closed) return false;
       try {
-        await this.transport.send(batch);
+        await this.transport.send(batch, live);
         this.failures = 0;
         this.host.observer.delivered?.(batch.length);
         const now = Date.now();

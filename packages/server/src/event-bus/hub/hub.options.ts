@@ -33,7 +33,9 @@ export interface HubOptions {
    */
   maxBatch?: number;
   /**
-   * Entries read per replay page.
+   * Entries read per replay page; a page's visible events go out as batches
+   * of at most `maxBatch`, and the next page is read while they wait for
+   * their acknowledgements.
    * @default 500
    */
   replayPageSize?: number;

@@ -23,7 +23,12 @@ export type {
  */
 export interface SubscriberTransport {
   readonly id: string;
-  send(batch: readonly StoredEvent[]): Promise<void>;
+  /**
+   * `live`: the batch holds live events, whose objects other subscribers of
+   * this node receive too (worth sharing their encoding); replayed events
+   * are read for this subscriber alone.
+   */
+  send(batch: readonly StoredEvent[], live?: boolean): Promise<void>;
   ready(info: ReadyInfo): void;
   resync(info: ResyncInfo): void;
   evict(reason: EvictionReason): void;

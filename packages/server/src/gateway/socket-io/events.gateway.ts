@@ -37,12 +37,16 @@ import {
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
 import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
+import { installBatchEncoder } from './batch.encoder';
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 
 interface SocketData {
   session?: SocketSession;
+  /** The cursor the handshake named; dropped once the connection is attached. */
   cursor?: unknown;
+  /** Releases the session's slot if the handshake never connects; dropped once it does. */
+  releaseOnClose?: () => void;
 }
 
 /** A handshake refused with one of the wire protocol's `connect_error` messages. */
@@ -67,6 +71,18 @@ export class EventsGateway
   private shuttingDown = false;
   private throttleFailureLogged = false;
   private readonly trustProxy: TrustFunction | null;
+  /** Batches go out pre-encoded (see `BatchEncoder`). */
+  private preEncoded = false;
+  /**
+   * The `refresh` listener of every socket: one function for all of them
+   * (Socket.IO calls it with the socket as `this`), rather than a closure
+   * per connection.
+   */
+  private readonly onRefresh: (
+    this: Socket,
+    payload: unknown,
+    ack: unknown,
+  ) => void;
 
   @WebSocketServer()
   private readonly namespace!: Namespace;
@@ -94,9 +110,20 @@ export class EventsGateway
   ) {
     const rate = options.handshakeRateLimit;
     this.trustProxy = rate ? compileTrust(rate.trustProxy ?? false) : null;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const gateway = this;
+    this.onRefresh = function (this: Socket, payload, ack) {
+      const session = (this.data as SocketData).session;
+      if (session) void gateway.refresh(session, payload, ack);
+    };
   }
 
   afterInit(namespace: Namespace): void {
+    this.preEncoded = installBatchEncoder(namespace.server);
+    if (!this.preEncoded)
+      this.logger.log(
+        'The Socket.IO server does not use the default packet encoder, so each batch is encoded per connection.',
+      );
     if (this.options.cors) {
       // On the engine rather than in the decorator, because the options may come from an async factory.
       namespace.server.engine.use(cors(this.options.cors));
@@ -150,11 +177,20 @@ export class EventsGateway
     }
     // A handshake that passes here may still never connect (the client left
     // meanwhile); the engine's close releases the slot then.
-    socket.conn.once('close', session.releaseOnClose);
+    // Added in this order and deleted in reverse once connected, so that
+    // `data` keeps its fast shape with the session alone.
     const data = socket.data as SocketData;
     data.session = session;
+    data.releaseOnClose = () => session.handle?.close();
     data.cursor =
       auth.lastEventId ?? firstQueryValue(socket.handshake.query?.lastEventId);
+    socket.conn.once('close', data.releaseOnClose);
+    // From here on the connection holds its principal, not its credential
+    // (an in-band refresh would leave the handshake's token stale anyway).
+    if (typeof auth.token === 'string') {
+      const { token: _token, ...rest } = auth;
+      socket.handshake.auth = rest;
+    }
   }
 
   /** Counts the handshake against its address in the shared throttler storage. */
@@ -186,7 +222,11 @@ export class EventsGateway
   }
 
   async handleConnection(socket: Socket): Promise<void> {
-    const session = (socket.data as SocketData).session;
+    const data = socket.data as SocketData;
+    const { session, cursor, releaseOnClose } = data;
+    // Only the session stays with the socket.
+    delete data.cursor;
+    delete data.releaseOnClose;
     if (!session) {
       socket.disconnect(true);
       return;
@@ -198,21 +238,20 @@ export class EventsGateway
       return;
     }
     // Connected: the disconnect handler releases the slot from now on.
-    socket.conn.off('close', session.releaseOnClose);
-    socket.on(ClientEvent.refresh, (payload: unknown, ack: unknown) => {
-      void this.refresh(session, payload, ack);
-    });
+    if (releaseOnClose) socket.conn.off('close', releaseOnClose);
+    socket.on(ClientEvent.refresh, this.onRefresh);
     session.joinRooms();
     const transport = new SocketIoSubscriberTransport(
       socket,
       this.hub.options.ackTimeoutMs,
+      this.preEncoded,
     );
     try {
       const subscriber = await this.hub.attach(
         transport,
         session.principal,
         session.scopes,
-        (socket.data as SocketData).cursor,
+        cursor,
       );
       if (socket.disconnected) {
         this.hub.detach(subscriber);

@@ -29,9 +29,6 @@ export class SocketSession implements AccessSession {
     readonly startedAt: number,
   ) {}
 
-  /** Releases the session's slot; bound once, so it can be added and removed as a listener. */
-  readonly releaseOnClose = (): void => this.handle?.close();
-
   /** Why the session ended before its socket was connected, if it did. */
   get endedEarly(): SessionEndReason | null {
     return this.subscriber ? null : this.endedWith;

@@ -29,7 +29,9 @@ export interface StreamgateIoAdapterOptions {
  * Nest's `IoAdapter` with the Socket.IO Redis streams adapter when Redis is
  * given: `app.useWebSocketAdapter(new StreamgateIoAdapter(app, { redis }))`.
  * Durable delivery does not need it (every node reads the log); rooms for
- * host code's ephemeral messages across nodes do.
+ * host code's ephemeral messages across nodes do. Without Redis it is still
+ * the leaner adapter: it keeps no per-socket state for gateways that have no
+ * message handlers.
  */
 export class StreamgateIoAdapter extends IoAdapter {
   private readonly logger: Logger;
@@ -69,6 +71,20 @@ export class StreamgateIoAdapter extends IoAdapter {
       this.logger.log(`Socket.IO rooms span every node through "${name}".`);
     }
     return server as ReturnType<IoAdapter['createIOServer']>;
+  }
+
+  /**
+   * Nest builds a per-socket `disconnect$` observable chain (about a dozen
+   * closures and four observables, ~1.5 KiB) even for a gateway that has no
+   * `@SubscribeMessage` handlers, such as the events gateway. With no
+   * handlers there is nothing for it to end, so none is built.
+   */
+  override bindMessageHandlers(
+    ...args: Parameters<IoAdapter['bindMessageHandlers']>
+  ): void {
+    const [, handlers] = args;
+    if (handlers.length === 0) return;
+    super.bindMessageHandlers(...args);
   }
 
   override async close(

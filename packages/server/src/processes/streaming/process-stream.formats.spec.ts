@@ -63,3 +63,16 @@ describe('NdjsonFormat', () => {
     ]);
   });
 });
+
+describe('message frames', () => {
+  it('are encoded once per message object and reused by every stream that sends it', () => {
+    const shared: ProcessMessage = { ...message, seq: 8, payload: { v: 1 } };
+    const first = new SseFormat(3000).messages([shared]);
+    const firstLine = new NdjsonFormat().messages([shared]);
+    // Messages are immutable once stored; mutating one shows the frame is reused.
+    (shared as { payload: unknown }).payload = { v: 2 };
+    expect(new SseFormat(1000).messages([shared])).toBe(first);
+    expect(new NdjsonFormat().messages([shared])).toBe(firstLine);
+    expect(first).toContain('{"v":1}');
+  });
+});

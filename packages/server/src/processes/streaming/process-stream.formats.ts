@@ -1,6 +1,37 @@
 import type { ProcessStreamEndReason } from '@streamgate/protocol';
 import type { ProcessMessage, ProcessStatus } from '../domain/process-message';
 
+/**
+ * A message's frame, made once per message object: the streams of one
+ * process receive the same live message objects (one per event this node
+ * read), so each frame is encoded once per node, not once per stream. The
+ * map holds a frame only as long as its message is held.
+ */
+class FrameCache {
+  private readonly frames = new WeakMap<ProcessMessage, string>();
+
+  constructor(private readonly encode: (message: ProcessMessage) => string) {}
+
+  of(message: ProcessMessage): string {
+    let frame = this.frames.get(message);
+    if (frame === undefined) {
+      frame = this.encode(message);
+      this.frames.set(message, frame);
+    }
+    return frame;
+  }
+}
+
+// JSON.stringify escapes CR and LF, so one data line always suffices.
+const sseFrames = new FrameCache(
+  (message) =>
+    `id: ${message.seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
+);
+
+const ndjsonLines = new FrameCache(
+  (message) => `${JSON.stringify({ event: 'message', message })}\n`,
+);
+
 /** How one stream encodes what it sends; each method returns whole frames. */
 export interface ProcessStreamFormat {
   readonly contentType: string;
@@ -30,10 +61,7 @@ export class SseFormat implements ProcessStreamFormat {
 
   messages(messages: readonly ProcessMessage[]): string {
     let out = '';
-    // JSON.stringify escapes CR and LF, so one data line always suffices.
-    for (const message of messages) {
-      out += `id: ${message.seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`;
-    }
+    for (const message of messages) out += sseFrames.of(message);
     return out;
   }
 
@@ -64,9 +92,7 @@ export class NdjsonFormat implements ProcessStreamFormat {
 
   messages(messages: readonly ProcessMessage[]): string {
     let out = '';
-    for (const message of messages) {
-      out += `${JSON.stringify({ event: 'message', message })}\n`;
-    }
+    for (const message of messages) out += ndjsonLines.of(message);
     return out;
   }
 

@@ -1,0 +1,202 @@
+import { StoredEvent } from '../domain/event';
+import { EventId } from '../domain/event-id';
+import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
+import { DeliveryHub } from './delivery-hub';
+import { HubOptions } from './hub.options';
+import { ReadyInfo, SubscriberTransport } from './hub.types';
+
+/** A transport whose batches wait until the test acknowledges them. */
+class ManualTransport implements SubscriberTransport {
+  readonly batches: StoredEvent[][] = [];
+  readonly live: boolean[] = [];
+  readonly log: string[] = [];
+  readyInfo: ReadyInfo | null = null;
+  autoAck = false;
+  private pending: (() => void)[] = [];
+
+  constructor(readonly id: string) {}
+
+  send(batch: readonly StoredEvent[], live = false): Promise<void> {
+    this.batches.push([...batch]);
+    this.live.push(live);
+    this.log.push(`batch ${batch.length}`);
+    if (this.autoAck) return Promise.resolve();
+    return new Promise((resolve) => this.pending.push(resolve));
+  }
+
+  ackAll(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const resolve of pending) resolve();
+  }
+
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  ready(info: ReadyInfo): void {
+    this.readyInfo = info;
+    this.log.push(`ready ${info.replayed}`);
+  }
+
+  resync(): void {
+    this.log.push('resync');
+  }
+
+  evict(): void {
+    this.log.push('evict');
+  }
+
+  get ids(): EventId[] {
+    return this.batches.flat().map((event) => event.id);
+  }
+}
+
+const principal = { userId: 'u1' };
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Acknowledges batches as they come until `done`. */
+async function drain(
+  transport: ManualTransport,
+  done: () => boolean,
+): Promise<void> {
+  await until(() => {
+    transport.ackAll();
+    return done();
+  }, 'the subscriber to drain');
+}
+
+describe('DeliveryHub', () => {
+  let log: EventLogEngine;
+  let hub: DeliveryHub;
+
+  async function boot(options: HubOptions): Promise<void> {
+    log = createEventLogEngine({ driver: 'memory', blockMs: 50 });
+    hub = new DeliveryHub(log.subscription, options);
+    await hub.start();
+  }
+
+  async function publish(count: number, from = 0): Promise<EventId[]> {
+    return log.publisher.publishMany(
+      Array.from({ length: count }, (_, i) => ({
+        type: 'thing',
+        data: { n: from + i },
+      })),
+    );
+  }
+
+  afterEach(async () => {
+    await hub.stop();
+    await log.close();
+  });
+
+  describe('replay', () => {
+    it('sends a page larger than a batch as several batches, reading the next page while one waits for its acknowledgement', async () => {
+      await boot({ replayPageSize: 300, maxBatch: 100, replayLimit: 5_000 });
+      const ids = await publish(1_000);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      const reads = jest.spyOn(log.subscription, 'replay');
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[0]);
+
+      await until(() => transport.waiting === 1, 'the first batch');
+      // The first page is out as its first batch; the second page is read meanwhile.
+      await until(() => reads.mock.calls.length === 2, 'the second read');
+      expect(transport.batches).toHaveLength(1);
+      expect(transport.batches[0]).toHaveLength(100);
+
+      await drain(transport, () => transport.readyInfo !== null);
+      expect(transport.ids).toEqual(ids.slice(1));
+      expect(transport.batches.every((b) => b.length <= 100)).toBe(true);
+      // Replayed events are this subscriber's own: not marked for shared encoding.
+      expect(transport.live.every((live) => !live)).toBe(true);
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 999,
+        lastEventId: ids[ids.length - 1],
+      });
+      expect(transport.log[transport.log.length - 1]).toBe('ready 999');
+      // 999 entries in pages of 300: no page was read twice.
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(5);
+    });
+
+    it('sends live events that arrive during a long last page after it, with no gap or duplicate', async () => {
+      await boot({ replayPageSize: 500, maxBatch: 50 });
+      const ids = await publish(200);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[0]);
+      await until(() => transport.waiting === 1, 'the first batch');
+
+      const live = await publish(30, 200);
+      await until(() => hub.position === live[live.length - 1], 'the reader');
+      await drain(transport, () => transport.readyInfo !== null);
+      const more = await publish(5, 230);
+      await drain(
+        transport,
+        () => transport.ids[transport.ids.length - 1] === more[4],
+      );
+
+      expect(transport.ids).toEqual([...ids.slice(1), ...live, ...more]);
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 229,
+      });
+    });
+
+    it('drops what a narrowed scope may no longer see from the rest of a page', async () => {
+      await boot({ replayPageSize: 500, maxBatch: 10 });
+      const ids = await log.publisher.publishMany(
+        Array.from({ length: 60 }, (_, i) => ({
+          type: 'thing',
+          data: { n: i },
+          scopes: [i % 2 === 0 ? 'even' : 'odd'],
+        })),
+      );
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      const transport = new ManualTransport('s1');
+      const subscriber = await hub.attach(
+        transport,
+        principal,
+        ['even', 'odd'],
+        ids[0],
+      );
+      await until(() => transport.waiting === 1, 'the first batch');
+      hub.rescope(subscriber, ['even']);
+      await drain(transport, () => transport.readyInfo !== null);
+
+      const first = ids.slice(1, 11);
+      const rest = ids.slice(11).filter((_, i) => (i + 11) % 2 === 0);
+      expect(transport.ids).toEqual([...first, ...rest]);
+    });
+  });
+
+  describe('live', () => {
+    it('offers a whole read batch before sending, so subscribers with the same audience send the same batch', async () => {
+      await boot({});
+      const transports = ['a', 'b', 'c'].map((id) => new ManualTransport(id));
+      for (const transport of transports) {
+        transport.autoAck = true;
+        await hub.attach(transport, principal, [], undefined);
+      }
+      const ids = await publish(40);
+      await until(
+        () => transports.every((t) => t.ids.length === 40),
+        'every delivery',
+      );
+      for (const transport of transports) {
+        expect(transport.batches).toHaveLength(1);
+        expect(transport.ids).toEqual(ids);
+        expect(transport.live).toEqual([true]);
+      }
+    });
+  });
+});
