@@ -192,6 +192,42 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     });
   });
 
+  describe('when one publish is larger than retention', () => {
+    it('tells a live node reader that events were trimmed, then hands on the retained tail', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 100 });
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      const ids = await publisher.publishMany(
+        Array.from({ length: 400 }, (_, i) => ev(i)),
+      );
+      await waitFor(
+        () => rec.events.at(-1)?.id === ids[399],
+        'the last event of the burst',
+      );
+      expect(rec.discontinuities).toHaveLength(1);
+      expect(rec.discontinuities[0].reason).toBe('trimmed');
+      const resumeAt = ids.indexOf(rec.discontinuities[0].position) + 1;
+      expect(resumeAt).toBeGreaterThan(0);
+      expect(rec.events.map((e) => e.id)).toEqual(ids.slice(resumeAt));
+    });
+
+    it('keeps telling it on every further burst', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 50 });
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      for (let round = 0; round < 3; round++) {
+        const ids = await publisher.publishMany(
+          Array.from({ length: 200 }, (_, i) => ev(i)),
+        );
+        await waitFor(
+          () => rec.events.at(-1)?.id === ids[199],
+          `the last event of burst ${round}`,
+        );
+        expect(rec.discontinuities).toHaveLength(round + 1);
+      }
+    });
+  });
+
   describe('when the log is trimmed by age', () => {
     it('drops events older than maxAgeMs on the next write and reports their cursors as trimmed', async () => {
       const { publisher, subscription } = harness.node({ maxAgeMs: 300 });

@@ -108,6 +108,15 @@ export interface EventLogStore {
   close(): Promise<void>;
 }
 
+/** New entries of a group together with the log's metadata at the same instant. */
+export interface GroupSnapshot {
+  /** The log's epoch; `null` when the log has none (it was reset under the group). */
+  readonly epoch: string | null;
+  readonly lastId: string;
+  readonly maxDeletedId: string;
+  readonly entries: RawEntry[];
+}
+
 export interface GroupReader {
   /**
    * New entries (`>`), waiting up to `blockMs`, or this consumer's own pending
@@ -121,6 +130,23 @@ export interface GroupReader {
     blockMs: number,
     pendingAfter?: string,
   ): Promise<RawEntry[]>;
+  /**
+   * New entries (`>`) without waiting, read atomically with the log's
+   * metadata: no trim can fall between the two, so comparing
+   * `maxDeletedId` with the group's previous position tells exactly whether
+   * entries were lost before this read. Throws `GroupMissingError`. Resolves
+   * with no entries once the reader is closed.
+   */
+  readNew(
+    group: string,
+    consumer: string,
+    count: number,
+  ): Promise<GroupSnapshot>;
+  /**
+   * Resolves once the log holds an entry after `after`, or after `blockMs`,
+   * or once the reader is closed. Consumes nothing.
+   */
+  waitForEntries(after: string, blockMs: number): Promise<void>;
   /** Ends a blocking read in progress and releases the reader. */
   close(): Promise<void>;
 }

@@ -292,6 +292,28 @@ export class InMemoryEventLogStore implements EventLogStore {
         batch = readNow(group, consumer, count);
         return batch;
       },
+      async readNew(group, consumer, count) {
+        if (signal.closed) {
+          return {
+            epoch: null,
+            lastId: ORIGIN_STREAM_ID,
+            maxDeletedId: ORIGIN_STREAM_ID,
+            entries: [],
+          };
+        }
+        const entries = readNow(group, consumer, count);
+        return {
+          epoch: log.epoch,
+          lastId: log.lastId,
+          maxDeletedId: log.maxDeletedId,
+          entries,
+        };
+      },
+      async waitForEntries(after, blockMs) {
+        if (signal.closed || blockMs <= 0) return;
+        if (log.indexAfter(after) < log.entries.length) return;
+        await log.waitForChange(blockMs, signal);
+      },
       async close() {
         signal.closed = true;
         signal.wake?.();

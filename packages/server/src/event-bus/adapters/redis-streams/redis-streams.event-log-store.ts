@@ -24,6 +24,7 @@ import {
   EPOCH_MARKER_GROUP,
   INFO_SCRIPT,
   RANGE_SCRIPT,
+  READ_NEW_SCRIPT,
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
@@ -41,6 +42,16 @@ type ScriptedRedis = Redis & {
     epoch: string,
     ...args: string[]
   ): Promise<number>;
+};
+
+type ReaderRedis = Redis & {
+  sgReadNew(
+    stream: string,
+    epoch: string,
+    group: string,
+    consumer: string,
+    count: number,
+  ): Promise<[string, string, string, [string, string[]][]]>;
 };
 
 const DEAD_LETTER_MAXLEN = 10_000;
@@ -204,11 +215,60 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   openReader(): GroupReader {
-    const client = this.createClient('reader');
+    const client = this.createClient('reader') as ReaderRedis;
+    client.defineCommand('sgReadNew', {
+      numberOfKeys: 2,
+      lua: READ_NEW_SCRIPT,
+    });
     this.readers.add(client);
     let closed = false;
     const stream = this.keys.stream;
+    const epochKey = this.keys.epoch;
     return {
+      readNew: async (group, consumer, count) => {
+        const empty = {
+          epoch: null,
+          lastId: '0-0',
+          maxDeletedId: '0-0',
+          entries: [],
+        };
+        if (closed) return empty;
+        try {
+          const [epoch, lastId, maxDeletedId, entries] = await client.sgReadNew(
+            stream,
+            epochKey,
+            group,
+            consumer,
+            count,
+          );
+          return {
+            epoch: epoch === '' ? null : epoch,
+            lastId,
+            maxDeletedId,
+            entries: entries.map(([id, fields]) => ({ id, fields })),
+          };
+        } catch (error) {
+          if (closed) return empty;
+          throw translateGroupError(error, group);
+        }
+      },
+      waitForEntries: async (after, blockMs) => {
+        if (closed) return;
+        try {
+          await client.call(
+            'XREAD',
+            'COUNT',
+            1,
+            'BLOCK',
+            Math.max(1, blockMs),
+            'STREAMS',
+            stream,
+            after,
+          );
+        } catch (error) {
+          if (!closed) throw error;
+        }
+      },
       readGroup: async (group, consumer, count, blockMs, pendingAfter) => {
         if (closed) return [];
         const args: (string | number)[] = [

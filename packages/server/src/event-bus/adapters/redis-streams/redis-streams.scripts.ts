@@ -140,3 +140,16 @@ if type(created) == 'table' and created.err then
 end
 return 1
 `;
+
+/**
+ * KEYS: stream, epoch. ARGV: group, consumer, count. Reads new entries for
+ * the group and, in the same atomic step, the log's metadata. Returns
+ * { epoch or '', lastId, maxDeletedId, entries }.
+ */
+export const READ_NEW_SCRIPT = `${COMMON}
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', tonumber(ARGV[3]), 'STREAMS', stream, '>')
+local info = stream_info()
+local entries = {}
+if reply and reply[1] then entries = reply[1][2] end
+return { redis.call('GET', epochKey) or '', info['last-generated-id'], info['max-deleted-entry-id'], entries }
+`;
