@@ -3,7 +3,6 @@ import {
   InMemoryEventLogStore,
 } from '../adapters/in-memory/in-memory.event-log-store';
 import { StoredEvent } from '../domain/event';
-import { compareStreamIds, parseEventId } from '../domain/event-id';
 import { GroupReader } from './event-log-store.port';
 import { EventLogPublisher } from './event-log.publisher';
 import { resolveEventLogSettings } from './event-log.settings';
