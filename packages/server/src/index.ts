@@ -26,11 +26,14 @@ export {
 export {
   CursorNotCoveredError,
   EventLogUnavailableError,
+  IdempotencyKeyReusedError,
   InvalidCursorError,
 } from './event-bus/domain/errors';
+export { IDEMPOTENCY_KEY_PATTERN } from './event-bus/domain/idempotency-key';
 
 // Ports, tokens and decorators of the event bus.
 export { EventPublisher } from './event-bus/domain/event-publisher.port';
+export type { PublishOptions } from './event-bus/domain/event-publisher.port';
 export { EventSubscription } from './event-bus/domain/event-subscription.port';
 export type {
   ConsumeOptions,

@@ -1,4 +1,7 @@
-import { CursorNotCoveredError } from '../src/event-bus/domain/errors';
+import {
+  CursorNotCoveredError,
+  IdempotencyKeyReusedError,
+} from '../src/event-bus/domain/errors';
 import { InvalidEventError, StoredEvent } from '../src/event-bus/domain/event';
 import {
   compareEventIds,
@@ -107,6 +110,151 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
           (e) => e.id,
         ),
       ).toEqual([id]);
+    });
+  });
+
+  describe('when an append is retried', () => {
+    const request = (attemptKey: string, count: number) => ({
+      groups: [
+        {
+          entries: Array.from({ length: count }, (_, i) => [
+            'type',
+            'retried',
+            'data',
+            String(i),
+            'scopes',
+            '[]',
+            'ts',
+            '1',
+          ]),
+        },
+      ],
+      attemptKey,
+      retention: { maxLen: 10_000, maxAgeMs: 0 },
+      epochCandidate: 'abc123',
+      keyWindowMs: 60_000,
+    });
+
+    it('writes nothing the second time and returns the ids of the first', async () => {
+      const { store, subscription } = harness.node();
+      const start = await subscription.head();
+      const first = await store.append(request('attempt-1', 3));
+      const again = await store.append(request('attempt-1', 3));
+      expect(first.replayed).toBe(false);
+      expect(again).toEqual({ ...first, replayed: true });
+      const page = await subscription.replay(start, { limit: 100 });
+      expect(page.events.map((e) => parseEventId(e.id)!.streamId)).toEqual(
+        first.outcomes[0].status === 'written' ? first.outcomes[0].ids : [],
+      );
+      const other = await store.append(request('attempt-2', 1));
+      expect(other.replayed).toBe(false);
+    });
+  });
+
+  describe('when a publish carries an idempotency key', () => {
+    it('answers a repeat with the first id and writes nothing, from any node', async () => {
+      const a = harness.node();
+      const b = harness.node();
+      const first = await a.publisher.publish(ev(1), { idempotencyKey: 'k-1' });
+      const head = await a.subscription.head();
+      expect(await a.publisher.publish(ev(1), { idempotencyKey: 'k-1' })).toBe(
+        first,
+      );
+      expect(await b.publisher.publish(ev(1), { idempotencyKey: 'k-1' })).toBe(
+        first,
+      );
+      expect(await a.subscription.head()).toBe(head);
+      const next = await a.publisher.publish(ev(1), { idempotencyKey: 'k-2' });
+      expect(compareEventIds(first, next)).toBeLessThan(0);
+    });
+
+    it('answers a repeated batch with the first ids', async () => {
+      const { publisher, subscription } = harness.node();
+      const batch = Array.from({ length: 40 }, (_, i) => ev(i));
+      const ids = await publisher.publishMany(batch, { idempotencyKey: 'b-1' });
+      const head = await subscription.head();
+      expect(
+        await publisher.publishMany(batch, { idempotencyKey: 'b-1' }),
+      ).toEqual(ids);
+      expect(await subscription.head()).toBe(head);
+    });
+
+    it('refuses a key reused for different events and writes none of them', async () => {
+      const { publisher, subscription } = harness.node();
+      await publisher.publish(ev(1), { idempotencyKey: 'r-1' });
+      const head = await subscription.head();
+      await expect(
+        publisher.publish(ev(2), { idempotencyKey: 'r-1' }),
+      ).rejects.toThrow(IdempotencyKeyReusedError);
+      await expect(
+        publisher.publishMany([ev(1), ev(2)], { idempotencyKey: 'r-1' }),
+      ).rejects.toThrow(/already used for different content/);
+      expect(await subscription.head()).toBe(head);
+    });
+
+    it('keeps each of the publishes of one tick to its own key and outcome', async () => {
+      const { publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      const results = await Promise.allSettled([
+        publisher.publish(ev(1), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(2)),
+        publisher.publish(ev(1), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(3), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(4), { idempotencyKey: 't-2' }),
+      ]);
+      const [a, b, c, d, e] = results;
+      expect(d).toMatchObject({
+        status: 'rejected',
+        reason: expect.any(IdempotencyKeyReusedError),
+      });
+      const value = (r: PromiseSettledResult<string>) =>
+        (r as PromiseFulfilledResult<string>).value;
+      expect(value(c)).toBe(value(a));
+      const page = await subscription.replay(start, { limit: 100 });
+      expect(page.events.map((x) => x.id)).toEqual([
+        value(a),
+        value(b),
+        value(e),
+      ]);
+    });
+
+    it('forgets the key after the window', async () => {
+      const { publisher } = harness.node({ idempotencyWindowMs: 200 });
+      const first = await publisher.publish(ev(1), { idempotencyKey: 'w-1' });
+      await delay(400);
+      const second = await publisher.publish(ev(1), {
+        idempotencyKey: 'w-1',
+      });
+      expect(second).not.toBe(first);
+    });
+
+    it('refuses a malformed key, naming it', async () => {
+      const { publisher } = harness.node();
+      for (const key of ['', 'has space', 'x'.repeat(256), 'é']) {
+        await expect(
+          publisher.publish(ev(1), { idempotencyKey: key }),
+        ).rejects.toMatchObject({ field: 'idempotencyKey' });
+      }
+      await expect(
+        publisher.publishMany([ev(1)], { idempotencyKey: 7 as never }),
+      ).rejects.toThrow(InvalidEventError);
+    });
+  });
+
+  describe('when a batch is large', () => {
+    it('writes it as one append, ids in order and consecutive', async () => {
+      const node = harness.node({ maxLen: 20_000 });
+      const append = jest.spyOn(node.store, 'append');
+      const start = await node.subscription.head();
+      const ids = await node.publisher.publishMany(
+        Array.from({ length: 5_000 }, (_, i) => ev(i)),
+      );
+      expect(append).toHaveBeenCalledTimes(1);
+      expect(ids).toHaveLength(5_000);
+      for (let i = 1; i < ids.length; i++)
+        expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
+      const page = await node.subscription.replay(start, { limit: 10_000 });
+      expect(page.events.map((e) => e.id)).toEqual(ids);
     });
   });
 

@@ -55,6 +55,17 @@ export interface EventBusModuleOptions {
    * @default maxAgeMs
    */
   staleGroupMs?: number;
+  /**
+   * How long the log remembers a caller's idempotency key (`publish(event,
+   * { idempotencyKey })`, the `Idempotency-Key` header of `POST /events`), in
+   * milliseconds. A retry within the window gets the first ids and writes
+   * nothing; after it, the key is forgotten and a retry writes again. Each
+   * remembered key costs one small Redis string under the prefix's hash tag.
+   * The publisher's own retries after a lost reply are covered separately,
+   * for 60 s, whether or not a key was given.
+   * @default 600000
+   */
+  idempotencyWindowMs?: number;
   /** The in-memory log to use (`driver: 'memory'`); lets tests put several nodes on one log. @default a new log per module */
   memoryLog?: InMemoryEventLog;
   /** Delivery settings of this node's hub (acknowledgements, queues, replay). @default see `HubOptions` */

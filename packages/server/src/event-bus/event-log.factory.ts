@@ -45,6 +45,7 @@ const POSITIVE_INTEGERS = [
   'readBatchSize',
   'blockMs',
   'staleGroupMs',
+  'idempotencyWindowMs',
 ] as const;
 
 /**
@@ -74,6 +75,7 @@ export function createEventLogEngine(
     readBatchSize: options.readBatchSize,
     blockMs: options.blockMs,
     staleGroupMs: options.staleGroupMs,
+    idempotencyWindowMs: options.idempotencyWindowMs,
   });
   streamKeys(settings.prefix);
   let store: EventLogStore;

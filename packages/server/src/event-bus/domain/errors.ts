@@ -24,3 +24,17 @@ export class CursorNotCoveredError extends Error {
     this.name = 'CursorNotCoveredError';
   }
 }
+
+/**
+ * An idempotency key came back with different content than it was first
+ * used for. Answering with the first ids would tell the caller that its new
+ * content was stored, so the publish is refused instead.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(readonly key: string) {
+    super(
+      `The idempotency key "${key.slice(0, 80)}" was already used for different content; use a new key for new content.`,
+    );
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}

@@ -60,16 +60,63 @@ export class GroupMissingError extends Error {
   }
 }
 
+/** One publish inside an append: its entries, and the caller's idempotency key if it gave one. */
+export interface AppendGroup {
+  /** Flat field/value lists, one per entry, written in this order. */
+  readonly entries: readonly (readonly string[])[];
+  /**
+   * The caller's idempotency key. A group whose key was used within the
+   * key window is not written again; it gets the ids written the first time.
+   */
+  readonly key?: string;
+  /** What the group holds; a key reused for different content is refused (`conflict`). */
+  readonly fingerprint?: string;
+}
+
+export interface AppendRequest {
+  readonly groups: readonly AppendGroup[];
+  /**
+   * Names this append. A retry sends the same request with the same key and
+   * gets the outcome of the attempt that ran, without writing again.
+   */
+  readonly attemptKey: string;
+  readonly retention: Retention;
+  readonly epochCandidate: string;
+  /** How long caller keys are remembered, in milliseconds. */
+  readonly keyWindowMs: number;
+}
+
+export type AppendOutcome =
+  | {
+      /** `written` by this append, or a `duplicate` of a group written earlier under the same key. */
+      readonly status: 'written' | 'duplicate';
+      readonly epoch: string;
+      readonly ids: readonly string[];
+    }
+  | { readonly status: 'conflict' };
+
+export interface AppendResult {
+  /** One per group, in order. */
+  readonly outcomes: readonly AppendOutcome[];
+  /** The append had already run (a retry after a lost reply); nothing was written now. */
+  readonly replayed: boolean;
+}
+
+/**
+ * How long an append's attempt key is remembered: far longer than a
+ * publisher keeps retrying one append, short enough that one record per
+ * append stays cheap.
+ */
+export const ATTEMPT_WINDOW_MS = 60_000;
+
 export interface EventLogStore {
   /**
-   * Appends all entries atomically, then applies retention, and returns the
-   * log epoch with the new ids. Starts a new epoch when the stream is new.
+   * Appends every group that is not a duplicate, all in one atomic step, then
+   * applies retention. Starts a new epoch when the stream is new. Running
+   * the same request again (same attempt key) writes nothing and returns
+   * the first outcome.
    */
-  append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ): Promise<{ epoch: string; ids: string[] }>;
+  append(request: AppendRequest): Promise<AppendResult>;
   /** Applies retention without appending. */
   trim(retention: Retention, epochCandidate: string): Promise<void>;
   /** Current metadata; creates the stream and its epoch if missing. */

@@ -5,6 +5,11 @@
 export interface EventLogObserver {
   published?(count: number): void;
   publishFailed?(count: number, error: unknown): void;
+  /**
+   * Events a publish did not write again because they were already in the
+   * log: a retry after a lost reply, or an idempotency key used before.
+   */
+  deduplicated?(count: number): void;
   /** An entry that is not a valid event (usually from a foreign producer) was skipped. */
   malformedEntry?(id: string, reason: string): void;
   deadLettered?(group: string, id: string): void;

@@ -6,6 +6,10 @@ import {
 } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import {
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  ATTEMPT_WINDOW_MS,
   ClaimedEntry,
   GroupInfo,
   GroupMissingError,
@@ -28,6 +32,31 @@ interface PendingEntry {
   deliveredAt: number;
 }
 
+interface Expiring<T> {
+  readonly value: T;
+  readonly expiresAt: number;
+}
+
+interface KeyRecord {
+  readonly fingerprint: string;
+  readonly epoch: string;
+  readonly ids: readonly string[];
+}
+
+/** Reads a record that has not expired; drops expired ones from the front (records age in insertion order). */
+function live<T>(
+  records: Map<string, Expiring<T>>,
+  key: string,
+  now: number,
+): T | undefined {
+  for (const [name, record] of records) {
+    if (record.expiresAt > now) break;
+    records.delete(name);
+  }
+  const record = records.get(key);
+  return record && record.expiresAt > now ? record.value : undefined;
+}
+
 interface Group {
   lastDeliveredId: string;
   readonly pending: Map<string, PendingEntry>;
@@ -47,6 +76,10 @@ export class InMemoryEventLog {
   groups = new Map<string, Group>();
   heartbeats = new Map<string, number>();
   deadLetters: Entry[] = [];
+  /** Outcomes of appends by attempt key, as the Redis attempt records hold them. */
+  attempts = new Map<string, Expiring<AppendOutcome[]>>();
+  /** Groups written under a caller's key. */
+  keys = new Map<string, Expiring<KeyRecord>>();
   private deadLetterSeq = 0;
   private readonly waiters = new Set<() => void>();
 
@@ -65,6 +98,8 @@ export class InMemoryEventLog {
     this.groups = new Map();
     this.heartbeats = new Map();
     this.deadLetters = [];
+    this.attempts = new Map();
+    this.keys = new Map();
     this.notify();
   }
 
@@ -181,16 +216,41 @@ export class InMemoryEventLogStore implements EventLogStore {
     return randomBytes(6).toString('hex');
   }
 
-  async append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ) {
-    const epoch = this.log.ensureEpoch(epochCandidate);
-    const ids = entries.map((fields) => this.log.appendRaw(fields));
-    this.log.trim(retention);
-    this.log.notify();
-    return { epoch, ids };
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const log = this.log;
+    const now = log.now();
+    const earlier = live(log.attempts, request.attemptKey, now);
+    if (earlier) return { outcomes: earlier, replayed: true };
+    const epoch = log.ensureEpoch(request.epochCandidate);
+    let written = 0;
+    const outcomes = request.groups.map((group): AppendOutcome => {
+      const record =
+        group.key === undefined ? undefined : live(log.keys, group.key, now);
+      if (record) {
+        return record.fingerprint === (group.fingerprint ?? '')
+          ? { status: 'duplicate', epoch: record.epoch, ids: record.ids }
+          : { status: 'conflict' };
+      }
+      const ids = group.entries.map((fields) => log.appendRaw(fields));
+      written += ids.length;
+      if (group.key !== undefined) {
+        log.keys.delete(group.key);
+        log.keys.set(group.key, {
+          value: { fingerprint: group.fingerprint ?? '', epoch, ids },
+          expiresAt: now + request.keyWindowMs,
+        });
+      }
+      return { status: 'written', epoch, ids };
+    });
+    if (written > 0) {
+      log.trim(request.retention);
+      log.notify();
+    }
+    log.attempts.set(request.attemptKey, {
+      value: outcomes,
+      expiresAt: now + ATTEMPT_WINDOW_MS,
+    });
+    return { outcomes, replayed: false };
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {

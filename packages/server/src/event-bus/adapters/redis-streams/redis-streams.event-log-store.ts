@@ -1,12 +1,16 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { ReplyError } from 'ioredis';
 import {
   createRedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { compareStreamIds } from '../../domain/event-id';
+import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import {
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  ATTEMPT_WINDOW_MS,
   ClaimedEntry,
   GroupInfo,
   GroupMissingError,
@@ -28,8 +32,14 @@ import {
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
+type AppendReply = [0 | 1, string, string, ...(number | string)[]];
+
 type ScriptedRedis = Redis & {
-  sgAppend(stream: string, epoch: string, ...args: string[]): Promise<string[]>;
+  sgAppend(
+    numberOfKeys: number,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<AppendReply>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
   sgInfo(stream: string, epoch: string, candidate: string): Promise<string[]>;
   sgRange(
@@ -69,6 +79,8 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   constructor(
     prefix: string,
     private readonly connection: RedisConnectionOptions = {},
+    /** How long an append keeps retrying after its connection failed, in milliseconds. */
+    private readonly retryBudgetMs = 1_000,
   ) {
     this.keys = streamKeys(prefix);
     this.ownsClient = !connection.client;
@@ -122,7 +134,8 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   private defineScripts(client: Redis): void {
     const define = (name: string, lua: string) =>
       client.defineCommand(name, { numberOfKeys: 2, lua });
-    define('sgAppend', APPEND_SCRIPT);
+    // The number of keys varies with the caller keys of an append.
+    client.defineCommand('sgAppend', { lua: APPEND_SCRIPT });
     define('sgTrim', TRIM_SCRIPT);
     define('sgInfo', INFO_SCRIPT);
     define('sgRange', RANGE_SCRIPT);
@@ -137,19 +150,68 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     ];
   }
 
-  async append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ) {
-    const args: string[] = [epochCandidate, ...this.retentionArgs(retention)];
-    for (const fields of entries) args.push(String(fields.length), ...fields);
-    const [epoch, ...ids] = await this.redis.sgAppend(
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const keys = [
       this.keys.stream,
       this.keys.epoch,
-      ...args,
+      this.keys.attempt(request.attemptKey),
+    ];
+    // One flat array, passed as one argument: spreading a large batch into
+    // call arguments would overflow the stack.
+    const args: (string | number)[] = [
+      request.epochCandidate,
+      ...this.retentionArgs(request.retention),
+      ATTEMPT_WINDOW_MS,
+      request.keyWindowMs,
+    ];
+    for (const group of request.groups) {
+      let keyIndex = 0;
+      if (group.key !== undefined) {
+        keys.push(this.keys.idempotency(group.key));
+        keyIndex = keys.length;
+      }
+      args.push(group.entries.length, keyIndex, group.fingerprint ?? '');
+      for (const fields of group.entries) {
+        args.push(fields.length);
+        for (const field of fields) args.push(field);
+      }
+    }
+    const reply = await this.retrying('append', () =>
+      this.redis.sgAppend(keys.length, keys, args),
     );
-    return { epoch, ids };
+    return decodeAppendReply(reply, request);
+  }
+
+  /**
+   * Runs an idempotent command, and runs it again while the failure is the
+   * connection's (lost, not yet back) and the budget lasts. Errors Redis
+   * answered with are final.
+   */
+  private async retrying<T>(
+    what: string,
+    command: () => Promise<T>,
+  ): Promise<T> {
+    const deadline = Date.now() + this.retryBudgetMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await command();
+        if (attempt > 1) {
+          this.logger.log(
+            `The ${what} went through on attempt ${attempt} after the connection failed.`,
+          );
+        }
+        return result;
+      } catch (error) {
+        const wait = Math.min(25 * 2 ** attempt, 250);
+        if (
+          this.closing ||
+          error instanceof ReplyError ||
+          Date.now() + wait > deadline
+        )
+          throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
@@ -451,4 +513,36 @@ function toMap(flat: unknown[]): Map<string, unknown> {
 function translateGroupError(error: unknown, group: string): unknown {
   const message = String((error as Error)?.message ?? error);
   return message.includes('NOGROUP') ? new GroupMissingError(group) : error;
+}
+
+/** Turns the append script's reply into one outcome per group. */
+function decodeAppendReply(
+  reply: AppendReply,
+  request: AppendRequest,
+): AppendResult {
+  const [replayed, epoch, first] = reply;
+  const notWritten = new Map<number, [string, string]>();
+  for (let i = 3; i + 2 < reply.length; i += 3) {
+    notWritten.set(Number(reply[i]), [
+      String(reply[i + 1]),
+      String(reply[i + 2]),
+    ]);
+  }
+  let offset = 0;
+  const outcomes = request.groups.map((group, index): AppendOutcome => {
+    const other = notWritten.get(index + 1);
+    if (!other) {
+      const ids = consecutiveStreamIds(first, offset, group.entries.length);
+      offset += group.entries.length;
+      return { status: 'written', epoch, ids };
+    }
+    if (other[0] === 'conflict') return { status: 'conflict' };
+    const [recordEpoch, firstId, count] = other[1].split(' ');
+    return {
+      status: 'duplicate',
+      epoch: recordEpoch,
+      ids: consecutiveStreamIds(firstId, 0, Number(count)),
+    };
+  });
+  return { outcomes, replayed: replayed === 1 };
 }

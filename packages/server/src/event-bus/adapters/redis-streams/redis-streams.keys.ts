@@ -4,6 +4,10 @@ export interface StreamKeys {
   readonly epoch: string;
   readonly deadLetter: string;
   readonly heartbeats: string;
+  /** Record of one append, by its attempt key: what a retry of it gets back. */
+  attempt(attemptKey: string): string;
+  /** Record of a caller's idempotency key. */
+  idempotency(key: string): string;
 }
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -20,5 +24,7 @@ export function streamKeys(prefix: string): StreamKeys {
     epoch: `${tag}:epoch`,
     deadLetter: `${tag}:dead-letter`,
     heartbeats: `${tag}:heartbeats`,
+    attempt: (attemptKey) => `${tag}:attempt:${attemptKey}`,
+    idempotency: (key) => `${tag}:idempotency:${key}`,
   };
 }
