@@ -3,7 +3,12 @@ import {
   createRedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
+import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  AppendMessageOptions,
+  ProcessMessageStore,
+} from '../../domain/process-message-store.port';
 import {
   NewProcessMessage,
   ProcessMessage,
@@ -11,6 +16,7 @@ import {
   assertProcessId,
   assertProcessStatus,
   isProcessStatus,
+  processMessageFingerprint,
   validateNewProcessMessage,
   validateReadOptions,
 } from '../../domain/process-message';
@@ -33,8 +39,23 @@ const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
 
 // The stream entry id is `<seq>-0`, so seq is the resume key and Redis itself
 // refuses to write an id at or below the last one: no gap, no overwrite.
-// Returns {0, status} when the process has ended, {1, seq, ms} otherwise.
+// KEYS: messages, status, idempotency keys. ARGV: idempotency key ('' for
+// none), fingerprint, type, payload, then optional field/value pairs. A key
+// seen before answers for the message it stored, even after the end.
+// Returns {0, status} when the process has ended, {1, seq, ms} when stored,
+// {2} for a key reused for another message, {3, seq, fields} for a repeat.
 const APPEND_SCRIPT = `
+if ARGV[1] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[1])
+  if seen then
+    local space = string.find(seen, ' ', 1, true)
+    if string.sub(seen, space + 1) ~= ARGV[2] then return {2} end
+    local seq = string.sub(seen, 1, space - 1)
+    local entry = redis.call('XRANGE', KEYS[1], seq .. '-0', seq .. '-0')
+    if #entry == 0 then return {3, tonumber(seq), {}} end
+    return {3, tonumber(seq), entry[1][2]}
+  end
+end
 local s = redis.call('GET', KEYS[2])
 if ${TERMINAL} then return {0, s} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -42,12 +63,15 @@ local seq = 1
 if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)-')) + 1 end
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fields = {'type', ARGV[1], 'payload', ARGV[2], 'ts', ms}
-for i = 3, #ARGV, 2 do
+local fields = {'type', ARGV[3], 'payload', ARGV[4], 'ts', ms}
+for i = 5, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('XADD', KEYS[1], seq .. '-0', unpack(fields))
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], seq .. ' ' .. ARGV[2])
+end
 return {1, seq, ms}
 `;
 
@@ -62,6 +86,7 @@ s = ARGV[1]
 if ${TERMINAL} then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return {previous, 1}
 `;
@@ -69,7 +94,7 @@ return {previous, 1}
 interface ScriptedRedis extends Redis {
   streamgateAppendMessage(
     ...args: (string | number)[]
-  ): Promise<[0, string] | [1, number, number]>;
+  ): Promise<[0, string] | [1, number, number] | [2] | [3, number, string[]]>;
   streamgateSetStatus(...args: (string | number)[]): Promise<[string, 0 | 1]>;
 }
 
@@ -108,11 +133,11 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       createRedisClient(connection, 'commands', 'processes')) as ScriptedRedis;
     if (!redis.streamgateAppendMessage) {
       redis.defineCommand('streamgateAppendMessage', {
-        numberOfKeys: 2,
+        numberOfKeys: 3,
         lua: APPEND_SCRIPT,
       });
       redis.defineCommand('streamgateSetStatus', {
-        numberOfKeys: 2,
+        numberOfKeys: 3,
         lua: SET_STATUS_SCRIPT,
       });
     }
@@ -122,9 +147,15 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   async append(
     processId: string,
     message: NewProcessMessage,
+    options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
     assertProcessId(processId);
-    const { type, payload, ...optional } = validateNewProcessMessage(message);
+    const valid = validateNewProcessMessage(message);
+    const key = checkIdempotencyKey(
+      options.idempotencyKey,
+      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
+    );
+    const { type, payload, ...optional } = valid;
     const payloadJson = JSON.stringify(payload);
     const extra: (string | number)[] = [];
     for (const [field, value] of Object.entries(optional))
@@ -133,6 +164,9 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       this.redis.streamgateAppendMessage(
         this.messagesKey(processId),
         this.statusKey(processId),
+        this.idempotencyKey(processId),
+        key ?? '',
+        key === undefined ? '' : processMessageFingerprint(valid, payloadJson),
         type,
         payloadJson,
         ...extra,
@@ -140,6 +174,20 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     );
     if (reply[0] === 0)
       throw new ProcessAlreadyEndedError(processId, reply[1] as ProcessStatus);
+    if (reply[0] === 2) throw new IdempotencyKeyReusedError(key!);
+    if (reply[0] === 3) {
+      const [, seq, fields] = reply;
+      if (fields.length > 0) return toMessage(processId, `${seq}-0`, fields);
+      // The message itself is gone (deleted by hand): answer with what was sent.
+      return {
+        seq,
+        processId,
+        type,
+        ...optional,
+        payload: JSON.parse(payloadJson),
+        createdAt: new Date().toISOString(),
+      };
+    }
     return {
       seq: reply[1],
       processId,
@@ -194,6 +242,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       this.redis.streamgateSetStatus(
         this.messagesKey(processId),
         this.statusKey(processId),
+        this.idempotencyKey(processId),
         status,
         this.retainAfterEndMs,
       ),
@@ -230,6 +279,11 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   /** `{<prefix>:proc:<id>}:status`, the status string of one process. */
   statusKey(processId: string): string {
     return `{${this.prefix}:proc:${processId}}:status`;
+  }
+
+  /** `{<prefix>:proc:<id>}:idempotency`, idempotency key -> "seq fingerprint" of one process. */
+  idempotencyKey(processId: string): string {
+    return `{${this.prefix}:proc:${processId}}:idempotency`;
   }
 
   private checkStored(status: string, processId: string): ProcessStatus {
