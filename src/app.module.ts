@@ -27,6 +27,7 @@ export function eventBusOptions(
     prefix: config.eventBusPrefix,
     maxLen: config.streamMaxLen,
     maxAgeMs: config.streamMaxAgeMs,
+    idempotencyWindowMs: config.idempotencyWindowMs,
     instanceId: config.instanceId,
     hub: {
       ackTimeoutMs: config.ackTimeoutMs,

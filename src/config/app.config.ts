@@ -13,6 +13,7 @@ export interface AppConfig {
   readonly eventBusPrefix: string;
   readonly streamMaxLen: number;
   readonly streamMaxAgeMs: number;
+  readonly idempotencyWindowMs: number;
   readonly ackTimeoutMs: number;
   readonly maxFailures: number;
   readonly replayLimit: number;
@@ -134,6 +135,12 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
     eventBusPrefix: prefix,
     streamMaxLen: integer(env, 'EVENT_STREAM_MAXLEN', 10_000, 1),
     streamMaxAgeMs: integer(env, 'EVENT_STREAM_MAX_AGE_MS', 3_600_000, 1),
+    idempotencyWindowMs: integer(
+      env,
+      'EVENT_IDEMPOTENCY_WINDOW_MS',
+      600_000,
+      1,
+    ),
     ackTimeoutMs: integer(env, 'EVENT_ACK_TIMEOUT_MS', 10_000, 1),
     maxFailures: integer(env, 'EVENT_MAX_FAILURES', 3, 1),
     replayLimit: integer(env, 'EVENT_REPLAY_LIMIT', 10_000, 1),

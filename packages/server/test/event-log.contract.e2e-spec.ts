@@ -14,6 +14,7 @@ import {
   LogNode,
   RedisHarness,
 } from './event-log.harness';
+import { MAX_BATCH_EVENTS } from '../src/event-bus/engine/event-log.publisher';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
 const harnesses: EventLogHarness[] = [
@@ -238,6 +239,19 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       await expect(
         publisher.publishMany([ev(1)], { idempotencyKey: 7 as never }),
       ).rejects.toThrow(InvalidEventError);
+    });
+  });
+
+  describe('when a batch is too large to write atomically', () => {
+    it('refuses it whole, naming the limit', async () => {
+      const { publisher, subscription } = harness.node();
+      const head = await subscription.head();
+      await expect(
+        publisher.publishMany(
+          Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => ev(1)),
+        ),
+      ).rejects.toThrow(/at most 100000 events/);
+      expect(await subscription.head()).toBe(head);
     });
   });
 
