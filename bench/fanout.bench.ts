@@ -1,16 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { JwtService } from '@nestjs/jwt';
 import { Server } from 'socket.io';
-import { createApp } from '../src/app.factory';
-import { loadAppConfig } from '../src/config/app.config';
-import { EventPublisher } from '@streamgate/server';
-import { fmt, RedisServerHandle } from './support';
+import { BENCH_SECRET, fmt, RedisServerHandle, signToken } from './support';
+import { createApp, EventPublisher, loadAppConfig } from './target';
 
 const CLIENTS = 100;
 const EVENTS = 20_000;
-const SECRET = 'bench-secret-bench-secret-bench';
 
 interface ClientResult {
   delivered: number;
@@ -72,10 +68,7 @@ const event = (i: number) => ({
 
 /** 100 clients in a separate process; 20,000 events through Redis and the gateway vs a raw Socket.IO broadcast. */
 export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
-  const token = new JwtService({ secret: SECRET }).sign({
-    sub: 'bench',
-    scopes: ['*'],
-  });
+  const token = signToken('bench', ['*']);
 
   // Baseline: plain Socket.IO, one io.emit per event, no Redis, no acks.
   const http = createServer();
@@ -103,7 +96,7 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
   // streamgate: publish through the port into Redis; the node reader and hub fan out to 100 acknowledging clients.
   const config = loadAppConfig({
     REDIS_URL: redis.url,
-    JWT_SECRET: SECRET,
+    JWT_SECRET: BENCH_SECRET,
     EVENT_BUS_PREFIX: 'bench-fanout',
     EVENT_STREAM_MAXLEN: '100000',
     HOST: '127.0.0.1',

@@ -1,6 +1,13 @@
 import { cpus } from 'node:os';
+import { Logger } from '@nestjs/common';
+import { plotAll } from '../scripts/plot';
 import { fanoutBench } from './fanout.bench';
+import { growthBench } from './growth.bench';
+import { httpBench } from './http.bench';
+import { latencyBench } from './latency.bench';
+import { memoryBench } from './memory.bench';
 import { publishBench } from './publish.bench';
+import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
 import { startRedisServer } from './support';
 
@@ -12,13 +19,37 @@ type Section = {
 };
 
 const sections: Record<string, Section> = {
-  publish: { title: 'Publishing through the Redis adapter', run: publishBench },
-  fanout: { title: 'Fan-out to 100 Socket.IO clients', run: fanoutBench },
-  sse: { title: 'Concurrent process message streams (SSE)', run: sseBench },
+  fanout: { title: '1. Fan-out to 100 Socket.IO clients', run: fanoutBench },
+  latency: {
+    title: '2. Fixed-rate latency, 100 clients, events over HTTP',
+    run: latencyBench,
+  },
+  memory: { title: '3. Idle connection memory', run: memoryBench },
+  replay: { title: '4. Replay to a reconnecting client', run: replayBench },
+  publish: {
+    title: '5. Publishing through the Redis adapter',
+    run: publishBench,
+  },
+  http: {
+    title: '6. POST /events round trip on an idle node',
+    run: httpBench,
+  },
+  sse: { title: '7. Concurrent process message streams (SSE)', run: sseBench },
+  growth: {
+    title: '8. Growth with connections (the replay curve comes from section 4)',
+    run: growthBench,
+  },
 };
 
 async function main() {
+  // Log lines of in-process adapters would interleave with the Markdown report.
+  Logger.overrideLogger(['error', 'warn']);
   const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !(name in sections));
+  if (unknown.length > 0)
+    throw new Error(
+      `Unknown section(s) ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}.`,
+    );
   const redis = await startRedisServer();
   console.log(
     `# streamgate benchmarks\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, redis-server on loopback.\n`,
@@ -29,6 +60,10 @@ async function main() {
       console.log(`## ${section.title}\n`);
       console.log((await section.run(redis)).join('\n') + '\n');
     }
+    if (only.length === 0 || only.includes('growth') || only.includes('replay'))
+      console.log(
+        `Curves: ${plotAll().join(', ')} (from docs/bench-data/*.json).`,
+      );
   } finally {
     await redis.stop();
   }

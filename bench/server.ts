@@ -1,0 +1,167 @@
+import { createServer } from 'node:http';
+import express from 'express';
+import Redis from 'ioredis';
+import { Server } from 'socket.io';
+import { createApp, loadAppConfig } from './target';
+
+/**
+ * A server under test in its own process, so that its memory and CPU are
+ * read apart from the clients and the driver. `app` is the reference app;
+ * `raw` is the naive baseline: Express + Socket.IO with rooms, `POST /events`
+ * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks.
+ *
+ * Commands over IPC: `mem` (optionally after a forced GC), `emit` (raw only:
+ * emits at a fixed rate to rooms), `stop`.
+ */
+const mode = process.argv[2];
+const env = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<
+  string,
+  string
+>;
+
+type Command = { id: number; cmd: string; [key: string]: unknown };
+type Handler = (command: Command) => Promise<Record<string, unknown>>;
+
+function memory(): Record<string, number> {
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
+}
+
+async function forceGc(): Promise<void> {
+  // Two passes with a turn between them, so that weak callbacks and finalizers run.
+  global.gc?.();
+  await new Promise((r) => setImmediate(r));
+  global.gc?.();
+}
+
+async function startApp(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const config = loadAppConfig({ HOST: '127.0.0.1', ...env });
+  const app = await createApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  return {
+    port: (app.getHttpServer().address() as { port: number }).port,
+    close: () => app.close(),
+  };
+}
+
+async function startRaw(
+  handlers: Record<string, Handler>,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const web = express();
+  web.use(express.json({ limit: '1mb' }));
+  const http = createServer(web);
+  const io = new Server(http, { transports: ['websocket'] });
+  const nsp = io.of('/raw');
+  nsp.on('connection', (socket) => {
+    const rooms = (socket.handshake.auth as { rooms?: unknown }).rooms;
+    if (Array.isArray(rooms)) socket.join(rooms.map(String));
+  });
+  let seq = 0;
+  web.post('/events', (req, res) => {
+    const body = req.body as { type: string; data: unknown; scopes?: string[] };
+    const envelope = {
+      id: String(++seq),
+      type: body.type,
+      data: body.data,
+      ts: Date.now(),
+    };
+    if (body.scopes && body.scopes.length > 0)
+      nsp.to(body.scopes).emit('events', [envelope]);
+    else nsp.emit('events', [envelope]);
+    res.status(201).json({ id: envelope.id });
+  });
+  const redis = env.REDIS_URL ? new Redis(env.REDIS_URL) : null;
+  web.post('/xadd', (req, res, next) => {
+    const body = req.body as { type: string; data: unknown };
+    redis!
+      .xadd(
+        'bench:bare',
+        '*',
+        'type',
+        body.type,
+        'data',
+        JSON.stringify(body.data),
+      )
+      .then((id) => res.status(201).json({ id }), next);
+  });
+  handlers.emit = async (command) => {
+    const rate = Number(command.rate);
+    const durationMs = Number(command.durationMs);
+    const groups = Number(command.groups);
+    const start = Date.now();
+    let sent = 0;
+    while (Date.now() - start < durationMs) {
+      const due = Math.floor(((Date.now() - start) * rate) / 1000);
+      for (; sent < due; sent++) {
+        nsp.to(`tenant:t${sent % groups}`).emit('events', [
+          {
+            id: String(++seq),
+            type: 'agent_activity',
+            data: { agent: `agent-${sent % 30}`, step: sent },
+            ts: Date.now(),
+          },
+        ]);
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return { sent };
+  };
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    port: (http.address() as { port: number }).port,
+    close: async () => {
+      io.close();
+      redis?.disconnect();
+      await new Promise((r) => http.close(r));
+    },
+  };
+}
+
+async function main() {
+  const handlers: Record<string, Handler> = {};
+  const server = mode === 'app' ? await startApp() : await startRaw(handlers);
+  handlers.mem = async (command) => {
+    if (command.gc) await forceGc();
+    return memory();
+  };
+  handlers.stop = async () => {
+    await Promise.race([
+      server.close(),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
+    setImmediate(() => process.exit(0));
+    return {};
+  };
+  process.on('message', (command: Command) => {
+    const handler = handlers[command.cmd];
+    if (!handler) {
+      process.send!({
+        replyTo: command.id,
+        error: `unknown command ${command.cmd}`,
+      });
+      return;
+    }
+    handler(command).then(
+      (reply) => process.send!({ replyTo: command.id, ...reply }),
+      (error: Error) =>
+        process.send!({ replyTo: command.id, error: error.message }),
+    );
+  });
+  // The driver going away must not leave servers behind.
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ type: 'started', port: server.port });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
