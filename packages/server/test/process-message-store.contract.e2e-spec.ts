@@ -762,7 +762,10 @@ describe('PostgreSQL migrations', () => {
     const fresh = await freshSchema();
     try {
       const pool = fresh.pool();
-      expect(await migrate(pool)).toEqual(['001_agent_messages.sql']);
+      expect(await migrate(pool)).toEqual([
+        '001_agent_messages.sql',
+        '002_idempotency_keys.sql',
+      ]);
       const store = new PostgresProcessMessageStore({ pool });
       const id = newProcessId();
       await store.append(id, { type: 'data', payload: { kept: true } });
@@ -773,7 +776,10 @@ describe('PostgreSQL migrations', () => {
       const { rows } = await pool.query(
         'SELECT name FROM streamgate_migrations',
       );
-      expect(rows).toEqual([{ name: '001_agent_messages.sql' }]);
+      expect(rows).toEqual([
+        { name: '001_agent_messages.sql' },
+        { name: '002_idempotency_keys.sql' },
+      ]);
     } finally {
       await drop(fresh);
     }
@@ -787,7 +793,10 @@ describe('PostgreSQL migrations', () => {
         migrate(fresh.pool()),
         migrate(fresh.pool()),
       ]);
-      expect(results.flat()).toEqual(['001_agent_messages.sql']);
+      expect(results.flat()).toEqual([
+        '001_agent_messages.sql',
+        '002_idempotency_keys.sql',
+      ]);
     } finally {
       await drop(fresh);
     }
