@@ -197,25 +197,30 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       const { publisher, subscription } = harness.node();
       const start = await subscription.head();
       const results = await Promise.allSettled([
+        publisher.publish(ev(0)),
         publisher.publish(ev(1), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(2)),
         publisher.publish(ev(2)),
         publisher.publish(ev(1), { idempotencyKey: 't-1' }),
         publisher.publish(ev(3), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(5)),
+        publisher.publish(ev(6)),
         publisher.publish(ev(4), { idempotencyKey: 't-2' }),
+        publisher.publish(ev(7)),
       ]);
-      const [a, b, c, d, e] = results;
-      expect(d).toMatchObject({
+      const value = (r: PromiseSettledResult<string>) =>
+        (r as PromiseFulfilledResult<string>).value;
+      expect(results[5]).toMatchObject({
         status: 'rejected',
         reason: expect.any(IdempotencyKeyReusedError),
       });
-      const value = (r: PromiseSettledResult<string>) =>
-        (r as PromiseFulfilledResult<string>).value;
-      expect(value(c)).toBe(value(a));
+      expect(value(results[4])).toBe(value(results[1]));
+      const written = [0, 1, 2, 3, 6, 7, 8, 9].map((i) => value(results[i]));
+      expect(new Set(written).size).toBe(written.length);
       const page = await subscription.replay(start, { limit: 100 });
-      expect(page.events.map((x) => x.id)).toEqual([
-        value(a),
-        value(b),
-        value(e),
+      expect(page.events.map((x) => x.id)).toEqual(written);
+      expect(page.events.map((x) => (x.data as { i: number }).i)).toEqual([
+        0, 1, 2, 2, 5, 6, 4, 7,
       ]);
     });
 

@@ -93,7 +93,9 @@ end
  * that carries a caller's key. ARGV: epoch candidate, max length, max age in
  * ms (0 = none), slack, attempt window in ms, key window in ms, then per
  * group: its entry count, the index in KEYS of its record (0 = none), its
- * fingerprint, and per entry its field count followed by the fields.
+ * fingerprint, and per entry its field count followed by the fields, or 0
+ * followed by the values of type, data, scopes and ts (every event
+ * streamgate writes: fewer arguments to send and convert).
  *
  * Returns { replayed (0 or 1), epoch, first id written or '', then for each
  * group not written now: its number, 'duplicate' or 'conflict', and for a
@@ -103,9 +105,7 @@ end
  * of one append are consecutive within one millisecond and the reply, the
  * attempt record and each key record need name only the first id. An
  * attempt record found on entry means this exact append already ran (its
- * reply was lost): its result is returned and nothing is written. The
- * fast path for eight fields (every event streamgate writes) calls XADD
- * directly, without building a table.
+ * reply was lost): its result is returned and nothing is written.
  */
 export const APPEND_SCRIPT = `${COMMON}
 local saved = redis.call('GET', KEYS[3])
@@ -136,14 +136,19 @@ while i <= #ARGV do
       result[#result + 1] = 'conflict'
       result[#result + 1] = ''
     end
-    for _ = 1, count do i = i + tonumber(ARGV[i]) + 1 end
+    for _ = 1, count do
+      local n = tonumber(ARGV[i])
+      if n == 0 then n = 4 end
+      i = i + n + 1
+    end
   else
     local first
     for e = 1, count do
       local n = tonumber(ARGV[i])
       local id
-      if n == 8 then
-        id = redis.call('XADD', stream, spec, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8])
+      if n == 0 then
+        id = redis.call('XADD', stream, spec, 'type', ARGV[i + 1], 'data', ARGV[i + 2], 'scopes', ARGV[i + 3], 'ts', ARGV[i + 4])
+        n = 4
       else
         local args = { 'XADD', stream, spec }
         for j = 1, n do args[j + 3] = ARGV[i + j] end
