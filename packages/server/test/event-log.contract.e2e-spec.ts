@@ -12,6 +12,7 @@ import {
   EventLogHarness,
   InMemoryHarness,
   LogNode,
+  RedisClusterHarness,
   RedisHarness,
 } from './event-log.harness';
 import { MAX_BATCH_EVENTS } from '../src/event-bus/engine/event-log.publisher';
@@ -20,6 +21,7 @@ import { delay, waitFor } from '../../../test/support/wait-for';
 const harnesses: EventLogHarness[] = [
   new InMemoryHarness(),
   new RedisHarness(),
+  new RedisClusterHarness(),
 ];
 
 function recorder() {
@@ -494,6 +496,52 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       ]);
       expect(rec.events.slice(1).map((e) => e.id)).toEqual(fresh);
     });
+  });
+
+  describe('when the log is found behind what a node handed on', () => {
+    (harness.canRewind ? it : it.skip)(
+      'continues under a new epoch and tells the node reader, which goes on from the tip',
+      async () => {
+        const { publisher, subscription } = harness.node();
+        const rec = recorder();
+        await subscription.live(rec.listener);
+        const early = await publisher.publishMany([ev(1), ev(2)]);
+        await waitFor(() => rec.events.length === 2, 'the early events');
+        const restore = await harness.snapshot();
+        const late = await publisher.publishMany([ev(3), ev(4)]);
+        await waitFor(() => rec.events.length === 4, 'the late events');
+        // As an operator restoring a backup: the late events are gone, the group is back before them.
+        await restore();
+        await waitFor(
+          () => rec.discontinuities.length > 0,
+          'the discontinuity',
+          10_000,
+        );
+        expect(rec.discontinuities).toEqual([
+          { reason: 'epoch_changed', position: expect.any(String) },
+        ]);
+        const { epoch } = parseEventId(rec.discontinuities[0].position)!;
+        expect(epoch).not.toBe(parseEventId(late[1])!.epoch);
+        // Old cursors, after the restore point or not, are no longer taken as valid.
+        for (const cursor of [early[1], late[1]]) {
+          expect(await subscription.checkCursor(cursor)).toEqual({
+            covered: false,
+            reason: 'epoch_changed',
+          });
+        }
+        const next = await waitFor(
+          () => publisher.publish(ev(5)).catch(() => null),
+          'a publish after the restore',
+        );
+        expect(parseEventId(next)!.epoch).toBe(epoch);
+        await waitFor(
+          () => rec.events.at(-1)?.id === next,
+          'the event published after the restore',
+        );
+        // Nothing from before the restore point is handed on again.
+        expect(rec.events.map((e) => e.id)).toEqual([...early, ...late, next]);
+      },
+    );
   });
 
   describe('when a node restarts with the same instance id', () => {

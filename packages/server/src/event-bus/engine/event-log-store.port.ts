@@ -28,6 +28,12 @@ export interface LogInfo {
    */
   readonly maxDeletedId: string;
   readonly length: number;
+  /**
+   * Where this epoch begins: `0-0` for a new log; the tip at that moment for
+   * a log that got a new epoch because it was found behind what had been
+   * handed on (see `renewEpoch`).
+   */
+  readonly epochStart: string;
 }
 
 export interface RangeResult extends LogInfo {
@@ -134,6 +140,15 @@ export interface EventLogStore {
     start: string,
     epochCandidate: string,
   ): Promise<boolean>;
+  /**
+   * Gives the log a new epoch that begins at its current tip, unless the
+   * epoch is no longer `from` (another node did it first), and returns the
+   * log's metadata afterwards. For a log found behind what was handed on:
+   * cursors of the old epoch can no longer be trusted.
+   */
+  renewEpoch(from: string, epochCandidate: string): Promise<LogInfo>;
+  /** Sets the group's last delivered id (XGROUP SETID). */
+  moveGroup(group: string, id: string): Promise<void>;
   /** The group's last delivered id, or `null` when it does not exist. */
   groupPosition(group: string): Promise<string | null>;
   /** A reader for blocking group reads (in Redis, a connection of its own). */
@@ -162,6 +177,13 @@ export interface GroupSnapshot {
   readonly lastId: string;
   readonly maxDeletedId: string;
   readonly entries: RawEntry[];
+  /**
+   * The entry at the reader's position is gone although nothing deleted it
+   * (`maxDeletedId` is below it): the log went back, restored from an older
+   * snapshot or failed over to a replica that missed writes. Nothing was
+   * read.
+   */
+  readonly rewound: boolean;
 }
 
 export interface GroupReader {
@@ -181,13 +203,15 @@ export interface GroupReader {
    * New entries (`>`) without waiting, read atomically with the log's
    * metadata: no trim can fall between the two, so comparing
    * `maxDeletedId` with the group's previous position tells exactly whether
-   * entries were lost before this read. Throws `GroupMissingError`. Resolves
-   * with no entries once the reader is closed.
+   * entries were lost before this read. First checks that the entry at
+   * `position` (the last one handed on) is still there. Throws
+   * `GroupMissingError`. Resolves with no entries once the reader is closed.
    */
   readNew(
     group: string,
     consumer: string,
     count: number,
+    position: string,
   ): Promise<GroupSnapshot>;
   /**
    * Resolves once the log holds an entry after `after`, or after `blockMs`,

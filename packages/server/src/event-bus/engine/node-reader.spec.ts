@@ -18,8 +18,8 @@ class LossyReplyStore extends InMemoryEventLogStore {
     const reader = super.openReader();
     return {
       ...reader,
-      readNew: async (group, consumer, count) => {
-        const snapshot = await reader.readNew(group, consumer, count);
+      readNew: async (group, consumer, count, position) => {
+        const snapshot = await reader.readNew(group, consumer, count, position);
         if (this.loseNextReply && snapshot.entries.length > 0) {
           this.loseNextReply = false;
           this.afterLoss();

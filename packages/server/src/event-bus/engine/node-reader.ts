@@ -177,6 +177,7 @@ export class NodeReader {
           this.group,
           this.consumer,
           this.settings.readBatchSize,
+          this.streamId,
         );
         if (this.stopped) break;
         if (failures > 0) {
@@ -184,6 +185,10 @@ export class NodeReader {
             `Reading the event log again after ${failures} failed attempt(s).`,
           );
           failures = 0;
+        }
+        if (snapshot.rewound && snapshot.epoch === this.epoch) {
+          await this.leaveRewoundEpoch();
+          continue;
         }
         if (snapshot.epoch !== this.epoch) {
           await this.recoverGroup();
@@ -273,8 +278,28 @@ export class NodeReader {
     await this.listener.onDiscontinuity('trimmed', position);
   }
 
-  /** The node's group vanished: either the log was reset or the group was removed as stale. */
-  private async recoverGroup(): Promise<void> {
+  /**
+   * The log no longer holds what this node handed on last, and nothing
+   * deleted it: Redis went back in time (restored from an older snapshot, or
+   * failed over to a replica that missed writes). Positions of the old epoch
+   * can no longer be trusted, so the log continues under a new epoch from
+   * its current tip, and every node tells its clients.
+   */
+  private async leaveRewoundEpoch(): Promise<void> {
+    this.logger.warn(
+      `The event log no longer holds ${this.position}, which this node already handed on: it was restored from an older snapshot or failed over to a replica that missed writes. Continuing under a new epoch.`,
+    );
+    await this.store.renewEpoch(this.epoch, newEpochCandidate());
+    await this.recoverGroup('rewound');
+  }
+
+  /**
+   * The node's group vanished or the epoch changed: the log was reset or
+   * rewound, or the group was removed as stale.
+   */
+  private async recoverGroup(
+    cause: 'epoch_changed' | 'rewound' = 'epoch_changed',
+  ): Promise<void> {
     const info = await this.store.info(newEpochCandidate());
     if (info.epoch === this.epoch) {
       await this.store.createGroup(
@@ -288,17 +313,16 @@ export class NodeReader {
       return;
     }
     const previous = this.position;
-    if (!(await this.store.createGroup(this.group, '0', newEpochCandidate()))) {
-      // The group survived into the new epoch (only the epoch was lost): restart it at the origin.
-      await this.store.destroyGroup(this.group);
-      await this.store.createGroup(this.group, '0', newEpochCandidate());
-    }
+    // A reset log begins at the origin; a rewound one where its new epoch began.
+    const start = info.epochStart;
+    if (!(await this.store.createGroup(this.group, start, newEpochCandidate())))
+      await this.store.moveGroup(this.group, start);
     this.epoch = info.epoch;
-    this.streamId = ORIGIN_STREAM_ID;
+    this.streamId = start;
     this.logger.warn(
-      `The event log was reset (epoch ${previous.split(':')[0]} -> ${this.epoch}); reading the new log from its start.`,
+      `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
     );
-    this.observer.readerDiscontinuity?.('epoch_changed');
+    this.observer.readerDiscontinuity?.(cause);
     await this.listener.onDiscontinuity('epoch_changed', this.position);
   }
 

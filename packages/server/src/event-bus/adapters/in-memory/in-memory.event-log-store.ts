@@ -70,6 +70,8 @@ interface Group {
  */
 export class InMemoryEventLog {
   epoch: string | null = null;
+  /** Where the current epoch begins (see `EventLogStore.renewEpoch`). */
+  epochStart = ORIGIN_STREAM_ID;
   entries: Entry[] = [];
   lastId = ORIGIN_STREAM_ID;
   maxDeletedId = ORIGIN_STREAM_ID;
@@ -92,6 +94,7 @@ export class InMemoryEventLog {
   /** Drops the stream, its groups and its epoch, like FLUSHALL. */
   reset(): void {
     this.epoch = null;
+    this.epochStart = ORIGIN_STREAM_ID;
     this.entries = [];
     this.lastId = ORIGIN_STREAM_ID;
     this.maxDeletedId = ORIGIN_STREAM_ID;
@@ -104,8 +107,35 @@ export class InMemoryEventLog {
   }
 
   ensureEpoch(candidate: string): string {
-    if (this.epoch === null) this.epoch = candidate;
+    if (this.epoch === null) {
+      this.epoch = candidate;
+      this.epochStart = ORIGIN_STREAM_ID;
+    }
     return this.epoch;
+  }
+
+  /**
+   * A copy of everything, and a function that puts it back: the stand-in for
+   * restoring Redis from an older snapshot.
+   */
+  snapshot(): () => void {
+    const saved = structuredClone({
+      epoch: this.epoch,
+      epochStart: this.epochStart,
+      entries: this.entries,
+      lastId: this.lastId,
+      maxDeletedId: this.maxDeletedId,
+      groups: this.groups,
+      heartbeats: this.heartbeats,
+      deadLetters: this.deadLetters,
+      attempts: this.attempts,
+      keys: this.keys,
+    });
+    return () => {
+      const copy = structuredClone(saved);
+      Object.assign(this, copy);
+      this.notify();
+    };
   }
 
   /** Appends without validation, as a foreign producer's XADD would. */
@@ -152,6 +182,7 @@ export class InMemoryEventLog {
       lastId: this.lastId,
       maxDeletedId: this.maxDeletedId,
       length: this.entries.length,
+      epochStart: this.epochStart,
     };
   }
 
@@ -304,6 +335,20 @@ export class InMemoryEventLogStore implements EventLogStore {
     return true;
   }
 
+  async renewEpoch(from: string, epochCandidate: string): Promise<LogInfo> {
+    if (this.log.epoch === from) {
+      this.log.epoch = epochCandidate;
+      this.log.epochStart = this.log.lastId;
+      this.log.notify();
+    }
+    this.log.ensureEpoch(epochCandidate);
+    return this.log.info();
+  }
+
+  async moveGroup(group: string, id: string): Promise<void> {
+    this.log.group(group).lastDeliveredId = id;
+  }
+
   async groupPosition(group: string): Promise<string | null> {
     return this.log.groups.get(group)?.lastDeliveredId ?? null;
   }
@@ -352,22 +397,23 @@ export class InMemoryEventLogStore implements EventLogStore {
         batch = readNow(group, consumer, count);
         return batch;
       },
-      async readNew(group, consumer, count) {
-        if (signal.closed) {
-          return {
-            epoch: null,
-            lastId: ORIGIN_STREAM_ID,
-            maxDeletedId: ORIGIN_STREAM_ID,
-            entries: [],
-          };
-        }
-        const entries = readNow(group, consumer, count);
-        return {
+      async readNew(group, consumer, count, position) {
+        const snapshot = (entries: RawEntry[], rewound = false) => ({
           epoch: log.epoch,
           lastId: log.lastId,
           maxDeletedId: log.maxDeletedId,
           entries,
-        };
+          rewound,
+        });
+        if (signal.closed) return { ...snapshot([]), epoch: null };
+        if (
+          position !== ORIGIN_STREAM_ID &&
+          log.epoch !== null &&
+          compareStreamIds(position, log.maxDeletedId) > 0 &&
+          !log.find(position)
+        )
+          return snapshot([], true);
+        return snapshot(readNow(group, consumer, count));
       },
       async waitForEntries(after, blockMs) {
         if (signal.closed || blockMs <= 0) return;

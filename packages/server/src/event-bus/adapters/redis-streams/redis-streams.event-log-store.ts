@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import Redis, { ReplyError } from 'ioredis';
+import {
+  RedisCommandGate,
+  RedisUnavailableError,
+} from '../../../redis/redis-command.gate';
 import {
   createRedisClient,
+  RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
+import { EventLogNotReplicatedError } from '../../domain/errors';
 import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import { ENTRY_FIELD } from '../../engine/stream-entry.codec';
@@ -16,6 +22,7 @@ import {
   GroupInfo,
   GroupMissingError,
   GroupReader,
+  GroupSnapshot,
   LogInfo,
   RangeResult,
   RawEntry,
@@ -30,68 +37,101 @@ import {
   INFO_SCRIPT,
   RANGE_SCRIPT,
   READ_NEW_SCRIPT,
+  RENEW_EPOCH_SCRIPT,
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
 type AppendReply = [0 | 1, string, string, ...(number | string)[]];
+type MetaReply = [string, string, string, string, string];
 
-type ScriptedRedis = Redis & {
+type Scripted<C extends RedisClient> = C & {
   sgAppend(
     numberOfKeys: number,
     keys: string[],
     args: (string | number)[],
   ): Promise<AppendReply>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
-  sgInfo(stream: string, epoch: string, candidate: string): Promise<string[]>;
+  sgInfo(stream: string, epoch: string, candidate: string): Promise<MetaReply>;
   sgRange(
     stream: string,
     epoch: string,
     ...args: string[]
-  ): Promise<[string, string, string, string, [string, string[]][]]>;
+  ): Promise<[...MetaReply, [string, string[]][]]>;
   sgCreateGroup(
     stream: string,
     epoch: string,
     ...args: string[]
   ): Promise<number>;
-};
-
-type ReaderRedis = Redis & {
+  sgRenewEpoch(
+    stream: string,
+    epoch: string,
+    from: string,
+    candidate: string,
+  ): Promise<MetaReply>;
   sgReadNew(
     stream: string,
     epoch: string,
     group: string,
     consumer: string,
     count: number,
-  ): Promise<[string, string, string, [string, string[]][]]>;
+    position: string,
+  ): Promise<[string, string, string, [string, string[]][], 0 | 1]>;
 };
+
+export interface RedisStreamsEventLogStoreOptions {
+  /**
+   * How long one operation may wait for Redis, waiting for a lost connection
+   * to come back and retries included, before it fails; in milliseconds.
+   * @default 800
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Wait after every append until this many replicas hold it (`WAIT`); an
+   * append they do not confirm in time fails with
+   * `EventLogNotReplicatedError`. `null`: the primary's answer is enough.
+   * @default null
+   */
+  readonly replication?: {
+    readonly replicas: number;
+    readonly timeoutMs: number;
+  } | null;
+}
 
 const DEAD_LETTER_MAXLEN = 10_000;
 
-/** Stream log primitives on Redis Streams (Redis 7 or newer). */
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/** Stream log primitives on Redis Streams (Redis 7 or newer): one server, one behind Sentinel, or a Redis Cluster. */
 export class RedisStreamsEventLogStore implements EventLogStore {
   private readonly logger = new Logger(RedisStreamsEventLogStore.name);
   private readonly keys: StreamKeys;
-  private readonly redis: ScriptedRedis;
+  private readonly redis: Scripted<RedisClient>;
+  private readonly gate: RedisCommandGate;
   private readonly ownsClient: boolean;
-  private readonly readers = new Set<Redis>();
+  private readonly readers = new Set<RedisClient>();
+  private readonly replication: RedisStreamsEventLogStoreOptions['replication'];
   private closing = false;
   private connected = false;
 
   constructor(
     prefix: string,
     private readonly connection: RedisConnectionOptions = {},
-    /** How long an append keeps retrying after its connection failed, in milliseconds. */
-    private readonly retryBudgetMs = 1_000,
+    options: RedisStreamsEventLogStoreOptions = {},
   ) {
     this.keys = streamKeys(prefix);
     this.ownsClient = !connection.client;
     this.redis = (connection.client ??
-      this.createClient('commands')) as ScriptedRedis;
+      this.createClient('commands')) as Scripted<RedisClient>;
     this.defineScripts(this.redis);
+    this.gate = new RedisCommandGate(
+      this.redis,
+      options.commandTimeoutMs ?? 800,
+    );
+    this.replication = options.replication ?? null;
   }
 
   /** Creates a connection; public so that tests and hosts can substitute their own. */
-  createClient(role: 'commands' | 'reader'): Redis {
+  createClient(role: 'commands' | 'reader'): RedisClient {
     const client = createRedisClient(this.connection, role, 'events');
     if (role === 'commands') this.watch(client);
     else client.on('error', () => undefined);
@@ -103,13 +143,13 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   /** The command connection, for health checks. */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.redis;
   }
 
-  private watch(client: Redis): void {
+  private watch(client: RedisClient): void {
     client.on('ready', () => this.onReady());
-    client.on('error', (error) => this.onError(error));
+    client.on('error', (error: Error) => this.onError(error));
     client.on('end', () => this.onEnd());
   }
 
@@ -132,7 +172,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     this.connected = false;
   }
 
-  private defineScripts(client: Redis): void {
+  private defineScripts(client: RedisClient): void {
     const define = (name: string, lua: string) =>
       client.defineCommand(name, { numberOfKeys: 2, lua });
     // The number of keys varies with the caller keys of an append.
@@ -141,6 +181,16 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     define('sgInfo', INFO_SCRIPT);
     define('sgRange', RANGE_SCRIPT);
     define('sgCreateGroup', CREATE_GROUP_SCRIPT);
+    define('sgRenewEpoch', RENEW_EPOCH_SCRIPT);
+    define('sgReadNew', READ_NEW_SCRIPT);
+  }
+
+  private run<T>(
+    what: string,
+    command: () => Promise<T>,
+    idempotent = true,
+  ): Promise<T> {
+    return this.gate.run(what, command, { idempotent });
   }
 
   private retentionArgs(retention: Retention): string[] {
@@ -196,60 +246,97 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       args.push(runLength, keyIndex, group.fingerprint ?? '');
       pushEntries(args, group.entries);
     });
-    const reply = await this.retrying('append', () =>
-      this.redis.sgAppend(keys.length, keys, args),
+    const replication = this.replication;
+    if (!replication) {
+      const reply = await this.run('an append', () =>
+        this.redis.sgAppend(keys.length, keys, args),
+      );
+      return decodeAppendReply(reply, request, wireGroupOf);
+    }
+    const [reply, confirmed] = await this.run('an append', () =>
+      this.appendAndWait(keys, args, replication),
     );
+    if (confirmed < replication.replicas) {
+      throw new EventLogNotReplicatedError(
+        confirmed,
+        replication.replicas,
+        replication.timeoutMs,
+        request.groups.reduce((sum, g) => sum + g.entries.length, 0),
+      );
+    }
     return decodeAppendReply(reply, request, wireGroupOf);
   }
 
   /**
-   * Runs an idempotent command, and runs it again while the failure is the
-   * connection's (lost, not yet back) and the budget lasts. Errors Redis
-   * answered with are final.
+   * The script and WAIT in one pipeline, so that WAIT runs on the server and
+   * connection that ran the script, right after it: it then waits for the
+   * replication offset that includes the append. The script goes as EVALSHA;
+   * a server that does not know it (new after a failover) answers NOSCRIPT
+   * without running it, and the pipeline goes again with the script's text.
+   * (ioredis would resend a defined command outside the pipeline, after the
+   * WAIT, which would then prove nothing.)
    */
-  private async retrying<T>(
-    what: string,
-    command: () => Promise<T>,
-  ): Promise<T> {
-    const deadline = Date.now() + this.retryBudgetMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await command();
-        if (attempt > 1) {
-          this.logger.log(
-            `The ${what} went through on attempt ${attempt} after the connection failed.`,
-          );
-        }
-        return result;
-      } catch (error) {
-        const wait = Math.min(25 * 2 ** attempt, 250);
-        if (
-          this.closing ||
-          error instanceof ReplyError ||
-          Date.now() + wait > deadline
-        )
-          throw error;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+  private async appendAndWait(
+    keys: string[],
+    args: (string | number)[],
+    replication: { replicas: number; timeoutMs: number },
+  ): Promise<[AppendReply, number]> {
+    for (const form of ['evalsha', 'eval'] as const) {
+      const pipeline = this.redis.pipeline();
+      // ioredis flattens array arguments; its typings do not say so.
+      const raw = pipeline as unknown as Record<
+        'evalsha' | 'eval',
+        (...args: unknown[]) => void
+      >;
+      if (form === 'evalsha') raw.evalsha(APPEND_SHA, keys.length, keys, args);
+      else raw.eval(APPEND_SCRIPT, keys.length, keys, args);
+      pipeline.call('WAIT', replication.replicas, replication.timeoutMs);
+      const results = (await pipeline.exec()) ?? [];
+      const [appendError, reply] = results[0] ?? [new Error('No reply.')];
+      if (appendError) {
+        if (form === 'evalsha' && /NOSCRIPT/.test(appendError.message))
+          continue;
+        throw appendError;
       }
+      const [waitError, confirmed] = results[1] ?? [new Error('No reply.')];
+      if (waitError) throw waitError;
+      return [reply as AppendReply, Number(confirmed)];
     }
+    throw new RedisUnavailableError(
+      'Redis refused the append script both by digest and by text.',
+    );
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
-    await this.redis.sgTrim(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
-      ...this.retentionArgs(retention),
+    await this.run('a trim', () =>
+      this.redis.sgTrim(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        ...this.retentionArgs(retention),
+      ),
     );
   }
 
   async info(epochCandidate: string): Promise<LogInfo> {
-    const [epoch, lastId, maxDeletedId, length] = await this.redis.sgInfo(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
+    return toLogInfo(
+      await this.run('reading the log metadata', () =>
+        this.redis.sgInfo(this.keys.stream, this.keys.epoch, epochCandidate),
+      ),
     );
-    return { epoch, lastId, maxDeletedId, length: Number(length) };
+  }
+
+  async renewEpoch(from: string, epochCandidate: string): Promise<LogInfo> {
+    return toLogInfo(
+      await this.run('starting a new epoch', () =>
+        this.redis.sgRenewEpoch(
+          this.keys.stream,
+          this.keys.epoch,
+          from,
+          epochCandidate,
+        ),
+      ),
+    );
   }
 
   async range(
@@ -258,21 +345,19 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     count: number,
     epochCandidate: string,
   ): Promise<RangeResult> {
-    const [epoch, lastId, maxDeletedId, length, entries] =
-      await this.redis.sgRange(
+    const reply = await this.run('a range read', () =>
+      this.redis.sgRange(
         this.keys.stream,
         this.keys.epoch,
         epochCandidate,
         after,
         until ?? '+',
         String(count),
-      );
+      ),
+    );
     return {
-      epoch,
-      lastId,
-      maxDeletedId,
-      length: Number(length),
-      entries: entries.map(([id, fields]) => ({ id, fields })),
+      ...toLogInfo(reply.slice(0, 5) as MetaReply),
+      entries: reply[5].map(([id, fields]) => ({ id, fields })),
     };
   }
 
@@ -281,14 +366,26 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     start: string,
     epochCandidate: string,
   ): Promise<boolean> {
-    const created = await this.redis.sgCreateGroup(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
-      group,
-      start,
+    const created = await this.run('creating a consumer group', () =>
+      this.redis.sgCreateGroup(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        group,
+        start,
+      ),
     );
     return created === 1;
+  }
+
+  async moveGroup(group: string, id: string): Promise<void> {
+    try {
+      await this.run('moving a consumer group', () =>
+        this.redis.xgroup('SETID', this.keys.stream, group, id),
+      );
+    } catch (error) {
+      throw translateGroupError(error, group);
+    }
   }
 
   async groupPosition(group: string): Promise<string | null> {
@@ -297,37 +394,38 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   openReader(): GroupReader {
-    const client = this.createClient('reader') as ReaderRedis;
-    client.defineCommand('sgReadNew', {
-      numberOfKeys: 2,
-      lua: READ_NEW_SCRIPT,
-    });
+    const client = this.createClient('reader') as Scripted<RedisClient>;
+    this.defineScripts(client);
     this.readers.add(client);
     let closed = false;
     const stream = this.keys.stream;
     const epochKey = this.keys.epoch;
     return {
-      readNew: async (group, consumer, count) => {
-        const empty = {
+      readNew: async (group, consumer, count, position) => {
+        const empty: GroupSnapshot = {
           epoch: null,
           lastId: '0-0',
           maxDeletedId: '0-0',
           entries: [],
+          rewound: false,
         };
         if (closed) return empty;
         try {
-          const [epoch, lastId, maxDeletedId, entries] = await client.sgReadNew(
-            stream,
-            epochKey,
-            group,
-            consumer,
-            count,
-          );
+          const [epoch, lastId, maxDeletedId, entries, rewound] =
+            await client.sgReadNew(
+              stream,
+              epochKey,
+              group,
+              consumer,
+              count,
+              position,
+            );
           return {
             epoch: epoch === '' ? null : epoch,
             lastId,
             maxDeletedId,
             entries: entries.map(([id, fields]) => ({ id, fields })),
+            rewound: rewound === 1,
           };
         } catch (error) {
           if (closed) return empty;
@@ -384,7 +482,9 @@ export class RedisStreamsEventLogStore implements EventLogStore {
 
   async ack(group: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.xack(this.keys.stream, group, ...ids);
+    await this.run('an acknowledgement', () =>
+      this.redis.xack(this.keys.stream, group, ...ids),
+    );
   }
 
   async claimIdle(
@@ -395,14 +495,16 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   ): Promise<ClaimedEntry[]> {
     let pending: [string, string, number, number][];
     try {
-      pending = (await this.redis.xpending(
-        this.keys.stream,
-        group,
-        'IDLE',
-        minIdleMs,
-        '-',
-        '+',
-        count,
+      pending = (await this.run('listing pending entries', () =>
+        this.redis.xpending(
+          this.keys.stream,
+          group,
+          'IDLE',
+          minIdleMs,
+          '-',
+          '+',
+          count,
+        ),
       )) as [string, string, number, number][];
     } catch (error) {
       throw translateGroupError(error, group);
@@ -412,13 +514,15 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       pending.map(([id, , , deliveries]) => [id, Number(deliveries)]),
     );
     const ids = [...counts.keys()];
-    const claimed = (await this.redis.call(
-      'XCLAIM',
-      this.keys.stream,
-      group,
-      consumer,
-      minIdleMs,
-      ...ids,
+    const claimed = (await this.run('claiming idle entries', () =>
+      this.redis.call(
+        'XCLAIM',
+        this.keys.stream,
+        group,
+        consumer,
+        minIdleMs,
+        ...ids,
+      ),
     )) as [string, string[]][];
     const alive = new Set<string>();
     const result: ClaimedEntry[] = [];
@@ -434,12 +538,13 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     // them so the consumer can count the loss instead of never hearing of it.
     for (const id of ids) {
       if (alive.has(id)) continue;
-      const [exists] = (await this.redis.xrange(this.keys.stream, id, id)) as [
-        string,
-        string[],
-      ][];
+      const [exists] = (await this.run('checking an entry', () =>
+        this.redis.xrange(this.keys.stream, id, id),
+      )) as [string, string[]][];
       if (exists) continue;
-      await this.redis.xack(this.keys.stream, group, id);
+      await this.run('an acknowledgement', () =>
+        this.redis.xack(this.keys.stream, group, id),
+      );
       result.push({
         entry: { id, fields: null },
         deliveries: counts.get(id) ?? 0,
@@ -449,22 +554,24 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   async touch(group: string): Promise<void> {
-    await this.redis.hset(this.keys.heartbeats, group, String(Date.now()));
+    await this.run('a heartbeat', () =>
+      this.redis.hset(this.keys.heartbeats, group, String(Date.now())),
+    );
   }
 
   async listGroups(includeMarker = false): Promise<GroupInfo[]> {
     let raw: unknown[][];
     try {
-      raw = (await this.redis.call(
-        'XINFO',
-        'GROUPS',
-        this.keys.stream,
+      raw = (await this.run('listing consumer groups', () =>
+        this.redis.call('XINFO', 'GROUPS', this.keys.stream),
       )) as unknown[][];
     } catch (error) {
       if (/no such key/i.test(String((error as Error).message))) return [];
       throw error;
     }
-    const heartbeats = await this.redis.hgetall(this.keys.heartbeats);
+    const heartbeats = await this.run('reading heartbeats', () =>
+      this.redis.hgetall(this.keys.heartbeats),
+    );
     const now = Date.now();
     const groups: GroupInfo[] = [];
     for (const flat of raw) {
@@ -487,40 +594,56 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   async destroyGroup(group: string): Promise<void> {
-    await this.redis.xgroup('DESTROY', this.keys.stream, group);
-    await this.redis.hdel(this.keys.heartbeats, group);
+    await this.run('removing a consumer group', () =>
+      this.redis.xgroup('DESTROY', this.keys.stream, group),
+    );
+    await this.run('removing a heartbeat', () =>
+      this.redis.hdel(this.keys.heartbeats, group),
+    );
   }
 
   async appendDeadLetter(fields: readonly string[]): Promise<string> {
-    return (await this.redis.xadd(
-      this.keys.deadLetter,
-      'MAXLEN',
-      '~',
-      DEAD_LETTER_MAXLEN,
-      '*',
-      ...fields,
+    return (await this.run(
+      'a dead letter',
+      () =>
+        this.redis.xadd(
+          this.keys.deadLetter,
+          'MAXLEN',
+          '~',
+          DEAD_LETTER_MAXLEN,
+          '*',
+          ...fields,
+        ),
+      false,
     )) as string;
   }
 
   async readDeadLetters(count: number): Promise<RawEntry[]> {
-    const entries = await this.redis.xrange(
-      this.keys.deadLetter,
-      '-',
-      '+',
-      'COUNT',
-      count,
+    const entries = await this.run('reading dead letters', () =>
+      this.redis.xrange(this.keys.deadLetter, '-', '+', 'COUNT', count),
     );
     return entries.map(([id, fields]) => ({ id, fields }));
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.gate.close();
     for (const reader of this.readers) reader.disconnect();
     this.readers.clear();
     if (this.ownsClient) {
       await this.redis.quit().catch(() => this.redis.disconnect());
     }
   }
+}
+
+function toLogInfo([
+  epoch,
+  lastId,
+  maxDeletedId,
+  length,
+  epochStart,
+]: MetaReply): LogInfo {
+  return { epoch, lastId, maxDeletedId, length: Number(length), epochStart };
 }
 
 function toMap(flat: unknown[]): Map<string, unknown> {

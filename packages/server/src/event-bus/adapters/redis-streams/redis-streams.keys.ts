@@ -2,6 +2,8 @@
 export interface StreamKeys {
   readonly stream: string;
   readonly epoch: string;
+  /** Where the current epoch begins, when not at the origin (written with the epoch). */
+  readonly epochStart: string;
   readonly deadLetter: string;
   readonly heartbeats: string;
   /** Record of one append, by its attempt key: what a retry of it gets back. */
@@ -22,6 +24,7 @@ export function streamKeys(prefix: string): StreamKeys {
   return {
     stream: `${tag}:events`,
     epoch: `${tag}:epoch`,
+    epochStart: `${tag}:epoch-start`,
     deadLetter: `${tag}:dead-letter`,
     heartbeats: `${tag}:heartbeats`,
     attempt: (attemptKey) => `${tag}:attempt:${attemptKey}`,

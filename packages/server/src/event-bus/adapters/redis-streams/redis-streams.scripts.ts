@@ -15,6 +15,8 @@ export const EPOCH_MARKER_GROUP = 'streamgate:epoch-marker';
 
 const COMMON = `
 local stream, epochKey = KEYS[1], KEYS[2]
+-- Where the current epoch begins when it is not the log's origin; same hash tag.
+local epochStartKey = epochKey .. '-start'
 
 local function ensure_epoch(candidate)
   local created = redis.pcall('XGROUP', 'CREATE', stream, '${EPOCH_MARKER_GROUP}', '$', 'MKSTREAM')
@@ -23,6 +25,7 @@ local function ensure_epoch(candidate)
     return epoch
   end
   redis.call('SET', epochKey, candidate)
+  redis.call('DEL', epochStartKey)
   return candidate
 end
 
@@ -82,7 +85,7 @@ end
 
 local function meta(epoch)
   local info = stream_info()
-  return { epoch, info['last-generated-id'], info['max-deleted-entry-id'], tostring(info['length']) }
+  return { epoch, info['last-generated-id'], info['max-deleted-entry-id'], tostring(info['length']), redis.call('GET', epochStartKey) or '0-0' }
 end
 `;
 
@@ -179,20 +182,20 @@ trim(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 return 1
 `;
 
-/** KEYS: stream, epoch. ARGV: epoch candidate. Returns { epoch, lastId, maxDeletedId, length }. */
+/** KEYS: stream, epoch. ARGV: epoch candidate. Returns { epoch, lastId, maxDeletedId, length, epochStart }. */
 export const INFO_SCRIPT = `${COMMON}
 return meta(ensure_epoch(ARGV[1]))
 `;
 
 /**
  * KEYS: stream, epoch. ARGV: epoch candidate, after (exclusive), until
- * (inclusive, or '+'), count. Returns { epoch, lastId, maxDeletedId, length, entries }.
+ * (inclusive, or '+'), count. Returns { epoch, lastId, maxDeletedId, length, epochStart, entries }.
  */
 export const RANGE_SCRIPT = `${COMMON}
 local epoch = ensure_epoch(ARGV[1])
 local entries = redis.call('XRANGE', stream, '(' .. ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local result = meta(epoch)
-result[5] = entries
+result[6] = entries
 return result
 `;
 
@@ -208,14 +211,38 @@ return 1
 `;
 
 /**
- * KEYS: stream, epoch. ARGV: group, consumer, count. Reads new entries for
- * the group and, in the same atomic step, the log's metadata. Returns
- * { epoch or '', lastId, maxDeletedId, entries }.
+ * KEYS: stream, epoch. ARGV: group, consumer, count, the reader's position.
+ * Reads new entries for the group and, in the same atomic step, the log's
+ * metadata. First checks that the entry at the position (the last one the
+ * reader handed on) is still there: one that is gone while
+ * max-deleted-entry-id is below it was never deleted, so the log went back.
+ * Returns { epoch or '', lastId, maxDeletedId, entries, rewound (0 or 1) }.
  */
 export const READ_NEW_SCRIPT = `${COMMON}
+local position = ARGV[4]
+if position ~= '0-0' and redis.call('EXISTS', stream) == 1 then
+  local info = stream_info()
+  local max_deleted = info['max-deleted-entry-id']
+  if id_gt(position, max_deleted) and #redis.call('XRANGE', stream, position, position) == 0 then
+    return { redis.call('GET', epochKey) or '', info['last-generated-id'], max_deleted, {}, 1 }
+  end
+end
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', tonumber(ARGV[3]), 'STREAMS', stream, '>')
 local info = stream_info()
 local entries = {}
 if reply and reply[1] then entries = reply[1][2] end
-return { redis.call('GET', epochKey) or '', info['last-generated-id'], info['max-deleted-entry-id'], entries }
+return { redis.call('GET', epochKey) or '', info['last-generated-id'], info['max-deleted-entry-id'], entries, 0 }
+`;
+
+/**
+ * KEYS: stream, epoch. ARGV: the epoch to leave, epoch candidate. Gives the
+ * log a new epoch beginning at its tip, unless its epoch is no longer the
+ * one to leave. Returns meta.
+ */
+export const RENEW_EPOCH_SCRIPT = `${COMMON}
+if redis.call('GET', epochKey) == ARGV[1] and redis.call('EXISTS', stream) == 1 then
+  redis.call('SET', epochKey, ARGV[2])
+  redis.call('SET', epochStartKey, stream_info()['last-generated-id'])
+end
+return meta(ensure_epoch(ARGV[2]))
 `;
