@@ -5,7 +5,6 @@ import {
   EventLogEngine,
 } from '../src/event-bus/event-log.factory';
 import { RedisProcessMessageStore } from '../src/processes/adapters/redis/redis.process-message-store';
-import { ProcessMessageStoreUnavailableError } from '../src/processes/domain/process-messages.errors';
 import {
   RedisServerHandle,
   startRedisServer,
@@ -125,32 +124,42 @@ describe('exactly-once appends on Redis', () => {
   });
 
   describe('when the process store connection is killed with an append reply in flight', () => {
-    it('answers the retry with the same idempotency key with the first seq, stored once', async () => {
-      const store = new RedisProcessMessageStore({
+    let store: RedisProcessMessageStore;
+    beforeEach(async () => {
+      store = new RedisProcessMessageStore({
         connection: { url: server.url },
         prefix: `once${Date.now().toString(36)}`,
       });
-      try {
-        await store.append('p-1', { type: 'first', payload: {} });
-        const message = { type: 'note', payload: { text: 'hello' } };
-        const { result: pending } = await loseReplyOf(
-          admin,
-          'streamgate:processes:commands',
-          () => store.append('p-1', message, { idempotencyKey: 'req-1' }),
-        );
-        await expect(pending).rejects.toThrow(
-          ProcessMessageStoreUnavailableError,
-        );
-        const retried = await store.append('p-1', message, {
-          idempotencyKey: 'req-1',
-        });
-        expect(retried.seq).toBe(2);
-        expect(
-          (await store.read('p-1', { after: 0, limit: 10 })).map((m) => m.seq),
-        ).toEqual([1, 2]);
-      } finally {
-        await store.close();
-      }
+      await store.append('p-1', { type: 'first', payload: {} });
+    });
+    afterEach(() => store.close());
+    const seqs = async () =>
+      (await store.read('p-1', { after: 0, limit: 10 })).map((m) => m.seq);
+
+    it('retries a keyed append by itself and answers with the seq stored the first time', async () => {
+      const message = { type: 'note', payload: { text: 'hello' } };
+      const { result } = await loseReplyOf(
+        admin,
+        'streamgate:processes:commands',
+        () => store.append('p-1', message, { idempotencyKey: 'req-1' }),
+      );
+      expect((await result).seq).toBe(2);
+      expect(await seqs()).toEqual([1, 2]);
+      const again = await store.append('p-1', message, {
+        idempotencyKey: 'req-1',
+      });
+      expect(again.seq).toBe(2);
+      expect(await seqs()).toEqual([1, 2]);
+    });
+
+    it('does not send an append without a key again, and says its outcome is unknown', async () => {
+      const { result } = await loseReplyOf(
+        admin,
+        'streamgate:processes:commands',
+        () => store.append('p-1', { type: 'note', payload: {} }),
+      );
+      await expect(result).rejects.toThrow(/may or may not have run/);
+      expect(await seqs()).toEqual([1, 2]);
     });
   });
 });

@@ -42,6 +42,7 @@ export interface GateOptions {
  */
 export class RedisCommandGate {
   private closed = false;
+  private readyWaiter: Promise<void> | null = null;
 
   constructor(
     private readonly client: RedisClient,
@@ -99,16 +100,24 @@ export class RedisCommandGate {
     if (this.client.status === 'ready') return Promise.resolve(true);
     const remaining = deadline - Date.now();
     if (remaining <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (ready: boolean) => {
-        clearTimeout(timer);
-        this.client.off('ready', onReady);
-        resolve(ready);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), remaining);
-      this.client.on('ready', onReady);
-    });
+    let timer: NodeJS.Timeout;
+    return Promise.race([
+      this.nextReady().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), remaining);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** One listener for every waiting command, however many there are. */
+  private nextReady(): Promise<void> {
+    this.readyWaiter ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.readyWaiter = null;
+        resolve();
+      }),
+    );
+    return this.readyWaiter;
   }
 }
 

@@ -190,6 +190,8 @@ export class EventLogPublisher implements EventPublisher {
 }
 
 function unavailable(count: number, error: unknown): EventLogUnavailableError {
+  // The store's own (e.g. EventLogNotReplicatedError) already says what happened.
+  if (error instanceof EventLogUnavailableError) return error;
   return new EventLogUnavailableError(
     `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
     { cause: error },

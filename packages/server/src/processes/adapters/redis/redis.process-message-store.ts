@@ -1,6 +1,7 @@
-import Redis from 'ioredis';
+import { RedisCommandGate } from '../../../redis/redis-command.gate';
 import {
   createRedisClient,
+  RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
 import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
@@ -33,6 +34,12 @@ export interface RedisProcessMessageStoreOptions {
   readonly prefix?: string;
   /** How long a process's keys live after it reaches a terminal status. @default 86_400_000 */
   readonly retainAfterEndMs?: number;
+  /**
+   * How long one operation may wait for Redis, reconnecting and retrying
+   * included, before it fails with `ProcessMessageStoreUnavailableError`.
+   * @default 800
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
@@ -91,12 +98,12 @@ end
 return {previous, 1}
 `;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisClient & {
   streamgateAppendMessage(
     ...args: (string | number)[]
   ): Promise<[0, string] | [1, number, number] | [2] | [3, number, string[]]>;
   streamgateSetStatus(...args: (string | number)[]): Promise<[string, 0 | 1]>;
-}
+};
 
 /**
  * One Redis stream per process holds its messages (entry id `<seq>-0`), a
@@ -105,6 +112,7 @@ interface ScriptedRedis extends Redis {
  */
 export class RedisProcessMessageStore implements ProcessMessageStore {
   private readonly redis: ScriptedRedis;
+  private readonly gate: RedisCommandGate;
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly retainAfterEndMs: number;
@@ -142,6 +150,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       });
     }
     this.redis = redis;
+    this.gate = new RedisCommandGate(redis, options.commandTimeoutMs ?? 800);
   }
 
   async append(
@@ -160,17 +169,22 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     const extra: (string | number)[] = [];
     for (const [field, value] of Object.entries(optional))
       extra.push(field, value);
-    const reply = await this.call(() =>
-      this.redis.streamgateAppendMessage(
-        this.messagesKey(processId),
-        this.statusKey(processId),
-        this.idempotencyKey(processId),
-        key ?? '',
-        key === undefined ? '' : processMessageFingerprint(valid, payloadJson),
-        type,
-        payloadJson,
-        ...extra,
-      ),
+    const reply = await this.call(
+      () =>
+        this.redis.streamgateAppendMessage(
+          this.messagesKey(processId),
+          this.statusKey(processId),
+          this.idempotencyKey(processId),
+          key ?? '',
+          key === undefined
+            ? ''
+            : processMessageFingerprint(valid, payloadJson),
+          type,
+          payloadJson,
+          ...extra,
+        ),
+      // Only a keyed append can run twice without storing the message twice.
+      key !== undefined,
     );
     if (reply[0] === 0)
       throw new ProcessAlreadyEndedError(processId, reply[1] as ProcessStatus);
@@ -238,14 +252,17 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
     assertProcessId(processId);
     assertProcessStatus(status);
-    const [previous, applied] = await this.call(() =>
-      this.redis.streamgateSetStatus(
-        this.messagesKey(processId),
-        this.statusKey(processId),
-        this.idempotencyKey(processId),
-        status,
-        this.retainAfterEndMs,
-      ),
+    // Run twice, it would report the status as unchanged: not sent again.
+    const [previous, applied] = await this.call(
+      () =>
+        this.redis.streamgateSetStatus(
+          this.messagesKey(processId),
+          this.statusKey(processId),
+          this.idempotencyKey(processId),
+          status,
+          this.retainAfterEndMs,
+        ),
+      false,
     );
     const before =
       previous === '' ? null : this.checkStored(previous, processId);
@@ -263,6 +280,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   }
 
   async close(): Promise<void> {
+    this.gate.close();
     if (!this.ownsClient || this.redis.status === 'end') return;
     try {
       await this.redis.quit();
@@ -295,9 +313,15 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     return status;
   }
 
-  private async call<T>(command: () => Promise<T>): Promise<T> {
+  /** Only what is safe to run twice is sent again after a lost connection. */
+  private async call<T>(
+    command: () => Promise<T>,
+    idempotent = true,
+  ): Promise<T> {
     try {
-      return await command();
+      return await this.gate.run('a process store command', command, {
+        idempotent,
+      });
     } catch (error) {
       throw new ProcessMessageStoreUnavailableError(
         `Redis did not complete the command: ${(error as Error).message}`,
