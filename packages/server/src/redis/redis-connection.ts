@@ -269,3 +269,17 @@ export function rejectUnfulfilledOnClose(client: Redis): void {
     }
   });
 }
+
+/**
+ * Closes a client streamgate opened, once nothing is in flight on it. A
+ * Cluster is disconnected rather than quit: QUIT would first open the node
+ * connections it never needed (they connect lazily), and one opened while a
+ * node goes away waits out its connect timeout.
+ */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  if (client instanceof Cluster) {
+    client.disconnect();
+    return;
+  }
+  await client.quit().catch(() => client.disconnect());
+}

@@ -5,6 +5,7 @@ import {
   RedisUnavailableError,
 } from '../../../redis/redis-command.gate';
 import {
+  closeRedisClient,
   createRedisClient,
   RedisClient,
   RedisConnectionOptions,
@@ -630,9 +631,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     this.gate.close();
     for (const reader of this.readers) reader.disconnect();
     this.readers.clear();
-    if (this.ownsClient) {
-      await this.redis.quit().catch(() => this.redis.disconnect());
-    }
+    if (this.ownsClient) await closeRedisClient(this.redis);
   }
 }
 

@@ -1,5 +1,6 @@
 import { RedisCommandGate } from '../../../redis/redis-command.gate';
 import {
+  closeRedisClient,
   createRedisClient,
   RedisClient,
   RedisConnectionOptions,
@@ -282,11 +283,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   async close(): Promise<void> {
     this.gate.close();
     if (!this.ownsClient || this.redis.status === 'end') return;
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await closeRedisClient(this.redis);
   }
 
   /** `{<prefix>:proc:<id>}:messages`, the stream of one process. */
