@@ -233,8 +233,9 @@ export function createRedisClient(
     options.sentinelUsername = connection.sentinelUsername;
     options.sentinelPassword = connection.sentinelPassword;
     // A manual failover leaves the old primary up (and writable) until
-    // Sentinel demotes it; hearing +switch-master shortens that window.
-    options.failoverDetector ??= true;
+    // Sentinel demotes it; hearing +switch-master shortens that window. Only
+    // writers need it: a demoted primary unblocks a reader by itself.
+    options.failoverDetector ??= role === 'commands';
   }
   const client = connection.url
     ? new Redis(connection.url, options)
