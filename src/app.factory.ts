@@ -40,7 +40,7 @@ export async function createApp(
   // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
   app.useWebSocketAdapter(
     new StreamgateIoAdapter(app, {
-      redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+      redis: config.redis ?? undefined,
       prefix: config.eventBusPrefix,
     }),
   );

@@ -29,11 +29,16 @@ export function eventBusOptions(
   observer?: EventBusModuleOptions['observer'],
 ): EventBusModuleOptions {
   return {
-    driver: config.redisUrl ? 'redis' : 'memory',
-    redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+    driver: config.redis ? 'redis' : 'memory',
+    redis: config.redis ?? undefined,
+    durability: config.waitReplicas > 0 ? 'replicated' : 'leader',
+    waitReplicas: config.waitReplicas > 0 ? config.waitReplicas : undefined,
+    waitTimeoutMs: config.waitTimeoutMs,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
     prefix: config.eventBusPrefix,
     maxLen: config.streamMaxLen,
     maxAgeMs: config.streamMaxAgeMs,
+    idempotencyWindowMs: config.idempotencyWindowMs,
     instanceId: config.instanceId,
     hub: {
       ackTimeoutMs: config.ackTimeoutMs,
@@ -50,7 +55,7 @@ export function eventBusOptions(
 export function processesOptions(config: AppConfig): ProcessesModuleOptions {
   return {
     driver: config.processStore,
-    redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+    redis: config.redis ?? undefined,
     postgres: config.databaseUrl
       ? {
           url: config.databaseUrl,

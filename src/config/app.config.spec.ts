@@ -6,10 +6,11 @@ describe('loadAppConfig', () => {
       const config = loadAppConfig({});
       expect(config).toMatchObject({
         port: 3000,
-        redisUrl: null,
+        redis: null,
         eventBusPrefix: 'streamgate',
         streamMaxLen: 10_000,
         streamMaxAgeMs: 3_600_000,
+        idempotencyWindowMs: 600_000,
         ackTimeoutMs: 10_000,
         maxFailures: 3,
         replayLimit: 10_000,
@@ -29,7 +30,7 @@ describe('loadAppConfig', () => {
     it('counts blank values as unset', () => {
       expect(
         loadAppConfig({ PORT: ' ', REDIS_URL: '', HOST: '', DEV_TOOLS: '' }),
-      ).toMatchObject({ port: 3000, redisUrl: null, host: '127.0.0.1' });
+      ).toMatchObject({ port: 3000, redis: null, host: '127.0.0.1' });
     });
   });
 
@@ -95,6 +96,7 @@ describe('loadAppConfig', () => {
       ['PORT', '70000'],
       ['EVENT_STREAM_MAXLEN', '0'],
       ['EVENT_STREAM_MAX_AGE_MS', '-5'],
+      ['EVENT_IDEMPOTENCY_WINDOW_MS', '0'],
       ['EVENT_ACK_TIMEOUT_MS', '1.5'],
       ['EVENT_MAX_FAILURES', 'three'],
       ['EVENT_REPLAY_LIMIT', '0'],
@@ -112,6 +114,12 @@ describe('loadAppConfig', () => {
       ['LOG_LEVEL', 'loud'],
       ['DATABASE_URL', 'mysql://x'],
       ['PROCESS_STORE', 'disk'],
+      ['REDIS_SENTINELS', 'host-without-port'],
+      ['REDIS_SENTINELS', '10.0.0.1:99999'],
+      ['REDIS_CLUSTER_NODES', ','],
+      ['REDIS_WAIT_REPLICAS', '-1'],
+      ['REDIS_WAIT_TIMEOUT_MS', '0'],
+      ['REDIS_COMMAND_TIMEOUT_MS', 'soon'],
     ])('stops with a message naming %s', (name, value) => {
       expect(() => loadAppConfig({ [name]: value })).toThrow(ConfigError);
       expect(() => loadAppConfig({ [name]: value })).toThrow(
@@ -140,11 +148,72 @@ describe('loadAppConfig', () => {
         { PROCESS_STORE: 'redis' },
         /^REDIS_URL: is required when PROCESS_STORE=redis/,
       ],
+      [
+        { REDIS_SENTINELS: '10.0.0.1:26379' },
+        /^REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS/,
+      ],
+      [
+        { REDIS_URL: 'redis://h:6379', REDIS_CLUSTER_NODES: 'h:7000' },
+        /^REDIS_CLUSTER_NODES: cannot be combined with REDIS_URL/,
+      ],
+      [
+        { REDIS_WAIT_REPLICAS: '1' },
+        /^REDIS_WAIT_REPLICAS: waits for Redis replicas and needs/,
+      ],
     ])('requires what %j needs', (env, message) => {
       expect(() => loadAppConfig(env)).toThrow(message);
     });
 
     it('requires JWT_SECRET in production', () => {
+      expect(() => loadAppConfig({ NODE_ENV: 'production' })).toThrow(
+        /^JWT_SECRET: is required when NODE_ENV=production/,
+      );
+    });
+  });
+
+  describe('the Redis connection', () => {
+    it('takes sentinels with their master name, and keeps the process store on Redis', () => {
+      const config = loadAppConfig({
+        REDIS_SENTINELS: '10.0.0.1:26379, [::1]:26380',
+        REDIS_SENTINEL_NAME: 'mymaster',
+      });
+      expect(config.redis).toEqual({
+        sentinels: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: '::1', port: 26380 },
+        ],
+        name: 'mymaster',
+        sentinelPassword: undefined,
+      });
+      expect(config.processStore).toBe('redis');
+    });
+
+    it('takes cluster nodes', () => {
+      expect(
+        loadAppConfig({ REDIS_CLUSTER_NODES: 'a:7000,b:7001' }).redis,
+      ).toEqual({
+        cluster: {
+          nodes: [
+            { host: 'a', port: 7000 },
+            { host: 'b', port: 7001 },
+          ],
+        },
+      });
+    });
+
+    it('counts a publish once REDIS_WAIT_REPLICAS replicas confirm it', () => {
+      expect(
+        loadAppConfig({
+          REDIS_URL: 'redis://h:6379',
+          REDIS_WAIT_REPLICAS: '2',
+          REDIS_WAIT_TIMEOUT_MS: '250',
+        }),
+      ).toMatchObject({ waitReplicas: 2, waitTimeoutMs: 250 });
+    });
+  });
+
+  describe('requires', () => {
+    it('JWT_SECRET in production', () => {
       expect(() => loadAppConfig({ NODE_ENV: 'production' })).toThrow(
         /^JWT_SECRET: is required when NODE_ENV=production/,
       );

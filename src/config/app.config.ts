@@ -5,6 +5,7 @@ import {
   LOG_LEVELS,
   flag,
   hostName,
+  hostPortList,
   oneOf,
   optional,
   pattern,
@@ -13,6 +14,7 @@ import {
   url,
   wholeNumber,
 } from './env.checks';
+import type { RedisConnectionOptions } from '@streamgate/server';
 import { decideDevTools } from './dev-tools.policy';
 
 /**
@@ -37,6 +39,21 @@ export const appEnvSchema = z
     LOG_FORMAT: optional(oneOf(['json', 'pretty'] as const)),
     LOG_LEVEL: optional(oneOf(LOG_LEVELS), 'info'),
     REDIS_URL: optional(url(['redis://', 'rediss://'])),
+    // Sentinel: the sentinels to ask, and the master group they monitor.
+    REDIS_SENTINELS: optional(hostPortList()),
+    REDIS_SENTINEL_NAME: optional(
+      pattern(
+        /^[A-Za-z0-9_.:-]{1,128}$/,
+        'may use only A-Z, a-z, 0-9, "_", ".", ":" and "-"',
+      ),
+    ),
+    REDIS_SENTINEL_PASSWORD: optional(secret(1)),
+    // Redis Cluster: a few nodes to discover it from.
+    REDIS_CLUSTER_NODES: optional(hostPortList()),
+    // 0: a publish counts once the primary has it; N: once N replicas confirm it.
+    REDIS_WAIT_REPLICAS: optional(wholeNumber(0, 64), 0),
+    REDIS_WAIT_TIMEOUT_MS: optional(wholeNumber(1), 500),
+    REDIS_COMMAND_TIMEOUT_MS: optional(wholeNumber(1), 800),
     DATABASE_URL: optional(url(['postgres://', 'postgresql://'])),
     // Default: postgres with DATABASE_URL, else redis with REDIS_URL, else memory.
     PROCESS_STORE: optional(oneOf(['memory', 'redis', 'postgres'] as const)),
@@ -58,6 +75,7 @@ export const appEnvSchema = z
     ),
     EVENT_STREAM_MAXLEN: optional(wholeNumber(1), 10_000),
     EVENT_STREAM_MAX_AGE_MS: optional(wholeNumber(1), 3_600_000),
+    EVENT_IDEMPOTENCY_WINDOW_MS: optional(wholeNumber(1), 600_000),
     EVENT_ACK_TIMEOUT_MS: optional(wholeNumber(1), 10_000),
     EVENT_MAX_FAILURES: optional(wholeNumber(1), 3),
     EVENT_REPLAY_LIMIT: optional(wholeNumber(1), 10_000),
@@ -84,8 +102,34 @@ export const appEnvSchema = z
       );
     if (env.PROCESS_STORE === 'postgres' && env.DATABASE_URL === undefined)
       fail('DATABASE_URL', 'is required when PROCESS_STORE=postgres.');
-    if (env.PROCESS_STORE === 'redis' && env.REDIS_URL === undefined)
-      fail('REDIS_URL', 'is required when PROCESS_STORE=redis.');
+    const redisForms = [
+      env.REDIS_URL !== undefined && 'REDIS_URL',
+      env.REDIS_SENTINELS !== undefined && 'REDIS_SENTINELS',
+      env.REDIS_CLUSTER_NODES !== undefined && 'REDIS_CLUSTER_NODES',
+    ].filter((form): form is string => Boolean(form));
+    if (redisForms.length > 1)
+      fail(
+        redisForms[1],
+        `cannot be combined with ${redisForms[0]}: set one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES.`,
+      );
+    if (env.PROCESS_STORE === 'redis' && redisForms.length === 0)
+      fail(
+        'REDIS_URL',
+        'is required when PROCESS_STORE=redis (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES).',
+      );
+    if (
+      env.REDIS_SENTINELS !== undefined &&
+      env.REDIS_SENTINEL_NAME === undefined
+    )
+      fail(
+        'REDIS_SENTINEL_NAME',
+        'is required with REDIS_SENTINELS: the master group name the sentinels monitor.',
+      );
+    if (env.REDIS_WAIT_REPLICAS > 0 && redisForms.length === 0)
+      fail(
+        'REDIS_WAIT_REPLICAS',
+        'waits for Redis replicas and needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES.',
+      );
   });
 
 export type AppEnv = z.output<typeof appEnvSchema>;
@@ -113,11 +157,20 @@ function toAppConfig(env: AppEnv) {
     devToolsReason: devTools.reason,
     logFormat: env.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
     logLevel: env.LOG_LEVEL,
-    redisUrl: env.REDIS_URL ?? null,
+    /** Where Redis is (a URL, sentinels or cluster nodes); `null`: everything stays in memory. */
+    redis: redisConnection(env),
+    /** Replicas that must confirm each publish; 0 = the primary's answer is enough. */
+    waitReplicas: env.REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     databaseUrl: env.DATABASE_URL ?? null,
     processStore:
       env.PROCESS_STORE ??
-      (env.DATABASE_URL ? 'postgres' : env.REDIS_URL ? 'redis' : 'memory'),
+      (env.DATABASE_URL
+        ? 'postgres'
+        : redisConnection(env)
+          ? 'redis'
+          : 'memory'),
     jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
     /** True when no JWT_SECRET was given and a throwaway development secret is in use. */
     jwtSecretGenerated: env.JWT_SECRET === undefined,
@@ -125,6 +178,7 @@ function toAppConfig(env: AppEnv) {
     instanceId: env.EVENT_BUS_INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     streamMaxLen: env.EVENT_STREAM_MAXLEN,
     streamMaxAgeMs: env.EVENT_STREAM_MAX_AGE_MS,
+    idempotencyWindowMs: env.EVENT_IDEMPOTENCY_WINDOW_MS,
     ackTimeoutMs: env.EVENT_ACK_TIMEOUT_MS,
     maxFailures: env.EVENT_MAX_FAILURES,
     replayLimit: env.EVENT_REPLAY_LIMIT,
@@ -143,6 +197,20 @@ function toAppConfig(env: AppEnv) {
 }
 
 export type AppConfig = ReturnType<typeof toAppConfig>;
+
+/** The Redis connection the variables describe, in the form both stores take. */
+function redisConnection(env: AppEnv): RedisConnectionOptions | null {
+  if (env.REDIS_URL) return { url: env.REDIS_URL };
+  if (env.REDIS_SENTINELS)
+    return {
+      sentinels: env.REDIS_SENTINELS,
+      name: env.REDIS_SENTINEL_NAME,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+    };
+  if (env.REDIS_CLUSTER_NODES)
+    return { cluster: { nodes: env.REDIS_CLUSTER_NODES } };
+  return null;
+}
 
 /** A variable that is set wrongly, and what is wrong with it. */
 export interface ConfigIssue {

@@ -98,6 +98,27 @@ export function hostName(): Check<string> {
   });
 }
 
+/** `host:port,host:port`: Redis sentinels or cluster nodes. */
+export function hostPortList(): Check<{ host: string; port: number }[]> {
+  return z.string().transform((raw, ctx) => {
+    const nodes: { host: string; port: number }[] = [];
+    for (const part of raw.split(',').map((p) => p.trim())) {
+      if (part === '') continue;
+      const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(part);
+      const port = match ? Number(match[2]) : NaN;
+      if (!match || port < 1 || port > 65535)
+        return fail(
+          ctx,
+          `must be host:port pairs separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379 (got "${part}").`,
+        );
+      nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+    }
+    return nodes.length > 0
+      ? nodes
+      : fail(ctx, 'must name at least one host:port.');
+  });
+}
+
 /** On: `1`, `true`, `yes`, `on`; off: `0`, `false`, `no`, `off`. */
 export function flag(): Check<boolean> {
   return z.string().transform((raw, ctx) => {

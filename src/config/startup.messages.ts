@@ -2,10 +2,21 @@ import type { AppConfig } from './app.config';
 
 /** What the app says about its settings when it starts, in one place. */
 export const StartupMessages = {
-  eventBus: (config: AppConfig) =>
-    config.redisUrl
-      ? `Starting node "${config.instanceId}" on Redis (${new URL(config.redisUrl).host}), prefix "${config.eventBusPrefix}".`
-      : 'Starting with the in-memory event bus (REDIS_URL is not set): events stay in this process. Set REDIS_URL to use Redis Streams.',
+  eventBus: (config: AppConfig) => {
+    const redis = config.redis;
+    if (!redis)
+      return 'Starting with the in-memory event bus (REDIS_URL is not set): events stay in this process. Set REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES) to use Redis Streams.';
+    const where = redis.url
+      ? `Redis (${new URL(redis.url).host})`
+      : redis.sentinels
+        ? `Redis behind Sentinel (master "${redis.name}", ${redis.sentinels.length} sentinel(s))`
+        : `a Redis Cluster (${redis.cluster?.nodes.length} seed node(s))`;
+    const durability =
+      config.waitReplicas > 0
+        ? `; a publish counts once ${config.waitReplicas} replica(s) confirm it`
+        : '';
+    return `Starting node "${config.instanceId}" on ${where}, prefix "${config.eventBusPrefix}"${durability}.`;
+  },
   generatedSecret: () =>
     'JWT_SECRET is not set: tokens are signed with a random secret that changes at every start. Set JWT_SECRET to keep them valid across restarts.',
   listening: (config: AppConfig, port: number) => {

@@ -27,6 +27,10 @@ export class StreamgateMetrics {
     'streamgate_publish_failures_total',
     'Events this node failed to write to the log.',
   );
+  readonly deduplicated = this.c(
+    'streamgate_publish_deduplicated_total',
+    'Events a publish did not write again because they were already in the log (a retry after a lost reply, or a reused idempotency key).',
+  );
   readonly delivered = this.c(
     'streamgate_events_delivered_total',
     'Events delivered to and acknowledged by clients.',
@@ -113,6 +117,7 @@ export class StreamgateMetrics {
   readonly observer: EventBusObserver = {
     published: (count) => this.published.inc(count),
     publishFailed: (count) => this.publishFailures.inc(count),
+    deduplicated: (count) => this.deduplicated.inc(count),
     malformedEntry: () => this.malformed.inc(),
     deadLettered: (group) => this.deadLettered.inc({ group }),
     lostWhilePending: (group) => this.lostWhilePending.inc({ group }),

@@ -175,6 +175,7 @@ describe('The OpenAPI description', () => {
       '401',
       '403',
       '413',
+      '422',
       '503',
     ]);
     const created = publish.responses['201'].content!['application/json'];

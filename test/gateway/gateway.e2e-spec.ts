@@ -182,7 +182,10 @@ describe('Socket.IO gateway', () => {
       first.close();
       for (let i = 0; i < 30; i++)
         await publisher.publish({ type: 'x', data: i });
-      const head = await node.app.get(DeliveryHub).subscription.head();
+      const hub = node.app.get(DeliveryHub);
+      const head = await hub.subscription.head();
+      // A client that cannot recover starts at the position the node has reached.
+      await waitFor(() => hub.position === head, 'the node reader at the head');
       const second = await connect(token, { lastEventId: first.lastId });
       expect(second.readies).toEqual([
         { recovered: false, reason: 'trimmed', replayed: 0, lastEventId: head },

@@ -138,7 +138,7 @@ describe('docker-compose.yml', () => {
         // Exactly the one proxy in front (nginx); never "trust everyone".
         trustProxy: 1,
       });
-      expect(config.redisUrl).toBe('redis://redis:6379');
+      expect(config.redis).toMatchObject({ url: 'redis://redis:6379' });
     });
 
     it('waits for healthy Redis and PostgreSQL and reports its readiness', () => {

@@ -240,7 +240,7 @@ describe('revocation on a single node with the memory driver', () => {
     const node = await startApp({});
     const clients: RawClient[] = [];
     try {
-      expect(node.config.redisUrl).toBeNull();
+      expect(node.config.redis).toBeNull();
       const token = node.token('solo', ['*']);
       const socket = new RawClient(node.url, { token });
       clients.push(socket);

@@ -25,12 +25,16 @@ export {
 } from './event-bus/domain/scope';
 export {
   CursorNotCoveredError,
+  EventLogNotReplicatedError,
   EventLogUnavailableError,
+  IdempotencyKeyReusedError,
   InvalidCursorError,
 } from './event-bus/domain/errors';
+export { IDEMPOTENCY_KEY_PATTERN } from './event-bus/domain/idempotency-key';
 
 // Ports, tokens and decorators of the event bus.
 export { EventPublisher } from './event-bus/domain/event-publisher.port';
+export type { PublishOptions } from './event-bus/domain/event-publisher.port';
 export { EventSubscription } from './event-bus/domain/event-subscription.port';
 export type {
   ConsumeOptions,
@@ -65,7 +69,12 @@ export type { EventLogSettings } from './event-bus/engine/event-log.settings';
 export type { EventLogObserver } from './event-bus/engine/event-log.observer';
 export type { GroupInfo } from './event-bus/engine/event-log-store.port';
 export { InMemoryEventLog } from './event-bus/adapters/in-memory/in-memory.event-log-store';
-export type { RedisConnectionOptions } from './redis/redis-connection';
+export { parseRedisNodes } from './redis/redis-connection';
+export type {
+  RedisClient,
+  RedisConnectionOptions,
+  RedisNodeAddress,
+} from './redis/redis-connection';
 
 // The delivery hub, for transports of your own.
 export { DeliveryHub } from './event-bus/hub/delivery-hub';

@@ -1,4 +1,7 @@
-import { CursorNotCoveredError } from '../src/event-bus/domain/errors';
+import {
+  CursorNotCoveredError,
+  IdempotencyKeyReusedError,
+} from '../src/event-bus/domain/errors';
 import { InvalidEventError, StoredEvent } from '../src/event-bus/domain/event';
 import {
   compareEventIds,
@@ -9,13 +12,16 @@ import {
   EventLogHarness,
   InMemoryHarness,
   LogNode,
+  RedisClusterHarness,
   RedisHarness,
 } from './event-log.harness';
+import { MAX_BATCH_EVENTS } from '../src/event-bus/engine/event-log.publisher';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
 const harnesses: EventLogHarness[] = [
   new InMemoryHarness(),
   new RedisHarness(),
+  new RedisClusterHarness(),
 ];
 
 function recorder() {
@@ -110,6 +116,169 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
     });
   });
 
+  describe('when an append is retried', () => {
+    const request = (attemptKey: string, count: number) => ({
+      groups: [
+        {
+          entries: Array.from({ length: count }, (_, i) => [
+            'type',
+            'retried',
+            'data',
+            String(i),
+            'scopes',
+            '[]',
+            'ts',
+            '1',
+          ]),
+        },
+      ],
+      attemptKey,
+      retention: { maxLen: 10_000, maxAgeMs: 0 },
+      epochCandidate: 'abc123',
+      keyWindowMs: 60_000,
+    });
+
+    it('writes nothing the second time and returns the ids of the first', async () => {
+      const { store, subscription } = harness.node();
+      const start = await subscription.head();
+      const first = await store.append(request('attempt-1', 3));
+      const again = await store.append(request('attempt-1', 3));
+      expect(first.replayed).toBe(false);
+      expect(again).toEqual({ ...first, replayed: true });
+      const page = await subscription.replay(start, { limit: 100 });
+      expect(page.events.map((e) => parseEventId(e.id)!.streamId)).toEqual(
+        first.outcomes[0].status === 'written' ? first.outcomes[0].ids : [],
+      );
+      const other = await store.append(request('attempt-2', 1));
+      expect(other.replayed).toBe(false);
+    });
+  });
+
+  describe('when a publish carries an idempotency key', () => {
+    it('answers a repeat with the first id and writes nothing, from any node', async () => {
+      const a = harness.node();
+      const b = harness.node();
+      const first = await a.publisher.publish(ev(1), { idempotencyKey: 'k-1' });
+      const head = await a.subscription.head();
+      expect(await a.publisher.publish(ev(1), { idempotencyKey: 'k-1' })).toBe(
+        first,
+      );
+      expect(await b.publisher.publish(ev(1), { idempotencyKey: 'k-1' })).toBe(
+        first,
+      );
+      expect(await a.subscription.head()).toBe(head);
+      const next = await a.publisher.publish(ev(1), { idempotencyKey: 'k-2' });
+      expect(compareEventIds(first, next)).toBeLessThan(0);
+    });
+
+    it('answers a repeated batch with the first ids', async () => {
+      const { publisher, subscription } = harness.node();
+      const batch = Array.from({ length: 40 }, (_, i) => ev(i));
+      const ids = await publisher.publishMany(batch, { idempotencyKey: 'b-1' });
+      const head = await subscription.head();
+      expect(
+        await publisher.publishMany(batch, { idempotencyKey: 'b-1' }),
+      ).toEqual(ids);
+      expect(await subscription.head()).toBe(head);
+    });
+
+    it('refuses a key reused for different events and writes none of them', async () => {
+      const { publisher, subscription } = harness.node();
+      await publisher.publish(ev(1), { idempotencyKey: 'r-1' });
+      const head = await subscription.head();
+      await expect(
+        publisher.publish(ev(2), { idempotencyKey: 'r-1' }),
+      ).rejects.toThrow(IdempotencyKeyReusedError);
+      await expect(
+        publisher.publishMany([ev(1), ev(2)], { idempotencyKey: 'r-1' }),
+      ).rejects.toThrow(/already used for different content/);
+      expect(await subscription.head()).toBe(head);
+    });
+
+    it('keeps each of the publishes of one tick to its own key and outcome', async () => {
+      const { publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      const results = await Promise.allSettled([
+        publisher.publish(ev(0)),
+        publisher.publish(ev(1), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(2)),
+        publisher.publish(ev(2)),
+        publisher.publish(ev(1), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(3), { idempotencyKey: 't-1' }),
+        publisher.publish(ev(5)),
+        publisher.publish(ev(6)),
+        publisher.publish(ev(4), { idempotencyKey: 't-2' }),
+        publisher.publish(ev(7)),
+      ]);
+      const value = (r: PromiseSettledResult<string>) =>
+        (r as PromiseFulfilledResult<string>).value;
+      expect(results[5]).toMatchObject({
+        status: 'rejected',
+        reason: expect.any(IdempotencyKeyReusedError),
+      });
+      expect(value(results[4])).toBe(value(results[1]));
+      const written = [0, 1, 2, 3, 6, 7, 8, 9].map((i) => value(results[i]));
+      expect(new Set(written).size).toBe(written.length);
+      const page = await subscription.replay(start, { limit: 100 });
+      expect(page.events.map((x) => x.id)).toEqual(written);
+      expect(page.events.map((x) => (x.data as { i: number }).i)).toEqual([
+        0, 1, 2, 2, 5, 6, 4, 7,
+      ]);
+    });
+
+    it('forgets the key after the window', async () => {
+      const { publisher } = harness.node({ idempotencyWindowMs: 200 });
+      const first = await publisher.publish(ev(1), { idempotencyKey: 'w-1' });
+      await delay(400);
+      const second = await publisher.publish(ev(1), {
+        idempotencyKey: 'w-1',
+      });
+      expect(second).not.toBe(first);
+    });
+
+    it('refuses a malformed key, naming it', async () => {
+      const { publisher } = harness.node();
+      for (const key of ['', 'has space', 'x'.repeat(256), 'é']) {
+        await expect(
+          publisher.publish(ev(1), { idempotencyKey: key }),
+        ).rejects.toMatchObject({ field: 'idempotencyKey' });
+      }
+      await expect(
+        publisher.publishMany([ev(1)], { idempotencyKey: 7 as never }),
+      ).rejects.toThrow(InvalidEventError);
+    });
+  });
+
+  describe('when a batch is too large to write atomically', () => {
+    it('refuses it whole, naming the limit', async () => {
+      const { publisher, subscription } = harness.node();
+      const head = await subscription.head();
+      await expect(
+        publisher.publishMany(
+          Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => ev(1)),
+        ),
+      ).rejects.toThrow(/at most 100000 events/);
+      expect(await subscription.head()).toBe(head);
+    });
+  });
+
+  describe('when a batch is large', () => {
+    it('writes it as one append, ids in order and consecutive', async () => {
+      const node = harness.node({ maxLen: 20_000 });
+      const append = jest.spyOn(node.store, 'append');
+      const start = await node.subscription.head();
+      const ids = await node.publisher.publishMany(
+        Array.from({ length: 5_000 }, (_, i) => ev(i)),
+      );
+      expect(append).toHaveBeenCalledTimes(1);
+      expect(ids).toHaveLength(5_000);
+      for (let i = 1; i < ids.length; i++)
+        expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
+      const page = await node.subscription.replay(start, { limit: 10_000 });
+      expect(page.events.map((e) => e.id)).toEqual(ids);
+    });
+  });
+
   describe('when replaying in pages', () => {
     it('returns bounded pages that chain without gap or overlap', async () => {
       const { publisher, subscription } = harness.node();
@@ -189,6 +358,42 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       expect(ids.length - 1 - firstCovered).toBeGreaterThanOrEqual(200);
       expect(ids.length - 1 - firstCovered).toBeLessThanOrEqual(202);
       expect(covered.slice(firstCovered).every((c) => c.covered)).toBe(true);
+    });
+  });
+
+  describe('when one publish is larger than retention', () => {
+    it('tells a live node reader that events were trimmed, then hands on the retained tail', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 100 });
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      const ids = await publisher.publishMany(
+        Array.from({ length: 400 }, (_, i) => ev(i)),
+      );
+      await waitFor(
+        () => rec.events.at(-1)?.id === ids[399],
+        'the last event of the burst',
+      );
+      expect(rec.discontinuities).toHaveLength(1);
+      expect(rec.discontinuities[0].reason).toBe('trimmed');
+      const resumeAt = ids.indexOf(rec.discontinuities[0].position) + 1;
+      expect(resumeAt).toBeGreaterThan(0);
+      expect(rec.events.map((e) => e.id)).toEqual(ids.slice(resumeAt));
+    });
+
+    it('keeps telling it on every further burst', async () => {
+      const { publisher, subscription } = harness.node({ maxLen: 50 });
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      for (let round = 0; round < 3; round++) {
+        const ids = await publisher.publishMany(
+          Array.from({ length: 200 }, (_, i) => ev(i)),
+        );
+        await waitFor(
+          () => rec.events.at(-1)?.id === ids[199],
+          `the last event of burst ${round}`,
+        );
+        expect(rec.discontinuities).toHaveLength(round + 1);
+      }
     });
   });
 
@@ -291,6 +496,52 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       ]);
       expect(rec.events.slice(1).map((e) => e.id)).toEqual(fresh);
     });
+  });
+
+  describe('when the log is found behind what a node handed on', () => {
+    (harness.canRewind ? it : it.skip)(
+      'continues under a new epoch and tells the node reader, which goes on from the tip',
+      async () => {
+        const { publisher, subscription } = harness.node();
+        const rec = recorder();
+        await subscription.live(rec.listener);
+        const early = await publisher.publishMany([ev(1), ev(2)]);
+        await waitFor(() => rec.events.length === 2, 'the early events');
+        const restore = await harness.snapshot();
+        const late = await publisher.publishMany([ev(3), ev(4)]);
+        await waitFor(() => rec.events.length === 4, 'the late events');
+        // As an operator restoring a backup: the late events are gone, the group is back before them.
+        await restore();
+        await waitFor(
+          () => rec.discontinuities.length > 0,
+          'the discontinuity',
+          10_000,
+        );
+        expect(rec.discontinuities).toEqual([
+          { reason: 'epoch_changed', position: expect.any(String) },
+        ]);
+        const { epoch } = parseEventId(rec.discontinuities[0].position)!;
+        expect(epoch).not.toBe(parseEventId(late[1])!.epoch);
+        // Old cursors, after the restore point or not, are no longer taken as valid.
+        for (const cursor of [early[1], late[1]]) {
+          expect(await subscription.checkCursor(cursor)).toEqual({
+            covered: false,
+            reason: 'epoch_changed',
+          });
+        }
+        const next = await waitFor(
+          () => publisher.publish(ev(5)).catch(() => null),
+          'a publish after the restore',
+        );
+        expect(parseEventId(next)!.epoch).toBe(epoch);
+        await waitFor(
+          () => rec.events.at(-1)?.id === next,
+          'the event published after the restore',
+        );
+        // Nothing from before the restore point is handed on again.
+        expect(rec.events.map((e) => e.id)).toEqual([...early, ...late, next]);
+      },
+    );
   });
 
   describe('when a node restarts with the same instance id', () => {

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import {
   InMemoryEventLog,
   InMemoryEventLogStore,
@@ -14,9 +14,17 @@ import {
 } from '../src/event-bus/engine/event-log.settings';
 import { EventLogSubscription } from '../src/event-bus/engine/event-log.subscription';
 import {
+  RedisClusterHandle,
+  startRedisCluster,
+} from '../../../test/support/redis-cluster';
+import {
   RedisServerHandle,
   startRedisServer,
 } from '../../../test/support/redis-server';
+import {
+  restoreSnapshot,
+  saveSnapshot,
+} from '../../../test/support/redis-snapshot';
 
 export interface LogNode {
   readonly store: EventLogStore;
@@ -43,6 +51,13 @@ export interface EventLogHarness {
   deleteStream(): Promise<void>;
   /** A foreign producer's plain XADD. */
   writeRaw(fields: string[]): Promise<string>;
+  /** Whether `snapshot()` works on this target. */
+  readonly canRewind: boolean;
+  /**
+   * Saves the whole state now and returns what puts it back, as restoring
+   * Redis from an older snapshot would.
+   */
+  snapshot(): Promise<() => Promise<void>>;
   closeAll(): Promise<void>;
 }
 
@@ -57,6 +72,8 @@ abstract class BaseHarness implements EventLogHarness {
   abstract reset(): Promise<void>;
   abstract writeRaw(fields: string[]): Promise<string>;
   abstract deleteStream(): Promise<void>;
+  readonly canRewind: boolean = true;
+  abstract snapshot(): Promise<() => Promise<void>>;
   protected abstract newStore(settings: EventLogSettings): EventLogStore;
   protected abstract prefix(): string;
 
@@ -116,6 +133,10 @@ export class InMemoryHarness extends BaseHarness {
     this.log.notify();
     return id;
   }
+  async snapshot() {
+    const restore = this.log.snapshot();
+    return async () => restore();
+  }
 }
 
 export class RedisHarness extends BaseHarness {
@@ -156,5 +177,57 @@ export class RedisHarness extends BaseHarness {
       '*',
       ...fields,
     )) as string;
+  }
+  async snapshot() {
+    const saved = await saveSnapshot(this.server);
+    return () => restoreSnapshot(this.server, saved);
+  }
+}
+
+/** The Redis adapter on a Redis Cluster of three masters, through ioredis `Cluster`. */
+export class RedisClusterHarness extends BaseHarness {
+  readonly name = 'redis cluster';
+  private cluster!: RedisClusterHandle;
+  private admin!: Cluster;
+  private currentPrefix = '';
+
+  async setUp() {
+    this.cluster = await startRedisCluster();
+    this.admin = new Cluster([...this.cluster.nodes]);
+  }
+  async tearDown() {
+    this.admin.disconnect();
+    await this.cluster.stop();
+  }
+  newLog() {
+    this.currentPrefix = `t${Date.now().toString(36)}${unique++}`;
+  }
+  protected prefix() {
+    return this.currentPrefix;
+  }
+  protected newStore(settings: EventLogSettings) {
+    return new RedisStreamsEventLogStore(settings.prefix, {
+      cluster: { nodes: this.cluster.nodes },
+    });
+  }
+  async reset() {
+    await Promise.all(
+      this.admin.nodes('master').map((node) => node.flushall()),
+    );
+  }
+  async deleteStream() {
+    await this.admin.del(streamKeys(this.currentPrefix).stream);
+  }
+  async writeRaw(fields: string[]) {
+    return (await this.admin.xadd(
+      streamKeys(this.currentPrefix).stream,
+      '*',
+      ...fields,
+    )) as string;
+  }
+  // One shard cannot be restored under a running cluster without its replica taking over.
+  override readonly canRewind = false;
+  async snapshot(): Promise<() => Promise<void>> {
+    throw new Error('A cluster target cannot be rewound.');
   }
 }

@@ -10,6 +10,7 @@ import {
   ProcessStatus,
 } from '../src/processes/domain/process-message';
 import { ProcessMessageStore } from '../src/processes/domain/process-message-store.port';
+import { IdempotencyKeyReusedError } from '../src/event-bus/domain/errors';
 import {
   InvalidProcessMessageError,
   ProcessAlreadyEndedError,
@@ -241,6 +242,91 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
       const [read] = await readAll(store, id);
       (read.payload as { items: number[] }).items.push(3);
       expect((await readAll(store, id))[0].payload).toEqual({ items: [1] });
+    });
+  });
+
+  describe('when an append carries an idempotency key', () => {
+    const message: NewProcessMessage = {
+      type: 'tool_call',
+      turn: 2,
+      agent: 'coder',
+      payload: { tool: 'ls', args: ['-la'] },
+    };
+
+    it('answers a repeat with the message stored the first time and stores nothing, from any writer', async () => {
+      await store.append(id, { type: 'text', payload: 'before' });
+      const first = await store.append(id, message, { idempotencyKey: 'k-1' });
+      const again = await open().append(id, message, {
+        idempotencyKey: 'k-1',
+      });
+      expect(again).toStrictEqual(first);
+      expect((await readAll(store, id)).map((m) => m.seq)).toEqual([1, 2]);
+      const next = await store.append(id, message, { idempotencyKey: 'k-2' });
+      expect(next.seq).toBe(3);
+    });
+
+    it('keeps keys apart per process', async () => {
+      const other = newProcessId();
+      await store.append(other, { type: 'text', payload: 0 });
+      await store.append(other, message, { idempotencyKey: 'shared' });
+      const here = await store.append(id, message, {
+        idempotencyKey: 'shared',
+      });
+      expect(here.seq).toBe(1);
+    });
+
+    it('refuses a key reused for a different message and stores nothing', async () => {
+      await store.append(id, message, { idempotencyKey: 'k-1' });
+      for (const changed of [
+        { ...message, payload: { tool: 'rm' } },
+        { ...message, turn: 3 },
+        { ...message, type: 'text' },
+      ]) {
+        await rejection(
+          store.append(id, changed, { idempotencyKey: 'k-1' }),
+          IdempotencyKeyReusedError,
+        );
+      }
+      expect(await readAll(store, id)).toHaveLength(1);
+    });
+
+    it('still answers a repeat after the process ended', async () => {
+      const first = await store.append(id, message, { idempotencyKey: 'k-1' });
+      await store.setStatus(id, 'completed');
+      expect(
+        (await store.append(id, message, { idempotencyKey: 'k-1' })).seq,
+      ).toBe(first.seq);
+      await rejection(
+        store.append(id, message, { idempotencyKey: 'k-2' }),
+        ProcessAlreadyEndedError,
+      );
+    });
+
+    it('stores one message when the same key arrives from many writers at once', async () => {
+      const writers = Array.from({ length: 8 }, () => open());
+      // Connected first, so that the appends really meet.
+      await Promise.all(writers.map((w) => w.lastSeq(id)));
+      for (let round = 1; round <= 5; round++) {
+        const results = await Promise.all(
+          writers.map((w) =>
+            w.append(id, message, { idempotencyKey: `race-${round}` }),
+          ),
+        );
+        expect(new Set(results.map((r) => r.seq))).toEqual(new Set([round]));
+      }
+      expect(await readAll(store, id)).toHaveLength(5);
+      expect((await store.append(id, { type: 'text', payload: 1 })).seq).toBe(
+        6,
+      );
+    });
+
+    it('refuses a malformed key, naming it', async () => {
+      const error = await rejection(
+        store.append(id, message, { idempotencyKey: 'two words' }),
+        InvalidProcessMessageError,
+      );
+      expect(error.field).toBe('idempotencyKey');
+      expect(await readAll(store, id)).toHaveLength(0);
     });
   });
 
@@ -676,7 +762,10 @@ describe('PostgreSQL migrations', () => {
     const fresh = await freshSchema();
     try {
       const pool = fresh.pool();
-      expect(await migrate(pool)).toEqual(['001_agent_messages.sql']);
+      expect(await migrate(pool)).toEqual([
+        '001_agent_messages.sql',
+        '002_idempotency_keys.sql',
+      ]);
       const store = new PostgresProcessMessageStore({ pool });
       const id = newProcessId();
       await store.append(id, { type: 'data', payload: { kept: true } });
@@ -687,7 +776,10 @@ describe('PostgreSQL migrations', () => {
       const { rows } = await pool.query(
         'SELECT name FROM streamgate_migrations',
       );
-      expect(rows).toEqual([{ name: '001_agent_messages.sql' }]);
+      expect(rows).toEqual([
+        { name: '001_agent_messages.sql' },
+        { name: '002_idempotency_keys.sql' },
+      ]);
     } finally {
       await drop(fresh);
     }
@@ -701,7 +793,10 @@ describe('PostgreSQL migrations', () => {
         migrate(fresh.pool()),
         migrate(fresh.pool()),
       ]);
-      expect(results.flat()).toEqual(['001_agent_messages.sql']);
+      expect(results.flat()).toEqual([
+        '001_agent_messages.sql',
+        '002_idempotency_keys.sql',
+      ]);
     } finally {
       await drop(fresh);
     }

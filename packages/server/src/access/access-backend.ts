@@ -1,7 +1,7 @@
 import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
-import type Redis from 'ioredis';
 import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
-import { createRedisClient } from '../redis/redis-connection';
+import { closeRedisClient, createRedisClient } from '../redis/redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 import { InMemoryRevocationStore } from './adapters/in-memory.revocation-store';
 import { RedisRevocationStore } from './adapters/redis.revocation-store';
 import { RedisThrottlerStorage } from './adapters/redis.throttler-storage';
@@ -22,12 +22,16 @@ export const ACCESS_BACKEND = 'STREAMGATE:ACCESS_BACKEND';
 export function createAccessBackend(bus: EventBusModuleOptions): AccessBackend {
   const prefix = bus.prefix ?? 'streamgate';
   if ((bus.driver ?? 'memory') === 'redis' && bus.redis) {
-    const redis: Redis = createRedisClient(bus.redis, 'commands', 'access');
+    const redis: RedisClient = createRedisClient(
+      bus.redis,
+      'commands',
+      'access',
+    );
     return {
       revocations: new RedisRevocationStore(redis, prefix),
       throttler: new RedisThrottlerStorage(redis, prefix),
       async close() {
-        await redis.quit().catch(() => redis.disconnect());
+        await closeRedisClient(redis);
       },
     };
   }

@@ -2,7 +2,11 @@ export const EventBusMessages = {
   unknownDriver: (driver: unknown) =>
     `EventBusModule: unknown driver "${String(driver)}". Use 'memory' (the default) or 'redis'.`,
   redisWithoutConnection: () =>
-    `EventBusModule: driver 'redis' needs a connection. Pass redis: { url: 'redis://host:6379' } (or an ioredis client).`,
+    `EventBusModule: driver 'redis' needs a connection. Pass redis: { url: 'redis://host:6379' }, { sentinels, name }, { cluster: { nodes } } or an ioredis client.`,
+  unknownDurability: (durability: unknown) =>
+    `EventBusModule: unknown durability "${String(durability)}". Use 'leader' (the default) or 'replicated'.`,
+  replicatedWithoutRedis: () =>
+    `EventBusModule: durability 'replicated' waits for Redis replicas and needs driver 'redis'.`,
   invalidNumber: (name: string, value: unknown) =>
     `EventBusModule: option "${name}" must be a positive integer (got ${JSON.stringify(value)}).`,
   usingMemory: () =>

@@ -55,6 +55,45 @@ export interface EventBusModuleOptions {
    * @default maxAgeMs
    */
   staleGroupMs?: number;
+  /**
+   * How long the log remembers a caller's idempotency key (`publish(event,
+   * { idempotencyKey })`, the `Idempotency-Key` header of `POST /events`), in
+   * milliseconds. A retry within the window gets the first ids and writes
+   * nothing; after it, the key is forgotten and a retry writes again. Each
+   * remembered key costs one small Redis string under the prefix's hash tag.
+   * The publisher's own retries after a lost reply are covered separately,
+   * for 60 s, whether or not a key was given.
+   * @default 600000
+   */
+  idempotencyWindowMs?: number;
+  /**
+   * When a publish counts as written (`driver: 'redis'`). `leader`: once the
+   * Redis primary has it; a failover before a replica has it loses it.
+   * `replicated`: once `waitReplicas` replicas confirm it (`WAIT`), or the
+   * publish fails with `EventLogNotReplicatedError` (HTTP 503) saying how
+   * many did; each append then costs a replica round trip more.
+   * @default 'leader'
+   */
+  durability?: 'leader' | 'replicated';
+  /**
+   * Replicas that must confirm each append (`durability: 'replicated'`).
+   * @default 1
+   */
+  waitReplicas?: number;
+  /**
+   * How long an append waits for its replicas (`durability: 'replicated'`),
+   * in milliseconds.
+   * @default 500
+   */
+  waitTimeoutMs?: number;
+  /**
+   * How long one log operation may wait for Redis (`driver: 'redis'`),
+   * reconnecting and retrying included, before it fails; a publish then
+   * rejects with `EventLogUnavailableError` (HTTP 503). A command sent on a
+   * live connection gets at least 5 s to answer, for large batches.
+   * @default 800
+   */
+  commandTimeoutMs?: number;
   /** The in-memory log to use (`driver: 'memory'`); lets tests put several nodes on one log. @default a new log per module */
   memoryLog?: InMemoryEventLog;
   /** Delivery settings of this node's hub (acknowledgements, queues, replay). @default see `HubOptions` */

@@ -2,7 +2,10 @@ import {
   InMemoryEventLog,
   InMemoryEventLogStore,
 } from './adapters/in-memory/in-memory.event-log-store';
-import { hasRedisConnection } from '../redis/redis-connection';
+import {
+  assertRedisConnection,
+  hasRedisConnection,
+} from '../redis/redis-connection';
 import { streamKeys } from './adapters/redis-streams/redis-streams.keys';
 import { RedisStreamsEventLogStore } from './adapters/redis-streams/redis-streams.event-log-store';
 import {
@@ -45,6 +48,10 @@ const POSITIVE_INTEGERS = [
   'readBatchSize',
   'blockMs',
   'staleGroupMs',
+  'idempotencyWindowMs',
+  'commandTimeoutMs',
+  'waitReplicas',
+  'waitTimeoutMs',
 ] as const;
 
 /**
@@ -74,8 +81,14 @@ export function createEventLogEngine(
     readBatchSize: options.readBatchSize,
     blockMs: options.blockMs,
     staleGroupMs: options.staleGroupMs,
+    idempotencyWindowMs: options.idempotencyWindowMs,
   });
   streamKeys(settings.prefix);
+  const durability = options.durability ?? 'leader';
+  if (durability !== 'leader' && durability !== 'replicated')
+    throw new Error(EventBusMessages.unknownDurability(durability));
+  if (durability === 'replicated' && driver !== 'redis')
+    throw new Error(EventBusMessages.replicatedWithoutRedis());
   let store: EventLogStore;
   if (driver === 'memory') {
     store = new InMemoryEventLogStore(
@@ -85,7 +98,17 @@ export function createEventLogEngine(
     if (!options.redis || !hasRedisConnection(options.redis)) {
       throw new Error(EventBusMessages.redisWithoutConnection());
     }
-    store = new RedisStreamsEventLogStore(settings.prefix, options.redis);
+    assertRedisConnection(options.redis, 'EventBusModule: redis');
+    store = new RedisStreamsEventLogStore(settings.prefix, options.redis, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      replication:
+        durability === 'replicated'
+          ? {
+              replicas: options.waitReplicas ?? 1,
+              timeoutMs: options.waitTimeoutMs ?? 500,
+            }
+          : null,
+    });
   } else {
     throw new Error(EventBusMessages.unknownDriver(driver));
   }

@@ -1,5 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
 import {
+  IDEMPOTENCY_KEY_PATTERN,
+  RETRY_AFTER_SECONDS,
+} from '../event-bus/domain/idempotency-key';
+import {
+  ApiHeader,
   ApiProperty,
   ApiPropertyOptional,
   ApiResponse,
@@ -80,5 +85,41 @@ export function ApiErrorResponse(
 ): MethodDecorator {
   return applyDecorators(
     ApiResponse({ status, description, type: ErrorBodyDoc }),
+  );
+}
+
+/** A 503 that tells the client when to retry. */
+export function ApiUnavailableResponse(description: string): MethodDecorator {
+  return applyDecorators(
+    ApiResponse({
+      status: 503,
+      description,
+      type: ErrorBodyDoc,
+      headers: {
+        'Retry-After': {
+          description: 'Seconds to wait before retrying.',
+          schema: { type: 'integer', example: RETRY_AFTER_SECONDS },
+        },
+      },
+    }),
+  );
+}
+
+/** The `Idempotency-Key` request header and the 422 of a key reused for another body. */
+export function ApiIdempotencyKey(description: string): MethodDecorator {
+  return applyDecorators(
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description,
+      schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
+      example: '0b6f3c52-8f1e-4a8c-9d55-3e1f7c2a9b10',
+    }),
+    ApiResponse({
+      status: 422,
+      description:
+        'The Idempotency-Key was already used by this principal for a different body.',
+      type: ErrorBodyDoc,
+    }),
   );
 }

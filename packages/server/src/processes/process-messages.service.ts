@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
-import { ProcessMessageStore } from './domain/process-message-store.port';
+import {
+  AppendMessageOptions,
+  ProcessMessageStore,
+} from './domain/process-message-store.port';
 import {
   NewProcessMessage,
   ProcessMessage,
@@ -48,12 +51,26 @@ export class ProcessMessagesService {
     return this.failedPublishes;
   }
 
+  /**
+   * With an idempotency key, a retry gets the stored message back and the
+   * bus event goes out under a key of its own, so that live readers hear of
+   * the message once even when the first attempt's reply was lost after
+   * both writes.
+   */
   async append(
     processId: string,
     message: NewProcessMessage,
+    options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
-    const stored = await this.store.append(processId, message);
-    await this.publish(processId, PROCESS_MESSAGE_EVENT, stored);
+    const stored = await this.store.append(processId, message, options);
+    await this.publish(
+      processId,
+      PROCESS_MESSAGE_EVENT,
+      stored,
+      options.idempotencyKey === undefined
+        ? undefined
+        : `process-message:${processId}:${stored.seq}`,
+    );
     return stored;
   }
 
@@ -126,13 +143,13 @@ export class ProcessMessagesService {
     processId: string,
     type: string,
     data: unknown,
+    idempotencyKey?: string,
   ): Promise<void> {
     try {
-      await this.publisher.publish({
-        type,
-        data,
-        scopes: [processScope(processId)],
-      });
+      await this.publisher.publish(
+        { type, data, scopes: [processScope(processId)] },
+        idempotencyKey === undefined ? undefined : { idempotencyKey },
+      );
       if (this.failingSince !== null) {
         this.logger.log(
           ProcessesMessages.publishRecovered(

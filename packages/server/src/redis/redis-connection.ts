@@ -1,13 +1,51 @@
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 
-/** How to reach Redis; shared by the event log and the process message store. */
+/** A Redis server, a sentinel or a cluster node. */
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A client streamgate can talk through: one server (plain or behind Sentinel) or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * How to reach Redis; shared by the event log and the process message store.
+ * Give one of `url` (or `options` with host and port), `sentinels` with
+ * `name`, `cluster`, or `client`.
+ */
 export interface RedisConnectionOptions {
   /** `redis://host:port/db` (or `rediss://`); ignored when `client` is given. */
   readonly url?: string;
-  /** Extra ioredis options, applied over streamgate's defaults. */
+  /** Extra ioredis options, applied over streamgate's defaults (also to each node of a Sentinel setup). */
   readonly options?: RedisOptions;
-  /** An existing client; streamgate duplicates it where it needs a connection of its own and never closes it. */
-  readonly client?: Redis;
+  /**
+   * An existing client; streamgate duplicates it where it needs a connection
+   * of its own and never closes it.
+   */
+  readonly client?: RedisClient;
+  /**
+   * Sentinels to ask where the primary of `name` is. Connections follow a
+   * failover on their own: ioredis asks the sentinels again on every
+   * reconnect, and subscribes to `+switch-master` to drop a connection to a
+   * demoted primary at once.
+   */
+  readonly sentinels?: readonly RedisNodeAddress[];
+  /** The master group the sentinels monitor (`sentinel monitor <name> ...`); required with `sentinels`. */
+  readonly name?: string;
+  /** ACL user for the sentinels, when they require one. @default none */
+  readonly sentinelUsername?: string;
+  /** Password for the sentinels (`requirepass` of sentinel.conf). @default none */
+  readonly sentinelPassword?: string;
+  /**
+   * Redis Cluster: a few nodes to discover it from, and ioredis `Cluster`
+   * options. Every key of one log shares the `{prefix}` hash tag, so a log
+   * lives on one shard; logs with other prefixes can live on others.
+   */
+  readonly cluster?: {
+    readonly nodes: readonly RedisNodeAddress[];
+    readonly options?: ClusterOptions;
+  };
 }
 
 /** What a connection is for: commands, or blocking reads that hold the connection. */
@@ -17,36 +55,232 @@ export type RedisConnectionRole = 'commands' | 'reader';
 export function hasRedisConnection(
   connection: RedisConnectionOptions | undefined,
 ): boolean {
-  return Boolean(connection?.url || connection?.client || connection?.options);
+  return Boolean(
+    connection?.url ||
+    connection?.client ||
+    connection?.options ||
+    connection?.sentinels ||
+    connection?.cluster,
+  );
 }
 
 /**
- * Opens a connection for `role`, or duplicates the host's client. Commands
- * get bounded retries, so that a write fails with a clear error instead of
- * hanging while Redis is away; readers get none, because their loop retries.
+ * Throws an error naming what is wrong when `connection` mixes forms or
+ * leaves one incomplete; `owner` names the option, e.g. `EventBusModule: redis`.
+ */
+export function assertRedisConnection(
+  connection: RedisConnectionOptions,
+  owner: string,
+): void {
+  const forms = [
+    connection.url !== undefined && 'url',
+    connection.sentinels !== undefined && 'sentinels',
+    connection.cluster !== undefined && 'cluster',
+    connection.client !== undefined && 'client',
+  ].filter(Boolean);
+  if (forms.length > 1) {
+    throw new Error(
+      `${owner}: give only one of url, sentinels, cluster and client (got ${forms.join(', ')}).`,
+    );
+  }
+  if (connection.sentinels !== undefined) {
+    if (connection.sentinels.length === 0 || !connection.name) {
+      throw new Error(
+        `${owner}: sentinels needs at least one { host, port } and the master group name in "name".`,
+      );
+    }
+    connection.sentinels.forEach((node, i) =>
+      assertAddress(node, `${owner}: sentinels[${i}]`),
+    );
+  }
+  if (connection.cluster !== undefined) {
+    if (!connection.cluster.nodes?.length) {
+      throw new Error(
+        `${owner}: cluster.nodes needs at least one { host, port } to discover the cluster from.`,
+      );
+    }
+    connection.cluster.nodes.forEach((node, i) =>
+      assertAddress(node, `${owner}: cluster.nodes[${i}]`),
+    );
+  }
+}
+
+function assertAddress(node: RedisNodeAddress, where: string): void {
+  if (
+    !node ||
+    typeof node.host !== 'string' ||
+    node.host === '' ||
+    !Number.isInteger(node.port) ||
+    node.port < 1 ||
+    node.port > 65535
+  ) {
+    throw new Error(
+      `${where} must be { host, port } with a port from 1 to 65535 (got ${JSON.stringify(node)}).`,
+    );
+  }
+}
+
+/**
+ * Parses `host:port,host:port` (as in `REDIS_SENTINELS`), or throws an error
+ * naming `variable`.
+ */
+export function parseRedisNodes(
+  value: string,
+  variable: string,
+): RedisNodeAddress[] {
+  const nodes = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(part);
+      const port = match ? Number(match[2]) : NaN;
+      if (!match || port < 1 || port > 65535) {
+        throw new Error(
+          `${variable}: "${part}" is not host:port (a comma-separated list such as 10.0.0.1:26379,10.0.0.2:26379).`,
+        );
+      }
+      return { host: match[1].replace(/^\[|\]$/g, ''), port };
+    });
+  if (nodes.length === 0) {
+    throw new Error(`${variable}: give at least one host:port.`);
+  }
+  return nodes;
+}
+
+/**
+ * The connection closed while a command was on its way or its reply was: it
+ * may or may not have run. Retry only what is safe to run twice (streamgate's
+ * appends are, through their attempt and idempotency keys).
+ */
+export class RedisConnectionLostError extends Error {
+  constructor(command: string) {
+    super(
+      `The Redis connection closed before the reply to ${command} arrived; it may or may not have run.`,
+    );
+    this.name = 'RedisConnectionLostError';
+  }
+}
+
+/**
+ * Opens a connection for `role`, or duplicates the host's client. Readers
+ * get no retries per request, because their loop retries.
+ *
+ * No connection re-sends a command whose reply was lost: a script that
+ * appends would run twice. Such commands reject with
+ * `RedisConnectionLostError` instead, and callers retry what is idempotent.
  */
 export function createRedisClient(
   connection: RedisConnectionOptions,
   role: RedisConnectionRole,
   name: string,
-): Redis {
+): RedisClient {
   const base: RedisOptions = {
     connectionName: `streamgate:${name}:${role}`,
     maxRetriesPerRequest: role === 'commands' ? 2 : 0,
-    autoResendUnfulfilledCommands: role === 'commands',
     retryStrategy: (times) =>
       Math.min(50 * 2 ** Math.min(times, 6), 2_000) +
       Math.floor(Math.random() * 100),
   };
-  if (connection.client) {
-    return connection.client.duplicate(
-      role === 'reader'
-        ? { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }
-        : {},
-    );
+  const noResend: RedisOptions = { autoResendUnfulfilledCommands: false };
+  const readerOverride: RedisOptions =
+    role === 'reader' ? { maxRetriesPerRequest: 0 } : {};
+  if (connection.client instanceof Cluster) {
+    const cluster = connection.client.duplicate([], {
+      redisOptions: {
+        ...connection.client.options.redisOptions,
+        ...readerOverride,
+        ...noResend,
+      },
+    });
+    watchClusterNodes(cluster);
+    return cluster;
   }
-  const options = { ...base, ...connection.options };
-  return connection.url
+  if (connection.client) {
+    const client = connection.client.duplicate({
+      ...readerOverride,
+      ...noResend,
+    });
+    rejectUnfulfilledOnClose(client);
+    return client;
+  }
+  if (connection.cluster) {
+    const options = connection.cluster.options ?? {};
+    const cluster = new Cluster(
+      connection.cluster.nodes.map((node) => ({ ...node })),
+      {
+        ...options,
+        redisOptions: {
+          ...base,
+          ...options.redisOptions,
+          ...readerOverride,
+          ...noResend,
+        },
+      },
+    );
+    watchClusterNodes(cluster);
+    return cluster;
+  }
+  const options: RedisOptions = {
+    ...base,
+    ...connection.options,
+    ...readerOverride,
+    ...noResend,
+  };
+  if (connection.sentinels) {
+    options.sentinels = connection.sentinels.map((node) => ({ ...node }));
+    options.name = connection.name;
+    options.sentinelUsername = connection.sentinelUsername;
+    options.sentinelPassword = connection.sentinelPassword;
+    // A manual failover leaves the old primary up (and writable) until
+    // Sentinel demotes it; hearing +switch-master shortens that window. Only
+    // writers need it: a demoted primary unblocks a reader by itself.
+    options.failoverDetector ??= role === 'commands';
+  }
+  const client = connection.url
     ? new Redis(connection.url, options)
     : new Redis(options);
+  rejectUnfulfilledOnClose(client);
+  return client;
+}
+
+function watchClusterNodes(cluster: Cluster): void {
+  cluster.on('+node', (node: Redis) => rejectUnfulfilledOnClose(node));
+}
+
+interface UnfulfilledQueue {
+  shift():
+    { command: { name: string; reject(error: Error): void } } | undefined;
+}
+
+/**
+ * ioredis 5 keeps the commands that were in flight when a connection closed
+ * and, with re-sending off, drops them on reconnect without settling their
+ * promises (fixed upstream in ioredis 6): a caller would wait forever. This
+ * settles them as soon as the connection closes. Harmless where ioredis
+ * settles them itself: a settled promise ignores a second rejection.
+ */
+export function rejectUnfulfilledOnClose(client: Redis): void {
+  client.on('close', () => {
+    const stash = (client as unknown as { prevCommandQueue?: UnfulfilledQueue })
+      .prevCommandQueue;
+    if (!stash || typeof stash.shift !== 'function') return;
+    for (let item = stash.shift(); item; item = stash.shift()) {
+      item.command.reject(new RedisConnectionLostError(item.command.name));
+    }
+  });
+}
+
+/**
+ * Closes a client streamgate opened, once nothing is in flight on it. A
+ * Cluster is disconnected rather than quit: QUIT would first open the node
+ * connections it never needed (they connect lazily), and one opened while a
+ * node goes away waits out its connect timeout.
+ */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  if (client instanceof Cluster) {
+    client.disconnect();
+    return;
+  }
+  await client.quit().catch(() => client.disconnect());
 }

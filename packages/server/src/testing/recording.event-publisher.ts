@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import {
+  InvalidEventError,
   NewEvent,
   StoredEvent,
   validateNewEvent,
   validateNewEvents,
 } from '../event-bus/domain/event';
 import { EventId, formatEventId } from '../event-bus/domain/event-id';
-import { EventLogUnavailableError } from '../event-bus/domain/errors';
-import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import {
+  EventLogUnavailableError,
+  IdempotencyKeyReusedError,
+} from '../event-bus/domain/errors';
+import {
+  EventPublisher,
+  PublishOptions,
+} from '../event-bus/domain/event-publisher.port';
+import { checkIdempotencyKey } from '../event-bus/domain/idempotency-key';
 
 /**
  * An `EventPublisher` that records instead of writing to a log, for unit
@@ -28,17 +36,22 @@ export class RecordingEventPublisher implements EventPublisher {
   private readonly epoch = randomBytes(4).toString('hex');
   private seq = 0;
   private failure: Error | null = null;
+  private readonly keys = new Map<
+    string,
+    { content: string; ids: EventId[] }
+  >();
 
-  async publish(event: NewEvent): Promise<EventId> {
+  async publish(event: NewEvent, options?: PublishOptions): Promise<EventId> {
     const valid = validateNewEvent(event);
-    this.throwIfFailing(1);
-    return this.record(valid).id;
+    return (await this.write([valid], options))[0];
   }
 
-  async publishMany(events: readonly NewEvent[]): Promise<EventId[]> {
+  async publishMany(
+    events: readonly NewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[]> {
     const valid = validateNewEvents(events);
-    this.throwIfFailing(valid.length);
-    return valid.map((event) => this.record(event).id);
+    return valid.length === 0 ? [] : this.write(valid, options);
   }
 
   /** The recorded events of one type. */
@@ -61,9 +74,32 @@ export class RecordingEventPublisher implements EventPublisher {
           : failing;
   }
 
-  /** Forgets what was recorded. */
+  /** Forgets what was recorded, and the idempotency keys seen. */
   clear(): void {
     this.events.length = 0;
+    this.keys.clear();
+  }
+
+  /** Honours idempotency keys as the log does (without a window): a repeat gets the first ids. */
+  private async write(
+    events: Required<NewEvent>[],
+    options: PublishOptions | undefined,
+  ): Promise<EventId[]> {
+    const key = checkIdempotencyKey(
+      options?.idempotencyKey,
+      (message) => new InvalidEventError(message, 'idempotencyKey'),
+    );
+    const content = JSON.stringify(events);
+    const earlier = key === undefined ? undefined : this.keys.get(key);
+    if (earlier) {
+      if (earlier.content !== content)
+        throw new IdempotencyKeyReusedError(key!);
+      return earlier.ids;
+    }
+    this.throwIfFailing(events.length);
+    const ids = events.map((event) => this.record(event).id);
+    if (key !== undefined) this.keys.set(key, { content, ids });
+    return ids;
   }
 
   private throwIfFailing(count: number): void {

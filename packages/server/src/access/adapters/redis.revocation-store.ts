@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection';
 import { RevocationStore } from '../revocation-store.port';
 
 // Keeps the later of two revocations, and the TTL of the newest write.
@@ -16,7 +16,7 @@ return at`;
  */
 export class RedisRevocationStore implements RevocationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

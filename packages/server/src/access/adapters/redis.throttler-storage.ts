@@ -1,5 +1,5 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection';
 
 interface ThrottlerStorageRecord {
   totalHits: number;
@@ -31,7 +31,7 @@ return {hits, ttl, blocked}`;
  */
 export class RedisThrottlerStorage implements ThrottlerStorage {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -7,6 +7,26 @@ export class EventLogUnavailableError extends Error {
   }
 }
 
+/**
+ * The events were written to the primary, but fewer replicas than required
+ * confirmed them in time (`durability: 'replicated'`): a failover before
+ * they reach a replica would lose them. A retry with the same idempotency
+ * key writes nothing again and waits for the replicas once more.
+ */
+export class EventLogNotReplicatedError extends EventLogUnavailableError {
+  constructor(
+    readonly confirmed: number,
+    readonly required: number,
+    timeoutMs: number,
+    count: number,
+  ) {
+    super(
+      `${count} event(s) were written to the Redis primary, but only ${confirmed} of the ${required} required replica(s) confirmed them within ${timeoutMs} ms; a failover now could lose them. Retry with the same idempotency key: nothing is written twice.`,
+    );
+    this.name = 'EventLogNotReplicatedError';
+  }
+}
+
 /** A cursor that is not an event id this log could have produced. */
 export class InvalidCursorError extends Error {
   constructor(readonly cursor: unknown) {
@@ -22,5 +42,19 @@ export class CursorNotCoveredError extends Error {
   constructor(readonly reason: CursorProblem) {
     super(`The log no longer holds every event after this cursor (${reason}).`);
     this.name = 'CursorNotCoveredError';
+  }
+}
+
+/**
+ * An idempotency key came back with different content than it was first
+ * used for. Answering with the first ids would tell the caller that its new
+ * content was stored, so the publish is refused instead.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(readonly key: string) {
+    super(
+      `The idempotency key "${key.slice(0, 80)}" was already used for different content; use a new key for new content.`,
+    );
+    this.name = 'IdempotencyKeyReusedError';
   }
 }

@@ -38,3 +38,26 @@ export function nextStreamId(streamId: string): string {
   const seq = BigInt(streamId.slice(dash + 1));
   return seq === MAX_U64 ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
 }
+
+/**
+ * `count` ids that follow one another within one millisecond, starting
+ * `offset` places after `first`: how one append's ids are laid out.
+ */
+export function consecutiveStreamIds(
+  first: string,
+  offset: number,
+  count: number,
+): string[] {
+  const dash = first.indexOf('-');
+  const ms = first.slice(0, dash);
+  const seqText = first.slice(dash + 1);
+  const ids = new Array<string>(count);
+  if (seqText.length < 16) {
+    const seq = Number(seqText) + offset;
+    for (let i = 0; i < count; i++) ids[i] = `${ms}-${seq + i}`;
+  } else {
+    const seq = BigInt(seqText) + BigInt(offset);
+    for (let i = 0; i < count; i++) ids[i] = `${ms}-${seq + BigInt(i)}`;
+  }
+  return ids;
+}

@@ -28,6 +28,12 @@ export interface LogInfo {
    */
   readonly maxDeletedId: string;
   readonly length: number;
+  /**
+   * Where this epoch begins: `0-0` for a new log; the tip at that moment for
+   * a log that got a new epoch because it was found behind what had been
+   * handed on (see `renewEpoch`).
+   */
+  readonly epochStart: string;
 }
 
 export interface RangeResult extends LogInfo {
@@ -60,16 +66,63 @@ export class GroupMissingError extends Error {
   }
 }
 
+/** One publish inside an append: its entries, and the caller's idempotency key if it gave one. */
+export interface AppendGroup {
+  /** Flat field/value lists, one per entry, written in this order. */
+  readonly entries: readonly (readonly string[])[];
+  /**
+   * The caller's idempotency key. A group whose key was used within the
+   * key window is not written again; it gets the ids written the first time.
+   */
+  readonly key?: string;
+  /** What the group holds; a key reused for different content is refused (`conflict`). */
+  readonly fingerprint?: string;
+}
+
+export interface AppendRequest {
+  readonly groups: readonly AppendGroup[];
+  /**
+   * Names this append. A retry sends the same request with the same key and
+   * gets the outcome of the attempt that ran, without writing again.
+   */
+  readonly attemptKey: string;
+  readonly retention: Retention;
+  readonly epochCandidate: string;
+  /** How long caller keys are remembered, in milliseconds. */
+  readonly keyWindowMs: number;
+}
+
+export type AppendOutcome =
+  | {
+      /** `written` by this append, or a `duplicate` of a group written earlier under the same key. */
+      readonly status: 'written' | 'duplicate';
+      readonly epoch: string;
+      readonly ids: readonly string[];
+    }
+  | { readonly status: 'conflict' };
+
+export interface AppendResult {
+  /** One per group, in order. */
+  readonly outcomes: readonly AppendOutcome[];
+  /** The append had already run (a retry after a lost reply); nothing was written now. */
+  readonly replayed: boolean;
+}
+
+/**
+ * How long an append's attempt key is remembered: far longer than a
+ * publisher keeps retrying one append, short enough that one record per
+ * append stays cheap.
+ */
+export const ATTEMPT_WINDOW_MS = 60_000;
+
 export interface EventLogStore {
   /**
-   * Appends all entries atomically, then applies retention, and returns the
-   * log epoch with the new ids. Starts a new epoch when the stream is new.
+   * Appends every group that is not a duplicate, all in one atomic step, then
+   * applies retention. Starts a new epoch when the stream is new. Running
+   * the same request again (same attempt key) writes nothing and returns
+   * the first outcome.
    */
-  append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ): Promise<{ epoch: string; ids: string[] }>;
+  append(request: AppendRequest): Promise<AppendResult>;
   /** Applies retention without appending. */
   trim(retention: Retention, epochCandidate: string): Promise<void>;
   /** Current metadata; creates the stream and its epoch if missing. */
@@ -87,6 +140,15 @@ export interface EventLogStore {
     start: string,
     epochCandidate: string,
   ): Promise<boolean>;
+  /**
+   * Gives the log a new epoch that begins at its current tip, unless the
+   * epoch is no longer `from` (another node did it first), and returns the
+   * log's metadata afterwards. For a log found behind what was handed on:
+   * cursors of the old epoch can no longer be trusted.
+   */
+  renewEpoch(from: string, epochCandidate: string): Promise<LogInfo>;
+  /** Sets the group's last delivered id (XGROUP SETID). */
+  moveGroup(group: string, id: string): Promise<void>;
   /** The group's last delivered id, or `null` when it does not exist. */
   groupPosition(group: string): Promise<string | null>;
   /** A reader for blocking group reads (in Redis, a connection of its own). */
@@ -108,6 +170,22 @@ export interface EventLogStore {
   close(): Promise<void>;
 }
 
+/** New entries of a group together with the log's metadata at the same instant. */
+export interface GroupSnapshot {
+  /** The log's epoch; `null` when the log has none (it was reset under the group). */
+  readonly epoch: string | null;
+  readonly lastId: string;
+  readonly maxDeletedId: string;
+  readonly entries: RawEntry[];
+  /**
+   * The entry at the reader's position is gone although nothing deleted it
+   * (`maxDeletedId` is below it): the log went back, restored from an older
+   * snapshot or failed over to a replica that missed writes. Nothing was
+   * read.
+   */
+  readonly rewound: boolean;
+}
+
 export interface GroupReader {
   /**
    * New entries (`>`), waiting up to `blockMs`, or this consumer's own pending
@@ -121,6 +199,25 @@ export interface GroupReader {
     blockMs: number,
     pendingAfter?: string,
   ): Promise<RawEntry[]>;
+  /**
+   * New entries (`>`) without waiting, read atomically with the log's
+   * metadata: no trim can fall between the two, so comparing
+   * `maxDeletedId` with the group's previous position tells exactly whether
+   * entries were lost before this read. First checks that the entry at
+   * `position` (the last one handed on) is still there. Throws
+   * `GroupMissingError`. Resolves with no entries once the reader is closed.
+   */
+  readNew(
+    group: string,
+    consumer: string,
+    count: number,
+    position: string,
+  ): Promise<GroupSnapshot>;
+  /**
+   * Resolves once the log holds an entry after `after`, or after `blockMs`,
+   * or once the reader is closed. Consumes nothing.
+   */
+  waitForEntries(after: string, blockMs: number): Promise<void>;
   /** Ends a blocking read in progress and releases the reader. */
   close(): Promise<void>;
 }

@@ -5,12 +5,22 @@
 export interface EventLogObserver {
   published?(count: number): void;
   publishFailed?(count: number, error: unknown): void;
+  /**
+   * Events a publish did not write again because they were already in the
+   * log: a retry after a lost reply, or an idempotency key used before.
+   */
+  deduplicated?(count: number): void;
   /** An entry that is not a valid event (usually from a foreign producer) was skipped. */
   malformedEntry?(id: string, reason: string): void;
   deadLettered?(group: string, id: string): void;
   /** An entry was trimmed before a consumer of `group` could acknowledge it. */
   lostWhilePending?(group: string, id: string): void;
-  readerDiscontinuity?(reason: 'epoch_changed' | 'trimmed'): void;
+  /**
+   * The node reader lost continuity: the log was reset (`epoch_changed`),
+   * trimmed past its position (`trimmed`), or found behind what it had
+   * handed on (`rewound`, after which the log continues under a new epoch).
+   */
+  readerDiscontinuity?(reason: 'epoch_changed' | 'trimmed' | 'rewound'): void;
   /** The node reader handed a batch on; `position` is the id it reached. */
   readerBatch?(count: number, position: string): void;
 }

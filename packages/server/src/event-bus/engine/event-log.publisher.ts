@@ -1,26 +1,77 @@
-import { randomBytes } from 'node:crypto';
-import { NewEvent, validateNewEvent, validateNewEvents } from '../domain/event';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  InvalidEventError,
+  NewEvent,
+  validateNewEvent,
+  validateNewEvents,
+} from '../domain/event';
 import { EventId, formatEventId } from '../domain/event-id';
-import { EventPublisher } from '../domain/event-publisher.port';
-import { EventLogUnavailableError } from '../domain/errors';
+import { EventPublisher, PublishOptions } from '../domain/event-publisher.port';
+import {
+  EventLogUnavailableError,
+  IdempotencyKeyReusedError,
+} from '../domain/errors';
+import { checkIdempotencyKey } from '../domain/idempotency-key';
 import { EventLogSettings } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { encodeEntry } from './stream-entry.codec';
-import { EventLogStore } from './event-log-store.port';
+import {
+  AppendGroup,
+  AppendOutcome,
+  EventLogStore,
+} from './event-log-store.port';
 
-/** Entries per atomic append; larger batches go out as several pipelined appends. */
-const APPEND_CHUNK = 500;
+/** Single publishes per coalesced append; more go out as further appends. */
+const COALESCE_LIMIT = 500;
+
+/**
+ * Events one `publishMany` may hold. A batch is one script call, and Redis
+ * runs nothing else meanwhile (about 5 to 10 µs per event): 100,000 events
+ * hold it for roughly half a second to a second, well below the 5 s after
+ * which other clients would be answered BUSY.
+ */
+export const MAX_BATCH_EVENTS = 100_000;
+
+/** Fields of an encoded entry that say what it is (all but the timestamp). */
+const CONTENT_FIELDS = 6;
 
 export function newEpochCandidate(): string {
   return randomBytes(6).toString('hex');
 }
 
+function newAttemptKey(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** What a keyed publish holds; a retry of it encodes to the same fingerprint. */
+function fingerprintOf(entries: readonly (readonly string[])[]): string {
+  const hash = createHash('sha1');
+  for (const entry of entries) {
+    for (let i = 0; i < CONTENT_FIELDS; i++) hash.update(`${entry[i]}\u0000`);
+    hash.update('\u0001');
+  }
+  return hash.digest('hex');
+}
+
+function keyOf(options: PublishOptions | undefined): string | undefined {
+  return checkIdempotencyKey(
+    options?.idempotencyKey,
+    (message) => new InvalidEventError(message, 'idempotencyKey'),
+  );
+}
+
 interface QueuedPublish {
-  readonly entry: string[];
+  readonly group: AppendGroup;
   resolve(id: EventId): void;
   reject(error: unknown): void;
 }
 
+/**
+ * Writes events exactly once. Every append carries a fresh attempt key, so
+ * when its reply is lost the store can retry it and gets the ids of the run
+ * that happened; a caller's idempotency key extends the same guarantee to
+ * the caller's own retries, within `idempotencyWindowMs`.
+ */
 export class EventLogPublisher implements EventPublisher {
   private queue: QueuedPublish[] = [];
   private flushScheduled = false;
@@ -33,17 +84,23 @@ export class EventLogPublisher implements EventPublisher {
 
   /**
    * Single publishes issued in the same tick share one atomic append, so many
-   * concurrent callers cost one round trip instead of one each.
+   * concurrent callers cost one round trip instead of one each. Each keeps
+   * its own idempotency key and its own outcome.
    */
-  publish(event: NewEvent): Promise<EventId> {
-    let entry: string[];
+  publish(event: NewEvent, options?: PublishOptions): Promise<EventId> {
+    let group: AppendGroup;
     try {
-      entry = encodeEntry(validateNewEvent(event), this.settings.now());
+      const entry = encodeEntry(validateNewEvent(event), this.settings.now());
+      const key = keyOf(options);
+      group =
+        key === undefined
+          ? { entries: [entry] }
+          : { entries: [entry], key, fingerprint: fingerprintOf([entry]) };
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<EventId>((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
+      this.queue.push({ group, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -54,67 +111,89 @@ export class EventLogPublisher implements EventPublisher {
   private flush(): void {
     this.flushScheduled = false;
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, APPEND_CHUNK);
-      const retention = {
-        maxLen: this.settings.maxLen,
-        maxAgeMs: this.settings.maxAgeMs,
-      };
-      this.store
-        .append(
-          batch.map((q) => q.entry),
-          retention,
-          newEpochCandidate(),
-        )
-        .then(
-          ({ epoch, ids }) => {
-            this.observer.published?.(ids.length);
-            batch.forEach((q, i) => q.resolve(formatEventId(epoch, ids[i])));
-          },
-          (error) => {
-            this.observer.publishFailed?.(batch.length, error);
-            const failure = unavailable(batch.length, error);
-            batch.forEach((q) => q.reject(failure));
-          },
-        );
+      const batch = this.queue.splice(0, COALESCE_LIMIT);
+      this.append(batch.map((q) => q.group)).then(
+        (outcomes) =>
+          batch.forEach((q, i) => {
+            const outcome = outcomes[i];
+            if (outcome.status === 'conflict')
+              q.reject(new IdempotencyKeyReusedError(q.group.key!));
+            else q.resolve(formatEventId(outcome.epoch, outcome.ids[0]));
+          }),
+        (error) => {
+          this.observer.publishFailed?.(batch.length, error);
+          const failure = unavailable(batch.length, error);
+          batch.forEach((q) => q.reject(failure));
+        },
+      );
     }
   }
 
-  async publishMany(events: readonly NewEvent[]): Promise<EventId[]> {
-    const valid = validateNewEvents(events);
-    if (valid.length === 0) return [];
-    const ts = this.settings.now();
-    const retention = {
-      maxLen: this.settings.maxLen,
-      maxAgeMs: this.settings.maxAgeMs,
-    };
-    const chunks: string[][][] = [];
-    for (let i = 0; i < valid.length; i += APPEND_CHUNK) {
-      chunks.push(
-        valid.slice(i, i + APPEND_CHUNK).map((event) => encodeEntry(event, ts)),
+  /** One append, one script call, up to `MAX_BATCH_EVENTS`: all of it is written or none. */
+  async publishMany(
+    events: readonly NewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[]> {
+    if (Array.isArray(events) && events.length > MAX_BATCH_EVENTS) {
+      throw new InvalidEventError(
+        `A batch may hold at most ${MAX_BATCH_EVENTS} events, written atomically (got ${events.length}); split it, and give each part its own idempotency key.`,
+        'events',
       );
     }
+    const valid = validateNewEvents(events);
+    const key = keyOf(options);
+    if (valid.length === 0) return [];
+    const ts = this.settings.now();
+    const entries = valid.map((event) => encodeEntry(event, ts));
+    const group: AppendGroup =
+      key === undefined
+        ? { entries }
+        : { entries, key, fingerprint: fingerprintOf(entries) };
+    let outcome: AppendOutcome;
     try {
-      // Sent back to back on one connection: pipelined, and applied in order.
-      const results = await Promise.all(
-        chunks.map((entries) =>
-          this.store.append(entries, retention, newEpochCandidate()),
-        ),
-      );
-      const ids = results.flatMap(({ epoch, ids: streamIds }) =>
-        streamIds.map((id) => formatEventId(epoch, id)),
-      );
-      this.observer.published?.(ids.length);
-      return ids;
+      [outcome] = await this.append([group]);
     } catch (error) {
       this.observer.publishFailed?.(valid.length, error);
       throw unavailable(valid.length, error);
     }
+    if (outcome.status === 'conflict')
+      throw new IdempotencyKeyReusedError(key!);
+    return outcome.ids.map((id) => formatEventId(outcome.epoch, id));
+  }
+
+  private async append(
+    groups: readonly AppendGroup[],
+  ): Promise<readonly AppendOutcome[]> {
+    const { outcomes, replayed } = await this.store.append({
+      groups,
+      attemptKey: newAttemptKey(),
+      retention: {
+        maxLen: this.settings.maxLen,
+        maxAgeMs: this.settings.maxAgeMs,
+      },
+      epochCandidate: newEpochCandidate(),
+      keyWindowMs: this.settings.idempotencyWindowMs,
+    });
+    let written = 0;
+    let deduplicated = 0;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'written') written += outcome.ids.length;
+      else if (outcome.status === 'duplicate')
+        deduplicated += outcome.ids.length;
+    }
+    // A replayed append was written by the attempt whose reply was lost, which nobody counted.
+    if (written > 0) this.observer.published?.(written);
+    if (replayed && written > 0) this.observer.deduplicated?.(written);
+    if (deduplicated > 0) this.observer.deduplicated?.(deduplicated);
+    return outcomes;
   }
 }
 
 function unavailable(count: number, error: unknown): EventLogUnavailableError {
+  // The store's own (e.g. EventLogNotReplicatedError) already says what happened.
+  if (error instanceof EventLogUnavailableError) return error;
   return new EventLogUnavailableError(
-    `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}`,
+    `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
     { cause: error },
   );
 }

@@ -14,6 +14,8 @@ export interface EventLogSettings {
   readonly readBatchSize: number;
   /** How long one blocking read waits, in milliseconds. */
   readonly blockMs: number;
+  /** How long idempotency keys of callers are remembered, in milliseconds. */
+  readonly idempotencyWindowMs: number;
   /** Node groups idle for longer than this are removed. */
   readonly staleGroupMs: number;
   /** Clock used for event timestamps and age retention. */
@@ -27,6 +29,7 @@ export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> =
     maxAgeMs: 3_600_000,
     readBatchSize: 500,
     blockMs: 5_000,
+    idempotencyWindowMs: 600_000,
     staleGroupMs: 3_600_000,
     now: Date.now,
   };

@@ -37,7 +37,6 @@ export class NodeReader {
   private streamId = ORIGIN_STREAM_ID;
   private stopped = false;
   private loop: Promise<void> | null = null;
-  private lastReadAt = 0;
   private lastCleanupAt = 0;
 
   constructor(
@@ -70,7 +69,6 @@ export class NodeReader {
     this.streamId = (await this.store.groupPosition(this.group)) ?? info.lastId;
     if (!created) {
       await this.redeliverPending();
-      await this.checkContinuity();
       this.logger.log(
         `Resumed reading the event log at ${this.position} as group "${this.group}".`,
       );
@@ -79,7 +77,6 @@ export class NodeReader {
         `Reading the event log from ${this.position} as group "${this.group}".`,
       );
     }
-    this.lastReadAt = Date.now();
     await this.store.touch(this.group);
     await this.cleanupStaleGroups();
     // Runs until stop(); every error inside is caught and retried, so nothing awaits it but stop().
@@ -92,21 +89,63 @@ export class NodeReader {
     await this.loop;
   }
 
+  /**
+   * Hands on what a crash left read but unacknowledged. Entries trimmed
+   * meanwhile come back without fields; they were lost, and the listener
+   * hears so.
+   */
   private async redeliverPending(): Promise<void> {
     let after = ORIGIN_STREAM_ID;
     for (;;) {
-      const entries = await this.reader!.readGroup(
-        this.group,
-        this.consumer,
-        this.settings.readBatchSize,
-        0,
-        after,
-      );
+      const entries = await this.readPending(after);
       if (entries.length === 0) return;
       after = entries[entries.length - 1].id;
-      await this.listener.onEvents(
-        this.decode(this.epoch, entries),
-        formatEventId(this.epoch, after),
+      // Trimming removes a prefix, so the lost ones come first.
+      const lost = entries.filter((e) => e.fields === null);
+      if (lost.length > 0)
+        await this.reportTrimmed(
+          formatEventId(this.epoch, lost[lost.length - 1].id),
+        );
+      await this.deliver(entries.filter((e) => e.fields !== null));
+      await this.store.ack(
+        this.group,
+        lost.map((e) => e.id),
+      );
+    }
+  }
+
+  /**
+   * After a failed read: the read may have run with its reply lost, leaving
+   * its entries pending for this consumer past this node's position, and
+   * its view of `maxDeletedId` lost with it. Nothing after the position has
+   * been handed on, so any deletion past it is a loss.
+   */
+  private async recoverAfterFailure(): Promise<void> {
+    const position = this.streamId;
+    let after = position;
+    let checked = false;
+    for (;;) {
+      const entries = await this.readPending(after);
+      if (!checked) {
+        checked = true;
+        const info = await this.store.info(newEpochCandidate());
+        if (
+          info.epoch === this.epoch &&
+          compareStreamIds(info.maxDeletedId, position) > 0
+        ) {
+          this.logger.warn(
+            `Events after ${this.position} were trimmed while reading failed.`,
+          );
+          this.streamId = info.maxDeletedId;
+          await this.reportTrimmed(this.position);
+        }
+      }
+      if (entries.length === 0) return;
+      after = entries[entries.length - 1].id;
+      await this.deliver(
+        entries.filter(
+          (e) => e.fields !== null && compareStreamIds(e.id, this.streamId) > 0,
+        ),
       );
       await this.store.ack(
         this.group,
@@ -115,15 +154,30 @@ export class NodeReader {
     }
   }
 
+  private readPending(after: string): Promise<RawEntry[]> {
+    return this.reader!.readGroup(
+      this.group,
+      this.consumer,
+      this.settings.readBatchSize,
+      0,
+      after,
+    );
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
+    let sawFailure = false;
     while (!this.stopped) {
       try {
-        const entries = await this.reader!.readGroup(
+        if (sawFailure) {
+          await this.recoverAfterFailure();
+          sawFailure = false;
+        }
+        const snapshot = await this.reader!.readNew(
           this.group,
           this.consumer,
           this.settings.readBatchSize,
-          this.settings.blockMs,
+          this.streamId,
         );
         if (this.stopped) break;
         if (failures > 0) {
@@ -131,17 +185,27 @@ export class NodeReader {
             `Reading the event log again after ${failures} failed attempt(s).`,
           );
           failures = 0;
-          await this.checkContinuity(entries[0]?.id);
-        } else if (
-          entries.length >= this.settings.readBatchSize ||
-          Date.now() - this.lastReadAt > 2 * this.settings.blockMs + 1_000
-        ) {
-          // A full batch or a stalled loop means this node may have fallen behind retention.
-          await this.checkContinuity(entries[0]?.id);
         }
-        this.lastReadAt = Date.now();
-        if (entries.length > 0) await this.deliver(entries);
+        if (snapshot.rewound && snapshot.epoch === this.epoch) {
+          await this.leaveRewoundEpoch();
+          continue;
+        }
+        if (snapshot.epoch !== this.epoch) {
+          await this.recoverGroup();
+          continue;
+        }
+        await this.checkContinuity(
+          snapshot.maxDeletedId,
+          snapshot.entries[0]?.id,
+        );
+        if (snapshot.entries.length > 0) await this.deliver(snapshot.entries);
         await this.maybeCleanup();
+        if (snapshot.entries.length < this.settings.readBatchSize) {
+          await this.reader!.waitForEntries(
+            this.streamId,
+            this.settings.blockMs,
+          );
+        }
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof GroupMissingError) {
@@ -150,6 +214,7 @@ export class NodeReader {
           );
           continue;
         }
+        sawFailure = true;
         this.logFailure(++failures, error);
         await sleep(backoffDelay(failures));
       }
@@ -165,17 +230,20 @@ export class NodeReader {
   }
 
   private async deliver(entries: RawEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     const last = entries[entries.length - 1].id;
     const events = this.decode(this.epoch, entries);
-    this.streamId = last;
+    // Redelivered pending entries can lie behind the position; it never moves back.
+    if (compareStreamIds(last, this.streamId) > 0) this.streamId = last;
+    const position = formatEventId(this.epoch, last);
     try {
-      await this.listener.onEvents(events, this.position);
+      await this.listener.onEvents(events, position);
     } catch (error) {
       this.logger.error(
-        `The live listener failed on a batch ending at ${this.position}: ${(error as Error)?.message ?? error}`,
+        `The live listener failed on a batch ending at ${position}: ${(error as Error)?.message ?? error}`,
       );
     }
-    this.observer.readerBatch?.(events.length, this.position);
+    this.observer.readerBatch?.(events.length, position);
     await this.store.ack(
       this.group,
       entries.map((e) => e.id),
@@ -184,32 +252,54 @@ export class NodeReader {
 
   /**
    * Entries between this node's position and `firstUnread` were lost iff the
-   * newest deleted id lies strictly between them (trimming removes a prefix).
+   * newest deleted id lies strictly between them (trimming removes a
+   * prefix). Exact only when `maxDeletedId` was read atomically with the
+   * entries that follow; a value read later may already cover them.
    */
-  private async checkContinuity(firstUnread?: string): Promise<void> {
-    const info = await this.store.info(newEpochCandidate());
-    if (info.epoch !== this.epoch) {
-      await this.recoverGroup();
-      return;
-    }
-    const lostAfterPosition =
-      compareStreamIds(info.maxDeletedId, this.streamId) > 0;
+  private async checkContinuity(
+    maxDeletedId: string,
+    firstUnread: string | undefined,
+  ): Promise<void> {
+    const lostAfterPosition = compareStreamIds(maxDeletedId, this.streamId) > 0;
     const beforeNext =
       firstUnread === undefined ||
-      compareStreamIds(info.maxDeletedId, firstUnread) < 0;
-    if (lostAfterPosition && beforeNext) {
-      this.logger.warn(
-        `Events after ${this.position} were trimmed before this node read them.`,
-      );
-      // Everything up to the newest deleted id is gone; that is where this node now stands.
-      this.streamId = info.maxDeletedId;
-      this.observer.readerDiscontinuity?.('trimmed');
-      await this.listener.onDiscontinuity('trimmed', this.position);
-    }
+      compareStreamIds(maxDeletedId, firstUnread) < 0;
+    if (!lostAfterPosition || !beforeNext) return;
+    this.logger.warn(
+      `Events after ${this.position} were trimmed before this node read them.`,
+    );
+    // Everything up to the newest deleted id is gone; that is where this node now stands.
+    this.streamId = maxDeletedId;
+    await this.reportTrimmed(this.position);
   }
 
-  /** The node's group vanished: either the log was reset or the group was removed as stale. */
-  private async recoverGroup(): Promise<void> {
+  private async reportTrimmed(position: EventId): Promise<void> {
+    this.observer.readerDiscontinuity?.('trimmed');
+    await this.listener.onDiscontinuity('trimmed', position);
+  }
+
+  /**
+   * The log no longer holds what this node handed on last, and nothing
+   * deleted it: Redis went back in time (restored from an older snapshot, or
+   * failed over to a replica that missed writes). Positions of the old epoch
+   * can no longer be trusted, so the log continues under a new epoch from
+   * its current tip, and every node tells its clients.
+   */
+  private async leaveRewoundEpoch(): Promise<void> {
+    this.logger.warn(
+      `The event log no longer holds ${this.position}, which this node already handed on: it was restored from an older snapshot or failed over to a replica that missed writes. Continuing under a new epoch.`,
+    );
+    await this.store.renewEpoch(this.epoch, newEpochCandidate());
+    await this.recoverGroup('rewound');
+  }
+
+  /**
+   * The node's group vanished or the epoch changed: the log was reset or
+   * rewound, or the group was removed as stale.
+   */
+  private async recoverGroup(
+    cause: 'epoch_changed' | 'rewound' = 'epoch_changed',
+  ): Promise<void> {
     const info = await this.store.info(newEpochCandidate());
     if (info.epoch === this.epoch) {
       await this.store.createGroup(
@@ -220,17 +310,19 @@ export class NodeReader {
       this.logger.warn(
         `This node's consumer group was removed; recreated it at ${this.position}.`,
       );
-      await this.checkContinuity();
       return;
     }
     const previous = this.position;
-    await this.store.createGroup(this.group, '0', newEpochCandidate());
+    // A reset log begins at the origin; a rewound one where its new epoch began.
+    const start = info.epochStart;
+    if (!(await this.store.createGroup(this.group, start, newEpochCandidate())))
+      await this.store.moveGroup(this.group, start);
     this.epoch = info.epoch;
-    this.streamId = ORIGIN_STREAM_ID;
+    this.streamId = start;
     this.logger.warn(
-      `The event log was reset (epoch ${previous.split(':')[0]} -> ${this.epoch}); reading the new log from its start.`,
+      `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
     );
-    this.observer.readerDiscontinuity?.('epoch_changed');
+    this.observer.readerDiscontinuity?.(cause);
     await this.listener.onDiscontinuity('epoch_changed', this.position);
   }
 

@@ -2,13 +2,26 @@ import {
   BadRequestException,
   Body,
   Controller,
+  Headers,
   HttpCode,
   Inject,
   Post,
+  Req,
+  Res,
   ServiceUnavailableException,
+  UnprocessableEntityException,
   UseGuards,
 } from '@nestjs/common';
-import { EventLogUnavailableError } from '../../event-bus/domain/errors';
+import type { Response } from 'express';
+import {
+  EventLogUnavailableError,
+  IdempotencyKeyReusedError,
+} from '../../event-bus/domain/errors';
+import {
+  checkIdempotencyKey,
+  principalScopedKey,
+  RETRY_AFTER_SECONDS,
+} from '../../event-bus/domain/idempotency-key';
 import {
   InvalidEventError,
   validateNewEvent,
@@ -16,6 +29,7 @@ import {
 } from '../../event-bus/domain/event';
 import { EventPublisher } from '../../event-bus/domain/event-publisher.port';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
+import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import { CONTROL_EVENT_TYPE } from '../../event-bus/hub/hub-control';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
@@ -61,14 +75,38 @@ export class EventsPublishController {
     @Inject(EventPublisher) private readonly publisher: EventPublisher,
   ) {}
 
+  /**
+   * With an `Idempotency-Key` header, a retry of the same request (same
+   * principal, same key, same body) within the log's idempotency window
+   * answers with the first ids and writes nothing; the same key with another
+   * body answers 422. A 503 carries `Retry-After`: the events may or may not
+   * have been written, and a retry with the key settles which.
+   */
   @Post()
   @HttpCode(201)
   @RequireScope(PUBLISH_SCOPE)
   @PublishEventsDoc({ scope: PUBLISH_SCOPE, reserved: RESERVED_EVENT_TYPES })
   async publish(
     @Body() body: unknown,
+    @Headers('idempotency-key') keyHeader: string | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<{ id: string } | { ids: string[] }> {
     try {
+      const key = checkIdempotencyKey(
+        keyHeader,
+        (message) => new InvalidEventError(message, 'Idempotency-Key'),
+        'The Idempotency-Key header',
+      );
+      const options =
+        key === undefined
+          ? undefined
+          : {
+              idempotencyKey: principalScopedKey(
+                request.principal?.userId ?? '',
+                key,
+              ),
+            };
       if (Array.isArray(body)) {
         if (body.length === 0)
           throw new InvalidEventError(
@@ -82,10 +120,10 @@ export class EventsPublishController {
           );
         // Everything is validated before anything is written: a batch is all or nothing.
         rejectReserved(validateNewEvents(body), true);
-        return { ids: await this.publisher.publishMany(body) };
+        return { ids: await this.publisher.publishMany(body, options) };
       }
       rejectReserved([validateNewEvent(body, '')], false);
-      return { id: await this.publisher.publish(body as never) };
+      return { id: await this.publisher.publish(body as never, options) };
     } catch (error) {
       if (error instanceof InvalidEventError) {
         throw new BadRequestException({
@@ -95,8 +133,14 @@ export class EventsPublishController {
           field: error.field,
         });
       }
-      if (error instanceof EventLogUnavailableError)
+      if (error instanceof IdempotencyKeyReusedError)
+        throw new UnprocessableEntityException(
+          'The Idempotency-Key was already used for a different body; use a new key for a new request.',
+        );
+      if (error instanceof EventLogUnavailableError) {
+        response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
         throw new ServiceUnavailableException(error.message);
+      }
       throw error;
     }
   }

@@ -6,6 +6,8 @@ import {
 import {
   ApiAccessResponses,
   ApiErrorResponse,
+  ApiIdempotencyKey,
+  ApiUnavailableResponse,
   ApiValidationResponse,
 } from '../../openapi/error-responses.openapi';
 import {
@@ -99,7 +101,8 @@ export function PublishEventsDoc(options: {
       description: [
         `Requires the scope \`${options.scope}\` (or \`*\`).`,
         'Appends to the event log through the `EventPublisher` port; every node delivers the events to the Socket.IO clients whose scopes cover them.',
-        `A batch (an array of 1 to ${MAX_PUBLISH_BATCH} events) is validated whole before anything is written: all or nothing.`,
+        `A batch (an array of 1 to ${MAX_PUBLISH_BATCH} events) is validated whole and written in one atomic step: all or nothing.`,
+        'With an `Idempotency-Key`, a retry is safe: the same principal sending the same key and body again within the idempotency window (10 minutes by default) gets the first ids, and nothing is written again.',
         `The types ${reserved.join(', ')} are reserved: the process message service and the nodes' own notices publish them in process.`,
       ].join(' '),
     }),
@@ -130,9 +133,11 @@ export function PublishEventsDoc(options: {
     ),
     ApiAccessResponses(`\`${options.scope}\``),
     ApiErrorResponse(413, 'The body is larger than the app allows.'),
-    ApiErrorResponse(
-      503,
-      'The event log could not be written; nothing was published. Retry later.',
+    ApiIdempotencyKey(
+      'Names this request so that a retry of it cannot publish twice, e.g. a UUID per request; 1 to 255 visible ASCII characters.',
+    ),
+    ApiUnavailableResponse(
+      'The event log could not be written. The events may or may not have been published: retry after `Retry-After` seconds with the same `Idempotency-Key` to find out without publishing twice.',
     ),
   );
 }

@@ -1,9 +1,10 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import type Redis from 'ioredis';
 import {
+  RedisClient,
   RedisConnectionOptions,
+  closeRedisClient,
   createRedisClient,
   hasRedisConnection,
 } from '../../redis/redis-connection';
@@ -36,7 +37,7 @@ export interface StreamgateIoAdapterOptions {
 export class StreamgateIoAdapter extends IoAdapter {
   private readonly logger: Logger;
   private readonly adapterOptions: StreamgateIoAdapterOptions;
-  private redis: Redis | null;
+  private redis: RedisClient | null;
 
   /** `app` is the Nest application (or its HTTP server), as for `IoAdapter`. */
   constructor(
@@ -93,6 +94,6 @@ export class StreamgateIoAdapter extends IoAdapter {
     await super.close(server);
     const redis = this.redis;
     this.redis = null;
-    await redis?.quit().catch(() => redis.disconnect());
+    if (redis) await closeRedisClient(redis);
   }
 }

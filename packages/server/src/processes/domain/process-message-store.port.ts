@@ -4,6 +4,18 @@ import type {
   ProcessStatus,
 } from './process-message';
 
+export interface AppendMessageOptions {
+  /**
+   * Makes the append safe to retry: an append whose key was used before for
+   * this process stores nothing and returns the message stored the first
+   * time (same seq); a key reused for a different message rejects with
+   * `IdempotencyKeyReusedError`. Keys are remembered as long as the
+   * process's messages are kept. 1 to 255 visible ASCII characters.
+   * @default none
+   */
+  readonly idempotencyKey?: string;
+}
+
 /**
  * Durable, ordered messages of agent processes (one process = one agent run).
  *
@@ -16,11 +28,13 @@ export interface ProcessMessageStore {
   /**
    * Validates and stores a message under the next seq of the process (1 for
    * the first), atomically even with many writers on the same backend. Rejects
-   * with `ProcessAlreadyEndedError` once the process status is terminal.
+   * with `ProcessAlreadyEndedError` once the process status is terminal,
+   * unless the idempotency key names a message stored before the end.
    */
   append(
     processId: string,
     message: NewProcessMessage,
+    options?: AppendMessageOptions,
   ): Promise<ProcessMessage>;
   /** Messages with seq > after, ascending, at most limit. */
   read(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   describeValue,
   findJsonProblem,
@@ -179,4 +180,25 @@ function unstorable(value: string): string | null {
   return UNSTORABLE.test(value)
     ? 'contains a NUL character or a lone surrogate, which cannot be stored; escape or remove it.'
     : null;
+}
+
+/**
+ * What a validated message holds, as a short digest: a retry of the same
+ * append has the same fingerprint, a different message another one.
+ */
+export function processMessageFingerprint(
+  message: NewProcessMessage,
+  payloadJson: string,
+): string {
+  return createHash('sha1')
+    .update(
+      JSON.stringify([
+        message.type,
+        message.turn ?? null,
+        message.agent ?? null,
+        message.model ?? null,
+        payloadJson,
+      ]),
+    )
+    .digest('hex');
 }

@@ -17,6 +17,11 @@ import {
 import type { Response } from 'express';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
+import {
+  checkIdempotencyKey,
+  principalScopedKey,
+} from '../../event-bus/domain/idempotency-key';
+import { InvalidProcessMessageError } from '../domain/process-messages.errors';
 import { RequireScope } from '../../access/require-scope.decorator';
 import {
   NewProcessMessage,
@@ -59,6 +64,12 @@ export class ProcessMessagesController {
     private readonly options: ResolvedProcessesOptions,
   ) {}
 
+  /**
+   * With an `Idempotency-Key` header, a retry of the same request (same
+   * principal, same key, same message) answers with the first seq and stores
+   * nothing; the same key with another message answers 422. Keys last as
+   * long as the process's messages.
+   */
   @Post(':id/messages')
   @HttpCode(201)
   @RequireScope(PROCESSES_WRITE_SCOPE)
@@ -66,11 +77,26 @@ export class ProcessMessagesController {
   async append(
     @Param('id') processId: string,
     @Body() body: unknown,
+    @Headers('idempotency-key') keyHeader: string | undefined,
+    @Req() request: AuthenticatedRequest,
   ): Promise<{ seq: number }> {
     assertProcessId(processId);
+    const key = checkIdempotencyKey(
+      keyHeader,
+      (text) => new InvalidProcessMessageError(text, 'Idempotency-Key'),
+      'The Idempotency-Key header',
+    );
     const message = await this.messages.append(
       processId,
       body as NewProcessMessage,
+      key === undefined
+        ? {}
+        : {
+            idempotencyKey: principalScopedKey(
+              request.principal?.userId ?? '',
+              key,
+            ),
+          },
     );
     return { seq: message.seq };
   }

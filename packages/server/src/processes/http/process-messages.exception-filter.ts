@@ -6,6 +6,8 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
+import { RETRY_AFTER_SECONDS } from '../../event-bus/domain/idempotency-key';
 import {
   ProcessMessageStoreUnavailableError,
   InvalidProcessMessageError,
@@ -21,7 +23,8 @@ type ProcessError =
   | CursorAheadOfProcessError
   | ProcessAlreadyEndedError
   | ProcessNotFoundError
-  | ProcessMessageStoreUnavailableError;
+  | ProcessMessageStoreUnavailableError
+  | IdempotencyKeyReusedError;
 
 /** Turns the module's errors into HTTP answers that name the problem. */
 @Catch(
@@ -30,6 +33,7 @@ type ProcessError =
   ProcessAlreadyEndedError,
   ProcessNotFoundError,
   ProcessMessageStoreUnavailableError,
+  IdempotencyKeyReusedError,
 )
 export class ProcessMessagesExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(ProcessMessagesExceptionFilter.name);
@@ -41,6 +45,8 @@ export class ProcessMessagesExceptionFilter implements ExceptionFilter {
       response.end();
       return;
     }
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE)
+      response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     response.status(body.statusCode).json(body);
   }
 
@@ -65,6 +71,14 @@ export class ProcessMessagesExceptionFilter implements ExceptionFilter {
         message: error.message,
         processId: error.processId,
         status: error.status,
+      };
+    }
+    if (error instanceof IdempotencyKeyReusedError) {
+      return {
+        statusCode: HttpStatus.UNPROCESSABLE_ENTITY,
+        error: 'Unprocessable Entity',
+        message:
+          'The Idempotency-Key was already used for a different message; use a new key for a new request.',
       };
     }
     if (error instanceof ProcessNotFoundError) {

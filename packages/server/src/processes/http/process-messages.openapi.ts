@@ -3,6 +3,8 @@ import { ANY_JSON } from '../../gateway/http/events-publish.openapi';
 import {
   ApiAccessResponses,
   ApiErrorResponse,
+  ApiIdempotencyKey,
+  ApiUnavailableResponse,
   ApiValidationResponse,
 } from '../../openapi/error-responses.openapi';
 import {
@@ -225,9 +227,12 @@ export function AppendProcessMessageDoc(scope: string): MethodDecorator {
     ApiOperation({
       operationId: 'appendProcessMessage',
       summary: 'Append a message to a process',
-      description: `Requires the scope \`${scope}\` (or \`*\`). The message is stored first, then announced on the event bus as a \`process_message\` event with the scope \`process:<id>\`. Unknown fields are dropped.`,
+      description: `Requires the scope \`${scope}\` (or \`*\`). The message is stored first, then announced on the event bus as a \`process_message\` event with the scope \`process:<id>\`. Unknown fields are dropped. With an \`Idempotency-Key\`, a retry is safe: the same principal sending the same key and message again gets the first seq, and nothing is stored or announced again; keys last as long as the process's messages.`,
     }),
     ProcessIdParam(),
+    ApiIdempotencyKey(
+      'Names this append so that a retry of it cannot store the message twice, e.g. a UUID per message; 1 to 255 visible ASCII characters.',
+    ),
     ApiBody({ type: NewProcessMessageDoc }),
     ApiResponse({
       status: 201,
@@ -245,7 +250,9 @@ export function AppendProcessMessageDoc(scope: string): MethodDecorator {
       type: ProcessEndedErrorDoc,
     }),
     ApiErrorResponse(413, 'The body is larger than the app allows.'),
-    ApiErrorResponse(503, STORE_UNAVAILABLE),
+    ApiUnavailableResponse(
+      `${STORE_UNAVAILABLE} The message may or may not have been stored: retry with the same \`Idempotency-Key\` to find out without storing it twice.`,
+    ),
   );
 }
 
@@ -274,7 +281,7 @@ export function SetProcessStatusDoc(scope: string): MethodDecorator {
       type: ProcessEndedErrorDoc,
     }),
     ApiErrorResponse(413, 'The body is larger than the app allows.'),
-    ApiErrorResponse(503, STORE_UNAVAILABLE),
+    ApiUnavailableResponse(STORE_UNAVAILABLE),
   );
 }
 
@@ -361,6 +368,6 @@ export function ReadProcessMessagesDoc(): MethodDecorator {
       429,
       'The user already holds the most streams a node allows (`SSE_MAX_STREAMS_PER_USER`); close one first.',
     ),
-    ApiErrorResponse(503, STORE_UNAVAILABLE),
+    ApiUnavailableResponse(STORE_UNAVAILABLE),
   );
 }

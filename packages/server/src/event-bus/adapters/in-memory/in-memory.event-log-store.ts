@@ -6,6 +6,10 @@ import {
 } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import {
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  ATTEMPT_WINDOW_MS,
   ClaimedEntry,
   GroupInfo,
   GroupMissingError,
@@ -28,6 +32,31 @@ interface PendingEntry {
   deliveredAt: number;
 }
 
+interface Expiring<T> {
+  readonly value: T;
+  readonly expiresAt: number;
+}
+
+interface KeyRecord {
+  readonly fingerprint: string;
+  readonly epoch: string;
+  readonly ids: readonly string[];
+}
+
+/** Reads a record that has not expired; drops expired ones from the front (records age in insertion order). */
+function live<T>(
+  records: Map<string, Expiring<T>>,
+  key: string,
+  now: number,
+): T | undefined {
+  for (const [name, record] of records) {
+    if (record.expiresAt > now) break;
+    records.delete(name);
+  }
+  const record = records.get(key);
+  return record && record.expiresAt > now ? record.value : undefined;
+}
+
 interface Group {
   lastDeliveredId: string;
   readonly pending: Map<string, PendingEntry>;
@@ -41,12 +70,18 @@ interface Group {
  */
 export class InMemoryEventLog {
   epoch: string | null = null;
+  /** Where the current epoch begins (see `EventLogStore.renewEpoch`). */
+  epochStart = ORIGIN_STREAM_ID;
   entries: Entry[] = [];
   lastId = ORIGIN_STREAM_ID;
   maxDeletedId = ORIGIN_STREAM_ID;
   groups = new Map<string, Group>();
   heartbeats = new Map<string, number>();
   deadLetters: Entry[] = [];
+  /** Outcomes of appends by attempt key, as the Redis attempt records hold them. */
+  attempts = new Map<string, Expiring<AppendOutcome[]>>();
+  /** Groups written under a caller's key. */
+  keys = new Map<string, Expiring<KeyRecord>>();
   private deadLetterSeq = 0;
   private readonly waiters = new Set<() => void>();
 
@@ -59,18 +94,48 @@ export class InMemoryEventLog {
   /** Drops the stream, its groups and its epoch, like FLUSHALL. */
   reset(): void {
     this.epoch = null;
+    this.epochStart = ORIGIN_STREAM_ID;
     this.entries = [];
     this.lastId = ORIGIN_STREAM_ID;
     this.maxDeletedId = ORIGIN_STREAM_ID;
     this.groups = new Map();
     this.heartbeats = new Map();
     this.deadLetters = [];
+    this.attempts = new Map();
+    this.keys = new Map();
     this.notify();
   }
 
   ensureEpoch(candidate: string): string {
-    if (this.epoch === null) this.epoch = candidate;
+    if (this.epoch === null) {
+      this.epoch = candidate;
+      this.epochStart = ORIGIN_STREAM_ID;
+    }
     return this.epoch;
+  }
+
+  /**
+   * A copy of everything, and a function that puts it back: the stand-in for
+   * restoring Redis from an older snapshot.
+   */
+  snapshot(): () => void {
+    const saved = structuredClone({
+      epoch: this.epoch,
+      epochStart: this.epochStart,
+      entries: this.entries,
+      lastId: this.lastId,
+      maxDeletedId: this.maxDeletedId,
+      groups: this.groups,
+      heartbeats: this.heartbeats,
+      deadLetters: this.deadLetters,
+      attempts: this.attempts,
+      keys: this.keys,
+    });
+    return () => {
+      const copy = structuredClone(saved);
+      Object.assign(this, copy);
+      this.notify();
+    };
   }
 
   /** Appends without validation, as a foreign producer's XADD would. */
@@ -117,6 +182,7 @@ export class InMemoryEventLog {
       lastId: this.lastId,
       maxDeletedId: this.maxDeletedId,
       length: this.entries.length,
+      epochStart: this.epochStart,
     };
   }
 
@@ -181,16 +247,41 @@ export class InMemoryEventLogStore implements EventLogStore {
     return randomBytes(6).toString('hex');
   }
 
-  async append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ) {
-    const epoch = this.log.ensureEpoch(epochCandidate);
-    const ids = entries.map((fields) => this.log.appendRaw(fields));
-    this.log.trim(retention);
-    this.log.notify();
-    return { epoch, ids };
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const log = this.log;
+    const now = log.now();
+    const earlier = live(log.attempts, request.attemptKey, now);
+    if (earlier) return { outcomes: earlier, replayed: true };
+    const epoch = log.ensureEpoch(request.epochCandidate);
+    let written = 0;
+    const outcomes = request.groups.map((group): AppendOutcome => {
+      const record =
+        group.key === undefined ? undefined : live(log.keys, group.key, now);
+      if (record) {
+        return record.fingerprint === (group.fingerprint ?? '')
+          ? { status: 'duplicate', epoch: record.epoch, ids: record.ids }
+          : { status: 'conflict' };
+      }
+      const ids = group.entries.map((fields) => log.appendRaw(fields));
+      written += ids.length;
+      if (group.key !== undefined) {
+        log.keys.delete(group.key);
+        log.keys.set(group.key, {
+          value: { fingerprint: group.fingerprint ?? '', epoch, ids },
+          expiresAt: now + request.keyWindowMs,
+        });
+      }
+      return { status: 'written', epoch, ids };
+    });
+    if (written > 0) {
+      log.trim(request.retention);
+      log.notify();
+    }
+    log.attempts.set(request.attemptKey, {
+      value: outcomes,
+      expiresAt: now + ATTEMPT_WINDOW_MS,
+    });
+    return { outcomes, replayed: false };
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
@@ -244,6 +335,20 @@ export class InMemoryEventLogStore implements EventLogStore {
     return true;
   }
 
+  async renewEpoch(from: string, epochCandidate: string): Promise<LogInfo> {
+    if (this.log.epoch === from) {
+      this.log.epoch = epochCandidate;
+      this.log.epochStart = this.log.lastId;
+      this.log.notify();
+    }
+    this.log.ensureEpoch(epochCandidate);
+    return this.log.info();
+  }
+
+  async moveGroup(group: string, id: string): Promise<void> {
+    this.log.group(group).lastDeliveredId = id;
+  }
+
   async groupPosition(group: string): Promise<string | null> {
     return this.log.groups.get(group)?.lastDeliveredId ?? null;
   }
@@ -291,6 +396,29 @@ export class InMemoryEventLogStore implements EventLogStore {
         if (signal.closed) return [];
         batch = readNow(group, consumer, count);
         return batch;
+      },
+      async readNew(group, consumer, count, position) {
+        const snapshot = (entries: RawEntry[], rewound = false) => ({
+          epoch: log.epoch,
+          lastId: log.lastId,
+          maxDeletedId: log.maxDeletedId,
+          entries,
+          rewound,
+        });
+        if (signal.closed) return { ...snapshot([]), epoch: null };
+        if (
+          position !== ORIGIN_STREAM_ID &&
+          log.epoch !== null &&
+          compareStreamIds(position, log.maxDeletedId) > 0 &&
+          !log.find(position)
+        )
+          return snapshot([], true);
+        return snapshot(readNow(group, consumer, count));
+      },
+      async waitForEntries(after, blockMs) {
+        if (signal.closed || blockMs <= 0) return;
+        if (log.indexAfter(after) < log.entries.length) return;
+        await log.waitForChange(blockMs, signal);
       },
       async close() {
         signal.closed = true;

@@ -1,16 +1,29 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
 import {
+  RedisCommandGate,
+  RedisUnavailableError,
+} from '../../../redis/redis-command.gate';
+import {
+  closeRedisClient,
   createRedisClient,
+  RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { compareStreamIds } from '../../domain/event-id';
+import { EventLogNotReplicatedError } from '../../domain/errors';
+import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
+import { ENTRY_FIELD } from '../../engine/stream-entry.codec';
 import {
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  ATTEMPT_WINDOW_MS,
   ClaimedEntry,
   GroupInfo,
   GroupMissingError,
   GroupReader,
+  GroupSnapshot,
   LogInfo,
   RangeResult,
   RawEntry,
@@ -24,50 +37,102 @@ import {
   EPOCH_MARKER_GROUP,
   INFO_SCRIPT,
   RANGE_SCRIPT,
+  READ_NEW_SCRIPT,
+  RENEW_EPOCH_SCRIPT,
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
-type ScriptedRedis = Redis & {
-  sgAppend(stream: string, epoch: string, ...args: string[]): Promise<string[]>;
+type AppendReply = [0 | 1, string, string, ...(number | string)[]];
+type MetaReply = [string, string, string, string, string];
+
+type Scripted<C extends RedisClient> = C & {
+  sgAppend(
+    numberOfKeys: number,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<AppendReply>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
-  sgInfo(stream: string, epoch: string, candidate: string): Promise<string[]>;
+  sgInfo(stream: string, epoch: string, candidate: string): Promise<MetaReply>;
   sgRange(
     stream: string,
     epoch: string,
     ...args: string[]
-  ): Promise<[string, string, string, string, [string, string[]][]]>;
+  ): Promise<[...MetaReply, [string, string[]][]]>;
   sgCreateGroup(
     stream: string,
     epoch: string,
     ...args: string[]
   ): Promise<number>;
+  sgRenewEpoch(
+    stream: string,
+    epoch: string,
+    from: string,
+    candidate: string,
+  ): Promise<MetaReply>;
+  sgReadNew(
+    stream: string,
+    epoch: string,
+    group: string,
+    consumer: string,
+    count: number,
+    position: string,
+  ): Promise<[string, string, string, [string, string[]][], 0 | 1]>;
 };
+
+export interface RedisStreamsEventLogStoreOptions {
+  /**
+   * How long one operation may wait for Redis, waiting for a lost connection
+   * to come back and retries included, before it fails; in milliseconds.
+   * @default 800
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Wait after every append until this many replicas hold it (`WAIT`); an
+   * append they do not confirm in time fails with
+   * `EventLogNotReplicatedError`. `null`: the primary's answer is enough.
+   * @default null
+   */
+  readonly replication?: {
+    readonly replicas: number;
+    readonly timeoutMs: number;
+  } | null;
+}
 
 const DEAD_LETTER_MAXLEN = 10_000;
 
-/** Stream log primitives on Redis Streams (Redis 7 or newer). */
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/** Stream log primitives on Redis Streams (Redis 7 or newer): one server, one behind Sentinel, or a Redis Cluster. */
 export class RedisStreamsEventLogStore implements EventLogStore {
   private readonly logger = new Logger(RedisStreamsEventLogStore.name);
   private readonly keys: StreamKeys;
-  private readonly redis: ScriptedRedis;
+  private readonly redis: Scripted<RedisClient>;
+  private readonly gate: RedisCommandGate;
   private readonly ownsClient: boolean;
-  private readonly readers = new Set<Redis>();
+  private readonly readers = new Set<RedisClient>();
+  private readonly replication: RedisStreamsEventLogStoreOptions['replication'];
   private closing = false;
   private connected = false;
 
   constructor(
     prefix: string,
     private readonly connection: RedisConnectionOptions = {},
+    options: RedisStreamsEventLogStoreOptions = {},
   ) {
     this.keys = streamKeys(prefix);
     this.ownsClient = !connection.client;
     this.redis = (connection.client ??
-      this.createClient('commands')) as ScriptedRedis;
+      this.createClient('commands')) as Scripted<RedisClient>;
     this.defineScripts(this.redis);
+    this.gate = new RedisCommandGate(
+      this.redis,
+      options.commandTimeoutMs ?? 800,
+    );
+    this.replication = options.replication ?? null;
   }
 
   /** Creates a connection; public so that tests and hosts can substitute their own. */
-  createClient(role: 'commands' | 'reader'): Redis {
+  createClient(role: 'commands' | 'reader'): RedisClient {
     const client = createRedisClient(this.connection, role, 'events');
     if (role === 'commands') this.watch(client);
     else client.on('error', () => undefined);
@@ -79,13 +144,13 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   /** The command connection, for health checks. */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.redis;
   }
 
-  private watch(client: Redis): void {
+  private watch(client: RedisClient): void {
     client.on('ready', () => this.onReady());
-    client.on('error', (error) => this.onError(error));
+    client.on('error', (error: Error) => this.onError(error));
     client.on('end', () => this.onEnd());
   }
 
@@ -108,14 +173,25 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     this.connected = false;
   }
 
-  private defineScripts(client: Redis): void {
+  private defineScripts(client: RedisClient): void {
     const define = (name: string, lua: string) =>
       client.defineCommand(name, { numberOfKeys: 2, lua });
-    define('sgAppend', APPEND_SCRIPT);
+    // The number of keys varies with the caller keys of an append.
+    client.defineCommand('sgAppend', { lua: APPEND_SCRIPT });
     define('sgTrim', TRIM_SCRIPT);
     define('sgInfo', INFO_SCRIPT);
     define('sgRange', RANGE_SCRIPT);
     define('sgCreateGroup', CREATE_GROUP_SCRIPT);
+    define('sgRenewEpoch', RENEW_EPOCH_SCRIPT);
+    define('sgReadNew', READ_NEW_SCRIPT);
+  }
+
+  private run<T>(
+    what: string,
+    command: () => Promise<T>,
+    idempotent = true,
+  ): Promise<T> {
+    return this.gate.run(what, command, { idempotent });
   }
 
   private retentionArgs(retention: Retention): string[] {
@@ -126,37 +202,142 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     ];
   }
 
-  async append(
-    entries: readonly (readonly string[])[],
-    retention: Retention,
-    epochCandidate: string,
-  ) {
-    const args: string[] = [epochCandidate, ...this.retentionArgs(retention)];
-    for (const fields of entries) args.push(String(fields.length), ...fields);
-    const [epoch, ...ids] = await this.redis.sgAppend(
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const keys = [
       this.keys.stream,
       this.keys.epoch,
-      ...args,
+      this.keys.attempt(request.attemptKey),
+    ];
+    // One flat array, passed as one argument: spreading a large batch into
+    // call arguments would overflow the stack.
+    const args: (string | number)[] = [
+      request.epochCandidate,
+      ...this.retentionArgs(request.retention),
+      ATTEMPT_WINDOW_MS,
+      request.keyWindowMs,
+    ];
+    // Groups without a caller key cannot be duplicates on their own, so a
+    // run of them goes to the script as one group: single publishes cost
+    // one entry header each instead of three.
+    const wireGroupOf: number[] = [];
+    let wireGroups = 0;
+    let headerAt = -1;
+    let runLength = 0;
+    request.groups.forEach((group, index) => {
+      if (
+        group.key === undefined &&
+        request.groups[index - 1]?.key === undefined &&
+        index > 0
+      ) {
+        runLength += group.entries.length;
+        args[headerAt] = runLength;
+        wireGroupOf.push(wireGroups);
+        pushEntries(args, group.entries);
+        return;
+      }
+      let keyIndex = 0;
+      if (group.key !== undefined) {
+        keys.push(this.keys.idempotency(group.key));
+        keyIndex = keys.length;
+      }
+      wireGroups++;
+      wireGroupOf.push(wireGroups);
+      headerAt = args.length;
+      runLength = group.entries.length;
+      args.push(runLength, keyIndex, group.fingerprint ?? '');
+      pushEntries(args, group.entries);
+    });
+    const replication = this.replication;
+    if (!replication) {
+      const reply = await this.run('an append', () =>
+        this.redis.sgAppend(keys.length, keys, args),
+      );
+      return decodeAppendReply(reply, request, wireGroupOf);
+    }
+    const [reply, confirmed] = await this.run('an append', () =>
+      this.appendAndWait(keys, args, replication),
     );
-    return { epoch, ids };
+    if (confirmed < replication.replicas) {
+      throw new EventLogNotReplicatedError(
+        confirmed,
+        replication.replicas,
+        replication.timeoutMs,
+        request.groups.reduce((sum, g) => sum + g.entries.length, 0),
+      );
+    }
+    return decodeAppendReply(reply, request, wireGroupOf);
+  }
+
+  /**
+   * The script and WAIT in one pipeline, so that WAIT runs on the server and
+   * connection that ran the script, right after it: it then waits for the
+   * replication offset that includes the append. The script goes as EVALSHA;
+   * a server that does not know it (new after a failover) answers NOSCRIPT
+   * without running it, and the pipeline goes again with the script's text.
+   * (ioredis would resend a defined command outside the pipeline, after the
+   * WAIT, which would then prove nothing.)
+   */
+  private async appendAndWait(
+    keys: string[],
+    args: (string | number)[],
+    replication: { replicas: number; timeoutMs: number },
+  ): Promise<[AppendReply, number]> {
+    for (const form of ['evalsha', 'eval'] as const) {
+      const pipeline = this.redis.pipeline();
+      // ioredis flattens array arguments; its typings do not say so.
+      const raw = pipeline as unknown as Record<
+        'evalsha' | 'eval',
+        (...args: unknown[]) => void
+      >;
+      if (form === 'evalsha') raw.evalsha(APPEND_SHA, keys.length, keys, args);
+      else raw.eval(APPEND_SCRIPT, keys.length, keys, args);
+      pipeline.call('WAIT', replication.replicas, replication.timeoutMs);
+      const results = (await pipeline.exec()) ?? [];
+      const [appendError, reply] = results[0] ?? [new Error('No reply.')];
+      if (appendError) {
+        if (form === 'evalsha' && /NOSCRIPT/.test(appendError.message))
+          continue;
+        throw appendError;
+      }
+      const [waitError, confirmed] = results[1] ?? [new Error('No reply.')];
+      if (waitError) throw waitError;
+      return [reply as AppendReply, Number(confirmed)];
+    }
+    throw new RedisUnavailableError(
+      'Redis refused the append script both by digest and by text.',
+    );
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
-    await this.redis.sgTrim(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
-      ...this.retentionArgs(retention),
+    await this.run('a trim', () =>
+      this.redis.sgTrim(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        ...this.retentionArgs(retention),
+      ),
     );
   }
 
   async info(epochCandidate: string): Promise<LogInfo> {
-    const [epoch, lastId, maxDeletedId, length] = await this.redis.sgInfo(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
+    return toLogInfo(
+      await this.run('reading the log metadata', () =>
+        this.redis.sgInfo(this.keys.stream, this.keys.epoch, epochCandidate),
+      ),
     );
-    return { epoch, lastId, maxDeletedId, length: Number(length) };
+  }
+
+  async renewEpoch(from: string, epochCandidate: string): Promise<LogInfo> {
+    return toLogInfo(
+      await this.run('starting a new epoch', () =>
+        this.redis.sgRenewEpoch(
+          this.keys.stream,
+          this.keys.epoch,
+          from,
+          epochCandidate,
+        ),
+      ),
+    );
   }
 
   async range(
@@ -165,21 +346,19 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     count: number,
     epochCandidate: string,
   ): Promise<RangeResult> {
-    const [epoch, lastId, maxDeletedId, length, entries] =
-      await this.redis.sgRange(
+    const reply = await this.run('a range read', () =>
+      this.redis.sgRange(
         this.keys.stream,
         this.keys.epoch,
         epochCandidate,
         after,
         until ?? '+',
         String(count),
-      );
+      ),
+    );
     return {
-      epoch,
-      lastId,
-      maxDeletedId,
-      length: Number(length),
-      entries: entries.map(([id, fields]) => ({ id, fields })),
+      ...toLogInfo(reply.slice(0, 5) as MetaReply),
+      entries: reply[5].map(([id, fields]) => ({ id, fields })),
     };
   }
 
@@ -188,14 +367,26 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     start: string,
     epochCandidate: string,
   ): Promise<boolean> {
-    const created = await this.redis.sgCreateGroup(
-      this.keys.stream,
-      this.keys.epoch,
-      epochCandidate,
-      group,
-      start,
+    const created = await this.run('creating a consumer group', () =>
+      this.redis.sgCreateGroup(
+        this.keys.stream,
+        this.keys.epoch,
+        epochCandidate,
+        group,
+        start,
+      ),
     );
     return created === 1;
+  }
+
+  async moveGroup(group: string, id: string): Promise<void> {
+    try {
+      await this.run('moving a consumer group', () =>
+        this.redis.xgroup('SETID', this.keys.stream, group, id),
+      );
+    } catch (error) {
+      throw translateGroupError(error, group);
+    }
   }
 
   async groupPosition(group: string): Promise<string | null> {
@@ -204,11 +395,61 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   openReader(): GroupReader {
-    const client = this.createClient('reader');
+    const client = this.createClient('reader') as Scripted<RedisClient>;
+    this.defineScripts(client);
     this.readers.add(client);
     let closed = false;
     const stream = this.keys.stream;
+    const epochKey = this.keys.epoch;
     return {
+      readNew: async (group, consumer, count, position) => {
+        const empty: GroupSnapshot = {
+          epoch: null,
+          lastId: '0-0',
+          maxDeletedId: '0-0',
+          entries: [],
+          rewound: false,
+        };
+        if (closed) return empty;
+        try {
+          const [epoch, lastId, maxDeletedId, entries, rewound] =
+            await client.sgReadNew(
+              stream,
+              epochKey,
+              group,
+              consumer,
+              count,
+              position,
+            );
+          return {
+            epoch: epoch === '' ? null : epoch,
+            lastId,
+            maxDeletedId,
+            entries: entries.map(([id, fields]) => ({ id, fields })),
+            rewound: rewound === 1,
+          };
+        } catch (error) {
+          if (closed) return empty;
+          throw translateGroupError(error, group);
+        }
+      },
+      waitForEntries: async (after, blockMs) => {
+        if (closed) return;
+        try {
+          await client.call(
+            'XREAD',
+            'COUNT',
+            1,
+            'BLOCK',
+            Math.max(1, blockMs),
+            'STREAMS',
+            stream,
+            after,
+          );
+        } catch (error) {
+          if (!closed) throw error;
+        }
+      },
       readGroup: async (group, consumer, count, blockMs, pendingAfter) => {
         if (closed) return [];
         const args: (string | number)[] = [
@@ -242,7 +483,9 @@ export class RedisStreamsEventLogStore implements EventLogStore {
 
   async ack(group: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.xack(this.keys.stream, group, ...ids);
+    await this.run('an acknowledgement', () =>
+      this.redis.xack(this.keys.stream, group, ...ids),
+    );
   }
 
   async claimIdle(
@@ -253,14 +496,16 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   ): Promise<ClaimedEntry[]> {
     let pending: [string, string, number, number][];
     try {
-      pending = (await this.redis.xpending(
-        this.keys.stream,
-        group,
-        'IDLE',
-        minIdleMs,
-        '-',
-        '+',
-        count,
+      pending = (await this.run('listing pending entries', () =>
+        this.redis.xpending(
+          this.keys.stream,
+          group,
+          'IDLE',
+          minIdleMs,
+          '-',
+          '+',
+          count,
+        ),
       )) as [string, string, number, number][];
     } catch (error) {
       throw translateGroupError(error, group);
@@ -270,13 +515,15 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       pending.map(([id, , , deliveries]) => [id, Number(deliveries)]),
     );
     const ids = [...counts.keys()];
-    const claimed = (await this.redis.call(
-      'XCLAIM',
-      this.keys.stream,
-      group,
-      consumer,
-      minIdleMs,
-      ...ids,
+    const claimed = (await this.run('claiming idle entries', () =>
+      this.redis.call(
+        'XCLAIM',
+        this.keys.stream,
+        group,
+        consumer,
+        minIdleMs,
+        ...ids,
+      ),
     )) as [string, string[]][];
     const alive = new Set<string>();
     const result: ClaimedEntry[] = [];
@@ -292,12 +539,13 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     // them so the consumer can count the loss instead of never hearing of it.
     for (const id of ids) {
       if (alive.has(id)) continue;
-      const [exists] = (await this.redis.xrange(this.keys.stream, id, id)) as [
-        string,
-        string[],
-      ][];
+      const [exists] = (await this.run('checking an entry', () =>
+        this.redis.xrange(this.keys.stream, id, id),
+      )) as [string, string[]][];
       if (exists) continue;
-      await this.redis.xack(this.keys.stream, group, id);
+      await this.run('an acknowledgement', () =>
+        this.redis.xack(this.keys.stream, group, id),
+      );
       result.push({
         entry: { id, fields: null },
         deliveries: counts.get(id) ?? 0,
@@ -307,22 +555,24 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   async touch(group: string): Promise<void> {
-    await this.redis.hset(this.keys.heartbeats, group, String(Date.now()));
+    await this.run('a heartbeat', () =>
+      this.redis.hset(this.keys.heartbeats, group, String(Date.now())),
+    );
   }
 
   async listGroups(includeMarker = false): Promise<GroupInfo[]> {
     let raw: unknown[][];
     try {
-      raw = (await this.redis.call(
-        'XINFO',
-        'GROUPS',
-        this.keys.stream,
+      raw = (await this.run('listing consumer groups', () =>
+        this.redis.call('XINFO', 'GROUPS', this.keys.stream),
       )) as unknown[][];
     } catch (error) {
       if (/no such key/i.test(String((error as Error).message))) return [];
       throw error;
     }
-    const heartbeats = await this.redis.hgetall(this.keys.heartbeats);
+    const heartbeats = await this.run('reading heartbeats', () =>
+      this.redis.hgetall(this.keys.heartbeats),
+    );
     const now = Date.now();
     const groups: GroupInfo[] = [];
     for (const flat of raw) {
@@ -345,40 +595,54 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   async destroyGroup(group: string): Promise<void> {
-    await this.redis.xgroup('DESTROY', this.keys.stream, group);
-    await this.redis.hdel(this.keys.heartbeats, group);
+    await this.run('removing a consumer group', () =>
+      this.redis.xgroup('DESTROY', this.keys.stream, group),
+    );
+    await this.run('removing a heartbeat', () =>
+      this.redis.hdel(this.keys.heartbeats, group),
+    );
   }
 
   async appendDeadLetter(fields: readonly string[]): Promise<string> {
-    return (await this.redis.xadd(
-      this.keys.deadLetter,
-      'MAXLEN',
-      '~',
-      DEAD_LETTER_MAXLEN,
-      '*',
-      ...fields,
+    return (await this.run(
+      'a dead letter',
+      () =>
+        this.redis.xadd(
+          this.keys.deadLetter,
+          'MAXLEN',
+          '~',
+          DEAD_LETTER_MAXLEN,
+          '*',
+          ...fields,
+        ),
+      false,
     )) as string;
   }
 
   async readDeadLetters(count: number): Promise<RawEntry[]> {
-    const entries = await this.redis.xrange(
-      this.keys.deadLetter,
-      '-',
-      '+',
-      'COUNT',
-      count,
+    const entries = await this.run('reading dead letters', () =>
+      this.redis.xrange(this.keys.deadLetter, '-', '+', 'COUNT', count),
     );
     return entries.map(([id, fields]) => ({ id, fields }));
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.gate.close();
     for (const reader of this.readers) reader.disconnect();
     this.readers.clear();
-    if (this.ownsClient) {
-      await this.redis.quit().catch(() => this.redis.disconnect());
-    }
+    if (this.ownsClient) await closeRedisClient(this.redis);
   }
+}
+
+function toLogInfo([
+  epoch,
+  lastId,
+  maxDeletedId,
+  length,
+  epochStart,
+]: MetaReply): LogInfo {
+  return { epoch, lastId, maxDeletedId, length: Number(length), epochStart };
 }
 
 function toMap(flat: unknown[]): Map<string, unknown> {
@@ -391,4 +655,67 @@ function toMap(flat: unknown[]): Map<string, unknown> {
 function translateGroupError(error: unknown, group: string): unknown {
   const message = String((error as Error)?.message ?? error);
   return message.includes('NOGROUP') ? new GroupMissingError(group) : error;
+}
+
+/** An entry in the layout `encodeEntry` writes, which the script knows by heart. */
+function isEventEntry(fields: readonly string[]): boolean {
+  return (
+    fields.length === 8 &&
+    fields[0] === ENTRY_FIELD.type &&
+    fields[2] === ENTRY_FIELD.data &&
+    fields[4] === ENTRY_FIELD.scopes &&
+    fields[6] === ENTRY_FIELD.ts
+  );
+}
+
+/** Turns the append script's reply into one outcome per group. */
+function pushEntries(
+  args: (string | number)[],
+  entries: readonly (readonly string[])[],
+): void {
+  for (const fields of entries) {
+    if (isEventEntry(fields)) {
+      args.push(0, fields[1], fields[3], fields[5], fields[7]);
+    } else {
+      args.push(fields.length);
+      for (const field of fields) args.push(field);
+    }
+  }
+}
+
+/**
+ * Turns the append script's reply into one outcome per group; `wireGroupOf`
+ * names the script's group (1-based) each request group went out in.
+ */
+function decodeAppendReply(
+  reply: AppendReply,
+  request: AppendRequest,
+  wireGroupOf: readonly number[],
+): AppendResult {
+  const [replayed, epoch, first] = reply;
+  const notWritten = new Map<number, [string, string]>();
+  for (let i = 3; i + 2 < reply.length; i += 3) {
+    notWritten.set(Number(reply[i]), [
+      String(reply[i + 1]),
+      String(reply[i + 2]),
+    ]);
+  }
+  // Written entries follow one another in request order, whatever the grouping.
+  let offset = 0;
+  const outcomes = request.groups.map((group, index): AppendOutcome => {
+    const other = notWritten.get(wireGroupOf[index]);
+    if (!other) {
+      const ids = consecutiveStreamIds(first, offset, group.entries.length);
+      offset += group.entries.length;
+      return { status: 'written', epoch, ids };
+    }
+    if (other[0] === 'conflict') return { status: 'conflict' };
+    const [recordEpoch, firstId, count] = other[1].split(' ');
+    return {
+      status: 'duplicate',
+      epoch: recordEpoch,
+      ids: consecutiveStreamIds(firstId, 0, Number(count)),
+    };
+  });
+  return { outcomes, replayed: replayed === 1 };
 }

@@ -2,8 +2,14 @@
 export interface StreamKeys {
   readonly stream: string;
   readonly epoch: string;
+  /** Where the current epoch begins, when not at the origin (written with the epoch). */
+  readonly epochStart: string;
   readonly deadLetter: string;
   readonly heartbeats: string;
+  /** Record of one append, by its attempt key: what a retry of it gets back. */
+  attempt(attemptKey: string): string;
+  /** Record of a caller's idempotency key. */
+  idempotency(key: string): string;
 }
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -18,7 +24,10 @@ export function streamKeys(prefix: string): StreamKeys {
   return {
     stream: `${tag}:events`,
     epoch: `${tag}:epoch`,
+    epochStart: `${tag}:epoch-start`,
     deadLetter: `${tag}:dead-letter`,
     heartbeats: `${tag}:heartbeats`,
+    attempt: (attemptKey) => `${tag}:attempt:${attemptKey}`,
+    idempotency: (key) => `${tag}:idempotency:${key}`,
   };
 }

@@ -15,6 +15,8 @@ export const EPOCH_MARKER_GROUP = 'streamgate:epoch-marker';
 
 const COMMON = `
 local stream, epochKey = KEYS[1], KEYS[2]
+-- Where the current epoch begins when it is not the log's origin; same hash tag.
+local epochStartKey = epochKey .. '-start'
 
 local function ensure_epoch(candidate)
   local created = redis.pcall('XGROUP', 'CREATE', stream, '${EPOCH_MARKER_GROUP}', '$', 'MKSTREAM')
@@ -23,6 +25,7 @@ local function ensure_epoch(candidate)
     return epoch
   end
   redis.call('SET', epochKey, candidate)
+  redis.call('DEL', epochStartKey)
   return candidate
 end
 
@@ -82,27 +85,93 @@ end
 
 local function meta(epoch)
   local info = stream_info()
-  return { epoch, info['last-generated-id'], info['max-deleted-entry-id'], tostring(info['length']) }
+  return { epoch, info['last-generated-id'], info['max-deleted-entry-id'], tostring(info['length']), redis.call('GET', epochStartKey) or '0-0' }
 end
 `;
 
 /**
- * KEYS: stream, epoch. ARGV: epoch candidate, max length, max age in ms (0 =
- * none), slack, then per entry its field count followed by the fields.
- * Returns { epoch, id1, id2, ... }.
+ * Appends groups of entries exactly once.
+ *
+ * KEYS: stream, epoch, the attempt record, then the record of each group
+ * that carries a caller's key. ARGV: epoch candidate, max length, max age in
+ * ms (0 = none), slack, attempt window in ms, key window in ms, then per
+ * group: its entry count, the index in KEYS of its record (0 = none), its
+ * fingerprint, and per entry its field count followed by the fields, or 0
+ * followed by the values of type, data, scopes and ts (every event
+ * streamgate writes: fewer arguments to send and convert).
+ *
+ * Returns { replayed (0 or 1), epoch, first id written or '', then for each
+ * group not written now: its number, 'duplicate' or 'conflict', and for a
+ * duplicate the record "epoch firstId count" }.
+ *
+ * The first entry gets a '*' id and every later one '<same ms>-*', so the ids
+ * of one append are consecutive within one millisecond and the reply, the
+ * attempt record and each key record need name only the first id. An
+ * attempt record found on entry means this exact append already ran (its
+ * reply was lost): its result is returned and nothing is written.
  */
 export const APPEND_SCRIPT = `${COMMON}
-local epoch = ensure_epoch(ARGV[1])
-local result = { epoch }
-local i = 5
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  local args = { 'XADD', stream, '*' }
-  for j = 1, n do args[#args + 1] = ARGV[i + j] end
-  result[#result + 1] = redis.call(unpack(args))
-  i = i + n + 1
+local saved = redis.call('GET', KEYS[3])
+if saved then
+  local replay = cjson.decode(saved)
+  replay[1] = 1
+  return replay
 end
-trim(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+local epoch = ensure_epoch(ARGV[1])
+local result = { 0, epoch, '' }
+local spec = '*'
+local written = 0
+local group = 0
+local i = 7
+while i <= #ARGV do
+  group = group + 1
+  local count, key, fingerprint = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2]
+  i = i + 3
+  local record = false
+  if key > 0 then record = redis.call('GET', KEYS[key]) end
+  if record then
+    local space = string.find(record, ' ', 1, true)
+    result[#result + 1] = group
+    if string.sub(record, 1, space - 1) == fingerprint then
+      result[#result + 1] = 'duplicate'
+      result[#result + 1] = string.sub(record, space + 1)
+    else
+      result[#result + 1] = 'conflict'
+      result[#result + 1] = ''
+    end
+    for _ = 1, count do
+      local n = tonumber(ARGV[i])
+      if n == 0 then n = 4 end
+      i = i + n + 1
+    end
+  else
+    local first
+    for e = 1, count do
+      local n = tonumber(ARGV[i])
+      local id
+      if n == 0 then
+        id = redis.call('XADD', stream, spec, 'type', ARGV[i + 1], 'data', ARGV[i + 2], 'scopes', ARGV[i + 3], 'ts', ARGV[i + 4])
+        n = 4
+      else
+        local args = { 'XADD', stream, spec }
+        for j = 1, n do args[j + 3] = ARGV[i + j] end
+        id = redis.call(unpack(args))
+      end
+      if spec == '*' then
+        result[3] = id
+        spec = string.sub(id, 1, string.find(id, '-', 1, true)) .. '*'
+      end
+      if e == 1 then first = id end
+      i = i + n + 1
+    end
+    written = written + count
+    if key > 0 then
+      redis.call('SET', KEYS[key], fingerprint .. ' ' .. epoch .. ' ' .. first .. ' ' .. count, 'PX', ARGV[6])
+    end
+  end
+end
+if written > 0 then trim(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])) end
+redis.call('SET', KEYS[3], cjson.encode(result), 'PX', ARGV[5])
 return result
 `;
 
@@ -113,20 +182,20 @@ trim(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 return 1
 `;
 
-/** KEYS: stream, epoch. ARGV: epoch candidate. Returns { epoch, lastId, maxDeletedId, length }. */
+/** KEYS: stream, epoch. ARGV: epoch candidate. Returns { epoch, lastId, maxDeletedId, length, epochStart }. */
 export const INFO_SCRIPT = `${COMMON}
 return meta(ensure_epoch(ARGV[1]))
 `;
 
 /**
  * KEYS: stream, epoch. ARGV: epoch candidate, after (exclusive), until
- * (inclusive, or '+'), count. Returns { epoch, lastId, maxDeletedId, length, entries }.
+ * (inclusive, or '+'), count. Returns { epoch, lastId, maxDeletedId, length, epochStart, entries }.
  */
 export const RANGE_SCRIPT = `${COMMON}
 local epoch = ensure_epoch(ARGV[1])
 local entries = redis.call('XRANGE', stream, '(' .. ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local result = meta(epoch)
-result[5] = entries
+result[6] = entries
 return result
 `;
 
@@ -139,4 +208,41 @@ if type(created) == 'table' and created.err then
   return redis.error_reply(created.err)
 end
 return 1
+`;
+
+/**
+ * KEYS: stream, epoch. ARGV: group, consumer, count, the reader's position.
+ * Reads new entries for the group and, in the same atomic step, the log's
+ * metadata. First checks that the entry at the position (the last one the
+ * reader handed on) is still there: one that is gone while
+ * max-deleted-entry-id is below it was never deleted, so the log went back.
+ * Returns { epoch or '', lastId, maxDeletedId, entries, rewound (0 or 1) }.
+ */
+export const READ_NEW_SCRIPT = `${COMMON}
+local position = ARGV[4]
+if position ~= '0-0' and redis.call('EXISTS', stream) == 1 then
+  local info = stream_info()
+  local max_deleted = info['max-deleted-entry-id']
+  if id_gt(position, max_deleted) and #redis.call('XRANGE', stream, position, position) == 0 then
+    return { redis.call('GET', epochKey) or '', info['last-generated-id'], max_deleted, {}, 1 }
+  end
+end
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', tonumber(ARGV[3]), 'STREAMS', stream, '>')
+local info = stream_info()
+local entries = {}
+if reply and reply[1] then entries = reply[1][2] end
+return { redis.call('GET', epochKey) or '', info['last-generated-id'], info['max-deleted-entry-id'], entries, 0 }
+`;
+
+/**
+ * KEYS: stream, epoch. ARGV: the epoch to leave, epoch candidate. Gives the
+ * log a new epoch beginning at its tip, unless its epoch is no longer the
+ * one to leave. Returns meta.
+ */
+export const RENEW_EPOCH_SCRIPT = `${COMMON}
+if redis.call('GET', epochKey) == ARGV[1] and redis.call('EXISTS', stream) == 1 then
+  redis.call('SET', epochKey, ARGV[2])
+  redis.call('SET', epochStartKey, stream_info()['last-generated-id'])
+end
+return meta(ensure_epoch(ARGV[2]))
 `;

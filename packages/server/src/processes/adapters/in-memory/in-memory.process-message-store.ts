@@ -1,4 +1,9 @@
-import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
+import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  AppendMessageOptions,
+  ProcessMessageStore,
+} from '../../domain/process-message-store.port';
 import {
   NewProcessMessage,
   ProcessMessage,
@@ -6,10 +11,14 @@ import {
   assertProcessId,
   assertProcessStatus,
   isTerminalStatus,
+  processMessageFingerprint,
   validateNewProcessMessage,
   validateReadOptions,
 } from '../../domain/process-message';
-import { ProcessAlreadyEndedError } from '../../domain/process-messages.errors';
+import {
+  InvalidProcessMessageError,
+  ProcessAlreadyEndedError,
+} from '../../domain/process-messages.errors';
 
 export interface InMemoryProcessMessageStoreOptions {
   /** Clock for `createdAt`, milliseconds since the Unix epoch. @default Date.now */
@@ -23,6 +32,8 @@ interface StoredMessage extends Omit<ProcessMessage, 'payload'> {
 interface ProcessRecord {
   status: ProcessStatus | null;
   readonly messages: StoredMessage[];
+  /** Idempotency key -> seq and fingerprint of the message it stored. */
+  readonly keys: Map<string, { seq: number; fingerprint: string }>;
 }
 
 /**
@@ -41,24 +52,40 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
   async append(
     processId: string,
     message: NewProcessMessage,
+    options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
     assertProcessId(processId);
     const valid = validateNewProcessMessage(message);
+    const key = checkIdempotencyKey(
+      options.idempotencyKey,
+      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
+    );
     const record = this.record(processId);
-    if (record.status && isTerminalStatus(record.status)) {
-      throw new ProcessAlreadyEndedError(processId, record.status);
-    }
     const { payload, ...fields } = valid;
     // Stored as JSON so that callers mutating their objects later cannot
     // change history, and so that this adapter returns what the others do.
+    const payloadJson = JSON.stringify(payload);
+    const fingerprint =
+      key === undefined ? '' : processMessageFingerprint(valid, payloadJson);
+    const earlier = key === undefined ? undefined : record.keys.get(key);
+    if (earlier) {
+      if (earlier.fingerprint !== fingerprint)
+        throw new IdempotencyKeyReusedError(key!);
+      return toMessage(record.messages[earlier.seq - 1]);
+    }
+    if (record.status && isTerminalStatus(record.status)) {
+      throw new ProcessAlreadyEndedError(processId, record.status);
+    }
     const stored: StoredMessage = {
       seq: record.messages.length + 1,
       processId,
       ...fields,
-      payloadJson: JSON.stringify(payload),
+      payloadJson,
       createdAt: new Date(this.now()).toISOString(),
     };
     record.messages.push(stored);
+    if (key !== undefined)
+      record.keys.set(key, { seq: stored.seq, fingerprint });
     return toMessage(stored);
   }
 
@@ -112,7 +139,7 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
   private record(processId: string): ProcessRecord {
     let record = this.processes.get(processId);
     if (!record) {
-      record = { status: null, messages: [] };
+      record = { status: null, messages: [], keys: new Map() };
       this.processes.set(processId, record);
     }
     return record;

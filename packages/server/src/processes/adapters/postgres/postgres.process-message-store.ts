@@ -1,7 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { PgPool, PgPoolClient } from './pg-pool.port';
 import { loadPg } from './pg.loader';
-import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
+import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  AppendMessageOptions,
+  ProcessMessageStore,
+} from '../../domain/process-message-store.port';
 import {
   NewProcessMessage,
   ProcessMessage,
@@ -9,10 +14,12 @@ import {
   assertProcessId,
   assertProcessStatus,
   isTerminalStatus,
+  processMessageFingerprint,
   validateNewProcessMessage,
   validateReadOptions,
 } from '../../domain/process-message';
 import {
+  InvalidProcessMessageError,
   ProcessMessageStoreUnavailableError,
   ProcessAlreadyEndedError,
 } from '../../domain/process-messages.errors';
@@ -73,6 +80,36 @@ INSERT INTO agent_messages (process_id, seq, type, turn, agent, model, payload)
 SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb FROM next
 RETURNING ${CREATED_AT_ISO}, seq`;
 
+// The keyed append: a row already stored under the key is returned instead
+// (and the seq counter left alone); otherwise as APPEND_SQL. Two concurrent
+// first attempts both miss the row; the second then fails on the unique
+// index, and its retry finds the first one's row.
+const APPEND_KEYED_SQL = `
+WITH existing AS (
+  SELECT seq, type, turn, agent, model, payload::text AS payload,
+    ${CREATED_AT_ISO}, idempotency_fingerprint AS fingerprint
+  FROM agent_messages
+  WHERE process_id = $1 AND idempotency_key = $7
+), next AS (
+  INSERT INTO agent_processes AS p (process_id, last_seq)
+  SELECT $1, 1 WHERE NOT EXISTS (SELECT 1 FROM existing)
+  ON CONFLICT (process_id) DO UPDATE
+    SET last_seq = p.last_seq + 1, updated_at = now()
+    WHERE p.status IS NULL OR p.status NOT IN ${TERMINAL_SQL}
+  RETURNING last_seq
+), inserted AS (
+  INSERT INTO agent_messages
+    (process_id, seq, type, turn, agent, model, payload, idempotency_key, idempotency_fingerprint)
+  SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb, $7, $8 FROM next
+  RETURNING seq, type, turn, agent, model, payload::text AS payload,
+    ${CREATED_AT_ISO}, idempotency_fingerprint AS fingerprint
+)
+SELECT false AS repeated, * FROM inserted
+UNION ALL
+SELECT true AS repeated, * FROM existing`;
+
+const UNIQUE_VIOLATION = '23505';
+
 const READ_SQL = `
 SELECT seq, type, turn, agent, model, payload::text AS payload, ${CREATED_AT_ISO}
 FROM agent_messages
@@ -113,21 +150,31 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
   async append(
     processId: string,
     message: NewProcessMessage,
+    options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
     assertProcessId(processId);
-    const { type, turn, agent, model, payload } =
-      validateNewProcessMessage(message);
+    const valid = validateNewProcessMessage(message);
+    const key = checkIdempotencyKey(
+      options.idempotencyKey,
+      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
+    );
+    const { type, turn, agent, model, payload } = valid;
     const payloadJson = JSON.stringify(payload);
+    const params = [
+      processId,
+      type,
+      turn ?? null,
+      agent ?? null,
+      model ?? null,
+      payloadJson,
+    ];
+    if (key !== undefined) {
+      const fingerprint = processMessageFingerprint(valid, payloadJson);
+      return this.appendKeyed(processId, [...params, key, fingerprint]);
+    }
     const { rows } = await this.query<{ seq: string; created_at: string }>(
       APPEND_SQL,
-      [
-        processId,
-        type,
-        turn ?? null,
-        agent ?? null,
-        model ?? null,
-        payloadJson,
-      ],
+      params,
     );
     if (rows.length === 0) {
       const status = await this.getStatus(processId);
@@ -141,6 +188,35 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
       model: model ?? null,
       payload: payloadJson,
     });
+  }
+
+  private async appendKeyed(
+    processId: string,
+    params: unknown[],
+  ): Promise<ProcessMessage> {
+    const [key, fingerprint] = params.slice(6) as [string, string];
+    type KeyedRow = MessageRow & { repeated: boolean; fingerprint: string };
+    let rows: KeyedRow[];
+    try {
+      ({ rows } = await this.query<KeyedRow>(APPEND_KEYED_SQL, params));
+    } catch (error) {
+      // Lost a race with a concurrent first attempt of the same key: its row is there now.
+      if (
+        (error as Error).cause &&
+        ((error as Error).cause as { code?: string }).code === UNIQUE_VIOLATION
+      ) {
+        ({ rows } = await this.query<KeyedRow>(APPEND_KEYED_SQL, params));
+      } else {
+        throw error;
+      }
+    }
+    if (rows.length === 0) {
+      const status = await this.getStatus(processId);
+      throw new ProcessAlreadyEndedError(processId, status as ProcessStatus);
+    }
+    if (rows[0].repeated && rows[0].fingerprint !== fingerprint)
+      throw new IdempotencyKeyReusedError(key);
+    return toMessage(processId, rows[0]);
   }
 
   async read(

@@ -1,9 +1,16 @@
-import Redis from 'ioredis';
+import { RedisCommandGate } from '../../../redis/redis-command.gate';
 import {
+  closeRedisClient,
   createRedisClient,
+  RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { ProcessMessageStore } from '../../domain/process-message-store.port';
+import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
+import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  AppendMessageOptions,
+  ProcessMessageStore,
+} from '../../domain/process-message-store.port';
 import {
   NewProcessMessage,
   ProcessMessage,
@@ -11,6 +18,7 @@ import {
   assertProcessId,
   assertProcessStatus,
   isProcessStatus,
+  processMessageFingerprint,
   validateNewProcessMessage,
   validateReadOptions,
 } from '../../domain/process-message';
@@ -27,14 +35,35 @@ export interface RedisProcessMessageStoreOptions {
   readonly prefix?: string;
   /** How long a process's keys live after it reaches a terminal status. @default 86_400_000 */
   readonly retainAfterEndMs?: number;
+  /**
+   * How long one operation may wait for Redis, reconnecting and retrying
+   * included, before it fails with `ProcessMessageStoreUnavailableError`.
+   * @default 800
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
 
 // The stream entry id is `<seq>-0`, so seq is the resume key and Redis itself
 // refuses to write an id at or below the last one: no gap, no overwrite.
-// Returns {0, status} when the process has ended, {1, seq, ms} otherwise.
+// KEYS: messages, status, idempotency keys. ARGV: idempotency key ('' for
+// none), fingerprint, type, payload, then optional field/value pairs. A key
+// seen before answers for the message it stored, even after the end.
+// Returns {0, status} when the process has ended, {1, seq, ms} when stored,
+// {2} for a key reused for another message, {3, seq, fields} for a repeat.
 const APPEND_SCRIPT = `
+if ARGV[1] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[1])
+  if seen then
+    local space = string.find(seen, ' ', 1, true)
+    if string.sub(seen, space + 1) ~= ARGV[2] then return {2} end
+    local seq = string.sub(seen, 1, space - 1)
+    local entry = redis.call('XRANGE', KEYS[1], seq .. '-0', seq .. '-0')
+    if #entry == 0 then return {3, tonumber(seq), {}} end
+    return {3, tonumber(seq), entry[1][2]}
+  end
+end
 local s = redis.call('GET', KEYS[2])
 if ${TERMINAL} then return {0, s} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -42,12 +71,15 @@ local seq = 1
 if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)-')) + 1 end
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fields = {'type', ARGV[1], 'payload', ARGV[2], 'ts', ms}
-for i = 3, #ARGV, 2 do
+local fields = {'type', ARGV[3], 'payload', ARGV[4], 'ts', ms}
+for i = 5, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('XADD', KEYS[1], seq .. '-0', unpack(fields))
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], seq .. ' ' .. ARGV[2])
+end
 return {1, seq, ms}
 `;
 
@@ -62,16 +94,17 @@ s = ARGV[1]
 if ${TERMINAL} then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return {previous, 1}
 `;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisClient & {
   streamgateAppendMessage(
     ...args: (string | number)[]
-  ): Promise<[0, string] | [1, number, number]>;
+  ): Promise<[0, string] | [1, number, number] | [2] | [3, number, string[]]>;
   streamgateSetStatus(...args: (string | number)[]): Promise<[string, 0 | 1]>;
-}
+};
 
 /**
  * One Redis stream per process holds its messages (entry id `<seq>-0`), a
@@ -80,6 +113,7 @@ interface ScriptedRedis extends Redis {
  */
 export class RedisProcessMessageStore implements ProcessMessageStore {
   private readonly redis: ScriptedRedis;
+  private readonly gate: RedisCommandGate;
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly retainAfterEndMs: number;
@@ -108,38 +142,67 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       createRedisClient(connection, 'commands', 'processes')) as ScriptedRedis;
     if (!redis.streamgateAppendMessage) {
       redis.defineCommand('streamgateAppendMessage', {
-        numberOfKeys: 2,
+        numberOfKeys: 3,
         lua: APPEND_SCRIPT,
       });
       redis.defineCommand('streamgateSetStatus', {
-        numberOfKeys: 2,
+        numberOfKeys: 3,
         lua: SET_STATUS_SCRIPT,
       });
     }
     this.redis = redis;
+    this.gate = new RedisCommandGate(redis, options.commandTimeoutMs ?? 800);
   }
 
   async append(
     processId: string,
     message: NewProcessMessage,
+    options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
     assertProcessId(processId);
-    const { type, payload, ...optional } = validateNewProcessMessage(message);
+    const valid = validateNewProcessMessage(message);
+    const key = checkIdempotencyKey(
+      options.idempotencyKey,
+      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
+    );
+    const { type, payload, ...optional } = valid;
     const payloadJson = JSON.stringify(payload);
     const extra: (string | number)[] = [];
     for (const [field, value] of Object.entries(optional))
       extra.push(field, value);
-    const reply = await this.call(() =>
-      this.redis.streamgateAppendMessage(
-        this.messagesKey(processId),
-        this.statusKey(processId),
-        type,
-        payloadJson,
-        ...extra,
-      ),
+    const reply = await this.call(
+      () =>
+        this.redis.streamgateAppendMessage(
+          this.messagesKey(processId),
+          this.statusKey(processId),
+          this.idempotencyKey(processId),
+          key ?? '',
+          key === undefined
+            ? ''
+            : processMessageFingerprint(valid, payloadJson),
+          type,
+          payloadJson,
+          ...extra,
+        ),
+      // Only a keyed append can run twice without storing the message twice.
+      key !== undefined,
     );
     if (reply[0] === 0)
       throw new ProcessAlreadyEndedError(processId, reply[1] as ProcessStatus);
+    if (reply[0] === 2) throw new IdempotencyKeyReusedError(key!);
+    if (reply[0] === 3) {
+      const [, seq, fields] = reply;
+      if (fields.length > 0) return toMessage(processId, `${seq}-0`, fields);
+      // The message itself is gone (deleted by hand): answer with what was sent.
+      return {
+        seq,
+        processId,
+        type,
+        ...optional,
+        payload: JSON.parse(payloadJson),
+        createdAt: new Date().toISOString(),
+      };
+    }
     return {
       seq: reply[1],
       processId,
@@ -190,13 +253,17 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
     assertProcessId(processId);
     assertProcessStatus(status);
-    const [previous, applied] = await this.call(() =>
-      this.redis.streamgateSetStatus(
-        this.messagesKey(processId),
-        this.statusKey(processId),
-        status,
-        this.retainAfterEndMs,
-      ),
+    // Run twice, it would report the status as unchanged: not sent again.
+    const [previous, applied] = await this.call(
+      () =>
+        this.redis.streamgateSetStatus(
+          this.messagesKey(processId),
+          this.statusKey(processId),
+          this.idempotencyKey(processId),
+          status,
+          this.retainAfterEndMs,
+        ),
+      false,
     );
     const before =
       previous === '' ? null : this.checkStored(previous, processId);
@@ -214,12 +281,9 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   }
 
   async close(): Promise<void> {
+    this.gate.close();
     if (!this.ownsClient || this.redis.status === 'end') return;
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await closeRedisClient(this.redis);
   }
 
   /** `{<prefix>:proc:<id>}:messages`, the stream of one process. */
@@ -232,6 +296,11 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     return `{${this.prefix}:proc:${processId}}:status`;
   }
 
+  /** `{<prefix>:proc:<id>}:idempotency`, idempotency key -> "seq fingerprint" of one process. */
+  idempotencyKey(processId: string): string {
+    return `{${this.prefix}:proc:${processId}}:idempotency`;
+  }
+
   private checkStored(status: string, processId: string): ProcessStatus {
     if (!isProcessStatus(status)) {
       throw new ProcessMessageStoreUnavailableError(
@@ -241,9 +310,15 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     return status;
   }
 
-  private async call<T>(command: () => Promise<T>): Promise<T> {
+  /** Only what is safe to run twice is sent again after a lost connection. */
+  private async call<T>(
+    command: () => Promise<T>,
+    idempotent = true,
+  ): Promise<T> {
     try {
-      return await command();
+      return await this.gate.run('a process store command', command, {
+        idempotent,
+      });
     } catch (error) {
       throw new ProcessMessageStoreUnavailableError(
         `Redis did not complete the command: ${(error as Error).message}`,

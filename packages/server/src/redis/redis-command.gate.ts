@@ -1,0 +1,146 @@
+import { ReplyError } from 'ioredis';
+import type { RedisClient } from './redis-connection';
+
+/**
+ * Replies that mean "not now" rather than "no": the command did not run
+ * (a server still loading, a primary just demoted, a cluster slot moving),
+ * so it may be sent again whatever it does.
+ */
+const NOT_RUN_REPLIES = /^(LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * A command sent on a live connection gets at least this long to answer,
+ * whatever is left of the budget: one large batch can keep Redis busy for
+ * a second.
+ */
+export const MIN_REPLY_TIMEOUT_MS = 5_000;
+
+/** Redis did not become reachable, or did not answer, within the time allowed. */
+export class RedisUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+export interface GateOptions {
+  /**
+   * The command may run twice without harm, so it is sent again after a
+   * lost connection. Commands Redis refused without running them
+   * (`LOADING`, `READONLY`, ...) are sent again either way.
+   * @default true
+   */
+  readonly idempotent?: boolean;
+}
+
+/**
+ * Runs commands on one client within a time budget: it waits for the
+ * connection to be ready instead of queueing behind a reconnect, sends a
+ * command again where that is safe, and fails with `RedisUnavailableError`
+ * once the budget is spent. So while Redis is down, callers hear so within
+ * the budget; and nothing they gave up on is written later from a queue.
+ */
+export class RedisCommandGate {
+  private closed = false;
+  private readyWaiter: Promise<void> | null = null;
+
+  constructor(
+    private readonly client: RedisClient,
+    /** Time to get a command through, retries and waiting for a connection included. */
+    readonly budgetMs: number,
+  ) {}
+
+  /** Stops waiting: pending and later runs fail at once. */
+  close(): void {
+    this.closed = true;
+  }
+
+  async run<T>(
+    what: string,
+    command: () => Promise<T>,
+    options: GateOptions = {},
+  ): Promise<T> {
+    const idempotent = options.idempotent ?? true;
+    const deadline = Date.now() + this.budgetMs;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.whenReady(deadline))) {
+        throw new RedisUnavailableError(
+          `Redis was not reachable within ${this.budgetMs} ms for ${what} (connection ${this.client.status})${lastError ? `; last error: ${(lastError as Error).message ?? lastError}` : ''}.`,
+          { cause: lastError },
+        );
+      }
+      try {
+        return await withTimeout(
+          command(),
+          Math.max(deadline - Date.now(), MIN_REPLY_TIMEOUT_MS),
+          what,
+        );
+      } catch (error) {
+        lastError = error;
+        const notRun =
+          error instanceof ReplyError &&
+          NOT_RUN_REPLIES.test(String((error as Error).message));
+        const connectionLost =
+          !(error instanceof ReplyError) &&
+          !(error instanceof RedisUnavailableError);
+        if (
+          this.closed ||
+          !(notRun || (idempotent && connectionLost)) ||
+          Date.now() >= deadline
+        )
+          throw error;
+        await sleep(Math.min(25 * 2 ** attempt, 200));
+      }
+    }
+  }
+
+  private whenReady(deadline: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return Promise.resolve(false);
+    let timer: NodeJS.Timeout;
+    return Promise.race([
+      this.nextReady().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), remaining);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** One listener for every waiting command, however many there are. */
+  private nextReady(): Promise<void> {
+    this.readyWaiter ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.readyWaiter = null;
+        resolve();
+      }),
+    );
+    return this.readyWaiter;
+  }
+}
+
+function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RedisUnavailableError(
+            `Redis did not answer ${what} within ${timeoutMs} ms; it may or may not have run.`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
