@@ -1,0 +1,436 @@
+import { EventLogSnapshot, LogEntry } from './event-log.reader';
+import { CheckLimits, ViolationKind, checkSoak } from './invariant.checker';
+import { parseId } from './log-position.rule';
+import {
+  ClientRecord,
+  ConnectionItem,
+  ConnectionRecord,
+  ProcessRecord,
+  PublishRecord,
+  SoakRecord,
+} from './soak.record';
+
+/**
+ * Proves on small hand-made records that the checker reports each kind of
+ * violation, and nothing on a record that only shows what the protocol
+ * allows (resends, typed resets, narrowing in flight). The soak runs it
+ * first: a checker that cannot fail would make every verdict worthless.
+ */
+export function runCheckerSelfTest(): string[] {
+  const failures: string[] = [];
+  for (const scenario of SCENARIOS) {
+    const record = emptyRecord();
+    scenario.build(record);
+    const result = checkSoak(record, LOG, {
+      ...LIMITS,
+      ...(scenario.limits ?? {}),
+    });
+    const kinds = new Set(result.violations.map((v) => v.kind));
+    const expected = new Set(scenario.expect);
+    const missing = [...expected].filter((k) => !kinds.has(k));
+    const extra = [...kinds].filter((k) => !expected.has(k));
+    if (missing.length > 0 || extra.length > 0)
+      failures.push(
+        `${scenario.name}: expected [${[...expected].join(', ')}], got [${[...kinds].join(', ')}]: ${result.violations
+          .map((v) => v.detail)
+          .slice(0, 3)
+          .join(' | ')}`,
+      );
+  }
+  return failures;
+}
+
+const EPOCH = 'e1';
+const id = (n: number) => `${EPOCH}:1000-${n}`;
+/** Entry n (1..12): scopes cycle [], [agent:a], [agent:b], [agent:a, role:x]; 12 is the fence. */
+const SCOPES: string[][] = [
+  [],
+  ['agent:a'],
+  ['agent:b'],
+  ['agent:a', 'role:x'],
+];
+const ENTRIES: LogEntry[] = Array.from({ length: 12 }, (_, i) => {
+  const n = i + 1;
+  return {
+    id: id(n),
+    pos: parseId(id(n))!,
+    type: n === 12 ? 'soak.fence' : 'soak.tick',
+    scopes: n === 12 ? [] : SCOPES[n % 4],
+    pub: n === 12 ? 'fence' : `p${n}`,
+    part: 0,
+    deliverable: true,
+  };
+});
+const LOG = new EventLogSnapshot(EPOCH, ENTRIES, 0, '0-0');
+const FENCE = id(12);
+/** Visible to [agent:a]: scopes [] and [agent:a]: 1, 4, 5, 8, 9, 12. */
+const VISIBLE_A = [1, 4, 5, 8, 9, 12];
+/** Visible to [agent:a, role:x]: all but [agent:b]: 1, 3, 4, 5, 7, 8, 9, 11, 12. */
+const VISIBLE_AX = [1, 3, 4, 5, 7, 8, 9, 11, 12];
+
+const LIMITS: CheckLimits = {
+  ackTimeoutMs: 5000,
+  replayLimit: 100,
+  replayScanLimit: 1000,
+  maxDeletedId: '0-0',
+  rssGrowthLimit: 0.1,
+  leaderDurabilityFailover: false,
+};
+
+function emptyRecord(): SoakRecord {
+  return {
+    settings: {
+      seed: 0,
+      minutes: 1,
+      clients: 1,
+      sentinel: false,
+      prefix: 'self-test',
+      ackTimeoutMs: 5000,
+      publishRate: 1,
+      defect: null,
+    },
+    startedAtIso: '',
+    faultPhaseEnd: 100_000,
+    finishedAt: 100_000,
+    notes: [],
+    clients: [],
+    publishes: [],
+    faults: [],
+    processes: [],
+    rss: [],
+    nodeLives: [],
+    fenceId: FENCE,
+  };
+}
+
+let clock = 0;
+const batch = (ns: number[], ackAfter: number | null = 0): ConnectionItem => {
+  const t = ++clock;
+  return {
+    k: 'batch',
+    t,
+    ids: ns.map(id),
+    ackAt: ackAfter === null ? null : t + ackAfter,
+  };
+};
+const ready = (
+  recovered: boolean,
+  at: number,
+  reason?: string,
+): ConnectionItem => ({
+  k: 'ready',
+  t: ++clock,
+  info: {
+    recovered,
+    reason,
+    replayed: 0,
+    lastEventId: at === 0 ? `${EPOCH}:0-0` : id(at),
+  },
+});
+
+function connection(
+  seq: number,
+  cursor: number | null,
+  scopes: string[],
+  items: ConnectionItem[],
+): ConnectionRecord {
+  return {
+    seq,
+    node: 0,
+    cursor: cursor === null ? null : cursor === 0 ? `${EPOCH}:0-0` : id(cursor),
+    scopes,
+    openedAt: 0,
+    connectedAt: 0,
+    connectError: null,
+    closedAt: null,
+    closeReason: null,
+    items,
+  };
+}
+
+function client(connections: ConnectionRecord[]): ClientRecord {
+  return {
+    name: 'c',
+    userId: 'u',
+    kind: 'raw',
+    profile: 'prompt',
+    connections,
+    caughtUp: true,
+  };
+}
+
+/** One connection from the start that receives `ns` in batches of two after a ready at the origin. */
+function simple(scopes: string[], ns: number[]): ClientRecord {
+  const items: ConnectionItem[] = [ready(false, 0, 'no_cursor')];
+  for (let i = 0; i < ns.length; i += 2) items.push(batch(ns.slice(i, i + 2)));
+  return client([connection(1, null, scopes, items)]);
+}
+
+function publish(pub: string, ids: string[]): PublishRecord {
+  return {
+    pub,
+    via: 'port',
+    node: -1,
+    count: ids.length,
+    scopes: ids.map(() => []),
+    sentAt: 0,
+    settledAt: 1,
+    outcome: 'resolved',
+    ids,
+    error: null,
+  };
+}
+
+function process(
+  writes: [string, number | null][],
+  stored: string[],
+  delivered: number[],
+): ProcessRecord {
+  return {
+    id: 'proc',
+    startedAt: 0,
+    writes: writes.map(([w, seq]) => ({
+      w,
+      sentAt: 0,
+      node: 0,
+      settledAt: 1,
+      status: seq === null ? 503 : 201,
+      seq,
+      error: null,
+    })),
+    endStatus: 'completed',
+    endedAt: 2,
+    readers: [
+      {
+        name: 'r',
+        processId: 'proc',
+        delivered,
+        ended: 'completed',
+        connections: [
+          {
+            node: 0,
+            lastEventId: 0,
+            openedAt: 0,
+            status: 200,
+            seqs: delivered,
+            statuses: [],
+            end: 'completed',
+            closedAt: 3,
+          },
+        ],
+        errors: [],
+      },
+    ],
+    stored: stored.map((w, i) => ({ seq: i + 1, w })),
+  };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly expect: ViolationKind[];
+  readonly limits?: Partial<CheckLimits>;
+  build(record: SoakRecord): void;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'a clean record with resends, a resumed connection and narrowing in flight',
+    expect: [],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1, 3], null),
+              batch([1, 3]), // resent: the first was never acknowledged
+              batch([4]),
+            ],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a', 'role:x'],
+            [
+              batch([5]),
+              ready(true, 6),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              batch([8]), // 7 [agent:a, role:x] skipped: the narrower scopes took effect
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([9, 12]),
+            ],
+          ),
+        ]),
+      );
+      record.publishes.push(publish('p1', [id(1)]));
+      record.processes.push(
+        process(
+          [
+            ['w1', 1],
+            ['w2', null],
+          ],
+          ['w1'],
+          [1],
+        ),
+      );
+    },
+  },
+  {
+    name: 'a missing event',
+    expect: ['gap'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 8, 9, 12])),
+  },
+  {
+    name: 'an event sent twice after an acknowledgement',
+    expect: ['duplicate'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.splice(2, 0, batch([1, 4]));
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'events out of order',
+    expect: ['out_of_order', 'gap'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 5, 4, 8, 9, 12])),
+  },
+  {
+    name: 'an event outside the scopes',
+    expect: ['out_of_scope'],
+    build: (r) =>
+      void r.clients.push(simple(['agent:a'], [1, 2, 4, 5, 8, 9, 12])),
+  },
+  {
+    name: 'an event the log never held',
+    expect: ['phantom'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.push({
+        k: 'batch',
+        t: ++clock,
+        ids: [`${EPOCH}:999-0`],
+        ackAt: clock,
+      });
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a reset whose reason does not hold',
+    expect: ['unexplained_reset'],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a'],
+            [ready(false, 0, 'no_cursor'), batch([1, 4])],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a'],
+            [ready(false, 8, 'trimmed'), batch([9, 12])],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a trimmed reset that trimming explains',
+    expect: [],
+    limits: { maxDeletedId: '1000-7' },
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a'],
+            [ready(false, 0, 'no_cursor'), batch([1, 4])],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a'],
+            [ready(false, 8, 'trimmed'), batch([9, 12])],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a second ready',
+    expect: ['protocol'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.push(ready(true, 12));
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a client short of the fence',
+    expect: ['incomplete'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 5, 8, 9])),
+  },
+  {
+    name: 'an old-scope event after the narrower scopes took effect',
+    expect: ['out_of_scope'],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1]),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              batch([4, 5]), // skips 3 [agent:a, role:x]: narrowed from here on
+              batch([7]), // [agent:a, role:x] no longer allowed
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([8, 9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a resolved publish that is not in the log',
+    expect: ['lost_publish'],
+    build: (r) => void r.publishes.push(publish('p1', [`${EPOCH}:1000-99`])),
+  },
+  {
+    name: 'a 201 write the store does not hold, and a reader that missed one',
+    expect: ['process_lost_write', 'process_stream'],
+    build: (r) =>
+      void r.processes.push(
+        process(
+          [
+            ['w1', 1],
+            ['w2', 2],
+          ],
+          ['w1', 'wX'],
+          [1],
+        ),
+      ),
+  },
+  {
+    name: 'node RSS growing by a fifth',
+    expect: ['rss_growth'],
+    build(record) {
+      for (let t = 0; t <= 100_000; t += 1000)
+        record.rss.push({
+          t,
+          rss: [100e6 + (t > 50_000 ? (t - 50_000) * 400 : 0)],
+        });
+    },
+  },
+];
+
+export { VISIBLE_AX };

@@ -1,0 +1,429 @@
+import { mkdirSync } from 'node:fs';
+import { createEventLog, EventLog } from '@streamgate/server';
+import { io } from 'socket.io-client';
+import { ChaosOptions } from './chaos.options';
+import { ClientContext } from './client.context';
+import { ClientPopulation } from './client.population';
+import { EventPublishers } from './event.publishers';
+import { EventLogSnapshot, readEventLog } from './event-log.reader';
+import { FaultAction, FaultSchedule, fmtTime } from './fault.schedule';
+import { InfraStack } from './infra.stack';
+import { CheckLimits, CheckResult, checkSoak } from './invariant.checker';
+import { NodeFleet } from './node.fleet';
+import { ProcessTraffic } from './process.traffic';
+import { RssSampler } from './rss.sampler';
+import { SeededRandom } from './seeded.random';
+import { FaultKind, SoakRecord } from './soak.record';
+import { TokenSigner } from './token.signer';
+
+export class SoakSetupError extends Error {}
+
+export interface SoakOutcome {
+  readonly record: SoakRecord;
+  readonly result: CheckResult;
+  readonly log: EventLogSnapshot;
+  readonly outDir: string;
+  /** Set-up before the fault phase and drain after it, in ms. */
+  readonly setupMs: number;
+  readonly drainMs: number;
+  readonly behindAfterDrain: number;
+  readonly readersNotEnded: number;
+  readonly skippedPublishTicks: number;
+}
+
+const NODES = 3;
+const JWT_SECRET = 'chaos-soak-secret-chaos-soak-secret';
+/** Retention far beyond what a run writes: nothing is trimmed, so every gap must be explained otherwise. */
+const STREAM_MAXLEN = 100_000_000;
+const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const REPLAY_LIMIT = 10_000;
+const REPLAY_SCAN_LIMIT = 20_000;
+const MAX_FAILURES = 3;
+const DRAIN_TIMEOUT_MS = 90_000;
+const RSS_GROWTH_LIMIT = 0.1;
+
+/**
+ * One soak run: starts Redis, PostgreSQL and three nodes, lets clients,
+ * publishers and process streams run while faults are injected, drains,
+ * reads the log and checks the record.
+ */
+export async function runSoak(
+  options: ChaosOptions,
+  outDir: string,
+  say: (line: string) => void,
+): Promise<SoakOutcome> {
+  const t0 = Date.now();
+  const now = () => Date.now() - t0;
+  const random = new SeededRandom(options.seed);
+  mkdirSync(outDir, { recursive: true });
+
+  const infra = await InfraStack.start();
+  const cleanup: (() => Promise<void>)[] = [() => infra.stop()];
+  const runCleanup = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    cleanup.length = 0;
+  };
+  try {
+    const capabilities = infra.capabilities;
+    if (options.sentinel && capabilities.sentinelMissing)
+      throw new SoakSetupError(
+        `--sentinel is not supported yet: ${capabilities.sentinelMissing}.`,
+      );
+    const prefix = `chaos-${options.seed}`;
+    const record: SoakRecord = {
+      settings: {
+        seed: options.seed,
+        minutes: options.minutes,
+        clients: options.clients,
+        sentinel: options.sentinel,
+        prefix,
+        ackTimeoutMs: options.ackTimeoutMs,
+        publishRate: options.rate,
+        defect:
+          options.defects.size > 0 ? [...options.defects].join(',') : null,
+      },
+      startedAtIso: new Date(t0).toISOString(),
+      faultPhaseEnd: 0,
+      finishedAt: 0,
+      notes: [],
+      clients: [],
+      publishes: [],
+      faults: [],
+      processes: [],
+      rss: [],
+      nodeLives: [],
+      fenceId: null,
+    };
+    const note = (line: string) => {
+      record.notes.push(line);
+      say(`note: ${line}`);
+    };
+    if (!capabilities.postgresRestart)
+      note(
+        'PostgreSQL restarts are left out: the test support cannot restart PostgreSQL yet.',
+      );
+
+    const fleet = await NodeFleet.start(
+      {
+        size: NODES,
+        instancePrefix: `${prefix}-node`,
+        logDir: outDir,
+        clock: now,
+        env: {
+          NODE_ENV: 'test',
+          JWT_SECRET,
+          REDIS_URL: infra.redisUrl,
+          DATABASE_URL: infra.databaseUrl,
+          PROCESS_STORE: 'postgres',
+          EVENT_BUS_PREFIX: prefix,
+          EVENT_STREAM_MAXLEN: String(STREAM_MAXLEN),
+          EVENT_STREAM_MAX_AGE_MS: String(STREAM_MAX_AGE_MS),
+          EVENT_ACK_TIMEOUT_MS: String(options.ackTimeoutMs),
+          EVENT_MAX_FAILURES: String(MAX_FAILURES),
+          EVENT_REPLAY_LIMIT: String(REPLAY_LIMIT),
+          EVENT_REPLAY_SCAN_LIMIT: String(REPLAY_SCAN_LIMIT),
+          SSE_HEARTBEAT_MS: '2000',
+          // Every soak client comes from 127.0.0.1, and each user has one connection or stream at a time.
+          EVENT_HANDSHAKE_RATE_LIMIT: '1000000',
+          EVENT_MAX_CONNECTIONS_PER_USER: '1000',
+          SSE_MAX_STREAMS_PER_USER: '1000',
+        },
+      },
+      (node, pid) =>
+        record.nodeLives.push({ node, pid, startedAt: now(), endedAt: null }),
+    );
+    cleanup.push(() => fleet.stop());
+
+    const log: EventLog = createEventLog({
+      driver: 'redis',
+      redis: { url: infra.redisUrl },
+      prefix,
+      maxLen: STREAM_MAXLEN,
+      maxAgeMs: STREAM_MAX_AGE_MS,
+    });
+    cleanup.push(() => log.close());
+
+    const signer = new TokenSigner(JWT_SECRET);
+    const refreshSupported = await probeRefresh(fleet.url(0), signer);
+    if (!refreshSupported)
+      note(
+        'The nodes do not answer an in-band `refresh`: narrowed scopes take effect by reconnecting with a narrower token.',
+      );
+    const ids = new Map<string, string>();
+    const context: ClientContext = {
+      signer,
+      nodeCount: NODES,
+      url: (n) => fleet.url(n),
+      isUp: (n) => fleet.isUp(n),
+      now,
+      intern: (id) => {
+        const known = ids.get(id);
+        if (known !== undefined) return known;
+        ids.set(id, id);
+        return id;
+      },
+      refreshSupported,
+      defect: options.defects,
+    };
+    const population = new ClientPopulation(context, random.fork(), {
+      size: options.clients,
+      sdkShare: 0.1,
+      slowShare: 0.15,
+      slowAckMaxMs: Math.min(1500, options.ackTimeoutMs / 3),
+      meanReconnectMs: 45_000,
+      freshStartShare: 0.05,
+    });
+    record.clients.push(...population.records);
+    cleanup.push(() => population.stop());
+    const publishers = new EventPublishers(
+      {
+        nodeCount: NODES,
+        url: (n) => fleet.url(n),
+        isUp: (n) => fleet.isUp(n),
+        now,
+        publishToken: signer.sign('soak-publisher', ['events:publish']),
+        log,
+        defect: options.defects,
+      },
+      random.fork(),
+    );
+    const processes = new ProcessTraffic(
+      {
+        nodeCount: NODES,
+        url: (n) => fleet.url(n),
+        isUp: (n) => fleet.isUp(n),
+        now,
+        signer,
+        prefix,
+        defect: options.defects,
+      },
+      random.fork(),
+      3,
+    );
+
+    say(
+      `set-up: Redis ${infra.redisUrl} (AOF), PostgreSQL, ${NODES} nodes at ${[0, 1, 2].map((n) => fleet.url(n)).join(' ')}; ${options.clients} clients connecting`,
+    );
+    await population.start(5_000);
+    processes.start();
+    publishers.start(options.rate);
+    await sleep(3_000);
+
+    const faultStart = now();
+    const faultEnd = faultStart + options.minutes * 60_000;
+    const sampler = new RssSampler(
+      () => [0, 1, 2].map((n) => fleet.pid(n)),
+      now,
+    );
+    sampler.start(1_000);
+    const setupMs = faultStart;
+    say(
+      `fault phase: ${fmtTime(faultStart)} -> ${fmtTime(faultEnd)} (seed ${options.seed})`,
+    );
+
+    const actions = faultActions({
+      fleet,
+      infra,
+      population,
+      record,
+      now,
+      ackTimeoutMs: options.ackTimeoutMs,
+      secondHalf: () => now() > faultStart + (faultEnd - faultStart) / 2,
+      postgresRestart: capabilities.postgresRestart,
+      sentinel: options.sentinel,
+    });
+    const schedule = new FaultSchedule({
+      actions,
+      random: random.fork(),
+      now,
+      gapMs: [2_000, 5_000],
+      log: say,
+    });
+    await schedule.run(() => now() >= faultEnd);
+    record.faults.push(...schedule.records);
+    record.faultPhaseEnd = now();
+
+    // The drain: no more faults; everything up; publishers and writers stop; every client must reach the fence.
+    infra.resumeRedis();
+    for (let n = 0; n < NODES; n++) {
+      if (!fleet.isUp(n)) {
+        const pid = await fleet.restart(n);
+        record.nodeLives.push({
+          node: n,
+          pid,
+          startedAt: now(),
+          endedAt: null,
+        });
+      }
+    }
+    await publishers.stop();
+    record.publishes.push(...publishers.records);
+    const readersNotEnded = await processes.finish(60_000);
+    record.processes.push(...processes.records);
+    record.fenceId = await publishers.fence();
+    const behindAfterDrain = await population.drain(
+      record.fenceId,
+      DRAIN_TIMEOUT_MS,
+    );
+    sampler.stop();
+    record.rss.push(...sampler.samples);
+    const snapshot = await readEventLog(infra.redisUrl, prefix);
+    await processes.collectStores();
+    record.finishedAt = now();
+    const drainMs = record.finishedAt - record.faultPhaseEnd;
+    await runCleanup();
+
+    const limits: CheckLimits = {
+      ackTimeoutMs: options.ackTimeoutMs,
+      replayLimit: REPLAY_LIMIT,
+      replayScanLimit: REPLAY_SCAN_LIMIT,
+      maxDeletedId: snapshot.maxDeletedId,
+      rssGrowthLimit: RSS_GROWTH_LIMIT,
+      leaderDurabilityFailover: false,
+    };
+    const result = checkSoak(record, snapshot, limits);
+    return {
+      record,
+      result,
+      log: snapshot,
+      outDir,
+      setupMs,
+      drainMs,
+      behindAfterDrain,
+      readersNotEnded,
+      skippedPublishTicks: publishers.skippedTicks,
+    };
+  } finally {
+    await runCleanup();
+  }
+}
+
+interface FaultDeps {
+  readonly fleet: NodeFleet;
+  readonly infra: InfraStack;
+  readonly population: ClientPopulation;
+  readonly record: SoakRecord;
+  readonly now: () => number;
+  readonly ackTimeoutMs: number;
+  /** Node 0 is not killed in the second half, so that at least one node's RSS is measured across it. */
+  readonly secondHalf: () => boolean;
+  readonly postgresRestart: boolean;
+  readonly sentinel: boolean;
+}
+
+function faultActions(
+  deps: FaultDeps,
+): Partial<Record<FaultKind, FaultAction>> {
+  const { fleet, infra, population, record, now } = deps;
+  const actions: Partial<Record<FaultKind, FaultAction>> = {
+    node_kill: async (random) => {
+      const candidates = [0, 1, 2].filter(
+        (n) => fleet.isUp(n) && !(n === 0 && deps.secondHalf()),
+      );
+      if (candidates.length === 0) return null;
+      const node = random.pick(candidates);
+      const life = record.nodeLives.filter((l) => l.node === node).at(-1);
+      await fleet.kill(node, 'SIGKILL');
+      const killedAt = now();
+      if (life) life.endedAt = killedAt;
+      const downMs = Math.round(random.between(1_000, 3_000));
+      await sleep(downMs);
+      const pid = await fleet.restart(node);
+      record.nodeLives.push({ node, pid, startedAt: now(), endedAt: null });
+      return {
+        target: `node ${node}`,
+        detail: `SIGKILL at ${fmtTime(killedAt)}, restarted after ${downMs} ms, listening at ${fmtTime(now())}`,
+      };
+    },
+    redis_pause: async (random) => {
+      const pauseMs = Math.round(random.between(1_000, 5_000));
+      infra.pauseRedis();
+      await sleep(pauseMs);
+      infra.resumeRedis();
+      return { target: 'redis', detail: `SIGSTOP for ${pauseMs} ms` };
+    },
+    redis_restart: async (random) => {
+      const downMs = Math.round(random.between(200, 1_500));
+      const started = now();
+      await infra.crashRedis(downMs);
+      return {
+        target: 'redis',
+        detail: `SIGKILL, restarted after ${downMs} ms (AOF replayed), answering again after ${now() - started} ms`,
+      };
+    },
+    ack_stall: async () => {
+      const forMs = (MAX_FAILURES + 1) * deps.ackTimeoutMs + 5_000;
+      const name = population.stallOne(forMs);
+      if (name === null) return null;
+      const started = now();
+      const client = record.clients.find((c) => c.name === name)!;
+      const evictionsBefore = countEvictions(client);
+      while (
+        now() - started < forMs &&
+        countEvictions(client) === evictionsBefore
+      )
+        await sleep(250);
+      const evicted = countEvictions(client) > evictionsBefore;
+      return {
+        target: name,
+        detail: evicted
+          ? `acks stopped; evicted (delivery_failures) after ${now() - started} ms`
+          : `acks stopped for ${forMs} ms without an eviction`,
+      };
+    },
+    scope_narrow: async () => {
+      const what = await population.narrowOne();
+      return what === null ? null : { target: 'a user', detail: what };
+    },
+  };
+  if (deps.postgresRestart)
+    actions.postgres_restart = async (random) => {
+      const mode = random.chance(0.5) ? 'fast' : 'immediate';
+      const started = now();
+      await infra.restartPostgres(mode);
+      return {
+        target: 'postgres',
+        detail: `${mode} restart, accepting connections after ${now() - started} ms`,
+      };
+    };
+  return actions;
+}
+
+function countEvictions(client: SoakRecord['clients'][number]): number {
+  let n = 0;
+  for (const c of client.connections)
+    for (const item of c.items) if (item.k === 'evicted') n++;
+  return n;
+}
+
+/** Whether the nodes acknowledge an in-band `refresh` (a newer token of the same user). */
+async function probeRefresh(
+  url: string,
+  signer: TokenSigner,
+): Promise<boolean> {
+  const socket = io(`${url}/events`, {
+    auth: { token: signer.sign('soak-probe', ['agent:a']) },
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('ready', () => resolve());
+      socket.once('connect_error', reject);
+      setTimeout(() => reject(new Error('no ready')), 10_000);
+    });
+    const answer = (await socket.timeout(3_000).emitWithAck('refresh', {
+      token: signer.sign('soak-probe', ['agent:a']),
+    })) as { ok?: boolean };
+    return answer?.ok === true;
+  } catch {
+    return false;
+  } finally {
+    socket.disconnect();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
