@@ -74,6 +74,7 @@ const LIMITS: CheckLimits = {
   replayScanLimit: 1000,
   maxDeletedId: '0-0',
   rssGrowthLimit: 0.1,
+  rssWarmupMs: 20_000,
   leaderDurabilityFailover: false,
 };
 

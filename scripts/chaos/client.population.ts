@@ -87,6 +87,11 @@ export class ClientPopulation {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.draining) return;
+      // A stalled client stays on its connection until the server evicts it.
+      if (member instanceof EventClient && member.stalled) {
+        this.scheduleReconnect(member);
+        return;
+      }
       const fresh = this.random.chance(this.options.freshStartShare);
       member.reconnect(fresh ? 'fresh start' : 'at random', !fresh);
       this.scheduleReconnect(member);

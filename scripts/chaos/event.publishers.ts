@@ -109,10 +109,10 @@ export class EventPublishers {
       .then(
         (ids) => {
           record.outcome = 'resolved';
-          // The `publish` defect records every 500th resolved publish with ids the log never gave.
+          // The `publish` defect records every 100th resolved publish with ids the log never gave.
           record.ids =
             this.context.defect.has('publish') &&
-            ++this.resolvedCount % 500 === 0
+            ++this.resolvedCount % 100 === 0
               ? ids.map((id) => id.replace(/-(\d+)$/, '-9$1'))
               : ids;
         },

@@ -41,7 +41,11 @@ export class FaultSchedule {
     return Object.keys(this.options.actions) as FaultKind[];
   }
 
-  /** Injects faults until `until()` says stop; then waits for every fault in progress to heal. */
+  /**
+   * Injects faults until `until()` says stop, then waits for the
+   * infrastructure fault in progress to heal. Client faults may still be
+   * running; `settle()` waits for them.
+   */
   async run(until: () => boolean): Promise<void> {
     const { random } = this.options;
     let round: FaultKind[] = [];
@@ -61,6 +65,10 @@ export class FaultSchedule {
       }
     }
     await infra;
+  }
+
+  /** Waits for every fault still in progress (stalled clients end at their eviction or in the drain). */
+  async settle(): Promise<void> {
     await Promise.allSettled([...this.running]);
   }
 

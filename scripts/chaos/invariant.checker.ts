@@ -49,6 +49,8 @@ export interface CheckLimits {
   readonly maxDeletedId: string;
   /** Largest RSS growth over the second half that passes, e.g. 0.10. */
   readonly rssGrowthLimit: number;
+  /** A node whose last start lies less than this before the second half is left out of the RSS check. */
+  readonly rssWarmupMs: number;
   /**
    * Publishes that resolved with `leader` durability just before a failover
    * may be lost; when true they are counted instead of being violations.
@@ -506,7 +508,8 @@ class SoakChecker {
     const nodes = samples[0].rss.length;
     for (let node = 0; node < nodes; node++) {
       const restarts = this.record.nodeLives.filter(
-        (life) => life.node === node && life.startedAt > mid,
+        (life) =>
+          life.node === node && life.startedAt > mid - this.limits.rssWarmupMs,
       );
       if (restarts.length > 0) {
         findings.push({
@@ -514,7 +517,7 @@ class SoakChecker {
           from: null,
           to: null,
           growth: null,
-          note: `restarted at ${restarts.map((r) => Math.round(r.startedAt / 1000)).join(', ')} s; left out`,
+          note: `(re)started at ${restarts.map((r) => Math.round(r.startedAt / 1000)).join(', ')} s, too late to be warm at the second half (${Math.round(mid / 1000)} s); left out`,
         });
         continue;
       }

@@ -75,7 +75,12 @@ export function formatReport(outcome: SoakOutcome): string[] {
     lines.push(
       `  ${kind.padEnd(20)}${String(byKind.get(kind) ?? 0).padStart(8)}`,
     );
-  const listed = result.violations.filter((v) => v.detail !== '').slice(0, 30);
+  // A few of each kind, so that one flood does not hide the others.
+  const listed = VIOLATION_KINDS.flatMap((kind) =>
+    result.violations
+      .filter((v) => v.kind === kind && v.detail !== '')
+      .slice(0, 5),
+  );
   if (listed.length > 0) {
     lines.push('', 'first violations');
     for (const v of listed)

@@ -41,6 +41,8 @@ const REPLAY_SCAN_LIMIT = 20_000;
 const MAX_FAILURES = 3;
 const DRAIN_TIMEOUT_MS = 90_000;
 const RSS_GROWTH_LIMIT = 0.1;
+/** A node's RSS counts only if it started this long before the second half: a fresh process is still warming up. */
+export const RSS_WARMUP_MS = 20_000;
 
 /**
  * One soak run: starts Redis, PostgreSQL and three nodes, lets clients,
@@ -228,7 +230,8 @@ export async function runSoak(
       record,
       now,
       ackTimeoutMs: options.ackTimeoutMs,
-      secondHalf: () => now() > faultStart + (faultEnd - faultStart) / 2,
+      rssWitnessProtected: () =>
+        now() > faultStart + (faultEnd - faultStart) / 2 - RSS_WARMUP_MS,
       postgresRestart: capabilities.postgresRestart,
       sentinel: options.sentinel,
     });
@@ -240,7 +243,6 @@ export async function runSoak(
       log: say,
     });
     await schedule.run(() => now() >= faultEnd);
-    record.faults.push(...schedule.records);
     record.faultPhaseEnd = now();
 
     // The drain: no more faults; everything up; publishers and writers stop; every client must reach the fence.
@@ -265,6 +267,10 @@ export async function runSoak(
       record.fenceId,
       DRAIN_TIMEOUT_MS,
     );
+    await schedule.settle();
+    record.faults.push(
+      ...schedule.records.sort((a, b) => a.startedAt - b.startedAt),
+    );
     sampler.stop();
     record.rss.push(...sampler.samples);
     const snapshot = await readEventLog(infra.redisUrl, prefix);
@@ -279,6 +285,7 @@ export async function runSoak(
       replayScanLimit: REPLAY_SCAN_LIMIT,
       maxDeletedId: snapshot.maxDeletedId,
       rssGrowthLimit: RSS_GROWTH_LIMIT,
+      rssWarmupMs: RSS_WARMUP_MS,
       leaderDurabilityFailover: false,
     };
     const result = checkSoak(record, snapshot, limits);
@@ -305,8 +312,11 @@ interface FaultDeps {
   readonly record: SoakRecord;
   readonly now: () => number;
   readonly ackTimeoutMs: number;
-  /** Node 0 is not killed in the second half, so that at least one node's RSS is measured across it. */
-  readonly secondHalf: () => boolean;
+  /**
+   * True from shortly before the second half: node 0 is no longer killed,
+   * so that at least one warm node's RSS is measured across the second half.
+   */
+  readonly rssWitnessProtected: () => boolean;
   readonly postgresRestart: boolean;
   readonly sentinel: boolean;
 }
@@ -318,7 +328,7 @@ function faultActions(
   const actions: Partial<Record<FaultKind, FaultAction>> = {
     node_kill: async (random) => {
       const candidates = [0, 1, 2].filter(
-        (n) => fleet.isUp(n) && !(n === 0 && deps.secondHalf()),
+        (n) => fleet.isUp(n) && !(n === 0 && deps.rssWitnessProtected()),
       );
       if (candidates.length === 0) return null;
       const node = random.pick(candidates);
