@@ -99,8 +99,8 @@ export class ClientPopulation {
     this.timers.add(timer);
   }
 
-  /** Stops one prompt raw client's acks until it is evicted; returns its name. */
-  stallOne(forMs: number): string | null {
+  /** Stops one prompt raw client's acks until it is evicted (or `forMs` passed, or the drain began). */
+  stallOne(forMs: number): EventClient | null {
     const candidates = this.members.filter(
       (m): m is EventClient =>
         m instanceof EventClient &&
@@ -115,7 +115,7 @@ export class ClientPopulation {
     );
     const client = this.random.pick(wide.length > 0 ? wide : candidates);
     client.stall(forMs);
-    return client.spec.name;
+    return client;
   }
 
   /** Narrows one raw client's scopes; returns what happened, for the fault log. */

@@ -363,22 +363,21 @@ function faultActions(
     },
     ack_stall: async () => {
       const forMs = (MAX_FAILURES + 1) * deps.ackTimeoutMs + 5_000;
-      const name = population.stallOne(forMs);
-      if (name === null) return null;
+      const client = population.stallOne(forMs);
+      if (client === null) return null;
       const started = now();
-      const client = record.clients.find((c) => c.name === name)!;
-      const evictionsBefore = countEvictions(client);
+      const evictionsBefore = countEvictions(client.record);
       while (
-        now() - started < forMs &&
-        countEvictions(client) === evictionsBefore
+        client.stalled &&
+        countEvictions(client.record) === evictionsBefore
       )
         await sleep(250);
-      const evicted = countEvictions(client) > evictionsBefore;
+      const evicted = countEvictions(client.record) > evictionsBefore;
       return {
-        target: name,
+        target: client.spec.name,
         detail: evicted
           ? `acks stopped; evicted (delivery_failures) after ${now() - started} ms`
-          : `acks stopped for ${forMs} ms without an eviction`,
+          : `acks stopped; resumed after ${now() - started} ms without an eviction`,
       };
     },
     scope_narrow: async () => {
