@@ -59,6 +59,10 @@ export function formatReport(outcome: SoakOutcome): string[] {
   row('SSE connections', c.sseConnections);
   row('clients short of the fence after the drain', outcome.behindAfterDrain);
   row('SSE readers without end after the drain', outcome.readersNotEnded);
+  row(
+    'soak process event-loop delay p99 / max (ms)',
+    `${Math.round(outcome.harnessDelay.p99)} / ${Math.round(outcome.harnessDelay.max)}`,
+  );
   lines.push('', 'node RSS over the second half of the fault phase');
   for (const finding of result.rss) {
     lines.push(

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createEventLog, EventLog } from '@streamgate/server';
 import { io } from 'socket.io-client';
 import { ChaosOptions } from './chaos.options';
@@ -29,6 +30,11 @@ export interface SoakOutcome {
   readonly behindAfterDrain: number;
   readonly readersNotEnded: number;
   readonly skippedPublishTicks: number;
+  /**
+   * This process's event-loop delay (p99 and max, ms): a late loop makes
+   * acknowledgements late, so resends the checker sees must be read with it.
+   */
+  readonly harnessDelay: { readonly p99: number; readonly max: number };
 }
 
 const NODES = 3;
@@ -58,6 +64,8 @@ export async function runSoak(
   const now = () => Date.now() - t0;
   const random = new SeededRandom(options.seed);
   mkdirSync(outDir, { recursive: true });
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
 
   const infra = await InfraStack.start();
   const cleanup: (() => Promise<void>)[] = [() => infra.stop()];
@@ -299,8 +307,13 @@ export async function runSoak(
       behindAfterDrain,
       readersNotEnded,
       skippedPublishTicks: publishers.skippedTicks,
+      harnessDelay: {
+        p99: loopDelay.percentile(99) / 1e6,
+        max: loopDelay.max / 1e6,
+      },
     };
   } finally {
+    loopDelay.disable();
     await runCleanup();
   }
 }
