@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 
@@ -17,5 +18,6 @@ export async function createApp(
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
   app.enableShutdownHooks();
+  setupApiDocs(app, config);
   return app;
 }

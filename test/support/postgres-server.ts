@@ -1,9 +1,4 @@
-import {
-  ChildProcess,
-  spawn,
-  spawnSync,
-  SpawnSyncReturns,
-} from 'node:child_process';
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import {
   chownSync,
   existsSync,
@@ -15,13 +10,37 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './free-port';
+import { GuardedChild, spawnGuarded } from './guarded-child';
 
 export interface PostgresServerHandle {
   /** Connection string of the `streamgate_test` database. */
   readonly url: string;
   readonly port: number;
+  /** Pid of the current (or, once it exited, the last) postmaster; -1 for DATABASE_URL. */
+  readonly pid: number;
+  /** Scratch directory (cluster, socket), removed by stop(); null for DATABASE_URL. */
+  readonly dir: string | null;
   /** Fast shutdown (SIGINT), wait for exit, remove the data directory. */
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port and data directory;
+   * resolves once it accepts connections. `fast` (default) is a clean
+   * shutdown; `immediate` (SIGQUIT) is a crash: the restart replays the WAL.
+   * Not available with DATABASE_URL.
+   */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /**
+   * `synchronous_commit`. Off (the default, for speed) lets an `immediate`
+   * restart lose commits acknowledged in the last few hundred milliseconds,
+   * as after a real crash; turn it on to test that nothing acknowledged is
+   * lost across a crash. A `fast` restart loses nothing either way, and the
+   * WAL is written, though not fsynced, so only a machine crash could lose it.
+   * @default false
+   */
+  readonly synchronousCommit?: boolean;
 }
 
 const DATABASE = 'streamgate_test';
@@ -31,13 +50,22 @@ const OS_USER = 'postgres';
  * Starts a private PostgreSQL on a free loopback port, with a throw-away
  * cluster in a temp directory, unless DATABASE_URL points at one already.
  */
-export async function startPostgresServer(): Promise<PostgresServerHandle> {
+export async function startPostgresServer(
+  options: PostgresServerOptions = {},
+): Promise<PostgresServerHandle> {
   if (process.env.DATABASE_URL) {
     const url = process.env.DATABASE_URL;
     return {
       url,
       port: Number(new URL(url).port || 5432),
+      pid: -1,
+      dir: null,
       stop: async () => undefined,
+      restart: async () => {
+        throw new Error(
+          'Cannot restart the PostgreSQL given by DATABASE_URL: it was not started by the tests.',
+        );
+      },
     };
   }
   const bin = findBinaries();
@@ -64,43 +92,49 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
     );
     if (init.status !== 0) throw new Error(`initdb failed: ${output(init)}`);
     const port = await freePort();
-    const child = spawn(
-      join(bin, 'postgres'),
-      [
-        '-D',
-        dataDir,
-        '-p',
-        String(port),
-        '-k',
-        base,
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ],
-      { cwd: base, stdio: ['ignore', 'ignore', 'pipe'], ...user },
-    );
-    let stderr = '';
-    child.on('error', (error) => (stderr += `\n${error.message}`));
-    child.stderr?.on(
-      'data',
-      (chunk) => (stderr = (stderr + chunk).slice(-4000)),
-    );
-    // A worker that exits without afterAll (crash, forced exit) must not leave
-    // a postgres running; SIGQUIT is the immediate shutdown.
-    const orphanGuard = () => child.kill('SIGQUIT');
-    process.once('exit', orphanGuard);
+    const args = [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-k',
+      base,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      `synchronous_commit=${options.synchronousCommit ? 'on' : 'off'}`,
+      '-c',
+      'full_page_writes=off',
+    ];
+    // The watchdog sends SIGQUIT, the immediate shutdown, if the test
+    // process dies without stopping the server.
+    const launch = () =>
+      spawnGuarded(join(bin, 'postgres'), args, {
+        reapSignal: 'SIGQUIT',
+        cwd: base,
+        ...user,
+      });
+    let child = await launch();
+    let removed = false;
     const stop = async () => {
-      process.removeListener('exit', orphanGuard);
       await shutdown(child);
-      rmSync(base, { recursive: true, force: true });
+      if (!removed) rmSync(base, { recursive: true, force: true });
+      removed = true;
+    };
+    const restart = async (mode: 'fast' | 'immediate' = 'fast') => {
+      if (removed) {
+        throw new Error(
+          `The PostgreSQL on port ${port} was stopped for good; it cannot restart.`,
+        );
+      }
+      await shutdown(child, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+      child = await launch();
+      await waitUntilReady(port, child);
     };
     try {
-      await waitUntilReady(port, child, () => stderr);
+      await waitUntilReady(port, child);
       const admin = new Client({
         host: '127.0.0.1',
         port,
@@ -120,7 +154,12 @@ export async function startPostgresServer(): Promise<PostgresServerHandle> {
     return {
       url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}`,
       port,
+      get pid() {
+        return child.pid;
+      },
+      dir: base,
       stop,
+      restart,
     };
   } catch (error) {
     rmSync(base, { recursive: true, force: true });
@@ -165,14 +204,13 @@ function osUser(): { uid: number; gid: number } {
 
 async function waitUntilReady(
   port: number,
-  child: ChildProcess,
-  log: () => string,
+  child: GuardedChild,
 ): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (!child.running) {
       throw new Error(
-        `postgres exited with ${child.exitCode ?? child.signalCode}: ${log()}`,
+        `postgres exited with status ${child.exitStatus}: ${child.output()}`,
       );
     }
     const probe = new Client({
@@ -193,22 +231,26 @@ async function waitUntilReady(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `postgres did not accept connections on port ${port} within 15 s: ${log()}`,
+        `postgres did not accept connections on port ${port} within 15 s: ${child.output()}`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** SIGINT is postgres' fast shutdown: it ends open sessions instead of waiting for them. */
-async function shutdown(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => resolve()),
-  );
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
-  await exited;
+/**
+ * SIGINT is postgres' fast shutdown: it ends open sessions instead of waiting
+ * for them, and checkpoints. SIGQUIT is the immediate shutdown: no
+ * checkpoint, the next start recovers from the WAL.
+ */
+async function shutdown(
+  child: GuardedChild,
+  signal: 'SIGINT' | 'SIGQUIT' = 'SIGINT',
+): Promise<void> {
+  if (!child.running) return;
+  child.signal(signal);
+  const timer = setTimeout(() => child.signal('SIGQUIT'), 10_000);
+  await child.exited;
   clearTimeout(timer);
 }
 

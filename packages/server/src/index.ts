@@ -127,6 +127,10 @@ export type {
   ProcessesDriver,
   ProcessesModuleOptions,
 } from './processes/processes.options';
+export type {
+  PgPool,
+  PgPoolClient,
+} from './processes/adapters/postgres/pg-pool.port';
 export { ProcessMessageStore } from './processes/domain/process-message-store.port';
 export {
   assertProcessId,

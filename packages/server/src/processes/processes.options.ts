@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { PgPool } from './adapters/postgres/pg-pool.port';
 import {
   hasRedisConnection,
   RedisConnectionOptions,
@@ -13,7 +13,7 @@ export interface PostgresConnectionOptions {
   /** `postgres://user:password@host:5432/db`; ignored when `pool` is given. */
   readonly url?: string;
   /** An existing pool; the store uses it and never ends it. */
-  readonly pool?: Pool;
+  readonly pool?: PgPool;
 }
 
 export interface ProcessesModuleOptions {

@@ -17,6 +17,8 @@ import {
 import { EventPublisher } from '../../event-bus/domain/event-publisher.port';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
+import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
+import { PublishEventsDoc } from './events-publish.openapi';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
@@ -45,6 +47,8 @@ function rejectReserved(
 }
 
 /** `POST /events`: lets producers in other processes and languages publish. */
+@ApiTags('events')
+@ApiBearerAuth()
 @Controller('events')
 @UseGuards(BearerAuthGuard)
 export class EventsPublishController {
@@ -55,6 +59,7 @@ export class EventsPublishController {
   @Post()
   @HttpCode(201)
   @RequireScope(PUBLISH_SCOPE)
+  @PublishEventsDoc({ scope: PUBLISH_SCOPE, reserved: RESERVED_EVENT_TYPES })
   async publish(
     @Body() body: unknown,
   ): Promise<{ id: string } | { ids: string[] }> {

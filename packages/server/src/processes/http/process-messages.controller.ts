@@ -30,6 +30,12 @@ import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
 import type { ResolvedProcessesOptions } from '../processes.options';
 import { ProcessMessagesExceptionFilter } from './process-messages.exception-filter';
 import { parseCursor, parseLimit, readModeOf } from './process-messages.params';
+import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
+import {
+  AppendProcessMessageDoc,
+  ReadProcessMessagesDoc,
+  SetProcessStatusDoc,
+} from './process-messages.openapi';
 
 /** Scope that lets a producer append messages and set statuses of any process. */
 export const PROCESSES_WRITE_SCOPE = 'processes:write';
@@ -38,6 +44,8 @@ export const PROCESSES_WRITE_SCOPE = 'processes:write';
  * Process messages over HTTP: producers append and set statuses; readers get
  * a JSON page, or history then live messages as SSE or NDJSON.
  */
+@ApiTags('processes')
+@ApiBearerAuth()
 @Controller('processes')
 @UseGuards(BearerAuthGuard)
 @UseFilters(ProcessMessagesExceptionFilter)
@@ -52,6 +60,7 @@ export class ProcessMessagesController {
   @Post(':id/messages')
   @HttpCode(201)
   @RequireScope(PROCESSES_WRITE_SCOPE)
+  @AppendProcessMessageDoc(PROCESSES_WRITE_SCOPE)
   async append(
     @Param('id') processId: string,
     @Body() body: unknown,
@@ -67,6 +76,7 @@ export class ProcessMessagesController {
   @Put(':id/status')
   @HttpCode(200)
   @RequireScope(PROCESSES_WRITE_SCOPE)
+  @SetProcessStatusDoc(PROCESSES_WRITE_SCOPE)
   async setStatus(
     @Param('id') processId: string,
     @Body() body: unknown,
@@ -80,6 +90,7 @@ export class ProcessMessagesController {
 
   @Get(':id/messages')
   @RequireScope((request) => processScope(request.params.id))
+  @ReadProcessMessagesDoc()
   async read(
     @Param('id') processId: string,
     @Headers('accept') accept: string | undefined,

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pool } from 'pg';
+import type { PgPool } from './pg-pool.port';
 
 export interface MigrateOptions {
   /** Folder holding `NNN_name.sql` files, applied in name order. @default the `migrations` folder next to this file */
@@ -19,7 +19,7 @@ export const MIGRATIONS_TABLE = 'streamgate_migrations';
  * nothing left to do.
  */
 export async function migrate(
-  pool: Pool,
+  pool: PgPool,
   options: MigrateOptions = {},
 ): Promise<string[]> {
   const directory = options.directory ?? join(__dirname, 'migrations');

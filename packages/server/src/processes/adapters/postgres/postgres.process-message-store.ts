@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Pool, PoolClient } from 'pg';
+import type { PgPool, PgPoolClient } from './pg-pool.port';
 import { loadPg } from './pg.loader';
 import { ProcessMessageStore } from '../../domain/process-message-store.port';
 import {
@@ -19,7 +19,7 @@ import {
 
 export interface PostgresProcessMessageStoreOptions {
   /** A pool to use; the store never ends it. */
-  readonly pool?: Pool;
+  readonly pool?: PgPool;
   /** Connection string for a pool the store creates and ends on `close()`. @default the PG* environment variables */
   readonly url?: string;
 }
@@ -69,7 +69,7 @@ LIMIT $3`;
  */
 export class PostgresProcessMessageStore implements ProcessMessageStore {
   private readonly logger = new Logger(PostgresProcessMessageStore.name);
-  private readonly pool: Pool;
+  private readonly pool: PgPool;
   private readonly ownsPool: boolean;
   private closed = false;
 
@@ -205,9 +205,9 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
   }
 
   private async transaction<T>(
-    work: (client: PoolClient) => Promise<T>,
+    work: (client: PgPoolClient) => Promise<T>,
   ): Promise<T> {
-    let client: PoolClient;
+    let client: PgPoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
