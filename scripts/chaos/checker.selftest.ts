@@ -75,6 +75,7 @@ const LIMITS: CheckLimits = {
   maxDeletedId: '0-0',
   rssGrowthLimit: 0.1,
   rssWarmupMs: 20_000,
+  livenessMs: 20_000,
   leaderDurabilityFailover: false,
 };
 
@@ -90,7 +91,8 @@ function emptyRecord(): SoakRecord {
       publishRate: 1,
       defect: null,
     },
-    startedAtIso: '',
+    // Entries carry id time 1000 ms: one second into the run.
+    startedAtIso: new Date(0).toISOString(),
     faultPhaseEnd: 100_000,
     finishedAt: 100_000,
     notes: [],
@@ -143,7 +145,7 @@ function connection(
     openedAt: 0,
     connectedAt: 0,
     connectError: null,
-    closedAt: null,
+    closedAt: 50,
     closeReason: null,
     items,
   };
@@ -376,6 +378,37 @@ const SCENARIOS: Scenario[] = [
     name: 'a client short of the fence',
     expect: ['incomplete'],
     build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 5, 8, 9])),
+  },
+  {
+    name: 'a connection that stays open but stops delivering',
+    expect: ['stalled'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      // A first connection, open for the whole run, stopped after event 4.
+      const stuck = connection(
+        1,
+        null,
+        ['agent:a'],
+        [ready(false, 0, 'no_cursor'), batch([1, 4])],
+      );
+      stuck.closedAt = 60_000;
+      c.connections[0] = { ...c.connections[0], seq: 2, cursor: id(4) };
+      c.connections[0].items.splice(0, 2);
+      c.connections.unshift(stuck);
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a connection that never gets ready',
+    expect: ['stalled'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      const silent = connection(1, null, ['agent:a'], []);
+      silent.closedAt = 30_000;
+      c.connections.unshift(silent);
+      c.connections[1] = { ...c.connections[1], seq: 2 };
+      record.clients.push(c);
+    },
   },
   {
     name: 'an old-scope event after the narrower scopes took effect',

@@ -23,6 +23,7 @@ export const VIOLATION_KINDS = [
   'unexplained_reset',
   'protocol',
   'incomplete',
+  'stalled',
   'lost_publish',
   'rss_growth',
   'process_lost_write',
@@ -47,6 +48,11 @@ export interface CheckLimits {
   readonly replayScanLimit: number;
   /** Highest id trimming removed (XINFO STREAM max-deleted-entry-id), which explains `trimmed`. */
   readonly maxDeletedId: string;
+  /**
+   * A connection that holds an event it may see undelivered for longer
+   * than this (from the later of the append and the connect) is stalled.
+   */
+  readonly livenessMs: number;
   /** Largest RSS growth over the second half that passes, e.g. 0.10. */
   readonly rssGrowthLimit: number;
   /** A node whose last start lies less than this before the second half is left out of the RSS check. */
@@ -125,6 +131,10 @@ class SoakChecker {
   private readonly perKind = new Map<ViolationKind, number>();
   private readonly prefix = new Map<string, Int32Array>();
   private readonly maxDeleted: ParsedId | null;
+  /** Wall-clock time of the run's start, to place log entries (their id time) on the run's clock. */
+  private readonly t0: number;
+  /** Times each client's acks were stalled on purpose: no liveness is owed then. */
+  private readonly stalls = new Map<string, [number, number][]>();
   readonly counts: CheckCounts = {
     deliveries: 0,
     resends: 0,
@@ -161,6 +171,13 @@ class SoakChecker {
   ) {
     this.maxDeleted = parseId(`${log.epoch}:${limits.maxDeletedId}`);
     this.counts.logEntries = log.entries.length;
+    this.t0 = Date.parse(record.startedAtIso);
+    for (const fault of record.faults) {
+      if (fault.kind !== 'ack_stall') continue;
+      const list = this.stalls.get(fault.target) ?? [];
+      list.push([fault.startedAt, fault.endedAt ?? record.finishedAt]);
+      this.stalls.set(fault.target, list);
+    }
   }
 
   run(): CheckResult {
@@ -354,6 +371,68 @@ class SoakChecker {
       default:
         return `unknown reason ${JSON.stringify(reason)}`;
     }
+  }
+
+  /**
+   * Liveness of one connection: by the time it closed (or the run ended),
+   * nothing it may see was left undelivered for longer than `livenessMs`.
+   * The sequence checks cannot see a connection that silently stops; this
+   * one does, unless the client's acks were stalled on purpose.
+   */
+  liveness(
+    name: string,
+    client: string,
+    c: ConnectionRecord,
+    pos: ParsedId | null,
+    held: ReadonlySet<string>,
+    ready: boolean,
+  ): void {
+    if (c.connectedAt === null) return;
+    const connectedAt = c.connectedAt;
+    const closedAt = c.closedAt ?? this.record.finishedAt;
+    const stalls = this.stalls.get(client) ?? [];
+    if (stalls.some(([from, to]) => from < closedAt && to > connectedAt))
+      return;
+    const limit = this.limits.livenessMs;
+    if (!ready && closedAt - connectedAt > limit) {
+      this.violate(
+        'stalled',
+        name,
+        `No \`ready\` in the ${Math.round((closedAt - connectedAt) / 1000)} s the connection was open (${Math.round(connectedAt / 1000)} s to ${Math.round(closedAt / 1000)} s).`,
+        closedAt,
+      );
+      return;
+    }
+    if (pos === null || pos.epoch !== this.log.epoch) return;
+    const next = this.nextVisible(held, this.log.firstAfter(pos));
+    if (next === null) return;
+    const appendedAt = next.pos.ms - this.t0;
+    const waiting = closedAt - Math.max(appendedAt, connectedAt);
+    if (waiting > limit)
+      this.violate(
+        'stalled',
+        name,
+        `${next.id} ${JSON.stringify(next.scopes)}, appended at ${Math.round(appendedAt / 1000)} s, was still undelivered when the connection ended at ${Math.round(closedAt / 1000)} s (open since ${Math.round(connectedAt / 1000)} s).`,
+        closedAt,
+      );
+  }
+
+  /** The first deliverable entry visible to `held` at index `from` or later, by binary search on the prefix sums. */
+  private nextVisible(
+    held: ReadonlySet<string>,
+    from: number,
+  ): LogEntry | null {
+    const sums = this.visiblePrefix(held);
+    const n = this.log.entries.length;
+    if (sums[n] === sums[from]) return null;
+    let lo = from;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sums[mid + 1] > sums[from]) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.log.entries[lo];
   }
 
   private checkPublishes(publishes: readonly PublishRecord[]): void {
@@ -739,6 +818,7 @@ class LineageWalk {
       }
       if (item.k === 'batch') this.cursor = this.positionId();
     }
+    checker.liveness(name, this.subject, c, this.pos, this.held, ready);
   }
 
   private positionId(): string | null {

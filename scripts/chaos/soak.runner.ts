@@ -47,6 +47,8 @@ const REPLAY_SCAN_LIMIT = 20_000;
 const MAX_FAILURES = 3;
 const DRAIN_TIMEOUT_MS = 90_000;
 const RSS_GROWTH_LIMIT = 0.1;
+/** Longest an open connection may hold back an event it may see: Redis pauses last at most 5 s, a slow client acks within 1.5 s. */
+const LIVENESS_MS = 20_000;
 /** A node's RSS counts only if it started this long before the second half: a fresh process is still warming up. */
 export const RSS_WARMUP_MS = 20_000;
 
@@ -294,6 +296,7 @@ export async function runSoak(
       maxDeletedId: snapshot.maxDeletedId,
       rssGrowthLimit: RSS_GROWTH_LIMIT,
       rssWarmupMs: RSS_WARMUP_MS,
+      livenessMs: LIVENESS_MS,
       leaderDurabilityFailover: false,
     };
     const result = checkSoak(record, snapshot, limits);
