@@ -49,6 +49,8 @@ export class HubSubscriber {
   private replayed = 0;
   private pendingReady: ReadyInfo | null = null;
   private pendingResync: { reason: ResyncReason } | null = null;
+  /** Page reads that failed in a row; the pump waits longer after each and tries again. */
+  private readFailures = 0;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
   scopes: ReadonlySet<string>;
@@ -209,6 +211,7 @@ export class HubSubscriber {
         limit: Math.min(replayPageSize, maxBatch),
         until: target,
       });
+      if (this.readFailures > 0) this.readRecovered();
     } catch (error) {
       if (this.closed) return null;
       if (
@@ -218,7 +221,13 @@ export class HubSubscriber {
         this.jumpToLive(error.reason);
         return null;
       }
-      throw error;
+      if (error instanceof CursorNotCoveredError) throw error;
+      // The log is out of reach for now (Redis restarting or failing over).
+      // Giving up would leave the client connected and waiting for nothing:
+      // it reconnects only when its connection drops. So the subscriber keeps
+      // its position and reads again once the log answers.
+      await this.waitAfterReadFailure(error);
+      return null;
     }
     if (this.closed) return null;
     const visible = page.events.filter((event) =>
@@ -248,6 +257,27 @@ export class HubSubscriber {
       this.mode = 'live';
     }
     return visible;
+  }
+
+  private async waitAfterReadFailure(error: unknown): Promise<void> {
+    this.readFailures++;
+    if (this.readFailures === 1) {
+      HubSubscriber.logger.warn(
+        `Reading the log for subscriber ${this.transport.id} (user ${this.principal.userId}) failed (${(error as Error)?.message ?? error}); retrying while the connection stays open.`,
+      );
+    }
+    const delay = Math.min(
+      READ_RETRY_BASE_MS * 2 ** Math.min(this.readFailures - 1, 5),
+      READ_RETRY_MAX_MS,
+    );
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  private readRecovered(): void {
+    HubSubscriber.logger.log(
+      `Reading the log for subscriber ${this.transport.id} works again after ${this.readFailures} failed attempt(s).`,
+    );
+    this.readFailures = 0;
   }
 
   /** Gives up on continuity: the client learns why and continues from the hub position. */
@@ -300,6 +330,10 @@ export class HubSubscriber {
     }
   }
 }
+
+/** Backoff between page reads while the log is out of reach. */
+const READ_RETRY_BASE_MS = 100;
+const READ_RETRY_MAX_MS = 3_000;
 
 function sameEpoch(a: EventId, b: EventId): boolean {
   return compareLogIds(a, b) !== null;
