@@ -102,6 +102,7 @@ function emptyRecord(): SoakRecord {
     processes: [],
     rss: [],
     nodeLives: [],
+    crashes: [],
     fenceId: FENCE,
   };
 }
@@ -453,6 +454,17 @@ const SCENARIOS: Scenario[] = [
           [1],
         ),
       ),
+  },
+  {
+    name: 'a node that ended by itself',
+    expect: ['crash'],
+    build: (r) =>
+      void r.crashes.push({
+        node: 1,
+        at: 10,
+        exit: 'code 1',
+        output: 'Error: Connection terminated unexpectedly',
+      }),
   },
   {
     name: 'node RSS growing by a fifth',

@@ -26,6 +26,7 @@ export const VIOLATION_KINDS = [
   'stalled',
   'lost_publish',
   'rss_growth',
+  'crash',
   'process_lost_write',
   'process_stream',
 ] as const;
@@ -196,6 +197,13 @@ class SoakChecker {
     for (const client of this.record.clients) this.checkClient(client, fence);
     this.checkPublishes(this.record.publishes);
     for (const process of this.record.processes) this.checkProcess(process);
+    for (const crash of this.record.crashes)
+      this.violate(
+        'crash',
+        `node ${crash.node}`,
+        `The node process ended by itself (${crash.exit}); its last output: ${lastLines(crash.output)}`,
+        crash.at,
+      );
     const rss = this.checkRss();
     return { violations: this.violations, counts: this.counts, rss };
   }
@@ -938,6 +946,17 @@ class LineageWalk {
       );
     }
   }
+}
+
+/** The last few non-empty lines of a process's output, without colour codes, on one line. */
+function lastLines(output: string): string {
+  return output
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .slice(-6)
+    .join(' | ');
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

@@ -13,6 +13,8 @@ export interface FleetOptions {
   readonly logDir: string;
   /** Milliseconds since the run started, for the logs. */
   readonly clock: () => number;
+  /** Called when a node exits without being killed or stopped here; `output` is its last output. */
+  readonly onCrash: (node: number, exit: string, output: string) => void;
 }
 
 interface NodeSlot {
@@ -23,6 +25,10 @@ interface NodeSlot {
   exited: Promise<void> | null;
   /** True from "Listening on" until it is killed or exits. */
   up: boolean;
+  /** Set before the harness signals the node, so that its exit is not taken for a crash. */
+  ending: boolean;
+  /** The start in progress, so that two restarts of one node become one. */
+  starting: Promise<number> | null;
 }
 
 const REPO_ROOT = join(__dirname, '../..');
@@ -53,6 +59,8 @@ export class NodeFleet {
         child: null,
         exited: null,
         up: false,
+        ending: false,
+        starting: null,
       });
     }
     try {
@@ -90,18 +98,24 @@ export class NodeFleet {
   async kill(node: number, signal: NodeJS.Signals): Promise<void> {
     const slot = this.slots[node];
     slot.up = false;
+    slot.ending = true;
     if (slot.child && slot.exited) {
       slot.child.kill(signal);
       await slot.exited;
     }
   }
 
-  /** Starts the node again on its port with its instance id; resolves with the new pid once it listens. */
+  /**
+   * Starts the node again on its port with its instance id; resolves with
+   * the new pid once it listens. A restart already under way is joined.
+   */
   restart(node: number): Promise<number> {
     const slot = this.slots[node];
+    if (slot.starting) return slot.starting;
     if (slot.child && slot.child.exitCode === null && !slot.child.signalCode)
       throw new Error(`Node ${node} is still running; kill it first.`);
-    return this.launch(slot);
+    slot.starting = this.launch(slot).finally(() => (slot.starting = null));
+    return slot.starting;
   }
 
   /** SIGTERM to every node (the graceful shutdown), SIGKILL after 15 s. */
@@ -109,6 +123,7 @@ export class NodeFleet {
     await Promise.all(
       this.slots.map(async (slot) => {
         slot.up = false;
+        slot.ending = true;
         if (!slot.child || !slot.exited) return;
         const timer = setTimeout(() => slot.child?.kill('SIGKILL'), 15_000);
         slot.child.kill('SIGTERM');
@@ -131,6 +146,7 @@ export class NodeFleet {
   private async launch(slot: NodeSlot): Promise<number> {
     const { env, instancePrefix, clock } = this.options;
     slot.log.write(`\n--- start at ${clock()} ms ---\n`);
+    slot.ending = false;
     const child = spawn(
       process.execPath,
       ['-r', '@swc-node/register', join(REPO_ROOT, 'src/main.ts')],
@@ -147,22 +163,23 @@ export class NodeFleet {
       },
     );
     slot.child = child;
+    let listening = false;
+    let recent = '';
     slot.exited = new Promise<void>((resolve) =>
       child.once('exit', (code, signal) => {
+        const exit = signal ?? `code ${code}`;
+        const wasUp = slot.up;
         slot.up = false;
-        slot.log.write(
-          `--- exit at ${clock()} ms: ${signal ?? `code ${code}`} ---\n`,
-        );
+        slot.log.write(`--- exit at ${clock()} ms: ${exit} ---\n`);
+        if (!slot.ending && wasUp)
+          this.options.onCrash(slot.index, exit, recent.slice(-2000));
         resolve();
       }),
     );
-    let listening = false;
-    let recent = '';
     const watch = (chunk: Buffer) => {
       slot.log.write(chunk);
-      if (listening) return;
       recent = (recent + chunk.toString()).slice(-4000);
-      if (recent.includes('Listening on')) listening = true;
+      if (!listening && recent.includes('Listening on')) listening = true;
     };
     child.stdout?.on('data', watch);
     child.stderr?.on('data', watch);

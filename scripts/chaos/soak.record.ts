@@ -152,6 +152,16 @@ export interface NodeLifeRecord {
   endedAt: number | null;
 }
 
+/** A node process that ended without the harness ending it. */
+export interface CrashRecord {
+  readonly node: number;
+  readonly at: number;
+  /** Exit code or signal. */
+  readonly exit: string;
+  /** The last lines the node wrote. */
+  readonly output: string;
+}
+
 export interface SoakSettings {
   readonly seed: number;
   readonly minutes: number;
@@ -176,6 +186,7 @@ export interface SoakRecord {
   readonly processes: ProcessRecord[];
   readonly rss: RssSample[];
   readonly nodeLives: NodeLifeRecord[];
+  readonly crashes: CrashRecord[];
   /** Id of the unscoped event published after the fault phase, which every client must reach. */
   fenceId: string | null;
 }

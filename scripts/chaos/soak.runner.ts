@@ -104,6 +104,7 @@ export async function runSoak(
       processes: [],
       rss: [],
       nodeLives: [],
+      crashes: [],
       fenceId: null,
     };
     const note = (line: string) => {
@@ -115,9 +116,36 @@ export async function runSoak(
         'PostgreSQL restarts are left out: the test support cannot restart PostgreSQL yet.',
       );
 
+    // A node that ends by itself is recorded, and started again as a supervisor would.
+    let fleetRef: NodeFleet | null = null;
+    const onCrash = (node: number, exit: string, output: string) => {
+      const at = now();
+      record.crashes.push({ node, at, exit, output });
+      const life = record.nodeLives.filter((l) => l.node === node).at(-1);
+      if (life && life.endedAt === null) life.endedAt = at;
+      say(
+        `node ${node} exited by itself at ${fmtTime(at)} (${exit}); restarting it`,
+      );
+      setTimeout(() => {
+        fleetRef
+          ?.restart(node)
+          .then((pid) =>
+            record.nodeLives.push({
+              node,
+              pid,
+              startedAt: now(),
+              endedAt: null,
+            }),
+          )
+          .catch((error: Error) =>
+            say(`node ${node} did not start again: ${error.message}`),
+          );
+      }, 1_000);
+    };
     const fleet = await NodeFleet.start(
       {
         size: NODES,
+        onCrash,
         instancePrefix: `${prefix}-node`,
         logDir: outDir,
         clock: now,
@@ -144,6 +172,7 @@ export async function runSoak(
       (node, pid) =>
         record.nodeLives.push({ node, pid, startedAt: now(), endedAt: null }),
     );
+    fleetRef = fleet;
     cleanup.push(() => fleet.stop());
 
     const log: EventLog = createEventLog({
