@@ -3,12 +3,28 @@
  * app and the server package, by name.
  */
 export { createApp } from '../src/app.factory';
-export { loadAppConfig } from '../src/config/app.config';
+import { loadAppConfig as loadConfig } from '../src/config/app.config';
 export {
   createEventLog,
   EventPublisher,
   ProcessMessagesService,
 } from '@streamgate/server';
+
+/**
+ * The reference app's configuration for a benchmark: every client of a
+ * benchmark comes from 127.0.0.1 and many share one user, so the per-address
+ * handshake limit and the per-user limits are lifted unless `env` sets them.
+ */
+export function loadAppConfig(
+  env: Record<string, string | undefined>,
+): ReturnType<typeof loadConfig> {
+  return loadConfig({
+    EVENT_HANDSHAKE_RATE_LIMIT: '0',
+    EVENT_MAX_CONNECTIONS_PER_USER: '1000000',
+    SSE_MAX_STREAMS_PER_USER: '1000000',
+    ...env,
+  });
+}
 
 /** The log's stream key, as docs/stream-format.md documents it for producers in other languages. */
 export function streamKey(prefix: string): string {

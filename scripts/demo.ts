@@ -91,7 +91,7 @@ async function devToken(url: string): Promise<string> {
   }
   if (response.status === 404) {
     throw new DemoScriptError(
-      `${url} has no development token route (it runs with NODE_ENV=production). Set STREAMGATE_TOKEN to a token with the "${PUBLISH_SCOPE}" scope.`,
+      `${url} has no development token route (its development tools are off: NODE_ENV=production, a HOST that is not loopback, or DEV_TOOLS=0). Set STREAMGATE_TOKEN to a token with the "${PUBLISH_SCOPE}" scope, e.g. from \`node dist/cli/token.js --sub demo --scopes ${PUBLISH_SCOPE}\` run with the app's JWT_SECRET.`,
     );
   }
   if (!response.ok) {

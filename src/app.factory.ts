@@ -1,22 +1,49 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { StreamgateIoAdapter } from '@streamgate/server';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
+import { consoleLogger } from './logging/logging.setup';
+import { requestIdMiddleware } from './logging/request-id.middleware';
 
 /** Builds the reference app exactly as `npm start` runs it (tests use this too). */
 export async function createApp(
   config: AppConfig,
-  options: { logger?: false } = {},
+  options: {
+    /** `false` silences every log line (tests). */
+    logger?: false;
+  } = {},
 ): Promise<NestExpressApplication> {
+  const silent = options.logger === false || config.logLevel === 'silent';
+  const json = config.logFormat === 'json' && !silent;
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.register(config),
+    AppModule.register(config, { silent }),
     {
-      logger: options.logger,
+      logger: silent
+        ? false
+        : json
+          ? undefined
+          : consoleLogger(config.logLevel),
+      // Lines logged while the app is built wait for pino to take over.
+      bufferLogs: json,
     },
   );
+  if (json) app.useLogger(app.get(PinoNestLogger));
+  // Before every other middleware, so that every log line of a request has its id.
+  app.use(requestIdMiddleware);
+  // Forwarded client addresses count only from proxies the operator named.
+  app.set('trust proxy', config.trustProxy);
   // Bounded request bodies: larger publishes get 413 before anything is parsed.
   app.useBodyParser('json', { limit: '1mb' });
+  // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
+  app.useWebSocketAdapter(
+    new StreamgateIoAdapter(app, {
+      redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+      prefix: config.eventBusPrefix,
+    }),
+  );
   app.enableShutdownHooks();
   setupApiDocs(app, config);
   return app;

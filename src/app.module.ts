@@ -1,8 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import {
   EventBusModule,
   EventBusModuleOptions,
   EventsGatewayModule,
+  EventsGatewayModuleOptions,
   ProcessesModule,
   ProcessesModuleOptions,
 } from '@streamgate/server';
@@ -11,8 +13,13 @@ import { AuthModule } from './auth/auth.module';
 import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
 import { JwtAuthenticator } from './auth/jwt.authenticator';
 import { AppConfig } from './config/app.config';
-import { APP_CONFIG } from './config/app-config.token';
+import {
+  APP_CONFIG,
+  APP_CONFIG_NAMESPACE,
+  appConfigOf,
+} from './config/app-config.token';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { jsonLogging } from './logging/logging.setup';
 import { ObservabilityModule } from './observability/observability.module';
 import { StreamgateMetrics } from './observability/streamgate.metrics';
 
@@ -32,6 +39,7 @@ export function eventBusOptions(
       ackTimeoutMs: config.ackTimeoutMs,
       maxFailures: config.maxFailures,
       replayLimit: config.replayLimit,
+      replayScanLimit: config.replayScanLimit,
       queueLimit: config.queueLimit,
     },
     observer,
@@ -43,39 +51,99 @@ export function processesOptions(config: AppConfig): ProcessesModuleOptions {
   return {
     driver: config.processStore,
     redis: config.redisUrl ? { url: config.redisUrl } : undefined,
-    postgres: config.databaseUrl ? { url: config.databaseUrl } : undefined,
+    postgres: config.databaseUrl
+      ? {
+          url: config.databaseUrl,
+          connectionTimeoutMs: config.pgConnectionTimeoutMs,
+          statementTimeoutMs: config.pgStatementTimeoutMs,
+        }
+      : undefined,
     prefix: config.eventBusPrefix,
     heartbeatMs: config.sseHeartbeatMs,
+    maxStreamsPerUser: config.maxStreamsPerUser,
+  };
+}
+
+/** The access settings of the reference app's `/events` transports. */
+export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
+  return {
+    // Production refuses tokens that never expire: they would keep a connection open forever.
+    requireTokenExpiry: config.production,
+    maxTokenLifetimeMs: config.maxTokenLifetimeMs,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    handshakeRateLimit:
+      config.handshakeRateLimit === 0
+        ? false
+        : {
+            limit: config.handshakeRateLimit,
+            windowMs: config.handshakeRateWindowMs,
+            // Handshakes are counted by the address Express would log.
+            trustProxy: config.trustProxy,
+          },
   };
 }
 
 /** The reference app: how a host application wires streamgate together. */
 @Module({})
 export class AppModule {
-  static register(config: AppConfig): DynamicModule {
+  /**
+   * `config` comes from `loadAppConfig(env)`, so that one process can run
+   * apps with different settings (tests do). Modules read it through
+   * `ConfigService`; those whose routes depend on it take it directly.
+   * `silent` leaves out the JSON request log (tests silence logs).
+   */
+  static register(
+    config: AppConfig,
+    { silent = false }: { silent?: boolean } = {},
+  ): DynamicModule {
     // Built first so that the log and the hub can both be handed its hooks.
     const metrics = new StreamgateMetrics();
     return {
       module: AppModule,
       imports: [
-        EventBusModule.forRoot({
+        ConfigModule.forRoot({
           isGlobal: true,
-          ...eventBusOptions(config, metrics.observer),
+          // The environment was read and checked already, by loadAppConfig.
+          ignoreEnvFile: true,
+          validatePredefined: false,
+          skipProcessEnv: true,
+          load: [registerAs(APP_CONFIG_NAMESPACE, () => config)],
+        }),
+        ...(config.logFormat === 'json' && !silent
+          ? [jsonLogging(config)]
+          : []),
+        EventBusModule.forRootAsync({
+          isGlobal: true,
+          inject: [ConfigService],
+          useFactory: (settings: ConfigService) =>
+            eventBusOptions(appConfigOf(settings), metrics.observer),
         }),
         AuthModule.register(config.jwtSecret),
-        ActivityModule.forRoot({ demoApi: !config.production }),
+        ActivityModule.forRoot({ demoApi: config.devTools }),
         DashboardModule.register({
-          devTools: !config.production,
+          devTools: config.devTools,
           minify: config.production,
         }),
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
+          maxHttpBufferSize: config.maxHttpBufferSize,
+          ...gatewayOptions(config),
         }),
-        ProcessesModule.forRoot(processesOptions(config)),
+        ProcessesModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (settings: ConfigService) =>
+            processesOptions(appConfigOf(settings)),
+        }),
         ObservabilityModule.register(metrics),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      providers: [
+        {
+          provide: APP_CONFIG,
+          inject: [ConfigService],
+          useFactory: appConfigOf,
+        },
+      ],
       exports: [APP_CONFIG],
     };
   }

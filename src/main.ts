@@ -1,20 +1,23 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { AppConfig, ConfigError, loadAppConfig } from './config/app.config';
+import { StartupMessages } from './config/startup.messages';
 
 export async function bootstrap(config: AppConfig) {
-  const logger = new Logger('streamgate');
-  logger.log(
-    config.redisUrl
-      ? `Starting node "${config.instanceId}" on Redis (${new URL(config.redisUrl).host}), prefix "${config.eventBusPrefix}".`
-      : 'Starting with the in-memory event bus (REDIS_URL is not set): events stay in this process. Set REDIS_URL to use Redis Streams.',
-  );
   const app = await createApp(config);
+  // Logged once the app's logger (console or JSON) is in place.
+  const logger = new Logger('streamgate');
+  logger.log(StartupMessages.eventBus(config));
+  if (config.jwtSecretGenerated) logger.warn(StartupMessages.generatedSecret());
   await app.listen(config.port, config.host);
-  logger.log(
-    `Listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`,
-  );
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  logger.log(StartupMessages.listening(config, port));
+  if (config.trustProxy !== false)
+    logger.log(StartupMessages.trustedProxies(config.trustProxy));
+  if (config.devTools) logger.warn(StartupMessages.devToolsOn(config));
+  else logger.log(StartupMessages.devToolsOff(config));
   return app;
 }
 
@@ -37,7 +40,9 @@ if (require.main === module) {
     config = loadAppConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`Invalid configuration: ${error.message}`);
+      console.error(
+        `Invalid configuration, not starting:\n${error.message.replace(/^/gm, '  ')}`,
+      );
       process.exit(1);
     }
     throw error;

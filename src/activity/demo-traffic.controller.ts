@@ -1,5 +1,3 @@
-import { UseGuards } from '@nestjs/common';
-import { LoopbackOnlyGuard } from '../dashboard/loopback-only.guard';
 import {
   BadRequestException,
   Body,
@@ -7,16 +5,19 @@ import {
   Get,
   HttpCode,
   Post,
+  UseGuards,
 } from '@nestjs/common';
+import { LocalRequestGuard } from '../dashboard/local-request.guard';
 import { InvalidDemoOptionsError } from './activity.errors';
 import { DemoTrafficService, DemoTrafficStatus } from './demo-traffic.service';
 
 /**
  * Starts and stops the demo traffic. Registered only with `demoApi: true`
- * (the reference app does so outside production); it has no authentication.
+ * (the reference app does so while its development tools are on); it has no
+ * authentication, and answers only local requests (`LocalRequestGuard`).
  */
 @Controller('demo')
-@UseGuards(LoopbackOnlyGuard)
+@UseGuards(LocalRequestGuard)
 export class DemoTrafficController {
   constructor(private readonly demo: DemoTrafficService) {}
 

@@ -17,9 +17,76 @@ describe('loadAppConfig', () => {
         sseHeartbeatMs: 15_000,
         jwtSecretGenerated: true,
         processStore: 'memory',
+        host: '127.0.0.1',
+        trustProxy: false,
+        devTools: true,
+        logFormat: 'pretty',
+        logLevel: 'info',
       });
       expect(config.jwtSecret).toHaveLength(64);
     });
+
+    it('counts blank values as unset', () => {
+      expect(
+        loadAppConfig({ PORT: ' ', REDIS_URL: '', HOST: '', DEV_TOOLS: '' }),
+      ).toMatchObject({ port: 3000, redisUrl: null, host: '127.0.0.1' });
+    });
+  });
+
+  describe('in production', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+
+    it('listens on every interface, logs JSON and has no development tools', () => {
+      expect(loadAppConfig(production)).toMatchObject({
+        production: true,
+        host: '0.0.0.0',
+        logFormat: 'json',
+        devTools: false,
+        jwtSecretGenerated: false,
+      });
+    });
+
+    it('keeps the development tools off even with DEV_TOOLS=1, and says so', () => {
+      const config = loadAppConfig({ ...production, DEV_TOOLS: '1' });
+      expect(config.devTools).toBe(false);
+      expect(config.devToolsReason).toMatch(/DEV_TOOLS=1 is ignored/);
+    });
+  });
+
+  describe('the development tools', () => {
+    it.each([
+      [{}, true, /listens on loopback only \(HOST=127\.0\.0\.1\)/],
+      [{ HOST: 'localhost' }, true, /loopback only/],
+      [{ HOST: '::1' }, true, /loopback only/],
+      [{ HOST: '0.0.0.0' }, false, /HOST=0\.0\.0\.0 is not a loopback/],
+      [{ HOST: '192.0.2.10' }, false, /not a loopback/],
+      [{ HOST: '0.0.0.0', DEV_TOOLS: '1' }, true, /DEV_TOOLS=1 although/],
+      [{ DEV_TOOLS: '0' }, false, /DEV_TOOLS=0/],
+    ])('with %j are on: %s', (env, on, reason) => {
+      const config = loadAppConfig(env);
+      expect(config.devTools).toBe(on);
+      expect(config.devToolsReason).toMatch(reason);
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['false', false],
+      ['1', 1],
+      ['loopback', ['loopback']],
+      ['10.0.0.0/8, 192.168.1.5', ['10.0.0.0/8', '192.168.1.5']],
+      ['fd00::/8', ['fd00::/8']],
+    ])('reads %s', (value, expected) => {
+      expect(loadAppConfig({ TRUST_PROXY: value }).trustProxy).toEqual(
+        expected,
+      );
+    });
+  });
+
+  it('names every wrong variable at once', () => {
+    expect(() => loadAppConfig({ PORT: 'x', EVENT_MAX_FAILURES: '0' })).toThrow(
+      /^PORT: .*\nEVENT_MAX_FAILURES: /,
+    );
   });
 
   describe('when a value is invalid', () => {
@@ -36,11 +103,45 @@ describe('loadAppConfig', () => {
       ['EVENT_BUS_PREFIX', '{tag}'],
       ['EVENT_BUS_INSTANCE_ID', 'has space'],
       ['JWT_SECRET', 'short'],
+      ['HOST', 'has space'],
+      ['TRUST_PROXY', 'true'],
+      ['TRUST_PROXY', '10.0.0.0/99'],
+      ['TRUST_PROXY', 'everyone'],
+      ['DEV_TOOLS', 'maybe'],
+      ['LOG_FORMAT', 'xml'],
+      ['LOG_LEVEL', 'loud'],
+      ['DATABASE_URL', 'mysql://x'],
+      ['PROCESS_STORE', 'disk'],
     ])('stops with a message naming %s', (name, value) => {
       expect(() => loadAppConfig({ [name]: value })).toThrow(ConfigError);
       expect(() => loadAppConfig({ [name]: value })).toThrow(
         new RegExp(`^${name}: `),
       );
+    });
+
+    it.each([
+      ['JWT_SECRET', 'hunter2-hunter'],
+      ['REDIS_URL', 'http://user:hunter2-hunter@host'],
+      ['DATABASE_URL', 'mysql://user:hunter2-hunter@host/db'],
+    ])(
+      'does not repeat a refused %s, which may hold a password',
+      (name, value) => {
+        expect(() => loadAppConfig({ [name]: value })).toThrow(ConfigError);
+        expect(() => loadAppConfig({ [name]: value })).not.toThrow(/hunter2/);
+      },
+    );
+
+    it.each([
+      [
+        { PROCESS_STORE: 'postgres' },
+        /^DATABASE_URL: is required when PROCESS_STORE=postgres/,
+      ],
+      [
+        { PROCESS_STORE: 'redis' },
+        /^REDIS_URL: is required when PROCESS_STORE=redis/,
+      ],
+    ])('requires what %j needs', (env, message) => {
+      expect(() => loadAppConfig(env)).toThrow(message);
     });
 
     it('requires JWT_SECRET in production', () => {

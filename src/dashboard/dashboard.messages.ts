@@ -1,7 +1,5 @@
 /** Log lines and error messages of the dashboard, in one place. */
 export const DashboardMessages = {
-  devTokenEnabled: () =>
-    'GET /dev/token is enabled because NODE_ENV is not "production": anyone who can reach this server can get a token with any scope. Bind HOST=127.0.0.1 or set NODE_ENV=production outside development.',
   bundleBuilt: (bytes: number, ms: number) =>
     `Built the dashboard bundle (${Math.round(bytes / 1024)} kB) in ${ms} ms.`,
   bundleFailed: (cause: string) =>

@@ -1,23 +1,21 @@
-import { UseGuards } from '@nestjs/common';
-import { LoopbackOnlyGuard } from './loopback-only.guard';
 import {
   BadRequestException,
   Controller,
   Get,
   Header,
   Inject,
-  Logger,
-  OnModuleInit,
   Query,
+  UseGuards,
 } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { isValidScope } from '@streamgate/server';
-import { DashboardMessages } from './dashboard.messages';
 import { ResolvedDashboardOptions } from './dashboard.options';
 import { DASHBOARD_OPTIONS } from './dashboard.tokens';
-
-const SUB_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
-const MAX_SCOPES = 32;
+import { LocalRequestGuard } from './local-request.guard';
+import {
+  InvalidTokenRequestError,
+  readTokenRequest,
+  TokenRequest,
+} from './token-request';
 
 export interface DevTokenResponse {
   readonly token: string;
@@ -31,22 +29,16 @@ export interface DevTokenResponse {
  * `GET /dev/token?sub=<user>&scopes=a,b`: a token signed with the app's own
  * secret, so that the dashboard and scripts work without an identity
  * provider. Registered only with `devTools: true`; without it the route does
- * not exist (404).
+ * not exist (404). Even then it answers only local requests (`LocalRequestGuard`).
  */
 @Controller('dev')
-@UseGuards(LoopbackOnlyGuard)
-export class DevTokenController implements OnModuleInit {
-  private readonly logger = new Logger(DevTokenController.name);
-
+@UseGuards(LocalRequestGuard)
+export class DevTokenController {
   constructor(
     private readonly jwt: JwtService,
     @Inject(DASHBOARD_OPTIONS)
     private readonly options: ResolvedDashboardOptions,
   ) {}
-
-  onModuleInit(): void {
-    this.logger.warn(DashboardMessages.devTokenEnabled());
-  }
 
   @Get('token')
   @Header('Cache-Control', 'no-store')
@@ -54,28 +46,17 @@ export class DevTokenController implements OnModuleInit {
     @Query('sub') subParam: unknown,
     @Query('scopes') scopesParam: unknown,
   ): DevTokenResponse {
-    const sub = subParam === undefined ? 'developer' : subParam;
-    if (typeof sub !== 'string' || !SUB_PATTERN.test(sub)) {
-      throw new BadRequestException(DashboardMessages.invalidSub(sub));
+    let request: TokenRequest;
+    try {
+      request = readTokenRequest(subParam, scopesParam);
+    } catch (error) {
+      if (error instanceof InvalidTokenRequestError)
+        throw new BadRequestException(error.message);
+      throw error;
     }
-    const scopes = parseScopes(scopesParam);
+    const { sub, scopes } = request;
     const expiresIn = this.options.devTokenTtlSeconds;
     const token = this.jwt.sign({ sub, scopes }, { expiresIn });
     return { token, sub, scopes, expiresIn };
   }
-}
-
-function parseScopes(value: unknown): string[] {
-  if (value === undefined || value === '') return [];
-  const parts = (Array.isArray(value) ? value : [value]).flatMap((part) =>
-    typeof part === 'string' ? part.split(',') : [part],
-  );
-  const scopes = [...new Set(parts)];
-  if (
-    scopes.length > MAX_SCOPES ||
-    !scopes.every((s) => isValidScope(s) && !/\s/.test(s))
-  ) {
-    throw new BadRequestException(DashboardMessages.invalidScopes(value));
-  }
-  return scopes as string[];
 }

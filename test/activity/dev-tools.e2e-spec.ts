@@ -1,8 +1,17 @@
 import { spawn } from 'node:child_process';
+import {
+  createServer,
+  IncomingMessage,
+  request as httpRequest,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { INestApplication, Logger } from '@nestjs/common';
+import { loadAppConfig } from '../../src/config/app.config';
+import { bootstrap } from '../../src/main';
 import { ActivityEventType } from '../../src/activity/activity.types';
 import { EventSubscription, StoredEvent } from '@streamgate/server';
-import { RunningApp, startApp } from '../support/app';
+import { RunningApp, startApp, TEST_JWT_SECRET } from '../support/app';
 import { waitFor } from '../support/wait-for';
 
 const ROOT = join(__dirname, '..', '..');
@@ -234,5 +243,323 @@ describe('The reference app in production', () => {
       expect(code).toBe(1);
       expect(output).toContain('Set STREAMGATE_TOKEN');
     });
+  });
+});
+
+/** A plain HTTP request, with any `Host` (fetch always sends the URL's). */
+function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A reverse proxy on this machine in front of the app, as nginx or a
+ * tunnel would be: it keeps the app's own Host (nginx's default) and adds
+ * the client address it saw, or the one it is told to report.
+ */
+async function startLocalProxy(
+  target: string,
+  forwardedFor: (req: IncomingMessage) => string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const forwarded = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: {
+          ...req.headers,
+          host: upstream.host,
+          'x-forwarded-for': forwardedFor(req),
+        },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forwarded.on('error', () => res.destroy());
+    req.pipe(forwarded);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const DEV_ROUTES: [string, string][] = [
+  ['GET', '/dev/token?sub=mallory&scopes=*'],
+  ['GET', '/demo'],
+  ['POST', '/demo/stop'],
+];
+
+describe('The development tools, reached other than from this machine', () => {
+  let running: RunningApp;
+  let port: string;
+
+  beforeAll(async () => {
+    running = await startApp({ NODE_ENV: 'development' });
+    port = new URL(running.url).port;
+  });
+
+  afterAll(() => running.close());
+
+  describe('when a web page rebinds its own DNS name to 127.0.0.1', () => {
+    it.each(DEV_ROUTES)(
+      'refuses %s %s for a Host that is not a loopback name',
+      async (method, path) => {
+        const response = await rawRequest(`${running.url}${path}`, {
+          method,
+          headers: { Host: `attacker.example:${port}` },
+        });
+        expect(response.status).toBe(403);
+        expect(JSON.parse(response.body).message).toMatch(/Host was/);
+      },
+    );
+
+    it('refuses a request from another origin', async () => {
+      const response = await rawRequest(`${running.url}/demo/stop`, {
+        method: 'POST',
+        headers: { Origin: 'http://attacker.example' },
+      });
+      expect(response.status).toBe(403);
+    });
+
+    it.each([`localhost:PORT`, `127.0.0.1:PORT`, `[::1]:PORT`, 'localhost'])(
+      'answers for Host %s',
+      async (host) => {
+        const response = await rawRequest(`${running.url}/dev/token?sub=me`, {
+          headers: {
+            Host: host.replace('PORT', port),
+            Origin: `http://${host.replace('PORT', port)}`,
+          },
+        });
+        expect(response.status).toBe(200);
+      },
+    );
+  });
+
+  describe('when a proxy on this machine forwards requests', () => {
+    it('refuses them without TRUST_PROXY, though they arrive from loopback', async () => {
+      const proxy = await startLocalProxy(running.url, () => '203.0.113.9');
+      try {
+        for (const [method, path] of DEV_ROUTES) {
+          const response = await fetch(`${proxy.url}${path}`, { method });
+          expect([method, path, response.status]).toEqual([method, path, 403]);
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('refuses a request carrying X-Forwarded-For without TRUST_PROXY, even a loopback one', async () => {
+      const response = await fetch(`${running.url}/dev/token?sub=me`, {
+        headers: { 'X-Forwarded-For': '127.0.0.1' },
+      });
+      expect(response.status).toBe(403);
+    });
+  });
+});
+
+describe('The development tools behind a proxy named by TRUST_PROXY', () => {
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    running = await startApp({
+      NODE_ENV: 'development',
+      TRUST_PROXY: 'loopback',
+    });
+  });
+
+  afterAll(() => running.close());
+
+  it('refuses a client on another machine', async () => {
+    const proxy = await startLocalProxy(running.url, () => '203.0.113.9');
+    try {
+      expect((await fetch(`${proxy.url}/dev/token?sub=me`)).status).toBe(403);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a remote client that forges a loopback X-Forwarded-For', async () => {
+    // The proxy appends the address it saw, as nginx's $proxy_add_x_forwarded_for does.
+    const proxy = await startLocalProxy(
+      running.url,
+      (req) => `${req.headers['x-forwarded-for']}, 203.0.113.9`,
+    );
+    try {
+      const response = await fetch(`${proxy.url}/dev/token?sub=me`, {
+        headers: { 'X-Forwarded-For': '127.0.0.1' },
+      });
+      expect(response.status).toBe(403);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a request whose proxy names the client only in Forwarded', async () => {
+    const response = await fetch(`${running.url}/dev/token?sub=me`, {
+      headers: { Forwarded: 'for=203.0.113.9' },
+    });
+    expect(response.status).toBe(403);
+  });
+
+  it('answers a client on this machine', async () => {
+    const proxy = await startLocalProxy(
+      running.url,
+      (req) => req.socket.remoteAddress!,
+    );
+    try {
+      expect((await fetch(`${proxy.url}/dev/token?sub=me`)).status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('Whether the development tools exist', () => {
+  it.each([
+    ['HOST is not loopback', { NODE_ENV: 'development', HOST: '0.0.0.0' }],
+    ['DEV_TOOLS=0', { NODE_ENV: 'development', DEV_TOOLS: '0' }],
+    [
+      'NODE_ENV=production, even with DEV_TOOLS=1',
+      { NODE_ENV: 'production', DEV_TOOLS: '1' },
+    ],
+  ])('leaves them out when %s', async (_case, env) => {
+    const running = await startApp(env);
+    try {
+      expect(running.config.devTools).toBe(false);
+      for (const [method, path] of DEV_ROUTES)
+        expect((await fetch(`${running.url}${path}`, { method })).status).toBe(
+          404,
+        );
+      const html = await (await fetch(`${running.url}/`)).text();
+      expect(html).toContain('data-dev-tools="false"');
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('adds them with DEV_TOOLS=1 on any HOST, still for local requests only', async () => {
+    const running = await startApp({
+      NODE_ENV: 'development',
+      HOST: '0.0.0.0',
+      DEV_TOOLS: '1',
+    });
+    try {
+      expect((await fetch(`${running.url}/dev/token?sub=me`)).status).toBe(200);
+      const rebound = await rawRequest(`${running.url}/dev/token?sub=me`, {
+        headers: { Host: 'attacker.example' },
+      });
+      expect(rebound.status).toBe(403);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+/** Runs `bootstrap` as `main.ts` does and keeps what it logs. */
+async function bootstrapLogged(
+  env: Record<string, string>,
+): Promise<{ app: INestApplication; log: string }> {
+  let log = '';
+  const capture = (chunk: unknown) => {
+    log += String(chunk);
+    return true;
+  };
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    const app = await bootstrap(
+      loadAppConfig({ PORT: '0', LOG_FORMAT: 'pretty', ...env }),
+    );
+    return { app, log };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    Logger.overrideLogger(false);
+  }
+}
+
+describe('Starting outside production with nothing set', () => {
+  let app: INestApplication;
+  let log: string;
+
+  beforeAll(async () => {
+    ({ app, log } = await bootstrapLogged({ NODE_ENV: 'development' }));
+  });
+
+  afterAll(() => app?.close());
+
+  it('listens on 127.0.0.1 only', () => {
+    const address = app.getHttpServer().address() as AddressInfo;
+    expect(address.address).toBe('127.0.0.1');
+    expect(log).toContain(
+      `Listening on http://127.0.0.1:${address.port} (HOST=127.0.0.1: only this address).`,
+    );
+  });
+
+  it('says that the development tools are on, and why', () => {
+    expect(log).toMatch(
+      /Development tools are on .*for requests from this machine only: the app listens on loopback only \(HOST=127\.0\.0\.1\)/,
+    );
+  });
+
+  it('serves the dashboard tour with a development token', async () => {
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const response = await fetch(
+      `http://127.0.0.1:${port}/dev/token?sub=me&scopes=*`,
+    );
+    expect(response.status).toBe(200);
+  });
+});
+
+describe('Starting in production with DEV_TOOLS=1', () => {
+  let app: INestApplication;
+  let log: string;
+
+  beforeAll(async () => {
+    ({ app, log } = await bootstrapLogged({
+      NODE_ENV: 'production',
+      JWT_SECRET: TEST_JWT_SECRET,
+      HOST: '127.0.0.1',
+      DEV_TOOLS: '1',
+    }));
+  });
+
+  afterAll(() => app?.close());
+
+  it('says that the request is ignored, and serves no development tool', async () => {
+    expect(log).toContain(
+      'Development tools (GET /dev/token, /demo) are off: DEV_TOOLS=1 is ignored: development tools never run with NODE_ENV=production.',
+    );
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const response = await fetch(
+      `http://127.0.0.1:${port}/dev/token?sub=me&scopes=*`,
+    );
+    expect(response.status).toBe(404);
   });
 });

@@ -26,6 +26,7 @@ export async function spawnApp(
         HOST: '127.0.0.1',
         PORT: String(port),
         NODE_ENV: 'test',
+        EVENT_HANDSHAKE_RATE_LIMIT: '100000',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,12 @@ export interface RunningApp {
   readonly app: INestApplication;
   readonly url: string;
   readonly config: AppConfig;
-  token(sub: string, scopes: string[], expiresIn?: number): string;
+  token(
+    sub: string,
+    scopes: string[],
+    expiresIn?: number,
+    claims?: Record<string, unknown>,
+  ): string;
   close(): Promise<void>;
 }
 
@@ -21,6 +26,8 @@ export async function startApp(
     JWT_SECRET: TEST_JWT_SECRET,
     HOST: '127.0.0.1',
     PORT: '0',
+    // Every test client comes from 127.0.0.1; tests of the limit set their own.
+    EVENT_HANDSHAKE_RATE_LIMIT: '100000',
     ...env,
   });
   const app = await createApp(config, { logger: false });
@@ -31,8 +38,8 @@ export async function startApp(
     app,
     config,
     url: `http://127.0.0.1:${address.port}`,
-    token: (sub, scopes, expiresIn = 3600) =>
-      jwt.sign({ sub, scopes }, { expiresIn, algorithm: 'HS256' }),
+    token: (sub, scopes, expiresIn = 3600, claims = {}) =>
+      jwt.sign({ sub, scopes, ...claims }, { expiresIn, algorithm: 'HS256' }),
     close: () => app.close(),
   };
 }

@@ -14,6 +14,8 @@ export interface RawClientOptions {
   ack?: boolean | number;
   query?: Record<string, string>;
   transports?: ('websocket' | 'polling')[];
+  /** Extra handshake headers (Node only), e.g. `X-Forwarded-For`. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -42,6 +44,7 @@ export class RawClient {
       reconnection: false,
       forceNew: true,
       transports: options.transports ?? ['websocket'],
+      extraHeaders: options.headers,
     });
     const ack = options.ack ?? true;
     this.socket.on(
@@ -67,6 +70,11 @@ export class RawClient {
     return this.events.length
       ? this.events[this.events.length - 1].id
       : (this.readies.at(-1)?.lastEventId ?? null);
+  }
+
+  /** Sends `refresh { token }` and resolves with the server's acknowledgement. */
+  refresh(token: unknown): Promise<any> {
+    return this.socket.timeout(10_000).emitWithAck('refresh', { token });
   }
 
   ids(): string[] {

@@ -39,7 +39,13 @@ export interface StreamgateClientOptions {
    * `/events` namespace; a path prefix belongs in `path`, not here.
    */
   url: string;
-  /** Bearer token, or a function returning one (possibly async); the function is called before every (re)connect. */
+  /**
+   * Bearer token, or a function returning one (possibly async). The function
+   * is called before every (re)connect and, for JWTs with `exp`, shortly
+   * before the token expires: the new token is handed to the server in band
+   * (`refresh`), so the connection carries on. A fixed string cannot be
+   * refreshed; the server then evicts the connection at expiry.
+   */
   token: TokenSource;
   /**
    * Socket.IO path on the server.

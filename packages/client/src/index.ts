@@ -38,16 +38,27 @@ export {
   StreamgateProtocolError,
   StreamgateTokenError,
 } from './client.errors';
-export { compareEventIds, PROCESS_STATUSES } from '@streamgate/protocol';
+export {
+  compareEventIds,
+  CONNECT_ERRORS,
+  EVICTION_REASONS,
+  PROCESS_STATUSES,
+  PROCESS_STREAM_END_REASONS,
+  REFRESH_ERRORS,
+} from '@streamgate/protocol';
 export type {
+  ConnectErrorMessage,
   Envelope,
   EventId,
   EvictedInfo,
   EvictionReason,
   ProcessMessage,
   ProcessStatus,
+  ProcessStreamEndReason,
   ReadyInfo,
   ReadyReason,
+  RefreshAck,
+  RefreshError,
   ResyncInfo,
   ResyncReason,
 } from '@streamgate/protocol';

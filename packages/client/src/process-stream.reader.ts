@@ -1,6 +1,7 @@
 import {
   ProcessMessage,
   ProcessStatus,
+  ProcessStreamEndReason,
   ProcessStreamEvent,
 } from '@streamgate/protocol';
 import { createParser, EventSourceMessage } from 'eventsource-parser';
@@ -17,6 +18,8 @@ import {
 import { ReconnectOptions, TokenSource } from './client.options';
 import { ListenerSet, Unsubscribe } from './listener-set';
 
+const TOKEN_EXPIRED: ProcessStreamEndReason = 'token_expired';
+
 /**
  * - `idle`: created, `start()` not called yet;
  * - `connecting`: a request is under way;
@@ -29,7 +32,11 @@ import { ListenerSet, Unsubscribe } from './listener-set';
 export type ProcessStreamState =
   'idle' | 'connecting' | 'open' | 'retrying' | 'ended' | 'failed' | 'stopped';
 
-/** How the stream ended: the terminal status, or the server's reason (e.g. `revoked`). */
+/**
+ * How the stream ended: the terminal status, or the server's reason
+ * (`revoked`). An `end` with `token_expired` is not an end for the app: the
+ * reader resumes at once with a fresh token and `Last-Event-ID`.
+ */
 export interface ProcessStreamEnd {
   readonly status?: ProcessStatus;
   readonly reason?: string;
@@ -61,7 +68,7 @@ export interface ProcessStreamReaderOptions {
  * (an `EventSource` cannot send an `Authorization` header): history first,
  * then live messages, each once and in order. After a dropped connection it
  * resumes with `Last-Event-ID`, asking for a fresh token first, and it stops
- * at `end`.
+ * at `end`, except an `end` for an expired token, after which it resumes.
  */
 export class ProcessStreamReader {
   private readonly options: ResolvedReaderOptions;
@@ -153,6 +160,11 @@ export class ProcessStreamReader {
     this.setState('connecting');
     while (this.running) {
       const outcome = await this.once();
+      if (outcome === 'resume' && this.running) {
+        // The token expired: resume at once with a fresh one and Last-Event-ID.
+        this.setState('connecting');
+        continue;
+      }
       if (outcome !== 'retry' || !this.running) return;
       const base = this.serverRetryMs ?? this.options.reconnect.initialDelayMs;
       const delay = backoffDelay(this.failures++, {
@@ -166,7 +178,7 @@ export class ProcessStreamReader {
     }
   }
 
-  private async once(): Promise<'ended' | 'retry' | 'fatal'> {
+  private async once(): Promise<'ended' | 'resume' | 'retry' | 'fatal'> {
     const controller = new AbortController();
     this.controller = controller;
     let response: Response;
@@ -231,6 +243,8 @@ export class ProcessStreamReader {
     } finally {
       void reader.cancel().catch(() => undefined);
     }
+    if (ended !== null && (ended as ProcessStreamEnd).reason === TOKEN_EXPIRED)
+      return 'resume';
     if (ended !== null) {
       this.setState('ended');
       this.endHandlers.emit([ended], this.handlerFailed('onEnd'));

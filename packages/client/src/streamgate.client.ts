@@ -18,13 +18,16 @@ import { ClientState, EventHandler, EventMap, EventMeta } from './client.types';
 import { CursorTracker } from './cursor.tracker';
 import { ListenerSet, Unsubscribe } from './listener-set';
 import {
+  ClientEvent,
   Envelope,
   EvictedInfo,
   HandshakeAuth,
   ReadyInfo,
+  RefreshAck,
   ResyncInfo,
   ServerEvent,
 } from '@streamgate/protocol';
+import { refreshDelay, tokenExpiry } from './token-expiry';
 import {
   asEventId,
   parseEnvelope,
@@ -34,6 +37,8 @@ import {
 } from './wire.validation';
 
 type Ack = (lastEventId: string) => void;
+
+const REFRESH_ACK_TIMEOUT_MS = 10_000;
 
 /**
  * Browser client for streamgate's `/events` namespace: keeps a cursor,
@@ -57,6 +62,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   private currentState: ClientState = 'idle';
   private socket: Socket | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private failedAttempts = 0;
   private shutdownAnnounced = false;
   // Bumped by connect() and close(); async work from an older run sees the change and stops.
@@ -93,6 +99,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   async close(): Promise<void> {
     this.run++;
     this.clearReconnectTimer();
+    this.clearRefreshTimer();
     const socket = this.socket;
     this.socket = null;
     this.setState('closed');
@@ -198,6 +205,81 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     this.shutdownAnnounced = false;
     this.listen(socket, run);
     socket.connect();
+    this.scheduleRefresh(socket, run, tokenExpiry(token));
+  }
+
+  /**
+   * Swaps the connection's token in band before it expires, so the
+   * connection and its cursor carry on; only a token function can supply a
+   * new one. Opaque tokens are never refreshed early: the server's
+   * `evicted { reason: 'token_expired' }` then makes the client reconnect
+   * with a fresh token, and the cursor makes that lossless too.
+   */
+  private scheduleRefresh(
+    socket: Socket,
+    run: number,
+    expiresAt: number | null,
+  ): void {
+    this.clearRefreshTimer();
+    if (expiresAt === null || typeof this.options.token !== 'function') return;
+    this.refreshTimer = setTimeout(
+      () => {
+        this.refreshTimer = null;
+        void this.refresh(socket, run);
+      },
+      Math.min(refreshDelay(expiresAt, Date.now()), 2 ** 31 - 1),
+    );
+  }
+
+  private async refresh(socket: Socket, run: number): Promise<void> {
+    const current = () => this.socket === socket && this.run === run;
+    let token: string;
+    try {
+      token = await this.fetchToken();
+    } catch (error) {
+      if (!current()) return;
+      this.report(
+        error instanceof StreamgateTokenError
+          ? error
+          : new StreamgateTokenError(describeCause(error), error),
+      );
+      // Tried again shortly; the server evicts at expiry if it never works.
+      this.scheduleRefresh(socket, run, Date.now() + 6_000);
+      return;
+    }
+    if (!current()) return;
+    socket
+      .timeout(REFRESH_ACK_TIMEOUT_MS)
+      .emit(
+        ClientEvent.refresh,
+        { token },
+        (error: Error | null, ack: RefreshAck | undefined) => {
+          if (!current()) return;
+          if (!error && ack?.ok === true) {
+            this.scheduleRefresh(
+              socket,
+              run,
+              typeof ack.expiresAt === 'number'
+                ? ack.expiresAt
+                : tokenExpiry(token),
+            );
+            return;
+          }
+          const reason = error
+            ? 'no answer'
+            : `refused: ${String((ack as { error?: unknown } | undefined)?.error ?? 'no reason')}`;
+          this.report(
+            new StreamgateClientError(
+              `The server did not take the refreshed token (${reason}); reconnecting with a fresh one.`,
+            ),
+          );
+          // Reconnecting resumes from the cursor, so nothing is lost.
+          this.dropSocket();
+          this.clearReconnectTimer();
+          this.setState('reconnecting');
+          this.startAttempt(run);
+        },
+      );
   }
 
   private async fetchToken(): Promise<string> {
@@ -255,6 +337,8 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
         );
         return;
       }
+      // An expired token is routine: reconnect at once with a fresh one.
+      if (info.value.reason === 'token_expired') this.shutdownAnnounced = true;
       this.evictedHandlers.emit([info.value], this.handlerFailed('onEvicted'));
     });
     socket.on(ServerEvent.shutdown, () => {
@@ -403,7 +487,14 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     this.reconnectTimer = null;
   }
 
+  private clearRefreshTimer(): void {
+    if (this.refreshTimer === null) return;
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+  }
+
   private dropSocket(): void {
+    this.clearRefreshTimer();
     const socket = this.socket;
     this.socket = null;
     if (socket) void disconnect(socket);

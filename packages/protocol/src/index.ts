@@ -9,25 +9,42 @@ export {
 export type { EventId, LogPosition } from './event-id';
 export { describeValue, findJsonProblem } from './json-value';
 export type { JsonCheckOptions, JsonProblem } from './json-value';
-export { PROCESS_STATUSES, ProcessStreamEvent } from './process-stream';
-export type { ProcessMessage, ProcessStatus } from './process-stream';
 export {
+  PROCESS_STATUSES,
+  PROCESS_STREAM_END_REASONS,
+  ProcessStreamEvent,
+} from './process-stream';
+export type {
+  ProcessMessage,
+  ProcessStatus,
+  ProcessStreamEndReason,
+} from './process-stream';
+export {
+  ClientEvent,
+  CONNECT_ERRORS,
   DEFAULT_SOCKET_PATH,
   EVENTS_NAMESPACE,
   EVICTION_REASONS,
   READY_REASONS,
+  REFRESH_ERRORS,
   RESYNC_REASONS,
   SERVER_SHUTDOWN,
   ServerEvent,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_REQUESTS,
   UNAUTHORIZED,
 } from './wire';
 export type {
+  ConnectErrorMessage,
   Envelope,
   EvictedInfo,
   EvictionReason,
   HandshakeAuth,
   ReadyInfo,
   ReadyReason,
+  RefreshAck,
+  RefreshError,
+  RefreshRequest,
   ResyncInfo,
   ResyncReason,
   ShutdownInfo,

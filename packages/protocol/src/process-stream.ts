@@ -9,6 +9,16 @@ export const ProcessStreamEvent = {
   end: 'end',
 } as const;
 
+/**
+ * Why the server ended a stream before the process ended: `event: end` then
+ * carries `{ "reason": ... }` instead of `{ "status": ... }`. After
+ * `token_expired` the client resumes with `Last-Event-ID` and a fresh token;
+ * after `revoked` it stops.
+ */
+export const PROCESS_STREAM_END_REASONS = ['token_expired', 'revoked'] as const;
+export type ProcessStreamEndReason =
+  (typeof PROCESS_STREAM_END_REASONS)[number];
+
 /** `running` until the run ends; the other three are terminal. */
 export type ProcessStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 

@@ -17,8 +17,25 @@ export const ServerEvent = {
   shutdown: 'shutdown',
 } as const;
 
-/** `connect_error` message for a refused handshake. */
+/** Events the client emits on the `/events` namespace. */
+export const ClientEvent = {
+  /** `{ token }` with an acknowledgement: swaps the connection's token in band. */
+  refresh: 'refresh',
+} as const;
+
+/** `connect_error` message for a refused handshake: no valid token, or no access. */
 export const UNAUTHORIZED = 'unauthorized';
+/** `connect_error` message: the user already holds the most connections a node allows. */
+export const TOO_MANY_CONNECTIONS = 'too_many_connections';
+/** `connect_error` message: too many handshakes from this address; retry later. */
+export const TOO_MANY_REQUESTS = 'too_many_requests';
+/** Every `connect_error` message the server sends on purpose. */
+export const CONNECT_ERRORS = [
+  UNAUTHORIZED,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_REQUESTS,
+] as const;
+export type ConnectErrorMessage = (typeof CONNECT_ERRORS)[number];
 /** Reason in the `shutdown` event: the node is going away. */
 export const SERVER_SHUTDOWN = 'server_shutdown';
 
@@ -47,7 +64,11 @@ export const RESYNC_REASONS = ['trimmed', 'epoch_changed'] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Why the server drops a client. */
-export const EVICTION_REASONS = ['delivery_failures', 'revoked'] as const;
+export const EVICTION_REASONS = [
+  'delivery_failures',
+  'revoked',
+  'token_expired',
+] as const;
 export type EvictionReason = (typeof EVICTION_REASONS)[number];
 
 /** Sent once per connection, after replay and before live events. */
@@ -92,3 +113,31 @@ export interface HandshakeAuth {
   /** Omitted when the client has no cursor. */
   readonly lastEventId?: EventId;
 }
+
+/** What the client sends with `refresh`. */
+export interface RefreshRequest {
+  readonly token: string;
+}
+
+/** Why a `refresh` was refused; the connection keeps its old token until it expires. */
+export const REFRESH_ERRORS = [
+  'invalid_token',
+  'subject_mismatch',
+  'no_access',
+  'revoked',
+  'unavailable',
+] as const;
+export type RefreshError = (typeof REFRESH_ERRORS)[number];
+
+/** The acknowledgement of `refresh`. */
+export type RefreshAck =
+  | {
+      readonly ok: true;
+      /** When the new token expires, ms since the Unix epoch; `null` when it never does. */
+      readonly expiresAt: number | null;
+    }
+  | {
+      readonly ok: false;
+      /** One of `RefreshError`, or a reason added by a newer server. */
+      readonly error: RefreshError | (string & {});
+    };

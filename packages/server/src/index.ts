@@ -69,6 +69,7 @@ export type { RedisConnectionOptions } from './redis/redis-connection';
 
 // The delivery hub, for transports of your own.
 export { DeliveryHub } from './event-bus/hub/delivery-hub';
+export { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from './event-bus/hub/hub-control';
 export type { HubSubscriber } from './event-bus/hub/hub-subscriber';
 export type { HubOptions } from './event-bus/hub/hub.options';
 export type {
@@ -86,6 +87,19 @@ export { AccessService } from './access/access.service';
 export { BearerAuthGuard } from './access/bearer-auth.guard';
 export type { AuthenticatedRequest } from './access/bearer-auth.guard';
 export { RequireScope } from './access/require-scope.decorator';
+export { AccessSessions, SessionLimitError } from './access/access-sessions';
+export type {
+  AccessSession,
+  SessionEndReason,
+  SessionHandle,
+  SessionKind,
+} from './access/access-sessions';
+export {
+  AccessControlService,
+  InvalidUserIdError,
+} from './access/access-control.service';
+export { RevocationStore } from './access/revocation-store.port';
+export type { AccessOptions } from './access/access.options';
 export type { RequiredScope } from './access/require-scope.decorator';
 
 // The /events transports: Socket.IO and POST /events.
@@ -94,9 +108,14 @@ export type {
   EventsGatewayModuleExtras,
   EventsGatewayModuleOptions,
   GatewayCorsOptions,
+  HandshakeRateLimit,
 } from './gateway/events-gateway.options';
 export { EVENTS_GATEWAY_OPTIONS } from './gateway/events-gateway.tokens';
 export { EventsGateway } from './gateway/socket-io/events.gateway';
+export { StreamgateIoAdapter } from './gateway/socket-io/streamgate-io.adapter';
+export type { StreamgateIoAdapterOptions } from './gateway/socket-io/streamgate-io.adapter';
+export { scopeRoom, userRoom } from './gateway/socket-io/socket-io.rooms';
+export { REVOKE_SCOPE } from './gateway/http/revocations.controller';
 export {
   PUBLISH_SCOPE,
   RESERVED_EVENT_TYPES,
@@ -104,17 +123,28 @@ export {
 
 // Wire protocol v1, shared with @streamgate/client.
 export {
+  ClientEvent,
+  CONNECT_ERRORS,
   EVENTS_NAMESPACE,
+  EVICTION_REASONS,
+  PROCESS_STREAM_END_REASONS,
+  REFRESH_ERRORS,
   SERVER_SHUTDOWN,
   ServerEvent,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_REQUESTS,
   UNAUTHORIZED,
 } from '@streamgate/protocol';
 export type {
   Envelope,
   EvictedInfo,
   EvictionReason,
+  ProcessStreamEndReason,
   ReadyInfo,
   ReadyReason,
+  RefreshAck,
+  RefreshError,
+  RefreshRequest,
   ResyncInfo,
   ResyncReason,
 } from '@streamgate/protocol';

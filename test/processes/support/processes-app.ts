@@ -27,6 +27,7 @@ export interface ProcessesAppOptions {
   readonly retryMs?: number;
   readonly queueLimit?: number;
   readonly pageSize?: number;
+  readonly maxStreamsPerUser?: number;
   /** Replaces the store the module would build with a wrapper around it. */
   readonly wrapStore?: (store: ProcessMessageStore) => ProcessMessageStore;
 }
@@ -60,6 +61,8 @@ export async function startProcessesApp(
   // The reference app itself; tests only tune stream options it takes from the environment.
   const tuned: ProcessesModuleOptions = {
     ...processesOptions(config),
+    // Tests open many streams with one token; the limit has its own test.
+    maxStreamsPerUser: options.maxStreamsPerUser ?? 1_000,
     ...definedOnly({
       retryMs: options.retryMs,
       queueLimit: options.queueLimit,

@@ -6,8 +6,14 @@ export interface Access {
   readonly scopes: readonly string[];
 }
 
-/** Why a token grants nothing: it is not valid, or its principal has no access (revoked). */
-export type AccessRefusal = 'invalid_token' | 'no_access';
+/**
+ * Why a token grants nothing: it is not valid (forged, malformed, expired,
+ * without the expiry production requires, or valid for longer than allowed),
+ * it was revoked, its principal has no access, or the revocation list could
+ * not be read (`unavailable`, refused to fail closed).
+ */
+export type AccessRefusal =
+  'invalid_token' | 'revoked' | 'no_access' | 'unavailable';
 
 export type Authorization =
   | ({ readonly granted: true } & Access)
@@ -22,3 +28,11 @@ export function bearerToken(header: unknown): string | undefined {
 
 /** Tokens longer than this are refused before any verification work. */
 export const MAX_TOKEN_LENGTH = 8192;
+
+/** Whether a revocation at `revokedAt` (ms) refuses the token `principal` came from. */
+export function isRevokedBy(
+  principal: Principal,
+  revokedAt: number | null,
+): boolean {
+  return revokedAt !== null && (principal.issuedAt ?? 0) <= revokedAt;
+}

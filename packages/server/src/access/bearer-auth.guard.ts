@@ -3,6 +3,7 @@ import {
   ExecutionContext,
   ForbiddenException,
   Injectable,
+  ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -42,6 +43,14 @@ export class BearerAuthGuard implements CanActivate {
     if (!granted.granted) {
       if (granted.reason === 'no_access')
         throw new ForbiddenException('This principal has no access.');
+      if (granted.reason === 'unavailable')
+        throw new ServiceUnavailableException(
+          'Access cannot be checked right now; retry shortly.',
+        );
+      if (granted.reason === 'revoked')
+        throw new UnauthorizedException(
+          'The bearer token was revoked; sign in again for a new one.',
+        );
       throw new UnauthorizedException(
         'The bearer token is invalid or expired.',
       );

@@ -71,6 +71,12 @@ export class EventLogLifecycle
     },
     EventLogLifecycle,
   ],
-  exports: [EVENT_LOG, EventPublisher, EventSubscription, DeliveryHub],
+  exports: [
+    EVENT_BUS_OPTIONS,
+    EVENT_LOG,
+    EventPublisher,
+    EventSubscription,
+    DeliveryHub,
+  ],
 })
 export class EventBusModule extends EventBusConfigurableModule {}

@@ -4,4 +4,6 @@ export const EventsGatewayMessages = {
     `EventsGatewayModule: "${name}" is required. Pass the class that ${name === 'authenticator' ? 'turns a token into a principal (implements Authenticator)' : 'grants scopes to a principal (implements ScopeResolver)'}, e.g. EventsGatewayModule.forRoot({ authenticator: JwtAuthenticator, scopeResolver: ClaimsScopeResolver }).`,
   invalidNamespace: (namespace: unknown) =>
     `EventsGatewayModule: "namespace" must start with "/" and use only letters, digits, "_", "-" and "/" (got ${JSON.stringify(namespace)}).`,
+  invalidNumber: (name: string, value: unknown) =>
+    `EventsGatewayModule: "${name}" must be a whole number of at least 1 (got ${JSON.stringify(value)}).`,
 };

@@ -1,6 +1,21 @@
-import { ConfigurableModuleBuilder, Provider } from '@nestjs/common';
+import {
+  ConfigurableModuleBuilder,
+  Inject,
+  Injectable,
+  OnApplicationShutdown,
+  Provider,
+} from '@nestjs/common';
 import { EVENTS_NAMESPACE } from '@streamgate/protocol';
+import { ACCESS_BACKEND, createAccessBackend } from '../access/access-backend';
+import type { AccessBackend } from '../access/access-backend';
+import { AccessControlService } from '../access/access-control.service';
+import { ACCESS_OPTIONS } from '../access/access.options';
+import type { AccessOptions } from '../access/access.options';
 import { AccessService } from '../access/access.service';
+import { AccessSessions } from '../access/access-sessions';
+import { RevocationStore } from '../access/revocation-store.port';
+import { EVENT_BUS_OPTIONS } from '../event-bus/event-bus.tokens';
+import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
 import { Authenticator } from '../access/authenticator.port';
 import { BearerAuthGuard } from '../access/bearer-auth.guard';
 import { ScopeResolver } from '../access/scope-resolver.port';
@@ -8,10 +23,31 @@ import { EventsGatewayMessages } from './events-gateway.messages';
 import {
   EventsGatewayModuleExtras,
   EventsGatewayModuleOptions,
+  ResolvedEventsGatewayOptions,
+  resolveEventsGatewayOptions,
 } from './events-gateway.options';
-import { EVENTS_GATEWAY_OPTIONS } from './events-gateway.tokens';
+import {
+  EVENTS_GATEWAY_OPTIONS,
+  RESOLVED_EVENTS_GATEWAY_OPTIONS,
+} from './events-gateway.tokens';
 import { EventsPublishController } from './http/events-publish.controller';
+import { RevocationsController } from './http/revocations.controller';
 import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
+
+/** Closes the access backend's connection once the app has stopped. */
+@Injectable()
+export class AccessBackendLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+/** Default largest client message: a refresh with the longest token accepted fits. */
+export const DEFAULT_MAX_HTTP_BUFFER_SIZE = 16_384;
 
 const DEFAULT_EXTRAS: Required<EventsGatewayModuleExtras> = {
   isGlobal: true,
@@ -20,6 +56,8 @@ const DEFAULT_EXTRAS: Required<EventsGatewayModuleExtras> = {
   scopeResolver: undefined as never,
   imports: [],
   publishApi: true,
+  revocationApi: true,
+  maxHttpBufferSize: DEFAULT_MAX_HTTP_BUFFER_SIZE,
 };
 
 export const {
@@ -41,25 +79,74 @@ export const {
       const namespace = extras.namespace ?? EVENTS_NAMESPACE;
       if (!/^\/[A-Za-z0-9_\-/]*$/.test(namespace))
         throw new Error(EventsGatewayMessages.invalidNamespace(namespace));
+      const maxHttpBufferSize =
+        extras.maxHttpBufferSize ?? DEFAULT_MAX_HTTP_BUFFER_SIZE;
+      if (!Number.isSafeInteger(maxHttpBufferSize) || maxHttpBufferSize < 1)
+        throw new Error(
+          EventsGatewayMessages.invalidNumber(
+            'maxHttpBufferSize',
+            maxHttpBufferSize,
+          ),
+        );
       const providers: Provider[] = [
+        {
+          provide: RESOLVED_EVENTS_GATEWAY_OPTIONS,
+          inject: [EVENTS_GATEWAY_OPTIONS],
+          useFactory: (options: EventsGatewayModuleOptions) =>
+            resolveEventsGatewayOptions(options),
+        },
+        {
+          provide: ACCESS_OPTIONS,
+          inject: [RESOLVED_EVENTS_GATEWAY_OPTIONS],
+          useFactory: (
+            options: ResolvedEventsGatewayOptions,
+          ): AccessOptions => ({
+            requireTokenExpiry: options.requireTokenExpiry,
+            maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+          }),
+        },
+        {
+          provide: ACCESS_BACKEND,
+          inject: [EVENT_BUS_OPTIONS],
+          useFactory: (bus: EventBusModuleOptions) => createAccessBackend(bus),
+        },
+        {
+          provide: RevocationStore,
+          inject: [ACCESS_BACKEND],
+          useFactory: (backend: AccessBackend) => backend.revocations,
+        },
+        AccessBackendLifecycle,
         { provide: Authenticator, useClass: extras.authenticator },
         { provide: ScopeResolver, useClass: extras.scopeResolver },
         AccessService,
+        AccessSessions,
+        AccessControlService,
         BearerAuthGuard,
-        { provide: EventsGateway, useClass: gatewayFor(namespace) },
+        {
+          provide: EventsGateway,
+          useClass: gatewayFor(namespace, maxHttpBufferSize),
+        },
+      ];
+      const controllers = [
+        ...(extras.publishApi === false ? [] : [EventsPublishController]),
+        ...(extras.revocationApi === false ? [] : [RevocationsController]),
       ];
       return {
         ...definition,
         global: extras.isGlobal ?? true,
         imports: [...(definition.imports ?? []), ...(extras.imports ?? [])],
-        controllers:
-          extras.publishApi === false ? [] : [EventsPublishController],
+        controllers,
         providers: [...(definition.providers ?? []), ...providers],
         exports: [
           ...(definition.exports ?? []),
           Authenticator,
           ScopeResolver,
           AccessService,
+          AccessSessions,
+          AccessControlService,
+          RevocationStore,
+          ACCESS_BACKEND,
+          RESOLVED_EVENTS_GATEWAY_OPTIONS,
           BearerAuthGuard,
           EventsGateway,
         ],

@@ -1,6 +1,7 @@
 import { ModuleMetadata, Type } from '@nestjs/common';
 import { Authenticator } from '../access/authenticator.port';
 import { ScopeResolver } from '../access/scope-resolver.port';
+import { EventsGatewayMessages } from './events-gateway.messages';
 
 /** CORS for the Socket.IO handshake, as the `cors` middleware takes it. */
 export interface GatewayCorsOptions {
@@ -8,6 +9,23 @@ export interface GatewayCorsOptions {
   origin?: boolean | string | RegExp | (string | RegExp)[];
   /** Whether cookies and `Authorization` may be sent cross-origin. @default false */
   credentials?: boolean;
+}
+
+/** At most `limit` Socket.IO handshakes per client address in each window of `windowMs`. */
+export interface HandshakeRateLimit {
+  /** @default 30 */
+  limit: number;
+  /** @default 10000 */
+  windowMs: number;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe when counting by address,
+   * as Express's `trust proxy` takes it: `false`, `true` (any; only behind a
+   * proxy that overwrites the header), a number of hops, or addresses and
+   * subnets (`'loopback'`, `'10.0.0.0/8'`, ...). Without it every client
+   * behind a proxy shares the proxy's count.
+   * @default false
+   */
+  trustProxy?: boolean | number | string | readonly string[];
 }
 
 /** Settings of the `/events` transports that may come from configuration (`forRootAsync`). */
@@ -18,6 +36,75 @@ export interface EventsGatewayModuleOptions {
    * @default undefined (same origin only)
    */
   cors?: GatewayCorsOptions;
+  /**
+   * Refuse tokens without an expiry (handshake, refresh and HTTP). Turn it
+   * on in production.
+   * @default false
+   */
+  requireTokenExpiry?: boolean;
+  /**
+   * The longest a token may be valid, in milliseconds; longer-lived tokens
+   * are refused. Revocations are kept this long.
+   * @default 86400000 (24 hours)
+   */
+  maxTokenLifetimeMs?: number;
+  /**
+   * Socket.IO connections one user may hold on one node; the next handshake
+   * gets `connect_error` `too_many_connections`.
+   * @default 20
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Handshakes per client address, counted in the event bus's backend so
+   * that every node shares the count; past it the handshake gets
+   * `connect_error` `too_many_requests`. `false` turns it off.
+   * @default { limit: 30, windowMs: 10000 }
+   */
+  handshakeRateLimit?: HandshakeRateLimit | false;
+}
+
+export interface ResolvedEventsGatewayOptions {
+  readonly cors?: GatewayCorsOptions;
+  readonly requireTokenExpiry: boolean;
+  readonly maxTokenLifetimeMs: number;
+  readonly maxConnectionsPerUser: number;
+  readonly handshakeRateLimit: HandshakeRateLimit | false;
+}
+
+export const DEFAULT_HANDSHAKE_RATE_LIMIT: HandshakeRateLimit = {
+  limit: 30,
+  windowMs: 10_000,
+};
+
+/** Applies the defaults and checks every number; throws naming the first bad option. */
+export function resolveEventsGatewayOptions(
+  options: EventsGatewayModuleOptions | undefined,
+): ResolvedEventsGatewayOptions {
+  const given = options ?? {};
+  const rate =
+    given.handshakeRateLimit === false
+      ? false
+      : { ...DEFAULT_HANDSHAKE_RATE_LIMIT, ...given.handshakeRateLimit };
+  const resolved: ResolvedEventsGatewayOptions = {
+    cors: given.cors,
+    requireTokenExpiry: given.requireTokenExpiry ?? false,
+    maxTokenLifetimeMs: given.maxTokenLifetimeMs ?? 86_400_000,
+    maxConnectionsPerUser: given.maxConnectionsPerUser ?? 20,
+    handshakeRateLimit: rate,
+  };
+  const numbers: [string, unknown][] = [
+    ['maxTokenLifetimeMs', resolved.maxTokenLifetimeMs],
+    ['maxConnectionsPerUser', resolved.maxConnectionsPerUser],
+  ];
+  if (rate) {
+    numbers.push(['handshakeRateLimit.limit', rate.limit]);
+    numbers.push(['handshakeRateLimit.windowMs', rate.windowMs]);
+  }
+  for (const [name, value] of numbers) {
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw new Error(EventsGatewayMessages.invalidNumber(name, value));
+  }
+  return resolved;
 }
 
 /**
@@ -26,9 +113,9 @@ export interface EventsGatewayModuleOptions {
  */
 export interface EventsGatewayModuleExtras {
   /**
-   * Makes `AccessService`, `BearerAuthGuard` and the gateway available to
-   * every module, so that `ProcessesModule` and host controllers can guard
-   * their routes.
+   * Makes `AccessService`, `BearerAuthGuard`, `AccessSessions`,
+   * `AccessControlService` and the gateway available to every module, so
+   * that `ProcessesModule` and host controllers can guard their routes.
    * @default true
    */
   isGlobal?: boolean;
@@ -38,6 +125,13 @@ export interface EventsGatewayModuleExtras {
    * @default '/events'
    */
   namespace?: string;
+  /**
+   * Largest message a client may send, in bytes (Socket.IO's
+   * `maxHttpBufferSize`); clients only send acknowledgements and token
+   * refreshes. A bigger message closes the connection.
+   * @default 16384
+   */
+  maxHttpBufferSize?: number;
   /** Turns handshake and bearer tokens into principals (your JWT or session check). */
   authenticator: Type<Authenticator>;
   /** Grants scopes to principals. */
@@ -46,4 +140,6 @@ export interface EventsGatewayModuleExtras {
   imports?: ModuleMetadata['imports'];
   /** Serve `POST /events` for producers in other processes and languages. @default true */
   publishApi?: boolean;
+  /** Serve `POST /auth/revocations` (scope `auth:revoke`). @default true */
+  revocationApi?: boolean;
 }

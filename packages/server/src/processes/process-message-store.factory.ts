@@ -26,9 +26,19 @@ export async function createProcessMessageStore(
         retainAfterEndMs: options.retainAfterEndMs,
       });
     case 'postgres': {
-      const { url, pool: hostPool } = options.postgres ?? {};
+      const {
+        url,
+        pool: hostPool,
+        connectionTimeoutMs,
+        statementTimeoutMs,
+      } = options.postgres ?? {};
       const pool =
-        hostPool ?? new (loadPg().Pool)({ connectionString: url, max: 1 });
+        hostPool ??
+        new (loadPg().Pool)({
+          connectionString: url,
+          max: 1,
+          connectionTimeoutMillis: connectionTimeoutMs,
+        });
       if (!hostPool) pool.on('error', () => undefined); // dropped idle clients are reconnected on next use
       try {
         await migrate(pool);
@@ -41,7 +51,9 @@ export async function createProcessMessageStore(
         if (!hostPool) await pool.end();
       }
       return new PostgresProcessMessageStore(
-        hostPool ? { pool: hostPool } : { url },
+        hostPool
+          ? { pool: hostPool }
+          : { url, connectionTimeoutMs, statementTimeoutMs },
       );
     }
     default:

@@ -14,6 +14,18 @@ export interface PostgresConnectionOptions {
   readonly url?: string;
   /** An existing pool; the store uses it and never ends it. */
   readonly pool?: PgPool;
+  /**
+   * How long the store's pool waits for a connection, in milliseconds
+   * (`connectionTimeoutMillis`); not applied to a given `pool`.
+   * @default 5000
+   */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Longest a statement may run before PostgreSQL cancels it, in
+   * milliseconds (`statement_timeout`); not applied to a given `pool`.
+   * @default 10000
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 export interface ProcessesModuleOptions {
@@ -39,8 +51,9 @@ export interface ProcessesModuleOptions {
    */
   retainAfterEndMs?: number;
   /**
-   * Interval of the heartbeat comment on open streams, in milliseconds. Each
-   * heartbeat also checks the store for anything live delivery missed.
+   * Interval of the heartbeat comment on open streams, in milliseconds. A
+   * heartbeat after live traffic also checks the store once for anything
+   * live delivery missed; idle streams cost no query.
    * @default 15000
    */
   heartbeatMs?: number;
@@ -54,6 +67,12 @@ export interface ProcessesModuleOptions {
    * @default 500
    */
   pageSize?: number;
+  /**
+   * Streams (SSE and NDJSON) one user may hold open on one node; the next
+   * request gets 429.
+   * @default 20
+   */
+  maxStreamsPerUser?: number;
   /**
    * Live events a stream queues while its client is slow; past it the queue
    * is dropped and the stream re-reads the store, so memory stays bounded.
@@ -76,6 +95,7 @@ export const DEFAULT_PROCESSES_OPTIONS = {
   retryMs: 3_000,
   pageSize: 500,
   queueLimit: 1_000,
+  maxStreamsPerUser: 20,
 } as const;
 
 const LIMITS: Record<
@@ -89,6 +109,7 @@ const LIMITS: Record<
   // The store's read limit.
   pageSize: [1, 1_000],
   queueLimit: [1, 1_000_000],
+  maxStreamsPerUser: [1, 1_000_000],
 };
 
 /** Applies the defaults and checks every option; throws `ProcessesConfigError` naming the first bad one. */

@@ -1,3 +1,4 @@
+import { isControlEvent } from '../domain/control-event';
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
 import {
@@ -124,7 +125,8 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       this.store,
       this.settings,
       group,
-      handler,
+      // Control entries are notices between nodes, not work for consumers.
+      (event) => (isControlEvent(event) ? Promise.resolve() : handler(event)),
       options,
       this.observer,
       (epoch, entry) => this.decodeAll(epoch, [entry], true)[0] ?? null,

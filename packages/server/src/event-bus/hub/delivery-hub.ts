@@ -9,6 +9,7 @@ import {
 } from '../domain/event-subscription.port';
 import { Principal } from '../../access/principal';
 import { ScopeIndex } from './scope-index';
+import { ControlListener, isControlEvent } from './hub-control';
 import { HubSubscriber, SubscriberHost } from './hub-subscriber';
 import {
   DEFAULT_HUB_OPTIONS,
@@ -28,6 +29,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   readonly options: ResolvedHubOptions;
   private readonly index = new ScopeIndex<HubSubscriber>();
   private readonly listeners = new Set<LiveEventListener>();
+  private readonly controlListeners = new Set<ControlListener>();
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
@@ -37,6 +39,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     maxQueueLength: 0,
     evictions: 0,
     delivered: 0,
+    replayEntriesRead: 0,
   };
 
   constructor(
@@ -64,6 +67,10 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
       delivered: (count) => {
         this.stats.delivered += count;
         hooks.delivered?.(count);
+      },
+      replayScanned: (entries) => {
+        this.stats.replayEntriesRead += entries;
+        hooks.replayScanned?.(entries);
       },
     };
   }
@@ -155,32 +162,48 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   }
 
   detach(subscriber: HubSubscriber): void {
-    this.index.remove(subscriber);
-    this.observer.subscribers?.(this.index.size);
+    if (this.index.has(subscriber)) {
+      this.index.remove(subscriber);
+      this.observer.subscribers?.(this.index.size);
+    }
     subscriber.close();
   }
 
-  /** Applies new scopes to every open subscriber of `userId`; `null` revokes access and evicts them. */
-  updateScopes(userId: string, scopes: readonly string[] | null): number {
-    let affected = 0;
-    for (const subscriber of [...this.index.members()]) {
-      if (subscriber.principal.userId !== userId) continue;
-      affected++;
-      if (scopes === null) {
-        subscriber.evict('revoked');
-        continue;
-      }
-      this.index.remove(subscriber);
-      subscriber.updateScopes(scopes);
-      this.index.add(subscriber);
-    }
-    return affected;
+  /**
+   * Gives one connection new scopes (and, after an in-band token refresh,
+   * its new principal). Narrowing drops queued events it may no longer see;
+   * widening replays nothing: it sees what is published from now on.
+   */
+  rescope(
+    subscriber: HubSubscriber,
+    scopes: readonly string[],
+    principal: Principal = subscriber.principal,
+  ): void {
+    if (principal.userId !== subscriber.principal.userId)
+      throw new Error(
+        `A connection of user "${subscriber.principal.userId}" cannot take the principal of user "${principal.userId}".`,
+      );
+    if (subscriber.closed) return;
+    this.index.remove(subscriber);
+    subscriber.updateAccess(principal, scopes);
+    this.index.add(subscriber);
   }
 
+  /** The open connections of `userId` on this node (a scan: for tests and tools, not hot paths). */
   subscribersOf(userId: string): HubSubscriber[] {
     return [...this.index.members()].filter(
       (s) => s.principal.userId === userId,
     );
+  }
+
+  /**
+   * Adds a listener for the log's control entries (see `CONTROL_EVENT_TYPE`),
+   * called synchronously in log order, before any later event is fanned
+   * out. Returns the function that removes it.
+   */
+  onControl(listener: ControlListener): () => void {
+    this.controlListeners.add(listener);
+    return () => this.controlListeners.delete(listener);
   }
 
   /**
@@ -195,14 +218,24 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
 
   private dispatch(events: readonly StoredEvent[], position: EventId): void {
     this.currentPosition = position;
+    let control = false;
     for (const event of events) {
+      if (isControlEvent(event)) {
+        control = true;
+        for (const listener of this.controlListeners)
+          this.notify(() => listener(event));
+        continue;
+      }
       this.index.forEachAudience(event, (subscriber) =>
         subscriber.offer(event),
       );
     }
-    if (events.length === 0) return;
+    const visible = control
+      ? events.filter((event) => !isControlEvent(event))
+      : events;
+    if (visible.length === 0) return;
     for (const listener of this.listeners) {
-      this.notify(() => listener.onEvents(events, position));
+      this.notify(() => listener.onEvents(visible, position));
     }
   }
 

@@ -5,6 +5,7 @@ import { CursorNotCoveredError } from '../domain/errors';
 import { EventSubscription } from '../domain/event-subscription.port';
 import { isVisibleTo } from '../domain/scope';
 import { Principal } from '../../access/principal';
+import { isControlEvent } from './hub-control';
 import { ResolvedHubOptions } from './hub.options';
 import {
   EvictionReason,
@@ -47,6 +48,7 @@ export class HubSubscriber {
   private pumping = false;
   private failures = 0;
   private replayed = 0;
+  private scanned = 0;
   private pendingReady: ReadyInfo | null = null;
   private pendingResync: { reason: ResyncReason } | null = null;
   /** Page reads that failed in a row; the pump waits longer after each and tries again. */
@@ -58,7 +60,7 @@ export class HubSubscriber {
   constructor(
     private readonly host: SubscriberHost,
     readonly transport: SubscriberTransport,
-    readonly principal: Principal,
+    private currentPrincipal: Principal,
     scopes: readonly string[],
     start:
       | { cursor: EventId; replay: true }
@@ -80,6 +82,11 @@ export class HubSubscriber {
         lastEventId: this.horizon,
       });
     }
+  }
+
+  /** Who this connection belongs to; a refresh may replace it with a newer principal of the same user. */
+  get principal(): Principal {
+    return this.currentPrincipal;
   }
 
   get closed(): boolean {
@@ -119,7 +126,9 @@ export class HubSubscriber {
     this.kick();
   }
 
-  updateScopes(scopes: readonly string[]): void {
+  /** Called by the hub, which re-indexes the subscriber around it. */
+  updateAccess(principal: Principal, scopes: readonly string[]): void {
+    this.currentPrincipal = principal;
     this.scopes = new Set(scopes);
     this.queue = this.queue.filter((event) =>
       isVisibleTo(event.scopes, this.scopes),
@@ -129,7 +138,7 @@ export class HubSubscriber {
   evict(reason: EvictionReason): void {
     if (this.closed) return;
     HubSubscriber.logger.warn(
-      `Evicting subscriber ${this.transport.id} (user ${this.principal.userId}): ${reason === 'delivery_failures' ? `${this.failures} consecutive delivery failures` : 'access revoked'}.`,
+      `Evicting subscriber ${this.transport.id} (user ${this.principal.userId}): ${EVICTION_CAUSES[reason] ?? reason}${reason === 'delivery_failures' ? ` (${this.failures} in a row)` : ''}.`,
     );
     this.host.observer.evicted?.(reason);
     this.transport.evict(reason);
@@ -199,16 +208,33 @@ export class HubSubscriber {
   /** Reads the next page of the log for replay or catch-up; `null` when the mode changed instead. */
   private async readPage(): Promise<StoredEvent[] | null> {
     const target = this.host.position;
-    const { replayPageSize, replayLimit, maxBatch } = this.host.options;
+    const { replayPageSize, replayLimit, replayScanLimit, maxBatch } =
+      this.host.options;
     if (!sameEpoch(this.horizon, target)) {
       // The log was reset while this subscriber was replaying or catching up.
       this.jumpToLive('epoch_changed');
       return null;
     }
+    if ((compareLogIds(this.horizon, target) ?? 0) >= 0) {
+      // The client already stands at or beyond what this node has read (it
+      // came from a node further ahead): nothing to read, and live events up
+      // to its cursor must not be sent again, so the horizon stays there.
+      this.caughtUp();
+      return [];
+    }
+    let limit = Math.min(replayPageSize, maxBatch);
+    if (this.mode === 'replay') {
+      // Checked before reading, so the entries read stay within the budget.
+      limit = Math.min(limit, replayScanLimit - this.scanned);
+      if (limit <= 0) {
+        this.jumpToLive('limit_exceeded');
+        return null;
+      }
+    }
     let page;
     try {
       page = await this.host.subscription.replay(this.horizon, {
-        limit: Math.min(replayPageSize, maxBatch),
+        limit,
         until: target,
       });
       if (this.readFailures > 0) this.readRecovered();
@@ -230,8 +256,14 @@ export class HubSubscriber {
       return null;
     }
     if (this.closed) return null;
-    const visible = page.events.filter((event) =>
-      isVisibleTo(event.scopes, this.scopes),
+    // A page that stopped short of the range read `limit` entries, some
+    // perhaps malformed and skipped; counting them keeps the budget honest.
+    const read = page.done ? page.events.length : limit;
+    this.host.observer.replayScanned?.(read);
+    if (this.mode === 'replay') this.scanned += read;
+    const visible = page.events.filter(
+      (event) =>
+        !isControlEvent(event) && isVisibleTo(event.scopes, this.scopes),
     );
     if (
       this.mode === 'replay' &&
@@ -243,19 +275,8 @@ export class HubSubscriber {
     this.horizon = page.position;
     this.handedUpTo = page.position;
     if (this.mode === 'replay') this.replayed += visible.length;
-    const caughtUp =
-      (compareLogIds(page.position, this.host.position) ?? -1) >= 0;
-    if (caughtUp) {
-      if (this.mode === 'replay') {
-        this.pendingReady = {
-          recovered: true,
-          replayed: this.replayed,
-          lastEventId: this.host.position,
-        };
-      }
-      this.horizon = this.host.position;
-      this.mode = 'live';
-    }
+    if ((compareLogIds(page.position, this.host.position) ?? -1) >= 0)
+      this.caughtUp();
     return visible;
   }
 
@@ -278,6 +299,22 @@ export class HubSubscriber {
       `Reading the log for subscriber ${this.transport.id} works again after ${this.readFailures} failed attempt(s).`,
     );
     this.readFailures = 0;
+  }
+
+  /** Switches to live at the newer of the horizon and the hub position. */
+  private caughtUp(): void {
+    const position = this.host.position;
+    if ((compareLogIds(position, this.horizon) ?? 0) > 0)
+      this.horizon = position;
+    if (this.mode === 'replay') {
+      this.pendingReady = {
+        recovered: true,
+        replayed: this.replayed,
+        lastEventId: this.horizon,
+      };
+    }
+    this.handedUpTo = this.horizon;
+    this.mode = 'live';
   }
 
   /** Gives up on continuity: the client learns why and continues from the hub position. */
@@ -334,6 +371,12 @@ export class HubSubscriber {
 /** Backoff between page reads while the log is out of reach. */
 const READ_RETRY_BASE_MS = 100;
 const READ_RETRY_MAX_MS = 3_000;
+
+const EVICTION_CAUSES: Record<string, string> = {
+  delivery_failures: 'consecutive delivery failures',
+  revoked: 'access revoked',
+  token_expired: 'its token expired',
+};
 
 function sameEpoch(a: EventId, b: EventId): boolean {
   return compareLogIds(a, b) !== null;

@@ -16,6 +16,13 @@ export interface HubOptions {
    */
   replayLimit?: number;
   /**
+   * Log entries one (re)connect may read while replaying, visible to the
+   * client or not; beyond it the client gets `ready` with `limit_exceeded`.
+   * This bounds the work a narrow token with an old cursor can cause.
+   * @default 20000
+   */
+  replayScanLimit?: number;
+  /**
    * Events queued per subscriber; past it the queue is dropped and the subscriber catches up from the log.
    * @default 1000
    */
@@ -38,6 +45,7 @@ export const DEFAULT_HUB_OPTIONS: ResolvedHubOptions = {
   ackTimeoutMs: 10_000,
   maxFailures: 3,
   replayLimit: 10_000,
+  replayScanLimit: 20_000,
   queueLimit: 1_000,
   maxBatch: 256,
   replayPageSize: 500,

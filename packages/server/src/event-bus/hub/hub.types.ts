@@ -37,6 +37,8 @@ export interface HubObserver {
   ready?(info: ReadyInfo): void;
   resync?(reason: ResyncReason): void;
   queueOverflow?(): void;
+  /** Log entries one replay page read, visible to the client or not. */
+  replayScanned?(entries: number): void;
   latency?(ms: number): void;
   subscribers?(count: number): void;
 }

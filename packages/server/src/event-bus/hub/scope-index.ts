@@ -20,6 +20,10 @@ export class ScopeIndex<T extends Scoped> {
     return this.all.size;
   }
 
+  has(member: T): boolean {
+    return this.all.has(member);
+  }
+
   members(): IterableIterator<T> {
     return this.all.values();
   }

@@ -100,7 +100,7 @@ export function PublishEventsDoc(options: {
         `Requires the scope \`${options.scope}\` (or \`*\`).`,
         'Appends to the event log through the `EventPublisher` port; every node delivers the events to the Socket.IO clients whose scopes cover them.',
         `A batch (an array of 1 to ${MAX_PUBLISH_BATCH} events) is validated whole before anything is written: all or nothing.`,
-        `The types ${reserved.join(' and ')} are reserved for the process message service.`,
+        `The types ${reserved.join(', ')} are reserved: the process message service and the nodes' own notices publish them in process.`,
       ].join(' '),
     }),
     ApiBody({

@@ -13,33 +13,47 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import {
+  ClientEvent,
+  RefreshAck,
   SERVER_SHUTDOWN,
   ServerEvent,
   ShutdownInfo,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_REQUESTS,
   UNAUTHORIZED,
 } from '@streamgate/protocol';
 import cors from 'cors';
+import proxyAddr from 'proxy-addr';
 import { Namespace, Socket } from 'socket.io';
 import { bearerToken } from '../../access/access';
+import { ACCESS_BACKEND } from '../../access/access-backend';
+import type { AccessBackend } from '../../access/access-backend';
+import { AccessControlService } from '../../access/access-control.service';
 import { AccessService } from '../../access/access.service';
-import { Principal } from '../../access/principal';
+import {
+  AccessSessions,
+  SessionLimitError,
+} from '../../access/access-sessions';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import { HubSubscriber } from '../../event-bus/hub/hub-subscriber';
-import type { EventsGatewayModuleOptions } from '../events-gateway.options';
-import { EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
+import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
+import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
+import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 
 interface SocketData {
-  principal?: Principal;
-  scopes?: readonly string[];
+  session?: SocketSession;
   cursor?: unknown;
-  subscriber?: HubSubscriber;
 }
 
+/** A handshake refused with one of the wire protocol's `connect_error` messages. */
+class HandshakeRefusal extends Error {}
+
 /**
- * Thin Socket.IO adapter onto the delivery hub: authenticates the handshake,
- * reads the cursor, and hands the connection to the hub. The module binds it
- * to its namespace (`gatewayFor`).
+ * Thin Socket.IO adapter onto the delivery hub: rate-limits and
+ * authenticates the handshake, caps connections per user, hands the
+ * connection to the hub, swaps tokens in band (`refresh`) and ends the
+ * connection when its token expires or is revoked. The module binds it to
+ * its namespace (`gatewayFor`).
  */
 export class EventsGateway
   implements
@@ -51,16 +65,36 @@ export class EventsGateway
 {
   private readonly logger = new Logger(EventsGateway.name);
   private shuttingDown = false;
+  private throttleFailureLogged = false;
+  private readonly trustProxy: TrustFunction | null;
 
   @WebSocketServer()
   private readonly namespace!: Namespace;
 
+  /**
+   * The Socket.IO namespace, for host code's ephemeral messages to rooms:
+   * `gateway.server.to(scopeRoom('agent:a')).emit('typing', ...)` or
+   * `gateway.server.in(userRoom(sub))`. Every socket is in `user:<sub>` and
+   * in `scope:<scope>` for each scope it holds, and leaves a scope room when
+   * it loses the scope. Nothing sent this way is logged, replayed or
+   * acknowledged; durable events go through `EventPublisher`.
+   */
+  get server(): Namespace {
+    return this.namespace;
+  }
+
   constructor(
     private readonly hub: DeliveryHub,
     private readonly access: AccessService,
-    @Inject(EVENTS_GATEWAY_OPTIONS)
-    private readonly options: EventsGatewayModuleOptions,
-  ) {}
+    private readonly sessions: AccessSessions,
+    private readonly control: AccessControlService,
+    @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
+    @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
+    private readonly options: ResolvedEventsGatewayOptions,
+  ) {
+    const rate = options.handshakeRateLimit;
+    this.trustProxy = rate ? compileTrust(rate.trustProxy ?? false) : null;
+  }
 
   afterInit(namespace: Namespace): void {
     if (this.options.cors) {
@@ -68,9 +102,14 @@ export class EventsGateway
       namespace.server.engine.use(cors(this.options.cors));
     }
     namespace.use((socket, next) => {
-      this.authenticate(socket).then(
+      this.admit(socket).then(
         () => next(),
-        () => next(new Error(UNAUTHORIZED)),
+        (error: unknown) =>
+          next(
+            new Error(
+              error instanceof HandshakeRefusal ? error.message : UNAUTHORIZED,
+            ),
+          ),
       );
     });
   }
@@ -80,28 +119,90 @@ export class EventsGateway
     await this.hub.start();
   }
 
-  private async authenticate(socket: Socket): Promise<void> {
-    if (this.shuttingDown) throw new Error('shutting down');
+  private async admit(socket: Socket): Promise<void> {
+    if (this.shuttingDown) throw new HandshakeRefusal(UNAUTHORIZED);
+    await this.throttle(socket);
+    const started = Date.now();
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token =
       typeof auth.token === 'string'
         ? auth.token
         : bearerToken(socket.handshake.headers.authorization);
     const granted = await this.access.authorize(token);
-    if (!granted.granted) throw new Error(granted.reason);
+    if (!granted.granted) throw new HandshakeRefusal(UNAUTHORIZED);
+    const session = new SocketSession(
+      socket,
+      this.hub,
+      granted.principal,
+      granted.scopes,
+      started,
+    );
+    try {
+      session.handle = this.sessions.open(
+        'socket',
+        session,
+        this.options.maxConnectionsPerUser,
+      );
+    } catch (error) {
+      if (error instanceof SessionLimitError)
+        throw new HandshakeRefusal(TOO_MANY_CONNECTIONS);
+      throw error;
+    }
+    // A handshake that passes here may still never connect (the client left
+    // meanwhile); the engine's close releases the slot then.
+    socket.conn.once('close', session.releaseOnClose);
     const data = socket.data as SocketData;
-    data.principal = granted.principal;
-    data.scopes = granted.scopes;
+    data.session = session;
     data.cursor =
       auth.lastEventId ?? firstQueryValue(socket.handshake.query?.lastEventId);
   }
 
+  /** Counts the handshake against its address in the shared throttler storage. */
+  private async throttle(socket: Socket): Promise<void> {
+    const rate = this.options.handshakeRateLimit;
+    if (!rate) return;
+    let blocked: boolean;
+    try {
+      const record = await this.backend.throttler.increment(
+        clientAddress(socket, this.trustProxy),
+        rate.windowMs,
+        rate.limit,
+        rate.windowMs,
+        'handshake',
+      );
+      blocked = record.isBlocked;
+    } catch (error) {
+      // Fails open: the token checks right after still fail closed.
+      if (!this.throttleFailureLogged) {
+        this.throttleFailureLogged = true;
+        this.logger.warn(
+          `The handshake rate limit could not be checked, so handshakes pass unthrottled until it can: ${(error as Error)?.message ?? error}`,
+        );
+      }
+      return;
+    }
+    this.throttleFailureLogged = false;
+    if (blocked) throw new HandshakeRefusal(TOO_MANY_REQUESTS);
+  }
+
   async handleConnection(socket: Socket): Promise<void> {
-    const data = socket.data as SocketData;
-    if (!data.principal || !data.scopes) {
+    const session = (socket.data as SocketData).session;
+    if (!session) {
       socket.disconnect(true);
       return;
     }
+    const early = session.endedEarly;
+    if (early) {
+      socket.emit(ServerEvent.evicted, { reason: early });
+      socket.disconnect(true);
+      return;
+    }
+    // Connected: the disconnect handler releases the slot from now on.
+    socket.conn.off('close', session.releaseOnClose);
+    socket.on(ClientEvent.refresh, (payload: unknown, ack: unknown) => {
+      void this.refresh(session, payload, ack);
+    });
+    session.joinRooms();
     const transport = new SocketIoSubscriberTransport(
       socket,
       this.hub.options.ackTimeoutMs,
@@ -109,12 +210,18 @@ export class EventsGateway
     try {
       const subscriber = await this.hub.attach(
         transport,
-        data.principal,
-        data.scopes,
-        data.cursor,
+        session.principal,
+        session.scopes,
+        (socket.data as SocketData).cursor,
       );
-      if (socket.disconnected) this.hub.detach(subscriber);
-      else data.subscriber = subscriber;
+      if (socket.disconnected) {
+        this.hub.detach(subscriber);
+        return;
+      }
+      session.attach(subscriber);
+      // Now that the subscriber is in the hub's index, any later notice
+      // reaches it; this catches one that came during the handshake.
+      await session.handle?.recheck(session.startedAt);
     } catch (error) {
       this.logger.error(
         `Could not attach ${socket.id}: ${(error as Error)?.message ?? error}`,
@@ -124,19 +231,41 @@ export class EventsGateway
   }
 
   handleDisconnect(socket: Socket): void {
-    const subscriber = (socket.data as SocketData).subscriber;
-    if (subscriber) this.hub.detach(subscriber);
+    (socket.data as SocketData).session?.close();
+  }
+
+  /** `refresh { token }`: a newer token of the same user replaces the connection's own, scopes and expiry included. */
+  private async refresh(
+    session: SocketSession,
+    payload: unknown,
+    ack: unknown,
+  ): Promise<void> {
+    const reply = (answer: RefreshAck) => {
+      if (typeof ack === 'function') (ack as (a: RefreshAck) => void)(answer);
+    };
+    const token = (payload as { token?: unknown } | null)?.token;
+    const granted = await this.access.authorize(token);
+    if (!granted.granted) {
+      reply({ ok: false, error: granted.reason });
+      return;
+    }
+    if (granted.principal.userId !== session.principal.userId) {
+      reply({ ok: false, error: 'subject_mismatch' });
+      return;
+    }
+    session.update(granted.principal, granted.scopes);
+    session.handle?.renew(granted.principal);
+    reply({ ok: true, expiresAt: granted.principal.expiresAt ?? null });
   }
 
   /**
-   * Re-resolves the scopes of a user's open connections, so permission
-   * changes apply at once; a user with no access left is evicted (`revoked`).
+   * Re-resolves the scopes of each open connection of a user, on every node,
+   * from that connection's own token, so permission changes apply at once;
+   * a connection left without access is evicted (`revoked`). Resolves to
+   * the number of this node's connections it re-checked.
    */
   async refreshUser(userId: string): Promise<number> {
-    const subscribers = this.hub.subscribersOf(userId);
-    if (subscribers.length === 0) return 0;
-    const scopes = await this.access.resolveScopes(subscribers[0].principal);
-    return this.hub.updateScopes(userId, scopes);
+    return this.control.refreshUser(userId);
   }
 
   /** Tells every client to reconnect elsewhere; their cursors make that lossless. */
@@ -158,18 +287,51 @@ export class EventsGateway
 
 const gateways = new Map<string, Type<EventsGateway>>();
 
-/** The gateway class bound to `namespace` (one class per namespace, as Socket.IO binds them at start-up). */
-export function gatewayFor(namespace: string): Type<EventsGateway> {
-  let gateway = gateways.get(namespace);
+/**
+ * The gateway class bound to `namespace` (one class per namespace, as
+ * Socket.IO binds them at start-up). `maxHttpBufferSize` reaches the
+ * Socket.IO server when this is the first gateway on its port.
+ */
+export function gatewayFor(
+  namespace: string,
+  maxHttpBufferSize: number,
+): Type<EventsGateway> {
+  const key = `${namespace}|${maxHttpBufferSize}`;
+  let gateway = gateways.get(key);
   if (!gateway) {
     gateway = class extends EventsGateway {};
     Object.defineProperty(gateway, 'name', { value: 'EventsGateway' });
-    WebSocketGateway({ namespace, transports: ['websocket', 'polling'] })(
-      gateway,
-    );
-    gateways.set(namespace, gateway);
+    WebSocketGateway({
+      namespace,
+      transports: ['websocket', 'polling'],
+      maxHttpBufferSize,
+    })(gateway);
+    gateways.set(key, gateway);
   }
   return gateway;
+}
+
+type TrustFunction = (address: string, hop: number) => boolean;
+
+/** The client's address as Express computes it under the same `trust proxy` setting. */
+function clientAddress(socket: Socket, trust: TrustFunction | null): string {
+  if (trust && socket.request?.socket)
+    return proxyAddr(socket.request, trust) || 'unknown';
+  return socket.handshake.address || 'unknown';
+}
+
+/** Express's reading of a `trust proxy` value. */
+function compileTrust(
+  value: boolean | number | string | readonly string[],
+): TrustFunction | null {
+  if (value === false) return null;
+  if (value === true) return () => true;
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  const list =
+    typeof value === 'string'
+      ? value.split(',').map((entry) => entry.trim())
+      : [...value];
+  return proxyAddr.compile(list);
 }
 
 function firstQueryValue(value: unknown): unknown {

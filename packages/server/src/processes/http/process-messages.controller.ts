@@ -9,12 +9,14 @@ import {
   Post,
   Put,
   Query,
+  Req,
   Res,
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
+import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import {
   NewProcessMessage,
@@ -97,6 +99,7 @@ export class ProcessMessagesController {
     @Headers('last-event-id') lastEventId: string | undefined,
     @Query('after') afterParam: unknown,
     @Query('limit') limitParam: unknown,
+    @Req() req: AuthenticatedRequest,
     @Res() res: Response,
   ): Promise<void> {
     assertProcessId(processId);
@@ -117,6 +120,7 @@ export class ProcessMessagesController {
       cursorField: cursor.field,
       format,
       output: res,
+      principal: req.principal,
       begin: () => {
         res.status(200);
         res.setHeader('Content-Type', format.contentType);

@@ -291,6 +291,7 @@ export function ReadProcessMessagesDoc(): MethodDecorator {
         'Both return the messages with a seq greater than the cursor: the `Last-Event-ID` header when present and not empty, else `after`, else 0.',
         'A stream sends the history, then live messages, each once and in seq order, with heartbeats while idle; it sends `end` and closes when the process is terminal.',
         'A stream that closes without `end` was interrupted: reconnect with `Last-Event-ID` set to the last seq received.',
+        'A stream also ends early, with `end` carrying `{"reason":"token_expired"}` (resume with a fresh token and `Last-Event-ID`) or `{"reason":"revoked"}` (stop).',
       ].join(' '),
     }),
     ProcessIdParam(),
@@ -342,7 +343,7 @@ export function ReadProcessMessagesDoc(): MethodDecorator {
           schema: {
             type: 'string',
             description:
-              'One object per line: `{"event":"message","message":ProcessMessage}`, `{"event":"heartbeat"}`, `{"event":"status","status","previous"}`, `{"event":"end","status"}`.',
+              'One object per line: `{"event":"message","message":ProcessMessage}`, `{"event":"heartbeat"}`, `{"event":"status","status","previous"}`, `{"event":"end","status"}` or `{"event":"end","reason"}`.',
           },
           example: NDJSON_EXAMPLE,
         },
@@ -355,6 +356,10 @@ export function ReadProcessMessagesDoc(): MethodDecorator {
     ApiErrorResponse(
       404,
       'Nothing was ever stored for the process (answered only to callers that may read it).',
+    ),
+    ApiErrorResponse(
+      429,
+      'The user already holds the most streams a node allows (`SSE_MAX_STREAMS_PER_USER`); close one first.',
     ),
     ApiErrorResponse(503, STORE_UNAVAILABLE),
   );

@@ -256,6 +256,24 @@ describe('ProcessMessageStream', () => {
       expect(stream.isClosed).toBe(true);
     });
 
+    it('reports a change from the status at request time, even one that lands before the first read', async () => {
+      await store.setStatus(ID, 'running');
+      const stream = create({ initialStatus: 'running' });
+      await append();
+      await store.setStatus(ID, 'completed');
+      stream.start();
+      await eventually(() => output.writableEnded, 'the end');
+      expect(output.lines.map((l) => l.event)).toEqual([
+        'message',
+        'status',
+        'end',
+      ]);
+      expect(output.lines[1]).toMatchObject({
+        status: 'completed',
+        previous: 'running',
+      });
+    });
+
     it('does not end on a terminal status event the store does not confirm', async () => {
       await store.setStatus(ID, 'running');
       const stream = create();
@@ -292,13 +310,39 @@ describe('ProcessMessageStream', () => {
       jest.useRealTimers();
     });
 
-    it('writes a heartbeat and checks the store for what live delivery missed', async () => {
+    it('after live traffic, checks the store once for a last message live delivery missed', async () => {
       await store.setStatus(ID, 'running');
-      create({ heartbeatMs: 1_000 }).start();
+      const stream = create({ heartbeatMs: 1_000 });
+      stream.start();
+      const [first] = await append();
+      stream.onMessage(first);
+      await eventually(() => output.seqs.length === 1, 'the live message');
+      // Stored, but its live event never arrives.
       await append();
       jest.advanceTimersByTime(1_000);
-      await eventually(() => output.seqs.length === 1, 'the missed message');
-      expect(output.lines[0]).toEqual({ event: 'heartbeat' });
+      await eventually(() => output.seqs.length === 2, 'the missed message');
+      expect(output.lines[1]).toEqual({ event: 'heartbeat' });
+    });
+
+    it('leaves the store alone while the stream is idle', async () => {
+      await store.setStatus(ID, 'running');
+      const stream = create({ heartbeatMs: 1_000 });
+      stream.start();
+      await eventually(
+        () => (stream as any).knownStatus === 'running',
+        'the first read',
+      );
+      const queries = ['read', 'lastSeq', 'getStatus'].map((name) =>
+        jest.spyOn(store, name as 'read'),
+      );
+      for (let i = 0; i < 5; i++) {
+        jest.advanceTimersByTime(1_000);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(output.lines).toEqual(
+        Array.from({ length: 5 }, () => ({ event: 'heartbeat' })),
+      );
+      for (const query of queries) expect(query).not.toHaveBeenCalled();
     });
 
     it('stops its timer when the client goes away', async () => {

@@ -12,6 +12,7 @@ import {
   isProcessMessageData,
   isProcessStatusData,
 } from '../process-events.protocol';
+import type { ProcessStreamEndReason } from '@streamgate/protocol';
 import type { ProcessStreamFormat } from './process-stream.formats';
 
 /** The part of an HTTP response (or any Writable) a stream writes to. */
@@ -34,6 +35,11 @@ export interface ProcessMessageStreamOptions {
   readonly heartbeatMs: number;
   readonly pageSize: number;
   readonly queueLimit: number;
+  /**
+   * The process status when the request was accepted; the stream reports
+   * changes from it. @default the status read with the history
+   */
+  readonly initialStatus?: ProcessStatus | null;
   /** Called once with the error that stopped the stream (the store failed). */
   readonly onError?: (error: unknown) => void;
   /** Counters to add to, e.g. shared by every stream of a node. @default the stream's own */
@@ -70,11 +76,14 @@ export interface ProcessMessageStreamStats {
 export class ProcessMessageStream implements LiveEventListener {
   readonly stats: ProcessMessageStreamStats;
   private lastSent: number;
-  /** `undefined` until the first store read; status events report changes from there. */
+  /** `undefined` until known; status events report changes from there. */
   private knownStatus: ProcessStatus | null | undefined = undefined;
+  private caughtUpOnce = false;
   private pending: LiveItem[] = [];
   private resyncNeeded = true;
   private checkNeeded = false;
+  /** Live events arrived since the store was last checked; only then does a heartbeat check it. */
+  private liveSinceCheck = false;
   private started = false;
   private pumping = false;
   private closed = false;
@@ -85,6 +94,7 @@ export class ProcessMessageStream implements LiveEventListener {
 
   constructor(private readonly options: ProcessMessageStreamOptions) {
     this.lastSent = options.after;
+    this.knownStatus = options.initialStatus;
     this.stats = options.stats ?? { resyncs: 0, overflows: 0 };
     options.output.on('close', this.onOutputClose);
     if (options.output.destroyed) this.close();
@@ -156,6 +166,19 @@ export class ProcessMessageStream implements LiveEventListener {
     this.kick();
   }
 
+  /**
+   * Ends the stream before the process ended: writes `end` with `reason`
+   * (the client resumes with a fresh token after `token_expired`, and stops
+   * after `revoked`), then closes. Nothing more is sent, whatever is queued.
+   */
+  end(reason: ProcessStreamEndReason): void {
+    if (this.closed) return;
+    const { output, format } = this.options;
+    if (this.started && !output.writableEnded && !output.destroyed)
+      output.write(format.endFor(reason));
+    this.close();
+  }
+
   /** Ends the response (if still open), stops the timer and unregisters. */
   close(): void {
     if (this.closed) return;
@@ -171,6 +194,7 @@ export class ProcessMessageStream implements LiveEventListener {
 
   private buffer(item: LiveItem): void {
     if (this.closed) return;
+    this.liveSinceCheck = true;
     this.pending.push(item);
     if (this.pending.length > this.options.queueLimit) {
       // The store holds everything, so dropping the buffer loses nothing;
@@ -188,6 +212,12 @@ export class ProcessMessageStream implements LiveEventListener {
     if (!this.wakeWriter) {
       this.options.output.write(this.options.format.heartbeat());
     }
+    // An idle stream costs no query: a message the live path missed shows up
+    // as a seq gap with the next one, and a hub discontinuity re-reads the
+    // store. Only the tail of a burst (a missed last message, or a status
+    // event that never came) needs this check, once after traffic.
+    if (!this.liveSinceCheck) return;
+    this.liveSinceCheck = false;
     this.checkNeeded = true;
     this.kick();
   }
@@ -211,7 +241,8 @@ export class ProcessMessageStream implements LiveEventListener {
         if (this.resyncNeeded) {
           this.resyncNeeded = false;
           this.checkNeeded = false;
-          if (this.knownStatus !== undefined) this.stats.resyncs++;
+          if (this.caughtUpOnce) this.stats.resyncs++;
+          this.caughtUpOnce = true;
           await this.catchUp();
           if (this.closed) return;
           await this.observeStatus(

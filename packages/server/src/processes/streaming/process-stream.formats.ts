@@ -1,3 +1,4 @@
+import type { ProcessStreamEndReason } from '@streamgate/protocol';
 import type { ProcessMessage, ProcessStatus } from '../domain/process-message';
 
 /** How one stream encodes what it sends; each method returns whole frames. */
@@ -9,6 +10,8 @@ export interface ProcessStreamFormat {
   status(status: ProcessStatus, previous: ProcessStatus | null): string;
   heartbeat(): string;
   end(status: ProcessStatus): string;
+  /** The server ends the stream before the process ended (token expired, access revoked). */
+  endFor(reason: ProcessStreamEndReason): string;
 }
 
 /**
@@ -45,6 +48,10 @@ export class SseFormat implements ProcessStreamFormat {
   end(status: ProcessStatus): string {
     return `event: end\ndata: ${JSON.stringify({ status })}\n\n`;
   }
+
+  endFor(reason: ProcessStreamEndReason): string {
+    return `event: end\ndata: ${JSON.stringify({ reason })}\n\n`;
+  }
 }
 
 /** Newline-delimited JSON: one object per line, told apart by `event`. */
@@ -73,5 +80,9 @@ export class NdjsonFormat implements ProcessStreamFormat {
 
   end(status: ProcessStatus): string {
     return `${JSON.stringify({ event: 'end', status })}\n`;
+  }
+
+  endFor(reason: ProcessStreamEndReason): string {
+    return `${JSON.stringify({ event: 'end', reason })}\n`;
   }
 }

@@ -1,11 +1,24 @@
 import {
   BeforeApplicationShutdown,
+  HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   Logger,
+  Optional,
   ServiceUnavailableException,
+  UnauthorizedException,
 } from '@nestjs/common';
+import {
+  AccessSessions,
+  SessionHandle,
+  SessionLimitError,
+} from '../../access/access-sessions';
+import { Principal } from '../../access/principal';
+import { WILDCARD_SCOPE } from '../../event-bus/domain/scope';
+import { processScope } from '../process-events.protocol';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { ProcessStatus } from '../domain/process-message';
 import { ProcessMessageStore } from '../domain/process-message-store.port';
 import { ProcessMessagesService } from '../process-messages.service';
 import { ProcessesMessages } from '../processes.messages';
@@ -29,6 +42,12 @@ export interface OpenProcessStreamRequest {
   readonly output: StreamOutput;
   /** Writes the response headers; called once the request is known to be valid. */
   readonly begin: () => void;
+  /**
+   * Who opened the stream: it ends when this principal's token expires or
+   * is revoked, and counts against the user's stream limit.
+   * @default none (an in-process stream, not tracked)
+   */
+  readonly principal?: Principal;
 }
 
 /** Opens, tracks and (on shutdown) ends the process streams of this node. */
@@ -51,6 +70,7 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
     @Inject(ProcessMessageStore) private readonly store: ProcessMessageStore,
     @Inject(RESOLVED_PROCESSES_OPTIONS)
     private readonly options: ResolvedProcessesOptions,
+    @Optional() private readonly sessions?: AccessSessions,
   ) {}
 
   /** Streams open on this node right now. */
@@ -79,12 +99,28 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
         'This node is shutting down; reconnect to another one.',
       );
     }
-    await this.messages.checkCursor(processId, after, request.cursorField);
-    await this.hub.start().catch((error: unknown) => {
-      throw new ServiceUnavailableException(
-        ProcessesMessages.hubUnavailable(error),
+    const session = this.admit(request);
+    let initialStatus: ProcessStatus | null;
+    try {
+      // Read before the response begins, so that every status change after
+      // the request is reported, however soon it follows.
+      [, initialStatus] = await Promise.all([
+        this.messages.checkCursor(processId, after, request.cursorField),
+        this.store.getStatus(processId),
+      ]);
+      await this.hub.start().catch((error: unknown) => {
+        throw new ServiceUnavailableException(
+          ProcessesMessages.hubUnavailable(error),
+        );
+      });
+    } catch (error) {
+      session?.handle?.close();
+      throw error;
+    }
+    if (session?.ended)
+      throw new UnauthorizedException(
+        'The token expired or was revoked while the stream was opening.',
       );
-    });
     const stream = new ProcessMessageStream({
       processId,
       after,
@@ -94,21 +130,49 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
       heartbeatMs: this.options.heartbeatMs,
       pageSize: this.options.pageSize,
       queueLimit: this.options.queueLimit,
+      initialStatus,
       onError: (error) => this.failed(processId, error),
       stats: this.totals,
     });
     // Registered before the first store read: the handover depends on it.
     const remove = this.router.add(processId, stream);
     this.streams.add(stream);
+    if (session) session.stream = stream;
     stream.onClose(() => {
       remove();
       this.streams.delete(stream);
+      session?.handle?.close();
     });
     if (!stream.isClosed) {
       request.begin();
       stream.start();
+      // Registered before this check, so a revocation or refreshUser during
+      // the request is not missed (the guard's own check time is not known
+      // here, so every recent refresh counts).
+      void session?.handle?.recheck(0);
     }
     return stream;
+  }
+
+  /** Registers the stream's session; 429 when the user holds the most streams allowed. */
+  private admit(request: OpenProcessStreamRequest): StreamSession | null {
+    if (!this.sessions || !request.principal) return null;
+    const session = new StreamSession(request.principal, request.processId);
+    try {
+      session.handle = this.sessions.open(
+        'stream',
+        session,
+        this.options.maxStreamsPerUser,
+      );
+    } catch (error) {
+      if (error instanceof SessionLimitError)
+        throw new HttpException(
+          `${error.message} Close one before opening another.`,
+          HttpStatus.TOO_MANY_REQUESTS,
+        );
+      throw error;
+    }
+    return session;
   }
 
   /** Ends every open stream, so that the HTTP server can close; clients resume elsewhere. */
@@ -128,5 +192,35 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
       this.lastFailureLog = Date.now();
       this.logger.warn(ProcessesMessages.streamFailed(processId, error));
     }
+  }
+}
+
+/** A process stream as the access layer sees it. */
+class StreamSession {
+  handle: SessionHandle | null = null;
+  stream: ProcessMessageStream | null = null;
+  private endedWith: 'token_expired' | 'revoked' | null = null;
+
+  constructor(
+    readonly principal: Principal,
+    private readonly processId: string,
+  ) {}
+
+  end(reason: 'token_expired' | 'revoked'): void {
+    this.endedWith = reason;
+    this.stream?.end(reason);
+  }
+
+  /** `refreshUser`: a stream whose user lost the process's scope ends as revoked. */
+  rescope(scopes: readonly string[]): void {
+    if (
+      !scopes.includes(WILDCARD_SCOPE) &&
+      !scopes.includes(processScope(this.processId))
+    )
+      this.end('revoked');
+  }
+
+  get ended(): boolean {
+    return this.endedWith !== null;
   }
 }

@@ -22,7 +22,24 @@ export interface PostgresProcessMessageStoreOptions {
   readonly pool?: PgPool;
   /** Connection string for a pool the store creates and ends on `close()`. @default the PG* environment variables */
   readonly url?: string;
+  /**
+   * How long the store's own pool waits for a connection before the
+   * operation fails with `ProcessMessageStoreUnavailableError`, in
+   * milliseconds (pg's `connectionTimeoutMillis`). Ignored with `pool`.
+   * @default 5000
+   */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Longest a statement of the store's own pool may run before PostgreSQL
+   * cancels it, in milliseconds (`statement_timeout`); the operation then
+   * fails with `ProcessMessageStoreUnavailableError`. Ignored with `pool`.
+   * @default 10000
+   */
+  readonly statementTimeoutMs?: number;
 }
+
+export const DEFAULT_PG_CONNECTION_TIMEOUT_MS = 5_000;
+export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 10_000;
 
 interface MessageRow {
   seq: string;
@@ -76,7 +93,16 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
   constructor(options: PostgresProcessMessageStoreOptions = {}) {
     this.ownsPool = !options.pool;
     this.pool =
-      options.pool ?? new (loadPg().Pool)({ connectionString: options.url });
+      options.pool ??
+      new (loadPg().Pool)({
+        connectionString: options.url,
+        // Without these a PostgreSQL that stops answering would hang every
+        // stream and request that touches the store.
+        connectionTimeoutMillis:
+          options.connectionTimeoutMs ?? DEFAULT_PG_CONNECTION_TIMEOUT_MS,
+        statement_timeout:
+          options.statementTimeoutMs ?? DEFAULT_PG_STATEMENT_TIMEOUT_MS,
+      });
     // An idle client dropped by the server (restart, failover) emits on the
     // pool; without a listener that error would end the process.
     this.pool.on('error', (error) =>
@@ -246,10 +272,13 @@ interface ErrorEvents {
 }
 
 function unavailable(error: unknown): ProcessMessageStoreUnavailableError {
+  const code = (error as { code?: string }).code;
   const hint =
-    (error as { code?: string }).code === '42P01'
+    code === '42P01'
       ? ' Run migrate(pool) first.'
-      : '';
+      : code === '57014'
+        ? ' The statement ran longer than statement_timeout allows.'
+        : '';
   return new ProcessMessageStoreUnavailableError(
     `PostgreSQL did not complete the query: ${(error as Error).message}.${hint}`,
     { cause: error },

@@ -1,0 +1,42 @@
+import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import type Redis from 'ioredis';
+import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
+import { createRedisClient } from '../redis/redis-connection';
+import { InMemoryRevocationStore } from './adapters/in-memory.revocation-store';
+import { RedisRevocationStore } from './adapters/redis.revocation-store';
+import { RedisThrottlerStorage } from './adapters/redis.throttler-storage';
+import { RevocationStore } from './revocation-store.port';
+
+/** Where access state shared by the nodes lives: the event bus's own backend. */
+export interface AccessBackend {
+  readonly revocations: RevocationStore;
+  /** Counts handshakes per address, across nodes when the bus is on Redis. */
+  readonly throttler: ThrottlerStorage;
+  close(): Promise<void>;
+}
+
+/** Injection token of the `AccessBackend`. */
+export const ACCESS_BACKEND = 'STREAMGATE:ACCESS_BACKEND';
+
+/** Redis when the event bus is on Redis (one connection of its own), this process otherwise. */
+export function createAccessBackend(bus: EventBusModuleOptions): AccessBackend {
+  const prefix = bus.prefix ?? 'streamgate';
+  if ((bus.driver ?? 'memory') === 'redis' && bus.redis) {
+    const redis: Redis = createRedisClient(bus.redis, 'commands', 'access');
+    return {
+      revocations: new RedisRevocationStore(redis, prefix),
+      throttler: new RedisThrottlerStorage(redis, prefix),
+      async close() {
+        await redis.quit().catch(() => redis.disconnect());
+      },
+    };
+  }
+  const throttler = new ThrottlerStorageService();
+  return {
+    revocations: new InMemoryRevocationStore(),
+    throttler,
+    async close() {
+      throttler.onApplicationShutdown();
+    },
+  };
+}

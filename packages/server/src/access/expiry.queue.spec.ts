@@ -1,0 +1,67 @@
+import fc from 'fast-check';
+import { ExpiryQueue } from './expiry.queue';
+
+describe('ExpiryQueue', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 0 }));
+  afterEach(() => jest.useRealTimers());
+
+  describe('when items expire at different instants', () => {
+    it('calls each once, in order of instant, with a single timer', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.integer({ min: 1, max: 10_000 }), { maxLength: 40 }),
+          fc.array(fc.boolean(), { maxLength: 40 }),
+          (instants, cancels) => {
+            jest.clearAllTimers();
+            jest.setSystemTime(0);
+            const expired: number[] = [];
+            const queue = new ExpiryQueue<number>((i) => expired.push(i));
+            const handles = instants.map((at, i) => queue.add(i, at));
+            expect(jest.getTimerCount()).toBe(instants.length > 0 ? 1 : 0);
+            const cancelled = new Set<number>();
+            handles.forEach((handle, i) => {
+              if (cancels[i]) {
+                handle.cancel();
+                cancelled.add(i);
+              }
+            });
+            jest.advanceTimersByTime(10_001);
+            const expected = instants
+              .map((at, i) => ({ at, i }))
+              .filter(({ i }) => !cancelled.has(i))
+              .sort((a, b) => a.at - b.at || 0)
+              .map(({ i }) => i);
+            expect([...expired].sort((a, b) => a - b)).toEqual(
+              [...expected].sort((a, b) => a - b),
+            );
+            const order = expired.map((i) => instants[i]);
+            expect(order).toEqual([...order].sort((a, b) => a - b));
+            expect(queue.size).toBe(0);
+            expect(jest.getTimerCount()).toBe(0);
+          },
+        ),
+      );
+    });
+  });
+
+  describe('when an item is rescheduled', () => {
+    it('expires at the new instant only', () => {
+      const expired: string[] = [];
+      const queue = new ExpiryQueue<string>((item) => expired.push(item));
+      const handle = queue.add('a', 1_000);
+      handle.reschedule(5_000);
+      jest.advanceTimersByTime(4_999);
+      expect(expired).toEqual([]);
+      jest.advanceTimersByTime(1);
+      expect(expired).toEqual(['a']);
+    });
+
+    it('never expires without an instant', () => {
+      const expired: string[] = [];
+      const queue = new ExpiryQueue<string>((item) => expired.push(item));
+      queue.add('a', undefined);
+      expect(jest.getTimerCount()).toBe(0);
+      expect(queue.size).toBe(0);
+    });
+  });
+});
