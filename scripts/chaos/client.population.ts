@@ -118,8 +118,8 @@ export class ClientPopulation {
     return client;
   }
 
-  /** Narrows one raw client's scopes; returns what happened, for the fault log. */
-  async narrowOne(): Promise<string | null> {
+  /** Narrows one raw client's scopes; returns the client and what happened, for the fault log. */
+  async narrowOne(): Promise<{ target: string; detail: string } | null> {
     const candidates = this.members.filter(
       (m): m is EventClient =>
         m instanceof EventClient && m.connected && m.currentScopes.length > 0,
@@ -129,7 +129,10 @@ export class ClientPopulation {
     const before = client.currentScopes;
     const after = narrower(before, this.random);
     const how = await client.narrow(after);
-    return `${client.spec.name} ${JSON.stringify(before)} -> ${JSON.stringify(after)} ${how}`;
+    return {
+      target: client.spec.name,
+      detail: `${JSON.stringify(before)} -> ${JSON.stringify(after)} ${how}`,
+    };
   }
 
   /**

@@ -425,10 +425,7 @@ function faultActions(
           : `acks stopped; resumed after ${now() - started} ms without an eviction`,
       };
     },
-    scope_narrow: async () => {
-      const what = await population.narrowOne();
-      return what === null ? null : { target: 'a user', detail: what };
-    },
+    scope_narrow: () => population.narrowOne(),
   };
   if (deps.postgresRestart)
     actions.postgres_restart = async (random) => {
