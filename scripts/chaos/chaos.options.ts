@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS, FaultKind } from './soak.record';
 
 export const DEFECTS = [
   'drop',
@@ -18,6 +19,8 @@ export interface ChaosOptions {
   readonly rate: number;
   readonly ackTimeoutMs: number;
   readonly defects: ReadonlySet<Defect>;
+  /** The fault kinds to inject; null for every kind the set-up supports. */
+  readonly faults: ReadonlySet<FaultKind> | null;
   /** Where the record and the node logs go; null picks artifacts/chaos/<time>-<seed>. */
   readonly out: string | null;
   readonly help: boolean;
@@ -33,6 +36,9 @@ export const USAGE = `Chaos soak: three nodes on one Redis, 200 clients, publish
   --clients <n>      Socket.IO clients, 1 to 2000 (default 200)
   --rate <n>         publishes per second of each publisher, 1 to 500 (default 10)
   --ack-timeout <ms> the nodes' EVENT_ACK_TIMEOUT_MS, 1000 to 60000 (default 5000)
+  --faults <list>    inject only these fault kinds, comma-separated from
+                     ${FAULT_KINDS.join(', ')} (default: all
+                     the set-up supports; none for a run without faults)
   --defect <list>    break the recorder on purpose to see the checker fail:
                      comma-separated from ${DEFECTS.join(', ')}, or all
   --out <dir>        where to write the record and node logs
@@ -80,6 +86,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
         rate: { type: 'string' },
         'ack-timeout': { type: 'string' },
         defect: { type: 'string' },
+        faults: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -103,6 +110,20 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
         `--defect: unknown defect "${name}"; use ${DEFECTS.join(', ')} or all.`,
       );
   }
+  let faults: Set<FaultKind> | null = null;
+  const rawFaults = str('faults');
+  if (rawFaults !== undefined) {
+    faults = new Set();
+    for (const raw of rawFaults.split(',')) {
+      const name = raw.trim();
+      if (name === '' || name === 'none') continue;
+      if (!(FAULT_KINDS as readonly string[]).includes(name))
+        throw new ChaosOptionsError(
+          `--faults: unknown fault kind "${name}"; use ${FAULT_KINDS.join(', ')} or none.`,
+        );
+      faults.add(name as FaultKind);
+    }
+  }
   return {
     minutes: number('minutes', str('minutes'), 1, 0.25, 1440, false),
     seed: number(
@@ -125,6 +146,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
       true,
     ),
     defects,
+    faults,
     out: str('out') ?? null,
     help: values.help === true,
   };

@@ -50,6 +50,11 @@ export class FaultSchedule {
     const { random } = this.options;
     let round: FaultKind[] = [];
     let infra: Promise<void> = Promise.resolve();
+    if (this.kinds.length === 0) {
+      // A run without faults: the baseline.
+      while (!until() && !this.stopped) await sleep(1_000, until);
+      return;
+    }
     while (!until() && !this.stopped) {
       await sleep(random.between(...this.options.gapMs), until);
       if (until() || this.stopped) break;

@@ -262,7 +262,7 @@ export async function runSoak(
       `fault phase: ${fmtTime(faultStart)} -> ${fmtTime(faultEnd)} (seed ${options.seed})`,
     );
 
-    const actions = faultActions({
+    const supported = faultActions({
       fleet,
       infra,
       population,
@@ -274,6 +274,16 @@ export async function runSoak(
       postgresRestart: capabilities.postgresRestart,
       sentinel: options.sentinel,
     });
+    const actions: typeof supported = {};
+    for (const kind of Object.keys(supported) as FaultKind[]) {
+      if (!options.faults || options.faults.has(kind))
+        actions[kind] = supported[kind];
+    }
+    for (const kind of options.faults ?? [])
+      if (!supported[kind])
+        note(
+          `The fault kind ${kind} is left out: this set-up cannot inject it.`,
+        );
     const schedule = new FaultSchedule({
       actions,
       random: random.fork(),
