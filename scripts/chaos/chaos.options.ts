@@ -14,6 +14,8 @@ export interface ChaosOptions {
   readonly minutes: number;
   readonly seed: number;
   readonly sentinel: boolean;
+  /** With --sentinel: `replicated` (a publish counts once a replica has it) or `leader`. */
+  readonly durability: 'leader' | 'replicated';
   readonly clients: number;
   /** Publishes per second of each publisher (HTTP and port). */
   readonly rate: number;
@@ -32,7 +34,11 @@ export const USAGE = `Chaos soak: three nodes on one Redis, 200 clients, publish
 
   --minutes <n>      length of the fault phase in minutes, 0.25 to 1440 (default 1)
   --seed <n>         seed of the schedule and the clients (default: random, printed)
-  --sentinel         run on a Sentinel topology and inject primary failovers
+  --sentinel         run on a Sentinel topology (primary, replica, three
+                     sentinels) and inject primary failovers
+  --durability <d>   with --sentinel: replicated (default; a publish counts once
+                     the replica has it) or leader (publishes lost in a
+                     failover are counted, not violations)
   --clients <n>      Socket.IO clients, 1 to 2000 (default 200)
   --rate <n>         publishes per second of each publisher, 1 to 500 (default 10)
   --ack-timeout <ms> the nodes' EVENT_ACK_TIMEOUT_MS, 1000 to 60000 (default 5000)
@@ -82,6 +88,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
         minutes: { type: 'string' },
         seed: { type: 'string' },
         sentinel: { type: 'boolean' },
+        durability: { type: 'string' },
         clients: { type: 'string' },
         rate: { type: 'string' },
         'ack-timeout': { type: 'string' },
@@ -124,6 +131,15 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
       faults.add(name as FaultKind);
     }
   }
+  const durability = str('durability') ?? 'replicated';
+  if (durability !== 'leader' && durability !== 'replicated')
+    throw new ChaosOptionsError(
+      `--durability must be leader or replicated (got "${durability}").`,
+    );
+  if (str('durability') !== undefined && values.sentinel !== true)
+    throw new ChaosOptionsError(
+      '--durability needs --sentinel: a single Redis has no replica to wait for.',
+    );
   return {
     minutes: number('minutes', str('minutes'), 1, 0.25, 1440, false),
     seed: number(
@@ -135,6 +151,7 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
       true,
     ),
     sentinel: values.sentinel === true,
+    durability,
     clients: number('clients', str('clients'), 200, 1, 2000, true),
     rate: number('rate', str('rate'), 10, 1, 500, false),
     ackTimeoutMs: number(

@@ -21,7 +21,7 @@ export function runCheckerSelfTest(): string[] {
   for (const scenario of SCENARIOS) {
     const record = emptyRecord();
     scenario.build(record);
-    const result = checkSoak(record, LOG, {
+    const result = checkSoak(record, scenario.log ?? LOG, {
       ...LIMITS,
       ...(scenario.limits ?? {}),
     });
@@ -77,6 +77,7 @@ const LIMITS: CheckLimits = {
   rssWarmupMs: 20_000,
   livenessMs: 20_000,
   leaderDurabilityFailover: false,
+  idempotentPublishes: true,
 };
 
 function emptyRecord(): SoakRecord {
@@ -86,6 +87,7 @@ function emptyRecord(): SoakRecord {
       minutes: 1,
       clients: 1,
       sentinel: false,
+      durability: null,
       prefix: 'self-test',
       ackTimeoutMs: 5000,
       publishRate: 1,
@@ -180,6 +182,7 @@ function publish(pub: string, ids: string[]): PublishRecord {
     sentAt: 0,
     settledAt: 1,
     outcome: 'resolved',
+    attempts: 1,
     ids,
     error: null,
   };
@@ -233,6 +236,7 @@ interface Scenario {
   readonly name: string;
   readonly expect: ViolationKind[];
   readonly limits?: Partial<CheckLimits>;
+  readonly log?: EventLogSnapshot;
   build(record: SoakRecord): void;
 }
 
@@ -439,6 +443,17 @@ const SCENARIOS: Scenario[] = [
     name: 'a resolved publish that is not in the log',
     expect: ['lost_publish'],
     build: (r) => void r.publishes.push(publish('p1', [`${EPOCH}:1000-99`])),
+  },
+  {
+    name: 'a keyed publish written twice',
+    expect: ['duplicate_append'],
+    log: new EventLogSnapshot(
+      EPOCH,
+      ENTRIES.map((e, i) => (i === 1 ? { ...e, pub: 'p1' } : e)),
+      0,
+      '0-0',
+    ),
+    build: (r) => void r.publishes.push(publish('p1', [id(1)])),
   },
   {
     name: 'a 201 write the store does not hold, and a reader that missed one',

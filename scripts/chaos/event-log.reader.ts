@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import {
   CONTROL_EVENT_TYPE,
   ParsedId,
@@ -60,10 +60,10 @@ export class EventLogSnapshot {
  * fields of docs/stream-format.md; the epoch comes from `{prefix}:epoch`.
  */
 export async function readEventLog(
-  redisUrl: string,
+  connection: RedisOptions,
   prefix: string,
 ): Promise<EventLogSnapshot> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 5 });
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: 5 });
   try {
     const key = `{${prefix}}:events`;
     const epoch = await redis.get(`{${prefix}}:epoch`);

@@ -1,4 +1,4 @@
-import { EventLog } from '@streamgate/server';
+import { EventLog, NewEvent } from '@streamgate/server';
 import { randomEventScopes } from './client.population';
 import { SeededRandom } from './seeded.random';
 import { PublishRecord, PublishVia } from './soak.record';
@@ -13,7 +13,28 @@ export interface PublisherContext {
   /** The in-process port on the same log as the nodes. */
   readonly log: EventLog;
   readonly defect: ReadonlySet<string>;
+  /**
+   * Whether the log honours idempotency keys: then every publish carries its
+   * id as the key (the `Idempotency-Key` header, the port's `idempotencyKey`)
+   * and a failed one is retried with it, which must never write it twice.
+   */
+  readonly idempotent: boolean;
 }
+
+/** The port's publish with the idempotency option of logs that have it. */
+interface KeyedPublisher {
+  publish(
+    event: NewEvent,
+    options?: { idempotencyKey?: string },
+  ): Promise<string>;
+  publishMany(
+    events: readonly NewEvent[],
+    options?: { idempotencyKey?: string },
+  ): Promise<string[]>;
+}
+
+/** Tries of one publish when the log honours idempotency keys. */
+const KEYED_ATTEMPTS = 3;
 
 /** The most publishes of one kind in flight; beyond it a tick is skipped (and counted). */
 const MAX_IN_FLIGHT = 400;
@@ -93,6 +114,7 @@ export class EventPublishers {
       sentAt: this.context.now(),
       settledAt: null,
       outcome: 'pending',
+      attempts: 0,
       ids: null,
       error: null,
     };
@@ -103,9 +125,7 @@ export class EventPublishers {
       scopes: s,
     }));
     this.inFlight.set(via, (this.inFlight.get(via) ?? 0) + 1);
-    const work = (
-      via === 'http' ? this.overHttp(node, events) : this.overPort(events)
-    )
+    const work = this.withRetries(record, events)
       .then(
         (ids) => {
           record.outcome = 'resolved';
@@ -129,6 +149,29 @@ export class EventPublishers {
     this.pending.add(work);
   }
 
+  /** One try, or with idempotency keys up to three, a second and then two apart, each to a random node. */
+  private async withRetries(
+    record: PublishRecord,
+    events: { type: string; data: unknown; scopes: string[] }[],
+  ): Promise<string[]> {
+    const tries = this.context.idempotent ? KEYED_ATTEMPTS : 1;
+    for (let attempt = 1; ; attempt++) {
+      record.attempts = attempt;
+      try {
+        return record.via === 'http'
+          ? await this.overHttp(
+              attempt === 1 ? record.node : this.pickNode(),
+              events,
+              record.pub,
+            )
+          : await this.overPort(events, record.pub);
+      } catch (error) {
+        if (attempt >= tries) throw error;
+        await new Promise((r) => setTimeout(r, attempt * 1000));
+      }
+    }
+  }
+
   private pickNode(): number {
     const all = Array.from({ length: this.context.nodeCount }, (_, i) => i);
     const up = all.filter((n) => this.context.isUp(n));
@@ -138,12 +181,14 @@ export class EventPublishers {
   private async overHttp(
     node: number,
     events: { type: string; data: unknown; scopes: string[] }[],
+    key: string,
   ): Promise<string[]> {
     const response = await fetch(`${this.context.url(node)}/events`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         authorization: `Bearer ${this.context.publishToken}`,
+        ...(this.context.idempotent ? { 'idempotency-key': key } : {}),
       },
       body: JSON.stringify(events.length === 1 ? events[0] : events),
       signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
@@ -160,9 +205,14 @@ export class EventPublishers {
 
   private async overPort(
     events: { type: string; data: unknown; scopes: string[] }[],
+    key: string,
   ): Promise<string[]> {
-    const publisher = this.context.log.publisher;
-    if (events.length === 1) return [await publisher.publish(events[0])];
-    return publisher.publishMany(events);
+    const publisher = this.context.log.publisher as unknown as KeyedPublisher;
+    const options = this.context.idempotent
+      ? { idempotencyKey: key }
+      : undefined;
+    if (events.length === 1)
+      return [await publisher.publish(events[0], options)];
+    return publisher.publishMany(events, options);
   }
 }

@@ -25,6 +25,7 @@ export const VIOLATION_KINDS = [
   'incomplete',
   'stalled',
   'lost_publish',
+  'duplicate_append',
   'rss_growth',
   'crash',
   'process_lost_write',
@@ -63,6 +64,11 @@ export interface CheckLimits {
    * may be lost; when true they are counted instead of being violations.
    */
   readonly leaderDurabilityFailover: boolean;
+  /**
+   * The log honours idempotency keys and every publish carried one: an
+   * event appended twice is then a violation, not just a count.
+   */
+  readonly idempotentPublishes: boolean;
 }
 
 export interface RssFinding {
@@ -93,6 +99,7 @@ export interface CheckCounts {
   failed: number;
   pending: number;
   failedButWritten: number;
+  retried: number;
   appendedTwice: number;
   lostUnderLeaderDurability: number;
   logEntries: number;
@@ -155,6 +162,7 @@ class SoakChecker {
     failed: 0,
     pending: 0,
     failedButWritten: 0,
+    retried: 0,
     appendedTwice: 0,
     lostUnderLeaderDurability: 0,
     logEntries: 0,
@@ -454,14 +462,24 @@ class SoakChecker {
     for (const publish of publishes) {
       this.counts.publishes++;
       this.counts.publishedEvents += publish.count;
+      if (publish.attempts > 1) this.counts.retried++;
       const written = byPub.get(publish.pub) ?? [];
       const parts = new Map<number, number>();
       for (const i of written) {
         const part = this.log.entries[i].part ?? 0;
         parts.set(part, (parts.get(part) ?? 0) + 1);
       }
-      for (const times of parts.values())
-        if (times > 1) this.counts.appendedTwice++;
+      for (const [part, times] of parts) {
+        if (times <= 1) continue;
+        this.counts.appendedTwice++;
+        if (this.limits.idempotentPublishes)
+          this.violate(
+            'duplicate_append',
+            publish.pub,
+            `Part ${part} of a publish over ${publish.via} (${publish.attempts} attempt(s), ${publish.outcome}) is in the log ${times} times, though every attempt carried the same idempotency key.`,
+            publish.settledAt,
+          );
+      }
       if (publish.outcome === 'pending') {
         this.counts.pending++;
         continue;

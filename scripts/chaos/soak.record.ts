@@ -71,6 +71,8 @@ export interface PublishRecord {
   readonly sentAt: number;
   settledAt: number | null;
   outcome: 'pending' | 'resolved' | 'failed';
+  /** Tries, counting the first; retries carry the same idempotency key. */
+  attempts: number;
   /** Ids the publish resolved with, in order. */
   ids: string[] | null;
   /** HTTP status, or the error message. */
@@ -167,6 +169,7 @@ export interface SoakSettings {
   readonly minutes: number;
   readonly clients: number;
   readonly sentinel: boolean;
+  readonly durability: 'leader' | 'replicated' | null;
   readonly prefix: string;
   readonly ackTimeoutMs: number;
   readonly publishRate: number;

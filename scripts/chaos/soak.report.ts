@@ -27,6 +27,7 @@ export function formatReport(outcome: SoakOutcome): string[] {
   row('publishes', c.publishes);
   row('events in publishes', c.publishedEvents);
   row('publishes resolved', c.resolved);
+  row('publishes retried with their idempotency key', c.retried);
   row('publishes failed (503, timeouts, errors)', c.failed);
   row('  failed but written anyway', c.failedButWritten);
   row('events appended twice', c.appendedTwice);

@@ -1,6 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createEventLog, EventLog } from '@streamgate/server';
+import {
+  createEventLog,
+  EventBusModuleOptions,
+  EventLog,
+} from '@streamgate/server';
 import { io } from 'socket.io-client';
 import { ChaosOptions } from './chaos.options';
 import { ClientContext } from './client.context';
@@ -8,7 +12,7 @@ import { ClientPopulation } from './client.population';
 import { EventPublishers } from './event.publishers';
 import { EventLogSnapshot, readEventLog } from './event-log.reader';
 import { FaultAction, FaultSchedule, fmtTime } from './fault.schedule';
-import { InfraStack } from './infra.stack';
+import { InfraStack, sentinelSupport } from './infra.stack';
 import { CheckLimits, CheckResult, checkSoak } from './invariant.checker';
 import { NodeFleet } from './node.fleet';
 import { ProcessTraffic } from './process.traffic';
@@ -69,7 +73,15 @@ export async function runSoak(
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
 
-  const infra = await InfraStack.start();
+  if (options.sentinel) {
+    const missing = sentinelSupport();
+    if (missing)
+      throw new SoakSetupError(`--sentinel is not supported yet: ${missing}.`);
+  }
+  const infra = await InfraStack.start({
+    sentinel: options.sentinel,
+    durability: options.durability,
+  });
   const cleanup: (() => Promise<void>)[] = [() => infra.stop()];
   const runCleanup = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
@@ -77,10 +89,6 @@ export async function runSoak(
   };
   try {
     const capabilities = infra.capabilities;
-    if (options.sentinel && capabilities.sentinelMissing)
-      throw new SoakSetupError(
-        `--sentinel is not supported yet: ${capabilities.sentinelMissing}.`,
-      );
     const prefix = `chaos-${options.seed}`;
     const record: SoakRecord = {
       settings: {
@@ -88,6 +96,7 @@ export async function runSoak(
         minutes: options.minutes,
         clients: options.clients,
         sentinel: options.sentinel,
+        durability: options.sentinel ? options.durability : null,
         prefix,
         ackTimeoutMs: options.ackTimeoutMs,
         publishRate: options.rate,
@@ -152,7 +161,7 @@ export async function runSoak(
         env: {
           NODE_ENV: 'test',
           JWT_SECRET,
-          REDIS_URL: infra.redisUrl,
+          ...infra.nodeEnv,
           DATABASE_URL: infra.databaseUrl,
           PROCESS_STORE: 'postgres',
           EVENT_BUS_PREFIX: prefix,
@@ -175,13 +184,21 @@ export async function runSoak(
     fleetRef = fleet;
     cleanup.push(() => fleet.stop());
 
-    const log: EventLog = createEventLog({
+    // The port publishes with the nodes' durability (options of servers that know it).
+    const logOptions: EventBusModuleOptions & {
+      durability?: 'leader' | 'replicated';
+      waitReplicas?: number;
+    } = {
       driver: 'redis',
-      redis: { url: infra.redisUrl },
+      redis: { options: infra.redisOptions },
       prefix,
       maxLen: STREAM_MAXLEN,
       maxAgeMs: STREAM_MAX_AGE_MS,
-    });
+      ...(options.sentinel
+        ? { durability: options.durability, waitReplicas: 1 }
+        : {}),
+    };
+    const log: EventLog = createEventLog(logOptions);
     cleanup.push(() => log.close());
 
     const signer = new TokenSigner(JWT_SECRET);
@@ -190,6 +207,13 @@ export async function runSoak(
       note(
         'The nodes do not answer an in-band `refresh`: narrowed scopes take effect by reconnecting with a narrower token.',
       );
+    const publishToken = signer.sign('soak-publisher', ['events:publish']);
+    const idempotent = await probeIdempotency(fleet.url(0), publishToken);
+    note(
+      idempotent
+        ? 'The log honours idempotency keys: every publish carries one and a failed publish is tried up to three times; an event written twice is a violation.'
+        : 'The log does not honour idempotency keys: publishes are tried once, and events written twice are only counted.',
+    );
     const ids = new Map<string, string>();
     const context: ClientContext = {
       signer,
@@ -222,9 +246,10 @@ export async function runSoak(
         url: (n) => fleet.url(n),
         isUp: (n) => fleet.isUp(n),
         now,
-        publishToken: signer.sign('soak-publisher', ['events:publish']),
+        publishToken,
         log,
         defect: options.defects,
+        idempotent,
       },
       random.fork(),
     );
@@ -243,7 +268,7 @@ export async function runSoak(
     );
 
     say(
-      `set-up: Redis ${infra.redisUrl} (AOF), PostgreSQL, ${NODES} nodes at ${[0, 1, 2].map((n) => fleet.url(n)).join(' ')}; ${options.clients} clients connecting`,
+      `set-up: ${infra.describeRedis()}, PostgreSQL, ${NODES} nodes at ${[0, 1, 2].map((n) => fleet.url(n)).join(' ')}; ${options.clients} clients connecting`,
     );
     await population.start(5_000);
     processes.start();
@@ -295,7 +320,7 @@ export async function runSoak(
     record.faultPhaseEnd = now();
 
     // The drain: no more faults; everything up; publishers and writers stop; every client must reach the fence.
-    infra.resumeRedis();
+    await infra.resumeRedis();
     for (let n = 0; n < NODES; n++) {
       if (!fleet.isUp(n)) {
         const pid = await fleet.restart(n);
@@ -322,7 +347,7 @@ export async function runSoak(
     );
     sampler.stop();
     record.rss.push(...sampler.samples);
-    const snapshot = await readEventLog(infra.redisUrl, prefix);
+    const snapshot = await readEventLog(infra.redisOptions, prefix);
     await processes.collectStores();
     record.finishedAt = now();
     const drainMs = record.finishedAt - record.faultPhaseEnd;
@@ -336,7 +361,15 @@ export async function runSoak(
       rssGrowthLimit: RSS_GROWTH_LIMIT,
       rssWarmupMs: RSS_WARMUP_MS,
       livenessMs: LIVENESS_MS,
-      leaderDurabilityFailover: false,
+      idempotentPublishes: idempotent,
+      leaderDurabilityFailover:
+        options.sentinel &&
+        options.durability === 'leader' &&
+        record.faults.some(
+          (f) =>
+            f.kind === 'failover' ||
+            (f.kind === 'redis_pause' && f.detail.includes('promoted')),
+        ),
     };
     const result = checkSoak(record, snapshot, limits);
     return {
@@ -402,18 +435,21 @@ function faultActions(
     },
     redis_pause: async (random) => {
       const pauseMs = Math.round(random.between(1_000, 5_000));
-      infra.pauseRedis();
+      await infra.pauseRedis();
       await sleep(pauseMs);
-      infra.resumeRedis();
-      return { target: 'redis', detail: `SIGSTOP for ${pauseMs} ms` };
+      const promoted = await infra.resumeRedis();
+      return {
+        target: infra.sentinel ? 'redis primary' : 'redis',
+        detail: `SIGSTOP for ${pauseMs} ms${promoted ? '; the sentinels promoted the replica meanwhile' : ''}`,
+      };
     },
     redis_restart: async (random) => {
       const downMs = Math.round(random.between(200, 1_500));
       const started = now();
-      await infra.crashRedis(downMs);
+      const which = await infra.crashRedis(downMs);
       return {
-        target: 'redis',
-        detail: `SIGKILL, restarted after ${downMs} ms (AOF replayed), answering again after ${now() - started} ms`,
+        target: infra.sentinel ? 'redis replica' : 'redis',
+        detail: `SIGKILL of ${which}, restarted after ${downMs} ms (AOF replayed), answering again after ${now() - started} ms`,
       };
     },
     ack_stall: async () => {
@@ -437,6 +473,14 @@ function faultActions(
     },
     scope_narrow: () => population.narrowOne(),
   };
+  if (deps.sentinel)
+    actions.failover = async () => {
+      const { promotedAfterMs, rejoinedAfterMs } = await infra.failover();
+      return {
+        target: 'redis primary',
+        detail: `SIGKILL of the primary; the replica was promoted after ${promotedAfterMs} ms, the old primary rejoined as a replica after ${rejoinedAfterMs} ms`,
+      };
+    };
   if (deps.postgresRestart)
     actions.postgres_restart = async (random) => {
       const mode = random.chance(0.5) ? 'fast' : 'immediate';
@@ -455,6 +499,32 @@ function countEvictions(client: SoakRecord['clients'][number]): number {
   for (const c of client.connections)
     for (const item of c.items) if (item.k === 'evicted') n++;
   return n;
+}
+
+/** Whether `POST /events` answers a repeat with the same `Idempotency-Key` with the first ids. */
+async function probeIdempotency(url: string, token: string): Promise<boolean> {
+  const post = async () => {
+    const response = await fetch(`${url}/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        'idempotency-key': 'soak-probe',
+      },
+      // Scoped so that no soak client sees it.
+      body: JSON.stringify({
+        type: 'soak.probe',
+        data: { pub: 'probe' },
+        scopes: ['soak:probe'],
+      }),
+    });
+    return response.status === 201
+      ? ((await response.json()) as { id?: string }).id
+      : undefined;
+  };
+  const first = await post();
+  const second = await post();
+  return first !== undefined && first === second;
 }
 
 /** Whether the nodes acknowledge an in-band `refresh` (a newer token of the same user). */
