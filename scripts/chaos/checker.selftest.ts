@@ -232,6 +232,53 @@ function process(
   };
 }
 
+/**
+ * The log after a failover to a replica that missed entries 10 and 11: the
+ * stream goes on under the new epoch "e1"; the client saw the old epoch "e0".
+ */
+const LOG_AFTER_REWIND = new EventLogSnapshot(
+  EPOCH,
+  ENTRIES.filter((_, i) => i !== 9 && i !== 10),
+  0,
+  '0-0',
+);
+
+/** Old-epoch events 1 to 9 and the lost 10, then (or not) `epoch_changed` to 11 and the fence. */
+function rewoundItems(notice: boolean): ConnectionItem[] {
+  const old = (ns: number[]): ConnectionItem => ({
+    k: 'batch',
+    t: ++clock,
+    ids: ns.map((n) => `e0:1000-${n}`),
+    ackAt: clock,
+  });
+  return [
+    {
+      k: 'ready',
+      t: ++clock,
+      info: {
+        recovered: false,
+        reason: 'no_cursor',
+        replayed: 0,
+        lastEventId: 'e0:0-0',
+      },
+    },
+    old([1, 4]),
+    old([5, 8]),
+    old([9]),
+    { k: 'batch', t: ++clock, ids: ['e0:1000-10'], ackAt: clock },
+    ...(notice
+      ? [
+          {
+            k: 'resync' as const,
+            t: ++clock,
+            info: { reason: 'epoch_changed', lastEventId: id(11) },
+          },
+          batch([12]),
+        ]
+      : []),
+  ];
+}
+
 interface Scenario {
   readonly name: string;
   readonly expect: ViolationKind[];
@@ -319,7 +366,7 @@ const SCENARIOS: Scenario[] = [
       c.connections[0].items.push({
         k: 'batch',
         t: ++clock,
-        ids: [`${EPOCH}:999-0`],
+        ids: [`${EPOCH}:5000-0`],
         ackAt: clock,
       });
       record.clients.push(c);
@@ -367,6 +414,26 @@ const SCENARIOS: Scenario[] = [
             [ready(false, 8, 'trimmed'), batch([9, 12])],
           ),
         ]),
+      );
+    },
+  },
+  {
+    name: 'events of an earlier epoch, one of them rewound, then epoch_changed',
+    expect: [],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      record.clients.push(
+        client([connection(1, null, ['agent:a'], rewoundItems(true))]),
+      );
+    },
+  },
+  {
+    name: 'an event the log lost, with no epoch_changed after it',
+    expect: ['phantom', 'incomplete'],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      record.clients.push(
+        client([connection(1, null, ['agent:a'], rewoundItems(false))]),
       );
     },
   },

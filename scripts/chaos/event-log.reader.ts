@@ -4,6 +4,7 @@ import {
   ParsedId,
   comparePositions,
   parseId,
+  streamIdOf,
 } from './log-position.rule';
 
 /** One entry of the log as the checker sees it. */
@@ -20,9 +21,14 @@ export interface LogEntry {
   readonly deliverable: boolean;
 }
 
-/** The whole log of one epoch, in order, with a lookup from id to index. */
+/**
+ * The whole log as it stands at the end, in order, with a lookup by stream
+ * id. Its entries carry the current epoch; an entry that was delivered
+ * under an earlier epoch (the log started a new one after a rewind, keeping
+ * the stream) is found by its stream id.
+ */
 export class EventLogSnapshot {
-  private readonly indexById = new Map<string, number>();
+  private readonly indexByStreamId = new Map<string, number>();
 
   constructor(
     readonly epoch: string,
@@ -32,17 +38,18 @@ export class EventLogSnapshot {
     /** `max-deleted-entry-id` of XINFO STREAM: the newest id trimming removed. */
     readonly maxDeletedId: string,
   ) {
-    entries.forEach((entry, i) => this.indexById.set(entry.id, i));
+    entries.forEach((entry, i) =>
+      this.indexByStreamId.set(streamIdOf(entry.pos), i),
+    );
   }
 
+  /** Index of the entry with the stream id of `id`, whatever its epoch label. */
   indexOf(id: string): number | undefined {
-    return this.indexById.get(id);
+    const pos = parseId(id);
+    return pos ? this.indexByStreamId.get(streamIdOf(pos)) : undefined;
   }
 
-  /**
-   * Index of the first entry strictly after `pos` (entries.length when none);
-   * `pos` must be of this epoch.
-   */
+  /** Index of the first entry strictly after `pos` by stream id (entries.length when none). */
   firstAfter(pos: ParsedId): number {
     let lo = 0;
     let hi = this.entries.length;

@@ -4,6 +4,7 @@ import {
   comparePositions,
   parseId,
   scopeKey,
+  streamIdOf,
   visibleTo,
 } from './log-position.rule';
 import {
@@ -100,6 +101,7 @@ export interface CheckCounts {
   pending: number;
   failedButWritten: number;
   retried: number;
+  rewoundDeliveries: number;
   appendedTwice: number;
   lostUnderLeaderDurability: number;
   logEntries: number;
@@ -163,6 +165,7 @@ class SoakChecker {
     pending: 0,
     failedButWritten: 0,
     retried: 0,
+    rewoundDeliveries: 0,
     appendedTwice: 0,
     lostUnderLeaderDurability: 0,
     logEntries: 0,
@@ -290,11 +293,15 @@ class SoakChecker {
       walk.connection(connection);
     }
     // The drain ends with every client live; each must have reached the fence.
-    if (fence === undefined) return;
+    if (fence === undefined) {
+      walk.finish();
+      return;
+    }
     const last = [...client.connections]
       .reverse()
       .find((c) => c.connectedAt !== null);
     if (!last) {
+      walk.finish();
       this.violate(
         'incomplete',
         client.name,
@@ -362,18 +369,17 @@ class SoakChecker {
       case 'no_cursor':
         return cursorSent ? 'a cursor was sent' : null;
       case 'epoch_changed':
-        return pos !== null && pos.epoch === this.log.epoch
-          ? `the cursor is of the current epoch ${this.log.epoch}`
+        return pos !== null && target !== null && pos.epoch === target.epoch
+          ? `the position ${pos.epoch}:${streamIdOf(pos)} is of the epoch it moved to`
           : null;
       case 'trimmed':
-        if (pos === null || pos.epoch !== this.log.epoch) return null;
+        if (pos === null) return null;
         return this.maxDeleted !== null &&
           comparePositions(this.maxDeleted, pos) > 0
           ? null
           : `nothing after ${pos.ms}-${pos.seq} was trimmed (max-deleted-entry-id ${this.limits.maxDeletedId})`;
       case 'limit_exceeded': {
-        if (pos === null || target === null || pos.epoch !== target.epoch)
-          return null;
+        if (pos === null || target === null) return null;
         const from = this.after(pos);
         const to = this.log.firstAfter(target);
         const visible = this.visibleBetween(held, from, to);
@@ -419,7 +425,7 @@ class SoakChecker {
       );
       return;
     }
-    if (pos === null || pos.epoch !== this.log.epoch) return;
+    if (pos === null) return;
     const next = this.nextVisible(held, this.log.firstAfter(pos));
     if (next === null) return;
     const appendedAt = next.pos.ms - this.t0;
@@ -668,13 +674,22 @@ interface Narrowing {
  * Walks one client's connections in order. A lineage is a chain of
  * connections carried on by the same cursor; a connection without a cursor
  * starts a new one.
+ *
+ * Positions are ordered by stream id across the whole run. Their epoch is
+ * checked apart: only a typed notice may move a lineage into another epoch.
+ * An event received under an earlier epoch whose stream id the final log no
+ * longer holds was rewound (a failover to a replica that missed it, a
+ * restore from an older snapshot); that is allowed only if an
+ * `epoch_changed` notice follows in the lineage, and counted.
  */
 class LineageWalk {
   private pos: ParsedId | null = null;
-  /** Log indices received since the lineage began or last lost continuity. */
-  private readonly seen = new Set<number>();
+  /** Stream ids received since the lineage began or last lost continuity. */
+  private readonly seen = new Set<string>();
   private held: ReadonlySet<string> = new Set();
   private cursor: string | null = null;
+  /** Receipts the log no longer holds, waiting for the `epoch_changed` that explains them. */
+  private rewound: { id: string; t: number; name: string }[] = [];
 
   constructor(
     private readonly checker: SoakChecker,
@@ -690,6 +705,7 @@ class LineageWalk {
     const counts = checker.counts;
     const name = `${this.subject}#${c.seq}`;
     if (c.cursor === null) {
+      this.endLineage();
       counts.lineages++;
       this.pos = null;
       this.seen.clear();
@@ -733,11 +749,12 @@ class LineageWalk {
               item.t,
             );
           for (const id of item.ids) this.receive(id, item.t, name, narrowing);
+          this.cursor = this.positionId();
           break;
         }
         case 'ready': {
-          counts.readies[item.info.reason ?? 'recovered'] =
-            (counts.readies[item.info.reason ?? 'recovered'] ?? 0) + 1;
+          const key = item.info.reason ?? 'recovered';
+          counts.readies[key] = (counts.readies[key] ?? 0) + 1;
           if (ready)
             checker.violate(
               'protocol',
@@ -767,11 +784,11 @@ class LineageWalk {
                 '`ready` said recovered, but the connection sent no cursor.',
                 item.t,
               );
-            if (target.epoch !== this.log.epoch) {
+            if (this.pos !== null && target.epoch !== this.pos.epoch) {
               checker.violate(
-                'phantom',
+                'protocol',
                 name,
-                `\`ready\` named ${item.info.lastEventId}, outside the log's epoch ${this.log.epoch}.`,
+                `\`ready\` said recovered at ${item.info.lastEventId}, in another epoch than the cursor ${this.positionId()}.`,
                 item.t,
               );
               break;
@@ -842,14 +859,13 @@ class LineageWalk {
           narrowing = null;
           break;
       }
-      if (item.k === 'batch') this.cursor = this.positionId();
     }
     checker.liveness(name, this.subject, c, this.pos, this.held, ready);
   }
 
   private positionId(): string | null {
     if (this.pos === null) return this.cursor;
-    return `${this.pos.epoch}:${this.pos.ms}-${this.pos.seq}`;
+    return `${this.pos.epoch}:${streamIdOf(this.pos)}`;
   }
 
   private receive(
@@ -860,47 +876,55 @@ class LineageWalk {
   ): void {
     const checker = this.checker;
     checker.counts.deliveries++;
-    const index = this.log.indexOf(id);
-    if (index === undefined) {
+    const received = parseId(id);
+    if (received === null) {
+      checker.violate('phantom', name, `Received a malformed id ${id}.`, t);
+      return;
+    }
+    if (this.pos !== null && received.epoch !== this.pos.epoch) {
       checker.violate(
         'phantom',
         name,
-        `Received ${id}, which is not in the log (epoch ${this.log.epoch}).`,
+        `Received ${id} while the lineage stood in epoch ${this.pos.epoch}, without a notice moving it.`,
         t,
       );
       return;
     }
-    const entry = this.log.entries[index];
-    if (this.pos !== null) {
-      if (entry.pos.epoch !== this.pos.epoch) {
-        checker.violate(
-          'phantom',
-          name,
-          `Received ${id} while the lineage stood in epoch ${this.pos.epoch}.`,
-          t,
-        );
-        return;
-      }
-      if (comparePositions(entry.pos, this.pos) <= 0) {
-        checker.violate(
-          this.seen.has(index) ? 'duplicate' : 'out_of_order',
-          name,
-          `Received ${id} after ${this.positionId()}${this.seen.has(index) ? ', a second time' : ''}.`,
-          t,
-        );
-        return;
-      }
+    const key = streamIdOf(received);
+    if (this.pos !== null && comparePositions(received, this.pos) <= 0) {
+      checker.violate(
+        this.seen.has(key) ? 'duplicate' : 'out_of_order',
+        name,
+        `Received ${id} after ${this.positionId()}${this.seen.has(key) ? ', a second time' : ''}.`,
+        t,
+      );
+      return;
     }
+    const index = this.log.indexOf(id);
     // The gap check comes first: it may find that narrower scopes took effect before this event.
     checker.gapBefore(
       name,
       this.pos,
-      index,
+      index ?? this.log.firstAfter(received),
       this.held,
       narrowing,
       t,
       `before ${id}`,
     );
+    this.pos = received;
+    this.seen.add(key);
+    if (index === undefined) {
+      if (received.epoch === this.log.epoch)
+        checker.violate(
+          'phantom',
+          name,
+          `Received ${id}, which is not in the log.`,
+          t,
+        );
+      else this.rewound.push({ id, t, name });
+      return;
+    }
+    const entry = this.log.entries[index];
     // Until a refresh is acknowledged, the old scopes may still apply; once
     // the walk saw the new ones take effect, only they do.
     const scopes = narrowing
@@ -916,8 +940,6 @@ class LineageWalk {
         t,
       );
     }
-    this.pos = entry.pos;
-    this.seen.add(index);
   }
 
   /** A typed `ready` or `resync_required` without continuity: the gap is allowed if its reason explains it. */
@@ -941,15 +963,32 @@ class LineageWalk {
       checker.violate(
         'unexplained_reset',
         name,
-        `\`${notice}\` with reason ${reason} moved the client from ${this.positionId()} to ${target.epoch}:${target.ms}-${target.seq}, but ${unexplained}.`,
+        `\`${notice}\` with reason ${reason} moved the client from ${this.positionId()} to ${target.epoch}:${streamIdOf(target)}, but ${unexplained}.`,
         t,
       );
+    if (reason === 'epoch_changed') {
+      checker.counts.rewoundDeliveries += this.rewound.length;
+      this.rewound = [];
+    }
     this.pos = target;
     this.seen.clear();
   }
 
+  /** A lineage ends: receipts the log lost must have been followed by `epoch_changed`. */
+  private endLineage(): void {
+    for (const r of this.rewound)
+      this.checker.violate(
+        'phantom',
+        r.name,
+        `Received ${r.id}, which the log no longer holds, and no \`epoch_changed\` followed.`,
+        r.t,
+      );
+    this.rewound = [];
+  }
+
   /** After the drain: the lineage must have reached the fence event. */
   tail(fence: number, caughtUp: boolean): void {
+    this.endLineage();
     const entry = this.log.entries[fence];
     if (
       this.pos === null ||
@@ -963,6 +1002,11 @@ class LineageWalk {
         null,
       );
     }
+  }
+
+  /** The client has no more connections (no fence to check). */
+  finish(): void {
+    this.endLineage();
   }
 }
 

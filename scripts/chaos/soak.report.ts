@@ -44,6 +44,7 @@ export function formatReport(outcome: SoakOutcome): string[] {
   row('  refused or failed to connect', c.connectErrors);
   row('deliveries', c.deliveries);
   row('resent batches (unacknowledged in time)', c.resends);
+  row('deliveries the log then lost (rewound)', c.rewoundDeliveries);
   for (const [reason, n] of Object.entries(c.readies).sort())
     row(`ready ${reason}`, n);
   for (const [reason, n] of Object.entries(c.resyncs).sort())
