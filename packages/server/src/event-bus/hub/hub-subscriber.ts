@@ -73,6 +73,8 @@ export class HubSubscriber {
   private prefetched: PageRead | null = null;
   /** Set while the hub fans out a batch: the subscriber got events and is kicked once at the end. */
   offered = false;
+  /** Page reads that failed in a row; the pump waits longer after each and tries again. */
+  private readFailures = 0;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
   /** The scopes this connection holds (a few, so an array). */
@@ -328,6 +330,7 @@ export class HubSubscriber {
     let page;
     try {
       page = await request.page;
+      if (this.readFailures > 0) this.readRecovered();
     } catch (error) {
       if (this.closed) return null;
       if (
@@ -337,7 +340,13 @@ export class HubSubscriber {
         this.jumpToLive(error.reason);
         return null;
       }
-      throw error;
+      if (error instanceof CursorNotCoveredError) throw error;
+      // The log is out of reach for now (Redis restarting or failing over).
+      // Giving up would leave the client connected and waiting for nothing:
+      // it reconnects only when its connection drops. So the subscriber keeps
+      // its position and reads again once the log answers.
+      await this.waitAfterReadFailure(error);
+      return null;
     }
     if (this.closed) return null;
     // A page that stopped short of the range read `limit` entries, some
@@ -369,6 +378,27 @@ export class HubSubscriber {
       this.prefetchNext();
     }
     return visible;
+  }
+
+  private async waitAfterReadFailure(error: unknown): Promise<void> {
+    this.readFailures++;
+    if (this.readFailures === 1) {
+      HubSubscriber.logger.warn(
+        `Reading the log for subscriber ${this.transport.id} (user ${this.principal.userId}) failed (${(error as Error)?.message ?? error}); retrying while the connection stays open.`,
+      );
+    }
+    const delay = Math.min(
+      READ_RETRY_BASE_MS * 2 ** Math.min(this.readFailures - 1, 5),
+      READ_RETRY_MAX_MS,
+    );
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  private readRecovered(): void {
+    HubSubscriber.logger.log(
+      `Reading the log for subscriber ${this.transport.id} works again after ${this.readFailures} failed attempt(s).`,
+    );
+    this.readFailures = 0;
   }
 
   /** Switches to live at the newer of the horizon and the hub position. */
@@ -439,6 +469,10 @@ export class HubSubscriber {
     }
   }
 }
+
+/** Backoff between page reads while the log is out of reach. */
+const READ_RETRY_BASE_MS = 100;
+const READ_RETRY_MAX_MS = 3_000;
 
 const EVICTION_CAUSES: Record<string, string> = {
   delivery_failures: 'consecutive delivery failures',

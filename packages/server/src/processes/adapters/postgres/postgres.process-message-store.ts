@@ -316,6 +316,12 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
       throw unavailable(error);
     }
     let broken: Error | undefined;
+    // While a client is checked out the pool does not listen for its errors:
+    // a connection the server ends between two statements (a restart) would
+    // emit an unhandled 'error' and end the process. It is destroyed instead.
+    const events = client as Partial<ErrorEvents>;
+    const dropped = (error: Error) => (broken ??= error);
+    events.on?.('error', dropped);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -329,9 +335,16 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
         ? error
         : unavailable(error);
     } finally {
+      events.removeListener?.('error', dropped);
       client.release(broken);
     }
   }
+}
+
+/** The error events of a `pg` client; a pool of another make may not have them. */
+interface ErrorEvents {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 function unavailable(error: unknown): ProcessMessageStoreUnavailableError {

@@ -1,0 +1,564 @@
+import { EventLogSnapshot, LogEntry } from './event-log.reader';
+import { CheckLimits, ViolationKind, checkSoak } from './invariant.checker';
+import { parseId } from './log-position.rule';
+import {
+  ClientRecord,
+  ConnectionItem,
+  ConnectionRecord,
+  ProcessRecord,
+  PublishRecord,
+  SoakRecord,
+} from './soak.record';
+
+/**
+ * Proves on small hand-made records that the checker reports each kind of
+ * violation, and nothing on a record that only shows what the protocol
+ * allows (resends, typed resets, narrowing in flight). The soak runs it
+ * first: a checker that cannot fail would make every verdict worthless.
+ */
+export function runCheckerSelfTest(): string[] {
+  const failures: string[] = [];
+  for (const scenario of SCENARIOS) {
+    const record = emptyRecord();
+    scenario.build(record);
+    const result = checkSoak(record, scenario.log ?? LOG, {
+      ...LIMITS,
+      ...(scenario.limits ?? {}),
+    });
+    const kinds = new Set(result.violations.map((v) => v.kind));
+    const expected = new Set(scenario.expect);
+    const missing = [...expected].filter((k) => !kinds.has(k));
+    const extra = [...kinds].filter((k) => !expected.has(k));
+    if (missing.length > 0 || extra.length > 0)
+      failures.push(
+        `${scenario.name}: expected [${[...expected].join(', ')}], got [${[...kinds].join(', ')}]: ${result.violations
+          .map((v) => v.detail)
+          .slice(0, 3)
+          .join(' | ')}`,
+      );
+  }
+  return failures;
+}
+
+const EPOCH = 'e1';
+const id = (n: number) => `${EPOCH}:1000-${n}`;
+/** Entry n (1..12): scopes cycle [], [agent:a], [agent:b], [agent:a, role:x]; 12 is the fence. */
+const SCOPES: string[][] = [
+  [],
+  ['agent:a'],
+  ['agent:b'],
+  ['agent:a', 'role:x'],
+];
+const ENTRIES: LogEntry[] = Array.from({ length: 12 }, (_, i) => {
+  const n = i + 1;
+  return {
+    id: id(n),
+    pos: parseId(id(n))!,
+    type: n === 12 ? 'soak.fence' : 'soak.tick',
+    scopes: n === 12 ? [] : SCOPES[n % 4],
+    pub: n === 12 ? 'fence' : `p${n}`,
+    part: 0,
+    deliverable: true,
+  };
+});
+const LOG = new EventLogSnapshot(EPOCH, ENTRIES, 0, '0-0');
+const FENCE = id(12);
+/** Visible to [agent:a]: scopes [] and [agent:a]: 1, 4, 5, 8, 9, 12. */
+const VISIBLE_A = [1, 4, 5, 8, 9, 12];
+/** Visible to [agent:a, role:x]: all but [agent:b]: 1, 3, 4, 5, 7, 8, 9, 11, 12. */
+const VISIBLE_AX = [1, 3, 4, 5, 7, 8, 9, 11, 12];
+
+const LIMITS: CheckLimits = {
+  ackTimeoutMs: 5000,
+  replayLimit: 100,
+  replayScanLimit: 1000,
+  maxDeletedId: '0-0',
+  rssGrowthLimit: 0.1,
+  rssWarmupMs: 20_000,
+  livenessMs: 20_000,
+  leaderDurabilityFailover: false,
+  idempotentPublishes: true,
+};
+
+function emptyRecord(): SoakRecord {
+  return {
+    settings: {
+      seed: 0,
+      minutes: 1,
+      clients: 1,
+      sentinel: false,
+      durability: null,
+      prefix: 'self-test',
+      ackTimeoutMs: 5000,
+      publishRate: 1,
+      defect: null,
+    },
+    // Entries carry id time 1000 ms: one second into the run.
+    startedAtIso: new Date(0).toISOString(),
+    faultPhaseEnd: 100_000,
+    finishedAt: 100_000,
+    notes: [],
+    clients: [],
+    publishes: [],
+    faults: [],
+    processes: [],
+    rss: [],
+    nodeLives: [],
+    crashes: [],
+    fenceId: FENCE,
+  };
+}
+
+let clock = 0;
+const batch = (ns: number[], ackAfter: number | null = 0): ConnectionItem => {
+  const t = ++clock;
+  return {
+    k: 'batch',
+    t,
+    ids: ns.map(id),
+    ackAt: ackAfter === null ? null : t + ackAfter,
+  };
+};
+const ready = (
+  recovered: boolean,
+  at: number,
+  reason?: string,
+): ConnectionItem => ({
+  k: 'ready',
+  t: ++clock,
+  info: {
+    recovered,
+    reason,
+    replayed: 0,
+    lastEventId: at === 0 ? `${EPOCH}:0-0` : id(at),
+  },
+});
+
+function connection(
+  seq: number,
+  cursor: number | null,
+  scopes: string[],
+  items: ConnectionItem[],
+): ConnectionRecord {
+  return {
+    seq,
+    node: 0,
+    cursor: cursor === null ? null : cursor === 0 ? `${EPOCH}:0-0` : id(cursor),
+    scopes,
+    openedAt: 0,
+    connectedAt: 0,
+    connectError: null,
+    closedAt: 50,
+    closeReason: null,
+    items,
+  };
+}
+
+function client(connections: ConnectionRecord[]): ClientRecord {
+  return {
+    name: 'c',
+    userId: 'u',
+    kind: 'raw',
+    profile: 'prompt',
+    connections,
+    caughtUp: true,
+  };
+}
+
+/** One connection from the start that receives `ns` in batches of two after a ready at the origin. */
+function simple(scopes: string[], ns: number[]): ClientRecord {
+  const items: ConnectionItem[] = [ready(false, 0, 'no_cursor')];
+  for (let i = 0; i < ns.length; i += 2) items.push(batch(ns.slice(i, i + 2)));
+  return client([connection(1, null, scopes, items)]);
+}
+
+function publish(pub: string, ids: string[]): PublishRecord {
+  return {
+    pub,
+    via: 'port',
+    node: -1,
+    count: ids.length,
+    scopes: ids.map(() => []),
+    sentAt: 0,
+    settledAt: 1,
+    outcome: 'resolved',
+    attempts: 1,
+    ids,
+    error: null,
+  };
+}
+
+function process(
+  writes: [string, number | null][],
+  stored: string[],
+  delivered: number[],
+): ProcessRecord {
+  return {
+    id: 'proc',
+    startedAt: 0,
+    writes: writes.map(([w, seq]) => ({
+      w,
+      sentAt: 0,
+      node: 0,
+      settledAt: 1,
+      status: seq === null ? 503 : 201,
+      seq,
+      error: null,
+    })),
+    endStatus: 'completed',
+    endedAt: 2,
+    readers: [
+      {
+        name: 'r',
+        processId: 'proc',
+        delivered,
+        ended: 'completed',
+        connections: [
+          {
+            node: 0,
+            lastEventId: 0,
+            openedAt: 0,
+            status: 200,
+            seqs: delivered,
+            statuses: [],
+            end: 'completed',
+            closedAt: 3,
+          },
+        ],
+        errors: [],
+      },
+    ],
+    stored: stored.map((w, i) => ({ seq: i + 1, w })),
+  };
+}
+
+/**
+ * The log after a failover to a replica that missed entries 10 and 11: the
+ * stream goes on under the new epoch "e1"; the client saw the old epoch "e0".
+ */
+const LOG_AFTER_REWIND = new EventLogSnapshot(
+  EPOCH,
+  ENTRIES.filter((_, i) => i !== 9 && i !== 10),
+  0,
+  '0-0',
+);
+
+/** Old-epoch events 1 to 9 and the lost 10, then (or not) `epoch_changed` to 11 and the fence. */
+function rewoundItems(notice: boolean): ConnectionItem[] {
+  const old = (ns: number[]): ConnectionItem => ({
+    k: 'batch',
+    t: ++clock,
+    ids: ns.map((n) => `e0:1000-${n}`),
+    ackAt: clock,
+  });
+  return [
+    {
+      k: 'ready',
+      t: ++clock,
+      info: {
+        recovered: false,
+        reason: 'no_cursor',
+        replayed: 0,
+        lastEventId: 'e0:0-0',
+      },
+    },
+    old([1, 4]),
+    old([5, 8]),
+    old([9]),
+    { k: 'batch', t: ++clock, ids: ['e0:1000-10'], ackAt: clock },
+    ...(notice
+      ? [
+          {
+            k: 'resync' as const,
+            t: ++clock,
+            info: { reason: 'epoch_changed', lastEventId: id(11) },
+          },
+          batch([12]),
+        ]
+      : []),
+  ];
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly expect: ViolationKind[];
+  readonly limits?: Partial<CheckLimits>;
+  readonly log?: EventLogSnapshot;
+  build(record: SoakRecord): void;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'a clean record with resends, a resumed connection and narrowing in flight',
+    expect: [],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1, 3], null),
+              batch([1, 3]), // resent: the first was never acknowledged
+              batch([4]),
+            ],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a', 'role:x'],
+            [
+              batch([5]),
+              ready(true, 6),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              batch([8]), // 7 [agent:a, role:x] skipped: the narrower scopes took effect
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([9, 12]),
+            ],
+          ),
+        ]),
+      );
+      record.publishes.push(publish('p1', [id(1)]));
+      record.processes.push(
+        process(
+          [
+            ['w1', 1],
+            ['w2', null],
+          ],
+          ['w1'],
+          [1],
+        ),
+      );
+    },
+  },
+  {
+    name: 'a missing event',
+    expect: ['gap'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 8, 9, 12])),
+  },
+  {
+    name: 'an event sent twice after an acknowledgement',
+    expect: ['duplicate'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.splice(2, 0, batch([1, 4]));
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'events out of order',
+    expect: ['out_of_order', 'gap'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 5, 4, 8, 9, 12])),
+  },
+  {
+    name: 'an event outside the scopes',
+    expect: ['out_of_scope'],
+    build: (r) =>
+      void r.clients.push(simple(['agent:a'], [1, 2, 4, 5, 8, 9, 12])),
+  },
+  {
+    name: 'an event the log never held',
+    expect: ['phantom'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.push({
+        k: 'batch',
+        t: ++clock,
+        ids: [`${EPOCH}:5000-0`],
+        ackAt: clock,
+      });
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a reset whose reason does not hold',
+    expect: ['unexplained_reset'],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a'],
+            [ready(false, 0, 'no_cursor'), batch([1, 4])],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a'],
+            [ready(false, 8, 'trimmed'), batch([9, 12])],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a trimmed reset that trimming explains',
+    expect: [],
+    limits: { maxDeletedId: '1000-7' },
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a'],
+            [ready(false, 0, 'no_cursor'), batch([1, 4])],
+          ),
+          connection(
+            2,
+            4,
+            ['agent:a'],
+            [ready(false, 8, 'trimmed'), batch([9, 12])],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'events of an earlier epoch, one of them rewound, then epoch_changed',
+    expect: [],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      record.clients.push(
+        client([connection(1, null, ['agent:a'], rewoundItems(true))]),
+      );
+    },
+  },
+  {
+    name: 'an event the log lost, with no epoch_changed after it',
+    expect: ['phantom', 'incomplete'],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      record.clients.push(
+        client([connection(1, null, ['agent:a'], rewoundItems(false))]),
+      );
+    },
+  },
+  {
+    name: 'a second ready',
+    expect: ['protocol'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.push(ready(true, 12));
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a client short of the fence',
+    expect: ['incomplete'],
+    build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 5, 8, 9])),
+  },
+  {
+    name: 'a connection that stays open but stops delivering',
+    expect: ['stalled'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      // A first connection, open for the whole run, stopped after event 4.
+      const stuck = connection(
+        1,
+        null,
+        ['agent:a'],
+        [ready(false, 0, 'no_cursor'), batch([1, 4])],
+      );
+      stuck.closedAt = 60_000;
+      c.connections[0] = { ...c.connections[0], seq: 2, cursor: id(4) };
+      c.connections[0].items.splice(0, 2);
+      c.connections.unshift(stuck);
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'a connection that never gets ready',
+    expect: ['stalled'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      const silent = connection(1, null, ['agent:a'], []);
+      silent.closedAt = 30_000;
+      c.connections.unshift(silent);
+      c.connections[1] = { ...c.connections[1], seq: 2 };
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'an old-scope event after the narrower scopes took effect',
+    expect: ['out_of_scope'],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1]),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              batch([4, 5]), // skips 3 [agent:a, role:x]: narrowed from here on
+              batch([7]), // [agent:a, role:x] no longer allowed
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([8, 9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a resolved publish that is not in the log',
+    expect: ['lost_publish'],
+    build: (r) => void r.publishes.push(publish('p1', [`${EPOCH}:1000-99`])),
+  },
+  {
+    name: 'a keyed publish written twice',
+    expect: ['duplicate_append'],
+    log: new EventLogSnapshot(
+      EPOCH,
+      ENTRIES.map((e, i) => (i === 1 ? { ...e, pub: 'p1' } : e)),
+      0,
+      '0-0',
+    ),
+    build: (r) => void r.publishes.push(publish('p1', [id(1)])),
+  },
+  {
+    name: 'a 201 write the store does not hold, and a reader that missed one',
+    expect: ['process_lost_write', 'process_stream'],
+    build: (r) =>
+      void r.processes.push(
+        process(
+          [
+            ['w1', 1],
+            ['w2', 2],
+          ],
+          ['w1', 'wX'],
+          [1],
+        ),
+      ),
+  },
+  {
+    name: 'a node that ended by itself',
+    expect: ['crash'],
+    build: (r) =>
+      void r.crashes.push({
+        node: 1,
+        at: 10,
+        exit: 'code 1',
+        output: 'Error: Connection terminated unexpectedly',
+      }),
+  },
+  {
+    name: 'node RSS growing by a fifth',
+    expect: ['rss_growth'],
+    build(record) {
+      for (let t = 0; t <= 100_000; t += 1000)
+        record.rss.push({
+          t,
+          rss: [100e6 + (t > 50_000 ? (t - 50_000) * 400 : 0)],
+        });
+    },
+  },
+];
+
+export { VISIBLE_AX };
