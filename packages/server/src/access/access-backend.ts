@@ -28,7 +28,11 @@ export function createAccessBackend(bus: EventBusModuleOptions): AccessBackend {
       'access',
     );
     return {
-      revocations: new RedisRevocationStore(redis, prefix),
+      revocations: new RedisRevocationStore(
+        redis,
+        prefix,
+        bus.commandTimeoutMs,
+      ),
       throttler: new RedisThrottlerStorage(redis, prefix),
       async close() {
         await closeRedisClient(redis);

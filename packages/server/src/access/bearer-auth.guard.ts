@@ -7,6 +7,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { RETRY_AFTER_SECONDS } from '../event-bus/domain/idempotency-key';
 import { WILDCARD_SCOPE } from '../event-bus/domain/scope';
 import { bearerToken } from './access';
 import { AccessService } from './access.service';
@@ -43,10 +44,15 @@ export class BearerAuthGuard implements CanActivate {
     if (!granted.granted) {
       if (granted.reason === 'no_access')
         throw new ForbiddenException('This principal has no access.');
-      if (granted.reason === 'unavailable')
+      if (granted.reason === 'unavailable') {
+        context
+          .switchToHttp()
+          .getResponse<{ setHeader(name: string, value: string): void }>()
+          .setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
         throw new ServiceUnavailableException(
           'Access cannot be checked right now; retry shortly.',
         );
+      }
       if (granted.reason === 'revoked')
         throw new UnauthorizedException(
           'The bearer token was revoked; sign in again for a new one.',

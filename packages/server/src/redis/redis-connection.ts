@@ -282,5 +282,20 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
     client.disconnect();
     return;
   }
-  await client.quit().catch(() => client.disconnect());
+  // QUIT waits for a connection; one that is still reconnecting (Redis
+  // restarting, failing over) could hold a shutting-down node forever.
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), QUIT_TIMEOUT_MS);
+    timer.unref();
+  });
+  const quit = await Promise.race([
+    client.quit().catch(() => 'failed' as const),
+    gaveUp,
+  ]);
+  clearTimeout(timer);
+  if (quit === 'timeout' || quit === 'failed') client.disconnect();
 }
+
+/** How long closing waits for Redis to answer QUIT before it drops the connection. */
+const QUIT_TIMEOUT_MS = 1_000;

@@ -4,6 +4,7 @@ import {
   Controller,
   HttpCode,
   Post,
+  Res,
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
@@ -13,6 +14,7 @@ import {
 } from '../../access/access-control.service';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
+import { RETRY_AFTER_SECONDS } from '../../event-bus/domain/idempotency-key';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { RevokeDoc } from './revocations.openapi';
 
@@ -34,7 +36,11 @@ export class RevocationsController {
   @HttpCode(202)
   @RequireScope(REVOKE_SCOPE)
   @RevokeDoc({ scope: REVOKE_SCOPE })
-  async revoke(@Body() body: unknown): Promise<{ revokedAt: number }> {
+  async revoke(
+    @Body() body: unknown,
+    @Res({ passthrough: true })
+    response: { setHeader(name: string, value: string): void },
+  ): Promise<{ revokedAt: number }> {
     const sub = (body as { sub?: unknown } | null)?.sub;
     try {
       return { revokedAt: await this.control.revoke(sub as string) };
@@ -46,6 +52,7 @@ export class RevocationsController {
           message: error.message,
           field: 'sub',
         });
+      response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       throw new ServiceUnavailableException(
         `The revocation could not be recorded; retry: ${(error as Error)?.message ?? error}`,
       );

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import {
   ApiAccessResponses,
-  ApiErrorResponse,
+  ApiUnavailableResponse,
   ApiValidationResponse,
 } from '../../openapi/error-responses.openapi';
 import {
@@ -58,8 +58,7 @@ export function RevokeDoc(options: { scope: string }): MethodDecorator {
     }),
     ApiValidationResponse('`sub` is missing or malformed; `field` is `sub`.'),
     ApiAccessResponses(`\`${options.scope}\``),
-    ApiErrorResponse(
-      503,
+    ApiUnavailableResponse(
       'The revocation could not be recorded or announced; retry.',
     ),
   );
