@@ -25,12 +25,15 @@ export interface EventBusModuleOptions {
    */
   prefix?: string;
   /**
-   * Events the log keeps at least (trimmed in steps of 1%).
+   * The most events the log keeps: once 1% more have accumulated, the
+   * oldest are trimmed. Count and age both bound the log; whichever removes
+   * more applies.
    * @default 10000
    */
   maxLen?: number;
   /**
-   * Events younger than this are kept, in milliseconds.
+   * Events older than this (by the time in their id) are trimmed on the
+   * next publish, in milliseconds.
    * @default 3600000
    */
   maxAgeMs?: number;

@@ -4,9 +4,9 @@ import { hostname } from 'node:os';
 export interface EventLogSettings {
   /** Key prefix; also the Redis Cluster hash tag, so all keys of one log share a slot. */
   readonly prefix: string;
-  /** Events kept at least (count retention). */
+  /** The most events kept (count retention); whichever of the two limits removes more applies. */
   readonly maxLen: number;
-  /** Events younger than this are kept (age retention), in milliseconds. */
+  /** Events older than this are removed (age retention), in milliseconds. */
   readonly maxAgeMs: number;
   /** Names this node's consumer group; a restarted node with the same id resumes where it stopped. */
   readonly instanceId: string;
