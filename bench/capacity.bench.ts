@@ -36,7 +36,7 @@ const IDLE_MS = 3_000;
 
 /** Read fan-in: node readers following one log live while it is written at a fixed rate. */
 const FAN_IN_READERS = 4;
-const FAN_IN_RATE = 2_000;
+const FAN_IN_RATES = [2_000, 10_000];
 const FAN_IN_MS = 5_000;
 
 type Fields = string[];
@@ -271,7 +271,12 @@ async function readSection(
 }
 
 /** A bare follower: its own consumer group, blocking XREADGROUP and XACK, no decoding. */
-function rawFollower(url: string, key: string, group: string) {
+function rawFollower(
+  url: string,
+  key: string,
+  group: string,
+  onRead: (count: number) => void,
+) {
   const client = new Redis(url);
   let stopped = false;
   const loop = (async () => {
@@ -290,8 +295,9 @@ function rawFollower(url: string, key: string, group: string) {
         '>',
       )) as [string, [string, string[]][]][] | null;
       const entries = reply?.[0]?.[1] ?? [];
-      if (entries.length > 0)
-        await client.xack(key, group, ...entries.map((e) => e[0]));
+      if (entries.length === 0) continue;
+      await client.xack(key, group, ...entries.map((e) => e[0]));
+      onRead(entries.length);
     }
   })();
   return {
@@ -304,97 +310,116 @@ function rawFollower(url: string, key: string, group: string) {
   };
 }
 
+interface FanInRun {
+  label: string;
+  redisCpu: number;
+  redisSeconds: number;
+  sent: number;
+  read: number;
+}
+
+/** One run of the fan-in measurement: `mode` readers follow a log written at `rate`. */
+async function fanInRun(
+  redis: RedisServerHandle,
+  mode: 'none' | 'raw' | 'product',
+  rate: number,
+): Promise<FanInRun> {
+  const prefix = `bench-capacity-fan-in-${mode}-${rate}`;
+  const log = createEventLog({
+    driver: 'redis',
+    redis: { url: redis.url },
+    prefix,
+    maxLen: 100_000,
+  });
+  await log.publisher.publish(payload(100, 0));
+  let read = 0;
+  const stops: (() => Promise<void>)[] = [];
+  for (let r = 0; r < (mode === 'none' ? 0 : FAN_IN_READERS); r++) {
+    if (mode === 'raw') {
+      const follower = rawFollower(
+        redis.url,
+        streamKey(prefix),
+        `bench-raw-${r}`,
+        (n) => (read += n),
+      );
+      await follower.ready();
+      stops.push(follower.stop);
+    } else {
+      const reader = createEventLog({
+        driver: 'redis',
+        redis: { url: redis.url },
+        prefix,
+        maxLen: 100_000,
+        instanceId: `capacity-fan-in-${r}`,
+      });
+      const hub = new DeliveryHub(
+        reader.subscription as ConstructorParameters<typeof DeliveryHub>[0],
+      );
+      hub.listen({
+        onEvents: (events) => {
+          read += events.length;
+        },
+        onDiscontinuity: () => undefined,
+      });
+      await hub.start();
+      stops.push(async () => {
+        await hub.stop();
+        await reader.close();
+      });
+    }
+  }
+  await sleep(500);
+  let sent = 0;
+  const use = await usage(redis, async () => {
+    sent = await fixedRate(rate, FAN_IN_MS, (k) => {
+      void log.publisher.publish(payload(100, k));
+    });
+    // Let the readers take the last events.
+    await sleep(300);
+  });
+  for (const stop of stops) await stop();
+  await log.close();
+  return {
+    label:
+      mode === 'none'
+        ? 'no reader: publishing alone'
+        : mode === 'raw'
+          ? `${FAN_IN_READERS} bare followers: XREADGROUP BLOCK + XACK (baseline)`
+          : `${FAN_IN_READERS} streamgate node readers (hub listeners)`,
+    redisCpu: use.redisCpu / use.wall,
+    redisSeconds: use.redisCpu,
+    sent,
+    read,
+  };
+}
+
 /**
  * Redis CPU per event and per node reader while the log is written at a fixed
  * rate: every node reads the whole log, so this is what each added node costs
  * the shard. Measured as the CPU above a run with no reader.
  */
 async function fanInSection(redis: RedisServerHandle): Promise<string[]> {
-  const runs: {
-    label: string;
-    redisCpu: number;
-    redisSeconds: number;
-    sent: number;
-  }[] = [];
-  for (const mode of ['none', 'raw', 'product'] as const) {
-    const prefix = `bench-capacity-fan-in-${mode}`;
-    const log = createEventLog({
-      driver: 'redis',
-      redis: { url: redis.url },
-      prefix,
-      maxLen: 100_000,
-    });
-    await log.publisher.publish(payload(100, 0));
-    const stops: (() => Promise<void>)[] = [];
-    for (let r = 0; r < (mode === 'none' ? 0 : FAN_IN_READERS); r++) {
-      if (mode === 'raw') {
-        const follower = rawFollower(
-          redis.url,
-          streamKey(prefix),
-          `bench-raw-${r}`,
-        );
-        await follower.ready();
-        stops.push(follower.stop);
-      } else {
-        const reader = createEventLog({
-          driver: 'redis',
-          redis: { url: redis.url },
-          prefix,
-          maxLen: 100_000,
-          instanceId: `capacity-fan-in-${r}`,
-        });
-        const hub = new DeliveryHub(
-          reader.subscription as ConstructorParameters<typeof DeliveryHub>[0],
-        );
-        hub.listen({
-          onEvents: () => undefined,
-          onDiscontinuity: () => undefined,
-        });
-        await hub.start();
-        stops.push(async () => {
-          await hub.stop();
-          await reader.close();
-        });
-      }
-    }
-    await sleep(500);
-    let sent = 0;
-    const use = await usage(redis, async () => {
-      sent = await fixedRate(FAN_IN_RATE, FAN_IN_MS, (k) => {
-        void log.publisher.publish(payload(100, k));
-      });
-      // Let the readers take the last events.
-      await sleep(300);
-    });
-    for (const stop of stops) await stop();
-    await log.close();
-    runs.push({
-      label:
-        mode === 'none'
-          ? 'no reader: publishing alone'
-          : mode === 'raw'
-            ? `${FAN_IN_READERS} bare followers: XREADGROUP BLOCK + XACK (baseline)`
-            : `${FAN_IN_READERS} streamgate node readers (hub listeners)`,
-      redisCpu: use.redisCpu / use.wall,
-      redisSeconds: use.redisCpu,
-      sent,
-    });
-  }
-  const [none, raw, product] = runs;
-  const perEvent = (r: (typeof runs)[number]) =>
-    (1e6 * r.redisSeconds) / r.sent;
-  // Redis CPU per event with readers, less the same without: what the readers added.
-  const perReader = (r: (typeof runs)[number]) =>
-    (perEvent(r) - perEvent(none)) / FAN_IN_READERS;
-  return [
-    `The log is written at ${fmt(FAN_IN_RATE)} events/s (100 B, single \`publish()\` calls) for ${FAN_IN_MS / 1000} s while ${FAN_IN_READERS} readers follow it live. Redis CPU is % of one core; per event per reader is the Redis CPU per event above the run without readers, divided by the readers.`,
+  const lines = [
+    `The log is written with single \`publish()\` calls (100 B) at a fixed rate for ${FAN_IN_MS / 1000} s while ${FAN_IN_READERS} readers follow it live, each with its own consumer group. Redis CPU is % of one core; per event per reader is the Redis CPU per event above the run without readers, divided by the readers. "read" counts the events the readers took (events × readers when none is missing).`,
     '',
-    '| run | redis-server CPU % | redis-server CPU µs/event | µs per event per reader | vs raw |',
-    '|---|---:|---:|---:|---:|',
-    `| ${none.label} | ${fmt(100 * none.redisCpu, 1)} | ${fmt(perEvent(none), 1)} | — | — |`,
-    `| ${raw.label} | ${fmt(100 * raw.redisCpu, 1)} | ${fmt(perEvent(raw), 1)} | ${fmt(perReader(raw), 1)} | 1.00 |`,
-    `| ${product.label} | ${fmt(100 * product.redisCpu, 1)} | ${fmt(perEvent(product), 1)} | ${fmt(perReader(product), 1)} | ${fmt(perReader(product) / perReader(raw), 2)} |`,
+    '| events/s | run | redis-server CPU % | redis-server CPU µs/event | µs per event per reader | vs raw | read/expected |',
+    '|---:|---|---:|---:|---:|---:|---:|',
   ];
+  for (const rate of FAN_IN_RATES) {
+    const none = await fanInRun(redis, 'none', rate);
+    const raw = await fanInRun(redis, 'raw', rate);
+    const product = await fanInRun(redis, 'product', rate);
+    const perEvent = (r: FanInRun) => (1e6 * r.redisSeconds) / r.sent;
+    // Redis CPU per event with readers, less the same without: what the readers added.
+    const perReader = (r: FanInRun) =>
+      (perEvent(r) - perEvent(none)) / FAN_IN_READERS;
+    lines.push(
+      `| ${fmt(rate)} | ${none.label} | ${fmt(100 * none.redisCpu, 1)} | ${fmt(perEvent(none), 1)} | — | — | — |`,
+      `| ${fmt(rate)} | ${raw.label} | ${fmt(100 * raw.redisCpu, 1)} | ${fmt(perEvent(raw), 1)} | ${fmt(perReader(raw), 1)} | 1.00 | ${fmt(raw.read)}/${fmt(raw.sent * FAN_IN_READERS)} |`,
+      `| ${fmt(rate)} | ${product.label} | ${fmt(100 * product.redisCpu, 1)} | ${fmt(perEvent(product), 1)} | ${fmt(perReader(product), 1)} | ${fmt(perReader(product) / perReader(raw), 2)} | ${fmt(product.read)}/${fmt(product.sent * FAN_IN_READERS)} |`,
+    );
+  }
+  return lines;
 }
 
 async function usedMemory(client: Redis): Promise<number> {
