@@ -321,7 +321,7 @@ interface FanInRun {
 /** One run of the fan-in measurement: `mode` readers follow a log written at `rate`. */
 async function fanInRun(
   redis: RedisServerHandle,
-  mode: 'none' | 'raw' | 'product',
+  mode: 'bare' | 'none' | 'raw' | 'product',
   rate: number,
 ): Promise<FanInRun> {
   const prefix = `bench-capacity-fan-in-${mode}-${rate}`;
@@ -334,7 +334,9 @@ async function fanInRun(
   await log.publisher.publish(payload(100, 0));
   let read = 0;
   const stops: (() => Promise<void>)[] = [];
-  for (let r = 0; r < (mode === 'none' ? 0 : FAN_IN_READERS); r++) {
+  const readers = mode === 'raw' || mode === 'product' ? FAN_IN_READERS : 0;
+  const bare = mode === 'bare' ? new Redis(redis.url) : null;
+  for (let r = 0; r < readers; r++) {
     if (mode === 'raw') {
       const follower = rawFollower(
         redis.url,
@@ -372,20 +374,32 @@ async function fanInRun(
   let sent = 0;
   const use = await usage(redis, async () => {
     sent = await fixedRate(rate, FAN_IN_MS, (k) => {
-      void log.publisher.publish(payload(100, k));
+      if (bare)
+        void bare.xadd(
+          streamKey(prefix),
+          'MAXLEN',
+          '~',
+          '100000',
+          '*',
+          ...rawFields(100, k),
+        );
+      else void log.publisher.publish(payload(100, k));
     });
     // Let the readers take the last events.
     await sleep(300);
   });
   for (const stop of stops) await stop();
+  bare?.disconnect();
   await log.close();
   return {
     label:
-      mode === 'none'
-        ? 'no reader: publishing alone'
-        : mode === 'raw'
-          ? `${FAN_IN_READERS} bare followers: XREADGROUP BLOCK + XACK (baseline)`
-          : `${FAN_IN_READERS} streamgate node readers (hub listeners)`,
+      mode === 'bare'
+        ? 'no reader: single XADD calls of the same fields (publish baseline)'
+        : mode === 'none'
+          ? 'no reader: publishing alone'
+          : mode === 'raw'
+            ? `${FAN_IN_READERS} bare followers: XREADGROUP BLOCK + XACK (baseline)`
+            : `${FAN_IN_READERS} streamgate node readers (hub listeners)`,
     redisCpu: use.redisCpu / use.wall,
     redisSeconds: use.redisCpu,
     sent,
@@ -400,12 +414,13 @@ async function fanInRun(
  */
 async function fanInSection(redis: RedisServerHandle): Promise<string[]> {
   const lines = [
-    `The log is written with single \`publish()\` calls (100 B) at a fixed rate for ${FAN_IN_MS / 1000} s while ${FAN_IN_READERS} readers follow it live, each with its own consumer group. Redis CPU is % of one core; per event per reader is the Redis CPU per event above the run without readers, divided by the readers. "read" counts the events the readers took (events × readers when none is missing).`,
+    `The log is written with single \`publish()\` calls (100 B) at a fixed rate for ${FAN_IN_MS / 1000} s while ${FAN_IN_READERS} readers follow it live, each with its own consumer group. Redis CPU is % of one core; per event per reader is the Redis CPU per event above the run without readers, divided by the readers. "vs raw" compares publishing alone with single \`XADD\` calls at the same rate (Redis CPU per event), and a streamgate reader with a bare follower (per event per reader). "read" counts the events the readers took (events × readers when none is missing).`,
     '',
     '| events/s | run | redis-server CPU % | redis-server CPU µs/event | µs per event per reader | vs raw | read/expected |',
     '|---:|---|---:|---:|---:|---:|---:|',
   ];
   for (const rate of FAN_IN_RATES) {
+    const bare = await fanInRun(redis, 'bare', rate);
     const none = await fanInRun(redis, 'none', rate);
     const raw = await fanInRun(redis, 'raw', rate);
     const product = await fanInRun(redis, 'product', rate);
@@ -414,7 +429,8 @@ async function fanInSection(redis: RedisServerHandle): Promise<string[]> {
     const perReader = (r: FanInRun) =>
       (perEvent(r) - perEvent(none)) / FAN_IN_READERS;
     lines.push(
-      `| ${fmt(rate)} | ${none.label} | ${fmt(100 * none.redisCpu, 1)} | ${fmt(perEvent(none), 1)} | — | — | — |`,
+      `| ${fmt(rate)} | ${bare.label} | ${fmt(100 * bare.redisCpu, 1)} | ${fmt(perEvent(bare), 1)} | — | 1.00 | — |`,
+      `| ${fmt(rate)} | ${none.label} | ${fmt(100 * none.redisCpu, 1)} | ${fmt(perEvent(none), 1)} | — | ${fmt(perEvent(none) / perEvent(bare), 2)} | — |`,
       `| ${fmt(rate)} | ${raw.label} | ${fmt(100 * raw.redisCpu, 1)} | ${fmt(perEvent(raw), 1)} | ${fmt(perReader(raw), 1)} | 1.00 | ${fmt(raw.read)}/${fmt(raw.sent * FAN_IN_READERS)} |`,
       `| ${fmt(rate)} | ${product.label} | ${fmt(100 * product.redisCpu, 1)} | ${fmt(perEvent(product), 1)} | ${fmt(perReader(product), 1)} | ${fmt(perReader(product) / perReader(raw), 2)} | ${fmt(product.read)}/${fmt(product.sent * FAN_IN_READERS)} |`,
     );
