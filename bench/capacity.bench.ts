@@ -13,9 +13,10 @@ import { createEventLog, DeliveryHub, streamKey } from './target';
 
 /**
  * The per-shard and per-node figures that docs/scaling.md projects from:
- * publish and read rates of one Redis shard, Redis memory per retained event,
- * and node CPU per delivery. Each figure comes with a baseline from the same
- * run.
+ * Redis CPU per published event, one node reader catching up, Redis CPU per
+ * event and per reader while readers follow the log live, Redis memory per
+ * retained event, and node CPU per delivery. Each figure comes with a
+ * baseline from the same run.
  */
 
 const PUBLISH_EVENTS = 50_000;
