@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { plotAll } from '../scripts/plot';
+import { capacityBench } from './capacity.bench';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
@@ -38,6 +39,10 @@ const sections: Record<string, Section> = {
   growth: {
     title: '8. Growth with connections (the replay curve comes from section 4)',
     run: growthBench,
+  },
+  capacity: {
+    title: '9. Capacity of one shard and one node (docs/scaling.md)',
+    run: capacityBench,
   },
 };
 

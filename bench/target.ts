@@ -6,6 +6,7 @@ export { createApp } from '../src/app.factory';
 import { loadAppConfig as loadConfig } from '../src/config/app.config';
 export {
   createEventLog,
+  DeliveryHub,
   EventPublisher,
   ProcessMessagesService,
 } from '@streamgate/server';
