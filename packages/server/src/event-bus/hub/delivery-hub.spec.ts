@@ -100,7 +100,11 @@ describe('DeliveryHub', () => {
 
   describe('replay', () => {
     it('sends a page larger than a batch as several batches, reading the next page while one waits for its acknowledgement', async () => {
-      await boot({ replayPageSize: 300, maxBatch: 100, replayLimit: 5_000 });
+      await boot({
+        replayPageSize: 300,
+        replayBatchSize: 100,
+        replayLimit: 5_000,
+      });
       const ids = await publish(1_000);
       await until(() => hub.position === ids[ids.length - 1], 'the reader');
       const reads = jest.spyOn(log.subscription, 'replay');
@@ -129,7 +133,7 @@ describe('DeliveryHub', () => {
     });
 
     it('sends live events that arrive during a long last page after it, with no gap or duplicate', async () => {
-      await boot({ replayPageSize: 500, maxBatch: 50 });
+      await boot({ replayPageSize: 500, replayBatchSize: 50 });
       const ids = await publish(200);
       await until(() => hub.position === ids[ids.length - 1], 'the reader');
       const transport = new ManualTransport('s1');
@@ -153,7 +157,7 @@ describe('DeliveryHub', () => {
     });
 
     it('drops what a narrowed scope may no longer see from the rest of a page', async () => {
-      await boot({ replayPageSize: 500, maxBatch: 10 });
+      await boot({ replayPageSize: 500, replayBatchSize: 10 });
       const ids = await log.publisher.publishMany(
         Array.from({ length: 60 }, (_, i) => ({
           type: 'thing',
@@ -176,6 +180,82 @@ describe('DeliveryHub', () => {
       const first = ids.slice(1, 11);
       const rest = ids.slice(11).filter((_, i) => (i + 11) % 2 === 0);
       expect(transport.ids).toEqual([...first, ...rest]);
+    });
+  });
+
+  describe('replay batch size', () => {
+    it('sends replayed events in batches of up to replayBatchSize, one at a time, and live events in batches of up to maxBatch', async () => {
+      await boot({ maxBatch: 10, replayBatchSize: 100, replayPageSize: 250 });
+      const ids = await publish(501);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[0]);
+
+      await until(() => transport.waiting === 1, 'the first batch');
+      // Nothing more goes out until the batch in flight is acknowledged.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(transport.batches).toHaveLength(1);
+      expect(transport.batches[0]).toHaveLength(100);
+
+      await drain(transport, () => transport.readyInfo !== null);
+      expect(transport.ids).toEqual(ids.slice(1));
+      // Two pages of 250 entries, each sent as batches of 100, 100 and 50.
+      expect(transport.batches.map((b) => b.length)).toEqual([
+        100, 100, 50, 100, 100, 50,
+      ]);
+      expect(transport.live.every((live) => !live)).toBe(true);
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 500,
+      });
+
+      const sentBefore = transport.batches.length;
+      const live = await publish(30, 501);
+      await drain(
+        transport,
+        () => transport.ids[transport.ids.length - 1] === live[29],
+      );
+      const liveBatches = transport.batches.slice(sentBefore);
+      expect(liveBatches.flat().map((event) => event.id)).toEqual(live);
+      expect(liveBatches.every((batch) => batch.length <= 10)).toBe(true);
+      expect(transport.live.slice(sentBefore).every((l) => l)).toBe(true);
+    });
+
+    it('catches up after a queue overflow in batches of up to replayBatchSize', async () => {
+      await boot({ maxBatch: 5, queueLimit: 20, replayBatchSize: 60 });
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], undefined);
+      const ids = await publish(1);
+      await until(() => transport.waiting === 1, 'the first live batch');
+      // The first batch waits for its acknowledgement while 200 more arrive.
+      const more = await publish(200, 1);
+      await until(() => hub.position === more[more.length - 1], 'the reader');
+      expect(hub.stats.queueOverflows).toBe(1);
+
+      await drain(
+        transport,
+        () => transport.ids[transport.ids.length - 1] === more[199],
+      );
+      expect(transport.ids).toEqual([...ids, ...more]);
+      const sizes = transport.batches.map((b) => b.length);
+      expect(Math.max(...sizes)).toBe(60);
+      expect(sizes.every((size) => size <= 60)).toBe(true);
+    });
+
+    it('refuses a batch or page size that is not a whole number of at least 1, naming the option', () => {
+      const engine = createEventLogEngine({ driver: 'memory' });
+      for (const options of [
+        { replayBatchSize: 0 },
+        { replayBatchSize: 2.5 },
+        { maxBatch: -1 },
+        { replayPageSize: Number.NaN },
+      ] as HubOptions[]) {
+        const [name] = Object.keys(options);
+        expect(() => new DeliveryHub(engine.subscription, options)).toThrow(
+          `The hub option "${name}" must be a whole number of at least 1`,
+        );
+      }
+      return engine.close();
     });
   });
 
