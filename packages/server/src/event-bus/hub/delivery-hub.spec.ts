@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { StoredEvent } from '../domain/event';
-import { EventId } from '../domain/event-id';
+import { compareLogIds, EventId } from '../domain/event-id';
 import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
 import { DeliveryHub } from './delivery-hub';
 import { HubOptions } from './hub.options';
@@ -94,8 +95,8 @@ describe('DeliveryHub', () => {
   }
 
   afterEach(async () => {
-    await hub.stop();
-    await log.close();
+    await hub?.stop();
+    await log?.close();
   });
 
   describe('replay', () => {
@@ -256,6 +257,147 @@ describe('DeliveryHub', () => {
         );
       }
       return engine.close();
+    });
+  });
+
+  describe('reconnects with any batch, page and queue sizes', () => {
+    /**
+     * Keeps the cursor as a client does (the last batch's last id, or
+     * `ready`'s) and acknowledges a millisecond later, so that reconnects
+     * also fall while a batch is in flight.
+     */
+    class CursorTransport implements SubscriberTransport {
+      /** Where `ready` put the client: every batch after it must start beyond it. */
+      private readyAt: EventId | null = null;
+      constructor(
+        readonly id: string,
+        public cursor: EventId | null,
+        private readonly received: EventId[],
+        private readonly sizes: { live: number[]; log: number[] },
+        private readonly problems: string[],
+      ) {}
+      send(batch: readonly StoredEvent[], live = false): Promise<void> {
+        if (
+          this.readyAt !== null &&
+          (compareLogIds(batch[0].id, this.readyAt) ?? 1) <= 0
+        )
+          this.problems.push(`${this.id}: ${batch[0].id} after ready`);
+        for (const event of batch) this.received.push(event.id);
+        (live ? this.sizes.live : this.sizes.log).push(batch.length);
+        this.cursor = batch[batch.length - 1].id;
+        return new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      ready(info: ReadyInfo): void {
+        this.readyAt = info.lastEventId;
+        this.cursor = info.lastEventId;
+      }
+      resync(): void {
+        throw new Error('No resync is expected here.');
+      }
+      evict(): void {
+        throw new Error('No eviction is expected here.');
+      }
+    }
+
+    type Step =
+      | { kind: 'publish'; count: number; hidden: boolean }
+      | { kind: 'reconnect' }
+      | { kind: 'wait' };
+
+    it('delivers every visible event exactly once and in order, in batches within their limits', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            maxBatch: fc.integer({ min: 1, max: 20 }),
+            replayBatchSize: fc.integer({ min: 1, max: 50 }),
+            replayPageSize: fc.integer({ min: 1, max: 80 }),
+            queueLimit: fc.integer({ min: 5, max: 40 }),
+          }),
+          fc.array(
+            fc.oneof(
+              fc.record({
+                kind: fc.constant('publish' as const),
+                count: fc.integer({ min: 1, max: 60 }),
+                hidden: fc.boolean(),
+              }),
+              fc.record({ kind: fc.constant('reconnect' as const) }),
+              fc.record({ kind: fc.constant('wait' as const) }),
+            ),
+            { minLength: 3, maxLength: 10 },
+          ),
+          async (sizes, steps: Step[]) => {
+            const engine = createEventLogEngine({
+              driver: 'memory',
+              blockMs: 20,
+            });
+            const runHub = new DeliveryHub(engine.subscription, {
+              ...sizes,
+              replayLimit: 100_000,
+              replayScanLimit: 100_000,
+            });
+            try {
+              await runHub.start();
+              const visible: EventId[] = [];
+              const received: EventId[] = [];
+              const batchSizes = { live: [] as number[], log: [] as number[] };
+              const problems: string[] = [];
+              let connections = 0;
+              const connect = async (cursor: EventId | null) => {
+                const transport = new CursorTransport(
+                  `c${connections++}`,
+                  cursor,
+                  received,
+                  batchSizes,
+                  problems,
+                );
+                const subscriber = await runHub.attach(
+                  transport,
+                  principal,
+                  ['mine'],
+                  cursor ?? undefined,
+                );
+                return { transport, subscriber };
+              };
+              let current = await connect(null);
+              let n = 0;
+              for (const step of steps) {
+                if (step.kind === 'publish') {
+                  const ids = await engine.publisher.publishMany(
+                    Array.from({ length: step.count }, () => ({
+                      type: 'thing',
+                      data: { n: n++ },
+                      scopes: [step.hidden ? 'other' : 'mine'],
+                    })),
+                  );
+                  if (!step.hidden) visible.push(...ids);
+                } else if (step.kind === 'reconnect') {
+                  runHub.detach(current.subscriber);
+                  current = await connect(current.transport.cursor);
+                } else {
+                  await new Promise((resolve) => setTimeout(resolve, 25));
+                }
+              }
+              await until(
+                () => received.length >= visible.length,
+                'every visible event',
+              );
+              await new Promise((resolve) => setTimeout(resolve, 30));
+              expect(received).toEqual(visible);
+              expect(problems).toEqual([]);
+              expect(batchSizes.live.every((l) => l <= sizes.maxBatch)).toBe(
+                true,
+              );
+              expect(
+                batchSizes.log.every((l) => l <= sizes.replayBatchSize),
+              ).toBe(true);
+            } finally {
+              await runHub.stop();
+              await engine.close();
+            }
+          },
+        ),
+        { numRuns: 40, endOnFailure: true },
+      );
     });
   });
 
