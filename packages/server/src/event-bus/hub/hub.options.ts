@@ -36,9 +36,9 @@ export interface HubOptions {
    * Most events in one batch read from the log for a subscriber: replay
    * after a reconnect, and catch-up after its queue overflowed. Each batch
    * waits for the client's acknowledgement before the next one is sent, so
-   * a long replay is bound by round trips, and larger batches make fewer of
-   * them. `ackTimeoutMs` must cover the client's handling of a whole batch
-   * of this size.
+   * every batch costs a round trip; larger batches make fewer of them.
+   * `ackTimeoutMs` must cover the client's handling of a whole batch of
+   * this size.
    * @default 1000
    */
   replayBatchSize?: number;
