@@ -12,6 +12,41 @@ export interface JsonCheckOptions {
 const MAX_DEPTH = 64;
 
 /**
+ * Whether `value` comes back deep-equal after a JSON round trip, decided
+ * without building field names: they are made only for a value that has a
+ * problem, by the full check below. Any doubt (a string rule, too deep) is
+ * left to that check.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false;
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (!isPlainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    if (item !== undefined && !isPlainJson(item, depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
  * Finds the first part of `value` that would not come back deep-equal after a
  * JSON round trip (non-finite numbers, class instances, functions, ...), or
  * `null` when there is none. `field` names the value in the message.
@@ -21,6 +56,17 @@ export function findJsonProblem(
   field: string,
   options: JsonCheckOptions = {},
   depth = 0,
+): JsonProblem | null {
+  if (options.rejectString === undefined && isPlainJson(value, depth))
+    return null;
+  return findProblem(value, field, options, depth);
+}
+
+function findProblem(
+  value: unknown,
+  field: string,
+  options: JsonCheckOptions,
+  depth: number,
 ): JsonProblem | null {
   const problem = (message: string, at = field): JsonProblem => ({
     message,
@@ -40,12 +86,7 @@ export function findJsonProblem(
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findJsonProblem(
-        value[i],
-        `${field}[${i}]`,
-        options,
-        depth + 1,
-      );
+      const found = findProblem(value[i], `${field}[${i}]`, options, depth + 1);
       if (found) return found;
     }
     return null;
@@ -62,12 +103,7 @@ export function findJsonProblem(
       if (keyReason)
         return problem(`${field} key ${JSON.stringify(key)} ${keyReason}`);
       if (item === undefined) continue;
-      const found = findJsonProblem(
-        item,
-        `${field}.${key}`,
-        options,
-        depth + 1,
-      );
+      const found = findProblem(item, `${field}.${key}`, options, depth + 1);
       if (found) return found;
     }
     return null;

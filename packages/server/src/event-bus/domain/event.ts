@@ -37,6 +37,12 @@ export class InvalidEventError extends Error {
 }
 
 /**
+ * The type of the last event that passed the check: a publisher mostly
+ * repeats types, and a type that matched once needs no second match.
+ */
+let lastValidType: string | null = null;
+
+/**
  * Checks one event and returns it in canonical form (scopes always present).
  * `path` prefixes the field name in the error so that a batch names the culprit.
  */
@@ -52,7 +58,10 @@ export function validateNewEvent(
     );
   }
   const { type, data, scopes } = event as Record<string, unknown>;
-  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+  if (
+    typeof type !== 'string' ||
+    (type !== lastValidType && !EVENT_TYPE_PATTERN.test(type))
+  ) {
     throw new InvalidEventError(
       `${at('type')} must be a string matching ${EVENT_TYPE_PATTERN} (got ${describeValue(type)}).`,
       at('type'),
@@ -64,6 +73,7 @@ export function validateNewEvent(
       at('data'),
     );
   }
+  lastValidType = type;
   const problem = findJsonProblem(data, at('data'));
   if (problem) throw new InvalidEventError(problem.message, problem.field);
   let normalized: string[] = [];
@@ -88,7 +98,10 @@ export function validateNewEvent(
         );
       }
     });
-    normalized = [...new Set(scopes as string[])];
+    normalized =
+      scopes.length < 2
+        ? (scopes.slice() as string[])
+        : [...new Set(scopes as string[])];
   }
   return { type, data, scopes: normalized };
 }

@@ -30,23 +30,46 @@ export type DecodedEntry =
   | { readonly ok: true; readonly event: StoredEvent }
   | { readonly ok: false; readonly error: string };
 
+/**
+ * The scopes text of the last entry whose scopes were valid. Entries of one
+ * producer mostly name the same scopes, so their text repeats: the same
+ * text parses to the same strings, which need no second check.
+ */
+let lastValidScopes = '';
+
 /** Turns a raw entry into an event, or says what is wrong with it. */
 export function decodeEntry(
   epoch: string,
   streamId: string,
   fields: readonly string[],
 ): DecodedEntry {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2)
-    map.set(fields[i], fields[i + 1]);
-  const type = map.get(ENTRY_FIELD.type);
+  // A field given twice counts with its last value.
+  let type: string | undefined;
+  let rawData: string | undefined;
+  let rawScopes: string | undefined;
+  let rawTs: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    switch (fields[i]) {
+      case ENTRY_FIELD.type:
+        type = fields[i + 1];
+        break;
+      case ENTRY_FIELD.data:
+        rawData = fields[i + 1];
+        break;
+      case ENTRY_FIELD.scopes:
+        rawScopes = fields[i + 1];
+        break;
+      case ENTRY_FIELD.ts:
+        rawTs = fields[i + 1];
+        break;
+    }
+  }
   if (type === undefined || !EVENT_TYPE_PATTERN.test(type)) {
     return {
       ok: false,
       error: `field "type" is missing or not a valid event type`,
     };
   }
-  const rawData = map.get(ENTRY_FIELD.data);
   if (rawData === undefined)
     return { ok: false, error: 'field "data" is missing' };
   let data: unknown;
@@ -56,7 +79,6 @@ export function decodeEntry(
     return { ok: false, error: 'field "data" is not valid JSON' };
   }
   let scopes: string[] = [];
-  const rawScopes = map.get(ENTRY_FIELD.scopes);
   if (rawScopes !== undefined && rawScopes !== '') {
     let parsed: unknown;
     try {
@@ -64,22 +86,26 @@ export function decodeEntry(
     } catch {
       return { ok: false, error: 'field "scopes" is not a JSON array' };
     }
-    if (!Array.isArray(parsed) || !parsed.every(isValidScope)) {
-      return {
-        ok: false,
-        error: 'field "scopes" is not a JSON array of non-empty strings',
-      };
+    if (rawScopes !== lastValidScopes) {
+      if (!Array.isArray(parsed) || !parsed.every(isValidScope)) {
+        return {
+          ok: false,
+          error: 'field "scopes" is not a JSON array of non-empty strings',
+        };
+      }
+      lastValidScopes = rawScopes;
     }
-    scopes = parsed;
+    scopes = parsed as string[];
   }
-  const rawTs = map.get(ENTRY_FIELD.ts);
-  let ts = streamIdTime(streamId);
+  let ts: number;
   if (rawTs !== undefined) {
     const parsedTs = Number(rawTs);
     if (!Number.isSafeInteger(parsedTs) || parsedTs < 0) {
       return { ok: false, error: 'field "ts" is not a non-negative integer' };
     }
     ts = parsedTs;
+  } else {
+    ts = streamIdTime(streamId);
   }
   return {
     ok: true,

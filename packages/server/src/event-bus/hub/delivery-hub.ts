@@ -18,6 +18,9 @@ import {
 } from './hub.options';
 import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
 
+/** Batch and page sizes: anything but a positive whole number would stall delivery. */
+const SIZE_OPTIONS = ['maxBatch', 'replayBatchSize', 'replayPageSize'] as const;
+
 /**
  * One per node: runs the node's single log reader and fans every batch out
  * to subscribers (indexed by scope) and to node-local listeners. Knows no
@@ -53,6 +56,13 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         Object.entries(options ?? {}).filter(([, v]) => v !== undefined),
       ),
     };
+    for (const name of SIZE_OPTIONS) {
+      const value = this.options[name];
+      if (!Number.isSafeInteger(value) || value < 1)
+        throw new Error(
+          `The hub option "${name}" must be a whole number of at least 1 (got ${String(value)}).`,
+        );
+    }
     const hooks = observer ?? {};
     this.observer = {
       ...hooks,

@@ -223,13 +223,13 @@ export class HubSubscriber {
         this.transport.resync({ reason, lastEventId: this.horizon });
         continue;
       }
-      const { maxBatch } = this.host.options;
+      const { maxBatch, replayBatchSize } = this.host.options;
       let batch: StoredEvent[];
       let live = false;
       if (this.backlog.length > 0) {
         // Only replay and catch-up fill the backlog, and they switch to
         // live only once it is sent, so it always goes before live events.
-        batch = this.backlog.splice(0, maxBatch);
+        batch = this.backlog.splice(0, replayBatchSize);
       } else if (this.mode === 'live') {
         if (this.queue.length === 0) return;
         if (this.queue.length <= maxBatch) {
@@ -244,7 +244,8 @@ export class HubSubscriber {
         const page = await this.readPage();
         if (page === null) continue;
         batch = page;
-        if (batch.length > maxBatch) this.backlog = batch.splice(maxBatch);
+        if (batch.length > replayBatchSize)
+          this.backlog = batch.splice(replayBatchSize);
       }
       if (batch.length > 0) {
         const delivered = await this.deliver(batch, live);
@@ -303,7 +304,7 @@ export class HubSubscriber {
 
   /** Reads the next page of the log for replay or catch-up; `null` when the mode changed instead. */
   private async readPage(): Promise<StoredEvent[] | null> {
-    const { replayLimit, maxBatch } = this.host.options;
+    const { replayLimit, replayBatchSize } = this.host.options;
     let request = this.prefetched;
     this.prefetched = null;
     if (request === null) {
@@ -373,7 +374,7 @@ export class HubSubscriber {
       // switches now, so that live events queue behind it; a longer one
       // switches when its backlog is sent (the next read finds the horizon
       // at the hub position then, or reads what came meanwhile).
-      if (visible.length <= maxBatch) this.caughtUp();
+      if (visible.length <= replayBatchSize) this.caughtUp();
     } else {
       this.prefetchNext();
     }

@@ -28,15 +28,26 @@ export interface HubOptions {
    */
   queueLimit?: number;
   /**
-   * Most events in one batch sent to a subscriber.
+   * Most events in one batch of live events sent to a subscriber.
    * @default 256
    */
   maxBatch?: number;
   /**
+   * Most events in one batch read from the log for a subscriber: replay
+   * after a reconnect, and catch-up after its queue overflowed. Each batch
+   * waits for the client's acknowledgement before the next one is sent, so
+   * every batch costs a round trip; larger batches make fewer of them.
+   * `ackTimeoutMs` must cover the client's handling of a whole batch of
+   * this size.
+   * @default 1000
+   */
+  replayBatchSize?: number;
+  /**
    * Entries read per replay page; a page's visible events go out as batches
-   * of at most `maxBatch`, and the next page is read while they wait for
-   * their acknowledgements.
-   * @default 500
+   * of at most `replayBatchSize`, and the next page is read while they wait
+   * for their acknowledgements. A replaying subscriber holds at most two
+   * pages (the one being sent and the one read ahead).
+   * @default 1000
    */
   replayPageSize?: number;
 }
@@ -50,5 +61,6 @@ export const DEFAULT_HUB_OPTIONS: ResolvedHubOptions = {
   replayScanLimit: 20_000,
   queueLimit: 1_000,
   maxBatch: 256,
-  replayPageSize: 500,
+  replayBatchSize: 1_000,
+  replayPageSize: 1_000,
 };
