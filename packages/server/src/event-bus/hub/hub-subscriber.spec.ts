@@ -78,3 +78,57 @@ describe('HubSubscriber', () => {
     });
   });
 });
+
+describe('HubSubscriber under steady traffic', () => {
+  it('catches up with a client slower than the traffic and switches to live', async () => {
+    const log = createEventLogEngine({ driver: 'memory' });
+    const ids = await log.publisher.publishMany(
+      Array.from({ length: 50 }, (_, n) => ({ type: 'tick', data: n })),
+    );
+    // A log read takes a moment, as a Redis round trip does.
+    const subscription: EventSubscription & LiveSource = {
+      head: () => log.subscription.head(),
+      checkCursor: (cursor) => log.subscription.checkCursor(cursor),
+      replay: async (after, options) => {
+        await new Promise((r) => setTimeout(r, 1));
+        return log.subscription.replay(after, options);
+      },
+      consume: (group, handler, options) =>
+        log.subscription.consume(group, handler, options),
+      deadLetters: (limit) => log.subscription.deadLetters(limit),
+      live: (listener) => log.subscription.live(listener),
+    };
+    const hub = new DeliveryHub(subscription);
+    await hub.start();
+    const readies: ReadyInfo[] = [];
+    const sent: string[] = [];
+    // Acknowledges each batch after 60 ms, while an event is published every 10 ms.
+    const transport: SubscriberTransport = {
+      id: 'slow-socket',
+      send: async (batch) => {
+        await new Promise((r) => setTimeout(r, 60));
+        sent.push(...batch.map((e) => e.id));
+      },
+      ready: (info) => void readies.push(info),
+      resync: () => undefined,
+      evict: () => undefined,
+    };
+    let publishing = true;
+    const traffic = (async () => {
+      for (let n = 0; publishing; n++) {
+        await log.publisher.publish({ type: 'live', data: n });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await hub.attach(transport, { userId: 'u1' }, ['*'], ids[0]);
+      await until(() => readies.length > 0, 'ready under steady traffic');
+      expect(readies[0]).toMatchObject({ recovered: true });
+    } finally {
+      publishing = false;
+      await traffic;
+      await hub.stop();
+      await log.close();
+    }
+  });
+});

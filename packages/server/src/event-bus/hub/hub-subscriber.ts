@@ -294,8 +294,9 @@ export class HubSubscriber {
   /**
    * Starts reading the page after the one just read while that one is
    * delivered, so the log read and the client's acknowledgement overlap.
-   * Only a plain read is started early: decisions (caught up, budget spent,
-   * log reset) wait until the page before has gone out.
+   * Only a plain read is started early, and only after a full page:
+   * decisions (caught up, budget spent, log reset) wait until the page
+   * before has gone out.
    */
   private prefetchNext(): void {
     const next = this.nextRead();
@@ -375,9 +376,15 @@ export class HubSubscriber {
       // switches when its backlog is sent (the next read finds the horizon
       // at the hub position then, or reads what came meanwhile).
       if (visible.length <= replayBatchSize) this.caughtUp();
-    } else {
+    } else if (!page.done) {
+      // A full page: more of the backlog is certainly there to read.
       this.prefetchNext();
     }
+    // A page that reached its target is not followed by an early read: that
+    // read would stop at today's position and be used only after the
+    // client's acknowledgement, by when live events have moved the position
+    // on. A slow client under steady traffic would then never catch up. Read
+    // after the acknowledgement, the next page ends at the position of then.
     return visible;
   }
 
