@@ -12,11 +12,17 @@ import {
 /** Records what was published, and what the store held at that moment. */
 class FakePublisher implements EventPublisher {
   readonly published: { event: NewEvent; storedSeqAtPublish: number }[] = [];
+  /** The idempotency key of every attempt, failed ones included. */
+  readonly keys: (string | undefined)[] = [];
   failing = false;
 
   constructor(private readonly store: InMemoryProcessMessageStore) {}
 
-  async publish(event: NewEvent): Promise<string> {
+  async publish(
+    event: NewEvent,
+    options?: { idempotencyKey?: string },
+  ): Promise<string> {
+    this.keys.push(options?.idempotencyKey);
     if (this.failing) throw new Error('bus down');
     const processId = (event.data as { processId: string }).processId;
     this.published.push({
@@ -90,6 +96,32 @@ describe('ProcessMessagesService', () => {
       await service.append('run-1', { type: 't', payload: 3 });
       expect(service.publishFailures).toBe(3);
       expect(errors).toHaveBeenCalledTimes(2);
+    });
+  });
+
+  describe('when the bus refuses an announcement', () => {
+    afterEach(() => service.onApplicationShutdown());
+
+    it('sends it again under the same idempotency key until the bus takes it', async () => {
+      publisher.failing = true;
+      const stored = await service.append('run-1', { type: 't', payload: 1 });
+      await service.setStatus('run-1', 'completed');
+      expect(publisher.published).toEqual([]);
+      const firstKeys = [...publisher.keys];
+      expect(new Set(firstKeys).size).toBe(2);
+      publisher.failing = false;
+      const deadline = Date.now() + 5_000;
+      while (publisher.published.length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.published.map((p) => p.event)).toEqual([
+        { type: 'process_message', data: stored, scopes: ['process:run-1'] },
+        {
+          type: 'process_status',
+          data: { processId: 'run-1', status: 'completed', previous: null },
+          scopes: ['process:run-1'],
+        },
+      ]);
+      expect(publisher.keys.slice(-2)).toEqual(firstKeys);
     });
   });
 

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import type { NewEvent } from '../event-bus/domain/event';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
 import {
   AppendMessageOptions,
@@ -36,10 +43,15 @@ export interface ProcessMessagePage {
  * Socket.IO clients holding `process:<id>`) that there is something new.
  */
 @Injectable()
-export class ProcessMessagesService {
+export class ProcessMessagesService implements OnApplicationShutdown {
   private readonly logger = new Logger(ProcessMessagesService.name);
   private failedPublishes = 0;
   private failingSince: number | null = null;
+  /** Announcements the bus refused, oldest first, sent again until it takes them. */
+  private readonly unannounced: Unannounced[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = RETRY_FIRST_DELAY_MS;
+  private stopped = false;
 
   constructor(
     @Inject(ProcessMessageStore) readonly store: ProcessMessageStore,
@@ -139,35 +151,114 @@ export class ProcessMessagesService {
     }
   }
 
+  /**
+   * Announces a change on the bus. The change is stored already, so a
+   * failure does not fail the write: the announcement is kept and sent again
+   * (under the same idempotency key, so never twice) until the bus takes it.
+   * Streams wake up on announcements only, so one that was dropped would
+   * leave an idle stream waiting.
+   */
   private async publish(
     processId: string,
     type: string,
     data: unknown,
-    idempotencyKey?: string,
+    idempotencyKey: string = `process-event:${randomUUID()}`,
   ): Promise<void> {
+    const event: NewEvent = { type, data, scopes: [processScope(processId)] };
     try {
-      await this.publisher.publish(
-        { type, data, scopes: [processScope(processId)] },
-        idempotencyKey === undefined ? undefined : { idempotencyKey },
-      );
-      if (this.failingSince !== null) {
-        this.logger.log(
-          ProcessesMessages.publishRecovered(
-            this.failedPublishes - this.failingSince,
-          ),
-        );
-        this.failingSince = null;
-      }
+      await this.publisher.publish(event, { idempotencyKey });
+      this.publishWorked();
     } catch (error) {
-      // Readers read the store, so a lost event only delays live delivery
-      // until the next check; failing the write would be worse.
-      if (this.failingSince === null) {
-        this.failingSince = this.failedPublishes;
-        this.logger.error(
-          ProcessesMessages.publishFailed(type, processId, error),
-        );
-      }
-      this.failedPublishes++;
+      this.publishFailed(type, processId, error);
+      this.keepForRetry({ event, idempotencyKey, since: Date.now() });
     }
   }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    if (this.unannounced.length > 0)
+      this.logger.warn(
+        ProcessesMessages.announcementsLeft(this.unannounced.length),
+      );
+  }
+
+  private keepForRetry(item: Unannounced): void {
+    if (this.unannounced.length >= MAX_UNANNOUNCED) {
+      this.unannounced.shift();
+      this.logger.error(ProcessesMessages.announcementDropped(MAX_UNANNOUNCED));
+    }
+    this.unannounced.push(item);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retryUnannounced();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  private async retryUnannounced(): Promise<void> {
+    while (!this.stopped && this.unannounced.length > 0) {
+      const item = this.unannounced[0];
+      if (Date.now() - item.since > RETRY_FOR_MS) {
+        this.unannounced.shift();
+        this.logger.error(
+          ProcessesMessages.announcementExpired(item.event.type, RETRY_FOR_MS),
+        );
+        continue;
+      }
+      try {
+        await this.publisher.publish(item.event, {
+          idempotencyKey: item.idempotencyKey,
+        });
+      } catch {
+        this.failedPublishes++;
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_DELAY_MS);
+        this.scheduleRetry();
+        return;
+      }
+      this.unannounced.shift();
+      this.publishWorked();
+    }
+    this.retryDelayMs = RETRY_FIRST_DELAY_MS;
+  }
+
+  private publishWorked(): void {
+    if (this.failingSince !== null) {
+      this.logger.log(
+        ProcessesMessages.publishRecovered(
+          this.failedPublishes - this.failingSince,
+        ),
+      );
+      this.failingSince = null;
+    }
+  }
+
+  private publishFailed(type: string, processId: string, error: unknown): void {
+    if (this.failingSince === null) {
+      this.failingSince = this.failedPublishes;
+      this.logger.error(
+        ProcessesMessages.publishFailed(type, processId, error),
+      );
+    }
+    this.failedPublishes++;
+  }
 }
+
+/** An announcement the bus refused, kept to be sent again. */
+interface Unannounced {
+  readonly event: NewEvent;
+  readonly idempotencyKey: string;
+  readonly since: number;
+}
+
+/** Bounds the announcements kept while the bus is down (one per write). */
+const MAX_UNANNOUNCED = 10_000;
+const RETRY_FIRST_DELAY_MS = 250;
+const RETRY_MAX_DELAY_MS = 5_000;
+/** Within the event log's default idempotency window (10 minutes), so a retry is never written twice. */
+const RETRY_FOR_MS = 5 * 60_000;
