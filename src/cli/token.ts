@@ -16,8 +16,6 @@ import {
   readTokenRequest,
 } from '../dashboard/token-request';
 
-const MAX_TTL_SECONDS = 30 * 24 * 3600;
-
 class UsageError extends Error {}
 
 export function mintToken(
@@ -41,10 +39,12 @@ export function mintToken(
   if (values.sub === undefined)
     throw new UsageError('--sub is required: the user id the token is for.');
   const { sub, scopes } = readTokenRequest(values.sub, values.scopes ?? '');
-  const ttl = Number(values.ttl ?? 3600);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)
+  // The app refuses tokens that live longer than its AUTH_MAX_TOKEN_LIFETIME_MS.
+  const maxTtl = Math.floor(config.maxTokenLifetimeMs / 1000);
+  const ttl = Number(values.ttl ?? Math.min(3600, maxTtl));
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > maxTtl)
     throw new UsageError(
-      `--ttl must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (got "${values.ttl}").`,
+      `--ttl must be a whole number of seconds from 1 to ${maxTtl}, the app's AUTH_MAX_TOKEN_LIFETIME_MS (got "${values.ttl}").`,
     );
   const token = new JwtService({ secret: config.jwtSecret }).sign(
     { sub, scopes },
