@@ -4,6 +4,7 @@ import {
   BENCH_SECRET,
   BenchProcess,
   cpuSeconds,
+  fixedRate,
   fmt,
   RedisServerHandle,
   sleep,
@@ -491,22 +492,6 @@ async function memorySection(
     );
   }
   return lines;
-}
-
-/** Calls `send(k)` `rate` times per second for `ms`; returns how many were sent. */
-async function fixedRate(
-  rate: number,
-  ms: number,
-  send: (k: number) => void,
-): Promise<number> {
-  const start = Date.now();
-  let sent = 0;
-  while (Date.now() - start < ms) {
-    const due = Math.floor(((Date.now() - start) * rate) / 1000);
-    for (; sent < due; sent++) send(sent);
-    await sleep(1);
-  }
-  return sent;
 }
 
 interface CpuPoint {

@@ -4,6 +4,7 @@ import {
   BENCH_SECRET,
   BenchProcess,
   cpuSeconds,
+  fixedRate,
   fmt,
   MemoryReport,
   RedisServerHandle,
@@ -47,22 +48,6 @@ async function cpuPercent(
   await work();
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   return (100 * (cpuSeconds(pid) - before)) / wall;
-}
-
-/** Calls `send(k)` `rate` times per second for `ms`; returns how many were sent. */
-async function fixedRate(
-  rate: number,
-  ms: number,
-  send: (k: number) => void,
-): Promise<number> {
-  const start = Date.now();
-  let sent = 0;
-  while (Date.now() - start < ms) {
-    const due = Math.floor(((Date.now() - start) * rate) / 1000);
-    for (; sent < due; sent++) send(sent);
-    await sleep(1);
-  }
-  return sent;
 }
 
 async function curve(

@@ -33,6 +33,22 @@ export function fmt(n: number, digits = 0): string {
 export const sleep = (ms: number) =>
   new Promise<void>((r) => setTimeout(r, ms));
 
+/** Calls `send(k)` `rate` times per second for `ms`; returns how many were sent. */
+export async function fixedRate(
+  rate: number,
+  ms: number,
+  send: (k: number) => void,
+): Promise<number> {
+  const start = Date.now();
+  let sent = 0;
+  while (Date.now() - start < ms) {
+    const due = Math.floor(((Date.now() - start) * rate) / 1000);
+    for (; sent < due; sent++) send(sent);
+    await sleep(1);
+  }
+  return sent;
+}
+
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** User plus system CPU seconds a process has used so far, from /proc/<pid>/stat. */
