@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { EventSubscription } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
-import { waitFor } from '../support/wait-for';
 
 describe('POST /events with an Idempotency-Key', () => {
   let node: RunningApp;
@@ -115,13 +114,6 @@ describe('POST /events while Redis is down', () => {
     // The access check (the revocation lookup, fail-closed) is the first to
     // find Redis gone; a publish that gets past it says to retry with the key.
     expect((await res.json()).message).toMatch(/retry/i);
-    await redis.restart();
-    // Closed only once it is whole again: a node closed within moments of a
-    // Redis restart can fail to finish closing (docs/reliability.md).
-    await waitFor(
-      async () => (await fetch(`${node.url}/health/ready`)).status === 200,
-      'readiness once Redis is back',
-      20_000,
-    );
+    // Redis stays down: the node closes without it (test/ha/outage covers its return).
   });
 });

@@ -86,7 +86,14 @@ export class NodeReader {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.reader?.close();
-    await this.loop;
+    // A read queued while Redis was unreachable can stay unsettled after its
+    // connection is closed (ioredis 5 drops its offline queue when closed
+    // between reconnect attempts). The loop ends at its next wake-up, if
+    // any; stopping does not wait for it longer than this.
+    await Promise.race([
+      this.loop,
+      new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
+    ]);
   }
 
   /**
@@ -363,3 +370,6 @@ export class NodeReader {
     }
   }
 }
+
+/** How long stop() waits for the read loop to end. */
+const STOP_WAIT_MS = 2_000;
