@@ -3,6 +3,7 @@ import { ClientFleet } from './connections';
 import {
   BENCH_SECRET,
   BenchProcess,
+  cpuPercent,
   cpuSeconds,
   fixedRate,
   fmt,
@@ -501,14 +502,6 @@ interface CpuPoint {
   flowPercent: number;
   delivered: number;
   expected: number;
-}
-
-async function cpuPercent(pid: number, work: () => Promise<unknown>) {
-  const before = cpuSeconds(pid);
-  const start = process.hrtime.bigint();
-  await work();
-  const wall = Number(process.hrtime.bigint() - start) / 1e9;
-  return (100 * (cpuSeconds(pid) - before)) / wall;
 }
 
 async function deliveryCurve(

@@ -3,7 +3,7 @@ import { ClientFleet } from './connections';
 import {
   BENCH_SECRET,
   BenchProcess,
-  cpuSeconds,
+  cpuPercent,
   fixedRate,
   fmt,
   MemoryReport,
@@ -37,19 +37,6 @@ export interface GrowthPoint {
   expected: number;
 }
 
-/** Server CPU, % of one core, over `ms` while `work` runs. */
-async function cpuPercent(
-  pid: number,
-  ms: number,
-  work: () => Promise<unknown> = () => sleep(ms),
-) {
-  const before = cpuSeconds(pid);
-  const start = process.hrtime.bigint();
-  await work();
-  const wall = Number(process.hrtime.bigint() - start) / 1e9;
-  return (100 * (cpuSeconds(pid) - before)) / wall;
-}
-
 async function curve(
   label: string,
   mode: 'app' | 'raw',
@@ -71,10 +58,10 @@ async function curve(
         .rss;
       const heap = (await server.call<MemoryReport>({ cmd: 'mem', gc: true }))
         .heapUsed;
-      const idleCpuPercent = await cpuPercent(server.pid, IDLE_MS);
+      const idleCpuPercent = await cpuPercent(server.pid, () => sleep(IDLE_MS));
       const receivedBefore = await fleet.received();
       let sent = 0;
-      const flowCpuPercent = await cpuPercent(server.pid, FLOW_MS, async () => {
+      const flowCpuPercent = await cpuPercent(server.pid, async () => {
         sent = await flow(server);
       });
       // Late deliveries still count; a backlog that has not drained in 5 s shows as a shortfall.

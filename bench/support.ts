@@ -34,6 +34,18 @@ export const sleep = (ms: number) =>
   new Promise<void>((r) => setTimeout(r, ms));
 
 /** Calls `send(k)` `rate` times per second for `ms`; returns how many were sent. */
+/** CPU of process `pid` while `work` runs, in % of one core. */
+export async function cpuPercent(
+  pid: number,
+  work: () => Promise<unknown>,
+): Promise<number> {
+  const before = cpuSeconds(pid);
+  const start = process.hrtime.bigint();
+  await work();
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  return (100 * (cpuSeconds(pid) - before)) / wall;
+}
+
 export async function fixedRate(
   rate: number,
   ms: number,
