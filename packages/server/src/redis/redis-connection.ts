@@ -175,6 +175,20 @@ export function createRedisClient(
   role: RedisConnectionRole,
   name: string,
 ): RedisClient {
+  const client = openRedisClient(connection, role, name);
+  settleInFlightOnClose(client);
+  // Lost connections surface as failed commands, and the event log's own
+  // connection logs each loss once. Without a listener ioredis would print
+  // every failed reconnect attempt to the console, past the app's logger.
+  client.on('error', () => undefined);
+  return client;
+}
+
+function openRedisClient(
+  connection: RedisConnectionOptions,
+  role: RedisConnectionRole,
+  name: string,
+): RedisClient {
   const base: RedisOptions = {
     connectionName: `streamgate:${name}:${role}`,
     maxRetriesPerRequest: role === 'commands' ? 2 : 0,
@@ -193,7 +207,6 @@ export function createRedisClient(
         ...noResend,
       },
     });
-    watchClusterNodes(cluster);
     return cluster;
   }
   if (connection.client) {
@@ -201,7 +214,6 @@ export function createRedisClient(
       ...readerOverride,
       ...noResend,
     });
-    rejectUnfulfilledOnClose(client);
     return client;
   }
   if (connection.cluster) {
@@ -218,7 +230,6 @@ export function createRedisClient(
         },
       },
     );
-    watchClusterNodes(cluster);
     return cluster;
   }
   const options: RedisOptions = {
@@ -240,12 +251,21 @@ export function createRedisClient(
   const client = connection.url
     ? new Redis(connection.url, options)
     : new Redis(options);
-  rejectUnfulfilledOnClose(client);
   return client;
 }
 
 function watchClusterNodes(cluster: Cluster): void {
   cluster.on('+node', (node: Redis) => rejectUnfulfilledOnClose(node));
+}
+
+/**
+ * Settles what a connection had in flight when it closed (see below), on a
+ * client or on every node of a cluster. Every client streamgate opens gets
+ * this, and so must a library's duplicate of one: it inherits re-sending off.
+ */
+export function settleInFlightOnClose(client: RedisClient): void {
+  if (client instanceof Cluster) watchClusterNodes(client);
+  else rejectUnfulfilledOnClose(client);
 }
 
 interface UnfulfilledQueue {
@@ -260,7 +280,7 @@ interface UnfulfilledQueue {
  * settles them as soon as the connection closes. Harmless where ioredis
  * settles them itself: a settled promise ignores a second rejection.
  */
-export function rejectUnfulfilledOnClose(client: Redis): void {
+function rejectUnfulfilledOnClose(client: Redis): void {
   client.on('close', () => {
     const stash = (client as unknown as { prevCommandQueue?: UnfulfilledQueue })
       .prevCommandQueue;

@@ -7,6 +7,7 @@ import {
   closeRedisClient,
   createRedisClient,
   hasRedisConnection,
+  settleInFlightOnClose,
 } from '../../redis/redis-connection';
 
 export interface StreamgateIoAdapterOptions {
@@ -59,7 +60,9 @@ export class StreamgateIoAdapter extends IoAdapter {
     };
     const { redis, prefix = 'streamgate' } = this.adapterOptions;
     if (redis && hasRedisConnection(redis)) {
-      this.redis ??= createRedisClient(redis, 'commands', 'socket-io');
+      this.redis ??= settleWorkOfDuplicates(
+        createRedisClient(redis, 'commands', 'socket-io'),
+      );
       const name = `{${prefix}}:socket.io`;
       server.adapter(
         createAdapter(this.redis, {
@@ -96,4 +99,42 @@ export class StreamgateIoAdapter extends IoAdapter {
     this.redis = null;
     if (redis) await closeRedisClient(redis);
   }
+}
+
+const SUBSCRIBING_COMMANDS = ['subscribe', 'psubscribe', 'ssubscribe'] as const;
+
+/**
+ * The Socket.IO adapter reads its stream and subscribes on duplicates of its
+ * client, which inherit streamgate's options, re-sending off among them.
+ * Two things then went wrong around a Redis restart:
+ * - ioredis 5 never settles a read that was in flight when the connection
+ *   closed, so the adapter's read loop stopped for good. The duplicates
+ *   settle it, and the loop reads again once Redis is back.
+ * - Neither the adapter nor ioredis (when it resubscribes after a reconnect)
+ *   handles a subscription's promise, and a node closed while one was on its
+ *   way died of an unhandled "Connection is closed" rejection. Those
+ *   promises get a handler; they are otherwise unchanged.
+ */
+function settleWorkOfDuplicates(client: RedisClient): RedisClient {
+  const duplicate = client.duplicate.bind(client) as (
+    ...args: unknown[]
+  ) => RedisClient;
+  (client as { duplicate: unknown }).duplicate = (...args: unknown[]) => {
+    const copy = duplicate(...args);
+    settleInFlightOnClose(copy);
+    const commands = copy as unknown as Record<
+      string,
+      (...args: unknown[]) => Promise<unknown>
+    >;
+    for (const name of SUBSCRIBING_COMMANDS) {
+      const command = commands[name].bind(copy);
+      commands[name] = (...args) => {
+        const reply = command(...args);
+        reply.catch(() => undefined);
+        return reply;
+      };
+    }
+    return copy;
+  };
+  return client;
 }

@@ -135,7 +135,6 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   createClient(role: 'commands' | 'reader'): RedisClient {
     const client = createRedisClient(this.connection, role, 'events');
     if (role === 'commands') this.watch(client);
-    else client.on('error', () => undefined);
     return client;
   }
 
