@@ -26,6 +26,11 @@ export function compareLogIds(a: EventId, b: EventId): number | null {
   return compareStreamIds(a.slice(ca + 1), b.slice(cb + 1));
 }
 
+/** The epoch of an id the log produced (already well formed). */
+export function epochOf(id: EventId): string {
+  return id.slice(0, id.indexOf(':'));
+}
+
 /** Milliseconds part of a stream id (the time Redis assigned it). */
 export function streamIdTime(streamId: string): number {
   return Number(streamId.slice(0, streamId.indexOf('-')));
@@ -37,6 +42,14 @@ export function nextStreamId(streamId: string): string {
   const ms = BigInt(streamId.slice(0, dash));
   const seq = BigInt(streamId.slice(dash + 1));
   return seq === MAX_U64 ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}
+
+/** The greatest stream id strictly smaller than `streamId` (which is above `0-0`). */
+export function previousStreamId(streamId: string): string {
+  const dash = streamId.indexOf('-');
+  const ms = BigInt(streamId.slice(0, dash));
+  const seq = BigInt(streamId.slice(dash + 1));
+  return seq === 0n ? `${ms - 1n}-${MAX_U64}` : `${ms}-${seq - 1n}`;
 }
 
 /**

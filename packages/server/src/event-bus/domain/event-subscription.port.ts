@@ -6,7 +6,23 @@ export type CursorProblem = 'invalid_cursor' | 'trimmed' | 'epoch_changed';
 
 export type CursorCheck =
   | { readonly covered: true }
-  | { readonly covered: false; readonly reason: CursorProblem };
+  | {
+      readonly covered: false;
+      readonly reason: CursorProblem;
+      /**
+       * The log's epoch when checked. A node still reading an older one must
+       * reach it before it answers, or it would name a position of the epoch
+       * it tells the client has ended.
+       */
+      readonly epoch: string;
+      /**
+       * The cursor names an entry of the log's epoch that the log does not
+       * hold and did not trim: the log lost it (failed over to a replica
+       * that missed writes) and a node will soon give it a new epoch, or the
+       * cursor was never issued.
+       */
+      readonly lost?: true;
+    };
 
 export interface ReplayPage {
   readonly events: StoredEvent[];

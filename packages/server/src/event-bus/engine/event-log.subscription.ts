@@ -5,7 +5,9 @@ import {
   compareStreamIds,
   EventId,
   formatEventId,
+  ORIGIN_STREAM_ID,
   parseEventId,
+  previousStreamId,
 } from '../domain/event-id';
 import { CursorNotCoveredError, InvalidCursorError } from '../domain/errors';
 import {
@@ -46,14 +48,32 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
 
   async checkCursor(cursor: unknown): Promise<CursorCheck> {
     const position = parseEventId(cursor);
-    if (!position) return { covered: false, reason: 'invalid_cursor' };
-    const info = await this.store.info(newEpochCandidate());
-    if (info.epoch !== position.epoch)
-      return { covered: false, reason: 'epoch_changed' };
-    if (compareStreamIds(position.streamId, info.lastId) > 0)
-      return { covered: false, reason: 'invalid_cursor' };
-    if (compareStreamIds(info.maxDeletedId, position.streamId) > 0)
-      return { covered: false, reason: 'trimmed' };
+    if (!position) {
+      const info = await this.store.info(newEpochCandidate());
+      return { covered: false, reason: 'invalid_cursor', epoch: info.epoch };
+    }
+    const { streamId } = position;
+    // One read gives the log's state and whether it still holds the entry
+    // at the cursor (the origin names none).
+    const probe = streamId !== ORIGIN_STREAM_ID;
+    const info = await this.store.range(
+      probe ? previousStreamId(streamId) : ORIGIN_STREAM_ID,
+      streamId,
+      1,
+      newEpochCandidate(),
+    );
+    const { epoch } = info;
+    if (epoch !== position.epoch)
+      return { covered: false, reason: 'epoch_changed', epoch };
+    if (compareStreamIds(info.maxDeletedId, streamId) > 0)
+      return { covered: false, reason: 'trimmed', epoch };
+    const held =
+      !probe ||
+      compareStreamIds(streamId, info.maxDeletedId) === 0 ||
+      streamId === info.epochStart ||
+      info.entries.some((entry) => entry.id === streamId);
+    if (!held)
+      return { covered: false, reason: 'invalid_cursor', epoch, lost: true };
     return { covered: true };
   }
 

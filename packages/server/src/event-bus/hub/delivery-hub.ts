@@ -1,7 +1,8 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { EventId } from '../domain/event-id';
+import { epochOf, EventId } from '../domain/event-id';
 import {
+  CursorCheck,
   EventSubscription,
   LiveEventListener,
   LiveReader,
@@ -17,6 +18,13 @@ import {
   ResolvedHubOptions,
 } from './hub.options';
 import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
+
+/**
+ * How long an attach waits for this node's reader to follow the log into a
+ * new epoch. The reader sees it at its next read, which an append wakes at
+ * once and an idle log within its block time (5 s by default).
+ */
+const EPOCH_WAIT_MS = 6_000;
 
 /** Batch and page sizes: anything but a positive whole number would stall delivery. */
 const SIZE_OPTIONS = ['maxBatch', 'replayBatchSize', 'replayPageSize'] as const;
@@ -36,6 +44,8 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
+  /** Attaches waiting for this node's reader to leave an epoch (see `epochLeft`). */
+  private readonly epochWaiters = new Set<() => void>();
   /** Running totals, for tests and metrics. */
   readonly stats = {
     queueOverflows: 0,
@@ -154,7 +164,19 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         reason: 'no_cursor',
       });
     } else {
-      const check = await this.subscription.checkCursor(cursor);
+      let check = await this.subscription.checkCursor(cursor);
+      if (this.mustFollowLog(cursor as EventId, check)) {
+        // Answering now would name a position the client must not take: one
+        // of an epoch the log has left, or one before history the log lost.
+        // This node's reader is about to reach the log's new epoch (or some
+        // node's reader to give the log one), so wait for it, briefly.
+        const epoch = epochOf(this.position);
+        if (!(await this.epochLeft(epoch, EPOCH_WAIT_MS)))
+          this.logger.warn(
+            `A cursor (${String(cursor)}) needs a newer epoch of the log than this node reads (${epoch}), and the node did not reach one within ${EPOCH_WAIT_MS} ms; answering from where it stands.`,
+          );
+        check = await this.subscription.checkCursor(cursor);
+      }
       subscriber = check.covered
         ? new HubSubscriber(this, transport, principal, scopes, {
             replay: true,
@@ -169,6 +191,37 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     this.observer.subscribers?.(this.index.size);
     subscriber.start();
     return subscriber;
+  }
+
+  /**
+   * Whether this node must follow the log before it answers a cursor: the
+   * log is in an epoch the node has not reached (the cursor's, or a newer
+   * one), or it lost the entry at the cursor (a rewind a node is about to
+   * notice).
+   */
+  private mustFollowLog(cursor: EventId, check: CursorCheck): boolean {
+    const nodeEpoch = epochOf(this.position);
+    if (check.covered) return epochOf(cursor) !== nodeEpoch;
+    if (check.lost) return true;
+    return check.reason === 'epoch_changed' && check.epoch !== nodeEpoch;
+  }
+
+  epochLeft(epoch: string, timeoutMs: number): Promise<boolean> {
+    if (epochOf(this.position) !== epoch) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = (): void => {
+        if (epochOf(this.position) === epoch) return;
+        clearTimeout(timer);
+        this.epochWaiters.delete(waiter);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.epochWaiters.delete(waiter);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref?.();
+      this.epochWaiters.add(waiter);
+    });
   }
 
   detach(subscriber: HubSubscriber): void {
@@ -279,6 +332,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     for (const listener of this.listeners) {
       this.notify(() => listener.onDiscontinuity(reason, position));
     }
+    for (const waiter of [...this.epochWaiters]) waiter();
   }
 
   /** Listeners run synchronously, in dispatch order; a failing one is logged and never stops the others. */

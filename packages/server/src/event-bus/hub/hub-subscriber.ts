@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { compareLogIds, EventId } from '../domain/event-id';
+import { compareLogIds, epochOf, EventId } from '../domain/event-id';
 import { CursorNotCoveredError } from '../domain/errors';
 import {
   EventSubscription,
@@ -42,6 +42,8 @@ export interface SubscriberHost {
   readonly observer: HubObserver;
   detach(subscriber: HubSubscriber): void;
   noteQueueLength(length: number): void;
+  /** Resolves true once the node reads an epoch other than `epoch`, false after `timeoutMs`. */
+  epochLeft(epoch: string, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -337,6 +339,18 @@ export class HubSubscriber {
       if (this.closed) return null;
       if (
         error instanceof CursorNotCoveredError &&
+        error.reason === 'epoch_changed' &&
+        sameEpoch(this.horizon, this.host.position)
+      ) {
+        // The log has a new epoch that this node's reader has not reached:
+        // jumping now would name a position of the epoch that ended. Once
+        // the reader follows, the next read decides 'epoch_changed' from
+        // the node's new position.
+        await this.host.epochLeft(epochOf(this.horizon), EPOCH_RECHECK_MS);
+        return null;
+      }
+      if (
+        error instanceof CursorNotCoveredError &&
         error.reason !== 'invalid_cursor'
       ) {
         this.jumpToLive(error.reason);
@@ -480,6 +494,8 @@ export class HubSubscriber {
 
 /** Backoff between page reads while the log is out of reach. */
 const READ_RETRY_BASE_MS = 100;
+/** How long a replay waits for the node to follow the log into a new epoch before it reads again. */
+const EPOCH_RECHECK_MS = 1_000;
 const READ_RETRY_MAX_MS = 3_000;
 
 const EVICTION_CAUSES: Record<string, string> = {

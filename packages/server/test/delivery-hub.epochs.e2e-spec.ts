@@ -1,0 +1,123 @@
+import { StoredEvent } from '../src/event-bus/domain/event';
+import {
+  epochOf,
+  EventId,
+  formatEventId,
+  parseEventId,
+} from '../src/event-bus/domain/event-id';
+import { newEpochCandidate } from '../src/event-bus/engine/event-log.publisher';
+import {
+  createEventLogEngine,
+  EventLogEngine,
+} from '../src/event-bus/event-log.factory';
+import { DeliveryHub } from '../src/event-bus/hub/delivery-hub';
+import {
+  ReadyInfo,
+  ResyncInfo,
+  SubscriberTransport,
+} from '../src/event-bus/hub/hub.types';
+import {
+  RedisServerHandle,
+  startRedisServer,
+} from '../../../test/support/redis-server';
+import { waitFor } from '../../../test/support/wait-for';
+
+jest.setTimeout(30_000);
+
+class RecordingTransport implements SubscriberTransport {
+  readonly ids: EventId[] = [];
+  readonly readies: ReadyInfo[] = [];
+  readonly resyncs: ResyncInfo[] = [];
+  constructor(readonly id: string) {}
+  async send(batch: readonly StoredEvent[]): Promise<void> {
+    for (const event of batch) this.ids.push(event.id);
+  }
+  ready(info: ReadyInfo): void {
+    this.readies.push(info);
+  }
+  resync(info: ResyncInfo): void {
+    this.resyncs.push(info);
+  }
+  evict(): void {}
+}
+
+const principal = { userId: 'u1' };
+
+// Another node gave the log a new epoch (it found the log behind what it
+// had handed on); this node's reader is still blocked on the old one. Redis
+// wakes no blocked read for a new epoch, so the reader sees it only at its
+// next append or when its block time runs out.
+describe('DeliveryHub, while the log is in an epoch this node has not reached', () => {
+  let redis: RedisServerHandle;
+  let engine: EventLogEngine;
+  let hub: DeliveryHub;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(() => redis?.stop());
+
+  let prefix = 0;
+  beforeEach(async () => {
+    engine = createEventLogEngine({
+      driver: 'redis',
+      redis: { url: redis.url },
+      prefix: `epochs${prefix++}`,
+      blockMs: 2_000,
+    });
+    hub = new DeliveryHub(engine.subscription);
+    await hub.start();
+  });
+  afterEach(async () => {
+    await hub.stop();
+    await engine.close();
+  });
+
+  /** Publishes, waits until this node read it, then renews the epoch as another node would. */
+  async function renewBehindTheNode(): Promise<{ old: EventId; next: string }> {
+    const old = await engine.publisher.publish({ type: 'before', data: 1 });
+    await waitFor(() => hub.position === old, 'the node to read the event');
+    // Let the reader settle into its blocking wait.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const info = await engine.store.renewEpoch(
+      epochOf(old),
+      newEpochCandidate(),
+    );
+    expect(epochOf(hub.position)).toBe(epochOf(old));
+    return { old, next: info.epoch };
+  }
+
+  it('answers a cursor of the old epoch with `epoch_changed` and a position of the new one', async () => {
+    const { old, next } = await renewBehindTheNode();
+    const transport = new RecordingTransport('a');
+    await hub.attach(transport, principal, [], old);
+    await waitFor(() => transport.readies.length === 1, 'ready');
+    expect(transport.readies[0]).toMatchObject({
+      recovered: false,
+      reason: 'epoch_changed',
+    });
+    expect(epochOf(transport.readies[0].lastEventId!)).toBe(next);
+    // The node's own resync, once it follows, does not move it again.
+    const after = await engine.publisher.publish({ type: 'after', data: 2 });
+    await waitFor(() => transport.ids.includes(after), 'the next event');
+    expect(transport.resyncs).toEqual([]);
+    expect(transport.ids).toEqual([after]);
+  });
+
+  it('recovers a cursor a node of the new epoch gave, without calling it ended', async () => {
+    const { old, next } = await renewBehindTheNode();
+    // The new epoch begins at the log's tip, where the faster node stood.
+    const cursor = formatEventId(next, parseEventId(old)!.streamId);
+    const transport = new RecordingTransport('b');
+    await hub.attach(transport, principal, [], cursor);
+    await waitFor(() => transport.readies.length === 1, 'ready');
+    expect(transport.readies[0]).toMatchObject({
+      recovered: true,
+      replayed: 0,
+    });
+    const after = await engine.publisher.publish({ type: 'after', data: 2 });
+    await waitFor(() => transport.ids.includes(after), 'the next event');
+    expect(transport.resyncs).toEqual([]);
+    expect(transport.ids).toEqual([after]);
+  });
+});
