@@ -58,19 +58,19 @@ describe('DeliveryHub, while the log is in an epoch this node has not reached', 
   afterAll(() => redis?.stop());
 
   let prefix = 0;
-  beforeEach(async () => {
+  async function boot(blockMs = 2_000): Promise<void> {
     engine = createEventLogEngine({
       driver: 'redis',
       redis: { url: redis.url },
       prefix: `epochs${prefix++}`,
-      blockMs: 2_000,
+      blockMs,
     });
     hub = new DeliveryHub(engine.subscription);
     await hub.start();
-  });
+  }
   afterEach(async () => {
-    await hub.stop();
-    await engine.close();
+    await hub?.stop();
+    await engine?.close();
   });
 
   /** Publishes, waits until this node read it, then renews the epoch as another node would. */
@@ -88,6 +88,7 @@ describe('DeliveryHub, while the log is in an epoch this node has not reached', 
   }
 
   it('answers a cursor of the old epoch with `epoch_changed` and a position of the new one', async () => {
+    await boot();
     const { old, next } = await renewBehindTheNode();
     const transport = new RecordingTransport('a');
     await hub.attach(transport, principal, [], old);
@@ -105,6 +106,7 @@ describe('DeliveryHub, while the log is in an epoch this node has not reached', 
   });
 
   it('recovers a cursor a node of the new epoch gave, without calling it ended', async () => {
+    await boot();
     const { old, next } = await renewBehindTheNode();
     // The new epoch begins at the log's tip, where the faster node stood.
     const cursor = formatEventId(next, parseEventId(old)!.streamId);
@@ -117,6 +119,27 @@ describe('DeliveryHub, while the log is in an epoch this node has not reached', 
     });
     const after = await engine.publisher.publish({ type: 'after', data: 2 });
     await waitFor(() => transport.ids.includes(after), 'the next event');
+    expect(transport.resyncs).toEqual([]);
+    expect(transport.ids).toEqual([after]);
+  });
+
+  it('answers from the log itself when the node does not follow in time, and then neither resends nor resyncs', async () => {
+    // A reader blocked longer than an attach waits, as on a paused primary.
+    await boot(15_000);
+    const { old, next } = await renewBehindTheNode();
+    const transport = new RecordingTransport('c');
+    await hub.attach(transport, principal, [], old);
+    await waitFor(() => transport.readies.length === 1, 'ready', 10_000);
+    expect(transport.readies[0]).toMatchObject({
+      recovered: false,
+      reason: 'epoch_changed',
+    });
+    expect(epochOf(transport.readies[0].lastEventId!)).toBe(next);
+    expect(epochOf(hub.position)).toBe(epochOf(old));
+    // An append wakes the reader, which moves to the new epoch and reads it.
+    const after = await engine.publisher.publish({ type: 'after', data: 2 });
+    await waitFor(() => transport.ids.includes(after), 'the next event');
+    expect(epochOf(hub.position)).toBe(next);
     expect(transport.resyncs).toEqual([]);
     expect(transport.ids).toEqual([after]);
   });

@@ -185,12 +185,29 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         : new HubSubscriber(this, transport, principal, scopes, {
             replay: false,
             reason: check.reason,
+            position: await this.startingPoint(check),
           });
     }
     this.index.add(subscriber);
     this.observer.subscribers?.(this.index.size);
     subscriber.start();
     return subscriber;
+  }
+
+  /**
+   * Where a client that cannot resume starts: this node's position, unless
+   * the node still reads an epoch the log has left (its reader is stuck on a
+   * paused or deposed primary). Then it is the log's own tip, in its epoch:
+   * the subscriber takes live events once the node gets there.
+   */
+  private async startingPoint(
+    check: CursorCheck & { covered: false },
+  ): Promise<EventId> {
+    const position = this.position;
+    if (check.reason !== 'epoch_changed' || check.epoch === epochOf(position))
+      return position;
+    const head = await this.subscription.head();
+    return epochOf(head) === epochOf(this.position) ? this.position : head;
   }
 
   /**

@@ -89,7 +89,7 @@ export class HubSubscriber {
     scopes: readonly string[],
     start:
       | { cursor: EventId; replay: true }
-      | { reason: ReadyReason; replay: false },
+      | { reason: ReadyReason; replay: false; position?: EventId },
   ) {
     this.scopes = scopes;
     if (start.replay) {
@@ -98,8 +98,8 @@ export class HubSubscriber {
       this.handedUpTo = start.cursor;
     } else {
       this.mode = 'live';
-      this.horizon = host.position;
-      this.handedUpTo = host.position;
+      this.horizon = start.position ?? host.position;
+      this.handedUpTo = this.horizon;
       this.emitReady({
         recovered: false,
         reason: start.reason,
@@ -153,6 +153,15 @@ export class HubSubscriber {
   /** The hub moved to `position` without continuity (reset or trimmed past the node). */
   discontinuity(reason: ResyncReason, position: EventId): void {
     if (this.mode !== 'live') return; // replay and catch-up notice it on their next page
+    if (
+      reason === 'epoch_changed' &&
+      (compareLogIds(this.horizon, position) ?? -1) >= 0
+    ) {
+      // This subscriber already stands in the epoch the node moved to, at or
+      // past where the node starts it: it was answered from the log while
+      // the node was behind. It has what comes before; live events follow.
+      return;
+    }
     this.queue = NO_EVENTS;
     this.horizon = position;
     this.handedUpTo = position;
