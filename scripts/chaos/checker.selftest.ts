@@ -428,6 +428,45 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'an event the log lost, then a fresh start before any node could tell',
+    expect: [],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      const lost = connection(1, null, ['agent:a'], rewoundItems(false));
+      const fresh = connection(
+        2,
+        null,
+        ['agent:a'],
+        [ready(false, 11, 'no_cursor'), batch([12])],
+      );
+      record.clients.push(client([lost, fresh]));
+    },
+  },
+  {
+    name: 'an event the log lost, then a fresh start long after, with no epoch_changed meanwhile',
+    // Open for 30 s without the events after the lost one: stalled as well.
+    expect: ['stalled', 'phantom'],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      const lost = {
+        ...connection(1, null, ['agent:a'], rewoundItems(false)),
+        closedAt: 30_000,
+      };
+      const fresh = {
+        ...connection(
+          2,
+          null,
+          ['agent:a'],
+          [ready(false, 11, 'no_cursor'), batch([12])],
+        ),
+        openedAt: 30_000,
+        connectedAt: 30_000,
+        closedAt: 30_050,
+      };
+      record.clients.push(client([lost, fresh]));
+    },
+  },
+  {
     name: 'an event the log lost, with no epoch_changed after it',
     expect: ['phantom', 'incomplete'],
     log: LOG_AFTER_REWIND,

@@ -81,7 +81,12 @@ export class InfraStack {
     if (options.sentinel) {
       const missing = sentinelSupport();
       if (missing) throw new Error(`--sentinel is not supported: ${missing}.`);
-      topology = await startSentinelTopology({ appendOnly: true });
+      // As docs/high-availability.md asks of a Sentinel deployment: a
+      // primary that was replaced while paused takes no more writes.
+      topology = await startSentinelTopology({
+        appendOnly: true,
+        minReplicaMaxLagSeconds: 1,
+      });
     } else {
       standalone = await startRedisServer({ appendOnly: true });
     }

@@ -177,7 +177,7 @@ class SoakChecker {
   };
 
   constructor(
-    private readonly record: SoakRecord,
+    readonly record: SoakRecord,
     readonly log: EventLogSnapshot,
     readonly limits: CheckLimits,
   ) {
@@ -690,6 +690,8 @@ class LineageWalk {
   private cursor: string | null = null;
   /** Receipts the log no longer holds, waiting for the `epoch_changed` that explains them. */
   private rewound: { id: string; t: number; name: string }[] = [];
+  /** When the lineage's latest connection closed (the run's end if it never did). */
+  private lastClosedAt: number | null = null;
 
   constructor(
     private readonly checker: SoakChecker,
@@ -705,7 +707,7 @@ class LineageWalk {
     const counts = checker.counts;
     const name = `${this.subject}#${c.seq}`;
     if (c.cursor === null) {
-      this.endLineage();
+      this.endLineage(this.lastClosedAt);
       counts.lineages++;
       this.pos = null;
       this.seen.clear();
@@ -861,6 +863,7 @@ class LineageWalk {
       }
     }
     checker.liveness(name, this.subject, c, this.pos, this.held, ready);
+    this.lastClosedAt = c.closedAt ?? checker.record.finishedAt;
   }
 
   private positionId(): string | null {
@@ -974,15 +977,26 @@ class LineageWalk {
     this.seen.clear();
   }
 
-  /** A lineage ends: receipts the log lost must have been followed by `epoch_changed`. */
-  private endLineage(): void {
-    for (const r of this.rewound)
+  /**
+   * A lineage ends: receipts the log lost must have been followed by
+   * `epoch_changed`, within the liveness bound. A client that started afresh
+   * sooner (`endedAt`: its last connection of the lineage closed) threw away
+   * what it had before any node could tell it; those receipts are counted.
+   */
+  private endLineage(endedAt: number | null = null): void {
+    const limit = this.checker.limits.livenessMs;
+    for (const r of this.rewound) {
+      if (endedAt !== null && endedAt < r.t + limit) {
+        this.checker.counts.rewoundDeliveries++;
+        continue;
+      }
       this.checker.violate(
         'phantom',
         r.name,
-        `Received ${r.id}, which the log no longer holds, and no \`epoch_changed\` followed.`,
+        `Received ${r.id}, which the log no longer holds, and no \`epoch_changed\` followed${endedAt === null ? '' : ` within ${limit / 1000} s while the lineage lasted`}.`,
         r.t,
       );
+    }
     this.rewound = [];
   }
 

@@ -37,6 +37,14 @@ export interface SentinelTopologyOptions {
    * @default 2000
    */
   readonly failoverTimeoutMs?: number;
+  /**
+   * When set, a primary accepts writes only while a replica acknowledged
+   * within this many seconds (`min-replicas-to-write 1`,
+   * `min-replicas-max-lag`): a primary Sentinel replaced but that is still
+   * running (paused, partitioned) stops taking writes the others never see.
+   * @default none
+   */
+  readonly minReplicaMaxLagSeconds?: number;
 }
 
 /** A sentinel process of the topology. */
@@ -105,16 +113,26 @@ export async function startSentinelTopology(
     await Promise.all(sentinels.map((s) => s.stop()));
     await Promise.all(started.map((s) => s.stop()));
   };
+  // Both nodes: the replica carries it into its time as primary.
+  const directives =
+    options.minReplicaMaxLagSeconds === undefined
+      ? []
+      : [
+          ['min-replicas-to-write', '1'],
+          ['min-replicas-max-lag', String(options.minReplicaMaxLagSeconds)],
+        ];
   try {
     const first = await startRedisServer({
       appendOnly: options.appendOnly,
       dirPrefix: 'streamgate-sentinel-node-',
+      directives,
     });
     started.push(first);
     const second = await startRedisServer({
       appendOnly: options.appendOnly,
       replicaOf: first,
       dirPrefix: 'streamgate-sentinel-node-',
+      directives,
     });
     started.push(second);
     await pollUntil(
