@@ -3,10 +3,12 @@ import type { RedisClient } from './redis-connection';
 
 /**
  * Replies that mean "not now" rather than "no": the command did not run
- * (a server still loading, a primary just demoted, a cluster slot moving),
- * so it may be sent again whatever it does.
+ * (a server still loading, a primary just demoted, a primary without the
+ * replicas `min-replicas-to-write` asks for, a cluster slot moving), so it
+ * may be sent again whatever it does.
  */
-const NOT_RUN_REPLIES = /^(LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+const NOT_RUN_REPLIES =
+  /^(LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /**
  * A command sent on a live connection gets at least this long to answer,
