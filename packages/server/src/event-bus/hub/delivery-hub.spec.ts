@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { StoredEvent } from '../domain/event';
-import { compareLogIds, EventId } from '../domain/event-id';
+import { compareLogIds, epochOf, EventId } from '../domain/event-id';
+import { newEpochCandidate } from '../engine/event-log.publisher';
 import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
 import { DeliveryHub } from './delivery-hub';
 import { HubOptions } from './hub.options';
-import { ReadyInfo, SubscriberTransport } from './hub.types';
+import { ReadyInfo, ResyncInfo, SubscriberTransport } from './hub.types';
 
 /** A transport whose batches wait until the test acknowledges them. */
 class ManualTransport implements SubscriberTransport {
@@ -40,7 +41,9 @@ class ManualTransport implements SubscriberTransport {
     this.log.push(`ready ${info.replayed}`);
   }
 
-  resync(): void {
+  readonly resyncs: ResyncInfo[] = [];
+  resync(info: ResyncInfo): void {
+    this.resyncs.push(info);
     this.log.push('resync');
   }
 
@@ -419,6 +422,30 @@ describe('DeliveryHub', () => {
         expect(transport.ids).toEqual(ids);
         expect(transport.live).toEqual([true]);
       }
+    });
+  });
+
+  describe('discontinuity', () => {
+    it('names where continuity broke in the resync, even when live events queued behind a batch in flight moved past it', async () => {
+      await boot({});
+      const transport = new ManualTransport('a');
+      await hub.attach(transport, principal, [], undefined);
+      const [first] = await publish(1);
+      await until(() => transport.waiting === 1, 'the first batch in flight');
+      // What a node that found the log behind it does.
+      const { epoch } = await log.store.renewEpoch(
+        epochOf(first),
+        newEpochCandidate(),
+      );
+      await until(() => epochOf(hub.position) === epoch, 'the new epoch');
+      const start = hub.position;
+      const later = await publish(3, 1);
+      await until(() => hub.position === later[2], 'the later events');
+      await drain(transport, () => transport.ids.includes(later[2]));
+      expect(transport.resyncs).toEqual([
+        { reason: 'epoch_changed', lastEventId: start },
+      ]);
+      expect(transport.ids).toEqual([first, ...later]);
     });
   });
 });

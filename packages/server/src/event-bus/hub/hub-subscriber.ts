@@ -68,7 +68,13 @@ export class HubSubscriber {
   private replayed = 0;
   private scanned = 0;
   private pendingReady: ReadyInfo | null = null;
-  private pendingResync: { reason: ResyncReason } | null = null;
+  /**
+   * A resync to send before anything else, with the position it names: live
+   * events queued after it move the horizon on, but the client must hear
+   * where continuity broke, and then those events.
+   */
+  private pendingResync: { reason: ResyncReason; position: EventId } | null =
+    null;
   /** Visible events of the last page read that did not fit its first batch (replay and catch-up). */
   private backlog: StoredEvent[] = NO_EVENTS;
   /** The next page, read while the previous one is being delivered. */
@@ -165,7 +171,7 @@ export class HubSubscriber {
     this.queue = NO_EVENTS;
     this.horizon = position;
     this.handedUpTo = position;
-    this.pendingResync = { reason };
+    this.pendingResync = { reason, position };
     this.kick();
   }
 
@@ -227,11 +233,10 @@ export class HubSubscriber {
   private async pump(): Promise<void> {
     while (!this.closed) {
       if (this.pendingResync) {
-        const { reason } = this.pendingResync;
+        const { reason, position } = this.pendingResync;
         this.pendingResync = null;
-        this.handedUpTo = this.horizon;
         this.host.observer.resync?.(reason);
-        this.transport.resync({ reason, lastEventId: this.horizon });
+        this.transport.resync({ reason, lastEventId: position });
         continue;
       }
       const { maxBatch, replayBatchSize } = this.host.options;
@@ -466,7 +471,7 @@ export class HubSubscriber {
         lastEventId: position,
       });
     } else {
-      this.pendingResync = { reason: reason as ResyncReason };
+      this.pendingResync = { reason: reason as ResyncReason, position };
     }
   }
 
