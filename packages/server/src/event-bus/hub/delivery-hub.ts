@@ -173,10 +173,17 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         const epoch = epochOf(this.position);
         if (!(await this.epochLeft(epoch, EPOCH_WAIT_MS)))
           this.logger.warn(
-            `A cursor (${String(cursor)}) needs a newer epoch of the log than this node reads (${epoch}), and the node did not reach one within ${EPOCH_WAIT_MS} ms; answering from where it stands.`,
+            `A cursor (${String(cursor)}) needs a newer epoch of the log than this node reads (${epoch}), and the node did not reach one within ${EPOCH_WAIT_MS} ms; answering from the log as it stands.`,
           );
         check = await this.subscription.checkCursor(cursor);
       }
+      const tip = check.covered ? null : await this.logTipIfAhead(check);
+      // From here to indexing nothing awaits, so no live batch can slip
+      // between the position the subscriber starts at and its first offer.
+      // The node may have reached the tip's epoch meanwhile: then it starts
+      // at the node's position, as usual.
+      const logTip =
+        tip !== null && epochOf(tip) !== epochOf(this.position) ? tip : null;
       subscriber = check.covered
         ? new HubSubscriber(this, transport, principal, scopes, {
             replay: true,
@@ -185,7 +192,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         : new HubSubscriber(this, transport, principal, scopes, {
             replay: false,
             reason: check.reason,
-            position: await this.startingPoint(check),
+            position: logTip ?? undefined,
           });
     }
     this.index.add(subscriber);
@@ -195,19 +202,17 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   }
 
   /**
-   * Where a client that cannot resume starts: this node's position, unless
-   * the node still reads an epoch the log has left (its reader is stuck on a
-   * paused or deposed primary). Then it is the log's own tip, in its epoch:
-   * the subscriber takes live events once the node gets there.
+   * A client that cannot resume starts at this node's position, unless the
+   * node still reads an epoch the log has left (its reader is stuck on a
+   * paused or deposed primary): then at the log's own tip, read here. The
+   * subscriber takes live events once the node gets there.
    */
-  private async startingPoint(
+  private async logTipIfAhead(
     check: CursorCheck & { covered: false },
-  ): Promise<EventId> {
-    const position = this.position;
-    if (check.reason !== 'epoch_changed' || check.epoch === epochOf(position))
-      return position;
-    const head = await this.subscription.head();
-    return epochOf(head) === epochOf(this.position) ? this.position : head;
+  ): Promise<EventId | null> {
+    if (check.reason !== 'epoch_changed') return null;
+    if (check.epoch === epochOf(this.position)) return null;
+    return this.subscription.head();
   }
 
   /**
