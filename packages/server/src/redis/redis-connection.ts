@@ -177,6 +177,8 @@ export function createRedisClient(
 ): RedisClient {
   const client = openRedisClient(connection, role, name);
   settleInFlightOnClose(client);
+  if (!(client instanceof Cluster))
+    reconnectWhenEnded(client, () => closedOnPurpose.has(client));
   // Lost connections surface as failed commands, and the event log's own
   // connection logs each loss once. Without a listener ioredis would print
   // every failed reconnect attempt to the console, past the app's logger.
@@ -297,7 +299,41 @@ function rejectUnfulfilledOnClose(client: Redis): void {
  * connections it never needed (they connect lazily), and one opened while a
  * node goes away waits out its connect timeout.
  */
+/** Clients streamgate closed itself: they stay closed. */
+const closedOnPurpose = new WeakSet<RedisClient>();
+
+/** Drops a connection streamgate opened, at once and for good. */
+export function disconnectRedisClient(client: RedisClient): void {
+  closedOnPurpose.add(client);
+  client.disconnect();
+}
+
+/**
+ * ioredis ends a Sentinel connection for good when its connector is
+ * disconnected while it asks the sentinels for the primary, as its failover
+ * detector does when `+switch-master` arrives mid-connect: every command
+ * then fails at once with "Connection is closed", and a node that depends on
+ * the connection stays down (the Socket.IO adapter's read loop even spins on
+ * it). A connection that ends without being closed on purpose connects again.
+ */
+export function reconnectWhenEnded(
+  client: Redis,
+  closing: () => boolean,
+): void {
+  client.on('end', () => {
+    if (closing()) return;
+    setTimeout(() => {
+      if (!closing() && client.status === 'end')
+        client.connect().catch(() => undefined);
+    }, RECONNECT_AFTER_END_MS).unref();
+  });
+}
+
+/** How long an ended connection waits before it connects again. */
+const RECONNECT_AFTER_END_MS = 100;
+
 export async function closeRedisClient(client: RedisClient): Promise<void> {
+  closedOnPurpose.add(client);
   if (client instanceof Cluster) {
     client.disconnect();
     return;

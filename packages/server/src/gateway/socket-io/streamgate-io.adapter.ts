@@ -1,5 +1,6 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { Cluster } from 'ioredis';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import {
   RedisClient,
@@ -7,6 +8,7 @@ import {
   closeRedisClient,
   createRedisClient,
   hasRedisConnection,
+  reconnectWhenEnded,
   settleInFlightOnClose,
 } from '../../redis/redis-connection';
 
@@ -39,6 +41,8 @@ export class StreamgateIoAdapter extends IoAdapter {
   private readonly logger: Logger;
   private readonly adapterOptions: StreamgateIoAdapterOptions;
   private redis: RedisClient | null;
+  /** Set once closing starts: the adapter then disconnects its duplicates for good. */
+  private closing = false;
 
   /** `app` is the Nest application (or its HTTP server), as for `IoAdapter`. */
   constructor(
@@ -62,6 +66,7 @@ export class StreamgateIoAdapter extends IoAdapter {
     if (redis && hasRedisConnection(redis)) {
       this.redis ??= settleWorkOfDuplicates(
         createRedisClient(redis, 'commands', 'socket-io'),
+        () => this.closing,
       );
       const name = `{${prefix}}:socket.io`;
       server.adapter(
@@ -94,6 +99,7 @@ export class StreamgateIoAdapter extends IoAdapter {
   override async close(
     server: Parameters<IoAdapter['close']>[0],
   ): Promise<void> {
+    this.closing = true;
     await super.close(server);
     const redis = this.redis;
     this.redis = null;
@@ -110,18 +116,25 @@ const SUBSCRIBING_COMMANDS = ['subscribe', 'psubscribe', 'ssubscribe'] as const;
  * - ioredis 5 never settles a read that was in flight when the connection
  *   closed, so the adapter's read loop stopped for good. The duplicates
  *   settle it, and the loop reads again once Redis is back.
+ * - A duplicate that ioredis ended for good (see `reconnectWhenEnded`) left
+ *   the adapter's read loop spinning on "Connection is closed", blocking the
+ *   node. It connects again unless the adapter is closing.
  * - Neither the adapter nor ioredis (when it resubscribes after a reconnect)
  *   handles a subscription's promise, and a node closed while one was on its
  *   way died of an unhandled "Connection is closed" rejection. Those
  *   promises get a handler; they are otherwise unchanged.
  */
-function settleWorkOfDuplicates(client: RedisClient): RedisClient {
+function settleWorkOfDuplicates(
+  client: RedisClient,
+  closing: () => boolean,
+): RedisClient {
   const duplicate = client.duplicate.bind(client) as (
     ...args: unknown[]
   ) => RedisClient;
   (client as { duplicate: unknown }).duplicate = (...args: unknown[]) => {
     const copy = duplicate(...args);
     settleInFlightOnClose(copy);
+    if (!(copy instanceof Cluster)) reconnectWhenEnded(copy, closing);
     const commands = copy as unknown as Record<
       string,
       (...args: unknown[]) => Promise<unknown>

@@ -6,6 +6,7 @@ import {
 } from '../../../redis/redis-command.gate';
 import {
   closeRedisClient,
+  disconnectRedisClient,
   createRedisClient,
   RedisClient,
   RedisConnectionOptions,
@@ -475,7 +476,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
         if (closed) return;
         closed = true;
         this.readers.delete(client);
-        client.disconnect();
+        disconnectRedisClient(client);
       },
     };
   }
@@ -628,7 +629,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   async close(): Promise<void> {
     this.closing = true;
     this.gate.close();
-    for (const reader of this.readers) reader.disconnect();
+    for (const reader of this.readers) disconnectRedisClient(reader);
     this.readers.clear();
     if (this.ownsClient) await closeRedisClient(this.redis);
   }
