@@ -310,11 +310,12 @@ export function disconnectRedisClient(client: RedisClient): void {
 
 /**
  * ioredis ends a Sentinel connection for good when its connector is
- * disconnected while it asks the sentinels for the primary, as its failover
- * detector does when `+switch-master` arrives mid-connect: every command
- * then fails at once with "Connection is closed", and a node that depends on
- * the connection stays down (the Socket.IO adapter's read loop even spins on
- * it). A connection that ends without being closed on purpose connects again.
+ * disconnected while it asks the sentinels for the primary (its `connect()`
+ * then fails), as its failover detector can when `+switch-master` arrives
+ * mid-connect. Every command then fails at once with "Connection is
+ * closed", and a node that depends on the connection stays down (the
+ * Socket.IO adapter's read loop even spins on it). A connection that ends
+ * without being closed on purpose connects again.
  */
 export function reconnectWhenEnded(
   client: Redis,
