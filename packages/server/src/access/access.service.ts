@@ -182,20 +182,17 @@ export class AccessService {
 
 const LIFETIME_WARNING_INTERVAL_MS = 60_000;
 
+/** `8 d`, `24 h`, `90 min`: the largest unit that still reads as at least 2 (or 1 for seconds). */
 function formatDuration(ms: number): string {
   const units: [number, string][] = [
     [86_400_000, 'd'],
     [3_600_000, 'h'],
     [60_000, 'min'],
-    [1_000, 's'],
   ];
   for (const [size, unit] of units) {
-    if (ms >= size) {
-      const value = Math.round((ms / size) * 10) / 10;
-      return `${value} ${unit}`;
-    }
+    if (ms >= 2 * size) return `${Math.round((ms / size) * 10) / 10} ${unit}`;
   }
-  return `${ms} ms`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 function causeOf(error: unknown): string {
