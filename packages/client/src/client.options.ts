@@ -72,7 +72,7 @@ export interface StreamgateClientOptions {
    * function that keeps returning refused tokens. An accepted handshake
    * starts the count over; `unavailable` (an outage on the server) never
    * counts. `connect()` starts again from `failed`.
-   * @default 3
+   * @default 5
    */
   maxRefusals?: number;
 }
@@ -91,7 +91,7 @@ const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 // setTimeout fires at once for longer delays.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export const DEFAULT_MAX_REFUSALS = 3;
+export const DEFAULT_MAX_REFUSALS = 5;
 
 export function resolveClientOptions(
   options: StreamgateClientOptions,
