@@ -4,7 +4,11 @@ import {
   StreamgateClientError,
   StreamgateConnectError,
 } from '@streamgate/client';
-import { Authenticator, ScopeResolver } from '@streamgate/server';
+import {
+  Authenticator,
+  EventsGateway,
+  ScopeResolver,
+} from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
 import { delay, waitFor } from '../support/wait-for';
@@ -136,6 +140,26 @@ describe('access outages', () => {
       const client = await handshake(token);
       expect(client.connectError?.message).toBe('unauthorized');
       expect((await post(token)).status).toBe(403);
+    });
+  });
+
+  describe('when the node is stopping', () => {
+    it('refuses a handshake with unavailable, so the client retries elsewhere with the same token', async () => {
+      const stopping = await startApp({
+        REDIS_URL: process.env.REDIS_URL!,
+        EVENT_BUS_PREFIX: `stopping${Date.now().toString(36)}`,
+      });
+      try {
+        await stopping.app.get(EventsGateway).beforeApplicationShutdown();
+        const client = new RawClient(stopping.url, {
+          token: stopping.token('olga', ['*']),
+        });
+        clients.push(client);
+        await waitFor(() => client.connectError, 'connect_error', 10_000);
+        expect(client.connectError?.message).toBe('unavailable');
+      } finally {
+        await stopping.close();
+      }
     });
   });
 
