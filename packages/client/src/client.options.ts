@@ -44,7 +44,9 @@ export interface StreamgateClientOptions {
    * is called before every (re)connect and, for JWTs with `exp`, shortly
    * before the token expires: the new token is handed to the server in band
    * (`refresh`), so the connection carries on. A fixed string cannot be
-   * refreshed; the server then evicts the connection at expiry.
+   * refreshed; the server then evicts the connection at expiry, and the
+   * client stops as `failed` once the server has refused it `maxRefusals`
+   * times in a row.
    */
   token: TokenSource;
   /**
