@@ -21,6 +21,7 @@ import {
   TOO_MANY_CONNECTIONS,
   TOO_MANY_REQUESTS,
   UNAUTHORIZED,
+  UNAVAILABLE,
 } from '@streamgate/protocol';
 import cors from 'cors';
 import proxyAddr from 'proxy-addr';
@@ -134,7 +135,8 @@ export class EventsGateway
         (error: unknown) =>
           next(
             new Error(
-              error instanceof HandshakeRefusal ? error.message : UNAUTHORIZED,
+              // Anything else is the server's own failure, not the token's.
+              error instanceof HandshakeRefusal ? error.message : UNAVAILABLE,
             ),
           ),
       );
@@ -147,7 +149,8 @@ export class EventsGateway
   }
 
   private async admit(socket: Socket): Promise<void> {
-    if (this.shuttingDown) throw new HandshakeRefusal(UNAUTHORIZED);
+    // Stopping is not a refusal: the client should try again (another node) with the same token.
+    if (this.shuttingDown) throw new HandshakeRefusal(UNAVAILABLE);
     await this.throttle(socket);
     const started = Date.now();
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
@@ -156,7 +159,10 @@ export class EventsGateway
         ? auth.token
         : bearerToken(socket.handshake.headers.authorization);
     const granted = await this.access.authorize(token);
-    if (!granted.granted) throw new HandshakeRefusal(UNAUTHORIZED);
+    if (!granted.granted)
+      throw new HandshakeRefusal(
+        granted.reason === 'unavailable' ? UNAVAILABLE : UNAUTHORIZED,
+      );
     const session = new SocketSession(
       socket,
       this.hub,
