@@ -128,7 +128,7 @@ export async function misuses(events: EventPublisher<Events>): Promise<void> {
   'src/health.controller.ts': `
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-// guide: the Terminus health indicator
+// guide: the Terminus health indicator, injectable wherever the event bus is
 import { StreamgateHealthIndicator } from '@streamgate/server';
 
 @Controller('health')
@@ -138,10 +138,10 @@ export class HealthController {
     private readonly streamgate: StreamgateHealthIndicator,
   ) {}
 
-  @Get()
+  @Get('ready')
   @HealthCheck()
-  check() {
-    return this.health.check([() => this.streamgate.isHealthy('streamgate')]);
+  ready() {
+    return this.health.check([() => this.streamgate.isReady()]);
   }
 }
 `,
@@ -154,8 +154,6 @@ import {
   EventBusModule,
   EventsGatewayModule,
   ProcessesModule,
-  // guide: the Terminus health indicator
-  StreamgateHealthIndicator,
   // guide: the metrics module (prom-client), serving GET /metrics
   StreamgateMetricsModule,
 } from '@streamgate/server';
@@ -191,8 +189,6 @@ export class AppModule {
         ...(settings.chatFirst ? [ChatModule, ...streamgate] : [...streamgate, ChatModule]),
       ],
       controllers: [ActivityController, HealthController],
-      // guide: the Terminus health indicator
-      providers: [StreamgateHealthIndicator],
     };
   }
 }
