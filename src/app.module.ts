@@ -133,6 +133,8 @@ export class AppModule {
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
           maxHttpBufferSize: config.maxHttpBufferSize,
+          // Operators revoke over HTTP (scope auth:revoke).
+          revocationApi: true,
           ...gatewayOptions(config),
         }),
         ProcessesModule.forRootAsync({

@@ -1,4 +1,5 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, DynamicModule } from '@nestjs/common';
+import { eventBusLinkModule } from './event-bus.link';
 import { EventBusModuleOptions } from './event-bus.options';
 import { EVENT_BUS_OPTIONS } from './event-bus.tokens';
 
@@ -11,8 +12,11 @@ export const {
 })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createEventBusOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
+  .setExtras({ isGlobal: false }, (definition, extras) => {
+    const bus: DynamicModule = { ...definition, global: extras.isGlobal };
+    // The link imports the bus and the bus imports the link: Nest resolves
+    // the cycle by reference, and the host still imports a single module.
+    bus.imports = [...(definition.imports ?? []), eventBusLinkModule(bus)];
+    return bus;
+  })
   .build();

@@ -140,6 +140,11 @@ export interface EventsGatewayModuleExtras {
   imports?: ModuleMetadata['imports'];
   /** Serve `POST /events` for producers in other processes and languages. @default true */
   publishApi?: boolean;
-  /** Serve `POST /auth/revocations` (scope `auth:revoke`). @default true */
+  /**
+   * Serve `POST /auth/revocations` (scope `auth:revoke`). Off unless asked
+   * for: any principal holding `*` could otherwise revoke anyone. Host code
+   * revokes through `AccessControlService` either way.
+   * @default false
+   */
   revocationApi?: boolean;
 }
