@@ -1,26 +1,27 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { StreamgateHealthIndicator } from '../operations/streamgate.health-indicator';
 import { EventPublisher } from './domain/event-publisher.port';
 import { EventSubscription } from './domain/event-subscription.port';
 import { EventBusMessages } from './event-bus.messages';
 import type { EventBusModuleOptions } from './event-bus.options';
-import { EVENT_BUS_OPTIONS, EVENT_LOG } from './event-bus.tokens';
+import { EventBusObservers } from './event-bus.observers';
+import {
+  EVENT_BUS_LINK,
+  EVENT_BUS_OBSERVERS,
+  EVENT_BUS_OPTIONS,
+  EVENT_LOG,
+} from './event-bus.tokens';
 import type { EventLogEngine } from './event-log.factory';
 import { DeliveryHub } from './hub/delivery-hub';
 
-/**
- * What streamgate's own modules take from the event bus. It is always
- * global, whatever `isGlobal` the host gave `EventBusModule`: `isGlobal`
- * decides where the host's code sees `EventPublisher`, not whether
- * `EventsGatewayModule` and `ProcessesModule` find the bus.
- */
-export const EVENT_BUS_LINK = 'STREAMGATE:EVENT_BUS_LINK';
-
+/** What streamgate's own modules take from the event bus (see `EVENT_BUS_LINK`). */
 export interface EventBusLink {
   readonly options: EventBusModuleOptions;
   readonly log: EventLogEngine;
   readonly publisher: EventPublisher;
   readonly subscription: EventSubscription;
   readonly hub: DeliveryHub;
+  readonly observers: EventBusObservers;
 }
 
 @Module({})
@@ -41,6 +42,7 @@ export function eventBusLinkModule(bus: DynamicModule): DynamicModule {
           EventPublisher,
           EventSubscription,
           DeliveryHub,
+          EVENT_BUS_OBSERVERS,
         ],
         useFactory: (
           options: EventBusModuleOptions,
@@ -48,10 +50,20 @@ export function eventBusLinkModule(bus: DynamicModule): DynamicModule {
           publisher: EventPublisher,
           subscription: EventSubscription,
           hub: DeliveryHub,
-        ): EventBusLink => ({ options, log, publisher, subscription, hub }),
+          observers: EventBusObservers,
+        ): EventBusLink => ({
+          options,
+          log,
+          publisher,
+          subscription,
+          hub,
+          observers,
+        }),
       },
+      // Injectable anywhere the bus is, for the host's health routes.
+      StreamgateHealthIndicator,
     ],
-    exports: [EVENT_BUS_LINK],
+    exports: [EVENT_BUS_LINK, StreamgateHealthIndicator],
   };
 }
 
