@@ -1,4 +1,9 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  InjectionToken,
+  Module,
+  Provider,
+} from '@nestjs/common';
 import { StreamgateHealthIndicator } from '../operations/streamgate.health-indicator';
 import { EventPublisher } from './domain/event-publisher.port';
 import { EventSubscription } from './domain/event-subscription.port';
@@ -26,6 +31,18 @@ export interface EventBusLink {
 
 @Module({})
 export class EventBusLinkModule {}
+
+/**
+ * The bus's providers, each under the link's own token too. The tokens read
+ * as instructions because a module without the bus fails naming them.
+ */
+const SHARED: [InjectionToken, string][] = [
+  [EVENT_BUS_OPTIONS, EventBusMessages.linked('the options')],
+  [EVENT_LOG, EventBusMessages.linked('EVENT_LOG')],
+  [EventPublisher, EventBusMessages.linked('EventPublisher')],
+  [EventSubscription, EventBusMessages.linked('EventSubscription')],
+  [DeliveryHub, EventBusMessages.linked('DeliveryHub')],
+];
 
 /** The global link to one `EventBusModule` definition, which imports it in turn. */
 export function eventBusLinkModule(bus: DynamicModule): DynamicModule {
@@ -60,54 +77,34 @@ export function eventBusLinkModule(bus: DynamicModule): DynamicModule {
           observers,
         }),
       },
+      ...SHARED.map(([token, linked]) => ({
+        provide: linked,
+        useExisting: token,
+      })),
       // Injectable anywhere the bus is, for the host's health routes.
       StreamgateHealthIndicator,
     ],
-    exports: [EVENT_BUS_LINK, StreamgateHealthIndicator],
+    exports: [
+      EVENT_BUS_LINK,
+      ...SHARED.map(([, linked]) => linked),
+      StreamgateHealthIndicator,
+    ],
   };
 }
 
-const CHECKED_LINK = 'STREAMGATE:EVENT_BUS_LINK_CHECKED';
-
 /**
- * The bus's instances under their own tokens inside a module of streamgate's
- * (`owner`), so that the module works in any import order and whether or not
- * the bus is global. Without an `EventBusModule` it fails naming the import.
+ * The bus's instances under their own tokens inside a module of streamgate's,
+ * so that the module works in any import order and whether or not the bus
+ * is global. Without an `EventBusModule`, Nest's error names the missing
+ * token, which says what to import.
  */
-export function eventBusProviders(owner: string): Provider[] {
+export function eventBusProviders(): Provider[] {
   return [
-    {
-      provide: CHECKED_LINK,
-      inject: [{ token: EVENT_BUS_LINK, optional: true }],
-      useFactory: (link: EventBusLink | undefined) => {
-        if (!link) throw new Error(EventBusMessages.missingModule(owner));
-        return link;
-      },
-    },
-    {
-      provide: EVENT_BUS_OPTIONS,
-      inject: [CHECKED_LINK],
-      useFactory: (link: EventBusLink) => link.options,
-    },
-    {
-      provide: EVENT_LOG,
-      inject: [CHECKED_LINK],
-      useFactory: (link: EventBusLink) => link.log,
-    },
-    {
-      provide: EventPublisher,
-      inject: [CHECKED_LINK],
-      useFactory: (link: EventBusLink) => link.publisher,
-    },
-    {
-      provide: EventSubscription,
-      inject: [CHECKED_LINK],
-      useFactory: (link: EventBusLink) => link.subscription,
-    },
-    {
-      provide: DeliveryHub,
-      inject: [CHECKED_LINK],
-      useFactory: (link: EventBusLink) => link.hub,
-    },
+    // Aliases, not factories: Nest calls lifecycle hooks (the hub's) only
+    // on the provider that made the instance, so they run once, in the bus.
+    ...SHARED.map(([token, linked]) => ({
+      provide: token,
+      useExisting: linked,
+    })),
   ];
 }

@@ -1,4 +1,9 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import {
+  DynamicModule,
+  InjectionToken,
+  Module,
+  Provider,
+} from '@nestjs/common';
 import { AccessControlService } from '../access/access-control.service';
 import { AccessService } from '../access/access.service';
 import { AccessSessions } from '../access/access-sessions';
@@ -22,6 +27,17 @@ export interface AccessLink {
 @Module({})
 export class AccessLinkModule {}
 
+/**
+ * The gateway's providers, each under the link's own token too. The tokens
+ * read as instructions because a module without the gateway fails naming them.
+ */
+const SHARED: [InjectionToken, string][] = [
+  [AccessService, EventsGatewayMessages.linked('AccessService')],
+  [AccessSessions, EventsGatewayMessages.linked('AccessSessions')],
+  [AccessControlService, EventsGatewayMessages.linked('AccessControlService')],
+  [BearerAuthGuard, EventsGatewayMessages.linked('BearerAuthGuard')],
+];
+
 /** The global link to one `EventsGatewayModule` definition, which imports it in turn. */
 export function accessLinkModule(gateway: DynamicModule): DynamicModule {
   return {
@@ -44,47 +60,28 @@ export function accessLinkModule(gateway: DynamicModule): DynamicModule {
           guard: BearerAuthGuard,
         ): AccessLink => ({ access, sessions, control, guard }),
       },
+      ...SHARED.map(([token, linked]) => ({
+        provide: linked,
+        useExisting: token,
+      })),
     ],
-    exports: [ACCESS_LINK],
+    exports: [ACCESS_LINK, ...SHARED.map(([, linked]) => linked)],
   };
 }
 
-const CHECKED_LINK = 'STREAMGATE:ACCESS_LINK_CHECKED';
-
 /**
- * The access checks under their own tokens inside a module of streamgate's
- * (`owner`), so that its guarded routes work in any import order and whether
- * or not `EventsGatewayModule` is global. Without it, fails naming the import.
+ * The access checks under their own tokens inside a module of streamgate's,
+ * so that its guarded routes work in any import order and whether or not
+ * `EventsGatewayModule` is global. Without it, Nest's error names the
+ * missing token, which says what to import.
  */
-export function accessProviders(owner: string): Provider[] {
+export function accessProviders(): Provider[] {
   return [
-    {
-      provide: CHECKED_LINK,
-      inject: [{ token: ACCESS_LINK, optional: true }],
-      useFactory: (link: AccessLink | undefined) => {
-        if (!link) throw new Error(EventsGatewayMessages.missingModule(owner));
-        return link;
-      },
-    },
-    {
-      provide: AccessService,
-      inject: [CHECKED_LINK],
-      useFactory: (link: AccessLink) => link.access,
-    },
-    {
-      provide: AccessSessions,
-      inject: [CHECKED_LINK],
-      useFactory: (link: AccessLink) => link.sessions,
-    },
-    {
-      provide: AccessControlService,
-      inject: [CHECKED_LINK],
-      useFactory: (link: AccessLink) => link.control,
-    },
-    {
-      provide: BearerAuthGuard,
-      inject: [CHECKED_LINK],
-      useFactory: (link: AccessLink) => link.guard,
-    },
+    // Aliases, not factories: Nest calls lifecycle hooks (the sessions')
+    // only on the provider that made the instance, so they run once.
+    ...SHARED.map(([token, linked]) => ({
+      provide: token,
+      useExisting: linked,
+    })),
   ];
 }

@@ -6,8 +6,8 @@ export const EventsGatewayMessages = {
     `EventsGatewayModule: "namespace" must start with "/" and use only letters, digits, "_", "-" and "/" (got ${JSON.stringify(namespace)}).`,
   invalidNumber: (name: string, value: unknown) =>
     `EventsGatewayModule: "${name}" must be a whole number of at least 1 (got ${JSON.stringify(value)}).`,
-  missingModule: (owner: string) =>
-    `${owner} needs EventsGatewayModule for its access checks, and no EventsGatewayModule is imported in this app. Add EventsGatewayModule.forRoot({ authenticator: YourAuthenticator, scopeResolver: YourScopeResolver }) to the imports of the module that imports ${owner}, e.g. your AppModule.`,
+  linked: (what: string) =>
+    `${what} of EventsGatewayModule: add EventsGatewayModule.forRoot({ authenticator: YourAuthenticator, scopeResolver: YourScopeResolver }) to the imports of your AppModule; isGlobal is not needed`,
   serverLimitBelowOurs: (namespace: string, server: number, ours: number) =>
     `The Socket.IO server's maxHttpBufferSize is ${server} bytes (from the gateway Nest connected first), below the ${ours} bytes ${namespace} allows: messages larger than ${server} bytes close the connection on every namespace. Raise maxHttpBufferSize in that gateway's options, or lower EventsGatewayModule's.`,
   corsShared: (namespace: string) =>

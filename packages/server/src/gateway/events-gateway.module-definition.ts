@@ -92,7 +92,7 @@ export const {
           ),
         );
       const providers: Provider[] = [
-        ...eventBusProviders('EventsGatewayModule'),
+        ...eventBusProviders(),
         {
           provide: RESOLVED_EVENTS_GATEWAY_OPTIONS,
           inject: [EVENTS_GATEWAY_OPTIONS],

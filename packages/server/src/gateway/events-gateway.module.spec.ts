@@ -146,7 +146,7 @@ describe('EventsGatewayModule', () => {
       await expect(
         compile([EventsGatewayModule.forRoot({ ...access })]),
       ).rejects.toThrow(
-        /EventsGatewayModule needs EventBusModule.*Add EventBusModule\.forRoot/,
+        /of EventBusModule: add EventBusModule\.forRoot.*available in the EventsGatewayModule module/s,
       );
     });
 
@@ -157,14 +157,14 @@ describe('EventsGatewayModule', () => {
           ProcessesModule.forRoot({ driver: 'memory' }),
         ]),
       ).rejects.toThrow(
-        /ProcessesModule needs EventsGatewayModule.*Add EventsGatewayModule\.forRoot/,
+        /of EventsGatewayModule: add EventsGatewayModule\.forRoot.*available in the ProcessesModule module/s,
       );
     });
 
     it('names EventBusModule when ProcessesModule has no bus', async () => {
       await expect(
         compile([ProcessesModule.forRoot({ driver: 'memory' })]),
-      ).rejects.toThrow(/ProcessesModule needs EventBusModule/);
+      ).rejects.toThrow(/of EventBusModule: add EventBusModule\.forRoot/);
     });
   });
 

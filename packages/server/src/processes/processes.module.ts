@@ -33,8 +33,8 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
   controllers: [ProcessMessagesController],
   providers: [
     // Found whether or not the bus and the gateway are global, in any import order.
-    ...eventBusProviders('ProcessesModule'),
-    ...accessProviders('ProcessesModule'),
+    ...eventBusProviders(),
+    ...accessProviders(),
     {
       provide: RESOLVED_PROCESSES_OPTIONS,
       inject: [PROCESSES_OPTIONS],
