@@ -141,6 +141,8 @@ export type {
   StreamgateReadinessOptions,
 } from './operations/streamgate.health-indicator';
 export { StreamgateMetricsModule } from './operations/streamgate-metrics.module';
+export { setupStreamgate } from './operations/setup-streamgate';
+export type { StreamgateSetupOptions } from './operations/setup-streamgate';
 export { StreamgateMetrics } from './operations/streamgate.metrics';
 export type {
   StreamgateMetricsOptions,

@@ -3,6 +3,8 @@ import { Test } from '@nestjs/testing';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
 import { EventBusModule } from '../event-bus/event-bus.module';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import { StreamgateIoAdapter } from '../gateway/socket-io/streamgate-io.adapter';
+import { setupStreamgate } from './setup-streamgate';
 import { StreamgateMetricsModule } from './streamgate-metrics.module';
 import { StreamgateHealthIndicator } from './streamgate.health-indicator';
 import { StreamgateMetrics } from './streamgate.metrics';
@@ -86,6 +88,39 @@ describe('operations', () => {
       ]);
       expect((await indicator.isCaughtUp(-1)).lag.status).toBe('down');
       await moduleRef.close();
+    });
+  });
+
+  describe('setupStreamgate', () => {
+    it('installs the Socket.IO adapter and the shutdown hooks', async () => {
+      const moduleRef = await compile([EventBusModule.forRoot({})]);
+      const app = moduleRef.createNestApplication({ logger: false });
+      const adapter = jest.spyOn(app, 'useWebSocketAdapter');
+      const hooks = jest.spyOn(app, 'enableShutdownHooks');
+      expect(setupStreamgate(app)).toBe(app);
+      expect(adapter.mock.calls[0][0]).toBeInstanceOf(StreamgateIoAdapter);
+      expect(hooks).toHaveBeenCalledTimes(1);
+      await app.close();
+    });
+
+    it('leaves out what it is told to', async () => {
+      const moduleRef = await compile([EventBusModule.forRoot({})]);
+      const app = moduleRef.createNestApplication({ logger: false });
+      const adapter = jest.spyOn(app, 'useWebSocketAdapter');
+      const hooks = jest.spyOn(app, 'enableShutdownHooks');
+      setupStreamgate(app, { socketIoAdapter: false, shutdownHooks: false });
+      expect(adapter).not.toHaveBeenCalled();
+      expect(hooks).not.toHaveBeenCalled();
+      await app.close();
+    });
+
+    it('names EventBusModule when the app has no bus', async () => {
+      const moduleRef = await compile([]);
+      const app = moduleRef.createNestApplication({ logger: false });
+      expect(() => setupStreamgate(app)).toThrow(
+        /setupStreamgate needs EventBusModule/,
+      );
+      await app.close();
     });
   });
 });
