@@ -119,7 +119,8 @@ export interface EventsGatewayModuleExtras {
   /**
    * Makes `AccessService`, `BearerAuthGuard`, `AccessSessions`,
    * `AccessControlService` and the gateway available to every module, so
-   * that `ProcessesModule` and host controllers can guard their routes.
+   * that host controllers can guard their routes with `BearerAuthGuard`.
+   * `ProcessesModule` finds them either way.
    * @default true
    */
   isGlobal?: boolean;

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/websockets/constants';
 import cors from 'cors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Namespace, Socket } from 'socket.io';
+import type { Namespace } from 'socket.io';
 import type { GatewayCorsOptions } from '../events-gateway.options';
 import { EventsGatewayMessages } from '../events-gateway.messages';
 
@@ -78,8 +78,12 @@ export function applyNamespaceSettings(
         settings.maxMessageBytes,
       ),
     });
+  const onPacket = packetSizeLimit(namespace.name, settings.maxMessageBytes);
   namespace.use((socket, next) => {
-    limitPacketSize(socket, namespace.name, settings.maxMessageBytes);
+    // One listener for every connection of the namespace, added once per
+    // connection even when a client joins the namespace again on it.
+    if (!socket.conn.listeners('packet').includes(onPacket))
+      socket.conn.on('packet', onPacket);
     next();
   });
   if (settings.cors) {
@@ -95,14 +99,19 @@ export function applyNamespaceSettings(
 }
 
 /**
- * Closes the connection when a packet for `name` is larger than `max`
- * bytes, before Socket.IO decodes it, as the server-wide limit would. The
- * namespace's clients send only acknowledgements and refreshes, never
- * binary, so a binary packet for it is refused too.
+ * The `packet` listener of an engine.io connection (called with the
+ * connection as `this`) that closes it when a packet for `name` is larger
+ * than `max` bytes, before Socket.IO decodes it, as the server-wide limit
+ * would. The namespace's clients send only acknowledgements and refreshes,
+ * never binary, so a binary packet for it is refused too. The transport is
+ * closed rather than the namespace: the client reconnects as after any
+ * lost connection.
  */
-function limitPacketSize(socket: Socket, name: string, max: number): void {
-  const conn = socket.conn;
-  const onPacket = (packet: { type: string; data?: unknown }) => {
+function packetSizeLimit(name: string, max: number) {
+  return function (
+    this: { close(): void },
+    packet: { type: string; data?: unknown },
+  ): void {
     if (packet.type !== 'message' || typeof packet.data !== 'string') return;
     const data = packet.data;
     const type = data.charCodeAt(0);
@@ -111,12 +120,8 @@ function limitPacketSize(socket: Socket, name: string, max: number): void {
     const large =
       data.length > max ||
       (data.length * 3 > max && Buffer.byteLength(data) > max);
-    // The transport is closed, as the server-wide limit does, rather than
-    // the namespace: the client reconnects as after any lost connection.
-    if ((large || binary) && namespaceOf(data) === name) conn.close();
+    if ((large || binary) && namespaceOf(data) === name) this.close();
   };
-  conn.on('packet', onPacket);
-  socket.once('disconnect', () => conn.off('packet', onPacket));
 }
 
 /** The namespace a Socket.IO packet is for (`<type>[<n>-][<nsp>,]...`). */
