@@ -123,4 +123,30 @@ describe('operations', () => {
       await app.close();
     });
   });
+
+  describe('when the optional peers are not installed', () => {
+    const missing = (name: string) => () => {
+      const error = new Error(`Cannot find module '${name}'`);
+      (error as NodeJS.ErrnoException).code = 'MODULE_NOT_FOUND';
+      throw error;
+    };
+
+    afterEach(() => {
+      jest.dontMock('prom-client');
+      jest.dontMock('@nestjs/terminus');
+    });
+
+    it('loads the package, and metrics name the peer to install', () => {
+      jest.isolateModules(() => {
+        jest.doMock('prom-client', missing('prom-client'));
+        jest.doMock('@nestjs/terminus', missing('@nestjs/terminus'));
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const entry = require('../index') as typeof import('../index');
+        expect(entry.StreamgateHealthIndicator).toBeDefined();
+        expect(() => new entry.StreamgateMetrics()).toThrow(
+          /optional peer dependency "prom-client".*npm install prom-client/,
+        );
+      });
+    });
+  });
 });
