@@ -130,6 +130,25 @@ export {
   RESERVED_EVENT_TYPES,
 } from './gateway/http/events-publish.controller';
 
+// Operations: readiness for @nestjs/terminus, Prometheus metrics through prom-client.
+export {
+  MAX_READY_LAG,
+  StreamgateHealthIndicator,
+} from './operations/streamgate.health-indicator';
+export type {
+  StreamgateHealthResult,
+  StreamgateHealthStatus,
+  StreamgateReadinessOptions,
+} from './operations/streamgate.health-indicator';
+export { StreamgateMetricsModule } from './operations/streamgate-metrics.module';
+export { setupStreamgate } from './operations/setup-streamgate';
+export type { StreamgateSetupOptions } from './operations/setup-streamgate';
+export { StreamgateMetrics } from './operations/streamgate.metrics';
+export type {
+  StreamgateMetricsOptions,
+  StreamgateMetricsRegistry,
+} from './operations/streamgate-metrics.options';
+
 // Wire protocol v1, shared with @streamgate/client.
 export {
   ClientEvent,

@@ -1,5 +1,6 @@
 import {
   ConfigurableModuleBuilder,
+  DynamicModule,
   Inject,
   Injectable,
   OnApplicationShutdown,
@@ -19,7 +20,9 @@ import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
 import { Authenticator } from '../access/authenticator.port';
 import { BearerAuthGuard } from '../access/bearer-auth.guard';
 import { ScopeResolver } from '../access/scope-resolver.port';
+import { eventBusProviders } from '../event-bus/event-bus.link';
 import { EventsGatewayMessages } from './events-gateway.messages';
+import { accessLinkModule } from './events-gateway.link';
 import {
   EventsGatewayModuleExtras,
   EventsGatewayModuleOptions,
@@ -56,7 +59,7 @@ const DEFAULT_EXTRAS: Required<EventsGatewayModuleExtras> = {
   scopeResolver: undefined as never,
   imports: [],
   publishApi: true,
-  revocationApi: true,
+  revocationApi: false,
   maxHttpBufferSize: DEFAULT_MAX_HTTP_BUFFER_SIZE,
 };
 
@@ -89,6 +92,7 @@ export const {
           ),
         );
       const providers: Provider[] = [
+        ...eventBusProviders(),
         {
           provide: RESOLVED_EVENTS_GATEWAY_OPTIONS,
           inject: [EVENTS_GATEWAY_OPTIONS],
@@ -129,9 +133,9 @@ export const {
       ];
       const controllers = [
         ...(extras.publishApi === false ? [] : [EventsPublishController]),
-        ...(extras.revocationApi === false ? [] : [RevocationsController]),
+        ...(extras.revocationApi === true ? [RevocationsController] : []),
       ];
-      return {
+      const gateway: DynamicModule = {
         ...definition,
         global: extras.isGlobal ?? true,
         imports: [...(definition.imports ?? []), ...(extras.imports ?? [])],
@@ -151,6 +155,9 @@ export const {
           EventsGateway,
         ],
       };
+      // The link imports the gateway module and is imported by it, as the event bus's does.
+      gateway.imports = [...(gateway.imports ?? []), accessLinkModule(gateway)];
+      return gateway;
     },
   )
   .build();
