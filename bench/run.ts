@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { plotAll } from '../scripts/plot';
 import { capacityBench } from './capacity.bench';
+import { churnBench } from './churn.bench';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
@@ -43,6 +44,10 @@ const sections: Record<string, Section> = {
   capacity: {
     title: '9. Capacity of one shard and one node (docs/scaling.md)',
     run: capacityBench,
+  },
+  churn: {
+    title: '10. Outage per reconnect under churn',
+    run: churnBench,
   },
 };
 

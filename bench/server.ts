@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { JwtService } from '@nestjs/jwt';
 import express from 'express';
 import Redis from 'ioredis';
 import { Server, Socket } from 'socket.io';
@@ -13,7 +15,9 @@ import { createApp, DeliveryHub, loadAppConfig } from './target';
  * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks;
  * `replayer` is the bare replayer: Socket.IO on `/replay`, sending a client
  * the entries after its `lastEventId` as `XRANGE` returns them, in acked
- * batches.
+ * batches; `peer` is Socket.IO's own recovery: connection state recovery on
+ * `@socket.io/redis-streams-adapter`, a JWT check in a middleware, and
+ * broadcasts to the whole namespace at PEER_RATE events/s.
  *
  * Commands over IPC: `mem` (optionally after a forced GC), `snapshot` (a
  * heap snapshot to `path`, after a forced GC), `emit` (raw only: emits at a
@@ -190,6 +194,58 @@ async function startReplayer(): Promise<{
   };
 }
 
+/**
+ * The peer of streamgate's reconnects: Socket.IO's connection state recovery
+ * on its Redis Streams adapter, as its documentation sets it up. The token is
+ * verified in a middleware, which recovery skips by default.
+ */
+async function startPeer(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const redis = new Redis(env.REDIS_URL);
+  const jwt = new JwtService({ secret: env.JWT_SECRET });
+  const http = createServer();
+  const io = new Server(http, {
+    transports: ['websocket'],
+    adapter: createAdapter(redis, { streamName: 'bench-peer' }),
+    connectionStateRecovery: {},
+  });
+  const nsp = io.of('/peer');
+  nsp.use((socket, next) => {
+    const token = (socket.handshake.auth as { token?: string }).token;
+    jwt.verifyAsync(String(token)).then(
+      () => next(),
+      () => next(new Error('unauthorized')),
+    );
+  });
+  const rate = Number(env.PEER_RATE);
+  let seq = 0;
+  const start = Date.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - start) * rate) / 1000);
+    for (; seq < due; seq++)
+      nsp.emit('events', [
+        {
+          id: String(seq),
+          type: 'agent_activity',
+          data: { agent: `agent-${seq % 30}`, step: seq },
+          ts: Date.now(),
+        },
+      ]);
+  }, 5);
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    port: (http.address() as { port: number }).port,
+    close: async () => {
+      clearInterval(timer);
+      io.close();
+      redis.disconnect();
+      await new Promise((r) => http.close(r));
+    },
+  };
+}
+
 async function main() {
   const handlers: Record<string, Handler> = {};
   const server =
@@ -197,7 +253,9 @@ async function main() {
       ? await startApp(handlers)
       : mode === 'replayer'
         ? await startReplayer()
-        : await startRaw(handlers);
+        : mode === 'peer'
+          ? await startPeer()
+          : await startRaw(handlers);
   handlers.mem = async (command) => {
     if (command.gc) await forceGc();
     return memory();

@@ -238,7 +238,7 @@ export class BenchProcess {
 /** Runs a server under test (`bench/server.ts`) in its own process. */
 export async function startServer(
   label: string,
-  mode: 'app' | 'raw' | 'replayer',
+  mode: 'app' | 'raw' | 'replayer' | 'peer',
   env: Record<string, string> = {},
   options: { profile?: boolean } = {},
 ): Promise<{ server: BenchProcess; url: string }> {
