@@ -66,7 +66,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections and the capacity delivery flows; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {
