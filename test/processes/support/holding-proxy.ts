@@ -19,15 +19,16 @@ export class HoldingProxy {
 
   static async start(target: string): Promise<HoldingProxy> {
     const { hostname, port } = new URL(target);
-    let proxy!: HoldingProxy;
+    const proxies: HoldingProxy[] = [];
     const server = createServer((client) =>
-      proxy.pipe(client, hostname, Number(port)),
+      proxies[0].pipe(client, hostname, Number(port)),
     );
     await new Promise<void>((resolve) =>
       server.listen(0, '127.0.0.1', resolve),
     );
     const { port: own } = server.address() as AddressInfo;
-    proxy = new HoldingProxy(server, `redis://127.0.0.1:${own}`);
+    const proxy = new HoldingProxy(server, `redis://127.0.0.1:${own}`);
+    proxies.push(proxy);
     return proxy;
   }
 
