@@ -681,6 +681,28 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
       );
     });
 
+    it('finds an unannounced change behind many that their writers acked', async () => {
+      // Leases what earlier tests left on a shared backend, out of the way.
+      await claimFor(store, id);
+      const acked = Array.from({ length: 150 }, newProcessId);
+      for (const processId of acked) {
+        await store.append(processId, { type: 'data', payload: 1 });
+        await store.ackAnnouncements([{ processId, kind: 'message', seq: 1 }]);
+      }
+      await store.append(id, { type: 'data', payload: 1 });
+      const claimed = await store.claimAnnouncements({
+        limit: 100,
+        graceMs: 0,
+        leaseMs: 60_000,
+      });
+      expect(claimed).toContainEqual({
+        processId: id,
+        kind: 'message',
+        seq: 1,
+      });
+      expect(claimed.filter((a) => acked.includes(a.processId))).toEqual([]);
+    });
+
     it('forgets what was acked, by the writer or by a relay, and ignores entries already gone', async () => {
       await store.append(id, { type: 'data', payload: 1 });
       await store.append(id, { type: 'data', payload: 2 });

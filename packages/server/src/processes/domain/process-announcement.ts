@@ -23,7 +23,7 @@ export type ProcessAnnouncement =
     };
 
 export interface ClaimAnnouncementsOptions {
-  /** At most this many announcements. */
+  /** About this many announcements at most; a store may hand out the entries of one process together. */
   readonly limit: number;
   /** Announcements younger than this stay with the writer that made them, whose own publish is on the way. */
   readonly graceMs: number;

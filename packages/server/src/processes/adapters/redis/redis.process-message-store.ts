@@ -44,6 +44,9 @@ export interface RedisProcessMessageStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
+/** Claims per relay pass at most; each takes up to `limit` processes. */
+const CLAIM_ROUNDS = 10;
+
 const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
 
 // The stream entry id is `<seq>-0`, so seq is the resume key and Redis itself
@@ -352,31 +355,43 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     graceMs,
     leaseMs,
   }: ClaimAnnouncementsOptions): Promise<ProcessAnnouncement[]> {
-    const [claim, processIds] = await this.call(() =>
-      this.redis.streamgateClaimOutbox(
-        this.outboxIndexKey(),
-        limit,
-        graceMs,
-        leaseMs,
-      ),
-    );
     const claimed: ProcessAnnouncement[] = [];
-    for (const processId of processIds) {
-      const fields = await this.call(() =>
-        this.redis.hgetall(this.outboxKey(processId)),
+    // Most indexed processes have an empty outbox (their writers announced
+    // and acked), so one claim can yield nothing; a few rounds keep a busy
+    // index drained.
+    for (let round = 0; round < CLAIM_ROUNDS; round++) {
+      const wanted = limit - claimed.length;
+      const [claim, processIds] = await this.call(() =>
+        this.redis.streamgateClaimOutbox(
+          this.outboxIndexKey(),
+          wanted,
+          graceMs,
+          leaseMs,
+        ),
       );
-      const announcements = Object.entries(fields)
-        .map(([entry, previous]) =>
-          parseAnnouncementEntry(processId, entry, previous || null),
-        )
-        .filter((announcement) => announcement !== null)
-        .sort(byChangeOrder);
-      if (announcements.length === 0) {
-        await this.release(processId, claim);
-        continue;
-      }
-      this.claims.set(processId, claim);
-      claimed.push(...announcements);
+      const outboxes = await Promise.all(
+        processIds.map((processId) =>
+          this.call(() => this.redis.hgetall(this.outboxKey(processId))),
+        ),
+      );
+      const empty: string[] = [];
+      processIds.forEach((processId, i) => {
+        const announcements = Object.entries(outboxes[i])
+          .map(([entry, previous]) =>
+            parseAnnouncementEntry(processId, entry, previous || null),
+          )
+          .filter((announcement) => announcement !== null)
+          .sort(byChangeOrder);
+        if (announcements.length === 0) empty.push(processId);
+        else {
+          this.claims.set(processId, claim);
+          claimed.push(...announcements);
+        }
+      });
+      await Promise.all(
+        empty.map((processId) => this.release(processId, claim)),
+      );
+      if (processIds.length < wanted || claimed.length >= limit) break;
     }
     return claimed;
   }
