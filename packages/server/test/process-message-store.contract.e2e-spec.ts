@@ -639,6 +639,22 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
       ]);
     });
 
+    it('holds one announcement when the same key arrives from many writers at once', async () => {
+      const writers = [open(), open(), open(), open()];
+      await Promise.all(
+        writers.map((writer) =>
+          writer.append(
+            id,
+            { type: 'data', payload: 'once' },
+            { idempotencyKey: 'same' },
+          ),
+        ),
+      );
+      expect(await claimFor(store, id)).toEqual([
+        { processId: id, kind: 'message', seq: 1 },
+      ]);
+    });
+
     it('leaves announcements younger than the grace to their writer', async () => {
       await store.append(id, { type: 'data', payload: 1 });
       expect(await claimFor(store, id, { graceMs: 60_000 })).toEqual([]);
