@@ -190,6 +190,10 @@ export type {
   PgPoolClient,
 } from './processes/adapters/postgres/pg-pool.port';
 export { ProcessMessageStore } from './processes/domain/process-message-store.port';
+export type {
+  ClaimAnnouncementsOptions,
+  ProcessAnnouncement,
+} from './processes/domain/process-announcement';
 export {
   assertProcessId,
   isProcessStatus,
