@@ -35,8 +35,6 @@ export async function createApp(
   app.use(requestIdMiddleware);
   // Forwarded client addresses count only from proxies the operator named.
   app.set('trust proxy', config.trustProxy);
-  // Bounded request bodies: larger publishes get 413 before anything is parsed.
-  app.useBodyParser('json', { limit: '1mb' });
   // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
   app.useWebSocketAdapter(
     new StreamgateIoAdapter(app, {

@@ -47,8 +47,9 @@ export class BearerAuthGuard implements CanActivate {
       if (granted.reason === 'unavailable') {
         context
           .switchToHttp()
-          .getResponse<{ setHeader(name: string, value: string): void }>()
-          .setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+          // `header()`: Express's response and Fastify's reply both have it.
+          .getResponse<{ header(name: string, value: string): void }>()
+          .header('Retry-After', String(RETRY_AFTER_SECONDS));
         throw new ServiceUnavailableException(
           'Access cannot be checked right now; retry shortly.',
         );

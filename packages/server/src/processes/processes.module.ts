@@ -1,4 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
+import { bodyLimitsProvider } from '../http/route-body-limit';
+import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { createProcessMessageStore } from './process-message-store.factory';
 import { ProcessMessageStoreLifecycle } from './process-message-store.lifecycle';
 import { ProcessMessageStore } from './domain/process-message-store.port';
@@ -27,6 +29,7 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
  * (for `DeliveryHub` and `BearerAuthGuard`), both global or imported alongside.
  */
 @Module({
+  imports: [RouteBodyLimitModule],
   controllers: [ProcessMessagesController],
   providers: [
     {
@@ -50,6 +53,14 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
     ProcessMessagesService,
     ProcessStreamRouter,
     ProcessStreamsService,
+    bodyLimitsProvider(
+      [
+        { method: 'POST', path: 'processes/:id/messages' },
+        { method: 'PUT', path: 'processes/:id/status' },
+      ],
+      RESOLVED_PROCESSES_OPTIONS,
+      (options: ResolvedProcessesOptions) => options.maxBodyBytes,
+    ),
   ],
   exports: [
     ProcessMessageStore,

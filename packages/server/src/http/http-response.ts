@@ -1,0 +1,51 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * The part of a reply that Express's `Response` and Fastify's `FastifyReply`
+ * share, so that the module's routes answer alike on either platform.
+ */
+export interface HostResponse {
+  header(name: string, value: string): unknown;
+}
+
+interface FastifyLikeReply {
+  readonly raw: ServerResponse;
+  hijack(): unknown;
+  getHeaders(): Record<string, number | string | string[] | undefined>;
+}
+
+function isFastifyReply(response: unknown): response is FastifyLikeReply {
+  const reply = response as Partial<FastifyLikeReply> | null;
+  return (
+    typeof reply?.hijack === 'function' &&
+    typeof reply.getHeaders === 'function' &&
+    typeof reply.raw === 'object'
+  );
+}
+
+/** Sets a response header on Express and Fastify alike. */
+export function setResponseHeader(
+  response: HostResponse,
+  name: string,
+  value: string,
+): void {
+  response.header(name, value);
+}
+
+/**
+ * Takes the Node response under the host's reply, for a stream the module
+ * writes itself. Fastify is told the reply is hijacked (or it would answer
+ * too), and the headers its hooks already set (e.g. CORS) are carried over,
+ * since a hijacked reply no longer sends them. Express's response is the
+ * Node response.
+ */
+export function takeNodeResponse(response: unknown): ServerResponse {
+  if (!isFastifyReply(response)) return response as ServerResponse;
+  const headers = response.getHeaders();
+  response.hijack();
+  const raw = response.raw;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value);
+  }
+  return raw;
+}

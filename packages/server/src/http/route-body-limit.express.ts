@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BadRequestException } from '@nestjs/common';
+import { RouteBodyLimits, tooLargeBody } from './route-body-limit';
+
+type Next = (error?: unknown) => void;
+
+interface ExpressLayer {
+  readonly name?: string;
+}
+
+interface ExpressLike {
+  use(
+    handler: (req: IncomingMessage, res: ServerResponse, next: Next) => void,
+  ): unknown;
+  readonly router?: { stack: ExpressLayer[] };
+  readonly _router?: { stack: ExpressLayer[] };
+}
+
+/** The names of `body-parser`'s middleware, as Express's stack holds them. */
+const BODY_PARSERS = new Set([
+  'jsonParser',
+  'urlencodedParser',
+  'rawParser',
+  'textParser',
+]);
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+function isJson(req: IncomingMessage): boolean {
+  const type = (req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
+  return type === 'application/json' || /^application\/[^/]+\+json$/.test(type);
+}
+
+/**
+ * Reads the body of the module's routes itself, with the route's limit,
+ * before the host's body parser does: the host's parser may allow less
+ * (Express's default is 100 KB) or more than the module promises. A body
+ * read here is left in `req.body`, and `body-parser` skips a request whose
+ * body was read.
+ */
+function bodyReader(limits: RouteBodyLimits, prefix: () => string) {
+  return function streamgateBodyReader(
+    req: IncomingMessage & { body?: unknown },
+    res: ServerResponse,
+    next: Next,
+  ): void {
+    const maxBytes = limits.limitFor(req.method ?? '', req.url ?? '', prefix());
+    if (maxBytes === undefined) return next();
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBytes) return sendJson(res, 413, tooLargeBody(maxBytes));
+    const encoding = (
+      req.headers['content-encoding'] ?? 'identity'
+    ).toLowerCase();
+    // Other bodies go to the host's parsers, as they would without the module.
+    if (!isJson(req) || encoding !== 'identity') return next();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (then: () => void) => {
+      if (done) return;
+      done = true;
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onError);
+      then();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      finish(() => {
+        // The rest of the body is not wanted; close rather than read it.
+        res.setHeader('Connection', 'close');
+        sendJson(res, 413, tooLargeBody(maxBytes));
+        req.resume();
+      });
+    };
+    const onEnd = () =>
+      finish(() => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (text.trim() === '') {
+          req.body = {};
+          return next();
+        }
+        try {
+          req.body = JSON.parse(text) as unknown;
+        } catch (error) {
+          return sendJson(
+            res,
+            400,
+            new BadRequestException(
+              `The body is not valid JSON: ${(error as Error).message}`,
+            ).getResponse() as object,
+          );
+        }
+        next();
+      });
+    const onError = (error: Error) => finish(() => next(error));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  };
+}
+
+/** Puts the module's body reader in front of the host's body parsers. */
+export function installExpressBodyLimits(
+  app: ExpressLike,
+  limits: RouteBodyLimits,
+  prefix: () => string,
+): void {
+  app.use(bodyReader(limits, prefix));
+  const stack = (app.router ?? app._router)?.stack;
+  if (!stack) return;
+  const reader = stack.pop();
+  if (!reader) return;
+  const parser = stack.findIndex((layer) => BODY_PARSERS.has(layer.name ?? ''));
+  stack.splice(parser < 0 ? stack.length : parser, 0, reader);
+}
