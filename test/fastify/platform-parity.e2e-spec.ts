@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { RedisServerHandle, startRedisServer } from '../support/redis-server';
+import {
+  Platform,
+  PlatformApp,
+  startPlatformApp,
+  TOKENS,
+} from './platform-app';
+
+jest.setTimeout(60_000);
+
+const PLATFORMS: readonly Platform[] = ['express', 'fastify'];
+/** Headers whose bytes clients and proxies act on. */
+const HEADERS = [
+  'content-type',
+  'cache-control',
+  'retry-after',
+  'x-accel-buffering',
+] as const;
+const MiB = 1_048_576;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | null>;
+  readonly body: string;
+}
+
+async function call(
+  app: PlatformApp,
+  method: string,
+  path: string,
+  options: {
+    body?: unknown;
+    raw?: string;
+    token?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Answer> {
+  const hasBody = options.body !== undefined || options.raw !== undefined;
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: {
+      ...(hasBody ? { 'content-type': 'application/json' } : {}),
+      authorization: `Bearer ${options.token ?? TOKENS.admin}`,
+      ...options.headers,
+    },
+    body: hasBody ? (options.raw ?? JSON.stringify(options.body)) : undefined,
+  });
+  const headers = Object.fromEntries(
+    HEADERS.map((name) => [name, res.headers.get(name)]),
+  );
+  return { status: res.status, headers, body: await res.text() };
+}
+
+/** Sends the same request to every app; returns the answers by platform. */
+async function both(
+  apps: readonly PlatformApp[],
+  request: (app: PlatformApp) => Promise<Answer>,
+): Promise<[Answer, Answer]> {
+  const [express, fastify] = await Promise.all(apps.map(request));
+  return [express, fastify];
+}
+
+describe('The module on Express and on Fastify', () => {
+  let apps: PlatformApp[];
+  beforeAll(async () => {
+    const prefix = `parity-${randomUUID()}`;
+    // Both hosts let their own parser take less than the module's 1 MiB.
+    apps = await Promise.all(
+      PLATFORMS.map((platform) =>
+        startPlatformApp({
+          platform,
+          redisUrl: process.env.REDIS_URL!,
+          prefix,
+          hostBodyLimit: 10_240,
+        }),
+      ),
+    );
+  });
+  afterAll(() => Promise.all(apps.map((app) => app.close())));
+
+  describe('when POST /events is sent', () => {
+    it('answers 201 { id } with the same headers', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', '/events', { body: { type: 'a', data: 1 } }),
+      );
+      expect(express.status).toBe(201);
+      expect(fastify.status).toBe(201);
+      expect(fastify.headers).toEqual(express.headers);
+      expect(Object.keys(JSON.parse(fastify.body))).toEqual(['id']);
+    });
+
+    it('answers 400 with the same bytes', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', '/events', { body: { type: '1bad', data: 1 } }),
+      );
+      expect(express.status).toBe(400);
+      expect(fastify).toEqual(express);
+      expect(JSON.parse(express.body)).toMatchObject({ field: 'type' });
+    });
+
+    it('accepts a body larger than the host parser allows, up to maxBodyBytes', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', '/events', {
+          body: { type: 'a', data: 'x'.repeat(200_000) },
+        }),
+      );
+      expect(express.status).toBe(201);
+      expect(fastify.status).toBe(201);
+    });
+
+    it('answers 413 with the same bytes past maxBodyBytes', async () => {
+      const raw = JSON.stringify({ type: 'a', data: 'x'.repeat(MiB) });
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', '/events', { raw }),
+      );
+      expect(express.status).toBe(413);
+      expect(fastify).toEqual(express);
+      expect(JSON.parse(express.body).message).toMatch(/1048576 bytes/);
+    });
+  });
+
+  describe('when a process is written and read', () => {
+    const id = 'p-1';
+    beforeAll(async () => {
+      const [express, fastify] = apps;
+      for (const text of ['one', 'two', 'three']) {
+        const res = await call(express, 'POST', `/processes/${id}/messages`, {
+          body: { type: 'text', payload: { text } },
+        });
+        expect(res.status).toBe(201);
+      }
+      const done = await call(fastify, 'PUT', `/processes/${id}/status`, {
+        body: { status: 'completed' },
+      });
+      expect(done.status).toBe(200);
+    });
+
+    it('serves the same JSON page', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'GET', `/processes/${id}/messages?after=1`, {
+          token: TOKENS.reader,
+        }),
+      );
+      expect(express.status).toBe(200);
+      expect(fastify).toEqual(express);
+      expect(JSON.parse(express.body).messages).toHaveLength(2);
+    });
+
+    it('serves the same NDJSON stream', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'GET', `/processes/${id}/messages`, {
+          token: TOKENS.reader,
+          headers: { accept: 'application/x-ndjson' },
+        }),
+      );
+      expect(express.status).toBe(200);
+      expect(express.headers['content-type']).toMatch(/ndjson/);
+      expect(fastify).toEqual(express);
+      expect(express.body.trim().split('\n')).toHaveLength(4);
+    });
+
+    it('resumes SSE after Last-Event-ID with the same frames, byte for byte', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'GET', `/processes/${id}/messages`, {
+          token: TOKENS.reader,
+          headers: { accept: 'text/event-stream', 'last-event-id': '1' },
+        }),
+      );
+      expect(express.status).toBe(200);
+      expect(express.headers).toMatchObject({
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      });
+      expect(fastify).toEqual(express);
+      expect(express.body).toMatch(/^retry: 100\n\n/);
+      expect(express.body).not.toContain('id: 1\n');
+      expect(express.body).toContain('id: 2\n');
+      expect(express.body).toContain('id: 3\n');
+      expect(express.body).toMatch(/event: end\n/);
+    });
+
+    it('answers 413 with the same bytes past maxBodyBytes', async () => {
+      const raw = JSON.stringify({
+        type: 'text',
+        payload: { text: 'x'.repeat(MiB) },
+      });
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', `/processes/p-2/messages`, { raw }),
+      );
+      expect(express.status).toBe(413);
+      expect(fastify).toEqual(express);
+    });
+  });
+
+  describe('when POST /auth/revocations is sent', () => {
+    it('answers 202 { revokedAt } alike, and 400 with the same bytes', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'POST', '/auth/revocations', { body: { sub: 'mallory' } }),
+      );
+      expect(express.status).toBe(202);
+      expect(fastify.status).toBe(202);
+      expect(fastify.headers).toEqual(express.headers);
+      expect(typeof JSON.parse(fastify.body).revokedAt).toBe('number');
+      const [badExpress, badFastify] = await both(apps, (app) =>
+        call(app, 'POST', '/auth/revocations', { body: {} }),
+      );
+      expect(badExpress.status).toBe(400);
+      expect(badFastify).toEqual(badExpress);
+    });
+  });
+
+  describe("when a host's own route finds the event log unavailable", () => {
+    it('answers 503 with Retry-After through StreamgateExceptionFilter', async () => {
+      const [express, fastify] = await both(apps, (app) =>
+        call(app, 'GET', '/host/publish'),
+      );
+      expect(express.status).toBe(503);
+      expect(express.headers['retry-after']).toBe('1');
+      expect(fastify).toEqual(express);
+    });
+  });
+});
+
+describe('The module on hosts whose parser allows more than maxBodyBytes', () => {
+  let apps: PlatformApp[];
+  beforeAll(async () => {
+    const prefix = `parity-${randomUUID()}`;
+    apps = await Promise.all(
+      PLATFORMS.map((platform) =>
+        startPlatformApp({
+          platform,
+          redisUrl: process.env.REDIS_URL!,
+          prefix,
+          hostBodyLimit: 8 * MiB,
+        }),
+      ),
+    );
+  });
+  afterAll(() => Promise.all(apps.map((app) => app.close())));
+
+  it('still answers 413 past 1 MiB, with the same bytes', async () => {
+    const raw = JSON.stringify({ type: 'a', data: 'x'.repeat(MiB) });
+    const [express, fastify] = await both(apps, (app) =>
+      call(app, 'POST', '/events', { raw }),
+    );
+    expect(express.status).toBe(413);
+    expect(fastify).toEqual(express);
+  });
+});
+
+describe('The module on Express and on Fastify while Redis is down', () => {
+  let redis: RedisServerHandle;
+  let apps: PlatformApp[];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const prefix = `parity-${randomUUID()}`;
+    apps = await Promise.all(
+      PLATFORMS.map((platform) =>
+        startPlatformApp({ platform, redisUrl: redis.url, prefix }),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await redis.stop();
+  });
+
+  it('answers POST /events with 503 and Retry-After, with the same bytes', async () => {
+    await redis.kill();
+    const [express, fastify] = await both(apps, (app) =>
+      call(app, 'POST', '/events', { body: { type: 'a', data: 1 } }),
+    );
+    expect(express.status).toBe(503);
+    expect(express.headers['retry-after']).toBe('1');
+    expect(fastify).toEqual(express);
+  });
+});
