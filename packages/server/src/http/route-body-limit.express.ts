@@ -60,8 +60,10 @@ function bodyReader(limits: RouteBodyLimits, prefix: () => string) {
     const encoding = (
       req.headers['content-encoding'] ?? 'identity'
     ).toLowerCase();
-    // Other bodies go to the host's parsers, as they would without the module.
-    if (!isJson(req) || encoding !== 'identity') return next();
+    // Other bodies go to the host's parsers, as they would without the module;
+    // a body some middleware ahead of this one read already cannot be read again.
+    if (!isJson(req) || encoding !== 'identity' || req.readableEnded)
+      return next();
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
