@@ -14,6 +14,9 @@ import { staticAccess } from '@streamgate/server/testing';
 
 export type Platform = 'express' | 'fastify';
 
+/** The frontend origin the test hosts allow. */
+export const CORS_ORIGIN = 'https://app.example';
+
 /** Tokens of the test apps: every scope, or only the process's. */
 export const TOKENS = {
   admin: 'token-admin',
@@ -75,7 +78,8 @@ export async function startPlatformApp(
         driver: 'redis',
         redis: { url: options.redisUrl },
         prefix: options.prefix,
-        heartbeatMs: 60_000,
+        // The heartbeat's store check delivers a live message a node missed.
+        heartbeatMs: 1_000,
         retryMs: 100,
       }),
     ],
@@ -101,6 +105,9 @@ export async function startPlatformApp(
     app = express;
   }
   app.useGlobalFilters(new StreamgateExceptionFilter());
+  // Fastify's CORS plugin sets its headers on the reply, which a stream
+  // taken over from Fastify must carry too.
+  app.enableCors({ origin: CORS_ORIGIN });
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as {
     port: number;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
+import { StreamReader } from '../processes/support/stream-reader';
 import {
+  CORS_ORIGIN,
   Platform,
   PlatformApp,
   startPlatformApp,
@@ -12,6 +14,7 @@ jest.setTimeout(60_000);
 const PLATFORMS: readonly Platform[] = ['express', 'fastify'];
 /** Headers whose bytes clients and proxies act on. */
 const HEADERS = [
+  'access-control-allow-origin',
   'content-type',
   'cache-control',
   'retry-after',
@@ -42,6 +45,7 @@ async function call(
     headers: {
       ...(hasBody ? { 'content-type': 'application/json' } : {}),
       authorization: `Bearer ${options.token ?? TOKENS.admin}`,
+      origin: CORS_ORIGIN,
       ...options.headers,
     },
     body: hasBody ? (options.raw ?? JSON.stringify(options.body)) : undefined,
@@ -169,6 +173,7 @@ describe('The module on Express and on Fastify', () => {
       );
       expect(express.status).toBe(200);
       expect(express.headers).toMatchObject({
+        'access-control-allow-origin': CORS_ORIGIN,
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
         'x-accel-buffering': 'no',
@@ -179,6 +184,46 @@ describe('The module on Express and on Fastify', () => {
       expect(express.body).toContain('id: 2\n');
       expect(express.body).toContain('id: 3\n');
       expect(express.body).toMatch(/event: end\n/);
+    });
+
+    it("follows a live SSE stream with the same message frames and the host's CORS headers", async () => {
+      const live = 'p-live';
+      const append = async (text: string) => {
+        const res = await call(apps[0], 'POST', `/processes/${live}/messages`, {
+          body: { type: 'text', payload: { text } },
+        });
+        expect(res.status).toBe(201);
+      };
+      await append('zero');
+      const readers = await Promise.all(
+        apps.map((app) =>
+          StreamReader.open(`${app.url}/processes/${live}/messages`, {
+            token: TOKENS.admin,
+            lastEventId: '1',
+            headers: { origin: CORS_ORIGIN },
+          }),
+        ),
+      );
+      try {
+        for (const reader of readers) {
+          expect(reader.status).toBe(200);
+          expect(reader.res.headers['access-control-allow-origin']).toBe(
+            CORS_ORIGIN,
+          );
+        }
+        // Appended once both streams are open, after their handlers returned.
+        await append('one');
+        await append('two');
+        await Promise.all(readers.map((reader) => reader.untilSeq(3, 20_000)));
+        // Heartbeats come at each stream's own pace; the messages are the same.
+        const messages = (reader: StreamReader) =>
+          reader.frames.filter((frame) => frame.event === 'message');
+        const [express, fastify] = readers;
+        expect(messages(fastify)).toEqual(messages(express));
+        expect(express.seqs).toEqual([2, 3]);
+      } finally {
+        for (const reader of readers) reader.close();
+      }
     });
 
     it('answers 413 with the same bytes past maxBodyBytes', async () => {

@@ -4,14 +4,15 @@ import { RouteBodyLimits, tooLargeBody } from './route-body-limit';
 
 type Next = (error?: unknown) => void;
 
+type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
 interface ExpressLayer {
   readonly name?: string;
+  handle: Handler;
 }
 
 interface ExpressLike {
-  use(
-    handler: (req: IncomingMessage, res: ServerResponse, next: Next) => void,
-  ): unknown;
+  use(handler: Handler): unknown;
   readonly router?: { stack: ExpressLayer[] };
   readonly _router?: { stack: ExpressLayer[] };
 }
@@ -42,10 +43,9 @@ function isJson(req: IncomingMessage): boolean {
 
 /**
  * Reads the body of the module's routes itself, with the route's limit,
- * before the host's body parser does: the host's parser may allow less
- * (Express's default is 100 KB) or more than the module promises. A body
- * read here is left in `req.body`, and `body-parser` skips a request whose
- * body was read.
+ * instead of the host's body parser: the host's parser may allow less
+ * (Express's default is 100 KB) or more than the module promises. The body
+ * is left in `req.body`, where the routes read it.
  */
 function bodyReader(limits: RouteBodyLimits, prefix: () => string) {
   return function streamgateBodyReader(
@@ -115,17 +115,23 @@ function bodyReader(limits: RouteBodyLimits, prefix: () => string) {
   };
 }
 
-/** Puts the module's body reader in front of the host's body parsers. */
+/**
+ * Lets the host's body parsers pass the module's routes by, and reads their
+ * bodies after every middleware the host put ahead of its routes (CORS,
+ * logging, ...), so that a 413 carries the same headers as any answer.
+ */
 export function installExpressBodyLimits(
   app: ExpressLike,
   limits: RouteBodyLimits,
   prefix: () => string,
 ): void {
+  const ours = (req: IncomingMessage) =>
+    limits.limitFor(req.method ?? '', req.url ?? '', prefix()) !== undefined;
+  for (const layer of (app.router ?? app._router)?.stack ?? []) {
+    if (!BODY_PARSERS.has(layer.name ?? '')) continue;
+    const parse = layer.handle;
+    layer.handle = (req, res, next) =>
+      ours(req) ? next() : parse(req, res, next);
+  }
   app.use(bodyReader(limits, prefix));
-  const stack = (app.router ?? app._router)?.stack;
-  if (!stack) return;
-  const reader = stack.pop();
-  if (!reader) return;
-  const parser = stack.findIndex((layer) => BODY_PARSERS.has(layer.name ?? ''));
-  stack.splice(parser < 0 ? stack.length : parser, 0, reader);
 }

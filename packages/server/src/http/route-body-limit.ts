@@ -23,7 +23,7 @@ function segmentsOf(path: string): string[] {
 /**
  * The body limits of the module's routes in this app. Each module that
  * serves routes adds its own while it is built; the platform's installer
- * enforces them ahead of the host's body parser.
+ * enforces them in place of the host's body parser.
  */
 @Injectable()
 export class RouteBodyLimits {
