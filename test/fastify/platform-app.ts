@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { Controller, Get, INestApplication, Module } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -13,6 +13,9 @@ import {
 import { staticAccess } from '@streamgate/server/testing';
 
 export type Platform = 'express' | 'fastify';
+
+/** The header the test hosts' own middleware sets on every answer. */
+export const REQUEST_ID = 'host-request-1';
 
 /** The frontend origin the test hosts allow. */
 export const CORS_ORIGIN = 'https://app.example';
@@ -78,8 +81,8 @@ export async function startPlatformApp(
         driver: 'redis',
         redis: { url: options.redisUrl },
         prefix: options.prefix,
-        // The heartbeat's store check delivers a live message a node missed.
-        heartbeatMs: 1_000,
+        // No heartbeat within a test, so that whole streams compare byte for byte.
+        heartbeatMs: 60_000,
         retryMs: 100,
       }),
     ],
@@ -93,13 +96,22 @@ export async function startPlatformApp(
   const limit = options.hostBodyLimit;
   let app: INestApplication;
   if (options.platform === 'fastify') {
-    app = moduleRef.createNestApplication(
-      new FastifyAdapter(limit === undefined ? {} : { bodyLimit: limit }),
-      { logger: false },
+    const adapter = new FastifyAdapter(
+      limit === undefined ? {} : { bodyLimit: limit },
     );
+    // A host's own hook that tags every reply, kept by a stream the module takes over.
+    adapter.getInstance().addHook('onRequest', (_request, reply, done) => {
+      reply.header('x-request-id', REQUEST_ID);
+      done();
+    });
+    app = moduleRef.createNestApplication(adapter, { logger: false });
   } else {
     const express = moduleRef.createNestApplication<NestExpressApplication>({
       logger: false,
+    });
+    express.use((_req: unknown, res: ServerResponse, next: () => void) => {
+      res.setHeader('x-request-id', REQUEST_ID);
+      next();
     });
     if (limit !== undefined) express.useBodyParser('json', { limit });
     app = express;

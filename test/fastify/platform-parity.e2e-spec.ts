@@ -5,6 +5,7 @@ import {
   CORS_ORIGIN,
   Platform,
   PlatformApp,
+  REQUEST_ID,
   startPlatformApp,
   TOKENS,
 } from './platform-app';
@@ -19,6 +20,7 @@ const HEADERS = [
   'cache-control',
   'retry-after',
   'x-accel-buffering',
+  'x-request-id',
 ] as const;
 const MiB = 1_048_576;
 
@@ -174,6 +176,7 @@ describe('The module on Express and on Fastify', () => {
       expect(express.status).toBe(200);
       expect(express.headers).toMatchObject({
         'access-control-allow-origin': CORS_ORIGIN,
+        'x-request-id': REQUEST_ID,
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
         'x-accel-buffering': 'no',
@@ -184,46 +187,6 @@ describe('The module on Express and on Fastify', () => {
       expect(express.body).toContain('id: 2\n');
       expect(express.body).toContain('id: 3\n');
       expect(express.body).toMatch(/event: end\n/);
-    });
-
-    it("follows a live SSE stream with the same message frames and the host's CORS headers", async () => {
-      const live = 'p-live';
-      const append = async (text: string) => {
-        const res = await call(apps[0], 'POST', `/processes/${live}/messages`, {
-          body: { type: 'text', payload: { text } },
-        });
-        expect(res.status).toBe(201);
-      };
-      await append('zero');
-      const readers = await Promise.all(
-        apps.map((app) =>
-          StreamReader.open(`${app.url}/processes/${live}/messages`, {
-            token: TOKENS.admin,
-            lastEventId: '1',
-            headers: { origin: CORS_ORIGIN },
-          }),
-        ),
-      );
-      try {
-        for (const reader of readers) {
-          expect(reader.status).toBe(200);
-          expect(reader.res.headers['access-control-allow-origin']).toBe(
-            CORS_ORIGIN,
-          );
-        }
-        // Appended once both streams are open, after their handlers returned.
-        await append('one');
-        await append('two');
-        await Promise.all(readers.map((reader) => reader.untilSeq(3, 20_000)));
-        // Heartbeats come at each stream's own pace; the messages are the same.
-        const messages = (reader: StreamReader) =>
-          reader.frames.filter((frame) => frame.event === 'message');
-        const [express, fastify] = readers;
-        expect(messages(fastify)).toEqual(messages(express));
-        expect(express.seqs).toEqual([2, 3]);
-      } finally {
-        for (const reader of readers) reader.close();
-      }
     });
 
     it('answers 413 with the same bytes past maxBodyBytes', async () => {
@@ -265,6 +228,71 @@ describe('The module on Express and on Fastify', () => {
       expect(express.headers['retry-after']).toBe('1');
       expect(fastify).toEqual(express);
     });
+  });
+});
+
+describe('A live SSE stream on Express and on Fastify', () => {
+  let apps: PlatformApp[];
+  beforeAll(async () => {
+    // One node each, so that every message reaches its stream by the node's own path.
+    apps = await Promise.all(
+      PLATFORMS.map((platform) =>
+        startPlatformApp({
+          platform,
+          redisUrl: process.env.REDIS_URL!,
+          prefix: `parity-${randomUUID()}`,
+        }),
+      ),
+    );
+  });
+  afterAll(() => Promise.all(apps.map((app) => app.close())));
+
+  it("follows a live SSE stream with the same frames and the host's headers", async () => {
+    const live = (app: PlatformApp) => `p-live-${app.platform}`;
+    const append = async (app: PlatformApp, text: string) => {
+      const res = await call(app, 'POST', `/processes/${live(app)}/messages`, {
+        body: { type: 'text', payload: { text } },
+      });
+      expect(res.status).toBe(201);
+    };
+    await Promise.all(apps.map((app) => append(app, 'zero')));
+    const readers = await Promise.all(
+      apps.map((app) =>
+        StreamReader.open(`${app.url}/processes/${live(app)}/messages`, {
+          token: TOKENS.admin,
+          lastEventId: '1',
+          headers: { origin: CORS_ORIGIN },
+        }),
+      ),
+    );
+    try {
+      for (const reader of readers) {
+        expect(reader.status).toBe(200);
+        expect(reader.res.headers).toMatchObject({
+          'access-control-allow-origin': CORS_ORIGIN,
+          'x-request-id': REQUEST_ID,
+        });
+      }
+      // Appended once the streams are open, after their handlers returned.
+      for (const text of ['one', 'two'])
+        await Promise.all(apps.map((app) => append(app, text)));
+      await Promise.all(readers.map((reader) => reader.untilSeq(3, 20_000)));
+      // Heartbeats come at each stream's own pace; the messages are alike
+      // but for their process and time.
+      const messages = (reader: StreamReader) =>
+        reader.frames
+          .filter((frame) => frame.event === 'message')
+          .map((frame) =>
+            frame.data
+              ?.replace(/p-live-\w+/, 'p-live')
+              .replace(/"createdAt":"[^"]+"/, ''),
+          );
+      const [express, fastify] = readers;
+      expect(messages(fastify)).toEqual(messages(express));
+      expect(express.seqs).toEqual([2, 3]);
+    } finally {
+      for (const reader of readers) reader.close();
+    }
   });
 });
 
