@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
 import { StreamReader } from '../processes/support/stream-reader';
 import {
@@ -56,6 +57,30 @@ async function call(
     HEADERS.map((name) => [name, res.headers.get(name)]),
   );
   return { status: res.status, headers, body: await res.text() };
+}
+
+/** POSTs `size` bytes of JSON without a declared length; resolves with the status. */
+function postChunked(app: PlatformApp, path: string, size: number) {
+  return new Promise<number>((resolve, reject) => {
+    const req = request(`${app.url}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'transfer-encoding': 'chunked',
+        authorization: `Bearer ${TOKENS.admin}`,
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    // The server may answer and close before the whole body is sent.
+    req.on('error', reject);
+    const chunk = 'x'.repeat(64 * 1024);
+    req.write('{"type":"a","data":"');
+    for (let sent = 0; sent < size; sent += chunk.length) req.write(chunk);
+    req.end('"}');
+  });
 }
 
 /** Sends the same request to every app; returns the answers by platform. */
@@ -123,6 +148,13 @@ describe('The module on Express and on Fastify', () => {
       expect(express.status).toBe(413);
       expect(fastify).toEqual(express);
       expect(JSON.parse(express.body).message).toMatch(/1048576 bytes/);
+    });
+
+    it('answers 413 to a body without a declared length past maxBodyBytes', async () => {
+      const statuses = await Promise.all(
+        apps.map((app) => postChunked(app, '/events', MiB + 1)),
+      );
+      expect(statuses).toEqual([413, 413]);
     });
   });
 
