@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { RunningApp, startApp } from '../support/app';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
 import { StreamReader } from '../processes/support/stream-reader';
 import {
@@ -380,5 +381,31 @@ describe('The module on Express and on Fastify while Redis is down', () => {
     expect(express.status).toBe(503);
     expect(express.headers['retry-after']).toBe('1');
     expect(fastify).toEqual(express);
+  });
+});
+
+describe('The reference app, which leaves the body limit to the module', () => {
+  let node: RunningApp;
+  beforeAll(async () => {
+    node = await startApp({
+      REDIS_URL: process.env.REDIS_URL!,
+      EVENT_BUS_PREFIX: `parity-${randomUUID()}`,
+    });
+  });
+  afterAll(() => node.close());
+
+  const publish = (data: string) =>
+    fetch(`${node.url}/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${node.token('worker', ['events:publish'])}`,
+      },
+      body: JSON.stringify({ type: 'a', data }),
+    });
+
+  it("accepts a body over Express's 100 KB default and answers 413 past 1 MiB", async () => {
+    expect((await publish('x'.repeat(200_000))).status).toBe(201);
+    expect((await publish('x'.repeat(MiB))).status).toBe(413);
   });
 });
