@@ -23,6 +23,12 @@ function isFastifyReply(response: unknown): response is FastifyLikeReply {
   );
 }
 
+/** The Node response under a reply: Fastify's `reply.raw`, or Express's response itself. */
+export function nodeResponseOf(response: unknown): ServerResponse {
+  const raw = (response as { raw?: ServerResponse } | null)?.raw;
+  return raw ?? (response as ServerResponse);
+}
+
 /** Sets a response header on Express and Fastify alike. */
 export function setResponseHeader(
   response: HostResponse,

@@ -10,14 +10,17 @@ import type { ServerResponse } from 'node:http';
 import { EventLogUnavailableError } from '../event-bus/domain/errors';
 import { RETRY_AFTER_SECONDS } from '../event-bus/domain/idempotency-key';
 import { RedisUnavailableError } from '../redis/redis-command.gate';
-import { HostResponse, setResponseHeader } from './http-response';
+import {
+  HostResponse,
+  nodeResponseOf,
+  setResponseHeader,
+} from './http-response';
 
 /** What Express's `Response` and Fastify's `FastifyReply` both offer to answer. */
 export interface AnswerableResponse extends HostResponse {
   status(code: number): AnswerableResponse;
   send(body: unknown): unknown;
   readonly raw?: ServerResponse;
-  readonly headersSent?: boolean;
 }
 
 /**
@@ -31,9 +34,9 @@ export function answer(
   body: unknown,
   headers: Record<string, string> = {},
 ): boolean {
-  const node = response.raw ?? response;
-  if ((node as { headersSent?: boolean }).headersSent) {
-    (node as ServerResponse).end();
+  const node = nodeResponseOf(response);
+  if (node.headersSent) {
+    node.end();
     return false;
   }
   for (const [name, value] of Object.entries(headers))

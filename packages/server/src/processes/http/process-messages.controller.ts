@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import {
   Body,
   Controller,
@@ -36,7 +35,7 @@ import { ProcessStreamsService } from '../streaming/process-streams.service';
 import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
 import type { ResolvedProcessesOptions } from '../processes.options';
 import { ProcessMessagesExceptionFilter } from './process-messages.exception-filter';
-import { takeNodeResponse } from '../../http/http-response';
+import { nodeResponseOf, takeNodeResponse } from '../../http/http-response';
 import {
   AnswerableResponse,
   answer,
@@ -150,7 +149,7 @@ export class ProcessMessagesController {
       mode === 'sse' ? new SseFormat(this.options.retryMs) : new NdjsonFormat();
     // The stream writes to the Node response itself, on Express and Fastify
     // alike; the platform's reply answers only errors raised before it begins.
-    const node = (res.raw ?? res) as unknown as ServerResponse;
+    const node = nodeResponseOf(res);
     await this.streams.open({
       processId,
       after: cursor.after,
