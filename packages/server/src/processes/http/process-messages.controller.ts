@@ -35,12 +35,13 @@ import { ProcessStreamsService } from '../streaming/process-streams.service';
 import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
 import type { ResolvedProcessesOptions } from '../processes.options';
 import { ProcessMessagesExceptionFilter } from './process-messages.exception-filter';
-import { nodeResponseOf, takeNodeResponse } from '../../http/http-response';
 import {
   AnswerableResponse,
   answer,
-  StreamgateExceptionFilter,
-} from '../../http/streamgate-exception.filter';
+  nodeResponseOf,
+  takeNodeResponse,
+} from '../../http/http-response';
+import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 import { parseCursor, parseLimit, readModeOf } from './process-messages.params';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import {

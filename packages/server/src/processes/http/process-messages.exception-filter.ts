@@ -10,7 +10,7 @@ import {
   AnswerableResponse,
   answer,
   RETRY_AFTER_HEADERS,
-} from '../../http/streamgate-exception.filter';
+} from '../../http/http-response';
 import {
   ProcessMessageStoreUnavailableError,
   InvalidProcessMessageError,
