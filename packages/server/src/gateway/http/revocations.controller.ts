@@ -16,7 +16,8 @@ import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import { RETRY_AFTER_SECONDS } from '../../event-bus/domain/idempotency-key';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
-import { HostResponse, setResponseHeader } from '../../http/http-response';
+import { setResponseHeader } from '../../http/http-response';
+import type { HostResponse } from '../../http/http-response';
 import { RevokeDoc } from './revocations.openapi';
 
 /** Scope that lets a caller revoke any user's tokens. */

@@ -36,11 +36,11 @@ import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
 import type { ResolvedProcessesOptions } from '../processes.options';
 import { ProcessMessagesExceptionFilter } from './process-messages.exception-filter';
 import {
-  AnswerableResponse,
   answer,
   nodeResponseOf,
   takeNodeResponse,
 } from '../../http/http-response';
+import type { AnswerableResponse } from '../../http/http-response';
 import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 import { parseCursor, parseLimit, readModeOf } from './process-messages.params';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
