@@ -36,8 +36,6 @@ export async function createApp(
   // Forwarded client addresses count only from proxies the operator named
   // (for the request log; streamgate's handshake limit has its own option).
   app.set('trust proxy', config.trustProxy);
-  // Bounded request bodies: larger publishes get 413 before anything is parsed.
-  app.useBodyParser('json', { limit: '1mb' });
   // Socket.IO rooms across nodes on the bus's Redis, and shutdown hooks.
   setupStreamgate(app);
   setupApiDocs(app, config);

@@ -234,3 +234,7 @@ export type { RedisProcessMessageStoreOptions } from './processes/adapters/redis
 export { PostgresProcessMessageStore } from './processes/adapters/postgres/postgres.process-message-store';
 export type { PostgresProcessMessageStoreOptions } from './processes/adapters/postgres/postgres.process-message-store';
 export { migrate } from './processes/adapters/postgres/postgres.migrations';
+
+// HTTP on Express and Fastify alike.
+export { StreamgateExceptionFilter } from './http/streamgate-exception.filter';
+export { DEFAULT_MAX_BODY_BYTES } from './http/route-body-limit';

@@ -34,6 +34,8 @@ import {
   RESOLVED_EVENTS_GATEWAY_OPTIONS,
 } from './events-gateway.tokens';
 import { EventsPublishController } from './http/events-publish.controller';
+import { bodyLimitsProvider } from '../http/route-body-limit';
+import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { RevocationsController } from './http/revocations.controller';
 import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
 
@@ -130,6 +132,18 @@ export const {
           provide: EventsGateway,
           useClass: gatewayFor(namespace, maxHttpBufferSize),
         },
+        bodyLimitsProvider(
+          [
+            ...(extras.publishApi === false
+              ? []
+              : [{ method: 'POST' as const, path: 'events' }]),
+            ...(extras.revocationApi === false
+              ? []
+              : [{ method: 'POST' as const, path: 'auth/revocations' }]),
+          ],
+          RESOLVED_EVENTS_GATEWAY_OPTIONS,
+          (options: ResolvedEventsGatewayOptions) => options.maxBodyBytes,
+        ),
       ];
       const controllers = [
         ...(extras.publishApi === false ? [] : [EventsPublishController]),
@@ -138,7 +152,11 @@ export const {
       const gateway: DynamicModule = {
         ...definition,
         global: extras.isGlobal ?? true,
-        imports: [...(definition.imports ?? []), ...(extras.imports ?? [])],
+        imports: [
+          ...(definition.imports ?? []),
+          ...(extras.imports ?? []),
+          RouteBodyLimitModule,
+        ],
         controllers,
         providers: [...(definition.providers ?? []), ...providers],
         exports: [

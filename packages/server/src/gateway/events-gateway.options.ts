@@ -2,6 +2,7 @@ import { ModuleMetadata, Type } from '@nestjs/common';
 import { Authenticator } from '../access/authenticator.port';
 import { ScopeResolver } from '../access/scope-resolver.port';
 import { EventsGatewayMessages } from './events-gateway.messages';
+import { checkMaxBodyBytes } from '../http/route-body-limit';
 
 /** CORS for the Socket.IO handshake, as the `cors` middleware takes it. */
 export interface GatewayCorsOptions {
@@ -65,6 +66,13 @@ export interface EventsGatewayModuleOptions {
    * @default { limit: 30, windowMs: 10000 }
    */
   handshakeRateLimit?: HandshakeRateLimit | false;
+  /**
+   * Largest request body `POST /events` and `POST /auth/revocations`
+   * accept, in bytes, whatever the host's body parser allows; a larger one
+   * gets 413.
+   * @default 1048576 (1 MiB)
+   */
+  maxBodyBytes?: number;
 }
 
 export interface ResolvedEventsGatewayOptions {
@@ -73,6 +81,7 @@ export interface ResolvedEventsGatewayOptions {
   readonly maxTokenLifetimeMs: number;
   readonly maxConnectionsPerUser: number;
   readonly handshakeRateLimit: HandshakeRateLimit | false;
+  readonly maxBodyBytes: number;
 }
 
 export const DEFAULT_HANDSHAKE_RATE_LIMIT: HandshakeRateLimit = {
@@ -95,6 +104,7 @@ export function resolveEventsGatewayOptions(
     maxTokenLifetimeMs: given.maxTokenLifetimeMs ?? 86_400_000,
     maxConnectionsPerUser: given.maxConnectionsPerUser ?? 20,
     handshakeRateLimit: rate,
+    maxBodyBytes: checkMaxBodyBytes(given.maxBodyBytes, 'EventsGatewayModule'),
   };
   const numbers: [string, unknown][] = [
     ['maxTokenLifetimeMs', resolved.maxTokenLifetimeMs],

@@ -1,6 +1,8 @@
 import { Logger, Module } from '@nestjs/common';
 import { eventBusProviders } from '../event-bus/event-bus.link';
 import { accessProviders } from '../gateway/events-gateway.link';
+import { bodyLimitsProvider } from '../http/route-body-limit';
+import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { createProcessMessageStore } from './process-message-store.factory';
 import { ProcessMessageStoreLifecycle } from './process-message-store.lifecycle';
 import { ProcessMessageStore } from './domain/process-message-store.port';
@@ -30,6 +32,7 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
  * or not, imported before or after it.
  */
 @Module({
+  imports: [RouteBodyLimitModule],
   controllers: [ProcessMessagesController],
   providers: [
     // Found whether or not the bus and the gateway are global, in any import order.
@@ -56,6 +59,14 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
     ProcessMessagesService,
     ProcessStreamRouter,
     ProcessStreamsService,
+    bodyLimitsProvider(
+      [
+        { method: 'POST', path: 'processes/:id/messages' },
+        { method: 'PUT', path: 'processes/:id/status' },
+      ],
+      RESOLVED_PROCESSES_OPTIONS,
+      (options: ResolvedProcessesOptions) => options.maxBodyBytes,
+    ),
   ],
   exports: [
     ProcessMessageStore,

@@ -7,20 +7,14 @@ import {
   Inject,
   Post,
   Req,
-  Res,
-  ServiceUnavailableException,
   UnprocessableEntityException,
+  UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import type { Response } from 'express';
-import {
-  EventLogUnavailableError,
-  IdempotencyKeyReusedError,
-} from '../../event-bus/domain/errors';
+import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
 import {
   checkIdempotencyKey,
   principalScopedKey,
-  RETRY_AFTER_SECONDS,
 } from '../../event-bus/domain/idempotency-key';
 import {
   InvalidEventError,
@@ -34,6 +28,7 @@ import { RequireScope } from '../../access/require-scope.decorator';
 import { CONTROL_EVENT_TYPE } from '../../event-bus/hub/hub-control';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { PublishEventsDoc } from './events-publish.openapi';
+import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
@@ -70,6 +65,7 @@ function rejectReserved(
 @ApiBearerAuth()
 @Controller('events')
 @UseGuards(BearerAuthGuard)
+@UseFilters(StreamgateExceptionFilter)
 export class EventsPublishController {
   constructor(
     @Inject(EventPublisher) private readonly publisher: EventPublisher,
@@ -90,7 +86,6 @@ export class EventsPublishController {
     @Body() body: unknown,
     @Headers('idempotency-key') keyHeader: string | undefined,
     @Req() request: AuthenticatedRequest,
-    @Res({ passthrough: true }) response: Response,
   ): Promise<{ id: string } | { ids: string[] }> {
     try {
       const key = checkIdempotencyKey(
@@ -137,10 +132,6 @@ export class EventsPublishController {
         throw new UnprocessableEntityException(
           'The Idempotency-Key was already used for a different body; use a new key for a new request.',
         );
-      if (error instanceof EventLogUnavailableError) {
-        response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-        throw new ServiceUnavailableException(error.message);
-      }
       throw error;
     }
   }
