@@ -64,7 +64,14 @@ class LogEvent implements StoredEvent {
   }
 
   static dataOf(event: LogEvent): unknown {
-    if (event.#parsed === NOT_PARSED) event.#parsed = JSON.parse(event.#json);
+    if (event.#parsed === NOT_PARSED) {
+      // Only format 2 payloads are parsed late, and their text is what
+      // JSON.stringify writes for the parsed value.
+      const parsed: unknown = JSON.parse(event.#json);
+      if (typeof parsed === 'object' && parsed !== null)
+        payloadText.set(parsed, event.#json);
+      event.#parsed = parsed;
+    }
     return event.#parsed;
   }
 
@@ -80,6 +87,9 @@ class LogEvent implements StoredEvent {
 }
 
 const NOT_PARSED: unknown = Symbol('not parsed');
+
+/** Payload objects parsed from format 2 entries → their stored text. */
+const payloadText = new WeakMap<object, string>();
 
 const DATA_PROPERTY: PropertyDescriptor = {
   get(this: LogEvent) {
@@ -99,6 +109,18 @@ export function storedEnvelopeOf(
   keep: boolean,
 ): string | null {
   return event instanceof LogEvent ? LogEvent.envelopeOf(event, keep) : null;
+}
+
+/**
+ * The stored JSON text of a payload object read from a format 2 entry
+ * (`event.data`), which is exactly what `JSON.stringify` writes for it;
+ * `undefined` for any other value. Lets a transport that frames payloads
+ * (SSE) send the stored bytes.
+ */
+export function storedJsonOf(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null
+    ? payloadText.get(value)
+    : undefined;
 }
 
 export type DecodedEntry =
