@@ -37,6 +37,15 @@ describe('decodeEntry', () => {
     }
   });
 
+  it('names the entry when a payload marked format 2 is not JSON', () => {
+    const decoded = decodeEntry('e1', ID, [
+      ...['type', 't', 'data', '{nope', 'v', ENTRY_FORMAT],
+    ]);
+    expect(() => decoded.ok && decoded.event.data).toThrow(
+      `Log entry e1:${ID} is marked as written by streamgate`,
+    );
+  });
+
   it('takes the last value of a field given twice, and ignores unknown fields', () => {
     const decoded = decodeEntry('e1', ID, [
       'type',

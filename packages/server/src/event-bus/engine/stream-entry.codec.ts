@@ -67,7 +67,14 @@ class LogEvent implements StoredEvent {
     if (event.#parsed === NOT_PARSED) {
       // Only format 2 payloads are parsed late, and their text is what
       // JSON.stringify writes for the parsed value.
-      const parsed: unknown = JSON.parse(event.#json);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(event.#json);
+      } catch {
+        throw new SyntaxError(
+          `Log entry ${event.id} is marked as written by streamgate (field "v" is "${ENTRY_FORMAT}") but its "data" is not JSON. Only streamgate may write "v"; other producers must leave it out (see docs/stream-format.md).`,
+        );
+      }
       if (typeof parsed === 'object' && parsed !== null)
         payloadText.set(parsed, event.#json);
       event.#parsed = parsed;
