@@ -19,6 +19,11 @@ import {
   MAX_BATCH_EVENTS,
   newEpochCandidate,
 } from '../src/event-bus/engine/event-log.publisher';
+import {
+  encodeEntry,
+  storedEnvelopeOf,
+} from '../src/event-bus/engine/stream-entry.codec';
+import { EventLogStore } from '../src/event-bus/engine/event-log-store.port';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
 const harnesses: EventLogHarness[] = [
@@ -154,6 +159,135 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       );
       const other = await store.append(request('attempt-2', 1));
       expect(other.replayed).toBe(false);
+    });
+  });
+
+  describe('when the log holds entries of every format', () => {
+    const TS = 1_700_000_000_000;
+    const data = { a: [1, 2.5, null], b: 'x "quoted" \u2028', c: { d: true } };
+    // Another producer's JSON: spaces, line breaks and its own key order.
+    const foreignData =
+      '{ "b" : "x \\"quoted\\" \\u2028",\n  "a": [1, 2.5, null], "c": {"d": true} }';
+    const formats: [string, string[]][] = [
+      [
+        'written by 0.2',
+        [
+          'type',
+          'mixed',
+          'data',
+          JSON.stringify(data),
+          'scopes',
+          '["s:1"]',
+          'ts',
+          String(TS),
+        ],
+      ],
+      [
+        'from a foreign producer',
+        [
+          'scopes',
+          '["s:1"]',
+          'data',
+          foreignData,
+          'ts',
+          String(TS),
+          'type',
+          'mixed',
+          'extra',
+          'ignored',
+        ],
+      ],
+      [
+        'written by this version',
+        encodeEntry({ type: 'mixed', data, scopes: ['s:1'] }, TS),
+      ],
+    ];
+    const appendRaw = (store: EventLogStore, entries: string[][]) =>
+      store.append({
+        groups: [{ entries }],
+        attemptKey: `raw-${Math.random()}`,
+        retention: { maxLen: 10_000, maxAgeMs: 0 },
+        epochCandidate: newEpochCandidate(),
+        keyWindowMs: 60_000,
+      });
+
+    it('reads them identically, live and on replay, and sends their envelopes deep-equal', async () => {
+      const { store, subscription } = harness.node();
+      const start = await subscription.head();
+      const rec = recorder();
+      await subscription.live(rec.listener);
+      await appendRaw(
+        store,
+        formats.map(([, fields]) => fields),
+      );
+      await waitFor(() => rec.events.length === 3, '3 live events');
+      const page = await subscription.replay(start, { limit: 100 });
+      for (const events of [page.events, rec.events]) {
+        expect(events).toHaveLength(3);
+        for (const event of events) {
+          expect(event).toEqual({
+            id: event.id,
+            type: 'mixed',
+            data,
+            scopes: ['s:1'],
+            ts: TS,
+          });
+          expect(JSON.parse(storedEnvelopeOf(event, false)!)).toEqual({
+            id: event.id,
+            type: 'mixed',
+            data,
+            ts: TS,
+          });
+        }
+      }
+    });
+
+    it('writes entry format 2 when publishing', async () => {
+      const { store, publisher } = harness.node();
+      const id = await publisher.publish({
+        type: 'mixed',
+        data,
+        scopes: ['s:1'],
+      });
+      const { streamId } = parseEventId(id)!;
+      const { entries } = await store.range(
+        '0-0',
+        streamId,
+        10,
+        newEpochCandidate(),
+      );
+      const fields = entries[entries.length - 1].fields!;
+      expect(fields.slice(0, 6)).toEqual(formats[2][1].slice(0, 6));
+      expect(fields.slice(8)).toEqual(['v', '2']);
+    });
+
+    it('sends the stored payload text, neither parsed nor encoded again', async () => {
+      const { store, publisher, subscription } = harness.node();
+      const start = await subscription.head();
+      await appendRaw(store, [formats[1][1]]);
+      const marker = 'pass-through-marker';
+      await publisher.publish({ type: 'mixed', data: { marker, data } });
+      const parse = jest.spyOn(JSON, 'parse');
+      const stringify = jest.spyOn(JSON, 'stringify');
+      let envelopes: string[];
+      try {
+        const page = await subscription.replay(start, { limit: 100 });
+        envelopes = page.events.map((event) => storedEnvelopeOf(event, false)!);
+        const touched = [...parse.mock.calls, ...stringify.mock.calls].filter(
+          ([value]) =>
+            (typeof value === 'string'
+              ? value
+              : (JSON.stringify(value) ?? '')
+            ).includes(marker),
+        );
+        expect(touched).toEqual([]);
+      } finally {
+        parse.mockRestore();
+        stringify.mockRestore();
+      }
+      // The foreign producer's bytes, spaces and key order included.
+      expect(envelopes[0]).toContain(`"data":${foreignData},`);
+      expect(envelopes[1]).toContain(JSON.stringify({ marker, data }));
     });
   });
 

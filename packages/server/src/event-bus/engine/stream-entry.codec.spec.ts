@@ -1,4 +1,4 @@
-import { decodeEntry, encodeEntry } from './stream-entry.codec';
+import { decodeEntry, encodeEntry, ENTRY_FORMAT } from './stream-entry.codec';
 
 const ID = '1795910863460-7';
 
@@ -18,6 +18,32 @@ describe('decodeEntry', () => {
         ts: 1_700_000_000_000,
       },
     });
+  });
+
+  it('parses the payload of a format 2 entry only when it is read', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const decoded = decodeEntry('e1', ID, [
+        ...['type', 't', 'data', '{"lazy":true}', 'scopes', '[]'],
+        ...['v', ENTRY_FORMAT],
+      ]);
+      expect(parse.mock.calls.flat()).not.toContain('{"lazy":true}');
+      expect(decoded.ok && decoded.event.data).toEqual({ lazy: true });
+      expect(decoded.ok && decoded.event.data).toBe(
+        decoded.ok && decoded.event.data,
+      );
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('names the entry when a payload marked format 2 is not JSON', () => {
+    const decoded = decodeEntry('e1', ID, [
+      ...['type', 't', 'data', '{nope', 'v', ENTRY_FORMAT],
+    ]);
+    expect(() => decoded.ok && decoded.event.data).toThrow(
+      `Log entry e1:${ID} is marked as written by streamgate`,
+    );
   });
 
   it('takes the last value of a field given twice, and ignores unknown fields', () => {

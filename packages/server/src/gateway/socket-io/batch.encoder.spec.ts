@@ -10,6 +10,10 @@ import {
   installBatchEncoder,
 } from './batch.encoder';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
+import {
+  decodeEntry,
+  encodeEntry,
+} from '../../event-bus/engine/stream-entry.codec';
 
 function event(n: number, data: unknown = { n }): StoredEvent {
   return {
@@ -50,6 +54,52 @@ describe('BatchEncoder', () => {
       }),
     ).toEqual(
       plain.encode({ type: 2, nsp, id, data: ['events', envelopes(batch)] }),
+    );
+  });
+
+  it('writes events read from the log with their stored payload text', () => {
+    const data = { text: 'quotes " and \\ and \u2028', list: [1, null] };
+    const own = decodeEntry(
+      'ep',
+      '5-0',
+      encodeEntry({ type: 't', data, scopes: [] }, 5),
+    );
+    const foreignText = '{ "list" : [1, null],\n "text": "x" }';
+    const foreign = decodeEntry('ep', '6-0', [
+      'type',
+      't',
+      'data',
+      foreignText,
+    ]);
+    if (!own.ok || !foreign.ok) throw new Error('entries did not decode');
+    const batch = [own.event, foreign.event];
+    const [frame] = encoder.encode({
+      type: 2,
+      nsp: '/events',
+      id: 1,
+      data: ['events', new EncodedBatch(batch)],
+    }) as string[];
+    // The foreign producer's spacing survives: nothing was encoded again.
+    expect(frame).toContain(`"data":${foreignText},`);
+    const [, payload] = JSON.parse(frame.slice(frame.indexOf('['))) as [
+      string,
+      unknown,
+    ];
+    expect(payload).toEqual(envelopes(batch));
+    // Entries streamgate wrote go out as the default encoder writes them.
+    const [ownFrame] = encoder.encode({
+      type: 2,
+      nsp: '/events',
+      id: 1,
+      data: ['events', new EncodedBatch([own.event], false)],
+    });
+    expect(ownFrame).toBe(
+      plain.encode({
+        type: 2,
+        nsp: '/events',
+        id: 1,
+        data: ['events', envelopes([own.event])],
+      })[0],
     );
   });
 

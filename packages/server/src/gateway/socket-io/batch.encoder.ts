@@ -1,5 +1,6 @@
 import type { Server } from 'socket.io';
 import { StoredEvent } from '../../event-bus/domain/event';
+import { storedEnvelopeOf } from '../../event-bus/engine/stream-entry.codec';
 
 /** Socket.IO's EVENT packet type (socket.io-parser `PacketType.EVENT`). */
 const EVENT_PACKET = 2;
@@ -9,17 +10,23 @@ type Encoder = { encode(packet: Packet): unknown[] };
 
 /**
  * An envelope's JSON, made once per event on this node: every subscriber
- * that receives the event reuses it, whatever batch it lands in. The map
- * holds it only as long as the event itself is held (queues, pages).
+ * that receives the event reuses it, whatever batch it lands in. Events read
+ * from the log carry their envelope, made from the stored bytes; the map is
+ * for events from elsewhere, and holds an envelope only as long as its event
+ * is held (queues, pages).
  */
 const envelopeJson = new WeakMap<StoredEvent, string>();
 
 function envelopeOf(event: StoredEvent): string {
+  const stored = storedEnvelopeOf(event, false);
+  if (stored !== null) return stored;
   const { id, type, data, ts } = event;
   return JSON.stringify({ id, type, data, ts });
 }
 
 function sharedEnvelopeOf(event: StoredEvent): string {
+  const stored = storedEnvelopeOf(event, true);
+  if (stored !== null) return stored;
   let json = envelopeJson.get(event);
   if (json === undefined) {
     json = envelopeOf(event);

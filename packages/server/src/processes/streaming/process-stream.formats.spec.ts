@@ -1,5 +1,9 @@
 import { ProcessMessage } from '../domain/process-message';
 import { NdjsonFormat, SseFormat } from './process-stream.formats';
+import {
+  decodeEntry,
+  encodeEntry,
+} from '../../event-bus/engine/stream-entry.codec';
 
 const message: ProcessMessage = {
   seq: 7,
@@ -23,6 +27,28 @@ describe('SseFormat', () => {
       `id: 7\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
     );
     expect(frame.split('\n')).toHaveLength(5);
+  });
+
+  it('sends a live message read from the log as its stored text, without encoding it again', () => {
+    const decoded = decodeEntry(
+      'ep',
+      '9-0',
+      encodeEntry({ type: 'process.message', data: message, scopes: [] }, 9),
+    );
+    if (!decoded.ok) throw new Error(decoded.error);
+    const live = decoded.event.data as ProcessMessage;
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      expect(sse.messages([live])).toBe(
+        `id: 7\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
+      );
+      expect(new NdjsonFormat().messages([live])).toBe(
+        `${JSON.stringify({ event: 'message', message })}\n`,
+      );
+      expect(stringify.mock.calls.map(([value]) => value)).not.toContain(live);
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('sends status and end without an id, so Last-Event-ID stays the last seq', () => {

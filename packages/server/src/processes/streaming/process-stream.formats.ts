@@ -1,5 +1,6 @@
 import type { ProcessStreamEndReason } from '@streamgate/protocol';
 import type { ProcessMessage, ProcessStatus } from '../domain/process-message';
+import { storedJsonOf } from '../../event-bus/engine/stream-entry.codec';
 
 /**
  * A message's frame, made once per message object: the streams of one
@@ -22,14 +23,18 @@ class FrameCache {
   }
 }
 
-// JSON.stringify escapes CR and LF, so one data line always suffices.
+// A live message read from the log goes out as its stored text (the same
+// bytes). JSON.stringify escapes CR and LF, so one data line always suffices.
+const jsonOf = (message: ProcessMessage) =>
+  storedJsonOf(message) ?? JSON.stringify(message);
+
 const sseFrames = new FrameCache(
   (message) =>
-    `id: ${message.seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
+    `id: ${message.seq}\nevent: message\ndata: ${jsonOf(message)}\n\n`,
 );
 
 const ndjsonLines = new FrameCache(
-  (message) => `${JSON.stringify({ event: 'message', message })}\n`,
+  (message) => `{"event":"message","message":${jsonOf(message)}}\n`,
 );
 
 /** How one stream encodes what it sends; each method returns whole frames. */

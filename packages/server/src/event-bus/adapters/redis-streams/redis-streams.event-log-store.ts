@@ -14,7 +14,7 @@ import {
 import { EventLogNotReplicatedError } from '../../domain/errors';
 import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
-import { ENTRY_FIELD } from '../../engine/stream-entry.codec';
+import { ENTRY_FIELD, ENTRY_FORMAT } from '../../engine/stream-entry.codec';
 import {
   AppendOutcome,
   AppendRequest,
@@ -660,11 +660,13 @@ function translateGroupError(error: unknown, group: string): unknown {
 /** An entry in the layout `encodeEntry` writes, which the script knows by heart. */
 function isEventEntry(fields: readonly string[]): boolean {
   return (
-    fields.length === 8 &&
+    fields.length === 10 &&
     fields[0] === ENTRY_FIELD.type &&
     fields[2] === ENTRY_FIELD.data &&
     fields[4] === ENTRY_FIELD.scopes &&
-    fields[6] === ENTRY_FIELD.ts
+    fields[6] === ENTRY_FIELD.ts &&
+    fields[8] === ENTRY_FIELD.format &&
+    fields[9] === ENTRY_FORMAT
   );
 }
 

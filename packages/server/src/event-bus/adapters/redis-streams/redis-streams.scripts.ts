@@ -98,7 +98,7 @@ end
  * group: its entry count, the index in KEYS of its record (0 = none), its
  * fingerprint, and per entry its field count followed by the fields, or 0
  * followed by the values of type, data, scopes and ts (every event
- * streamgate writes: fewer arguments to send and convert).
+ * streamgate writes, in entry format 2: fewer arguments to send and convert).
  *
  * Returns { replayed (0 or 1), epoch, first id written or '', then for each
  * group not written now: its number, 'duplicate' or 'conflict', and for a
@@ -150,7 +150,7 @@ while i <= #ARGV do
       local n = tonumber(ARGV[i])
       local id
       if n == 0 then
-        id = redis.call('XADD', stream, spec, 'type', ARGV[i + 1], 'data', ARGV[i + 2], 'scopes', ARGV[i + 3], 'ts', ARGV[i + 4])
+        id = redis.call('XADD', stream, spec, 'type', ARGV[i + 1], 'data', ARGV[i + 2], 'scopes', ARGV[i + 3], 'ts', ARGV[i + 4], 'v', '2')
         n = 4
       else
         local args = { 'XADD', stream, spec }
