@@ -18,6 +18,8 @@ export interface EventLogSettings {
   readonly idempotencyWindowMs: number;
   /** Node groups idle for longer than this are removed. */
   readonly staleGroupMs: number;
+  /** How long a node's reader waits for an unreachable log at start-up, in milliseconds. */
+  readonly startupTimeoutMs: number;
   /** Clock used for event timestamps and age retention. */
   readonly now: () => number;
 }
@@ -31,6 +33,7 @@ export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> =
     blockMs: 5_000,
     idempotencyWindowMs: 600_000,
     staleGroupMs: 3_600_000,
+    startupTimeoutMs: 60_000,
     now: Date.now,
   };
 

@@ -40,6 +40,7 @@ import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
 import { installBatchEncoder } from './batch.encoder';
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
+import { startHubInBackground } from '../../event-bus/hub-startup';
 
 interface SocketData {
   session?: SocketSession;
@@ -141,9 +142,12 @@ export class EventsGateway
     });
   }
 
-  /** The hub reads the log from start-up, so that a first `ready` names a real position. */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.hub.start();
+  /**
+   * The hub reads the log from start-up, so that a first `ready` names a
+   * real position; without holding up the app while the log is unreachable.
+   */
+  onApplicationBootstrap(): void {
+    startHubInBackground(this.hub);
   }
 
   private async admit(socket: Socket): Promise<void> {
