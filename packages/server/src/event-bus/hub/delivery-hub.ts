@@ -111,6 +111,14 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     return this.reader !== null;
   }
 
+  /**
+   * When (`performance.now()`) this node's reader last proved it had read
+   * the whole log (see `LiveReader.caughtUpAt`); `null` while not started.
+   */
+  get caughtUpAt(): number | null {
+    return this.reader?.caughtUpAt ?? null;
+  }
+
   get subscriberCount(): number {
     return this.index.size;
   }
