@@ -32,9 +32,18 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
   let redis: RedisServerHandle;
   let postgres: PostgresServerHandle;
   let node: RunningApp;
+  let late: RunningApp | null = null;
   let client: RawClient;
   let frozen = false;
   const processId = `hung-${randomUUID()}`;
+  const prefix = `hung${Date.now().toString(36)}`;
+  const env = (instance: string) => ({
+    REDIS_URL: redis.url,
+    EVENT_BUS_PREFIX: prefix,
+    EVENT_BUS_INSTANCE_ID: instance,
+    DATABASE_URL: postgres.url,
+    PROCESS_STORE: 'postgres',
+  });
 
   const freeze = () => {
     process.kill(redis.pid, 'SIGSTOP');
@@ -48,12 +57,7 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
   beforeAll(async () => {
     redis = await startRedisServer({ appendOnly: true });
     postgres = await startPostgresServer();
-    node = await startApp({
-      REDIS_URL: redis.url,
-      EVENT_BUS_PREFIX: `hung${Date.now().toString(36)}`,
-      DATABASE_URL: postgres.url,
-      PROCESS_STORE: 'postgres',
-    });
+    node = await startApp(env('hung-a'));
     client = new RawClient(node.url, { token: node.token('root', ['*']) });
     await waitFor(() => client.readies.length > 0, 'ready');
   });
@@ -62,6 +66,7 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
     if (redis) thaw();
     client?.close();
     await node?.close();
+    await late?.close();
     await redis?.stop();
     await postgres?.stop();
   });
@@ -86,8 +91,8 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
       },
       body: JSON.stringify({ type: 'text', payload: { text } }),
     });
-  const history = (token: string) =>
-    fetch(`${node.url}/processes/${processId}/messages`, {
+  const history = (token: string, on: RunningApp = node) =>
+    fetch(`${on.url}/processes/${processId}/messages`, {
       headers: { accept: 'application/json', authorization: `Bearer ${token}` },
     });
   const revoke = (sub: string) =>
@@ -114,7 +119,14 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
       () => client.ids().includes(acknowledged[0]),
       'the first event',
     );
-    // Ample time for the node reader to have read the revocation back.
+    // A node that starts after a revocation learns it from the store's list
+    // (read once, on its first check); one made later reaches it as a
+    // control entry.
+    late = await startApp(env('hung-b'));
+    expect((await history(reader, late)).status).toBe(200);
+    const alsoRevoked = node.token('oscar', [`process:${processId}`]);
+    expect((await revoke('oscar')).status).toBe(202);
+    // Ample time for the node readers to have read the revocations.
     await delay(1_500);
 
     freeze();
@@ -139,6 +151,9 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
     const refused = await timed(() => history(revokedToken));
     expect(refused.value.status).toBe(401);
     expect(refused.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
+    expect((await history(revokedToken, late)).status).toBe(401);
+    expect((await history(alsoRevoked, late)).status).toBe(401);
+    expect((await history(reader, late)).status).toBe(200);
     const during = await timed(() => publish(2));
     expect(during.value.status).toBe(503);
     expect(during.value.headers.get('retry-after')).toBe('1');

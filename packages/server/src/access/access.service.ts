@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  OnApplicationBootstrap,
   OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
@@ -29,7 +30,9 @@ import { ScopeResolver } from './scope-resolver.port';
  * `null`, or a malformed scope all mean "no access".
  */
 @Injectable()
-export class AccessService implements OnApplicationShutdown {
+export class AccessService
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger(AccessService.name);
   readonly options: ResolvedAccessOptions;
   /** Revocations known from the log; `null` without a hub or a listable store. */
@@ -54,6 +57,10 @@ export class AccessService implements OnApplicationShutdown {
             this.options.maxTokenLifetimeMs,
           )
         : null;
+  }
+
+  onApplicationBootstrap(): void {
+    this.revocationView?.start();
   }
 
   onApplicationShutdown(): void {

@@ -89,6 +89,19 @@ export class RevocationView {
     );
   }
 
+  /**
+   * Reads the store's list as soon as the node's reader has joined the log,
+   * rather than on the first check after, which might come only once Redis
+   * is unreachable. A hub that fails to start is reported where it is
+   * started for the app.
+   */
+  start(): void {
+    this.hub.start().then(
+      () => this.load(),
+      () => undefined,
+    );
+  }
+
   /** A revocation this node made: known here at once, before its control entry comes back. */
   learn(userId: string, revokedAt: number): void {
     this.record(userId, revokedAt);
