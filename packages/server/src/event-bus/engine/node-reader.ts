@@ -90,7 +90,7 @@ export class NodeReader {
           throw new EventLogStartupError(waited, error);
         if (attempt === 1)
           this.logger.warn(
-            `The event log is not reachable yet (${(error as Error)?.message ?? error}); retrying with backoff for up to ${this.settings.startupTimeoutMs} ms.`,
+            `The event log is not reachable yet (${String((error as Error)?.message ?? error).replace(/\.$/, '')}); retrying with backoff for up to ${this.settings.startupTimeoutMs} ms.`,
           );
         await sleep(
           Math.min(
@@ -430,7 +430,7 @@ export const CAUGHT_UP_PROOF_MS = 1_000;
 export class EventLogStartupError extends Error {
   constructor(waitedMs: number, cause: unknown) {
     super(
-      `The event log was not reachable within ${waitedMs} ms of start-up (last error: ${(cause as Error)?.message ?? cause}). Check that Redis is running and reachable at the configured address, or raise startupTimeoutMs (EVENT_STARTUP_TIMEOUT_MS in the reference app).`,
+      `The event log was not reachable within ${waitedMs} ms of start-up (last error: ${String((cause as Error)?.message ?? cause).replace(/\.$/, '')}). Check that Redis is running and reachable at the configured address, or raise startupTimeoutMs (EVENT_STARTUP_TIMEOUT_MS in the reference app).`,
       { cause },
     );
     this.name = 'EventLogStartupError';
