@@ -49,8 +49,12 @@ export interface EventBusModuleOptions {
    */
   readBatchSize?: number;
   /**
-   * How long one blocking read waits, in milliseconds.
-   * @default 5000
+   * How long one blocking read waits, in milliseconds. An idle node reader
+   * proves once per wait that it has read the whole log, and access checks
+   * take revocations from the log only while that proof is recent
+   * (`revocationMaxStalenessMs` of `EventsGatewayModule`, default 5,000):
+   * keep it well below that bound.
+   * @default 1000
    */
   blockMs?: number;
   /**

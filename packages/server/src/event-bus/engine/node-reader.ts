@@ -258,11 +258,10 @@ export class NodeReader {
         }
         await this.maybeCleanup();
         if (snapshot.entries.length < this.settings.readBatchSize) {
-          // Bounded, so that an idle node still proves every second or so
-          // that it is caught up (see caughtUpAt).
+          // An idle node proves it is caught up (caughtUpAt) once per wait.
           await this.reader!.waitForEntries(
             this.streamId,
-            Math.min(this.settings.blockMs, CAUGHT_UP_PROOF_MS),
+            this.settings.blockMs,
           );
         }
       } catch (error) {
@@ -422,9 +421,6 @@ export class NodeReader {
     }
   }
 }
-
-/** The longest an idle reader goes without a read that shows it is caught up. */
-export const CAUGHT_UP_PROOF_MS = 1_000;
 
 /** The log stayed unreachable for the whole of `startupTimeoutMs`. */
 export class EventLogStartupError extends Error {
