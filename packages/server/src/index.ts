@@ -74,7 +74,7 @@ export {
   RedisConnectionLostError,
 } from './redis/redis-connection';
 export { RedisUnavailableError } from './redis/redis-command.gate';
-export { EventLogStartupError } from './event-bus/engine/node-reader';
+export { EventLogStartupError } from './event-bus/engine/event-log.errors';
 export type {
   RedisClient,
   RedisConnectionOptions,

@@ -8,6 +8,7 @@ import {
 } from '../domain/event-id';
 import { LiveEventListener } from '../domain/event-subscription.port';
 import { backoffDelay, sleep } from './backoff';
+import { EventLogStartupError } from './event-log.errors';
 import {
   EventLogSettings,
   NODE_GROUP_PREFIX,
@@ -419,17 +420,6 @@ export class NodeReader {
         `Could not clean up stale consumer groups: ${(error as Error)?.message ?? error}`,
       );
     }
-  }
-}
-
-/** The log stayed unreachable for the whole of `startupTimeoutMs`. */
-export class EventLogStartupError extends Error {
-  constructor(waitedMs: number, cause: unknown) {
-    super(
-      `The event log was not reachable within ${waitedMs} ms of start-up (last error: ${String((cause as Error)?.message ?? cause).replace(/\.$/, '')}). Check that Redis is running and reachable at the configured address, or raise startupTimeoutMs (EVENT_STARTUP_TIMEOUT_MS in the reference app).`,
-      { cause },
-    );
-    this.name = 'EventLogStartupError';
   }
 }
 
