@@ -154,6 +154,18 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
     expect((await history(revokedToken, late)).status).toBe(401);
     expect((await history(alsoRevoked, late)).status).toBe(401);
     expect((await history(reader, late)).status).toBe(200);
+    // The handshake's rate count cannot be read either; it fails open after the budget.
+    const newcomer = new RawClient(node.url, {
+      token: node.token('newcomer', ['*']),
+    });
+    try {
+      const joined = await timed(() =>
+        waitFor(() => newcomer.readies.length > 0, 'ready', 3_000),
+      );
+      expect(joined.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
+    } finally {
+      newcomer.close();
+    }
     const during = await timed(() => publish(2));
     expect(during.value.status).toBe(503);
     expect(during.value.headers.get('retry-after')).toBe('1');
