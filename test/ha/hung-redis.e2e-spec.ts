@@ -109,6 +109,7 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
     const reader = node.token('reader', [`process:${processId}`]);
     const revokedToken = node.token('mallory', [`process:${processId}`]);
     const acknowledged: string[] = [];
+    const storedTexts = ['before'];
     const first = await publish(1);
     expect(first.status).toBe(201);
     acknowledged.push((await first.json()).id);
@@ -154,22 +155,28 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
     expect((await history(revokedToken, late)).status).toBe(401);
     expect((await history(alsoRevoked, late)).status).toBe(401);
     expect((await history(reader, late)).status).toBe(200);
-    // The handshake's rate count cannot be read either; it fails open after the budget.
+    // At once: a handshake (its rate count cannot be read either, and
+    // fails open after the budget), a publish and a process message append.
     const newcomer = new RawClient(node.url, {
       token: node.token('newcomer', ['*']),
     });
     try {
-      const joined = await timed(() =>
-        waitFor(() => newcomer.readies.length > 0, 'ready', 3_000),
-      );
+      const [joined, during, appended] = await Promise.all([
+        timed(() => waitFor(() => newcomer.readies.length > 0, 'ready', 3_000)),
+        timed(() => publish(2)),
+        timed(() => append('frozen', randomUUID())),
+      ]);
       expect(joined.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
+      expect(during.value.status).toBe(503);
+      expect(during.value.headers.get('retry-after')).toBe('1');
+      expect(during.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
+      // Stored in PostgreSQL (201), or a fast 503 when its announcement cannot be written.
+      expect([201, 503]).toContain(appended.value.status);
+      if (appended.value.status === 201) storedTexts.push('frozen');
+      expect(appended.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
     } finally {
       newcomer.close();
     }
-    const during = await timed(() => publish(2));
-    expect(during.value.status).toBe(503);
-    expect(during.value.headers.get('retry-after')).toBe('1');
-    expect(during.ms).toBeLessThan(FAIL_FAST_BOUND_MS);
     expect(Date.now() - frozenAt).toBeLessThan(STALENESS_BOUND_MS);
 
     // Past the bound the revocation list must be read, and it cannot be: unavailable, fast.
@@ -219,6 +226,10 @@ describe('while Redis is frozen (SIGSTOP: a partition without resets)', () => {
       'history once Redis answers again',
       20_000,
     );
+    const texts = (
+      (await (await history(reader)).json()).messages as any[]
+    ).map((m) => m.payload.text);
+    for (const text of storedTexts) expect(texts).toContain(text);
     expect((await history(revokedToken)).status).toBe(401);
     await waitFor(
       async () => (await fetch(`${node.url}/health/ready`)).status === 200,
