@@ -146,8 +146,8 @@ export class EventsGateway
    * The hub reads the log from start-up, so that a first `ready` names a
    * real position; without holding up the app while the log is unreachable.
    */
-  onApplicationBootstrap(): void {
-    startHubInBackground(this.hub);
+  async onApplicationBootstrap(): Promise<void> {
+    await startHubInBackground(this.hub);
   }
 
   private async admit(socket: Socket): Promise<void> {
