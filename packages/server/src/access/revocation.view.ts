@@ -42,8 +42,7 @@ const RELOAD_BACKOFF_MS = 1_000;
 export class RevocationView {
   private readonly logger = new Logger(RevocationView.name);
   private readonly revocations = new Map<string, number>();
-  /** Bumped by every discontinuity; a list read before it does not count. */
-  private generation = 0;
+  /** The hub's discontinuity count when the list counted; a list read before a later one does not. */
   private loadedGeneration = -1;
   private loading: Promise<void> | null = null;
   private retryAfter = 0;
@@ -60,15 +59,7 @@ export class RevocationView {
     private readonly keepMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {
-    const stopControl = hub.onControl((event) => this.onControl(event));
-    const stopListen = hub.listen({
-      onEvents: () => undefined,
-      onDiscontinuity: () => this.onDiscontinuity(),
-    });
-    this.stopListening = () => {
-      stopControl();
-      stopListen();
-    };
+    this.stopListening = hub.onControl((event) => this.onControl(event));
   }
 
   /** The user's latest revocation, if the view is current; see the class comment. */
@@ -79,7 +70,7 @@ export class RevocationView {
 
   /** Whether checks may answer from the view now. */
   current(): boolean {
-    if (this.loadedGeneration !== this.generation) {
+    if (this.loadedGeneration !== this.hub.discontinuities) {
       this.load();
       return false;
     }
@@ -115,7 +106,7 @@ export class RevocationView {
   private load(): void {
     if (this.loading || !this.hub.started || this.now() < this.retryAfter)
       return;
-    const generation = this.generation;
+    const generation = this.hub.discontinuities;
     const keptSince = Date.now() - this.keepMs;
     this.loading = this.store
       .list()
@@ -123,7 +114,7 @@ export class RevocationView {
         (listed) => {
           for (const [userId, at] of listed)
             if (at > keptSince) this.record(userId, at);
-          if (generation === this.generation) {
+          if (generation === this.hub.discontinuities) {
             this.loadedGeneration = generation;
             this.logger.log(
               `Knows ${this.revocations.size} revocation(s); access checks now read them from the event log.`,
@@ -146,11 +137,6 @@ export class RevocationView {
     const notice = parseAccessNotice(event.data);
     if (notice?.kind === 'access.revoked')
       this.record(notice.userId, notice.revokedAt);
-  }
-
-  private onDiscontinuity(): void {
-    this.generation++;
-    this.load();
   }
 
   private record(userId: string, at: number): void {
