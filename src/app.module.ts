@@ -34,6 +34,7 @@ export function eventBusOptions(
     waitReplicas: config.waitReplicas > 0 ? config.waitReplicas : undefined,
     waitTimeoutMs: config.waitTimeoutMs,
     commandTimeoutMs: config.redisCommandTimeoutMs,
+    startupTimeoutMs: config.startupTimeoutMs,
     prefix: config.eventBusPrefix,
     maxLen: config.streamMaxLen,
     maxAgeMs: config.streamMaxAgeMs,
@@ -74,6 +75,7 @@ export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
     // Production refuses tokens that never expire: they would keep a connection open forever.
     requireTokenExpiry: config.production,
     maxTokenLifetimeMs: config.maxTokenLifetimeMs,
+    revocationMaxStalenessMs: config.revocationMaxStalenessMs,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     handshakeRateLimit:
       config.handshakeRateLimit === 0

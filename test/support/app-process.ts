@@ -8,6 +8,10 @@ export interface AppProcess {
   readonly pid: number;
   /** Resolves with the exit code, or the signal name when the process ended by signal. */
   kill(signal: NodeJS.Signals): Promise<number | string | null>;
+  /** Resolves with the exit code (or signal) once the process ends by itself. */
+  readonly exited: Promise<number | string | null>;
+  /** What the process wrote to stdout and stderr so far. */
+  output(): string;
 }
 
 /** Runs the reference app as its own process (`node src/main.ts`), for crash tests. */
@@ -51,6 +55,8 @@ export async function spawnApp(
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
+    exited,
+    output: () => output,
     kill: async (signal) => {
       if (child.exitCode === null && child.signalCode === null)
         child.kill(signal);

@@ -69,7 +69,12 @@ export type { EventLogSettings } from './event-bus/engine/event-log.settings';
 export type { EventLogObserver } from './event-bus/engine/event-log.observer';
 export type { GroupInfo } from './event-bus/engine/event-log-store.port';
 export { InMemoryEventLog } from './event-bus/adapters/in-memory/in-memory.event-log-store';
-export { parseRedisNodes } from './redis/redis-connection';
+export {
+  parseRedisNodes,
+  RedisConnectionLostError,
+} from './redis/redis-connection';
+export { RedisUnavailableError } from './redis/redis-command.gate';
+export { EventLogStartupError } from './event-bus/engine/event-log.errors';
 export type {
   RedisClient,
   RedisConnectionOptions,

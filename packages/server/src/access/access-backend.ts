@@ -33,7 +33,7 @@ export function createAccessBackend(bus: EventBusModuleOptions): AccessBackend {
         prefix,
         bus.commandTimeoutMs,
       ),
-      throttler: new RedisThrottlerStorage(redis, prefix),
+      throttler: new RedisThrottlerStorage(redis, prefix, bus.commandTimeoutMs),
       async close() {
         await closeRedisClient(redis);
       },

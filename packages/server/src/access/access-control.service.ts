@@ -48,7 +48,10 @@ export class AccessControlService {
       revokedAt,
       this.access.options.maxTokenLifetimeMs,
     );
+    this.access.revokedHere(userId, revokedAt);
     this.sessions.revokeLocally(userId, revokedAt);
+    // Acknowledged only once its control entry is in the log, which is what
+    // lets every node answer access checks from the log (RevocationView).
     await this.publisher.publish(
       accessNoticeEvent({ kind: 'access.revoked', userId, revokedAt }),
     );

@@ -14,6 +14,16 @@ export interface AccessOptions {
    * @default 86400000 (24 hours)
    */
   maxTokenLifetimeMs?: number;
+  /**
+   * How old the node reader's last proof of having read the whole log may
+   * be for an access check to take revocations from the log, without
+   * reading the store (Redis), in milliseconds. A revocation acknowledged
+   * more than this long ago is always known; past the bound the store is
+   * read, and when it cannot be, access is `unavailable`. See
+   * docs/security.md, "Where revocations are checked".
+   * @default 5000
+   */
+  revocationMaxStalenessMs?: number;
 }
 
 export type ResolvedAccessOptions = Required<AccessOptions>;
@@ -21,6 +31,7 @@ export type ResolvedAccessOptions = Required<AccessOptions>;
 export const DEFAULT_ACCESS_OPTIONS: ResolvedAccessOptions = {
   requireTokenExpiry: false,
   maxTokenLifetimeMs: 86_400_000,
+  revocationMaxStalenessMs: 5_000,
 };
 
 /** Injection token of the resolved `AccessOptions`. */

@@ -1,4 +1,12 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
+import { DeliveryHub } from '../event-bus/hub/delivery-hub';
 import { isValidScope } from '../event-bus/domain/scope';
 import { ACCESS_OPTIONS, DEFAULT_ACCESS_OPTIONS } from './access.options';
 import type { AccessOptions, ResolvedAccessOptions } from './access.options';
@@ -11,6 +19,7 @@ import {
 import { Authenticator } from './authenticator.port';
 import { Principal } from './principal';
 import { RevocationStore } from './revocation-store.port';
+import { canListRevocations, RevocationView } from './revocation.view';
 import { ScopeResolver } from './scope-resolver.port';
 
 /**
@@ -24,11 +33,15 @@ import { ScopeResolver } from './scope-resolver.port';
  * should retry rather than sign in again.
  */
 @Injectable()
-export class AccessService {
+export class AccessService
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger(AccessService.name);
   readonly options: ResolvedAccessOptions;
   private tooLongWarnedAt = -Infinity;
   private tooLongUnreported = 0;
+  /** Revocations known from the log; `null` without a hub or a listable store. */
+  private readonly revocationView: RevocationView | null;
 
   constructor(
     @Inject(Authenticator) private readonly authenticator: Authenticator,
@@ -37,8 +50,26 @@ export class AccessService {
     @Inject(RevocationStore)
     private readonly revocations?: RevocationStore,
     @Optional() @Inject(ACCESS_OPTIONS) options?: AccessOptions,
+    @Optional() hub?: DeliveryHub,
   ) {
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...definedOnly(options) };
+    this.revocationView =
+      hub && revocations && canListRevocations(revocations)
+        ? new RevocationView(
+            hub,
+            revocations,
+            this.options.revocationMaxStalenessMs,
+            this.options.maxTokenLifetimeMs,
+          )
+        : null;
+  }
+
+  onApplicationBootstrap(): void {
+    this.revocationView?.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.revocationView?.stop();
   }
 
   /** What `token` grants, or why it grants nothing. */
@@ -101,21 +132,31 @@ export class AccessService {
 
   /**
    * Why `principal` is refused by a revocation (`revoked`), or by a list
-   * that cannot be read (`unavailable`); `null` when it is not.
+   * that cannot be read (`unavailable`); `null` when it is not. While this
+   * node's reader is current (`revocationMaxStalenessMs`), the answer comes
+   * from the log without a read of the store.
    */
   async checkRevoked(
     principal: Principal,
   ): Promise<Extract<AccessRefusal, 'revoked' | 'unavailable'> | null> {
     if (!this.revocations) return null;
+    const known = this.revocationView?.revokedAt(principal.userId);
+    if (known?.known)
+      return isRevokedBy(principal, known.revokedAt) ? 'revoked' : null;
     try {
       const revokedAt = await this.revocations.revokedAt(principal.userId);
       return isRevokedBy(principal, revokedAt) ? 'revoked' : null;
     } catch (error) {
       this.logger.warn(
-        `The revocation list could not be read, so access was refused: ${(error as Error)?.message ?? error}`,
+        `The revocation list could not be read, so access is unavailable until it can be (clients are told to retry): ${causeOf(error)}`,
       );
       return 'unavailable';
     }
+  }
+
+  /** Applies a revocation this node recorded to its view at once. */
+  revokedHere(userId: string, revokedAt: number): void {
+    this.revocationView?.learn(userId, revokedAt);
   }
 
   /**

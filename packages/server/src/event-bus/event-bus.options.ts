@@ -49,8 +49,12 @@ export interface EventBusModuleOptions {
    */
   readBatchSize?: number;
   /**
-   * How long one blocking read waits, in milliseconds.
-   * @default 5000
+   * How long one blocking read waits, in milliseconds. An idle node reader
+   * proves once per wait that it has read the whole log, and access checks
+   * take revocations from the log only while that proof is recent
+   * (`revocationMaxStalenessMs` of `EventsGatewayModule`, default 5,000):
+   * keep it well below that bound.
+   * @default 1000
    */
   blockMs?: number;
   /**
@@ -92,11 +96,22 @@ export interface EventBusModuleOptions {
   /**
    * How long one log operation may wait for Redis (`driver: 'redis'`),
    * reconnecting and retrying included, before it fails; a publish then
-   * rejects with `EventLogUnavailableError` (HTTP 503). A command sent on a
-   * live connection gets at least 5 s to answer, for large batches.
+   * rejects with `EventLogUnavailableError` (HTTP 503). The same holds for
+   * a server that stopped answering on an open connection (a partition
+   * without resets). A command's reply may take 1 ms longer for each entry
+   * beyond the first, so a large batch keeps the time it needs.
    * @default 800
    */
   commandTimeoutMs?: number;
+  /**
+   * How long this node waits at start-up for an unreachable log
+   * (`driver: 'redis'`), retrying with backoff, in milliseconds. The app
+   * starts meanwhile and reports not ready; once the log is reachable the
+   * node reads it and serves. When the time is up, the wait ends with
+   * `EventLogStartupError` naming the last failure.
+   * @default 60000
+   */
+  startupTimeoutMs?: number;
   /** The in-memory log to use (`driver: 'memory'`); lets tests put several nodes on one log. @default a new log per module */
   memoryLog?: InMemoryEventLog;
   /** Delivery settings of this node's hub (acknowledgements, queues, replay). @default see `HubOptions` */

@@ -52,6 +52,7 @@ const POSITIVE_INTEGERS = [
   'commandTimeoutMs',
   'waitReplicas',
   'waitTimeoutMs',
+  'startupTimeoutMs',
 ] as const;
 
 /**
@@ -82,6 +83,7 @@ export function createEventLogEngine(
     blockMs: options.blockMs,
     staleGroupMs: options.staleGroupMs,
     idempotencyWindowMs: options.idempotencyWindowMs,
+    startupTimeoutMs: options.startupTimeoutMs,
   });
   streamKeys(settings.prefix);
   const durability = options.durability ?? 'leader';

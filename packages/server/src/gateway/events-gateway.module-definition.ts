@@ -109,6 +109,7 @@ export const {
           ): AccessOptions => ({
             requireTokenExpiry: options.requireTokenExpiry,
             maxTokenLifetimeMs: options.maxTokenLifetimeMs,
+            revocationMaxStalenessMs: options.revocationMaxStalenessMs,
           }),
         },
         {

@@ -54,6 +54,15 @@ export interface EventsGatewayModuleOptions {
    */
   maxTokenLifetimeMs?: number;
   /**
+   * How old this node's last proof of having read the whole event log may
+   * be for an access check to take revocations from the log instead of
+   * reading Redis, in milliseconds; past it Redis is read, and access is
+   * `unavailable` when it cannot be. A revocation acknowledged more than
+   * this long ago is always enforced (docs/security.md).
+   * @default 5000
+   */
+  revocationMaxStalenessMs?: number;
+  /**
    * Socket.IO connections one user may hold on one node; the next handshake
    * gets `connect_error` `too_many_connections`.
    * @default 20
@@ -79,6 +88,7 @@ export interface ResolvedEventsGatewayOptions {
   readonly cors?: GatewayCorsOptions;
   readonly requireTokenExpiry: boolean;
   readonly maxTokenLifetimeMs: number;
+  readonly revocationMaxStalenessMs: number;
   readonly maxConnectionsPerUser: number;
   readonly handshakeRateLimit: HandshakeRateLimit | false;
   readonly maxBodyBytes: number;
@@ -102,12 +112,14 @@ export function resolveEventsGatewayOptions(
     cors: given.cors,
     requireTokenExpiry: given.requireTokenExpiry ?? false,
     maxTokenLifetimeMs: given.maxTokenLifetimeMs ?? 86_400_000,
+    revocationMaxStalenessMs: given.revocationMaxStalenessMs ?? 5_000,
     maxConnectionsPerUser: given.maxConnectionsPerUser ?? 20,
     handshakeRateLimit: rate,
     maxBodyBytes: checkMaxBodyBytes(given.maxBodyBytes, 'EventsGatewayModule'),
   };
   const numbers: [string, unknown][] = [
     ['maxTokenLifetimeMs', resolved.maxTokenLifetimeMs],
+    ['revocationMaxStalenessMs', resolved.revocationMaxStalenessMs],
     ['maxConnectionsPerUser', resolved.maxConnectionsPerUser],
   ];
   if (rate) {

@@ -11,11 +11,14 @@ const NOT_RUN_REPLIES =
   /^(LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /**
- * A command sent on a live connection gets at least this long to answer,
- * whatever is left of the budget: one large batch can keep Redis busy for
- * a second.
+ * How long Redis may take per unit of a command's size (an entry of an
+ * append, a message of a batch) beyond the budget, in milliseconds. A
+ * single command gets the budget; a batch of 1,000 entries one second more.
+ * Generous against what Redis needs (tens of microseconds per entry), so a
+ * large batch never fails on a busy but healthy server, and bounded, so a
+ * frozen server is reported as fast as the command's size allows.
  */
-export const MIN_REPLY_TIMEOUT_MS = 5_000;
+export const REPLY_ALLOWANCE_PER_UNIT_MS = 1;
 
 /** Redis did not become reachable, or did not answer, within the time allowed. */
 export class RedisUnavailableError extends Error {
@@ -33,6 +36,13 @@ export interface GateOptions {
    * @default true
    */
   readonly idempotent?: boolean;
+  /**
+   * The command's size in units of work: entries of an append, messages of
+   * a batch. Each unit beyond the first adds `REPLY_ALLOWANCE_PER_UNIT_MS`
+   * to the time the reply may take.
+   * @default 1
+   */
+  readonly units?: number;
 }
 
 /**
@@ -41,6 +51,15 @@ export interface GateOptions {
  * command again where that is safe, and fails with `RedisUnavailableError`
  * once the budget is spent. So while Redis is down, callers hear so within
  * the budget; and nothing they gave up on is written later from a queue.
+ *
+ * The rule for a reply: a command may wait for it until the budget is spent,
+ * plus `REPLY_ALLOWANCE_PER_UNIT_MS` for each unit of its size beyond the
+ * first (`units`). There is no floor: a frozen server (a partition without
+ * resets keeps the connection "ready") fails a single command within the
+ * budget, as a dead one does, while a batch of N entries keeps the time it
+ * needs. A command that timed out may still run once the server answers
+ * again; appends carry attempt keys for that, and other retried commands
+ * are idempotent.
  */
 export class RedisCommandGate {
   private closed = false;
@@ -63,19 +82,22 @@ export class RedisCommandGate {
     options: GateOptions = {},
   ): Promise<T> {
     const idempotent = options.idempotent ?? true;
-    const deadline = Date.now() + this.budgetMs;
+    const allowance =
+      Math.max(0, Math.ceil((options.units ?? 1) - 1)) *
+      REPLY_ALLOWANCE_PER_UNIT_MS;
+    const deadline = Date.now() + this.budgetMs + allowance;
     let lastError: unknown;
     for (let attempt = 1; ; attempt++) {
       if (!(await this.whenReady(deadline))) {
         throw new RedisUnavailableError(
-          `Redis was not reachable within ${this.budgetMs} ms for ${what} (connection ${this.client.status})${lastError ? `; last error: ${(lastError as Error).message ?? lastError}` : ''}.`,
+          `Redis was not reachable within ${this.budgetMs + allowance} ms for ${what} (connection ${this.client.status})${lastError ? `; last error: ${(lastError as Error).message ?? lastError}` : ''}.`,
           { cause: lastError },
         );
       }
       try {
         return await withTimeout(
           command(),
-          Math.max(deadline - Date.now(), MIN_REPLY_TIMEOUT_MS),
+          Math.max(deadline - Date.now(), 1),
           what,
         );
       } catch (error) {

@@ -32,6 +32,11 @@ export class InMemoryRevocationStore implements RevocationStore {
     return entry.at;
   }
 
+  async list(): Promise<ReadonlyMap<string, number>> {
+    this.sweep();
+    return new Map([...this.entries].map(([userId, e]) => [userId, e.at]));
+  }
+
   /** Drops what has expired, on each write, so the map never outgrows the live revocations. */
   private sweep(): void {
     const now = this.now();

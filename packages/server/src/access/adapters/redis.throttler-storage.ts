@@ -1,4 +1,5 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { RedisCommandGate } from '../../redis/redis-command.gate';
 import type { RedisClient } from '../../redis/redis-connection';
 
 interface ThrottlerStorageRecord {
@@ -30,10 +31,16 @@ return {hits, ttl, blocked}`;
  * counts the same hits. Keys are `{prefix}:throttle:<name>:<key>`.
  */
 export class RedisThrottlerStorage implements ThrottlerStorage {
+  private readonly gate: RedisCommandGate;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-  ) {}
+    /** A handshake waits on this count, so a hung Redis must not hold it longer than a publish. */
+    commandTimeoutMs = 800,
+  ) {
+    this.gate = new RedisCommandGate(redis, commandTimeoutMs);
+  }
 
   async increment(
     key: string,
@@ -43,14 +50,20 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
     const base = `{${this.prefix}}:throttle:${throttlerName}:${key}`;
-    const [hits, ttlMs, blockedMs] = (await this.redis.eval(
-      INCREMENT_SCRIPT,
-      2,
-      base,
-      `${base}:blocked`,
-      String(Math.max(1, Math.ceil(ttl))),
-      String(limit),
-      String(Math.max(1, Math.ceil(blockDuration))),
+    // A hit counted twice would refuse a handshake early, so no retry after a lost reply.
+    const [hits, ttlMs, blockedMs] = (await this.gate.run(
+      'counting a handshake',
+      () =>
+        this.redis.eval(
+          INCREMENT_SCRIPT,
+          2,
+          base,
+          `${base}:blocked`,
+          String(Math.max(1, Math.ceil(ttl))),
+          String(limit),
+          String(Math.max(1, Math.ceil(blockDuration))),
+        ),
+      { idempotent: false },
     )) as [number, number, number];
     return {
       totalHits: hits,

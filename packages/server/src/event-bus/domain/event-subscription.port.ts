@@ -81,6 +81,12 @@ export interface LiveSource {
 export interface LiveReader {
   /** The newest position handed to the listener (or the start position). */
   readonly position: EventId;
+  /**
+   * When (`performance.now()`) the reader last sent a read that reached the
+   * end of the log, with what it returned handed to the listener; `null`
+   * before the first. Every entry appended before then has been handed on.
+   */
+  readonly caughtUpAt?: number | null;
   stop(): Promise<void>;
 }
 

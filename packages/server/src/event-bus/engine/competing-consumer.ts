@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
 import { ConsumeOptions } from '../domain/event-subscription.port';
 import { backoffDelay, sleep } from './backoff';
+import { EventLogStartupError } from './event-log.errors';
 import { EventLogSettings } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { newEpochCandidate } from './event-log.publisher';
@@ -35,7 +36,7 @@ export class CompetingConsumer {
 
   constructor(
     private readonly store: EventLogStore,
-    settings: EventLogSettings,
+    private readonly settings: EventLogSettings,
     private readonly group: string,
     private readonly handler: (event: StoredEvent) => Promise<void>,
     options: ConsumeOptions,
@@ -69,9 +70,36 @@ export class CompetingConsumer {
 
   private readonly blockMs: number;
 
+  /**
+   * Resolves once the group exists, so that every event published after it
+   * reaches the group. While the log is unreachable it retries with backoff
+   * for `startupTimeoutMs`, then rejects with `EventLogStartupError`.
+   */
   async start(): Promise<void> {
     this.reader = this.store.openReader();
-    await this.ensureGroup();
+    const startedAt = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ensureGroup();
+        break;
+      } catch (error) {
+        const waited = Date.now() - startedAt;
+        if (this.stopped || waited >= this.settings.startupTimeoutMs) {
+          await this.reader.close();
+          throw new EventLogStartupError(waited, error);
+        }
+        if (attempt === 1)
+          this.logger.warn(
+            `Consumer group "${this.group}" waits for the event log (${String((error as Error)?.message ?? error).replace(/\.$/, '')}).`,
+          );
+        await sleep(
+          Math.min(
+            backoffDelay(attempt),
+            Math.max(1, this.settings.startupTimeoutMs - waited),
+          ),
+        );
+      }
+    }
     // Runs until stop(); errors inside are caught per entry or retried with backoff.
     this.loop = this.run();
   }

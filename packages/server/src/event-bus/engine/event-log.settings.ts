@@ -12,12 +12,18 @@ export interface EventLogSettings {
   readonly instanceId: string;
   /** Entries the node reader takes per read. */
   readonly readBatchSize: number;
-  /** How long one blocking read waits, in milliseconds. */
+  /**
+   * How long one blocking read waits, in milliseconds; an idle node reader
+   * proves it has read the whole log once per wait, which access checks
+   * rely on (`revocationMaxStalenessMs`).
+   */
   readonly blockMs: number;
   /** How long idempotency keys of callers are remembered, in milliseconds. */
   readonly idempotencyWindowMs: number;
   /** Node groups idle for longer than this are removed. */
   readonly staleGroupMs: number;
+  /** How long a node's reader waits for an unreachable log at start-up, in milliseconds. */
+  readonly startupTimeoutMs: number;
   /** Clock used for event timestamps and age retention. */
   readonly now: () => number;
 }
@@ -28,9 +34,10 @@ export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> =
     maxLen: 10_000,
     maxAgeMs: 3_600_000,
     readBatchSize: 500,
-    blockMs: 5_000,
+    blockMs: 1_000,
     idempotencyWindowMs: 600_000,
     staleGroupMs: 3_600_000,
+    startupTimeoutMs: 60_000,
     now: Date.now,
   };
 

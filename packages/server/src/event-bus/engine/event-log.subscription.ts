@@ -129,6 +129,9 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       get position() {
         return reader.position;
       },
+      get caughtUpAt() {
+        return reader.caughtUpAt;
+      },
       stop: async () => {
         this.readers.delete(reader);
         await reader.stop();

@@ -8,6 +8,7 @@ import {
 } from '../domain/event-id';
 import { LiveEventListener } from '../domain/event-subscription.port';
 import { backoffDelay, sleep } from './backoff';
+import { EventLogStartupError } from './event-log.errors';
 import {
   EventLogSettings,
   NODE_GROUP_PREFIX,
@@ -38,6 +39,7 @@ export class NodeReader {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private lastCleanupAt = 0;
+  private lastCaughtUpAt: number | null = null;
 
   constructor(
     private readonly store: EventLogStore,
@@ -57,7 +59,53 @@ export class NodeReader {
     return formatEventId(this.epoch, this.streamId);
   }
 
+  /**
+   * When (`performance.now()`) the last read that reached the end of the log
+   * was sent, its entries handed on; `null` before the first. Every entry
+   * appended before then has reached the listener.
+   */
+  get caughtUpAt(): number | null {
+    return this.lastCaughtUpAt;
+  }
+
+  /**
+   * Joins the log, waiting for it while it is unreachable (a node often
+   * starts before its Redis does): every attempt that fails is retried with
+   * backoff, until `startupTimeoutMs` have passed since the first; then it
+   * rejects with `EventLogStartupError`, which names the last failure.
+   */
   async start(): Promise<void> {
+    const startedAt = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      // Stopped while waiting (the app shut down first): nothing to start.
+      if (this.stopped) return;
+      try {
+        await this.join();
+        break;
+      } catch (error) {
+        await this.reader?.close().catch(() => undefined);
+        this.reader = null;
+        if (this.stopped) return;
+        const waited = Date.now() - startedAt;
+        if (waited >= this.settings.startupTimeoutMs)
+          throw new EventLogStartupError(waited, error);
+        if (attempt === 1)
+          this.logger.warn(
+            `The event log is not reachable yet (${String((error as Error)?.message ?? error).replace(/\.$/, '')}); retrying with backoff for up to ${this.settings.startupTimeoutMs} ms.`,
+          );
+        await sleep(
+          Math.min(
+            backoffDelay(attempt),
+            Math.max(1, this.settings.startupTimeoutMs - waited),
+          ),
+        );
+      }
+    }
+    // Runs until stop(); every error inside is caught and retried, so nothing awaits it but stop().
+    this.loop = this.run();
+  }
+
+  private async join(): Promise<void> {
     this.reader = this.store.openReader();
     const created = await this.store.createGroup(
       this.group,
@@ -79,8 +127,6 @@ export class NodeReader {
     }
     await this.store.touch(this.group);
     await this.cleanupStaleGroups();
-    // Runs until stop(); every error inside is caught and retried, so nothing awaits it but stop().
-    this.loop = this.run();
   }
 
   async stop(): Promise<void> {
@@ -180,6 +226,7 @@ export class NodeReader {
           await this.recoverAfterFailure();
           sawFailure = false;
         }
+        const sentAt = performance.now();
         const snapshot = await this.reader!.readNew(
           this.group,
           this.consumer,
@@ -206,8 +253,13 @@ export class NodeReader {
           snapshot.entries[0]?.id,
         );
         if (snapshot.entries.length > 0) await this.deliver(snapshot.entries);
+        if (snapshot.entries.length < this.settings.readBatchSize) {
+          // The read ran after it was sent and found nothing more.
+          this.lastCaughtUpAt = Math.max(this.lastCaughtUpAt ?? 0, sentAt);
+        }
         await this.maybeCleanup();
         if (snapshot.entries.length < this.settings.readBatchSize) {
+          // An idle node proves it is caught up (caughtUpAt) once per wait.
           await this.reader!.waitForEntries(
             this.streamId,
             this.settings.blockMs,

@@ -44,6 +44,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
+  private discontinuityCount = 0;
   /** Attaches waiting for this node's reader to leave an epoch (see `epochLeft`). */
   private readonly epochWaiters = new Set<() => void>();
   /** Running totals, for tests and metrics. */
@@ -109,6 +110,22 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
 
   get started(): boolean {
     return this.reader !== null;
+  }
+
+  /**
+   * When (`performance.now()`) this node's reader last proved it had read
+   * the whole log (see `LiveReader.caughtUpAt`); `null` while not started.
+   */
+  get caughtUpAt(): number | null {
+    return this.reader?.caughtUpAt ?? null;
+  }
+
+  /**
+   * How many times this node's reader lost continuity (a reset, rewound or
+   * trimmed log): what it read since may not follow what it read before.
+   */
+  get discontinuities(): number {
+    return this.discontinuityCount;
   }
 
   get subscriberCount(): number {
@@ -348,6 +365,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   }
 
   private discontinuity(reason: ResyncReason, position: EventId): void {
+    this.discontinuityCount++;
     this.currentPosition = position;
     for (const subscriber of [...this.index.members()])
       subscriber.discontinuity(reason, position);

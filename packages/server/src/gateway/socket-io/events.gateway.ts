@@ -50,6 +50,7 @@ import {
 const DEFAULT_MAX_MESSAGE_BYTES = 16_384;
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
+import { startHubInBackground } from '../../event-bus/hub-startup';
 
 interface SocketData {
   session?: SocketSession;
@@ -168,9 +169,12 @@ export class EventsGateway
     });
   }
 
-  /** The hub reads the log from start-up, so that a first `ready` names a real position. */
+  /**
+   * The hub reads the log from start-up, so that a first `ready` names a
+   * real position; without holding up the app while the log is unreachable.
+   */
   async onApplicationBootstrap(): Promise<void> {
-    await this.hub.start();
+    await startHubInBackground(this.hub);
   }
 
   private async admit(socket: Socket): Promise<void> {

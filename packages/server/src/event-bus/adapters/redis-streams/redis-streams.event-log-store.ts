@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import {
+  REPLY_ALLOWANCE_PER_UNIT_MS,
   RedisCommandGate,
   RedisUnavailableError,
 } from '../../../redis/redis-command.gate';
@@ -190,8 +191,9 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     what: string,
     command: () => Promise<T>,
     idempotent = true,
+    units = 1,
   ): Promise<T> {
-    return this.gate.run(what, command, { idempotent });
+    return this.gate.run(what, command, { idempotent, units });
   }
 
   private retentionArgs(retention: Retention): string[] {
@@ -248,14 +250,23 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       pushEntries(args, group.entries);
     });
     const replication = this.replication;
+    // The reply may take longer the more entries the script writes.
+    const units = request.groups.reduce((n, g) => n + g.entries.length, 0);
     if (!replication) {
-      const reply = await this.run('an append', () =>
-        this.redis.sgAppend(keys.length, keys, args),
+      const reply = await this.run(
+        'an append',
+        () => this.redis.sgAppend(keys.length, keys, args),
+        true,
+        units,
       );
       return decodeAppendReply(reply, request, wireGroupOf);
     }
-    const [reply, confirmed] = await this.run('an append', () =>
-      this.appendAndWait(keys, args, replication),
+    // WAIT has its own timeout, which the reply must be allowed to wait out.
+    const [reply, confirmed] = await this.run(
+      'an append',
+      () => this.appendAndWait(keys, args, replication),
+      true,
+      units + replication.timeoutMs / REPLY_ALLOWANCE_PER_UNIT_MS,
     );
     if (confirmed < replication.replicas) {
       throw new EventLogNotReplicatedError(
@@ -346,15 +357,19 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     count: number,
     epochCandidate: string,
   ): Promise<RangeResult> {
-    const reply = await this.run('a range read', () =>
-      this.redis.sgRange(
-        this.keys.stream,
-        this.keys.epoch,
-        epochCandidate,
-        after,
-        until ?? '+',
-        String(count),
-      ),
+    const reply = await this.run(
+      'a range read',
+      () =>
+        this.redis.sgRange(
+          this.keys.stream,
+          this.keys.epoch,
+          epochCandidate,
+          after,
+          until ?? '+',
+          String(count),
+        ),
+      true,
+      count,
     );
     return {
       ...toLogInfo(reply.slice(0, 5) as MetaReply),
