@@ -227,6 +227,7 @@ describe('The README', () => {
       'server/src/app.module.ts',
       'server/src/billing.worker.ts',
       'server/src/build-notifier.spec.ts',
+      'server/src/typed-events.ts',
     ]);
   });
 

@@ -16,6 +16,11 @@ export {
   validateNewEvents,
 } from './event-bus/domain/event';
 export type { NewEvent, StoredEvent } from './event-bus/domain/event';
+export type {
+  EventMap,
+  NewEventOf,
+  StoredEventOf,
+} from './event-bus/domain/event';
 export { compareEventIds, parseEventId } from './event-bus/domain/event-id';
 export type { EventId, LogPosition } from './event-bus/domain/event-id';
 export {

@@ -687,6 +687,42 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
       ).toBe(0);
     });
 
+    it('hands on only the types asked for, and acknowledges the others', async () => {
+      const node = harness.node();
+      const seen: StoredEvent[] = [];
+      await node.subscription.consume(
+        'billing',
+        async (e) => void seen.push(e),
+        { claimIdleMs: 100, types: ['invoice_due'] },
+      );
+      const ids = await node.publisher.publishMany([
+        { type: 'process_message', data: { seq: 1 } },
+        { type: 'invoice_due', data: { amount: 3 } },
+        ev(1),
+        { type: 'invoice_due', data: { amount: 4 } },
+      ]);
+      await waitFor(() => seen.length === 2, 'both invoices handled');
+      await delay(300);
+      expect(seen.map((e) => [e.id, e.data])).toEqual([
+        [ids[1], { amount: 3 }],
+        [ids[3], { amount: 4 }],
+      ]);
+      const group = (await node.store.listGroups()).find(
+        (g) => g.name === 'billing',
+      );
+      expect(group?.pending).toBe(0);
+      expect(await node.subscription.deadLetters()).toEqual([]);
+    });
+
+    it('refuses a types filter that names no valid type', async () => {
+      const node = harness.node();
+      await expect(
+        node.subscription.consume('billing', async () => undefined, {
+          types: [],
+        }),
+      ).rejects.toThrow(/"types" must be a non-empty array/);
+    });
+
     it('redelivers to a live consumer what a dead one left pending', async () => {
       const node = harness.node();
       await node.subscription

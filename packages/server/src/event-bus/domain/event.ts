@@ -22,6 +22,34 @@ export interface StoredEvent {
   readonly ts: number;
 }
 
+/**
+ * Maps event types to payload types, e.g.
+ * `type Events = { agent_activity: { agent: string } }`. The same map types
+ * `EventPublisher<Events>` here and `StreamgateClient<Events>` in
+ * `@streamgate/client`; the default accepts any type with any payload.
+ */
+export type EventMap = Record<string, unknown>;
+
+/** A `NewEvent` whose `data` matches its `type` in `TEvents`. */
+export type NewEventOf<TEvents extends EventMap = EventMap> = {
+  [K in keyof TEvents & string]: {
+    readonly type: K;
+    readonly data: TEvents[K];
+    readonly scopes?: readonly string[];
+  };
+}[keyof TEvents & string];
+
+/** A `StoredEvent` whose `data` matches its `type` in `TEvents`, for types `K`. */
+export type StoredEventOf<
+  TEvents extends EventMap = EventMap,
+  K extends keyof TEvents & string = keyof TEvents & string,
+> = {
+  [T in K]: Omit<StoredEvent, 'type' | 'data'> & {
+    readonly type: T;
+    readonly data: TEvents[T];
+  };
+}[K];
+
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 export const MAX_SCOPES_PER_EVENT = 32;
 

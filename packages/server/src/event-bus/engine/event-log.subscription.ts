@@ -1,6 +1,11 @@
 import { isControlEvent } from '../domain/control-event';
 import { Logger } from '@nestjs/common';
-import { StoredEvent } from '../domain/event';
+import {
+  EVENT_TYPE_PATTERN,
+  EventMap,
+  StoredEvent,
+  StoredEventOf,
+} from '../domain/event';
 import {
   compareStreamIds,
   EventId,
@@ -29,6 +34,22 @@ import { NodeReader } from './node-reader';
 import { newEpochCandidate } from './event-log.publisher';
 import { decodeEntry } from './stream-entry.codec';
 import { RawEntry, EventLogStore } from './event-log-store.port';
+
+function checkConsumeTypes(types: unknown): ReadonlySet<string> | null {
+  if (types === undefined) return null;
+  if (
+    !Array.isArray(types) ||
+    types.length === 0 ||
+    types.some(
+      (type) => typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type),
+    )
+  ) {
+    throw new TypeError(
+      `consume() option "types" must be a non-empty array of event types matching ${EVENT_TYPE_PATTERN} (got ${JSON.stringify(types)}); leave it out to receive every type.`,
+    );
+  }
+  return new Set(types as string[]);
+}
 
 export class EventLogSubscription implements EventSubscription, LiveSource {
   private readonly logger = new Logger(EventLogSubscription.name);
@@ -136,17 +157,22 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     };
   }
 
-  async consume(
+  async consume<K extends string = string>(
     group: string,
-    handler: (event: StoredEvent) => Promise<void>,
-    options: ConsumeOptions = {},
+    handler: (event: StoredEventOf<EventMap, K>) => Promise<void>,
+    options: ConsumeOptions<K> = {},
   ): Promise<Consumer> {
+    const types = checkConsumeTypes(options.types);
     const consumer = new CompetingConsumer(
       this.store,
       this.settings,
       group,
       // Control entries are notices between nodes, not work for consumers.
-      (event) => (isControlEvent(event) ? Promise.resolve() : handler(event)),
+      // Skipped entries resolve, so the group acknowledges them like handled ones.
+      (event) =>
+        isControlEvent(event) || (types !== null && !types.has(event.type))
+          ? Promise.resolve()
+          : handler(event as StoredEventOf<EventMap, K>),
       options,
       this.observer,
       (epoch, entry) => this.decodeAll(epoch, [entry], true)[0] ?? null,
