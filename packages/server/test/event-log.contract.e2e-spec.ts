@@ -696,7 +696,7 @@ describe.each(harnesses)('event log contract ($name)', (harness) => {
         { claimIdleMs: 100, types: ['invoice_due'] },
       );
       const ids = await node.publisher.publishMany([
-        { type: 'process_message', data: { seq: 1 } },
+        { type: 'invoice_paid', data: { amount: 2 } },
         { type: 'invoice_due', data: { amount: 3 } },
         ev(1),
         { type: 'invoice_due', data: { amount: 4 } },

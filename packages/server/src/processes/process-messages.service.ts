@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { NewEvent } from '../event-bus/domain/event';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import { INTERNAL_EVENT_PUBLISHER } from '../event-bus/event-bus.tokens';
 import {
   AppendMessageOptions,
   ProcessMessageStore,
@@ -55,7 +56,9 @@ export class ProcessMessagesService implements OnApplicationShutdown {
 
   constructor(
     @Inject(ProcessMessageStore) readonly store: ProcessMessageStore,
-    @Inject(EventPublisher) private readonly publisher: EventPublisher,
+    // Announces reserved types, which the public publisher refuses.
+    @Inject(INTERNAL_EVENT_PUBLISHER)
+    private readonly publisher: EventPublisher,
   ) {}
 
   /** Bus publishes that failed since start; the appends and status changes themselves succeeded. */
