@@ -11,6 +11,7 @@
 export {
   EVENT_TYPE_PATTERN,
   InvalidEventError,
+  MAX_EVENT_BYTES,
   MAX_SCOPES_PER_EVENT,
   validateNewEvent,
   validateNewEvents,
