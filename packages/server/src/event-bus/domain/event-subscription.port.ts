@@ -22,6 +22,11 @@ export type CursorCheck =
        * cursor was never issued.
        */
       readonly lost?: true;
+      /**
+       * With `lost`: the stream id of the log's newest entry. A node whose
+       * position is past it handed on entries the log no longer holds.
+       */
+      readonly logTip?: string;
     };
 
 export interface ReplayPage {

@@ -94,7 +94,13 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       streamId === info.epochStart ||
       info.entries.some((entry) => entry.id === streamId);
     if (!held)
-      return { covered: false, reason: 'invalid_cursor', epoch, lost: true };
+      return {
+        covered: false,
+        reason: 'invalid_cursor',
+        epoch,
+        lost: true,
+        logTip: info.lastId,
+      };
     return { covered: true };
   }
 
