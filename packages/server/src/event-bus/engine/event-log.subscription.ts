@@ -27,7 +27,7 @@ import {
   ReplayOptions,
   ReplayPage,
 } from '../domain/event-subscription.port';
-import { EventLogSettings } from './event-log.settings';
+import { EventLogSettings, nodeGroupName } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { CompetingConsumer } from './competing-consumer';
 import { NodeReader } from './node-reader';
@@ -55,6 +55,8 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
   private readonly logger = new Logger(EventLogSubscription.name);
   private readonly readers = new Set<NodeReader>();
   private readonly consumers = new Set<CompetingConsumer>();
+  /** Whether this node's group may exist: a live reader was started and the group not removed since. */
+  private nodeGroupInUse = false;
 
   constructor(
     private readonly store: EventLogStore,
@@ -151,6 +153,7 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       (epoch, entries) => this.decodeAll(epoch, entries, true),
     );
     this.readers.add(reader);
+    this.nodeGroupInUse = true;
     await reader.start();
     return {
       get position() {
@@ -234,6 +237,25 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     this.readers.clear();
     this.consumers.clear();
+    if (!this.settings.keepNodeGroup && this.nodeGroupInUse) {
+      this.nodeGroupInUse = false;
+      await this.removeNodeGroup();
+    }
+  }
+
+  /**
+   * A node with the default instance id leaves no group behind: no later
+   * process resumes as it, and clients resume from their own cursors.
+   */
+  private async removeNodeGroup(): Promise<void> {
+    const group = nodeGroupName(this.settings.instanceId);
+    try {
+      await this.store.destroyGroup(group);
+    } catch (error) {
+      this.logger.warn(
+        `Could not remove this node's consumer group "${group}" at shutdown: ${(error as Error)?.message ?? error}. Another node removes it once it has been idle for ${this.settings.staleGroupMs} ms.`,
+      );
+    }
   }
 
   /** Only live readers report malformed entries: replays would repeat the report once per client. */
