@@ -1,6 +1,8 @@
 import { RESERVED_EVENT_TYPES } from '../domain/event';
 import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
-import { newEpochCandidate } from './event-log.publisher';
+import { EventLogUnavailableError } from '../domain/errors';
+import { EventLogPublisher, newEpochCandidate } from './event-log.publisher';
+import { resolveEventLogSettings } from './event-log.settings';
 
 describe('newEpochCandidate', () => {
   it('gives 12 hex digits, never the same twice, across many draws of the random pool', () => {
@@ -103,5 +105,30 @@ describe('EventLogPublisher', () => {
       });
       expect((await written()).map((e) => e.type)).toEqual(['process_message']);
     });
+  });
+});
+
+describe('EventLogPublisher, when the store cannot be reached', () => {
+  it('quotes the store error inside its own sentence without a double period', async () => {
+    const store = {
+      append: () =>
+        Promise.reject(
+          new Error(
+            'Redis was not reachable within 800 ms for appending (connection reconnecting).',
+          ),
+        ),
+    };
+    const publisher = new EventLogPublisher(
+      store as never,
+      resolveEventLogSettings(),
+    );
+    const error = await publisher
+      .publish({ type: 'a', data: 1 })
+      .catch((e: Error) => e);
+    expect(error).toBeInstanceOf(EventLogUnavailableError);
+    expect((error as Error).message).toContain(
+      '(connection reconnecting). They may or may not have been written',
+    );
+    expect((error as Error).message).not.toContain('..');
   });
 });

@@ -9,6 +9,7 @@ import {
 import { EventId, formatEventId } from '../domain/event-id';
 import { EventPublisher, PublishOptions } from '../domain/event-publisher.port';
 import {
+  errorText,
   EventLogUnavailableError,
   IdempotencyKeyReusedError,
 } from '../domain/errors';
@@ -257,7 +258,7 @@ function unavailable(count: number, error: unknown): EventLogUnavailableError {
   // The store's own (e.g. EventLogNotReplicatedError) already says what happened.
   if (error instanceof EventLogUnavailableError) return error;
   return new EventLogUnavailableError(
-    `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
+    `Could not write ${count} event(s) to the event log: ${errorText(error)}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
     { cause: error },
   );
 }

@@ -14,7 +14,11 @@ import {
   parseEventId,
   previousStreamId,
 } from '../domain/event-id';
-import { CursorNotCoveredError, InvalidCursorError } from '../domain/errors';
+import {
+  CursorNotCoveredError,
+  errorText,
+  InvalidCursorError,
+} from '../domain/errors';
 import {
   ConsumeOptions,
   Consumer,
@@ -253,7 +257,7 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       await this.store.destroyGroup(group);
     } catch (error) {
       this.logger.warn(
-        `Could not remove this node's consumer group "${group}" at shutdown: ${(error as Error)?.message ?? error}. Another node removes it once it has been idle for ${this.settings.staleGroupMs} ms.`,
+        `Could not remove this node's consumer group "${group}" at shutdown: ${errorText(error)}. Another node removes it once it has been idle for ${this.settings.staleGroupMs} ms.`,
       );
     }
   }
