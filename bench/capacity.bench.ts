@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import Redis from 'ioredis';
 import { ClientFleet } from './connections';
 import {
@@ -8,6 +9,8 @@ import {
   fixedRate,
   fmt,
   RedisServerHandle,
+  scaled,
+  signToken,
   sleep,
   startServer,
 } from './support';
@@ -34,7 +37,8 @@ const CONNECTIONS = 2_500;
 const GROUPS = 25;
 /** Events each connection receives per second, at the two measured rates. */
 const PER_CONNECTION_RATES = [1, 8];
-const FLOW_MS = 8_000;
+/** Times BENCH_SCALE, in whole seconds. */
+const FLOW_MS = scaled(8_000, 1_000);
 const IDLE_MS = 3_000;
 
 /** Read fan-in: node readers following one log live while it is written at a fixed rate. */
@@ -495,7 +499,81 @@ async function memorySection(
   return lines;
 }
 
+/** How the events of a delivery run reach the server under test. */
+interface Flow {
+  /** Names the path in the table. */
+  published: string;
+  /** Publishes `rate` events/s for FLOW_MS; resolves with how many were sent. */
+  run: (
+    target: { server: BenchProcess; url: string },
+    rate: number,
+  ) => Promise<number>;
+}
+
+/**
+ * One `POST /events` per event at a fixed rate over keep-alive connections,
+ * each event naming tenant `k % GROUPS` through `scopes(k)`. Throws if any
+ * POST was not accepted, so a refused POST never passes for a cheap delivery.
+ */
+function postFlow(
+  token: string | null,
+  scopes: (k: number) => string[],
+): Flow['run'] {
+  return async ({ url }, rate) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    const { hostname, port } = new URL(url);
+    const pending = new Set<Promise<void>>();
+    const failures: string[] = [];
+    const post = (k: number) =>
+      new Promise<void>((resolve) => {
+        const body = JSON.stringify({
+          type: 'agent_activity',
+          data: { agent: `agent-${k % 30}`, action: 'tool_call', step: k },
+          scopes: scopes(k),
+        });
+        const req = request(
+          {
+            agent,
+            hostname,
+            port,
+            path: '/events',
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.once('end', resolve);
+            if (res.statusCode !== 201) failures.push(`HTTP ${res.statusCode}`);
+          },
+        );
+        req.once('error', (error) => {
+          failures.push(error.message);
+          resolve();
+        });
+        req.end(body);
+      });
+    const sent = await fixedRate(rate, FLOW_MS, (k) => {
+      const p = post(k).then(() => {
+        pending.delete(p);
+      });
+      pending.add(p);
+    });
+    await Promise.all(pending);
+    agent.destroy();
+    if (failures.length > 0)
+      throw new Error(
+        `${failures.length} of ${sent} POST /events failed (first: ${failures[0]}).`,
+      );
+    return sent;
+  };
+}
+
 interface CpuPoint {
+  published: string;
   perConnection: number;
   deliveriesPerSecond: number;
   idlePercent: number;
@@ -508,7 +586,7 @@ async function deliveryCurve(
   label: string,
   mode: 'app' | 'raw',
   env: Record<string, string>,
-  flow: (server: BenchProcess, rate: number) => Promise<number>,
+  flows: Flow[],
 ): Promise<CpuPoint[]> {
   const { server, url } = await startServer(label, mode, env);
   const fleet = new ClientFleet(
@@ -521,27 +599,29 @@ async function deliveryCurve(
     await fleet.growTo(CONNECTIONS);
     await sleep(1_000);
     const idlePercent = await cpuPercent(server.pid, () => sleep(IDLE_MS));
-    for (const perConnection of PER_CONNECTION_RATES) {
-      const rate = perConnection * GROUPS;
-      const receivedBefore = await fleet.received();
-      let sent = 0;
-      const flowPercent = await cpuPercent(server.pid, async () => {
-        sent = await flow(server, rate);
-      });
-      const expected = sent * (CONNECTIONS / GROUPS);
-      for (let waited = 0; waited < 5_000; waited += 250) {
-        if ((await fleet.received()) - receivedBefore >= expected) break;
-        await sleep(250);
+    for (const perConnection of PER_CONNECTION_RATES)
+      for (const flow of flows) {
+        const rate = perConnection * GROUPS;
+        const receivedBefore = await fleet.received();
+        let sent = 0;
+        const flowPercent = await cpuPercent(server.pid, async () => {
+          sent = await flow.run({ server, url }, rate);
+        });
+        const expected = sent * (CONNECTIONS / GROUPS);
+        for (let waited = 0; waited < 5_000; waited += 250) {
+          if ((await fleet.received()) - receivedBefore >= expected) break;
+          await sleep(250);
+        }
+        points.push({
+          published: flow.published,
+          perConnection,
+          deliveriesPerSecond: perConnection * CONNECTIONS,
+          idlePercent,
+          flowPercent,
+          delivered: (await fleet.received()) - receivedBefore,
+          expected,
+        });
       }
-      points.push({
-        perConnection,
-        deliveriesPerSecond: perConnection * CONNECTIONS,
-        idlePercent,
-        flowPercent,
-        delivered: (await fleet.received()) - receivedBefore,
-        expected,
-      });
-    }
   } finally {
     await fleet.stop();
     await server.stop();
@@ -549,21 +629,29 @@ async function deliveryCurve(
   return points;
 }
 
+const OWN_EMIT = 'emitted by the server / published to Redis by the driver';
+const OVER_HTTP = 'POST /events, one per event';
+
 async function deliverySection(redis: RedisServerHandle): Promise<string[]> {
-  const raw = await deliveryCurve(
-    'capacity-raw',
-    'raw',
-    {},
-    async (server, rate) =>
-      (
-        await server.call<{ sent: number }>({
-          cmd: 'emit',
-          rate,
-          durationMs: FLOW_MS,
-          groups: GROUPS,
-        })
-      ).sent,
-  );
+  const raw = await deliveryCurve('capacity-raw', 'raw', {}, [
+    {
+      published: OWN_EMIT,
+      run: async ({ server }, rate) =>
+        (
+          await server.call<{ sent: number }>({
+            cmd: 'emit',
+            rate,
+            durationMs: FLOW_MS,
+            groups: GROUPS,
+          })
+        ).sent,
+    },
+    // The raw server emits to the rooms a POST names; its sockets are in `scope:<scope>`, as the gateway's are.
+    {
+      published: OVER_HTTP,
+      run: postFlow(null, (k) => [`scope:tenant:t${k % GROUPS}`]),
+    },
+  ]);
   const prefix = 'bench-capacity-delivery';
   const log = createEventLog({
     driver: 'redis',
@@ -582,14 +670,30 @@ async function deliverySection(redis: RedisServerHandle): Promise<string[]> {
         EVENT_BUS_PREFIX: prefix,
         PROCESS_STORE: 'memory',
       },
-      (_server, rate) =>
-        fixedRate(rate, FLOW_MS, (k) => {
-          void log.publisher.publish({
-            type: 'agent_activity',
-            data: { agent: `agent-${k % 30}`, action: 'tool_call', step: k },
-            scopes: [`tenant:t${k % GROUPS}`],
-          });
-        }),
+      [
+        {
+          published: OWN_EMIT,
+          run: (_target, rate) =>
+            fixedRate(rate, FLOW_MS, (k) => {
+              void log.publisher.publish({
+                type: 'agent_activity',
+                data: {
+                  agent: `agent-${k % 30}`,
+                  action: 'tool_call',
+                  step: k,
+                },
+                scopes: [`tenant:t${k % GROUPS}`],
+              });
+            }),
+        },
+        {
+          published: OVER_HTTP,
+          run: postFlow(
+            signToken('bench-producer', ['events:publish']),
+            (k) => [`tenant:t${k % GROUPS}`],
+          ),
+        },
+      ],
     );
   } finally {
     await log.close();
@@ -597,19 +701,21 @@ async function deliverySection(redis: RedisServerHandle): Promise<string[]> {
   // CPU above idle, per 1,000 deliveries/s: the slope one node pays for fan-out.
   const per1k = (p: CpuPoint) =>
     (p.flowPercent - p.idlePercent) / (p.deliveriesPerSecond / 1_000);
+  // 1% of a core is 10 ms of CPU per second: per1k × 10 is µs of CPU per delivery.
+  const usPerDelivery = (p: CpuPoint) => per1k(p) * 10;
   const lines = [
-    `${fmt(CONNECTIONS)} connections to a server in its own process (clients in another), ${fmt(CONNECTIONS / GROUPS)} per tenant; each event names one tenant. At each rate every connection receives that many events per second for ${FLOW_MS / 1000} s. streamgate's events are published to Redis by the driver process (another node's producer); the raw server emits its own. CPU is % of one core; "per 1k deliveries/s" is (CPU − idle CPU) / (deliveries/s / 1,000).`,
+    `${fmt(CONNECTIONS)} connections to a server in its own process (clients in another), ${fmt(CONNECTIONS / GROUPS)} per tenant; each event names one tenant. At each rate every connection receives that many events per second for ${FLOW_MS / 1000} s. The events come two ways: streamgate's published to Redis by the driver process (another node's producer) against the raw server emitting its own (\`io.to(tenant).emit\`); and the same \`POST /events\` to both (keep-alive, the raw server's Express handler emitting to the tenant's room, streamgate's with its publisher token), so that the server's CPU includes taking the event in. CPU is % of one core; "per 1k deliveries/s" is (CPU − idle CPU) / (deliveries/s / 1,000); "µs/delivery" is the same slope in CPU µs per delivery.`,
     '',
-    '| events/s per connection | deliveries/s | server | idle CPU % | CPU % | CPU % per 1k deliveries/s | vs raw | delivered/expected |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|',
+    '| events/s per connection | deliveries/s | published | server | idle CPU % | CPU % | CPU % per 1k deliveries/s | µs/delivery | vs raw | delivered/expected |',
+    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|',
   ];
-  PER_CONNECTION_RATES.forEach((_, i) => {
+  raw.forEach((base, i) => {
     for (const [name, p] of [
-      ['raw Socket.IO rooms (baseline)', raw[i]],
+      ['raw Socket.IO rooms (baseline)', base],
       ['streamgate', app[i]],
     ] as const) {
       lines.push(
-        `| ${p.perConnection} | ${fmt(p.deliveriesPerSecond)} | ${name} | ${fmt(p.idlePercent, 1)} | ${fmt(p.flowPercent, 1)} | ${fmt(per1k(p), 2)} | ${fmt(per1k(p) / per1k(raw[i]), 2)} | ${fmt(p.delivered)}/${fmt(p.expected)} |`,
+        `| ${p.perConnection} | ${fmt(p.deliveriesPerSecond)} | ${p.published} | ${name} | ${fmt(p.idlePercent, 1)} | ${fmt(p.flowPercent, 1)} | ${fmt(per1k(p), 2)} | ${fmt(usPerDelivery(p), 1)} | ${fmt(per1k(p) / per1k(base), 2)} | ${fmt(p.delivered)}/${fmt(p.expected)} |`,
       );
     }
   });
@@ -617,22 +723,48 @@ async function deliverySection(redis: RedisServerHandle): Promise<string[]> {
 }
 
 /** Per-shard and per-node capacity figures, each against a baseline from the same run. */
+const PARTS = {
+  publish: 'Publish, one shard',
+  read: 'Read, one node reader',
+  fanin: 'Read fan-in: node readers following one log',
+  memory: 'Redis memory per retained event',
+  delivery: 'Node CPU per delivery',
+} as const;
+type Part = keyof typeof PARTS;
+
+/** BENCH_CAPACITY names the parts to run (comma-separated, e.g. `delivery`); all by default. */
+function selectedParts(): Part[] {
+  const names = (process.env.BENCH_CAPACITY ?? Object.keys(PARTS).join(','))
+    .split(',')
+    .map((name) => name.trim());
+  const unknown = names.filter((name) => !(name in PARTS));
+  if (unknown.length > 0)
+    throw new Error(
+      `BENCH_CAPACITY names unknown part(s) ${unknown.join(', ')}; choose from ${Object.keys(PARTS).join(', ')}.`,
+    );
+  return names as Part[];
+}
+
+/** Per-shard and per-node capacity figures, each against a baseline from the same run. */
 export async function capacityBench(
   redis: RedisServerHandle,
 ): Promise<string[]> {
+  const parts = selectedParts();
   const client = new Redis(redis.url);
+  const run: Record<Part, () => Promise<string[]>> = {
+    publish: () => publishSection(redis, client),
+    read: () => readSection(redis, client),
+    fanin: () => fanInSection(redis),
+    memory: () => memorySection(redis, client),
+    delivery: () => deliverySection(redis),
+  };
   const lines: string[] = [];
   try {
-    lines.push('### Publish, one shard', '');
-    lines.push(...(await publishSection(redis, client)), '');
-    lines.push('### Read, one node reader', '');
-    lines.push(...(await readSection(redis, client)), '');
-    lines.push('### Read fan-in: node readers following one log', '');
-    lines.push(...(await fanInSection(redis)), '');
-    lines.push('### Redis memory per retained event', '');
-    lines.push(...(await memorySection(redis, client)), '');
-    lines.push('### Node CPU per delivery', '');
-    lines.push(...(await deliverySection(redis)));
+    for (const part of Object.keys(PARTS) as Part[]) {
+      if (!parts.includes(part)) continue;
+      if (lines.length > 0) lines.push('');
+      lines.push(`### ${PARTS[part]}`, '', ...(await run[part]()));
+    }
   } finally {
     client.disconnect();
   }

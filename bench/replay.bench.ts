@@ -5,46 +5,67 @@ import {
   BENCH_SECRET,
   fmt,
   RedisServerHandle,
+  scaled,
   signToken,
   startServer,
 } from './support';
 import { createEventLog, streamKey } from './target';
 
 const PREFIX = 'bench-replay';
-/** Missed-event counts of the replay curve; the headline row is 50,000. */
+/** Missed-event counts of the replay curve (times BENCH_SCALE); the headline row is 50,000. */
 const SIZES = (process.env.BENCH_REPLAY_SIZES ?? '1000,10000,50000,100000')
   .split(',')
-  .map(Number);
-const HEADLINE = 50_000;
+  .map((n) => scaled(Number(n)));
+const HEADLINE = scaled(50_000);
 const PAGE = 500;
 
 interface ReplayPoint {
   missed: number;
   replaySeconds: number;
   replayed: number;
+  /** The bare replayer over the same entries, same batch size. */
+  bareSeconds: number;
   xrangeSeconds: number;
 }
 
-/** Connects with `cursor` and resolves when `ready` arrives, acknowledging every replayed batch. */
-function replay(url: string, token: string, cursor: string) {
+interface ReplayTarget {
+  /** Socket.IO namespace URL. */
+  url: string;
+  auth: Record<string, string>;
+  /** The id a batch is acknowledged with: its last entry's. */
+  lastId: (batch: unknown[]) => string;
+}
+
+/** streamgate's gateway; wire names are protocol v1 (docs/protocol.md). */
+const gateway = (url: string, token: string, cursor: string): ReplayTarget => ({
+  url: `${url}/events`,
+  auth: { token, lastEventId: cursor },
+  lastId: (batch) => (batch[batch.length - 1] as { id: string }).id,
+});
+
+/** The bare replayer sends `XRANGE` entries as they are: `[id, fields]`. */
+const bare = (url: string, streamId: string): ReplayTarget => ({
+  url: `${url}/replay`,
+  auth: { lastEventId: streamId },
+  lastId: (batch) => (batch[batch.length - 1] as [string, string[]])[0],
+});
+
+/** Connects with an old cursor and resolves when `ready` arrives, acknowledging every replayed batch. */
+function replay(target: ReplayTarget) {
   return new Promise<{ seconds: number; replayed: number; received: number }>(
     (resolve, reject) => {
       let received = 0;
       const start = process.hrtime.bigint();
-      // Wire names are protocol v1 (docs/protocol.md).
-      const socket = io(`${url}/events`, {
-        auth: { token, lastEventId: cursor },
+      const socket = io(target.url, {
+        auth: target.auth,
         transports: ['websocket'],
         reconnection: false,
         forceNew: true,
       });
-      socket.on(
-        'events',
-        (batch: { id: string }[], ack?: (id: string) => void) => {
-          received += batch.length;
-          ack?.(batch[batch.length - 1].id);
-        },
-      );
+      socket.on('events', (batch: unknown[], ack?: (id: string) => void) => {
+        received += batch.length;
+        ack?.(target.lastId(batch));
+      });
       socket.once(
         'ready',
         (info: { recovered: boolean; replayed: number; reason?: string }) => {
@@ -130,37 +151,63 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
     },
     { profile: true },
   );
-  const client = new Redis(redis.url);
   const key = streamKey(PREFIX);
+  // The bare replayer sends batches of the size streamgate's replay uses, read from the server under test.
+  let batchSize = 0;
+  let bareServer: Awaited<ReturnType<typeof startServer>> | undefined;
+  const client = new Redis(redis.url);
   const token = signToken('bench-replay', ['tenant:bench']);
   const points: ReplayPoint[] = [];
+  const streamId = (cursor: string) => cursor.slice(cursor.indexOf(':') + 1);
+  const expect = (
+    name: string,
+    missed: number,
+    result: { replayed: number; received: number },
+  ) => {
+    if (result.replayed !== missed || result.received !== missed)
+      throw new Error(
+        `Expected ${missed} events replayed by ${name}, got ${result.replayed} (${result.received} received).`,
+      );
+  };
   try {
+    batchSize = Number(
+      (await server.call<{ replayBatchSize: number }>({ cmd: 'hub' }))
+        .replayBatchSize,
+    );
+    bareServer = await startServer(
+      'replay-bare',
+      'replayer',
+      {
+        REDIS_URL: redis.url,
+        STREAM_KEY: key,
+        REPLAY_BATCH_SIZE: String(batchSize),
+      },
+      { profile: true },
+    );
     // Warm-up: JIT, not reported.
-    await replay(url, token, ids[ids.length - 2_001]);
-    await xrange(client, key, ids[ids.length - 2_001].split(':')[1], 2_000);
+    const warm = ids[ids.length - Math.min(2_000, largest) - 1];
+    await replay(gateway(url, token, warm));
+    await replay(bare(bareServer.url, streamId(warm)));
+    await xrange(client, key, streamId(warm), Math.min(2_000, largest));
     for (const missed of SIZES) {
       const cursor = ids[ids.length - missed - 1];
-      const result = await replay(url, token, cursor);
-      if (result.replayed !== missed || result.received !== missed)
-        throw new Error(
-          `Expected ${missed} replayed events, got ${result.replayed} (${result.received} received).`,
-        );
-      const xrangeSeconds = await xrange(
-        client,
-        key,
-        cursor.slice(cursor.indexOf(':') + 1),
-        missed,
-      );
+      const result = await replay(gateway(url, token, cursor));
+      expect('streamgate', missed, result);
+      const bareResult = await replay(bare(bareServer.url, streamId(cursor)));
+      expect('the bare replayer', missed, bareResult);
+      const xrangeSeconds = await xrange(client, key, streamId(cursor), missed);
       points.push({
         missed,
         replaySeconds: result.seconds,
         replayed: result.replayed,
+        bareSeconds: bareResult.seconds,
         xrangeSeconds,
       });
     }
   } finally {
     client.disconnect();
     await server.stop();
+    await bareServer?.server.stop();
   }
   writeBenchData('replay-growth', {
     description:
@@ -168,15 +215,15 @@ export async function replayBench(redis: RedisServerHandle): Promise<string[]> {
     points,
   });
   const lines = [
-    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT and EVENT_REPLAY_SCAN_LIMIT raised to ${fmt(largest + 1)}). Baseline: one ioredis loop reading the same entries with \`XRANGE … COUNT ${PAGE}\` on the same Redis. Server in its own process, client in the driver.`,
+    `One client reconnects with an old cursor and is replayed what it missed (connect → \`ready\`, every batch acknowledged; EVENT_REPLAY_LIMIT and EVENT_REPLAY_SCAN_LIMIT raised to ${fmt(largest + 1)}). Baselines on the same Redis and entries: the bare replayer (a plain Socket.IO server in its own process that sends \`XRANGE … COUNT ${fmt(batchSize)}\` pages as they are, one acked batch of ${fmt(batchSize)} in flight, the next page read meanwhile; ${fmt(batchSize)} is streamgate's \`hub.replayBatchSize\`), and one ioredis loop reading with \`XRANGE … COUNT ${PAGE}\`. Servers in their own processes, client in the driver. Goal for streamgate: ≥ 0.80 × the bare replayer and ≥ 100,000 events/s.`,
     '',
-    '| missed events | replay s | replay events/s | XRANGE s | XRANGE entries/s | replay rate vs XRANGE |',
-    '|---:|---:|---:|---:|---:|---:|',
+    '| missed events | replay s | replay events/s | bare replayer s | bare replayer events/s | replay vs bare replayer | XRANGE s | XRANGE entries/s | replay rate vs XRANGE |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const p of points) {
     const bold = p.missed === HEADLINE ? '**' : '';
     lines.push(
-      `| ${bold}${fmt(p.missed)}${bold} | ${fmt(p.replaySeconds, 3)} | ${bold}${fmt(p.missed / p.replaySeconds)}${bold} | ${fmt(p.xrangeSeconds, 3)} | ${fmt(p.missed / p.xrangeSeconds)} | ${fmt(p.xrangeSeconds / p.replaySeconds, 2)} |`,
+      `| ${bold}${fmt(p.missed)}${bold} | ${fmt(p.replaySeconds, 3)} | ${bold}${fmt(p.missed / p.replaySeconds)}${bold} | ${fmt(p.bareSeconds, 3)} | ${fmt(p.missed / p.bareSeconds)} | ${bold}${fmt(p.bareSeconds / p.replaySeconds, 2)}${bold} | ${fmt(p.xrangeSeconds, 3)} | ${fmt(p.missed / p.xrangeSeconds)} | ${fmt(p.xrangeSeconds / p.replaySeconds, 2)} |`,
     );
   }
   return lines;

@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { plotAll } from '../scripts/plot';
 import { capacityBench } from './capacity.bench';
+import { churnBench } from './churn.bench';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
@@ -10,7 +11,7 @@ import { memoryBench } from './memory.bench';
 import { publishBench } from './publish.bench';
 import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
-import { startRedisServer } from './support';
+import { BENCH_SCALE, startRedisServer } from './support';
 
 type Section = {
   title: string;
@@ -44,6 +45,10 @@ const sections: Record<string, Section> = {
     title: '9. Capacity of one shard and one node (docs/scaling.md)',
     run: capacityBench,
   },
+  churn: {
+    title: '10. Outage per reconnect under churn',
+    run: churnBench,
+  },
 };
 
 async function main() {
@@ -59,13 +64,20 @@ async function main() {
   console.log(
     `# streamgate benchmarks\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, redis-server on loopback.\n`,
   );
+  if (BENCH_SCALE !== 1)
+    console.log(
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections and the capacity delivery flows; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+    );
   try {
     for (const [name, section] of Object.entries(sections)) {
       if (only.length > 0 && !only.includes(name)) continue;
       console.log(`## ${section.title}\n`);
       console.log((await section.run(redis)).join('\n') + '\n');
     }
-    if (only.length === 0 || only.includes('growth') || only.includes('replay'))
+    if (
+      BENCH_SCALE === 1 &&
+      (only.length === 0 || only.includes('growth') || only.includes('replay'))
+    )
       console.log(
         `Curves: ${plotAll().join(', ')} (from docs/bench-data/*.json).`,
       );

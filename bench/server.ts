@@ -1,20 +1,28 @@
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { JwtService } from '@nestjs/jwt';
 import express from 'express';
 import Redis from 'ioredis';
-import { Server } from 'socket.io';
-import { createApp, loadAppConfig } from './target';
+import { Server, Socket } from 'socket.io';
+import { createApp, DeliveryHub, loadAppConfig } from './target';
 
 /**
  * A server under test in its own process, so that its memory and CPU are
  * read apart from the clients and the driver. `app` is the reference app;
  * `raw` is the naive baseline: Express + Socket.IO with rooms, `POST /events`
- * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks.
+ * doing one emit per event and `POST /xadd` doing one XADD, no auth, no acks;
+ * `replayer` is the bare replayer: Socket.IO on `/replay`, sending a client
+ * the entries after its `lastEventId` as `XRANGE` returns them, in acked
+ * batches; `peer` is Socket.IO's own recovery: connection state recovery on
+ * `@socket.io/redis-streams-adapter`, a JWT check in a middleware, and
+ * broadcasts to the whole namespace at PEER_RATE events/s.
  *
  * Commands over IPC: `mem` (optionally after a forced GC), `snapshot` (a
  * heap snapshot to `path`, after a forced GC), `emit` (raw only: emits at a
- * fixed rate to rooms), `stop`.
+ * fixed rate to rooms), `hub` (app only: the delivery hub's resolved
+ * options), `stop`.
  */
 const mode = process.argv[2];
 const env = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<
@@ -43,13 +51,16 @@ async function forceGc(): Promise<void> {
   global.gc?.();
 }
 
-async function startApp(): Promise<{
+async function startApp(handlers: Record<string, Handler>): Promise<{
   port: number;
   close: () => Promise<void>;
 }> {
   const config = loadAppConfig({ HOST: '127.0.0.1', ...env });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
+  handlers.hub = async () => ({
+    ...app.get(DeliveryHub, { strict: false }).options,
+  });
   return {
     port: (app.getHttpServer().address() as { port: number }).port,
     close: () => app.close(),
@@ -129,9 +140,122 @@ async function startRaw(
   };
 }
 
+/**
+ * The bare replayer: what a hand-written Socket.IO server does to replay a
+ * stream, with none of streamgate's decoding, filtering or envelopes. Pages
+ * of REPLAY_BATCH_SIZE entries from `XRANGE` go out unchanged, one batch in
+ * flight waiting for its acknowledgement while the next page is read; then
+ * `ready`.
+ */
+async function startReplayer(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const key = env.STREAM_KEY;
+  const batchSize = Number(env.REPLAY_BATCH_SIZE);
+  const redis = new Redis(env.REDIS_URL);
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'] });
+  const read = (after: string) =>
+    redis.xrange(key, `(${after}`, '+', 'COUNT', batchSize);
+  const replay = async (socket: Socket) => {
+    let replayed = 0;
+    let page = await read(String(socket.handshake.auth.lastEventId));
+    while (page.length > 0) {
+      const last = page[page.length - 1][0];
+      const next = page.length === batchSize ? read(last) : Promise.resolve([]);
+      // Awaited after the acknowledgement; a failure must not surface as unhandled meanwhile.
+      next.catch(() => undefined);
+      const acked: unknown = await socket
+        .timeout(30_000)
+        .emitWithAck('events', page);
+      if (acked !== last)
+        throw new Error(
+          `The client acknowledged ${String(acked)}, not ${last}.`,
+        );
+      replayed += page.length;
+      page = await next;
+    }
+    socket.emit('ready', { recovered: true, replayed });
+  };
+  io.of('/replay').on('connection', (socket) => {
+    replay(socket).catch((error: Error) => {
+      socket.emit('ready', { recovered: false, reason: error.message });
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    port: (http.address() as { port: number }).port,
+    close: async () => {
+      io.close();
+      redis.disconnect();
+      await new Promise((r) => http.close(r));
+    },
+  };
+}
+
+/**
+ * The peer of streamgate's reconnects: Socket.IO's connection state recovery
+ * on its Redis Streams adapter, as its documentation sets it up. The token is
+ * verified in a middleware, which recovery skips by default.
+ */
+async function startPeer(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const redis = new Redis(env.REDIS_URL);
+  const jwt = new JwtService({ secret: env.JWT_SECRET });
+  const http = createServer();
+  const io = new Server(http, {
+    transports: ['websocket'],
+    adapter: createAdapter(redis, { streamName: 'bench-peer' }),
+    connectionStateRecovery: {},
+  });
+  const nsp = io.of('/peer');
+  nsp.use((socket, next) => {
+    const token = (socket.handshake.auth as { token?: string }).token;
+    jwt.verifyAsync(String(token)).then(
+      () => next(),
+      () => next(new Error('unauthorized')),
+    );
+  });
+  const rate = Number(env.PEER_RATE);
+  let seq = 0;
+  const start = Date.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - start) * rate) / 1000);
+    for (; seq < due; seq++)
+      nsp.emit('events', [
+        {
+          id: String(seq),
+          type: 'agent_activity',
+          data: { agent: `agent-${seq % 30}`, step: seq },
+          ts: Date.now(),
+        },
+      ]);
+  }, 5);
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    port: (http.address() as { port: number }).port,
+    close: async () => {
+      clearInterval(timer);
+      io.close();
+      redis.disconnect();
+      await new Promise((r) => http.close(r));
+    },
+  };
+}
+
 async function main() {
   const handlers: Record<string, Handler> = {};
-  const server = mode === 'app' ? await startApp() : await startRaw(handlers);
+  const server =
+    mode === 'app'
+      ? await startApp(handlers)
+      : mode === 'replayer'
+        ? await startReplayer()
+        : mode === 'peer'
+          ? await startPeer()
+          : await startRaw(handlers);
   handlers.mem = async (command) => {
     if (command.gc) await forceGc();
     return memory();

@@ -16,6 +16,21 @@ export function signToken(sub: string, scopes: readonly string[]): string {
   return new JwtService({ secret: BENCH_SECRET }).sign({ sub, scopes });
 }
 
+/**
+ * BENCH_SCALE multiplies the event counts of the sections that read it (for
+ * a short smoke run, e.g. 0.1); figures are recorded only at the default 1.
+ */
+export const BENCH_SCALE = Number(process.env.BENCH_SCALE ?? 1);
+if (!(BENCH_SCALE > 0))
+  throw new Error(
+    `BENCH_SCALE must be a positive number, got "${process.env.BENCH_SCALE}"; unset it for a full run.`,
+  );
+
+/** `n` times BENCH_SCALE, rounded up to a multiple of `step` (at least one step). */
+export function scaled(n: number, step = 1): number {
+  return Math.max(step, Math.ceil((n * BENCH_SCALE) / step) * step);
+}
+
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[
@@ -223,7 +238,7 @@ export class BenchProcess {
 /** Runs a server under test (`bench/server.ts`) in its own process. */
 export async function startServer(
   label: string,
-  mode: 'app' | 'raw',
+  mode: 'app' | 'raw' | 'replayer' | 'peer',
   env: Record<string, string> = {},
   options: { profile?: boolean } = {},
 ): Promise<{ server: BenchProcess; url: string }> {

@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { StreamgateIoAdapter } from '@streamgate/server';
+import { setupStreamgate } from '@streamgate/server';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { setupApiDocs } from './api-docs';
 import { AppModule } from './app.module';
@@ -33,18 +33,11 @@ export async function createApp(
   if (json) app.useLogger(app.get(PinoNestLogger));
   // Before every other middleware, so that every log line of a request has its id.
   app.use(requestIdMiddleware);
-  // Forwarded client addresses count only from proxies the operator named.
+  // Forwarded client addresses count only from proxies the operator named
+  // (for the request log; streamgate's handshake limit has its own option).
   app.set('trust proxy', config.trustProxy);
-  // Bounded request bodies: larger publishes get 413 before anything is parsed.
-  app.useBodyParser('json', { limit: '1mb' });
-  // Socket.IO rooms (`user:<sub>`, `scope:<scope>`) across nodes, for ephemeral messages.
-  app.useWebSocketAdapter(
-    new StreamgateIoAdapter(app, {
-      redis: config.redis ?? undefined,
-      prefix: config.eventBusPrefix,
-    }),
-  );
-  app.enableShutdownHooks();
+  // Socket.IO rooms across nodes on the bus's Redis, and shutdown hooks.
+  setupStreamgate(app);
   setupApiDocs(app, config);
   return app;
 }

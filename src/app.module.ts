@@ -21,7 +21,6 @@ import {
 import { DashboardModule } from './dashboard/dashboard.module';
 import { jsonLogging } from './logging/logging.setup';
 import { ObservabilityModule } from './observability/observability.module';
-import { StreamgateMetrics } from './observability/streamgate.metrics';
 
 /** The event bus settings the reference app derives from its configuration. */
 export function eventBusOptions(
@@ -101,8 +100,6 @@ export class AppModule {
     config: AppConfig,
     { silent = false }: { silent?: boolean } = {},
   ): DynamicModule {
-    // Built first so that the log and the hub can both be handed its hooks.
-    const metrics = new StreamgateMetrics();
     return {
       module: AppModule,
       imports: [
@@ -121,7 +118,7 @@ export class AppModule {
           isGlobal: true,
           inject: [ConfigService],
           useFactory: (settings: ConfigService) =>
-            eventBusOptions(appConfigOf(settings), metrics.observer),
+            eventBusOptions(appConfigOf(settings)),
         }),
         AuthModule.register(config.jwtSecret),
         ActivityModule.forRoot({ demoApi: config.devTools }),
@@ -133,6 +130,8 @@ export class AppModule {
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
           maxHttpBufferSize: config.maxHttpBufferSize,
+          // Operators revoke over HTTP (scope auth:revoke).
+          revocationApi: true,
           ...gatewayOptions(config),
         }),
         ProcessesModule.forRootAsync({
@@ -140,7 +139,7 @@ export class AppModule {
           useFactory: (settings: ConfigService) =>
             processesOptions(appConfigOf(settings)),
         }),
-        ObservabilityModule.register(metrics),
+        ObservabilityModule,
       ],
       providers: [
         {

@@ -48,6 +48,8 @@ class StubServer {
   readonly handshakes = new AsyncQueue<Handshake>();
   readonly connections = new AsyncQueue<ServerSocket>();
   readonly allHandshakes: Handshake[] = [];
+  /** `connect_error` messages for the next handshakes, whatever their token. */
+  readonly refuseNext: string[] = [];
 
   private constructor(
     private readonly io: Server,
@@ -65,6 +67,8 @@ class StubServer {
       const handshake = { auth: { ...socket.handshake.auth }, at: Date.now() };
       stub.allHandshakes.push(handshake);
       stub.handshakes.push(handshake);
+      const scripted = stub.refuseNext.shift();
+      if (scripted) return next(new Error(scripted));
       next(
         handshake.auth.token === 'bad' ? new Error('unauthorized') : undefined,
       );
@@ -122,6 +126,14 @@ function untilState(
       resolve();
     });
   });
+}
+
+/** An unsigned JWT-shaped token with `exp`; the stub server never verifies it. */
+function jwtExpiringIn(seconds: number): string {
+  const part = (value: object) =>
+    Buffer.from(JSON.stringify(value)).toString('base64url');
+  const exp = Math.floor(Date.now() / 1000) + seconds;
+  return `${part({ alg: 'none' })}.${part({ sub: 'u', exp })}.sig`;
 }
 
 function delay(ms: number): Promise<void> {
@@ -590,6 +602,123 @@ describe('StreamgateClient against a Socket.IO server', () => {
       const handshake = await server.handshakes.next();
       // Without the reset the next delay would be 2700 ms.
       expect(handshake.at - since).toBeLessThan(900);
+    });
+  });
+
+  describe('when the server cannot check the token right now (unavailable)', () => {
+    it('reports it, keeps the token and retries with backoff without asking for a new one', async () => {
+      server.refuseNext.push('unavailable', 'unavailable');
+      const token = jest.fn(() => 'good');
+      const client = createClient({
+        token,
+        reconnect: {
+          initialDelayMs: 100,
+          factor: 3,
+          maxDelayMs: 5000,
+          jitter: 0,
+        },
+      });
+      const errors: StreamgateClientError[] = [];
+      client.onError((error) => errors.push(error));
+      client.connect();
+      const handshakes = [
+        await server.handshakes.next(),
+        await server.handshakes.next(),
+        await server.handshakes.next(),
+      ];
+      await connectLive(client);
+      expect(handshakes.map((h) => h.auth.token)).toEqual([
+        'good',
+        'good',
+        'good',
+      ]);
+      expect(token).toHaveBeenCalledTimes(1);
+      expect(errors).toHaveLength(2);
+      expect(errors[0]).toBeInstanceOf(StreamgateConnectError);
+      expect((errors[0] as StreamgateConnectError).unavailable).toBe(true);
+      expect(errors[0].message).toMatch(/keeps the token/);
+      // Backoff, not a tight loop.
+      expect(handshakes[1].at - handshakes[0].at).toBeGreaterThanOrEqual(95);
+      expect(handshakes[2].at - handshakes[1].at).toBeGreaterThanOrEqual(295);
+    });
+
+    it('does not count toward maxRefusals', async () => {
+      server.refuseNext.push('unavailable', 'unavailable', 'unavailable');
+      const client = createClient({ maxRefusals: 1 });
+      client.onError(() => undefined);
+      client.connect();
+      await connectLive(client);
+      expect(client.state).toBe('live');
+    });
+
+    it('keeps the connection when a refresh is answered unavailable, and refreshes again shortly', async () => {
+      const token = jest.fn(() => jwtExpiringIn(3));
+      const client = createClient({ token });
+      client.onError(() => undefined);
+      const socket = await connectLive(client);
+      const refreshes: number[] = [];
+      socket.on('refresh', (_payload: unknown, ack: (a: unknown) => void) => {
+        refreshes.push(Date.now());
+        ack(
+          refreshes.length === 1
+            ? { ok: false, error: 'unavailable' }
+            : { ok: true, expiresAt: Date.now() + 60_000 },
+        );
+      });
+      const deadline = Date.now() + 15_000;
+      while (refreshes.length < 2 && Date.now() < deadline) await delay(50);
+      expect(refreshes).toHaveLength(2);
+      expect(socket.connected).toBe(true);
+      expect(server.allHandshakes).toHaveLength(1);
+      expect(client.state).toBe('live');
+    });
+  });
+
+  describe('when the server keeps refusing a token that cannot change', () => {
+    it('stops in the failed state after maxRefusals handshakes and reports why', async () => {
+      const client = createClient({ token: 'bad', maxRefusals: 3 });
+      const errors: StreamgateClientError[] = [];
+      client.onError((error) => errors.push(error));
+      client.connect();
+      await untilState(client, 'failed');
+      expect(server.allHandshakes).toHaveLength(3);
+      expect(errors.map((e) => e.name)).toEqual([
+        'StreamgateConnectError',
+        'StreamgateConnectError',
+        'StreamgateConnectError',
+        'StreamgateRefusedError',
+      ]);
+      expect(errors[3].message).toMatch(/3 time\(s\) in a row.*connect\(\)/);
+      await delay(500);
+      expect(server.allHandshakes).toHaveLength(3);
+      expect(client.state).toBe('failed');
+    });
+
+    it('fails the same way with a token function that keeps returning refused tokens, and connect() starts over', async () => {
+      const tokens = ['bad', 'bad'];
+      const token = jest.fn(() => tokens.shift() ?? 'good');
+      const client = createClient({ token, maxRefusals: 2 });
+      client.onError(() => undefined);
+      client.connect();
+      await untilState(client, 'failed');
+      expect(token).toHaveBeenCalledTimes(2);
+      client.connect();
+      await connectLive(client);
+      expect(client.state).toBe('live');
+    });
+
+    it('starts the count over after an accepted handshake', async () => {
+      const tokens = ['bad', 'good', 'bad', 'good'];
+      const client = createClient({
+        token: () => tokens.shift() ?? 'good',
+        maxRefusals: 2,
+      });
+      client.onError(() => undefined);
+      const socket = await connectLive(client);
+      socket.disconnect(true);
+      await connectLive(client);
+      expect(client.state).toBe('live');
+      expect(server.allHandshakes).toHaveLength(4);
     });
   });
 

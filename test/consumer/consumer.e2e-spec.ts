@@ -50,6 +50,8 @@ const SERVER_PEERS = [
   'rxjs',
   'socket.io',
 ];
+/** Optional peers the README's snippets use (health and metrics). */
+const SERVER_OPTIONAL_USED = ['@nestjs/terminus', 'prom-client'];
 const SERVER_DEV = [
   '@nestjs/testing',
   '@types/express',
@@ -115,7 +117,12 @@ beforeAll(async () => {
     private: true,
     dependencies: {
       '@streamgate/server': `file:${tarballs.server.tarball}`,
-      ...Object.fromEntries(SERVER_PEERS.map((n) => [n, repoVersion(n)])),
+      ...Object.fromEntries(
+        [...SERVER_PEERS, ...SERVER_OPTIONAL_USED].map((n) => [
+          n,
+          repoVersion(n),
+        ]),
+      ),
     },
     devDependencies: Object.fromEntries(
       SERVER_DEV.map((n) => [n, repoVersion(n)]),
@@ -254,7 +261,9 @@ describe('The README', () => {
       'client/src/live-feed.ts',
       'server/src/app.module.ts',
       'server/src/billing.worker.ts',
+      'server/src/bootstrap.ts',
       'server/src/build-notifier.spec.ts',
+      'server/src/health.module.ts',
       'server/src/typed-events.ts',
     ]);
   });

@@ -11,10 +11,17 @@ export const SERVER_APP_FILES: Readonly<Record<string, string>> = {
 export interface Session {
   readonly userId: string;
   readonly agents: readonly string[];
+  readonly issuedAt: number;
+  readonly expiresAt: number;
 }
 
 const SESSIONS: Readonly<Record<string, Session>> = {
-  'token-ada': { userId: 'ada', agents: ['a'] },
+  'token-ada': {
+    userId: 'ada',
+    agents: ['a'],
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + 3_600_000,
+  },
 };
 
 export async function verifySessionToken(token: string): Promise<Session | null> {

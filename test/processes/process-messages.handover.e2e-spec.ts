@@ -66,6 +66,10 @@ class GatedStore implements ProcessMessageStore {
     this.inner.setStatus(...args);
   exists: ProcessMessageStore['exists'] = (...args) =>
     this.inner.exists(...args);
+  claimAnnouncements: ProcessMessageStore['claimAnnouncements'] = (...args) =>
+    this.inner.claimAnnouncements(...args);
+  ackAnnouncements: ProcessMessageStore['ackAnnouncements'] = (...args) =>
+    this.inner.ackAnnouncements(...args);
   close: ProcessMessageStore['close'] = () => this.inner.close();
 }
 

@@ -38,10 +38,14 @@ async function preload(
   count: number,
 ): Promise<void> {
   for (let i = 0; i < count; i += 100) {
-    await Promise.all(
+    const stored = await Promise.all(
       range(i, Math.min(count, i + 100) - 1).map(() =>
         store.append(id, { type: 'text', payload: { filler: 'x'.repeat(64) } }),
       ),
+    );
+    // History only: the outbox relay would announce it all again later.
+    await store.ackAnnouncements(
+      stored.map(({ seq }) => ({ processId: id, kind: 'message', seq })),
     );
   }
 }

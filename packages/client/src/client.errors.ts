@@ -1,3 +1,5 @@
+import { UNAUTHORIZED, UNAVAILABLE } from '@streamgate/protocol';
+
 /** Base class of every error the client reports, so that apps can tell them apart. */
 export class StreamgateClientError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -11,23 +13,45 @@ export class InvalidClientOptionsError extends StreamgateClientError {}
 
 /**
  * A connection attempt failed: the server was unreachable, timed out, or
- * refused the handshake (`reason` is then the server's message, e.g. `unauthorized`).
- * The client retries on its own; this is reported so that apps can show it.
+ * refused the handshake (`reason` is then the server's message, e.g.
+ * `unauthorized` or `unavailable`). The client retries on its own (up to
+ * `maxRefusals` times in a row for `unauthorized`); this is reported so that
+ * apps can show it.
  */
 export class StreamgateConnectError extends StreamgateClientError {
+  /** The server refused the token: sign in again if this persists. */
   readonly unauthorized: boolean;
+  /** The server could not check the token right now; it is kept and tried again. */
+  readonly unavailable: boolean;
 
   constructor(
     readonly reason: string,
     cause?: unknown,
   ) {
+    super(connectErrorMessage(reason), { cause });
+    this.unauthorized = reason === UNAUTHORIZED;
+    this.unavailable = reason === UNAVAILABLE;
+  }
+}
+
+function connectErrorMessage(reason: string): string {
+  if (reason === UNAUTHORIZED)
+    return 'The server refused the token (unauthorized). The client will fetch a token again and retry; if the token is a fixed string, pass a function that returns a fresh one.';
+  if (reason === UNAVAILABLE)
+    return 'The server could not check the token right now (unavailable). The client keeps the token and retries with backoff.';
+  return `Could not connect to the event server (${reason}). The client will retry with backoff.`;
+}
+
+/**
+ * The server refused the token (`unauthorized`) `maxRefusals` times in a
+ * row, so the client stopped retrying and is `failed`. Sign the user in
+ * again (or fix the token function), then call `connect()`.
+ */
+export class StreamgateRefusedError extends StreamgateClientError {
+  constructor(readonly refusals: number) {
     super(
-      reason === 'unauthorized'
-        ? 'The server refused the token (unauthorized). The client will fetch a token again and retry; if the token is a fixed string, pass a function that returns a fresh one.'
-        : `Could not connect to the event server (${reason}). The client will retry with backoff.`,
-      { cause },
+      `The server refused the token ${refusals} time(s) in a row (unauthorized), so the client stopped retrying. Sign in again for a valid token, or pass a function that returns a fresh one, then call connect().`,
     );
-    this.unauthorized = reason === 'unauthorized';
   }
 }
 

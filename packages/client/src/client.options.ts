@@ -44,7 +44,9 @@ export interface StreamgateClientOptions {
    * is called before every (re)connect and, for JWTs with `exp`, shortly
    * before the token expires: the new token is handed to the server in band
    * (`refresh`), so the connection carries on. A fixed string cannot be
-   * refreshed; the server then evicts the connection at expiry.
+   * refreshed; the server then evicts the connection at expiry, and the
+   * client stops as `failed` once the server has refused it `maxRefusals`
+   * times in a row.
    */
   token: TokenSource;
   /**
@@ -65,6 +67,16 @@ export interface StreamgateClientOptions {
   cursorStore?: CursorStore;
   /** Backoff between reconnect attempts; it starts over after each `ready`. */
   reconnect?: ReconnectOptions;
+  /**
+   * How many handshakes in a row the server may refuse with `unauthorized`
+   * before the client stops retrying and enters the `failed` state: a fixed
+   * token string that expired or was revoked can never pass, nor can a token
+   * function that keeps returning refused tokens. An accepted handshake
+   * starts the count over; `unavailable` (an outage on the server) never
+   * counts. `connect()` starts again from `failed`.
+   * @default 5
+   */
+  maxRefusals?: number;
 }
 
 export interface ResolvedClientOptions {
@@ -74,11 +86,14 @@ export interface ResolvedClientOptions {
   readonly transports: Transport[];
   readonly cursorStore: CursorStore;
   readonly reconnect: BackoffSettings;
+  readonly maxRefusals: number;
 }
 
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 // setTimeout fires at once for longer delays.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const DEFAULT_MAX_REFUSALS = 5;
 
 export function resolveClientOptions(
   options: StreamgateClientOptions,
@@ -106,6 +121,12 @@ export function resolveClientOptions(
   );
   checkNumber('reconnect.factor', reconnect.factor, 1, Infinity);
   checkNumber('reconnect.jitter', reconnect.jitter, 0, 1);
+  const maxRefusals = options.maxRefusals ?? DEFAULT_MAX_REFUSALS;
+  if (!Number.isInteger(maxRefusals) || maxRefusals < 1) {
+    throw new InvalidClientOptionsError(
+      `"maxRefusals" must be a whole number of at least 1 (got ${JSON.stringify(maxRefusals)}).`,
+    );
+  }
   const transports = options.transports ?? [...TRANSPORTS];
   if (
     !Array.isArray(transports) ||
@@ -147,6 +168,7 @@ export function resolveClientOptions(
     transports: [...transports],
     cursorStore,
     reconnect,
+    maxRefusals,
   };
 }
 

@@ -6,10 +6,19 @@ import { Envelope } from '@streamgate/protocol';
  * - `connected`: handshake accepted, replay running;
  * - `live`: `ready` received, events arrive as they happen;
  * - `reconnecting`: the connection was lost or refused, waiting or retrying;
+ * - `failed`: the server refused the token (`unauthorized`) `maxRefusals`
+ *   times in a row, so the client stopped retrying; sign the user in again,
+ *   then call `connect()`;
  * - `closed`: `close()` was called.
  */
 export type ClientState =
-  'idle' | 'connecting' | 'connected' | 'live' | 'reconnecting' | 'closed';
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'live'
+  | 'reconnecting'
+  | 'failed'
+  | 'closed';
 
 /** Everything about a delivered event but its payload. */
 export type EventMeta = Pick<Envelope, 'id' | 'type' | 'ts'>;

@@ -36,6 +36,7 @@ export {
   StreamgateCursorStoreError,
   StreamgateHandlerError,
   StreamgateProtocolError,
+  StreamgateRefusedError,
   StreamgateTokenError,
 } from './client.errors';
 export {

@@ -6,6 +6,7 @@ import {
   StreamgateCursorStoreError,
   StreamgateHandlerError,
   StreamgateProtocolError,
+  StreamgateRefusedError,
   StreamgateTokenError,
   describeCause,
 } from './client.errors';
@@ -26,6 +27,8 @@ import {
   RefreshAck,
   ResyncInfo,
   ServerEvent,
+  UNAUTHORIZED,
+  UNAVAILABLE,
 } from '@streamgate/protocol';
 import { refreshDelay, tokenExpiry } from './token-expiry';
 import {
@@ -64,6 +67,10 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private failedAttempts = 0;
+  // Consecutive `unauthorized` handshakes; `maxRefusals` of them end in `failed`.
+  private refusals = 0;
+  // A token the server could not check (`unavailable`): tried again as is, not fetched anew.
+  private keptToken: string | null = null;
   private shutdownAnnounced = false;
   // Bumped by connect() and close(); async work from an older run sees the change and stops.
   private run = 0;
@@ -82,11 +89,21 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     return this.cursor.position;
   }
 
-  /** Starts connecting; does nothing while already started. Allowed again after `close()`. */
+  /**
+   * Starts connecting; does nothing while already started. Allowed again
+   * after `close()`, and from `failed` once the token can pass again.
+   */
   connect(): void {
-    if (this.currentState !== 'idle' && this.currentState !== 'closed') return;
+    if (
+      this.currentState !== 'idle' &&
+      this.currentState !== 'closed' &&
+      this.currentState !== 'failed'
+    )
+      return;
     const run = ++this.run;
     this.failedAttempts = 0;
+    this.refusals = 0;
+    this.keptToken = null;
     this.setState('connecting');
     this.startupErrors.splice(0).forEach((error) => this.report(error));
     this.startAttempt(run);
@@ -179,7 +196,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   private async attempt(run: number): Promise<void> {
     let token: string;
     try {
-      token = await this.fetchToken();
+      token = this.takeKeptToken() ?? (await this.fetchToken());
     } catch (error) {
       if (run !== this.run) return;
       this.report(
@@ -203,7 +220,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     });
     this.socket = socket;
     this.shutdownAnnounced = false;
-    this.listen(socket, run);
+    this.listen(socket, run, token);
     socket.connect();
     this.scheduleRefresh(socket, run, tokenExpiry(token));
   }
@@ -265,9 +282,20 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
             );
             return;
           }
+          const refusal = (ack as { error?: unknown } | undefined)?.error;
+          if (!error && refusal === UNAVAILABLE) {
+            // The server could not check the new token and keeps the old one; try again shortly.
+            this.report(
+              new StreamgateClientError(
+                'The server could not check the refreshed token right now (unavailable); the connection keeps its current token and the refresh is tried again shortly.',
+              ),
+            );
+            this.scheduleRefresh(socket, run, Date.now() + 6_000);
+            return;
+          }
           const reason = error
             ? 'no answer'
-            : `refused: ${String((ack as { error?: unknown } | undefined)?.error ?? 'no reason')}`;
+            : `refused: ${String(refusal ?? 'no reason')}`;
           this.report(
             new StreamgateClientError(
               `The server did not take the refreshed token (${reason}); reconnecting with a fresh one.`,
@@ -280,6 +308,15 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
           this.startAttempt(run);
         },
       );
+  }
+
+  /** The token kept through an outage, unless it has expired meanwhile. */
+  private takeKeptToken(): string | null {
+    const token = this.keptToken;
+    this.keptToken = null;
+    if (token === null) return null;
+    const expiresAt = tokenExpiry(token);
+    return expiresAt === null || expiresAt > Date.now() ? token : null;
   }
 
   private async fetchToken(): Promise<string> {
@@ -298,17 +335,27 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     return lastEventId === null ? { token } : { token, lastEventId };
   }
 
-  private listen(socket: Socket, run: number): void {
+  private listen(socket: Socket, run: number, token: string): void {
     const current = () => this.socket === socket && this.run === run;
     socket.on('connect', () => {
-      if (current()) this.setState('connected');
+      if (!current()) return;
+      this.refusals = 0;
+      this.setState('connected');
     });
     socket.on('connect_error', (error: Error) => {
       if (!current()) return;
-      this.report(
-        new StreamgateConnectError(error?.message || 'unknown error', error),
-      );
+      const reason = error?.message || 'unknown error';
+      this.report(new StreamgateConnectError(reason, error));
       this.dropSocket();
+      if (
+        reason === UNAUTHORIZED &&
+        ++this.refusals >= this.options.maxRefusals
+      ) {
+        this.fail(run);
+        return;
+      }
+      // An outage says nothing about the token, so a token function is not asked for another one.
+      if (reason === UNAVAILABLE) this.keptToken = token;
       this.scheduleReconnect(run, false);
     });
     socket.on('disconnect', (reason: string) => {
@@ -466,6 +513,16 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       [parsed.value],
       this.handlerFailed('onResyncRequired'),
     );
+  }
+
+  /** Stops retrying a token the server keeps refusing; `connect()` starts over. */
+  private fail(run: number): void {
+    if (run !== this.run) return;
+    this.run++;
+    this.clearReconnectTimer();
+    this.dropSocket();
+    this.setState('failed');
+    this.report(new StreamgateRefusedError(this.refusals));
   }
 
   private scheduleReconnect(run: number, afterShutdown: boolean): void {

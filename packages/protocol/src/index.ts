@@ -33,6 +33,7 @@ export {
   TOO_MANY_CONNECTIONS,
   TOO_MANY_REQUESTS,
   UNAUTHORIZED,
+  UNAVAILABLE,
 } from './wire';
 export type {
   ConnectErrorMessage,

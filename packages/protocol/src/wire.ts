@@ -25,6 +25,12 @@ export const ClientEvent = {
 
 /** `connect_error` message for a refused handshake: no valid token, or no access. */
 export const UNAUTHORIZED = 'unauthorized';
+/**
+ * `connect_error` message: access could not be checked right now (the
+ * server's authenticator, scope resolver or revocation list is failing, or
+ * the node is stopping). Try again with backoff; the token is fine.
+ */
+export const UNAVAILABLE = 'unavailable';
 /** `connect_error` message: the user already holds the most connections a node allows. */
 export const TOO_MANY_CONNECTIONS = 'too_many_connections';
 /** `connect_error` message: too many handshakes from this address; retry later. */
@@ -34,6 +40,7 @@ export const CONNECT_ERRORS = [
   UNAUTHORIZED,
   TOO_MANY_CONNECTIONS,
   TOO_MANY_REQUESTS,
+  UNAVAILABLE,
 ] as const;
 export type ConnectErrorMessage = (typeof CONNECT_ERRORS)[number];
 /** Reason in the `shutdown` event: the node is going away. */
@@ -119,7 +126,11 @@ export interface RefreshRequest {
   readonly token: string;
 }
 
-/** Why a `refresh` was refused; the connection keeps its old token until it expires. */
+/**
+ * Why a `refresh` was refused; the connection keeps its old token until it
+ * expires. `unavailable`: access could not be checked right now; the token
+ * may be fine, so retry the refresh shortly.
+ */
 export const REFRESH_ERRORS = [
   'invalid_token',
   'subject_mismatch',

@@ -136,6 +136,25 @@ export {
   RESERVED_EVENT_TYPES,
 } from './gateway/http/events-publish.controller';
 
+// Operations: readiness for @nestjs/terminus, Prometheus metrics through prom-client.
+export {
+  MAX_READY_LAG,
+  StreamgateHealthIndicator,
+} from './operations/streamgate.health-indicator';
+export type {
+  StreamgateHealthResult,
+  StreamgateHealthStatus,
+  StreamgateReadinessOptions,
+} from './operations/streamgate.health-indicator';
+export { StreamgateMetricsModule } from './operations/streamgate-metrics.module';
+export { setupStreamgate } from './operations/setup-streamgate';
+export type { StreamgateSetupOptions } from './operations/setup-streamgate';
+export { StreamgateMetrics } from './operations/streamgate.metrics';
+export type {
+  StreamgateMetricsOptions,
+  StreamgateMetricsRegistry,
+} from './operations/streamgate-metrics.options';
+
 // Wire protocol v1, shared with @streamgate/client.
 export {
   ClientEvent,
@@ -177,6 +196,10 @@ export type {
   PgPoolClient,
 } from './processes/adapters/postgres/pg-pool.port';
 export { ProcessMessageStore } from './processes/domain/process-message-store.port';
+export type {
+  ClaimAnnouncementsOptions,
+  ProcessAnnouncement,
+} from './processes/domain/process-announcement';
 export {
   assertProcessId,
   isProcessStatus,
@@ -217,3 +240,7 @@ export type { RedisProcessMessageStoreOptions } from './processes/adapters/redis
 export { PostgresProcessMessageStore } from './processes/adapters/postgres/postgres.process-message-store';
 export type { PostgresProcessMessageStoreOptions } from './processes/adapters/postgres/postgres.process-message-store';
 export { migrate } from './processes/adapters/postgres/postgres.migrations';
+
+// HTTP on Express and Fastify alike.
+export { StreamgateExceptionFilter } from './http/streamgate-exception.filter';
+export { DEFAULT_MAX_BODY_BYTES } from './http/route-body-limit';

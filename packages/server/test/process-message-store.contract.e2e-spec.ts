@@ -10,6 +10,9 @@ import {
   ProcessStatus,
 } from '../src/processes/domain/process-message';
 import { ProcessMessageStore } from '../src/processes/domain/process-message-store.port';
+import type { ProcessAnnouncement } from '../src/processes/domain/process-announcement';
+import { ProcessMessagesEngine } from '../src/processes/engine/process-messages.engine';
+import type { EventPublisher } from '../src/event-bus/domain/event-publisher.port';
 import { IdempotencyKeyReusedError } from '../src/event-bus/domain/errors';
 import {
   InvalidProcessMessageError,
@@ -89,6 +92,26 @@ const adapters: Adapter[] = [
 
 const newProcessId = () => `proc-${randomUUID()}`;
 
+/** The engine's checks are the same over every store; nothing is published here. */
+const silentPublisher: EventPublisher = {
+  publish: async () => '0-1',
+  publishMany: async (events) => events.map(() => '0-1'),
+};
+
+/** Claims everything due and keeps what concerns `processId` (PostgreSQL is shared by the whole file). */
+async function claimFor(
+  store: ProcessMessageStore,
+  processId: string,
+  options: { graceMs?: number; leaseMs?: number } = {},
+): Promise<ProcessAnnouncement[]> {
+  const claimed = await store.claimAnnouncements({
+    limit: 10_000,
+    graceMs: options.graceMs ?? 0,
+    leaseMs: options.leaseMs ?? 60_000,
+  });
+  return claimed.filter((a) => a.processId === processId);
+}
+
 async function rejection<E extends Error>(
   promise: Promise<unknown>,
   type: new (...args: any[]) => E,
@@ -115,6 +138,8 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
   };
   const readAll = (s: ProcessMessageStore, processId: string) =>
     s.read(processId, { after: 0, limit: 1000 });
+  /** The rules over this store: what checks arguments before the store sees them. */
+  const engine = () => new ProcessMessagesEngine(store, silentPublisher);
 
   beforeEach(async () => {
     backend = await adapter.backend();
@@ -322,7 +347,7 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
 
     it('refuses a malformed key, naming it', async () => {
       const error = await rejection(
-        store.append(id, message, { idempotencyKey: 'two words' }),
+        engine().append(id, message, { idempotencyKey: 'two words' }),
         InvalidProcessMessageError,
       );
       expect(error.field).toBe('idempotencyKey');
@@ -436,8 +461,12 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
       ['a fractional after', { after: 0.5, limit: 10 }, 'after'],
     ])('rejects %s naming the field', async (_label, options, field) => {
       expect(
-        (await rejection(store.read(id, options), InvalidProcessMessageError))
-          .field,
+        (
+          await rejection(
+            engine().read(id, options),
+            InvalidProcessMessageError,
+          )
+        ).field,
       ).toBe(field);
     });
 
@@ -513,7 +542,7 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
 
     it('rejects an unknown status naming the field', async () => {
       const error = await rejection(
-        store.setStatus(id, 'done' as ProcessStatus),
+        engine().setStatus(id, 'done' as ProcessStatus),
         InvalidProcessMessageError,
       );
       expect(error.field).toBe('status');
@@ -566,17 +595,163 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
     });
   });
 
-  describe('when arguments are malformed', () => {
+  describe('the outbox', () => {
+    it('holds an announcement for every stored message and status change, in order', async () => {
+      await store.append(id, { type: 'data', payload: 1 });
+      await store.setStatus(id, 'running');
+      await store.append(id, { type: 'data', payload: 2 });
+      await store.setStatus(id, 'completed');
+      const claimed = await claimFor(open(), id);
+      expect(claimed.filter((a) => a.kind === 'message')).toEqual([
+        { processId: id, kind: 'message', seq: 1 },
+        { processId: id, kind: 'message', seq: 2 },
+      ]);
+      expect(claimed.filter((a) => a.kind === 'status')).toEqual([
+        { processId: id, kind: 'status', status: 'running', previous: null },
+        {
+          processId: id,
+          kind: 'status',
+          status: 'completed',
+          previous: 'running',
+        },
+      ]);
+    });
+
+    it('adds nothing for a refused append, a keyed repeat or an unchanged status', async () => {
+      await store.append(
+        id,
+        { type: 'data', payload: 1 },
+        { idempotencyKey: 'k' },
+      );
+      await open().append(
+        id,
+        { type: 'data', payload: 1 },
+        { idempotencyKey: 'k' },
+      );
+      await store.setStatus(id, 'cancelled');
+      await store.setStatus(id, 'cancelled');
+      await store
+        .append(id, { type: 'data', payload: 2 })
+        .catch(() => undefined);
+      expect(await claimFor(store, id)).toEqual([
+        { processId: id, kind: 'message', seq: 1 },
+        { processId: id, kind: 'status', status: 'cancelled', previous: null },
+      ]);
+    });
+
+    it('holds one announcement when the same key arrives from many writers at once', async () => {
+      const writers = [open(), open(), open(), open()];
+      await Promise.all(
+        writers.map((writer) =>
+          writer.append(
+            id,
+            { type: 'data', payload: 'once' },
+            { idempotencyKey: 'same' },
+          ),
+        ),
+      );
+      expect(await claimFor(store, id)).toEqual([
+        { processId: id, kind: 'message', seq: 1 },
+      ]);
+    });
+
+    it('leaves announcements younger than the grace to their writer', async () => {
+      await store.append(id, { type: 'data', payload: 1 });
+      expect(await claimFor(store, id, { graceMs: 60_000 })).toEqual([]);
+      expect(await claimFor(store, id, { graceMs: 0 })).toHaveLength(1);
+    });
+
+    it('hands a claimed announcement to nobody else until its lease runs out', async () => {
+      await store.append(id, { type: 'data', payload: 1 });
+      expect(await claimFor(store, id, { leaseMs: 300 })).toHaveLength(1);
+      expect(await claimFor(open(), id)).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await claimFor(open(), id)).toEqual([
+        { processId: id, kind: 'message', seq: 1 },
+      ]);
+    });
+
+    it('hands each announcement to one of many relays claiming at once', async () => {
+      const processes = [newProcessId(), newProcessId(), newProcessId()];
+      for (const processId of processes)
+        for (let i = 0; i < 5; i++)
+          await store.append(processId, { type: 'data', payload: i });
+      const relays = [open(), open(), open(), open()];
+      const claims = await Promise.all(
+        relays.map((relay) =>
+          relay.claimAnnouncements({
+            limit: 10_000,
+            graceMs: 0,
+            leaseMs: 60_000,
+          }),
+        ),
+      );
+      const mine = claims
+        .flat()
+        .filter((a) => processes.includes(a.processId))
+        .map((a) => `${a.processId} ${a.kind === 'message' ? a.seq : ''}`);
+      expect(mine.sort()).toEqual(
+        processes
+          .flatMap((p) => [1, 2, 3, 4, 5].map((n) => `${p} ${n}`))
+          .sort(),
+      );
+    });
+
+    it('finds an unannounced change behind many that their writers acked', async () => {
+      // Leases what earlier tests left on a shared backend, out of the way.
+      await claimFor(store, id);
+      const acked = Array.from({ length: 150 }, newProcessId);
+      for (const processId of acked) {
+        await store.append(processId, { type: 'data', payload: 1 });
+        await store.ackAnnouncements([{ processId, kind: 'message', seq: 1 }]);
+      }
+      await store.append(id, { type: 'data', payload: 1 });
+      const claimed = await store.claimAnnouncements({
+        limit: 100,
+        graceMs: 0,
+        leaseMs: 60_000,
+      });
+      expect(claimed).toContainEqual({
+        processId: id,
+        kind: 'message',
+        seq: 1,
+      });
+      expect(claimed.filter((a) => acked.includes(a.processId))).toEqual([]);
+    });
+
+    it('forgets what was acked, by the writer or by a relay, and ignores entries already gone', async () => {
+      await store.append(id, { type: 'data', payload: 1 });
+      await store.append(id, { type: 'data', payload: 2 });
+      await store.setStatus(id, 'running');
+      // The writer acks its own announcement without a claim.
+      await store.ackAnnouncements([
+        { processId: id, kind: 'message', seq: 1 },
+      ]);
+      const relay = open();
+      const claimed = await claimFor(relay, id, { leaseMs: 200 });
+      expect(claimed).toEqual([
+        { processId: id, kind: 'message', seq: 2 },
+        { processId: id, kind: 'status', status: 'running', previous: null },
+      ]);
+      await relay.ackAnnouncements([
+        ...claimed,
+        { processId: id, kind: 'message', seq: 1 },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await claimFor(open(), id)).toEqual([]);
+    });
+  });
+
+  describe('when the engine is given malformed arguments', () => {
     it.each(['', 'has space', '-leading-dash', 'a'.repeat(129), '{tag}'])(
       'rejects the process id %p in every method',
       async (bad) => {
         const calls = [
-          store.append(bad, { type: 'data', payload: 1 }),
-          store.read(bad, { after: 0, limit: 1 }),
-          store.lastSeq(bad),
-          store.getStatus(bad),
-          store.setStatus(bad, 'running'),
-          store.exists(bad),
+          engine().append(bad, { type: 'data', payload: 1 }),
+          engine().read(bad, { after: 0, limit: 1 }),
+          engine().page(bad, 0, 1),
+          engine().checkCursor(bad, 0, 'after'),
+          engine().setStatus(bad, 'running'),
         ];
         for (const call of calls) {
           expect(
@@ -611,7 +786,7 @@ describe.each(adapters)('ProcessMessageStore contract: $name', (adapter) => {
       'rejects a message with %s naming the field and writes nothing',
       async (_label, message, field) => {
         const error = await rejection(
-          store.append(id, message as NewProcessMessage),
+          engine().append(id, message as NewProcessMessage),
           InvalidProcessMessageError,
         );
         expect(error.field).toBe(field);
@@ -659,11 +834,12 @@ describe('RedisProcessMessageStore', () => {
       const keys = [
         `{${prefix}:proc:${id}}:messages`,
         `{${prefix}:proc:${id}}:status`,
+        `{${prefix}:proc:${id}}:outbox`,
       ];
       await store.append(id, { type: 'data', payload: 1 });
       await store.setStatus(id, 'running');
       expect(await Promise.all(keys.map((key) => redis.pttl(key)))).toEqual([
-        -1, -1,
+        -1, -1, -1,
       ]);
 
       await store.setStatus(id, 'completed');
@@ -693,7 +869,44 @@ describe('RedisProcessMessageStore', () => {
     const keys = await redis.keys(`*${prefix}*`);
     expect(keys.sort()).toEqual([
       `{${prefix}:proc:${id}}:messages`,
+      `{${prefix}:proc:${id}}:outbox`,
       `{${prefix}:proc:${id}}:status`,
+      `{${prefix}:procs}:outbox`,
+    ]);
+  });
+
+  it('drops the outbox and its index entry once every announcement was acked', async () => {
+    const store = open();
+    const id = newProcessId();
+    await store.append(id, { type: 'data', payload: 1 });
+    await store.ackAnnouncements([{ processId: id, kind: 'message', seq: 1 }]);
+    expect(await redis.exists(`{${prefix}:proc:${id}}:outbox`)).toBe(0);
+    // The index entry goes with the next relay pass that finds nothing to send.
+    expect(await claimFor(store, id)).toEqual([]);
+    expect(await redis.exists(`{${prefix}:procs}:outbox`)).toBe(0);
+  });
+
+  it('keeps the index entry of a process marked again while a relay held it', async () => {
+    const relay = open();
+    const id = newProcessId();
+    const index = `{${prefix}:procs}:outbox`;
+    await relay.append(id, { type: 'data', payload: 1 });
+    const claimed = await claimFor(relay, id);
+    // Another writer marked the process, and its script has not run yet.
+    await redis.zadd(index, Date.now(), id);
+    await relay.ackAnnouncements(claimed);
+    expect(await redis.zscore(index, id)).not.toBeNull();
+  });
+
+  it('keeps the index entry while the outbox of a claimed process is not empty', async () => {
+    const relay = open();
+    const id = newProcessId();
+    await relay.append(id, { type: 'data', payload: 1 });
+    const claimed = await claimFor(relay, id);
+    await open().append(id, { type: 'data', payload: 2 });
+    await relay.ackAnnouncements(claimed);
+    expect(await claimFor(open(), id)).toEqual([
+      { processId: id, kind: 'message', seq: 2 },
     ]);
   });
 
@@ -765,6 +978,7 @@ describe('PostgreSQL migrations', () => {
       expect(await migrate(pool)).toEqual([
         '001_agent_messages.sql',
         '002_idempotency_keys.sql',
+        '003_announcement_outbox.sql',
       ]);
       const store = new PostgresProcessMessageStore({ pool });
       const id = newProcessId();
@@ -779,6 +993,7 @@ describe('PostgreSQL migrations', () => {
       expect(rows).toEqual([
         { name: '001_agent_messages.sql' },
         { name: '002_idempotency_keys.sql' },
+        { name: '003_announcement_outbox.sql' },
       ]);
     } finally {
       await drop(fresh);
@@ -796,6 +1011,7 @@ describe('PostgreSQL migrations', () => {
       expect(results.flat()).toEqual([
         '001_agent_messages.sql',
         '002_idempotency_keys.sql',
+        '003_announcement_outbox.sql',
       ]);
     } finally {
       await drop(fresh);

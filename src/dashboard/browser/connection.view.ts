@@ -10,6 +10,7 @@ const STATE_LABELS: Record<ClientState, string> = {
   connected: 'replaying',
   live: 'live',
   reconnecting: 'reconnecting',
+  failed: 'failed (sign in again)',
   closed: 'closed',
 };
 

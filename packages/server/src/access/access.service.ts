@@ -17,13 +17,18 @@ import { ScopeResolver } from './scope-resolver.port';
  * Turns a token into a principal and its scopes, the one way every transport
  * does it (the Socket.IO handshake, the in-band refresh and the HTTP bearer
  * guard). Fails closed: a token the authenticator refuses, one that expired,
- * lacks a required expiry or was revoked, a resolver that errs or answers
- * `null`, or a malformed scope all mean "no access".
+ * lacks a required expiry or was revoked, a resolver that answers `null`, or
+ * a malformed scope all mean "no access". An authenticator or resolver that
+ * throws, or a revocation list that cannot be read, grants nothing either,
+ * but is told apart (`unavailable`): the token may be fine, so the caller
+ * should retry rather than sign in again.
  */
 @Injectable()
 export class AccessService {
   private readonly logger = new Logger(AccessService.name);
   readonly options: ResolvedAccessOptions;
+  private tooLongWarnedAt = -Infinity;
+  private tooLongUnreported = 0;
 
   constructor(
     @Inject(Authenticator) private readonly authenticator: Authenticator,
@@ -38,40 +43,60 @@ export class AccessService {
 
   /** What `token` grants, or why it grants nothing. */
   async authorize(token: unknown): Promise<Authorization> {
-    const principal = await this.authenticate(token);
-    if (!principal) return refused('invalid_token');
-    const revoked = await this.checkRevoked(principal);
-    if (revoked) return refused(revoked);
-    const scopes = await this.resolveScopes(principal);
-    if (!scopes) return refused('no_access');
-    return { granted: true, principal, scopes };
+    try {
+      const principal = await this.identify(token);
+      if (typeof principal === 'string') return refused(principal);
+      const revoked = await this.checkRevoked(principal);
+      if (revoked) return refused(revoked);
+      const scopes = await this.scopesOf(principal);
+      if (typeof scopes === 'string') return refused(scopes);
+      return { granted: true, principal, scopes };
+    } catch (error) {
+      // Every step catches its own failures; this keeps a slip fail-closed.
+      this.logger.warn(
+        `Access could not be checked, so the request was turned away as unavailable: ${causeOf(error)}`,
+      );
+      return refused('unavailable');
+    }
   }
 
   /**
    * The principal `token` names, with its expiry and issue time, or `null`
    * when the token is not valid, has expired, lacks a required expiry or is
-   * valid for longer than `maxTokenLifetimeMs`.
+   * valid for longer than `maxTokenLifetimeMs`, or when the authenticator
+   * failed (`authorize()` tells that case apart as `unavailable`).
    */
   async authenticate(token: unknown): Promise<Principal | null> {
+    const principal = await this.identify(token);
+    return typeof principal === 'string' ? null : principal;
+  }
+
+  private async identify(
+    token: unknown,
+  ): Promise<
+    Principal | Extract<AccessRefusal, 'invalid_token' | 'unavailable'>
+  > {
     if (
       typeof token !== 'string' ||
       token.length === 0 ||
       token.length > MAX_TOKEN_LENGTH
     )
-      return null;
+      return 'invalid_token';
     let found: Principal | null;
     try {
       found = await this.authenticator.authenticate(token);
     } catch (error) {
       this.logger.warn(
-        `The authenticator failed, so the token was refused: ${(error as Error)?.message ?? error}`,
+        `The authenticator failed, so access is unavailable until it recovers (clients are told to retry, not to sign in again): ${causeOf(error)}`,
       );
-      return null;
+      return 'unavailable';
     }
     if (!found || typeof found.userId !== 'string' || found.userId === '')
-      return null;
+      return 'invalid_token';
     const principal = withTimes(found);
-    return this.withinLifetime(principal, Date.now()) ? principal : null;
+    return this.withinLifetime(principal, Date.now())
+      ? principal
+      : 'invalid_token';
   }
 
   /**
@@ -93,18 +118,32 @@ export class AccessService {
     }
   }
 
-  /** The scopes `principal` holds now, or `null` when it has no access (revoked). */
+  /**
+   * The scopes `principal` holds now, or `null` when it has no access
+   * (revoked), or when the resolver failed (`authorize()` tells that case
+   * apart as `unavailable`).
+   */
   async resolveScopes(principal: Principal): Promise<readonly string[] | null> {
+    const scopes = await this.scopesOf(principal);
+    return typeof scopes === 'string' ? null : scopes;
+  }
+
+  private async scopesOf(
+    principal: Principal,
+  ): Promise<
+    readonly string[] | Extract<AccessRefusal, 'no_access' | 'unavailable'>
+  > {
     let scopes: readonly string[] | null;
     try {
       scopes = await this.scopeResolver.resolve(principal);
     } catch (error) {
       this.logger.warn(
-        `The scope resolver failed for user "${principal.userId}", so access was refused: ${(error as Error)?.message ?? error}`,
+        `The scope resolver failed for user "${principal.userId}", so access is unavailable until it recovers (clients are told to retry, not to sign in again): ${causeOf(error)}`,
       );
-      return null;
+      return 'unavailable';
     }
-    if (!Array.isArray(scopes) || !scopes.every(isValidScope)) return null;
+    if (!Array.isArray(scopes) || !scopes.every(isValidScope))
+      return 'no_access';
     return scopes;
   }
 
@@ -112,11 +151,52 @@ export class AccessService {
     const { expiresAt, issuedAt } = principal;
     if (expiresAt === undefined) return !this.options.requireTokenExpiry;
     if (expiresAt <= now) return false;
-    return (
-      expiresAt - Math.min(issuedAt ?? now, now) <=
-      this.options.maxTokenLifetimeMs
+    const lifetime = expiresAt - Math.min(issuedAt ?? now, now);
+    if (lifetime <= this.options.maxTokenLifetimeMs) return true;
+    this.warnTooLong(principal.userId, lifetime, now);
+    return false;
+  }
+
+  /**
+   * Says why a token the host's authenticator accepted is refused anyway, at
+   * most once a minute, with how many more were refused meanwhile, so that a
+   * flood of such tokens cannot flood the log.
+   */
+  private warnTooLong(userId: string, lifetimeMs: number, now: number): void {
+    if (now - this.tooLongWarnedAt < LIFETIME_WARNING_INTERVAL_MS) {
+      this.tooLongUnreported++;
+      return;
+    }
+    const more =
+      this.tooLongUnreported > 0
+        ? ` ${this.tooLongUnreported} more token(s) were refused for the same reason since the last warning.`
+        : '';
+    this.tooLongWarnedAt = now;
+    this.tooLongUnreported = 0;
+    const cap = this.options.maxTokenLifetimeMs;
+    this.logger.warn(
+      `Refused a token of user "${userId}" that the authenticator accepted: it is valid for ${formatDuration(lifetimeMs)} (${lifetimeMs} ms), longer than the token lifetime cap of ${formatDuration(cap)} (maxTokenLifetimeMs: ${cap}). Issue shorter-lived tokens, or raise maxTokenLifetimeMs in the access options (AUTH_MAX_TOKEN_LIFETIME_MS in the reference app); revocations are kept that long.${more}`,
     );
   }
+}
+
+const LIFETIME_WARNING_INTERVAL_MS = 60_000;
+
+/** `8 d`, `24 h`, `90 min`: the largest unit that still reads as at least 2 (or 1 for seconds). */
+function formatDuration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+  ];
+  for (const [size, unit] of units) {
+    if (ms >= 2 * size) return `${Math.round((ms / size) * 10) / 10} ${unit}`;
+  }
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+function causeOf(error: unknown): string {
+  return String((error as Error)?.message ?? error);
 }
 
 function refused(reason: AccessRefusal): Authorization {

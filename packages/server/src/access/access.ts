@@ -9,8 +9,12 @@ export interface Access {
 /**
  * Why a token grants nothing: it is not valid (forged, malformed, expired,
  * without the expiry production requires, or valid for longer than allowed),
- * it was revoked, its principal has no access, or the revocation list could
- * not be read (`unavailable`, refused to fail closed).
+ * it was revoked, or its principal has no access; these are refusals. Or
+ * access could not be checked (`unavailable`): the authenticator or the
+ * scope resolver threw, or the revocation list could not be read. That is an
+ * outage, not a refusal: it grants nothing (fail closed), but the caller is
+ * told to retry (`connect_error` `unavailable`, HTTP 503 with `Retry-After`)
+ * rather than to sign in again.
  */
 export type AccessRefusal =
   'invalid_token' | 'revoked' | 'no_access' | 'unavailable';

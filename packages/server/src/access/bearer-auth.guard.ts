@@ -20,7 +20,12 @@ export interface AuthenticatedRequest {
   scopes?: readonly string[];
 }
 
-/** `Authorization: Bearer <token>` through the host's authenticator; 401 without, 403 without the scope. */
+/**
+ * `Authorization: Bearer <token>` through the host's authenticator; 401
+ * without a valid token, 403 without access or the scope, 503 with
+ * `Retry-After` when access cannot be checked right now (the authenticator
+ * or scope resolver threw, or the revocation list could not be read).
+ */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
   constructor(
@@ -45,12 +50,13 @@ export class BearerAuthGuard implements CanActivate {
       if (granted.reason === 'no_access')
         throw new ForbiddenException('This principal has no access.');
       if (granted.reason === 'unavailable') {
+        // `header()` exists on both Express responses and Fastify replies.
         context
           .switchToHttp()
-          .getResponse<{ setHeader(name: string, value: string): void }>()
-          .setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+          .getResponse<{ header(name: string, value: string): unknown }>()
+          .header('Retry-After', String(RETRY_AFTER_SECONDS));
         throw new ServiceUnavailableException(
-          'Access cannot be checked right now; retry shortly.',
+          'Access cannot be checked right now (the token may well be valid); retry shortly.',
         );
       }
       if (granted.reason === 'revoked')

@@ -11,6 +11,10 @@ export const EventBusMessages = {
     `EventBusModule: option "${name}" must be a positive integer (got ${JSON.stringify(value)}).`,
   usingMemory: () =>
     'Using the in-memory event log: events live in this process only. Set driver "redis" to share them between nodes and keep them across restarts.',
+  linked: (what: string) =>
+    `${what} of EventBusModule: add EventBusModule.forRoot({ ... }) or forRootAsync({ ... }) to the imports of your AppModule; isGlobal is not needed`,
+  missingModule: (owner: string) =>
+    `${owner} needs EventBusModule, and no EventBusModule is imported in this app. Add EventBusModule.forRoot({ driver: 'redis', redis: { url: 'redis://127.0.0.1:6379' } }) (or forRootAsync, or forRoot({}) for the in-memory log) to the imports of your AppModule; isGlobal is not needed.`,
   usingRedis: (prefix: string) =>
     `Using the Redis Streams event log under the prefix "${prefix}".`,
 };

@@ -1,5 +1,6 @@
 import {
   ConfigurableModuleBuilder,
+  DynamicModule,
   Inject,
   Injectable,
   OnApplicationShutdown,
@@ -19,7 +20,9 @@ import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
 import { Authenticator } from '../access/authenticator.port';
 import { BearerAuthGuard } from '../access/bearer-auth.guard';
 import { ScopeResolver } from '../access/scope-resolver.port';
+import { eventBusProviders } from '../event-bus/event-bus.link';
 import { EventsGatewayMessages } from './events-gateway.messages';
+import { accessLinkModule } from './events-gateway.link';
 import {
   EventsGatewayModuleExtras,
   EventsGatewayModuleOptions,
@@ -31,6 +34,8 @@ import {
   RESOLVED_EVENTS_GATEWAY_OPTIONS,
 } from './events-gateway.tokens';
 import { EventsPublishController } from './http/events-publish.controller';
+import { bodyLimitsProvider } from '../http/route-body-limit';
+import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { RevocationsController } from './http/revocations.controller';
 import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
 
@@ -56,7 +61,7 @@ const DEFAULT_EXTRAS: Required<EventsGatewayModuleExtras> = {
   scopeResolver: undefined as never,
   imports: [],
   publishApi: true,
-  revocationApi: true,
+  revocationApi: false,
   maxHttpBufferSize: DEFAULT_MAX_HTTP_BUFFER_SIZE,
 };
 
@@ -89,6 +94,7 @@ export const {
           ),
         );
       const providers: Provider[] = [
+        ...eventBusProviders(),
         {
           provide: RESOLVED_EVENTS_GATEWAY_OPTIONS,
           inject: [EVENTS_GATEWAY_OPTIONS],
@@ -126,15 +132,31 @@ export const {
           provide: EventsGateway,
           useClass: gatewayFor(namespace, maxHttpBufferSize),
         },
+        bodyLimitsProvider(
+          [
+            ...(extras.publishApi === false
+              ? []
+              : [{ method: 'POST' as const, path: 'events' }]),
+            ...(extras.revocationApi === false
+              ? []
+              : [{ method: 'POST' as const, path: 'auth/revocations' }]),
+          ],
+          RESOLVED_EVENTS_GATEWAY_OPTIONS,
+          (options: ResolvedEventsGatewayOptions) => options.maxBodyBytes,
+        ),
       ];
       const controllers = [
         ...(extras.publishApi === false ? [] : [EventsPublishController]),
-        ...(extras.revocationApi === false ? [] : [RevocationsController]),
+        ...(extras.revocationApi === true ? [RevocationsController] : []),
       ];
-      return {
+      const gateway: DynamicModule = {
         ...definition,
         global: extras.isGlobal ?? true,
-        imports: [...(definition.imports ?? []), ...(extras.imports ?? [])],
+        imports: [
+          ...(definition.imports ?? []),
+          ...(extras.imports ?? []),
+          RouteBodyLimitModule,
+        ],
         controllers,
         providers: [...(definition.providers ?? []), ...providers],
         exports: [
@@ -151,6 +173,9 @@ export const {
           EventsGateway,
         ],
       };
+      // The link imports the gateway module and is imported by it, as the event bus's does.
+      gateway.imports = [...(gateway.imports ?? []), accessLinkModule(gateway)];
+      return gateway;
     },
   )
   .build();

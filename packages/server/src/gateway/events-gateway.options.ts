@@ -2,6 +2,7 @@ import { ModuleMetadata, Type } from '@nestjs/common';
 import { Authenticator } from '../access/authenticator.port';
 import { ScopeResolver } from '../access/scope-resolver.port';
 import { EventsGatewayMessages } from './events-gateway.messages';
+import { checkMaxBodyBytes } from '../http/route-body-limit';
 
 /** CORS for the Socket.IO handshake, as the `cors` middleware takes it. */
 export interface GatewayCorsOptions {
@@ -39,7 +40,11 @@ export interface HandshakeRateLimit {
 export interface EventsGatewayModuleOptions {
   /**
    * Cross-origin access to the Socket.IO endpoint, for frontends served from
-   * another origin. HTTP routes follow the app's own `enableCors`.
+   * another origin (the polling fallback needs it; `app.enableCors()` does
+   * not cover Socket.IO). Socket.IO applies CORS to its whole server, so
+   * streamgate answers CORS for the origins allowed here and leaves every
+   * other origin to the host's gateways' settings. HTTP routes follow the
+   * app's own `enableCors`.
    * @default undefined (same origin only)
    */
   cors?: GatewayCorsOptions;
@@ -69,6 +74,13 @@ export interface EventsGatewayModuleOptions {
    * @default { limit: 30, windowMs: 10000 }
    */
   handshakeRateLimit?: HandshakeRateLimit | false;
+  /**
+   * Largest request body `POST /events` and `POST /auth/revocations`
+   * accept, in bytes, whatever the host's body parser allows; a larger one
+   * gets 413.
+   * @default 1048576 (1 MiB)
+   */
+  maxBodyBytes?: number;
 }
 
 export interface ResolvedEventsGatewayOptions {
@@ -77,6 +89,7 @@ export interface ResolvedEventsGatewayOptions {
   readonly maxTokenLifetimeMs: number;
   readonly maxConnectionsPerUser: number;
   readonly handshakeRateLimit: HandshakeRateLimit | false;
+  readonly maxBodyBytes: number;
 }
 
 export const DEFAULT_HANDSHAKE_RATE_LIMIT: HandshakeRateLimit = {
@@ -99,6 +112,7 @@ export function resolveEventsGatewayOptions(
     maxTokenLifetimeMs: given.maxTokenLifetimeMs ?? 86_400_000,
     maxConnectionsPerUser: given.maxConnectionsPerUser ?? 20,
     handshakeRateLimit: rate,
+    maxBodyBytes: checkMaxBodyBytes(given.maxBodyBytes, 'EventsGatewayModule'),
   };
   const numbers: [string, unknown][] = [
     ['maxTokenLifetimeMs', resolved.maxTokenLifetimeMs],
@@ -123,7 +137,8 @@ export interface EventsGatewayModuleExtras {
   /**
    * Makes `AccessService`, `BearerAuthGuard`, `AccessSessions`,
    * `AccessControlService` and the gateway available to every module, so
-   * that `ProcessesModule` and host controllers can guard their routes.
+   * that host controllers can guard their routes with `BearerAuthGuard`.
+   * `ProcessesModule` finds them either way.
    * @default true
    */
   isGlobal?: boolean;
@@ -134,9 +149,12 @@ export interface EventsGatewayModuleExtras {
    */
   namespace?: string;
   /**
-   * Largest message a client may send, in bytes (Socket.IO's
-   * `maxHttpBufferSize`); clients only send acknowledgements and token
-   * refreshes. A bigger message closes the connection.
+   * Largest message a client may send to the namespace, in bytes; clients
+   * only send acknowledgements and token refreshes. A bigger message closes
+   * the connection. It is checked on the namespace's own packets, so the
+   * host's gateways on the same Socket.IO server keep their own
+   * `maxHttpBufferSize` (Socket.IO's default is 1 MB; a server limit below
+   * this one is logged at start-up).
    * @default 16384
    */
   maxHttpBufferSize?: number;
@@ -148,6 +166,11 @@ export interface EventsGatewayModuleExtras {
   imports?: ModuleMetadata['imports'];
   /** Serve `POST /events` for producers in other processes and languages. @default true */
   publishApi?: boolean;
-  /** Serve `POST /auth/revocations` (scope `auth:revoke`). @default true */
+  /**
+   * Serve `POST /auth/revocations` (scope `auth:revoke`). Off unless asked
+   * for: any principal holding `*` could otherwise revoke anyone. Host code
+   * revokes through `AccessControlService` either way.
+   * @default false
+   */
   revocationApi?: boolean;
 }

@@ -123,3 +123,11 @@ export function ApiIdempotencyKey(description: string): MethodDecorator {
     }),
   );
 }
+
+/** 413: the module's routes take bodies up to their module's `maxBodyBytes`, on any host. */
+export function ApiBodyTooLargeResponse(): MethodDecorator {
+  return ApiErrorResponse(
+    413,
+    "The body is larger than the module's `maxBodyBytes` (1 MiB by default), whatever the host's body parser allows.",
+  );
+}

@@ -46,7 +46,11 @@ describe('ProcessMessagesService', () => {
   beforeEach(() => {
     store = new InMemoryProcessMessageStore();
     publisher = new FakePublisher(store);
-    service = new ProcessMessagesService(store, publisher);
+    service = new ProcessMessagesService(store, publisher, {
+      intervalMs: 20,
+      graceMs: 50,
+      leaseMs: 200,
+    });
     errors = jest
       .spyOn(Logger.prototype, 'error')
       .mockImplementation(() => undefined);
@@ -100,9 +104,10 @@ describe('ProcessMessagesService', () => {
   });
 
   describe('when the bus refuses an announcement', () => {
-    afterEach(() => service.onApplicationShutdown());
+    beforeEach(() => service.onApplicationBootstrap());
+    afterEach(() => service.beforeApplicationShutdown());
 
-    it('sends it again under the same idempotency key until the bus takes it', async () => {
+    it('relays it from the outbox under the same idempotency key once the bus takes it', async () => {
       publisher.failing = true;
       const stored = await service.append('run-1', { type: 't', payload: 1 });
       await service.setStatus('run-1', 'completed');
@@ -122,6 +127,54 @@ describe('ProcessMessagesService', () => {
         },
       ]);
       expect(publisher.keys.slice(-2)).toEqual(firstKeys);
+      expect(
+        await store.claimAnnouncements({ limit: 10, graceMs: 0, leaseMs: 0 }),
+      ).toEqual([]);
+    });
+  });
+
+  describe('when the writer dies before its announcement', () => {
+    beforeEach(() => service.onApplicationBootstrap());
+    afterEach(() => service.beforeApplicationShutdown());
+
+    it('is published by the relay of another node on the same store', async () => {
+      // The writer: its store write succeeds, then it is gone.
+      await store.append('run-1', { type: 't', payload: 'orphan' });
+      await store.setStatus('run-1', 'completed');
+      const deadline = Date.now() + 5_000;
+      while (publisher.published.length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.published.map((p) => p.event.type)).toEqual([
+        'process_message',
+        'process_status',
+      ]);
+      expect(publisher.keys).toEqual([
+        'process-message:run-1:1',
+        'process-status:run-1:completed',
+      ]);
+    });
+  });
+
+  describe('when a message is malformed', () => {
+    it('rejects it naming the field, before the store is asked', async () => {
+      const append = jest.spyOn(store, 'append');
+      await expect(
+        service.append('run-1', { type: '', payload: 1 }),
+      ).rejects.toMatchObject({ field: 'type' });
+      await expect(
+        service.append('bad id', { type: 't', payload: 1 }),
+      ).rejects.toMatchObject({ field: 'processId' });
+      await expect(
+        service.append(
+          'run-1',
+          { type: 't', payload: 1 },
+          { idempotencyKey: 'a b' },
+        ),
+      ).rejects.toMatchObject({ field: 'idempotencyKey' });
+      await expect(
+        service.setStatus('run-1', 'paused' as never),
+      ).rejects.toMatchObject({ field: 'status' });
+      expect(append).not.toHaveBeenCalled();
     });
   });
 

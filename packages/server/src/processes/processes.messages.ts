@@ -15,13 +15,15 @@ export const ProcessesMessages = {
       ? 'Process messages are kept in this process only (driver "memory"); they are lost on restart and not shared between nodes. Use "redis" or "postgres" in production.'
       : `Process messages are stored in ${driver === 'redis' ? 'Redis' : 'PostgreSQL'}.`,
   publishFailed: (type: string, processId: string, error: unknown) =>
-    `Could not publish ${type} for process "${processId}" on the event bus: ${(error as Error)?.message ?? error}. The store has it; the announcement is sent again until the bus takes it. Further failures are counted, not logged, until a publish succeeds again.`,
-  announcementDropped: (limit: number) =>
-    `More than ${limit} process announcements are waiting for the event bus; the oldest is dropped. Streams it concerned see its message once another message of their process arrives or when they reconnect.`,
-  announcementExpired: (type: string, ms: number) =>
-    `A ${type} announcement could not be published for ${ms / 1000} s and is given up. Streams it concerned see its message once another message of their process arrives or when they reconnect.`,
-  announcementsLeft: (count: number) =>
-    `Shutting down with ${count} process announcement(s) not yet published. Streams they concerned see their messages once another message of their process arrives or when they reconnect.`,
+    `Could not publish ${type} for process "${processId}" on the event bus: ${(error as Error)?.message ?? error}. The store has it, and its outbox keeps the announcement until a node can publish it. Further failures are counted, not logged, until a publish succeeds again.`,
+  announcementsRelayed: (count: number) =>
+    `Relayed ${count} process announcement(s) from the outbox that their writer could not publish (the node stopped, or the event bus refused).`,
+  outboxUnreadable: (error: unknown) =>
+    `Could not read the announcement outbox of the process store: ${(error as Error)?.message ?? error}. Announcements wait there; the relay tries again every second.`,
+  outboxReadable: () =>
+    'The announcement outbox of the process store can be read again.',
+  relayFailed: (error: unknown) =>
+    `The announcement relay failed a pass: ${(error as Error)?.message ?? error}. It tries again.`,
   publishRecovered: (failed: number) =>
     `Publishing process events works again after ${failed} failure(s).`,
   hubUnavailable: (error: unknown) =>

@@ -1,4 +1,8 @@
 import { Logger, Module } from '@nestjs/common';
+import { eventBusProviders } from '../event-bus/event-bus.link';
+import { accessProviders } from '../gateway/events-gateway.link';
+import { bodyLimitsProvider } from '../http/route-body-limit';
+import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { createProcessMessageStore } from './process-message-store.factory';
 import { ProcessMessageStoreLifecycle } from './process-message-store.lifecycle';
 import { ProcessMessageStore } from './domain/process-message-store.port';
@@ -23,12 +27,17 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
  * that also publishes `process_message` / `process_status` events, and the
  * HTTP API with resumable SSE and NDJSON streams.
  *
- * Needs `EventBusModule` (for `EventPublisher`) and `EventsGatewayModule`
- * (for `DeliveryHub` and `BearerAuthGuard`), both global or imported alongside.
+ * Needs `EventBusModule` (for `EventPublisher` and `DeliveryHub`) and
+ * `EventsGatewayModule` (for `BearerAuthGuard`) somewhere in the app, global
+ * or not, imported before or after it.
  */
 @Module({
+  imports: [RouteBodyLimitModule],
   controllers: [ProcessMessagesController],
   providers: [
+    // Found whether or not the bus and the gateway are global, in any import order.
+    ...eventBusProviders(),
+    ...accessProviders(),
     {
       provide: RESOLVED_PROCESSES_OPTIONS,
       inject: [PROCESSES_OPTIONS],
@@ -50,6 +59,14 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
     ProcessMessagesService,
     ProcessStreamRouter,
     ProcessStreamsService,
+    bodyLimitsProvider(
+      [
+        { method: 'POST', path: 'processes/:id/messages' },
+        { method: 'PUT', path: 'processes/:id/status' },
+      ],
+      RESOLVED_PROCESSES_OPTIONS,
+      (options: ResolvedProcessesOptions) => options.maxBodyBytes,
+    ),
   ],
   exports: [
     ProcessMessageStore,

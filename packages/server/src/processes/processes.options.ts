@@ -79,6 +79,13 @@ export interface ProcessesModuleOptions {
    * @default 1000
    */
   queueLimit?: number;
+  /**
+   * Largest request body `POST /processes/:id/messages` and
+   * `PUT /processes/:id/status` accept, in bytes, whatever the host's body
+   * parser allows; a larger one gets 413.
+   * @default 1048576 (1 MiB)
+   */
+  maxBodyBytes?: number;
 }
 
 export type ResolvedProcessesOptions = Required<
@@ -96,6 +103,7 @@ export const DEFAULT_PROCESSES_OPTIONS = {
   pageSize: 500,
   queueLimit: 1_000,
   maxStreamsPerUser: 20,
+  maxBodyBytes: 1_048_576,
 } as const;
 
 const LIMITS: Record<
@@ -110,6 +118,7 @@ const LIMITS: Record<
   pageSize: [1, 1_000],
   queueLimit: [1, 1_000_000],
   maxStreamsPerUser: [1, 1_000_000],
+  maxBodyBytes: [1, Number.MAX_SAFE_INTEGER],
 };
 
 /** Applies the defaults and checks every option; throws `ProcessesConfigError` naming the first bad one. */

@@ -7,20 +7,14 @@ import {
   Inject,
   Post,
   Req,
-  Res,
-  ServiceUnavailableException,
   UnprocessableEntityException,
+  UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import type { Response } from 'express';
-import {
-  EventLogUnavailableError,
-  IdempotencyKeyReusedError,
-} from '../../event-bus/domain/errors';
+import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
 import {
   checkIdempotencyKey,
   principalScopedKey,
-  RETRY_AFTER_SECONDS,
 } from '../../event-bus/domain/idempotency-key';
 import {
   InvalidEventError,
@@ -35,6 +29,7 @@ import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { PublishEventsDoc } from './events-publish.openapi';
+import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
@@ -54,6 +49,7 @@ function rejectReserved(
 @ApiBearerAuth()
 @Controller('events')
 @UseGuards(BearerAuthGuard)
+@UseFilters(StreamgateExceptionFilter)
 export class EventsPublishController {
   constructor(
     @Inject(EventPublisher) private readonly publisher: EventPublisher,
@@ -74,7 +70,6 @@ export class EventsPublishController {
     @Body() body: unknown,
     @Headers('idempotency-key') keyHeader: string | undefined,
     @Req() request: AuthenticatedRequest,
-    @Res({ passthrough: true }) response: Response,
   ): Promise<{ id: string } | { ids: string[] }> {
     try {
       const key = checkIdempotencyKey(
@@ -121,10 +116,6 @@ export class EventsPublishController {
         throw new UnprocessableEntityException(
           'The Idempotency-Key was already used for a different body; use a new key for a new request.',
         );
-      if (error instanceof EventLogUnavailableError) {
-        response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-        throw new ServiceUnavailableException(error.message);
-      }
       throw error;
     }
   }

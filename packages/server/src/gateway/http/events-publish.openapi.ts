@@ -5,7 +5,7 @@ import {
 } from '../../event-bus/domain/event';
 import {
   ApiAccessResponses,
-  ApiErrorResponse,
+  ApiBodyTooLargeResponse,
   ApiIdempotencyKey,
   ApiUnavailableResponse,
   ApiValidationResponse,
@@ -132,7 +132,7 @@ export function PublishEventsDoc(options: {
       'An invalid event or batch, or a reserved type; `field` names the culprit, e.g. `type` or `[2].scopes[0]`.',
     ),
     ApiAccessResponses(`\`${options.scope}\``),
-    ApiErrorResponse(413, 'The body is larger than the app allows.'),
+    ApiBodyTooLargeResponse(),
     ApiIdempotencyKey(
       'Names this request so that a retry of it cannot publish twice, e.g. a UUID per request; 1 to 255 visible ASCII characters.',
     ),

@@ -16,6 +16,8 @@ import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import { RETRY_AFTER_SECONDS } from '../../event-bus/domain/idempotency-key';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
+import { setResponseHeader } from '../../http/http-response';
+import type { HostResponse } from '../../http/http-response';
 import { RevokeDoc } from './revocations.openapi';
 
 /** Scope that lets a caller revoke any user's tokens. */
@@ -38,8 +40,7 @@ export class RevocationsController {
   @RevokeDoc({ scope: REVOKE_SCOPE })
   async revoke(
     @Body() body: unknown,
-    @Res({ passthrough: true })
-    response: { setHeader(name: string, value: string): void },
+    @Res({ passthrough: true }) response: HostResponse,
   ): Promise<{ revokedAt: number }> {
     const sub = (body as { sub?: unknown } | null)?.sub;
     try {
@@ -52,7 +53,7 @@ export class RevocationsController {
           message: error.message,
           field: 'sub',
         });
-      response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      setResponseHeader(response, 'Retry-After', String(RETRY_AFTER_SECONDS));
       throw new ServiceUnavailableException(
         `The revocation could not be recorded; retry: ${(error as Error)?.message ?? error}`,
       );

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import {
   ApiAccessResponses,
+  ApiBodyTooLargeResponse,
   ApiUnavailableResponse,
   ApiValidationResponse,
 } from '../../openapi/error-responses.openapi';
@@ -58,6 +59,7 @@ export function RevokeDoc(options: { scope: string }): MethodDecorator {
     }),
     ApiValidationResponse('`sub` is missing or malformed; `field` is `sub`.'),
     ApiAccessResponses(`\`${options.scope}\``),
+    ApiBodyTooLargeResponse(),
     ApiUnavailableResponse(
       'The revocation could not be recorded or announced; retry.',
     ),

@@ -3,9 +3,12 @@ import {
   Inject,
   Logger,
   OnApplicationBootstrap,
+  Optional,
   Type,
 } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import {
+  GatewayMetadata,
   OnGatewayConnection,
   OnGatewayDisconnect,
   OnGatewayInit,
@@ -21,8 +24,8 @@ import {
   TOO_MANY_CONNECTIONS,
   TOO_MANY_REQUESTS,
   UNAUTHORIZED,
+  UNAVAILABLE,
 } from '@streamgate/protocol';
-import cors from 'cors';
 import proxyAddr from 'proxy-addr';
 import { Namespace, Socket } from 'socket.io';
 import { bearerToken } from '../../access/access';
@@ -42,6 +45,13 @@ import type {
 } from '../events-gateway.options';
 import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
 import { installBatchEncoder } from './batch.encoder';
+import {
+  applyNamespaceSettings,
+  STREAMGATE_SERVER_MARK,
+} from './shared-server.settings';
+
+/** Largest client message when the module does not say (the module's default). */
+const DEFAULT_MAX_MESSAGE_BYTES = 16_384;
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 
@@ -93,6 +103,14 @@ export class EventsGateway
   @WebSocketServer()
   private readonly namespace!: Namespace;
 
+  /** For the host's gateways on the same Socket.IO server (see `applyNamespaceSettings`). */
+  @Optional()
+  @Inject(ModulesContainer)
+  private readonly modules?: ModulesContainer;
+
+  /** Largest message a client may send to this namespace; set by `gatewayFor`. */
+  protected readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES;
+
   /**
    * The Socket.IO namespace, for host code's ephemeral messages to rooms:
    * `gateway.server.to(scopeRoom('agent:a')).emit('typing', ...)` or
@@ -130,17 +148,26 @@ export class EventsGateway
       this.logger.log(
         'The Socket.IO server does not use the default packet encoder, so each batch is encoded per connection.',
       );
-    if (this.options.cors) {
-      // On the engine rather than in the decorator, because the options may come from an async factory.
-      namespace.server.engine.use(cors(this.options.cors));
-    }
+    // On the namespace rather than in the decorator: the server is shared
+    // with the host's gateways, and the options may come from an async factory.
+    const notes = applyNamespaceSettings(
+      namespace,
+      {
+        maxMessageBytes: this.maxMessageBytes,
+        cors: this.options.cors,
+      },
+      this.modules,
+      EventsGateway,
+    );
+    for (const note of notes) this.logger[note.level](note.message);
     namespace.use((socket, next) => {
       this.admit(socket).then(
         () => next(),
         (error: unknown) =>
           next(
             new Error(
-              error instanceof HandshakeRefusal ? error.message : UNAUTHORIZED,
+              // Anything else is the server's own failure, not the token's.
+              error instanceof HandshakeRefusal ? error.message : UNAVAILABLE,
             ),
           ),
       );
@@ -153,7 +180,8 @@ export class EventsGateway
   }
 
   private async admit(socket: Socket): Promise<void> {
-    if (this.shuttingDown) throw new HandshakeRefusal(UNAUTHORIZED);
+    // Stopping is not a refusal: the client should try again (another node) with the same token.
+    if (this.shuttingDown) throw new HandshakeRefusal(UNAVAILABLE);
     this.throttle(socket);
     const started = Date.now();
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
@@ -163,7 +191,10 @@ export class EventsGateway
         : bearerToken(socket.handshake.headers.authorization);
     const granted = await this.access.authorize(token);
     await this.throttleChecked(socket, granted);
-    if (!granted.granted) throw new HandshakeRefusal(UNAUTHORIZED);
+    if (!granted.granted)
+      throw new HandshakeRefusal(
+        granted.reason === 'unavailable' ? UNAVAILABLE : UNAUTHORIZED,
+      );
     const session = new SocketSession(
       socket,
       this.hub,
@@ -377,8 +408,8 @@ const gateways = new Map<string, Type<EventsGateway>>();
 
 /**
  * The gateway class bound to `namespace` (one class per namespace, as
- * Socket.IO binds them at start-up). `maxHttpBufferSize` reaches the
- * Socket.IO server when this is the first gateway on its port.
+ * Socket.IO binds them at start-up). `maxHttpBufferSize` is enforced on
+ * the namespace's packets, not on the server the host's gateways share.
  */
 export function gatewayFor(
   namespace: string,
@@ -387,13 +418,16 @@ export function gatewayFor(
   const key = `${namespace}|${maxHttpBufferSize}`;
   let gateway = gateways.get(key);
   if (!gateway) {
-    gateway = class extends EventsGateway {};
+    gateway = class extends EventsGateway {
+      protected override readonly maxMessageBytes = maxHttpBufferSize;
+    };
     Object.defineProperty(gateway, 'name', { value: 'EventsGateway' });
+    // Only the namespace: server-wide options here would reach the host's
+    // gateways whenever this one is connected first.
     WebSocketGateway({
       namespace,
-      transports: ['websocket', 'polling'],
-      maxHttpBufferSize,
-    })(gateway);
+      [STREAMGATE_SERVER_MARK]: namespace,
+    } as GatewayMetadata)(gateway);
     gateways.set(key, gateway);
   }
   return gateway;

@@ -1,4 +1,8 @@
 import type {
+  ClaimAnnouncementsOptions,
+  ProcessAnnouncement,
+} from './process-announcement';
+import type {
   NewProcessMessage,
   ProcessMessage,
   ProcessStatus,
@@ -17,19 +21,23 @@ export interface AppendMessageOptions {
 }
 
 /**
- * Durable, ordered messages of agent processes (one process = one agent run).
+ * Durable, ordered messages of agent processes (one process = one agent run),
+ * with an outbox of the announcements still owed to live readers.
  *
- * Every method rejects with `InvalidProcessMessageError` (naming the field)
- * before touching the backend when an argument is malformed, and adapters
- * backed by a server reject with `ProcessMessageStoreUnavailableError` when it
- * cannot be reached.
+ * A store only stores: the rules (checking ids, messages, statuses, read
+ * options and idempotency keys, announcing changes and relaying the outbox)
+ * live in `ProcessMessagesService`, which calls a store with arguments it
+ * already checked. Adapters backed by a server reject with
+ * `ProcessMessageStoreUnavailableError` when it cannot be reached.
  */
 export interface ProcessMessageStore {
   /**
-   * Validates and stores a message under the next seq of the process (1 for
-   * the first), atomically even with many writers on the same backend. Rejects
-   * with `ProcessAlreadyEndedError` once the process status is terminal,
-   * unless the idempotency key names a message stored before the end.
+   * Stores a checked message (see `validateNewProcessMessage`) under the next
+   * seq of the process (1 for the first), atomically even with many writers
+   * on the same backend, and in the same write an outbox entry announcing it.
+   * Rejects with `ProcessAlreadyEndedError` once the process status is
+   * terminal, unless the idempotency key names a message stored before the
+   * end; a repeat stores nothing, outbox entry included.
    */
   append(
     processId: string,
@@ -46,8 +54,9 @@ export interface ProcessMessageStore {
   /** `null` while no status was ever set. */
   getStatus(processId: string): Promise<ProcessStatus | null>;
   /**
-   * Moves the process to `status`. Setting the status it already has is a
-   * no-op that reports `previous === status`; leaving a terminal status
+   * Moves the process to `status` and, in the same write, puts the change in
+   * the outbox. Setting the status it already has is a no-op that reports
+   * `previous === status` and announces nothing; leaving a terminal status
    * rejects with `ProcessAlreadyEndedError`.
    */
   setStatus(
@@ -56,6 +65,19 @@ export interface ProcessMessageStore {
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }>;
   /** Whether the process has a status or at least one message. */
   exists(processId: string): Promise<boolean>;
+  /**
+   * Hands out outbox entries older than `graceMs` whose lease (if any) ran
+   * out, oldest first, and leases them for `leaseMs`, so that relays on other
+   * nodes skip them meanwhile. A relay that dies holding a lease only delays
+   * its entries by `leaseMs`.
+   */
+  claimAnnouncements(
+    options: ClaimAnnouncementsOptions,
+  ): Promise<ProcessAnnouncement[]>;
+  /** Removes the entries of announcements the event bus took; entries already gone are ignored. */
+  ackAnnouncements(
+    announcements: readonly ProcessAnnouncement[],
+  ): Promise<void>;
   /** Releases connections the store opened itself; injected clients stay open. */
   close(): Promise<void>;
 }

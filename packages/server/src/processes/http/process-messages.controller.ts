@@ -14,7 +14,6 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import type { Response } from 'express';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import {
@@ -36,6 +35,13 @@ import { ProcessStreamsService } from '../streaming/process-streams.service';
 import { RESOLVED_PROCESSES_OPTIONS } from '../processes.tokens';
 import type { ResolvedProcessesOptions } from '../processes.options';
 import { ProcessMessagesExceptionFilter } from './process-messages.exception-filter';
+import {
+  answer,
+  nodeResponseOf,
+  takeNodeResponse,
+} from '../../http/http-response';
+import type { AnswerableResponse } from '../../http/http-response';
+import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 import { parseCursor, parseLimit, readModeOf } from './process-messages.params';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import {
@@ -55,7 +61,7 @@ export const PROCESSES_WRITE_SCOPE = 'processes:write';
 @ApiBearerAuth()
 @Controller('processes')
 @UseGuards(BearerAuthGuard)
-@UseFilters(ProcessMessagesExceptionFilter)
+@UseFilters(StreamgateExceptionFilter, ProcessMessagesExceptionFilter)
 export class ProcessMessagesController {
   constructor(
     private readonly messages: ProcessMessagesService,
@@ -126,36 +132,42 @@ export class ProcessMessagesController {
     @Query('after') afterParam: unknown,
     @Query('limit') limitParam: unknown,
     @Req() req: AuthenticatedRequest,
-    @Res() res: Response,
+    @Res() res: AnswerableResponse,
   ): Promise<void> {
     assertProcessId(processId);
     const cursor = parseCursor(lastEventId, afterParam);
     const limit = parseLimit(limitParam);
     const mode = readModeOf(accept);
     if (mode === 'json') {
-      res.json(
+      answer(
+        res,
+        200,
         await this.messages.page(processId, cursor.after, limit, cursor.field),
       );
       return;
     }
     const format =
       mode === 'sse' ? new SseFormat(this.options.retryMs) : new NdjsonFormat();
+    // The stream writes to the Node response itself, on Express and Fastify
+    // alike; the platform's reply answers only errors raised before it begins.
+    const node = nodeResponseOf(res);
     await this.streams.open({
       processId,
       after: cursor.after,
       cursorField: cursor.field,
       format,
-      output: res,
+      output: node,
       principal: req.principal,
       begin: () => {
-        res.status(200);
-        res.setHeader('Content-Type', format.contentType);
-        res.setHeader('Cache-Control', 'no-cache');
+        takeNodeResponse(res);
+        node.statusCode = 200;
+        node.setHeader('Content-Type', format.contentType);
+        node.setHeader('Cache-Control', 'no-cache');
         // Keeps nginx (and proxies that honour it) from buffering the stream.
-        res.setHeader('X-Accel-Buffering', 'no');
-        res.setHeader('Connection', 'keep-alive');
-        res.flushHeaders();
-        res.socket?.setNoDelay(true);
+        node.setHeader('X-Accel-Buffering', 'no');
+        node.setHeader('Connection', 'keep-alive');
+        node.flushHeaders();
+        node.socket?.setNoDelay(true);
       },
     });
   }

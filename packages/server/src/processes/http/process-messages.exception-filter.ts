@@ -5,9 +5,12 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import type { Response } from 'express';
 import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
-import { RETRY_AFTER_SECONDS } from '../../event-bus/domain/idempotency-key';
+import {
+  AnswerableResponse,
+  answer,
+  RETRY_AFTER_HEADERS,
+} from '../../http/http-response';
 import {
   ProcessMessageStoreUnavailableError,
   InvalidProcessMessageError,
@@ -39,15 +42,16 @@ export class ProcessMessagesExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(ProcessMessagesExceptionFilter.name);
 
   catch(error: ProcessError, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const response = host.switchToHttp().getResponse<AnswerableResponse>();
     const body = this.toBody(error);
-    if (response.headersSent) {
-      response.end();
-      return;
-    }
-    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE)
-      response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-    response.status(body.statusCode).json(body);
+    answer(
+      response,
+      body.statusCode,
+      body,
+      body.statusCode === HttpStatus.SERVICE_UNAVAILABLE
+        ? RETRY_AFTER_HEADERS
+        : {},
+    );
   }
 
   private toBody(error: ProcessError): Record<string, unknown> & {

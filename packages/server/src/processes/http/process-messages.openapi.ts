@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ANY_JSON } from '../../gateway/http/events-publish.openapi';
 import {
   ApiAccessResponses,
+  ApiBodyTooLargeResponse,
   ApiErrorResponse,
   ApiIdempotencyKey,
   ApiUnavailableResponse,
@@ -249,7 +250,7 @@ export function AppendProcessMessageDoc(scope: string): MethodDecorator {
         'The process has a terminal status and accepts no more messages.',
       type: ProcessEndedErrorDoc,
     }),
-    ApiErrorResponse(413, 'The body is larger than the app allows.'),
+    ApiBodyTooLargeResponse(),
     ApiUnavailableResponse(
       `${STORE_UNAVAILABLE} The message may or may not have been stored: retry with the same \`Idempotency-Key\` to find out without storing it twice.`,
     ),
@@ -280,7 +281,7 @@ export function SetProcessStatusDoc(scope: string): MethodDecorator {
       description: 'The process already has another, terminal status.',
       type: ProcessEndedErrorDoc,
     }),
-    ApiErrorResponse(413, 'The body is larger than the app allows.'),
+    ApiBodyTooLargeResponse(),
     ApiUnavailableResponse(STORE_UNAVAILABLE),
   );
 }

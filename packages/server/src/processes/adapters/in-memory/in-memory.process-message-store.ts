@@ -1,5 +1,9 @@
 import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
-import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  announcementEntry,
+  ClaimAnnouncementsOptions,
+  ProcessAnnouncement,
+} from '../../domain/process-announcement';
 import {
   AppendMessageOptions,
   ProcessMessageStore,
@@ -8,17 +12,10 @@ import {
   NewProcessMessage,
   ProcessMessage,
   ProcessStatus,
-  assertProcessId,
-  assertProcessStatus,
   isTerminalStatus,
   processMessageFingerprint,
-  validateNewProcessMessage,
-  validateReadOptions,
 } from '../../domain/process-message';
-import {
-  InvalidProcessMessageError,
-  ProcessAlreadyEndedError,
-} from '../../domain/process-messages.errors';
+import { ProcessAlreadyEndedError } from '../../domain/process-messages.errors';
 
 export interface InMemoryProcessMessageStoreOptions {
   /** Clock for `createdAt`, milliseconds since the Unix epoch. @default Date.now */
@@ -36,6 +33,12 @@ interface ProcessRecord {
   readonly keys: Map<string, { seq: number; fingerprint: string }>;
 }
 
+interface OutboxEntry {
+  readonly announcement: ProcessAnnouncement;
+  readonly createdAt: number;
+  leasedUntil: number;
+}
+
 /**
  * Keeps everything in this Node process: for tests, development and single
  * node setups that can lose messages on restart. Each instance is its own
@@ -43,6 +46,8 @@ interface ProcessRecord {
  */
 export class InMemoryProcessMessageStore implements ProcessMessageStore {
   private readonly processes = new Map<string, ProcessRecord>();
+  /** In insertion order, which is the order of the changes. */
+  private readonly outbox = new Map<string, OutboxEntry>();
   private readonly now: () => number;
 
   constructor(options: InMemoryProcessMessageStoreOptions = {}) {
@@ -54,19 +59,14 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     message: NewProcessMessage,
     options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
-    assertProcessId(processId);
-    const valid = validateNewProcessMessage(message);
-    const key = checkIdempotencyKey(
-      options.idempotencyKey,
-      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
-    );
+    const key = options.idempotencyKey;
     const record = this.record(processId);
-    const { payload, ...fields } = valid;
+    const { payload, ...fields } = message;
     // Stored as JSON so that callers mutating their objects later cannot
     // change history, and so that this adapter returns what the others do.
     const payloadJson = JSON.stringify(payload);
     const fingerprint =
-      key === undefined ? '' : processMessageFingerprint(valid, payloadJson);
+      key === undefined ? '' : processMessageFingerprint(message, payloadJson);
     const earlier = key === undefined ? undefined : record.keys.get(key);
     if (earlier) {
       if (earlier.fingerprint !== fingerprint)
@@ -86,6 +86,7 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     record.messages.push(stored);
     if (key !== undefined)
       record.keys.set(key, { seq: stored.seq, fingerprint });
+    this.putInOutbox({ processId, kind: 'message', seq: stored.seq });
     return toMessage(stored);
   }
 
@@ -93,20 +94,17 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     processId: string,
     options: { after: number; limit: number },
   ): Promise<ProcessMessage[]> {
-    assertProcessId(processId);
-    const { after, limit } = validateReadOptions(options);
+    const { after, limit } = options;
     const messages = this.processes.get(processId)?.messages ?? [];
     // seq n sits at index n - 1, so the page is a plain slice.
     return messages.slice(after, after + limit).map(toMessage);
   }
 
   async lastSeq(processId: string): Promise<number> {
-    assertProcessId(processId);
     return this.processes.get(processId)?.messages.length ?? 0;
   }
 
   async getStatus(processId: string): Promise<ProcessStatus | null> {
-    assertProcessId(processId);
     return this.processes.get(processId)?.status ?? null;
   }
 
@@ -114,19 +112,18 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     processId: string,
     status: ProcessStatus,
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
-    assertProcessId(processId);
-    assertProcessStatus(status);
     const record = this.record(processId);
     const previous = record.status;
-    if (previous && previous !== status && isTerminalStatus(previous)) {
+    if (previous === status) return { previous, status };
+    if (previous && isTerminalStatus(previous)) {
       throw new ProcessAlreadyEndedError(processId, previous);
     }
     record.status = status;
+    this.putInOutbox({ processId, kind: 'status', status, previous });
     return { previous, status };
   }
 
   async exists(processId: string): Promise<boolean> {
-    assertProcessId(processId);
     const record = this.processes.get(processId);
     return (
       record !== undefined &&
@@ -134,7 +131,39 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     );
   }
 
+  async claimAnnouncements({
+    limit,
+    graceMs,
+    leaseMs,
+  }: ClaimAnnouncementsOptions): Promise<ProcessAnnouncement[]> {
+    const now = this.now();
+    const claimed: ProcessAnnouncement[] = [];
+    for (const entry of this.outbox.values()) {
+      if (claimed.length >= limit) break;
+      const due = entry.leasedUntil || entry.createdAt + graceMs;
+      if (due > now) continue;
+      entry.leasedUntil = now + leaseMs;
+      claimed.push(entry.announcement);
+    }
+    return claimed;
+  }
+
+  async ackAnnouncements(
+    announcements: readonly ProcessAnnouncement[],
+  ): Promise<void> {
+    for (const announcement of announcements)
+      this.outbox.delete(outboxKey(announcement));
+  }
+
   async close(): Promise<void> {}
+
+  private putInOutbox(announcement: ProcessAnnouncement): void {
+    this.outbox.set(outboxKey(announcement), {
+      announcement,
+      createdAt: this.now(),
+      leasedUntil: 0,
+    });
+  }
 
   private record(processId: string): ProcessRecord {
     let record = this.processes.get(processId);
@@ -144,6 +173,10 @@ export class InMemoryProcessMessageStore implements ProcessMessageStore {
     }
     return record;
   }
+}
+
+function outboxKey(announcement: ProcessAnnouncement): string {
+  return `${announcement.processId} ${announcementEntry(announcement)}`;
 }
 
 function toMessage({ payloadJson, ...fields }: StoredMessage): ProcessMessage {

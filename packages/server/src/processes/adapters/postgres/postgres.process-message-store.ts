@@ -2,7 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { PgPool, PgPoolClient } from './pg-pool.port';
 import { loadPg } from './pg.loader';
 import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
-import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  announcementEntry,
+  ClaimAnnouncementsOptions,
+  parseAnnouncementEntry,
+  ProcessAnnouncement,
+} from '../../domain/process-announcement';
 import {
   AppendMessageOptions,
   ProcessMessageStore,
@@ -11,15 +16,10 @@ import {
   NewProcessMessage,
   ProcessMessage,
   ProcessStatus,
-  assertProcessId,
-  assertProcessStatus,
   isTerminalStatus,
   processMessageFingerprint,
-  validateNewProcessMessage,
-  validateReadOptions,
 } from '../../domain/process-message';
 import {
-  InvalidProcessMessageError,
   ProcessMessageStoreUnavailableError,
   ProcessAlreadyEndedError,
 } from '../../domain/process-messages.errors';
@@ -67,7 +67,8 @@ const CREATED_AT_ISO = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH2
 
 // One statement, so one transaction: the upsert locks the process row and
 // takes the next seq; if the message insert fails the seq is rolled back
-// with it. The WHERE makes an ended process return no row at all.
+// with it, and so is its outbox row. The WHERE makes an ended process return
+// no row at all.
 const APPEND_SQL = `
 WITH next AS (
   INSERT INTO agent_processes AS p (process_id, last_seq) VALUES ($1, 1)
@@ -75,10 +76,15 @@ WITH next AS (
     SET last_seq = p.last_seq + 1, updated_at = now()
     WHERE p.status IS NULL OR p.status NOT IN ${TERMINAL_SQL}
   RETURNING last_seq
+), inserted AS (
+  INSERT INTO agent_messages (process_id, seq, type, turn, agent, model, payload)
+  SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb FROM next
+  RETURNING created_at, seq
+), announced AS (
+  INSERT INTO agent_announcements (process_id, entry)
+  SELECT $1, 'm:' || seq FROM inserted
 )
-INSERT INTO agent_messages (process_id, seq, type, turn, agent, model, payload)
-SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb FROM next
-RETURNING ${CREATED_AT_ISO}, seq`;
+SELECT ${CREATED_AT_ISO}, seq FROM inserted`;
 
 // The keyed append: a row already stored under the key is returned instead
 // (and the seq counter left alone); otherwise as APPEND_SQL. Two concurrent
@@ -103,12 +109,37 @@ WITH existing AS (
   SELECT $1, last_seq, $2, $3, $4, $5, $6::jsonb, $7, $8 FROM next
   RETURNING seq, type, turn, agent, model, payload::text AS payload,
     ${CREATED_AT_ISO}, idempotency_fingerprint AS fingerprint
+), announced AS (
+  INSERT INTO agent_announcements (process_id, entry)
+  SELECT $1, 'm:' || seq FROM inserted
 )
 SELECT false AS repeated, * FROM inserted
 UNION ALL
 SELECT true AS repeated, * FROM existing`;
 
 const UNIQUE_VIOLATION = '23505';
+
+// Oldest first; SKIP LOCKED lets relays on several nodes claim at once
+// without waiting for each other or taking the same rows. The claim moves
+// waiting_since to "now + lease - grace", so the row is due again once the
+// lease ran out. $2 is the grace, $3 the lease, both in milliseconds.
+const CLAIM_SQL = `
+UPDATE agent_announcements a
+SET waiting_since = now() + ($3::bigint - $2::bigint) * interval '1 millisecond'
+FROM (
+  SELECT process_id, entry, waiting_since
+  FROM agent_announcements
+  WHERE waiting_since <= now() - $2::bigint * interval '1 millisecond'
+  ORDER BY waiting_since
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+) due
+WHERE a.process_id = due.process_id AND a.entry = due.entry
+RETURNING a.process_id, a.entry, a.previous_status, due.waiting_since AS since`;
+
+const ACK_SQL = `
+DELETE FROM agent_announcements
+WHERE (process_id, entry) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
 
 const READ_SQL = `
 SELECT seq, type, turn, agent, model, payload::text AS payload, ${CREATED_AT_ISO}
@@ -152,13 +183,8 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
     message: NewProcessMessage,
     options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
-    assertProcessId(processId);
-    const valid = validateNewProcessMessage(message);
-    const key = checkIdempotencyKey(
-      options.idempotencyKey,
-      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
-    );
-    const { type, turn, agent, model, payload } = valid;
+    const key = options.idempotencyKey;
+    const { type, turn, agent, model, payload } = message;
     const payloadJson = JSON.stringify(payload);
     const params = [
       processId,
@@ -169,7 +195,7 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
       payloadJson,
     ];
     if (key !== undefined) {
-      const fingerprint = processMessageFingerprint(valid, payloadJson);
+      const fingerprint = processMessageFingerprint(message, payloadJson);
       return this.appendKeyed(processId, [...params, key, fingerprint]);
     }
     const { rows } = await this.query<{ seq: string; created_at: string }>(
@@ -223,8 +249,7 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
     processId: string,
     options: { after: number; limit: number },
   ): Promise<ProcessMessage[]> {
-    assertProcessId(processId);
-    const { after, limit } = validateReadOptions(options);
+    const { after, limit } = options;
     const { rows } = await this.query<MessageRow>(READ_SQL, [
       processId,
       after,
@@ -234,7 +259,6 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
   }
 
   async lastSeq(processId: string): Promise<number> {
-    assertProcessId(processId);
     const { rows } = await this.query<{ last_seq: string }>(
       'SELECT last_seq FROM agent_processes WHERE process_id = $1',
       [processId],
@@ -243,7 +267,6 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
   }
 
   async getStatus(processId: string): Promise<ProcessStatus | null> {
-    assertProcessId(processId);
     const { rows } = await this.query<{ status: ProcessStatus | null }>(
       'SELECT status FROM agent_processes WHERE process_id = $1',
       [processId],
@@ -255,8 +278,6 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
     processId: string,
     status: ProcessStatus,
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
-    assertProcessId(processId);
-    assertProcessStatus(status);
     return this.transaction(async (client) => {
       await client.query(
         'INSERT INTO agent_processes (process_id) VALUES ($1) ON CONFLICT (process_id) DO NOTHING',
@@ -275,18 +296,54 @@ export class PostgresProcessMessageStore implements ProcessMessageStore {
         'UPDATE agent_processes SET status = $2, updated_at = now() WHERE process_id = $1',
         [processId, status],
       );
+      await client.query(
+        "INSERT INTO agent_announcements (process_id, entry, previous_status) VALUES ($1, 's:' || $2, $3) ON CONFLICT DO NOTHING",
+        [processId, status, previous],
+      );
       return { previous, status };
     });
   }
 
   async exists(processId: string): Promise<boolean> {
-    assertProcessId(processId);
     // Rows are only created by a committed append or setStatus.
     const { rows } = await this.query(
       'SELECT 1 FROM agent_processes WHERE process_id = $1',
       [processId],
     );
     return rows.length > 0;
+  }
+
+  async claimAnnouncements({
+    limit,
+    graceMs,
+    leaseMs,
+  }: ClaimAnnouncementsOptions): Promise<ProcessAnnouncement[]> {
+    const { rows } = await this.query<{
+      process_id: string;
+      entry: string;
+      previous_status: string | null;
+      since: Date;
+    }>(CLAIM_SQL, [limit, graceMs, leaseMs]);
+    return rows
+      .sort(
+        (a, b) =>
+          a.since.getTime() - b.since.getTime() ||
+          entryOrder(a.entry) - entryOrder(b.entry),
+      )
+      .map((row) =>
+        parseAnnouncementEntry(row.process_id, row.entry, row.previous_status),
+      )
+      .filter((announcement) => announcement !== null);
+  }
+
+  async ackAnnouncements(
+    announcements: readonly ProcessAnnouncement[],
+  ): Promise<void> {
+    if (announcements.length === 0) return;
+    await this.query(ACK_SQL, [
+      announcements.map((a) => a.processId),
+      announcements.map(announcementEntry),
+    ]);
   }
 
   async close(): Promise<void> {
@@ -359,6 +416,13 @@ function unavailable(error: unknown): ProcessMessageStoreUnavailableError {
     `PostgreSQL did not complete the query: ${(error as Error).message}.${hint}`,
     { cause: error },
   );
+}
+
+/** Messages of one transaction in seq order, before a status of the same moment. */
+function entryOrder(entry: string): number {
+  return entry.startsWith('m:')
+    ? Number(entry.slice(2))
+    : Number.MAX_SAFE_INTEGER;
 }
 
 function toMessage(processId: string, row: MessageRow): ProcessMessage {

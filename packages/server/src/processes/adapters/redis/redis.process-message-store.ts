@@ -6,7 +6,12 @@ import {
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
 import { IdempotencyKeyReusedError } from '../../../event-bus/domain/errors';
-import { checkIdempotencyKey } from '../../../event-bus/domain/idempotency-key';
+import {
+  announcementEntry,
+  ClaimAnnouncementsOptions,
+  parseAnnouncementEntry,
+  ProcessAnnouncement,
+} from '../../domain/process-announcement';
 import {
   AppendMessageOptions,
   ProcessMessageStore,
@@ -15,12 +20,8 @@ import {
   NewProcessMessage,
   ProcessMessage,
   ProcessStatus,
-  assertProcessId,
-  assertProcessStatus,
   isProcessStatus,
   processMessageFingerprint,
-  validateNewProcessMessage,
-  validateReadOptions,
 } from '../../domain/process-message';
 import {
   ProcessMessageStoreUnavailableError,
@@ -43,11 +44,14 @@ export interface RedisProcessMessageStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
+/** Claims per relay pass at most; each takes up to `limit` processes. */
+const CLAIM_ROUNDS = 10;
+
 const TERMINAL = "s == 'completed' or s == 'failed' or s == 'cancelled'";
 
 // The stream entry id is `<seq>-0`, so seq is the resume key and Redis itself
 // refuses to write an id at or below the last one: no gap, no overwrite.
-// KEYS: messages, status, idempotency keys. ARGV: idempotency key ('' for
+// KEYS: messages, status, idempotency keys, outbox. ARGV: idempotency key ('' for
 // none), fingerprint, type, payload, then optional field/value pairs. A key
 // seen before answers for the message it stored, even after the end.
 // Returns {0, status} when the process has ended, {1, seq, ms} when stored,
@@ -77,6 +81,7 @@ for i = 5, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('XADD', KEYS[1], seq .. '-0', unpack(fields))
+redis.call('HSET', KEYS[4], 'm:' .. seq, '')
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], seq .. ' ' .. ARGV[2])
 end
@@ -90,16 +95,70 @@ local previous = s or ''
 if s == ARGV[1] then return {previous, 1} end
 if ${TERMINAL} then return {previous, 0} end
 redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[4], 's:' .. ARGV[1], previous)
 s = ARGV[1]
 if ${TERMINAL} then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
 end
 return {previous, 1}
 `;
 
+// The outbox of one process is a hash under its hash tag, written by the
+// scripts above; the index of processes with an outbox is one sorted set
+// (member: process id, score: since when it waits, in ms), in a slot of its
+// own. So the index cannot be written in the same script on Redis Cluster:
+// it is written before it (MARK_SCRIPT), and a relay removes a member only
+// when that process's outbox is empty and nobody marked it since its claim.
+//
+// A claim moves the score to "now + lease - grace" plus half a millisecond:
+// due again once the lease ran out, and told apart from a mark, which is a
+// whole number. KEYS: index. ARGV: process id.
+const MARK_SCRIPT = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) % 1 == 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1
+`;
+
+// KEYS: index. ARGV: limit, grace, lease. Returns {claim score, ids}.
+const CLAIM_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local grace = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - grace, 'LIMIT', 0, tonumber(ARGV[1]))
+local claim = now + tonumber(ARGV[3]) - grace + 0.5
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], claim, id) end
+return {string.format('%.1f', claim), due}
+`;
+
+// KEYS: index. ARGV: process id, claim score. Removes the member only if
+// nobody marked it since the claim.
+const RELEASE_SCRIPT = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+`;
+
+// KEYS: outbox. ARGV: entries. Returns how many entries are left.
+const ACK_SCRIPT = `
+redis.call('HDEL', KEYS[1], unpack(ARGV))
+return redis.call('HLEN', KEYS[1])
+`;
+
 type ScriptedRedis = RedisClient & {
+  streamgateMarkOutbox(index: string, processId: string): Promise<number>;
+  streamgateClaimOutbox(
+    ...args: (string | number)[]
+  ): Promise<[string, string[]]>;
+  streamgateReleaseOutbox(...args: string[]): Promise<number>;
+  streamgateAckOutbox(...args: string[]): Promise<number>;
   streamgateAppendMessage(
     ...args: (string | number)[]
   ): Promise<[0, string] | [1, number, number] | [2] | [3, number, string[]]>;
@@ -117,6 +176,8 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly retainAfterEndMs: number;
+  /** Process id -> the index score of this store's claim on its outbox. */
+  private readonly claims = new Map<string, string>();
 
   constructor(options: RedisProcessMessageStoreOptions = {}) {
     this.prefix = options.prefix ?? 'streamgate';
@@ -142,12 +203,28 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       createRedisClient(connection, 'commands', 'processes')) as ScriptedRedis;
     if (!redis.streamgateAppendMessage) {
       redis.defineCommand('streamgateAppendMessage', {
-        numberOfKeys: 3,
+        numberOfKeys: 4,
         lua: APPEND_SCRIPT,
       });
       redis.defineCommand('streamgateSetStatus', {
-        numberOfKeys: 3,
+        numberOfKeys: 4,
         lua: SET_STATUS_SCRIPT,
+      });
+      redis.defineCommand('streamgateMarkOutbox', {
+        numberOfKeys: 1,
+        lua: MARK_SCRIPT,
+      });
+      redis.defineCommand('streamgateClaimOutbox', {
+        numberOfKeys: 1,
+        lua: CLAIM_SCRIPT,
+      });
+      redis.defineCommand('streamgateReleaseOutbox', {
+        numberOfKeys: 1,
+        lua: RELEASE_SCRIPT,
+      });
+      redis.defineCommand('streamgateAckOutbox', {
+        numberOfKeys: 1,
+        lua: ACK_SCRIPT,
       });
     }
     this.redis = redis;
@@ -159,27 +236,24 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     message: NewProcessMessage,
     options: AppendMessageOptions = {},
   ): Promise<ProcessMessage> {
-    assertProcessId(processId);
-    const valid = validateNewProcessMessage(message);
-    const key = checkIdempotencyKey(
-      options.idempotencyKey,
-      (text) => new InvalidProcessMessageError(text, 'idempotencyKey'),
-    );
-    const { type, payload, ...optional } = valid;
+    const key = options.idempotencyKey;
+    const { type, payload, ...optional } = message;
     const payloadJson = JSON.stringify(payload);
     const extra: (string | number)[] = [];
     for (const [field, value] of Object.entries(optional))
       extra.push(field, value);
+    await this.markOutbox(processId);
     const reply = await this.call(
       () =>
         this.redis.streamgateAppendMessage(
           this.messagesKey(processId),
           this.statusKey(processId),
           this.idempotencyKey(processId),
+          this.outboxKey(processId),
           key ?? '',
           key === undefined
             ? ''
-            : processMessageFingerprint(valid, payloadJson),
+            : processMessageFingerprint(message, payloadJson),
           type,
           payloadJson,
           ...extra,
@@ -217,8 +291,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     processId: string,
     options: { after: number; limit: number },
   ): Promise<ProcessMessage[]> {
-    assertProcessId(processId);
-    const { after, limit } = validateReadOptions(options);
+    const { after, limit } = options;
     const entries = await this.call(() =>
       this.redis.xrange(
         this.messagesKey(processId),
@@ -232,7 +305,6 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   }
 
   async lastSeq(processId: string): Promise<number> {
-    assertProcessId(processId);
     const last = await this.call(() =>
       this.redis.xrevrange(this.messagesKey(processId), '+', '-', 'COUNT', 1),
     );
@@ -240,7 +312,6 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   }
 
   async getStatus(processId: string): Promise<ProcessStatus | null> {
-    assertProcessId(processId);
     const status = await this.call(() =>
       this.redis.get(this.statusKey(processId)),
     );
@@ -251,8 +322,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     processId: string,
     status: ProcessStatus,
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
-    assertProcessId(processId);
-    assertProcessStatus(status);
+    await this.markOutbox(processId);
     // Run twice, it would report the status as unchanged: not sent again.
     const [previous, applied] = await this.call(
       () =>
@@ -260,6 +330,7 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
           this.messagesKey(processId),
           this.statusKey(processId),
           this.idempotencyKey(processId),
+          this.outboxKey(processId),
           status,
           this.retainAfterEndMs,
         ),
@@ -273,11 +344,77 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   }
 
   async exists(processId: string): Promise<boolean> {
-    assertProcessId(processId);
     const count = await this.call(() =>
       this.redis.exists(this.statusKey(processId), this.messagesKey(processId)),
     );
     return count > 0;
+  }
+
+  async claimAnnouncements({
+    limit,
+    graceMs,
+    leaseMs,
+  }: ClaimAnnouncementsOptions): Promise<ProcessAnnouncement[]> {
+    const claimed: ProcessAnnouncement[] = [];
+    // Most indexed processes have an empty outbox (their writers announced
+    // and acked), so one claim can yield nothing; a few rounds keep a busy
+    // index drained.
+    for (let round = 0; round < CLAIM_ROUNDS; round++) {
+      const wanted = limit - claimed.length;
+      const [claim, processIds] = await this.call(() =>
+        this.redis.streamgateClaimOutbox(
+          this.outboxIndexKey(),
+          wanted,
+          graceMs,
+          leaseMs,
+        ),
+      );
+      const outboxes = await Promise.all(
+        processIds.map((processId) =>
+          this.call(() => this.redis.hgetall(this.outboxKey(processId))),
+        ),
+      );
+      const empty: string[] = [];
+      processIds.forEach((processId, i) => {
+        const announcements = Object.entries(outboxes[i])
+          .map(([entry, previous]) =>
+            parseAnnouncementEntry(processId, entry, previous || null),
+          )
+          .filter((announcement) => announcement !== null)
+          .sort(byChangeOrder);
+        if (announcements.length === 0) empty.push(processId);
+        else {
+          this.claims.set(processId, claim);
+          claimed.push(...announcements);
+        }
+      });
+      await Promise.all(
+        empty.map((processId) => this.release(processId, claim)),
+      );
+      if (processIds.length < wanted || claimed.length >= limit) break;
+    }
+    return claimed;
+  }
+
+  async ackAnnouncements(
+    announcements: readonly ProcessAnnouncement[],
+  ): Promise<void> {
+    const byProcess = new Map<string, string[]>();
+    for (const announcement of announcements) {
+      const entries = byProcess.get(announcement.processId) ?? [];
+      entries.push(announcementEntry(announcement));
+      byProcess.set(announcement.processId, entries);
+    }
+    for (const [processId, entries] of byProcess) {
+      const left = await this.call(() =>
+        this.redis.streamgateAckOutbox(this.outboxKey(processId), ...entries),
+      );
+      const claim = this.claims.get(processId);
+      if (left === 0 && claim !== undefined) {
+        this.claims.delete(processId);
+        await this.release(processId, claim);
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -299,6 +436,33 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
   /** `{<prefix>:proc:<id>}:idempotency`, idempotency key -> "seq fingerprint" of one process. */
   idempotencyKey(processId: string): string {
     return `{${this.prefix}:proc:${processId}}:idempotency`;
+  }
+
+  /** `{<prefix>:proc:<id>}:outbox`, announcements of one process not yet published. */
+  outboxKey(processId: string): string {
+    return `{${this.prefix}:proc:${processId}}:outbox`;
+  }
+
+  /** `{<prefix>:procs}:outbox`, the processes whose outbox may hold announcements. */
+  outboxIndexKey(): string {
+    return `{${this.prefix}:procs}:outbox`;
+  }
+
+  /** Written before the change, so that no outbox entry is ever written unindexed. */
+  private async markOutbox(processId: string): Promise<void> {
+    await this.call(() =>
+      this.redis.streamgateMarkOutbox(this.outboxIndexKey(), processId),
+    );
+  }
+
+  private async release(processId: string, claim: string): Promise<void> {
+    await this.call(() =>
+      this.redis.streamgateReleaseOutbox(
+        this.outboxIndexKey(),
+        processId,
+        claim,
+      ),
+    );
   }
 
   private checkStored(status: string, processId: string): ProcessStatus {
@@ -326,6 +490,15 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
       );
     }
   }
+}
+
+/** Messages by seq, then the status changes, running before the end. */
+function byChangeOrder(a: ProcessAnnouncement, b: ProcessAnnouncement): number {
+  const rank = (x: ProcessAnnouncement) =>
+    x.kind === 'message'
+      ? x.seq
+      : Number.MAX_SAFE_INTEGER - (x.status === 'running' ? 1 : 0);
+  return rank(a) - rank(b);
 }
 
 function seqOf(streamId: string): number {

@@ -1,0 +1,31 @@
+/**
+ * The part of a prom-client `Registry` that streamgate uses, so that these
+ * types do not require prom-client in hosts that leave metrics out.
+ */
+export interface StreamgateMetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** `StreamgateMetricsModule.forRoot` options. */
+export interface StreamgateMetricsOptions {
+  /**
+   * The route that serves the metrics in the Prometheus text format, or
+   * `false` to serve none (scrape `StreamgateMetrics.registry` yourself).
+   * @default 'metrics'
+   */
+  path?: string | false;
+  /**
+   * The prom-client `Registry` to register streamgate's metrics on, e.g.
+   * prom-client's global `register` to serve them with the host's own. Give
+   * it in one app per process only: prom-client refuses a metric name twice.
+   * @default a new Registry per app
+   */
+  registry?: StreamgateMetricsRegistry;
+  /**
+   * Also collect Node.js process metrics (prom-client's default metrics,
+   * prefixed `streamgate_process_`). Turn it off when the host collects them.
+   * @default true
+   */
+  defaultMetrics?: boolean;
+}

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
+import type { EventBusLink } from '../event-bus/event-bus.link';
+
+/** Readiness fails when this node's reader is more entries than this behind the log. */
+export const MAX_READY_LAG = 5_000;
+
+/** One check's outcome with its details, in the shape `@nestjs/terminus` reads. */
+export interface StreamgateHealthStatus {
+  status: 'up' | 'down';
+  [detail: string]: unknown;
+}
+
+/**
+ * Outcomes by check name, the shape of Terminus's `HealthIndicatorResult`:
+ * `HealthCheckService.check()` takes it as is and counts every `down` as a
+ * failure.
+ */
+export type StreamgateHealthResult = Record<string, StreamgateHealthStatus>;
+
+/** Options of `StreamgateHealthIndicator.isReady`. */
+export interface StreamgateReadinessOptions {
+  /**
+   * Most log entries this node's reader may be behind and still be ready.
+   * @default 5000
+   */
+  maxLag?: number;
+}
+
+/**
+ * Readiness of this node for `@nestjs/terminus`, injectable anywhere once
+ * `EventBusModule` is imported:
+ *
+ * ```ts
+ * @Get('health/ready')
+ * @HealthCheck()
+ * ready() {
+ *   return this.health.check([() => this.streamgate.isReady()]);
+ * }
+ * ```
+ *
+ * Ready means the log answers (`redis`, or `log` for the in-memory driver),
+ * the node reader runs (`reader`), and the reader is at most 5,000 entries
+ * behind (`lag`). It needs nothing from Terminus at run time, so a host
+ * without Terminus can call it too.
+ */
+@Injectable()
+export class StreamgateHealthIndicator {
+  constructor(@Inject(EVENT_BUS_LINK) private readonly bus: EventBusLink) {}
+
+  /** The three checks in one result, keyed `redis` (or `log`), `reader` and `lag`. */
+  async isReady(
+    options: StreamgateReadinessOptions = {},
+  ): Promise<StreamgateHealthResult> {
+    const [log, lag] = await Promise.all([
+      this.isLogReachable(),
+      this.isCaughtUp(options.maxLag ?? MAX_READY_LAG),
+    ]);
+    return { ...log, ...this.isReaderRunning(), ...lag };
+  }
+
+  /** `redis` (or `log`): the event log answers a read. */
+  async isLogReachable(): Promise<StreamgateHealthResult> {
+    const { log } = this.bus;
+    const key = log.driver === 'redis' ? 'redis' : 'log';
+    try {
+      const started = Date.now();
+      await log.subscription.head();
+      return {
+        [key]: {
+          status: 'up',
+          driver: log.driver,
+          latencyMs: Date.now() - started,
+        },
+      };
+    } catch (error) {
+      return {
+        [key]: {
+          status: 'down',
+          message: `The event log is unreachable: ${(error as Error)?.message ?? error}`,
+        },
+      };
+    }
+  }
+
+  /** `reader`: this node's reader runs, so its clients get live events. */
+  isReaderRunning(): StreamgateHealthResult {
+    const { hub } = this.bus;
+    return {
+      reader: hub.started
+        ? {
+            status: 'up',
+            position: hub.position,
+            clients: hub.subscriberCount,
+          }
+        : { status: 'down', message: 'The node reader is not running.' },
+    };
+  }
+
+  /** `lag`: this node's reader is at most `maxLag` entries behind the log. */
+  async isCaughtUp(maxLag = MAX_READY_LAG): Promise<StreamgateHealthResult> {
+    const { log } = this.bus;
+    try {
+      const own = (await log.groups()).find((g) => g.name === log.nodeGroup);
+      const lag = own?.lag ?? 0;
+      return {
+        lag:
+          lag <= maxLag
+            ? { status: 'up', entries: lag }
+            : { status: 'down', entries: lag, max: maxLag },
+      };
+    } catch (error) {
+      return {
+        lag: {
+          status: 'down',
+          message: (error as Error)?.message ?? String(error),
+        },
+      };
+    }
+  }
+}
