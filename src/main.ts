@@ -2,7 +2,13 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
-import { AppConfig, ConfigError, loadAppConfig } from './config/app.config';
+import {
+  APP_SETTING_NAMES,
+  AppConfig,
+  ConfigError,
+  loadAppConfig,
+} from './config/app.config';
+import { unknownSettingWarnings } from './config/unknown-settings';
 import { StartupMessages } from './config/startup.messages';
 
 export async function bootstrap(config: AppConfig) {
@@ -11,6 +17,8 @@ export async function bootstrap(config: AppConfig) {
   const logger = new Logger('streamgate');
   logger.log(StartupMessages.eventBus(config));
   if (config.jwtSecretGenerated) logger.warn(StartupMessages.generatedSecret());
+  for (const warning of unknownSettingWarnings(process.env, APP_SETTING_NAMES))
+    logger.warn(warning);
   await app.listen(config.port, config.host);
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(StartupMessages.listening(config, port));

@@ -1,4 +1,4 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, Options } from 'tsup';
 
 const shared = {
   target: 'es2020',
@@ -6,7 +6,7 @@ const shared = {
   sourcemap: true,
   // The wire protocol and the SSE parser are compiled in, so socket.io-client stays the only dependency.
   noExternal: ['@streamgate/protocol', 'eventsource-parser'],
-} as const;
+} satisfies Options;
 
 export default defineConfig([
   {
@@ -19,11 +19,14 @@ export default defineConfig([
   },
   {
     ...shared,
-    // One file for a <script> tag: socket.io-client included, exposed as `StreamgateClient`.
-    entry: { 'streamgate-client.browser': 'src/index.ts' },
+    // One file for a <script> tag: socket.io-client included. The global
+    // `StreamgateClient` is the class (the entry's default export), not the
+    // module's namespace object.
+    entry: { 'streamgate-client.browser': 'src/browser.ts' },
     format: ['iife'],
     platform: 'browser',
     globalName: 'StreamgateClient',
+    footer: { js: 'StreamgateClient=StreamgateClient.default;' },
     minify: true,
     noExternal: [/.*/],
     outExtension: () => ({ js: '.js' }),

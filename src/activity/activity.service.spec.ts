@@ -134,15 +134,6 @@ describe('ActivityService', () => {
           },
         },
       ],
-      [
-        'processStatus',
-        (s) => s.processStatus('run-7', { status: 'running' }),
-        {
-          type: 'process_status',
-          scopes: ['process:run-7'],
-          data: { processId: 'run-7', status: 'running', previous: null },
-        },
-      ],
     ])(
       '%s publishes one event with its scopes',
       async (_name, call, expected) => {
@@ -281,19 +272,6 @@ describe('ActivityService', () => {
         'payload.code',
         (s) => s.healthAlert({ level: 'info', message: 'x', code: 'Bad Code' }),
       ],
-      ['processId', (s) => s.processStatus('', { status: 'running' })],
-      [
-        'payload.status',
-        (s) => s.processStatus('run-1', { status: 'done' as never }),
-      ],
-      [
-        'payload.previous',
-        (s) =>
-          s.processStatus('run-1', {
-            status: 'completed',
-            previous: 'paused' as never,
-          }),
-      ],
     ])(
       'rejects with InvalidActivityError naming %s and publishes nothing (case %#)',
       async (field, call) => {
@@ -398,18 +376,14 @@ describe('ActivityService', () => {
         .compile();
       const id = await moduleRef
         .get(ActivityService)
-        .processStatus('run-1', { status: 'completed', previous: 'running' });
+        .agentHealthChanged('tester', { status: 'down', previous: 'healthy' });
       await moduleRef.close();
       expect(id).toBe('e1:7-0');
       expect(published).toEqual([
         {
-          type: 'process_status',
-          data: {
-            processId: 'run-1',
-            status: 'completed',
-            previous: 'running',
-          },
-          scopes: ['process:run-1'],
+          type: 'agent_health_changed',
+          data: { agent: 'tester', status: 'down', previous: 'healthy' },
+          scopes: ['agent:tester'],
         },
       ]);
     });

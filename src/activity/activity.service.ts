@@ -7,7 +7,6 @@ import {
   AgentHealthPayload,
   CollaborationPayload,
   HealthAlertPayload,
-  ProcessStatusPayload,
 } from './activity.types';
 
 /**
@@ -53,18 +52,6 @@ export class ActivityService {
   /** `health_alert`, visible to operators (`role:operator`). */
   async healthAlert(payload: HealthAlertPayload): Promise<EventId> {
     return this.publish(ActivityEvents.healthAlert(payload));
-  }
-
-  /**
-   * `process_status`, visible to holders of `process:<processId>`. Open
-   * process message streams relay it and end on a terminal status, so only
-   * the owner of the process's status should call this.
-   */
-  async processStatus(
-    processId: string,
-    payload: ProcessStatusPayload,
-  ): Promise<EventId> {
-    return this.publish(ActivityEvents.processStatus(processId, payload));
   }
 
   private async publish(event: NewEvent): Promise<EventId> {

@@ -244,6 +244,11 @@ export class ConfigError extends Error {
  * tests can start several apps with different settings in one process).
  * Throws a `ConfigError` naming each bad variable.
  */
+/** Every variable the app reads, for the start-up warning about the ones it does not. */
+export const APP_SETTING_NAMES: readonly string[] = Object.keys(
+  appEnvSchema.shape,
+);
+
 export function loadAppConfig(
   env: Record<string, string | undefined> = process.env,
 ): AppConfig {

@@ -225,6 +225,34 @@ describe('The packed packages', () => {
   );
 });
 
+describe('The package manifests and READMEs', () => {
+  it.each(['server', 'client'] as const)(
+    '%s names its repository, homepage and issue tracker, and links only absolutely',
+    (name) => {
+      const manifest = JSON.parse(
+        readFileSync(join(REPO_ROOT, `packages/${name}/package.json`), 'utf8'),
+      ) as Record<string, unknown>;
+      expect(manifest).toMatchObject({
+        homepage: expect.stringMatching(/^https:\/\//),
+        repository: {
+          type: 'git',
+          url: expect.stringMatching(/^git\+https:\/\/.*\.git$/),
+          directory: `packages/${name}`,
+        },
+        bugs: { url: expect.stringMatching(/^https:\/\//) },
+      });
+      const readme = readFileSync(
+        join(REPO_ROOT, `packages/${name}/README.md`),
+        'utf8',
+      );
+      const targets = [...readme.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]);
+      expect(targets.filter((t) => !/^https:\/\//.test(t))).toEqual([]);
+      // Relative paths written as code are dead links on the registry too.
+      expect(readme).not.toMatch(/`docs\//);
+    },
+  );
+});
+
 describe('The README', () => {
   it('marks every TypeScript snippet for compilation, into a known project', () => {
     const { unmarked } = readmeSnippets(README);
@@ -236,6 +264,7 @@ describe('The README', () => {
       'server/src/bootstrap.ts',
       'server/src/build-notifier.spec.ts',
       'server/src/health.module.ts',
+      'server/src/typed-events.ts',
     ]);
   });
 

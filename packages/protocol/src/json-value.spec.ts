@@ -57,4 +57,31 @@ describe('findJsonProblem', () => {
     );
     expect(findJsonProblem({ a: ['ok'] }, 'p', options)).toBeNull();
   });
+
+  describe('when a value refers to itself', () => {
+    it('calls an object that contains itself circular, naming both places', () => {
+      const data: Record<string, unknown> = { a: { b: [1] } };
+      (data.a as Record<string, unknown>).back = data;
+      expect(findJsonProblem(data, 'data')).toEqual({
+        field: 'data.a.back',
+        message:
+          'data.a.back is circular: it refers back to data, which JSON cannot carry.',
+      });
+    });
+
+    it('calls an array that contains itself circular', () => {
+      const list: unknown[] = [1];
+      list.push({ list });
+      expect(findJsonProblem(list, 'data')?.message).toBe(
+        'data[1].list is circular: it refers back to data, which JSON cannot carry.',
+      );
+    });
+
+    it('accepts the same object twice side by side, which JSON copies', () => {
+      const shared = { x: 1 };
+      expect(
+        findJsonProblem({ a: shared, b: [shared, shared] }, 'data'),
+      ).toBeNull();
+    });
+  });
 });

@@ -59,7 +59,7 @@ export function findJsonProblem(
 ): JsonProblem | null {
   if (options.rejectString === undefined && isPlainJson(value, depth))
     return null;
-  return findProblem(value, field, options, depth);
+  return findProblem(value, field, options, depth, new Map());
 }
 
 function findProblem(
@@ -67,11 +67,17 @@ function findProblem(
   field: string,
   options: JsonCheckOptions,
   depth: number,
+  // The objects and arrays from the root down to `value`, with their fields.
+  ancestors: Map<object, string>,
 ): JsonProblem | null {
   const problem = (message: string, at = field): JsonProblem => ({
     message,
     field: at,
   });
+  if (typeof value === 'object' && value !== null && ancestors.has(value))
+    return problem(
+      `${field} is circular: it refers back to ${ancestors.get(value)}, which JSON cannot carry.`,
+    );
   if (depth > MAX_DEPTH)
     return problem(`${field} is nested deeper than ${MAX_DEPTH} levels.`);
   if (value === null || typeof value === 'boolean') return null;
@@ -85,10 +91,18 @@ function findProblem(
       : problem(`${field} holds a non-finite number, which JSON cannot carry.`);
   }
   if (Array.isArray(value)) {
+    ancestors.set(value, field);
     for (let i = 0; i < value.length; i++) {
-      const found = findProblem(value[i], `${field}[${i}]`, options, depth + 1);
+      const found = findProblem(
+        value[i],
+        `${field}[${i}]`,
+        options,
+        depth + 1,
+        ancestors,
+      );
       if (found) return found;
     }
+    ancestors.delete(value);
     return null;
   }
   if (typeof value === 'object') {
@@ -98,14 +112,22 @@ function findProblem(
         `${field} must be plain JSON; a ${proto?.constructor?.name ?? 'non-plain'} object would not come back deep-equal.`,
       );
     }
+    ancestors.set(value, field);
     for (const [key, item] of Object.entries(value)) {
       const keyReason = options.rejectString?.(key);
       if (keyReason)
         return problem(`${field} key ${JSON.stringify(key)} ${keyReason}`);
       if (item === undefined) continue;
-      const found = findProblem(item, `${field}.${key}`, options, depth + 1);
+      const found = findProblem(
+        item,
+        `${field}.${key}`,
+        options,
+        depth + 1,
+        ancestors,
+      );
       if (found) return found;
     }
+    ancestors.delete(value);
     return null;
   }
   return problem(`${field} holds a ${typeof value}, which JSON cannot carry.`);

@@ -11,11 +11,17 @@
 export {
   EVENT_TYPE_PATTERN,
   InvalidEventError,
+  MAX_EVENT_BYTES,
   MAX_SCOPES_PER_EVENT,
   validateNewEvent,
   validateNewEvents,
 } from './event-bus/domain/event';
 export type { NewEvent, StoredEvent } from './event-bus/domain/event';
+export type {
+  EventMap,
+  NewEventOf,
+  StoredEventOf,
+} from './event-bus/domain/event';
 export { compareEventIds, parseEventId } from './event-bus/domain/event-id';
 export type { EventId, LogPosition } from './event-bus/domain/event-id';
 export {

@@ -11,6 +11,7 @@ import {
   EventLogEngine,
 } from '../src/event-bus/event-log.factory';
 import { DeliveryHub } from '../src/event-bus/hub/delivery-hub';
+import { InMemoryEventLog } from '../src/event-bus/adapters/in-memory/in-memory.event-log-store';
 import {
   ReadyInfo,
   ResyncInfo,
@@ -142,5 +143,95 @@ describe('DeliveryHub, while the log is in an epoch this node has not reached', 
     expect(epochOf(hub.position)).toBe(next);
     expect(transport.resyncs).toEqual([]);
     expect(transport.ids).toEqual([after]);
+  });
+});
+
+// A cursor of the log's epoch that the log does not hold is either history
+// lost in a rewind (a node that handed it on renews the epoch soon) or one
+// the log never issued. Only a node that has itself handed on entries past
+// the log's tip knows a rewind is coming; a node within the log answers.
+describe('DeliveryHub, given a cursor of the log epoch that the log does not hold', () => {
+  let redis: RedisServerHandle;
+  let engine: EventLogEngine;
+  let hub: DeliveryHub;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(() => redis?.stop());
+  afterEach(async () => {
+    await hub?.stop();
+    await engine?.close();
+  });
+
+  async function attach(
+    cursor: string,
+  ): Promise<{ ready: ReadyInfo; ms: number }> {
+    const transport = new RecordingTransport('never-held');
+    const started = Date.now();
+    await hub.attach(transport, principal, [], cursor);
+    await waitFor(() => transport.readies.length === 1, 'ready', 10_000);
+    return { ready: transport.readies[0], ms: Date.now() - started };
+  }
+
+  describe('when the node has read the log up to its tip (real Redis)', () => {
+    it.each([
+      ['beyond the tip', (tip: string) => `${tip.split('-')[0]}999-0`],
+      ['in a hole before the tip', () => '1-0'],
+    ])(
+      'answers a cursor %s with invalid_cursor at once',
+      async (_where, cursorAt) => {
+        engine = createEventLogEngine({
+          driver: 'redis',
+          redis: { url: redis.url },
+          prefix: `never-held-${Math.random().toString(36).slice(2)}`,
+          blockMs: 2_000,
+        });
+        hub = new DeliveryHub(engine.subscription);
+        await hub.start();
+        const ids = await engine.publisher.publishMany([
+          { type: 'a', data: 1 },
+          { type: 'b', data: 2 },
+        ]);
+        await waitFor(() => hub.position === ids[1], 'the node to read');
+        const { epoch, streamId } = parseEventId(ids[1])!;
+        const cursor = formatEventId(epoch, cursorAt(streamId));
+        expect(await engine.subscription.checkCursor(cursor)).toMatchObject({
+          lost: true,
+        });
+        const { ready, ms } = await attach(cursor);
+        expect(ready).toMatchObject({
+          recovered: false,
+          reason: 'invalid_cursor',
+          lastEventId: ids[1],
+        });
+        // The wait for a failover lasts 6 s; an answer well under that did not wait.
+        expect(ms).toBeLessThan(3_000);
+      },
+    );
+  });
+
+  describe('when the log was rewound behind what the node handed on', () => {
+    it('waits for the node to renew the epoch, and answers epoch_changed', async () => {
+      const memoryLog = new InMemoryEventLog();
+      engine = createEventLogEngine({
+        driver: 'memory',
+        memoryLog,
+        blockMs: 300,
+      });
+      hub = new DeliveryHub(engine.subscription);
+      await hub.start();
+      await engine.publisher.publish({ type: 'a', data: 1 });
+      const restore = memoryLog.snapshot();
+      const late = await engine.publisher.publish({ type: 'b', data: 2 });
+      await waitFor(() => hub.position === late, 'the node to read');
+      restore();
+      const { ready } = await attach(late);
+      expect(ready).toMatchObject({
+        recovered: false,
+        reason: 'epoch_changed',
+      });
+      expect(epochOf(ready.lastEventId!)).not.toBe(epochOf(late));
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import { INTERNAL_EVENT_PUBLISHER } from '../event-bus/event-bus.tokens';
 import { isValidScope } from '../event-bus/domain/scope';
 import { accessNoticeEvent } from './access-notice';
 import { AccessService } from './access.service';
@@ -28,7 +29,9 @@ export class AccessControlService {
 
   constructor(
     @Inject(RevocationStore) private readonly store: RevocationStore,
-    @Inject(EventPublisher) private readonly publisher: EventPublisher,
+    // Announces reserved types, which the public publisher refuses.
+    @Inject(INTERNAL_EVENT_PUBLISHER)
+    private readonly publisher: EventPublisher,
     private readonly sessions: AccessSessions,
     private readonly access: AccessService,
   ) {}

@@ -15,6 +15,7 @@ import {
   EVENT_BUS_OBSERVERS,
   EVENT_BUS_OPTIONS,
   EVENT_LOG,
+  INTERNAL_EVENT_PUBLISHER,
 } from './event-bus.tokens';
 import type { EventLogEngine } from './event-log.factory';
 import { DeliveryHub } from './hub/delivery-hub';
@@ -40,6 +41,7 @@ const SHARED: [InjectionToken, string][] = [
   [EVENT_BUS_OPTIONS, EventBusMessages.linked('the options')],
   [EVENT_LOG, EventBusMessages.linked('EVENT_LOG')],
   [EventPublisher, EventBusMessages.linked('EventPublisher')],
+  [INTERNAL_EVENT_PUBLISHER, EventBusMessages.linked('the internal publisher')],
   [EventSubscription, EventBusMessages.linked('EventSubscription')],
   [DeliveryHub, EventBusMessages.linked('DeliveryHub')],
 ];

@@ -11,7 +11,11 @@ import { EventSubscription } from './domain/event-subscription.port';
 import { EventBusConfigurableModule } from './event-bus.module-definition';
 import { EventBusMessages } from './event-bus.messages';
 import { EventBusModuleOptions } from './event-bus.options';
-import { EVENT_BUS_OPTIONS, EVENT_LOG } from './event-bus.tokens';
+import {
+  EVENT_BUS_OPTIONS,
+  EVENT_LOG,
+  INTERNAL_EVENT_PUBLISHER,
+} from './event-bus.tokens';
 import { createEventLogEngine } from './event-log.factory';
 import type { EventLogEngine } from './event-log.factory';
 import { DeliveryHub } from './hub/delivery-hub';
@@ -59,6 +63,11 @@ export class EventLogLifecycle
       useFactory: (log: EventLogEngine) => log.publisher,
     },
     {
+      provide: INTERNAL_EVENT_PUBLISHER,
+      inject: [EVENT_LOG],
+      useFactory: (log: EventLogEngine) => log.internalPublisher,
+    },
+    {
       provide: EventSubscription,
       inject: [EVENT_LOG],
       useFactory: (log: EventLogEngine) => log.subscription,
@@ -75,6 +84,7 @@ export class EventLogLifecycle
     EVENT_BUS_OPTIONS,
     EVENT_LOG,
     EventPublisher,
+    INTERNAL_EVENT_PUBLISHER,
     EventSubscription,
     DeliveryHub,
   ],

@@ -40,6 +40,15 @@ export interface EventBusModuleOptions {
   /**
    * Names this node's consumer group. Keep it stable across restarts of the
    * same node so that it resumes where it stopped.
+   *
+   * A configured id is taken as stable: its group stays after a graceful
+   * shutdown, so that the node's next start resumes from its position and
+   * first re-reads what it had not acknowledged (node-local listeners, such
+   * as process streams, then miss nothing across a restart). The default
+   * names one process, and no later process resumes as it, so a graceful
+   * shutdown removes its group; only a crash leaves one behind, removed by
+   * another node after `staleGroupMs`. Clients never depend on it: they
+   * resume from their own cursors.
    * @default `${hostname}-${pid}`
    */
   instanceId?: string;

@@ -13,3 +13,9 @@ export const EVENT_BUS_OBSERVERS = 'EVENT_BUS:OBSERVERS';
  * `EventsGatewayModule` and `ProcessesModule` find the bus.
  */
 export const EVENT_BUS_LINK = 'STREAMGATE:EVENT_BUS_LINK';
+/**
+ * The publisher of streamgate's own services (process messages, access
+ * notices), which may publish the reserved types that `EventPublisher`
+ * refuses. Not exported from the package.
+ */
+export const INTERNAL_EVENT_PUBLISHER = 'EVENT_BUS:INTERNAL_PUBLISHER';

@@ -39,6 +39,8 @@ export interface EventLog {
 export interface EventLogEngine extends EventLog {
   readonly store: EventLogStore;
   readonly publisher: EventLogPublisher;
+  /** Publishes reserved types too; only the module's own services use it. */
+  readonly internalPublisher: EventLogPublisher;
   readonly subscription: EventLogSubscription;
 }
 
@@ -121,6 +123,12 @@ export function createEventLogEngine(
     settings,
     store,
     publisher: new EventLogPublisher(store, settings, observer),
+    internalPublisher: new EventLogPublisher(
+      store,
+      settings,
+      observer,
+      'allowed',
+    ),
     subscription,
     nodeGroup: nodeGroupName(settings.instanceId),
     groups: () => store.listGroups(),

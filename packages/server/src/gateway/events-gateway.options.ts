@@ -12,7 +12,14 @@ export interface GatewayCorsOptions {
   credentials?: boolean;
 }
 
-/** At most `limit` Socket.IO handshakes per client address in each window of `windowMs`. */
+/**
+ * At most `limit` Socket.IO handshakes in each window of `windowMs`, counted
+ * once the token is checked: per user and address for a valid token, so
+ * that many users behind one address (an office's NAT, reconnecting after a
+ * node restart) each have their own count; per address for a refused one.
+ * An address past its refused count is refused before its token is checked,
+ * valid or not, until the window ends.
+ */
 export interface HandshakeRateLimit {
   /** @default 30 */
   limit: number;
@@ -69,8 +76,9 @@ export interface EventsGatewayModuleOptions {
    */
   maxConnectionsPerUser?: number;
   /**
-   * Handshakes per client address, counted in the event bus's backend so
-   * that every node shares the count; past it the handshake gets
+   * Handshakes per user and address, and refused handshakes per address
+   * (see `HandshakeRateLimit`), counted in the event bus's backend so that
+   * every node shares the count; past it the handshake gets
    * `connect_error` `too_many_requests`. `false` turns it off.
    * @default { limit: 30, windowMs: 10000 }
    */

@@ -6,6 +6,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import { INTERNAL_EVENT_PUBLISHER } from '../event-bus/event-bus.tokens';
 import { ProcessMessageStore } from './domain/process-message-store.port';
 import type { AnnouncementRelaySettings } from './engine/announcement.relay';
 import { ProcessMessagesEngine } from './engine/process-messages.engine';
@@ -25,7 +26,8 @@ export class ProcessMessagesService
 {
   constructor(
     @Inject(ProcessMessageStore) store: ProcessMessageStore,
-    @Inject(EventPublisher) publisher: EventPublisher,
+    // Announces reserved types, which the public publisher refuses.
+    @Inject(INTERNAL_EVENT_PUBLISHER) publisher: EventPublisher,
     @Optional()
     @Inject(ANNOUNCEMENT_RELAY_SETTINGS)
     relaySettings?: AnnouncementRelaySettings,

@@ -58,3 +58,13 @@ export class IdempotencyKeyReusedError extends Error {
     this.name = 'IdempotencyKeyReusedError';
   }
 }
+
+/**
+ * An error's message for use inside a sentence of another message: without
+ * its final period, which the sentence around it supplies (messages end
+ * with one, and "...(connection reconnecting).." reads as a typo).
+ */
+export function errorText(error: unknown): string {
+  const text = String((error as Error)?.message ?? error);
+  return text.endsWith('.') && !text.endsWith('..') ? text.slice(0, -1) : text;
+}

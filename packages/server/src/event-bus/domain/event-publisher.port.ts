@@ -1,4 +1,4 @@
-import { NewEvent } from './event';
+import { EventMap, NewEventOf } from './event';
 import { EventId } from './event-id';
 
 export interface PublishOptions {
@@ -21,15 +21,21 @@ export interface PublishOptions {
  * `EventLogUnavailableError` when the log cannot be written; the events may
  * then have been written or not, and a retry with the same idempotency key
  * settles which without writing twice.
+ *
+ * `TEvents` maps types to payloads (`EventPublisher<Events>`), so that `data`
+ * must match its `type`; the default accepts any type with any payload.
  */
-export interface EventPublisher {
-  publish(event: NewEvent, options?: PublishOptions): Promise<EventId>;
+export interface EventPublisher<TEvents extends EventMap = EventMap> {
+  publish(
+    event: NewEventOf<TEvents>,
+    options?: PublishOptions,
+  ): Promise<EventId>;
   /**
    * Publishes in order, all or nothing; resolves with one id per event, in
    * the same order.
    */
   publishMany(
-    events: readonly NewEvent[],
+    events: readonly NewEventOf<TEvents>[],
     options?: PublishOptions,
   ): Promise<EventId[]>;
 }

@@ -1,4 +1,4 @@
-import { StoredEvent } from './event';
+import { EventMap, StoredEvent, StoredEventOf } from './event';
 import { EventId } from './event-id';
 
 /** Why a cursor cannot be resumed from. */
@@ -22,6 +22,11 @@ export type CursorCheck =
        * cursor was never issued.
        */
       readonly lost?: true;
+      /**
+       * With `lost`: the stream id of the log's newest entry. A node whose
+       * position is past it handed on entries the log no longer holds.
+       */
+      readonly logTip?: string;
     };
 
 export interface ReplayPage {
@@ -90,7 +95,15 @@ export interface LiveReader {
   stop(): Promise<void>;
 }
 
-export interface ConsumeOptions {
+export interface ConsumeOptions<TType extends string = string> {
+  /**
+   * Only events of these types reach the handler. Every other entry is
+   * acknowledged for this group without calling the handler: the group reads
+   * the whole log, and an entry it left pending would be claimed and
+   * delivered again and again, then dead-lettered.
+   * @default every type
+   */
+  readonly types?: readonly TType[];
   /** Name of this consumer within the group; unique per process. */
   readonly consumer?: string;
   /** Pending entries idle this long are claimed from dead consumers. @default 30000 */
@@ -114,8 +127,13 @@ export interface DeadLetter {
   readonly error: string;
 }
 
-/** Reads the log: live through the node reader, replay in pages, cursor checks, competing consumers. */
-export interface EventSubscription {
+/**
+ * Reads the log: live through the node reader, replay in pages, cursor checks, competing consumers.
+ *
+ * `TEvents` maps types to payloads (`EventSubscription<Events>`), so that a
+ * consumer's handler sees `data` typed by `type`; the default accepts any.
+ */
+export interface EventSubscription<TEvents extends EventMap = EventMap> {
   /** The id of the newest entry (or `<epoch>:0-0` for an empty log). */
   head(): Promise<EventId>;
   /** Whether every event after `cursor` is still in the log and the cursor is of the current epoch. */
@@ -126,12 +144,12 @@ export interface EventSubscription {
    * At-least-once competing consumption: each event goes to one consumer of
    * `group`, is acknowledged after `handler` resolves, is claimed by a live
    * consumer when a dead one leaves it pending, and is dead-lettered after
-   * `maxDeliveries`.
+   * `maxDeliveries`. With `types`, only those types reach the handler.
    */
-  consume(
+  consume<K extends keyof TEvents & string = keyof TEvents & string>(
     group: string,
-    handler: (event: StoredEvent) => Promise<void>,
-    options?: ConsumeOptions,
+    handler: (event: StoredEventOf<TEvents, K>) => Promise<void>,
+    options?: ConsumeOptions<K>,
   ): Promise<Consumer>;
   /** Events moved to the dead-letter stream, oldest first. */
   deadLetters(limit?: number): Promise<DeadLetter[]>;

@@ -1,6 +1,7 @@
 import { EventId } from './event-id';
 import { describeValue, findJsonProblem } from '@streamgate/protocol';
 import { isValidScope } from './scope';
+import { CONTROL_EVENT_TYPE } from './control-event';
 
 /** An event as a publisher hands it over. */
 export interface NewEvent {
@@ -22,8 +23,66 @@ export interface StoredEvent {
   readonly ts: number;
 }
 
+/**
+ * Maps event types to payload types, e.g.
+ * `type Events = { agent_activity: { agent: string } }`. The same map types
+ * `EventPublisher<Events>` here and `StreamgateClient<Events>` in
+ * `@streamgate/client`; the default accepts any type with any payload.
+ */
+export type EventMap = Record<string, unknown>;
+
+/** A `NewEvent` whose `data` matches its `type` in `TEvents`. */
+export type NewEventOf<TEvents extends EventMap = EventMap> = {
+  [K in keyof TEvents & string]: {
+    readonly type: K;
+    readonly data: TEvents[K];
+    readonly scopes?: readonly string[];
+  };
+}[keyof TEvents & string];
+
+/** A `StoredEvent` whose `data` matches its `type` in `TEvents`, for types `K`. */
+export type StoredEventOf<
+  TEvents extends EventMap = EventMap,
+  K extends keyof TEvents & string = keyof TEvents & string,
+> = {
+  [T in K]: Omit<StoredEvent, 'type' | 'data'> & {
+    readonly type: T;
+    readonly data: TEvents[T];
+  };
+}[K];
+
 export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 export const MAX_SCOPES_PER_EVENT = 32;
+
+/**
+ * The largest event `publish()` and `publishMany()` accept: its type, scopes
+ * and JSON `data` together, in UTF-8 bytes. The same as the module's routes'
+ * default body limit, so an event that cannot be published over HTTP cannot
+ * be published in process either.
+ */
+export const MAX_EVENT_BYTES = 1_048_576;
+
+/**
+ * Types only streamgate itself publishes: their readers (process streams,
+ * every node's access checks) trust them, so neither a token with
+ * `events:publish` nor a host's own code may publish them by mistake.
+ */
+export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'process_message',
+  'process_status',
+  CONTROL_EVENT_TYPE,
+]);
+
+/** Refuses an event of a reserved type, naming where it is in a batch. */
+export function rejectReservedType(type: string, field: string): void {
+  if (!RESERVED_EVENT_TYPES.has(type)) return;
+  throw new InvalidEventError(
+    type === CONTROL_EVENT_TYPE
+      ? `${field} "${type}" is reserved for streamgate's own notices between nodes.`
+      : `${field} "${type}" is reserved for the process message service; publish it through its API (ProcessMessagesService or the /processes routes).`,
+    field,
+  );
+}
 
 export class InvalidEventError extends Error {
   constructor(

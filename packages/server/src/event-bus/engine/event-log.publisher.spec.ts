@@ -1,4 +1,8 @@
-import { newEpochCandidate } from './event-log.publisher';
+import { RESERVED_EVENT_TYPES } from '../domain/event';
+import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
+import { EventLogUnavailableError } from '../domain/errors';
+import { EventLogPublisher, newEpochCandidate } from './event-log.publisher';
+import { resolveEventLogSettings } from './event-log.settings';
 
 describe('newEpochCandidate', () => {
   it('gives 12 hex digits, never the same twice, across many draws of the random pool', () => {
@@ -22,5 +26,109 @@ describe('newEpochCandidate', () => {
       previous = next;
     }
     expect(same).toBeLessThan(200);
+  });
+});
+
+describe('EventLogPublisher', () => {
+  let log: EventLogEngine;
+  beforeEach(() => {
+    log = createEventLogEngine({ driver: 'memory' });
+  });
+  afterEach(() => log.close());
+
+  const written = async () =>
+    (
+      await log.subscription.replay(
+        `${(await log.subscription.head()).split(':')[0]}:0-0`,
+        { limit: 10 },
+      )
+    ).events;
+
+  describe('when an event is larger than an event may be', () => {
+    const big = { type: 'report', data: { text: 'x'.repeat(5_000_000) } };
+
+    it('refuses it in publish(), naming the size and the limit', async () => {
+      await expect(log.publisher.publish(big)).rejects.toMatchObject({
+        name: 'InvalidEventError',
+        field: 'data',
+        message: expect.stringMatching(
+          /^data is 50000\d\d bytes as JSON .*at most 1048576 bytes/,
+        ),
+      });
+    });
+
+    it('counts bytes, not characters', async () => {
+      const ok = { type: 'report', data: 'é'.repeat(500_000) };
+      const over = { type: 'report', data: 'é'.repeat(600_000) };
+      await expect(log.publisher.publish(ok)).resolves.toBeDefined();
+      await expect(log.publisher.publish(over)).rejects.toThrow(
+        /1200010 bytes/,
+      );
+    });
+
+    it('refuses the whole batch in publishMany(), naming the culprit, and writes none of it', async () => {
+      await expect(
+        log.publisher.publishMany([{ type: 'report', data: 1 }, big]),
+      ).rejects.toMatchObject({ field: '[1].data' });
+      expect(await written()).toEqual([]);
+    });
+  });
+
+  describe('when an event has a reserved type', () => {
+    it.each([...RESERVED_EVENT_TYPES])(
+      'refuses %s in publish()',
+      async (type) => {
+        await expect(
+          log.publisher.publish({ type, data: {} }),
+        ).rejects.toMatchObject({
+          name: 'InvalidEventError',
+          field: 'type',
+          message: expect.stringContaining(`"${type}" is reserved`),
+        });
+      },
+    );
+
+    it('refuses the whole batch in publishMany(), naming the culprit, and writes none of it', async () => {
+      await expect(
+        log.publisher.publishMany([
+          { type: 'agent_activity', data: 1 },
+          { type: 'process_message', data: {} },
+        ]),
+      ).rejects.toMatchObject({ field: '[1].type' });
+      expect(await written()).toEqual([]);
+    });
+
+    it('lets the module itself publish it', async () => {
+      await log.internalPublisher.publish({
+        type: 'process_message',
+        data: { seq: 1 },
+      });
+      expect((await written()).map((e) => e.type)).toEqual(['process_message']);
+    });
+  });
+});
+
+describe('EventLogPublisher, when the store cannot be reached', () => {
+  it('quotes the store error inside its own sentence without a double period', async () => {
+    const store = {
+      append: () =>
+        Promise.reject(
+          new Error(
+            'Redis was not reachable within 800 ms for appending (connection reconnecting).',
+          ),
+        ),
+    };
+    const publisher = new EventLogPublisher(
+      store as never,
+      resolveEventLogSettings(),
+    );
+    const error = await publisher
+      .publish({ type: 'a', data: 1 })
+      .catch((e: Error) => e);
+    expect(error).toBeInstanceOf(EventLogUnavailableError);
+    expect((error as Error).message).toContain(
+      '(connection reconnecting). They may or may not have been written',
+    );
+    expect((error as Error).message).not.toContain('..');
   });
 });

@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   InvalidEventError,
+  MAX_EVENT_BYTES,
   NewEvent,
+  rejectReservedType,
   validateNewEvent,
-  validateNewEvents,
 } from '../domain/event';
 import { EventId, formatEventId } from '../domain/event-id';
 import { EventPublisher, PublishOptions } from '../domain/event-publisher.port';
 import {
+  errorText,
   EventLogUnavailableError,
   IdempotencyKeyReusedError,
 } from '../domain/errors';
@@ -89,6 +91,22 @@ function keyOf(options: PublishOptions | undefined): string | undefined {
   );
 }
 
+/** UTF-8 bytes of an encoded entry's content, counted only when it could be over the limit. */
+function checkEntrySize(entry: readonly string[], field: string): void {
+  let chars = 0;
+  for (let i = 1; i < CONTENT_FIELDS; i += 2) chars += entry[i].length;
+  // A UTF-16 unit is at most 3 UTF-8 bytes.
+  if (chars * 3 <= MAX_EVENT_BYTES) return;
+  let bytes = 0;
+  for (let i = 1; i < CONTENT_FIELDS; i += 2)
+    bytes += Buffer.byteLength(entry[i], 'utf8');
+  if (bytes > MAX_EVENT_BYTES)
+    throw new InvalidEventError(
+      `${field} is ${bytes} bytes as JSON (with its type and scopes); an event may hold at most ${MAX_EVENT_BYTES} bytes (1 MiB). Store large content elsewhere and publish a reference to it.`,
+      field,
+    );
+}
+
 interface QueuedPublish {
   readonly group: AppendGroup;
   resolve(id: EventId): void;
@@ -109,7 +127,23 @@ export class EventLogPublisher implements EventPublisher {
     private readonly store: EventLogStore,
     private readonly settings: EventLogSettings,
     private readonly observer: EventLogObserver = {},
+    /**
+     * Whether reserved types may be published: only by the publisher the
+     * module's own services inject (`INTERNAL_EVENT_PUBLISHER`).
+     */
+    private readonly reservedTypes: 'refused' | 'allowed' = 'refused',
   ) {}
+
+  /** Validates and encodes one event; `path` names it in a batch. */
+  private encode(event: unknown, ts: number, path: string): string[] {
+    const valid = validateNewEvent(event, path);
+    const at = (field: string) => (path ? `${path}.${field}` : field);
+    if (this.reservedTypes === 'refused')
+      rejectReservedType(valid.type, at('type'));
+    const entry = encodeEntry(valid, ts);
+    checkEntrySize(entry, at('data'));
+    return entry;
+  }
 
   /**
    * Single publishes issued in the same tick share one atomic append, so many
@@ -119,7 +153,7 @@ export class EventLogPublisher implements EventPublisher {
   publish(event: NewEvent, options?: PublishOptions): Promise<EventId> {
     let group: AppendGroup;
     try {
-      const entry = encodeEntry(validateNewEvent(event), this.settings.now());
+      const entry = this.encode(event, this.settings.now(), '');
       const key = keyOf(options);
       group =
         key === undefined
@@ -169,11 +203,13 @@ export class EventLogPublisher implements EventPublisher {
         'events',
       );
     }
-    const valid = validateNewEvents(events);
-    const key = keyOf(options);
-    if (valid.length === 0) return [];
+    if (!Array.isArray(events))
+      throw new InvalidEventError('events must be an array.', 'events');
     const ts = this.settings.now();
-    const entries = valid.map((event) => encodeEntry(event, ts));
+    // Every event is checked before anything is written: a batch is all or nothing.
+    const entries = events.map((event, i) => this.encode(event, ts, `[${i}]`));
+    const key = keyOf(options);
+    if (entries.length === 0) return [];
     const group: AppendGroup =
       key === undefined
         ? { entries }
@@ -182,8 +218,8 @@ export class EventLogPublisher implements EventPublisher {
     try {
       [outcome] = await this.append([group]);
     } catch (error) {
-      this.observer.publishFailed?.(valid.length, error);
-      throw unavailable(valid.length, error);
+      this.observer.publishFailed?.(entries.length, error);
+      throw unavailable(entries.length, error);
     }
     if (outcome.status === 'conflict')
       throw new IdempotencyKeyReusedError(key!);
@@ -222,7 +258,7 @@ function unavailable(count: number, error: unknown): EventLogUnavailableError {
   // The store's own (e.g. EventLogNotReplicatedError) already says what happened.
   if (error instanceof EventLogUnavailableError) return error;
   return new EventLogUnavailableError(
-    `Could not write ${count} event(s) to the event log: ${(error as Error)?.message ?? error}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
+    `Could not write ${count} event(s) to the event log: ${errorText(error)}. They may or may not have been written; a retry with the same idempotency key settles which without writing twice.`,
     { cause: error },
   );
 }

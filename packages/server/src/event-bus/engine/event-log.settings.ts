@@ -10,6 +10,12 @@ export interface EventLogSettings {
   readonly maxAgeMs: number;
   /** Names this node's consumer group; a restarted node with the same id resumes where it stopped. */
   readonly instanceId: string;
+  /**
+   * Whether the node's consumer group outlives a graceful shutdown: true for
+   * a configured (stable) instance id, false for the default one, which
+   * names a single process that no later process resumes as.
+   */
+  readonly keepNodeGroup: boolean;
   /** Entries the node reader takes per read. */
   readonly readBatchSize: number;
   /**
@@ -28,18 +34,20 @@ export interface EventLogSettings {
   readonly now: () => number;
 }
 
-export const DEFAULT_EVENT_LOG_SETTINGS: Omit<EventLogSettings, 'instanceId'> =
-  {
-    prefix: 'streamgate',
-    maxLen: 10_000,
-    maxAgeMs: 3_600_000,
-    readBatchSize: 500,
-    blockMs: 1_000,
-    idempotencyWindowMs: 600_000,
-    staleGroupMs: 3_600_000,
-    startupTimeoutMs: 60_000,
-    now: Date.now,
-  };
+export const DEFAULT_EVENT_LOG_SETTINGS: Omit<
+  EventLogSettings,
+  'instanceId' | 'keepNodeGroup'
+> = {
+  prefix: 'streamgate',
+  maxLen: 10_000,
+  maxAgeMs: 3_600_000,
+  readBatchSize: 500,
+  blockMs: 1_000,
+  idempotencyWindowMs: 600_000,
+  staleGroupMs: 3_600_000,
+  startupTimeoutMs: 60_000,
+  now: Date.now,
+};
 
 export function defaultInstanceId(): string {
   return `${hostname()}-${process.pid}`;
@@ -54,6 +62,7 @@ export function resolveEventLogSettings(
   return {
     ...DEFAULT_EVENT_LOG_SETTINGS,
     instanceId: defaultInstanceId(),
+    keepNodeGroup: partial.instanceId !== undefined,
     staleGroupMs: partial.maxAgeMs ?? DEFAULT_EVENT_LOG_SETTINGS.staleGroupMs,
     ...defined,
   };

@@ -1,6 +1,11 @@
 import { isControlEvent } from '../domain/control-event';
 import { Logger } from '@nestjs/common';
-import { StoredEvent } from '../domain/event';
+import {
+  EVENT_TYPE_PATTERN,
+  EventMap,
+  StoredEvent,
+  StoredEventOf,
+} from '../domain/event';
 import {
   compareStreamIds,
   EventId,
@@ -9,7 +14,11 @@ import {
   parseEventId,
   previousStreamId,
 } from '../domain/event-id';
-import { CursorNotCoveredError, InvalidCursorError } from '../domain/errors';
+import {
+  CursorNotCoveredError,
+  errorText,
+  InvalidCursorError,
+} from '../domain/errors';
 import {
   ConsumeOptions,
   Consumer,
@@ -22,7 +31,7 @@ import {
   ReplayOptions,
   ReplayPage,
 } from '../domain/event-subscription.port';
-import { EventLogSettings } from './event-log.settings';
+import { EventLogSettings, nodeGroupName } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { CompetingConsumer } from './competing-consumer';
 import { NodeReader } from './node-reader';
@@ -30,10 +39,28 @@ import { newEpochCandidate } from './event-log.publisher';
 import { decodeEntry } from './stream-entry.codec';
 import { RawEntry, EventLogStore } from './event-log-store.port';
 
+function checkConsumeTypes(types: unknown): ReadonlySet<string> | null {
+  if (types === undefined) return null;
+  if (
+    !Array.isArray(types) ||
+    types.length === 0 ||
+    types.some(
+      (type) => typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type),
+    )
+  ) {
+    throw new TypeError(
+      `consume() option "types" must be a non-empty array of event types matching ${EVENT_TYPE_PATTERN} (got ${JSON.stringify(types)}); leave it out to receive every type.`,
+    );
+  }
+  return new Set(types as string[]);
+}
+
 export class EventLogSubscription implements EventSubscription, LiveSource {
   private readonly logger = new Logger(EventLogSubscription.name);
   private readonly readers = new Set<NodeReader>();
   private readonly consumers = new Set<CompetingConsumer>();
+  /** Whether this node's group may exist: a live reader was started and the group not removed since. */
+  private nodeGroupInUse = false;
 
   constructor(
     private readonly store: EventLogStore,
@@ -73,7 +100,13 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       streamId === info.epochStart ||
       info.entries.some((entry) => entry.id === streamId);
     if (!held)
-      return { covered: false, reason: 'invalid_cursor', epoch, lost: true };
+      return {
+        covered: false,
+        reason: 'invalid_cursor',
+        epoch,
+        lost: true,
+        logTip: info.lastId,
+      };
     return { covered: true };
   }
 
@@ -124,6 +157,7 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
       (epoch, entries) => this.decodeAll(epoch, entries, true),
     );
     this.readers.add(reader);
+    this.nodeGroupInUse = true;
     await reader.start();
     return {
       get position() {
@@ -139,17 +173,22 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     };
   }
 
-  async consume(
+  async consume<K extends string = string>(
     group: string,
-    handler: (event: StoredEvent) => Promise<void>,
-    options: ConsumeOptions = {},
+    handler: (event: StoredEventOf<EventMap, K>) => Promise<void>,
+    options: ConsumeOptions<K> = {},
   ): Promise<Consumer> {
+    const types = checkConsumeTypes(options.types);
     const consumer = new CompetingConsumer(
       this.store,
       this.settings,
       group,
       // Control entries are notices between nodes, not work for consumers.
-      (event) => (isControlEvent(event) ? Promise.resolve() : handler(event)),
+      // Skipped entries resolve, so the group acknowledges them like handled ones.
+      (event) =>
+        isControlEvent(event) || (types !== null && !types.has(event.type))
+          ? Promise.resolve()
+          : handler(event as StoredEventOf<EventMap, K>),
       options,
       this.observer,
       (epoch, entry) => this.decodeAll(epoch, [entry], true)[0] ?? null,
@@ -205,6 +244,25 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     this.readers.clear();
     this.consumers.clear();
+    if (!this.settings.keepNodeGroup && this.nodeGroupInUse) {
+      this.nodeGroupInUse = false;
+      await this.removeNodeGroup();
+    }
+  }
+
+  /**
+   * A node with the default instance id leaves no group behind: no later
+   * process resumes as it, and clients resume from their own cursors.
+   */
+  private async removeNodeGroup(): Promise<void> {
+    const group = nodeGroupName(this.settings.instanceId);
+    try {
+      await this.store.destroyGroup(group);
+    } catch (error) {
+      this.logger.warn(
+        `Could not remove this node's consumer group "${group}" at shutdown: ${errorText(error)}. Another node removes it once it has been idle for ${this.settings.staleGroupMs} ms.`,
+      );
+    }
   }
 
   /** Only live readers report malformed entries: replays would repeat the report once per client. */

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { epochOf, EventId } from '../domain/event-id';
+import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
 import {
   CursorCheck,
   EventSubscription,
@@ -235,13 +235,25 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   /**
    * Whether this node must follow the log before it answers a cursor: the
    * log is in an epoch the node has not reached (the cursor's, or a newer
-   * one), or it lost the entry at the cursor (a rewind a node is about to
-   * notice).
+   * one), or it lost the entry at the cursor in a rewind this node is about
+   * to notice: the node has handed on entries past the log's tip. A node
+   * that stands within the log answers a cursor the log never held at once;
+   * should another node have handed that cursor on before a rewind, the
+   * client starts afresh now and is told again when that node renews the
+   * epoch, so nothing passes unnoticed.
    */
   private mustFollowLog(cursor: EventId, check: CursorCheck): boolean {
     const nodeEpoch = epochOf(this.position);
     if (check.covered) return epochOf(cursor) !== nodeEpoch;
-    if (check.lost) return true;
+    if (check.lost)
+      return (
+        check.epoch !== nodeEpoch ||
+        check.logTip === undefined ||
+        compareStreamIds(
+          this.position.slice(this.position.indexOf(':') + 1),
+          check.logTip,
+        ) > 0
+      );
     return check.reason === 'epoch_changed' && check.epoch !== nodeEpoch;
   }
 

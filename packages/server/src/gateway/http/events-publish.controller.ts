@@ -18,6 +18,8 @@ import {
 } from '../../event-bus/domain/idempotency-key';
 import {
   InvalidEventError,
+  rejectReservedType,
+  RESERVED_EVENT_TYPES,
   validateNewEvent,
   validateNewEvents,
 } from '../../event-bus/domain/event';
@@ -25,39 +27,21 @@ import { EventPublisher } from '../../event-bus/domain/event-publisher.port';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
-import { CONTROL_EVENT_TYPE } from '../../event-bus/hub/hub-control';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { PublishEventsDoc } from './events-publish.openapi';
 import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
-/**
- * Types only in-process services may publish: their readers (process streams,
- * every node's access checks) trust them, so a token with `events:publish`
- * must not be able to forge them.
- */
-export const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'process_message',
-  'process_status',
-  CONTROL_EVENT_TYPE,
-]);
+export { RESERVED_EVENT_TYPES };
 
 function rejectReserved(
   events: readonly { type: string }[],
   batch: boolean,
 ): void {
-  events.forEach((event, i) => {
-    if (RESERVED_EVENT_TYPES.has(event.type)) {
-      const field = batch ? `[${i}].type` : 'type';
-      throw new InvalidEventError(
-        event.type === CONTROL_EVENT_TYPE
-          ? `${field} "${event.type}" is reserved for streamgate's own notices between nodes.`
-          : `${field} "${event.type}" is reserved for the process message service; publish it through its API.`,
-        field,
-      );
-    }
-  });
+  events.forEach((event, i) =>
+    rejectReservedType(event.type, batch ? `[${i}].type` : 'type'),
+  );
 }
 
 /** `POST /events`: lets producers in other processes and languages publish. */

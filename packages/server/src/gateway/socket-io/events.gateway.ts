@@ -29,6 +29,7 @@ import {
 import proxyAddr from 'proxy-addr';
 import { Namespace, Socket } from 'socket.io';
 import { bearerToken } from '../../access/access';
+import type { Authorization } from '../../access/access';
 import { ACCESS_BACKEND } from '../../access/access-backend';
 import type { AccessBackend } from '../../access/access-backend';
 import { AccessControlService } from '../../access/access-control.service';
@@ -38,7 +39,10 @@ import {
   SessionLimitError,
 } from '../../access/access-sessions';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
+import type {
+  HandshakeRateLimit,
+  ResolvedEventsGatewayOptions,
+} from '../events-gateway.options';
 import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../events-gateway.tokens';
 import { installBatchEncoder } from './batch.encoder';
 import {
@@ -81,6 +85,8 @@ export class EventsGateway
   private readonly logger = new Logger(EventsGateway.name);
   private shuttingDown = false;
   private throttleFailureLogged = false;
+  /** Addresses past the refused-handshake limit, and until when (ms); oldest first. */
+  private readonly blockedAddresses = new Map<string, number>();
   private readonly trustProxy: TrustFunction | null;
   /** Batches go out pre-encoded (see `BatchEncoder`). */
   private preEncoded = false;
@@ -180,7 +186,7 @@ export class EventsGateway
   private async admit(socket: Socket): Promise<void> {
     // Stopping is not a refusal: the client should try again (another node) with the same token.
     if (this.shuttingDown) throw new HandshakeRefusal(UNAVAILABLE);
-    await this.throttle(socket);
+    this.throttle(socket);
     const started = Date.now();
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token =
@@ -188,6 +194,7 @@ export class EventsGateway
         ? auth.token
         : bearerToken(socket.handshake.headers.authorization);
     const granted = await this.access.authorize(token);
+    await this.throttleChecked(socket, granted);
     if (!granted.granted)
       throw new HandshakeRefusal(
         granted.reason === 'unavailable' ? UNAVAILABLE : UNAUTHORIZED,
@@ -228,14 +235,56 @@ export class EventsGateway
     }
   }
 
-  /** Counts the handshake against its address in the shared throttler storage. */
-  private async throttle(socket: Socket): Promise<void> {
+  /**
+   * Refuses, before its token is checked, a handshake from an address that
+   * sent too many refused tokens: unauthenticated floods stop before the
+   * authenticator. Valid handshakes are counted per user and address once
+   * checked (`throttleChecked`), so that many users behind one address (an
+   * office's NAT reconnecting after a node restart) each have their own.
+   */
+  private throttle(socket: Socket): void {
+    if (!this.options.handshakeRateLimit) return;
+    const address = clientAddress(socket, this.trustProxy);
+    const until = this.blockedAddresses.get(address);
+    if (until === undefined) return;
+    if (until > Date.now()) throw new HandshakeRefusal(TOO_MANY_REQUESTS);
+    this.blockedAddresses.delete(address);
+  }
+
+  /** Counts a checked handshake: a refused token against its address, a valid one against its user there. */
+  private async throttleChecked(
+    socket: Socket,
+    granted: Authorization,
+  ): Promise<void> {
     const rate = this.options.handshakeRateLimit;
     if (!rate) return;
+    const address = clientAddress(socket, this.trustProxy);
+    if (!granted.granted) {
+      // An outage refuses nobody's token, so it counts against no address.
+      if (granted.reason === 'unavailable') return;
+      if (await this.countHandshake(`refused:${address}`, rate)) {
+        if (this.blockedAddresses.size >= MAX_BLOCKED_ADDRESSES)
+          this.blockedAddresses.delete(
+            this.blockedAddresses.keys().next().value!,
+          );
+        this.blockedAddresses.set(address, Date.now() + rate.windowMs);
+      }
+      return;
+    }
+    const user = granted.principal.userId;
+    if (await this.countHandshake(`user:${user}@${address}`, rate))
+      throw new HandshakeRefusal(TOO_MANY_REQUESTS);
+  }
+
+  /** Counts one handshake under `key` in the shared throttler storage; true when past the limit. */
+  private async countHandshake(
+    key: string,
+    rate: HandshakeRateLimit,
+  ): Promise<boolean> {
     let blocked: boolean;
     try {
       const record = await this.backend.throttler.increment(
-        clientAddress(socket, this.trustProxy),
+        key,
         rate.windowMs,
         rate.limit,
         rate.windowMs,
@@ -243,17 +292,17 @@ export class EventsGateway
       );
       blocked = record.isBlocked;
     } catch (error) {
-      // Fails open: the token checks right after still fail closed.
+      // Fails open: the token checks still fail closed.
       if (!this.throttleFailureLogged) {
         this.throttleFailureLogged = true;
         this.logger.warn(
           `The handshake rate limit could not be checked, so handshakes pass unthrottled until it can: ${(error as Error)?.message ?? error}`,
         );
       }
-      return;
+      return false;
     }
     this.throttleFailureLogged = false;
-    if (blocked) throw new HandshakeRefusal(TOO_MANY_REQUESTS);
+    return blocked;
   }
 
   async handleConnection(socket: Socket): Promise<void> {
@@ -387,6 +436,9 @@ export function gatewayFor(
   }
   return gateway;
 }
+
+/** Addresses remembered as blocked; past this the oldest is forgotten, and its next refused token blocks it again. */
+const MAX_BLOCKED_ADDRESSES = 10_000;
 
 type TrustFunction = (address: string, hop: number) => boolean;
 
