@@ -202,6 +202,7 @@ import { parseArgs } from 'node:util';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { setupStreamgate } from '@streamgate/server';
 import { AppModule } from './app.module';
 
 const { values } = parseArgs({
@@ -223,8 +224,8 @@ async function main(): Promise<void> {
     values.platform === 'fastify'
       ? await NestFactory.create(module, new FastifyAdapter(), { logger })
       : await NestFactory.create(module, { logger });
-  // guide: the host's setup steps, if the guide keeps any (none today)
-  app.enableShutdownHooks();
+  // guide: the one setup call (Socket.IO adapter on the bus's Redis, shutdown hooks)
+  setupStreamgate(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   console.log(\`host app listening on port \${port}\`);
