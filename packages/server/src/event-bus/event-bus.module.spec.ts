@@ -4,8 +4,9 @@ import { EventPublisher } from './domain/event-publisher.port';
 import { EventSubscription } from './domain/event-subscription.port';
 import { EventBusModule } from './event-bus.module';
 import { EventBusModuleOptions } from './event-bus.options';
-import { EVENT_LOG } from './event-bus.tokens';
+import { EVENT_LOG, INTERNAL_EVENT_PUBLISHER } from './event-bus.tokens';
 import { EventLog } from './event-log.factory';
+import { RecordingEventPublisher } from '../testing/recording.event-publisher';
 
 @Injectable()
 class OptionsFactory {
@@ -99,5 +100,35 @@ describe('EventBusModule', () => {
         await expect(compile).rejects.toThrow(message);
       },
     );
+  });
+});
+
+describe('EventBusModule internal publisher', () => {
+  describe('when a test overrides EventPublisher', () => {
+    it("hands the module's own services the override too", async () => {
+      const recording = new RecordingEventPublisher();
+      const moduleRef = await Test.createTestingModule({
+        imports: [EventBusModule.forRoot({})],
+      })
+        .overrideProvider(EventPublisher)
+        .useValue(recording)
+        .compile();
+      expect(moduleRef.get(INTERNAL_EVENT_PUBLISHER)).toBe(recording);
+      await moduleRef.close();
+    });
+  });
+
+  describe('when EventPublisher is the log', () => {
+    it('hands them the publisher that may write reserved types', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [EventBusModule.forRoot({})],
+      }).compile();
+      const internal = moduleRef.get<EventPublisher>(INTERNAL_EVENT_PUBLISHER);
+      expect(internal).not.toBe(moduleRef.get(EventPublisher));
+      await expect(
+        internal.publish({ type: 'process_message', data: {} }),
+      ).resolves.toEqual(expect.any(String));
+      await moduleRef.close();
+    });
   });
 });

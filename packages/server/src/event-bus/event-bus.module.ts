@@ -64,8 +64,11 @@ export class EventLogLifecycle
     },
     {
       provide: INTERNAL_EVENT_PUBLISHER,
-      inject: [EVENT_LOG],
-      useFactory: (log: EventLogEngine) => log.internalPublisher,
+      inject: [EVENT_LOG, EventPublisher],
+      // A test that overrides `EventPublisher` (a `RecordingEventPublisher`)
+      // sees the module's own announcements there too.
+      useFactory: (log: EventLogEngine, publisher: EventPublisher) =>
+        publisher === log.publisher ? log.internalPublisher : publisher,
     },
     {
       provide: EventSubscription,

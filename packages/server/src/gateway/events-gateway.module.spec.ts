@@ -4,6 +4,7 @@ import { AccessControlService } from '../access/access-control.service';
 import { AccessSessions } from '../access/access-sessions';
 import { EventPublisher } from '../event-bus/domain/event-publisher.port';
 import { EventBusModule } from '../event-bus/event-bus.module';
+import { INTERNAL_EVENT_PUBLISHER } from '../event-bus/event-bus.tokens';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
 import { ProcessesModule } from '../processes/processes.module';
 import { ProcessMessagesService } from '../processes/process-messages.service';
@@ -63,7 +64,7 @@ describe('EventsGatewayModule', () => {
         const control = moduleRef.get(AccessControlService) as unknown as {
           publisher: EventPublisher;
         };
-        expect(control.publisher).toBe(moduleRef.get(EventPublisher));
+        expect(control.publisher).toBe(moduleRef.get(INTERNAL_EVENT_PUBLISHER));
         await moduleRef.close();
       },
     );
