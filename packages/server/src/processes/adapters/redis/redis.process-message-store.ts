@@ -242,24 +242,25 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     const extra: (string | number)[] = [];
     for (const [field, value] of Object.entries(optional))
       extra.push(field, value);
-    await this.markOutbox(processId);
-    const reply = await this.call(
-      () =>
-        this.redis.streamgateAppendMessage(
-          this.messagesKey(processId),
-          this.statusKey(processId),
-          this.idempotencyKey(processId),
-          this.outboxKey(processId),
-          key ?? '',
-          key === undefined
-            ? ''
-            : processMessageFingerprint(message, payloadJson),
-          type,
-          payloadJson,
-          ...extra,
-        ),
-      // Only a keyed append can run twice without storing the message twice.
-      key !== undefined,
+    const reply = await this.markedThen(processId, () =>
+      this.call(
+        () =>
+          this.redis.streamgateAppendMessage(
+            this.messagesKey(processId),
+            this.statusKey(processId),
+            this.idempotencyKey(processId),
+            this.outboxKey(processId),
+            key ?? '',
+            key === undefined
+              ? ''
+              : processMessageFingerprint(message, payloadJson),
+            type,
+            payloadJson,
+            ...extra,
+          ),
+        // Only a keyed append can run twice without storing the message twice.
+        key !== undefined,
+      ),
     );
     if (reply[0] === 0)
       throw new ProcessAlreadyEndedError(processId, reply[1] as ProcessStatus);
@@ -322,19 +323,20 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     processId: string,
     status: ProcessStatus,
   ): Promise<{ previous: ProcessStatus | null; status: ProcessStatus }> {
-    await this.markOutbox(processId);
     // Run twice, it would report the status as unchanged: not sent again.
-    const [previous, applied] = await this.call(
-      () =>
-        this.redis.streamgateSetStatus(
-          this.messagesKey(processId),
-          this.statusKey(processId),
-          this.idempotencyKey(processId),
-          this.outboxKey(processId),
-          status,
-          this.retainAfterEndMs,
-        ),
-      false,
+    const [previous, applied] = await this.markedThen(processId, () =>
+      this.call(
+        () =>
+          this.redis.streamgateSetStatus(
+            this.messagesKey(processId),
+            this.statusKey(processId),
+            this.idempotencyKey(processId),
+            this.outboxKey(processId),
+            status,
+            this.retainAfterEndMs,
+          ),
+        false,
+      ),
     );
     const before =
       previous === '' ? null : this.checkStored(previous, processId);
@@ -448,7 +450,30 @@ export class RedisProcessMessageStore implements ProcessMessageStore {
     return `{${this.prefix}:procs}:outbox`;
   }
 
-  /** Written before the change, so that no outbox entry is ever written unindexed. */
+  /**
+   * Marks the process in the outbox index, then runs `change`, so that no
+   * outbox entry is ever written unindexed. On one connection both are
+   * written at once and Redis runs them in that order, which saves a round
+   * trip; on Redis Cluster the index lives in another slot, so the change
+   * waits for the mark. A mark that fails fails the change too: its entry
+   * may be unindexed, and the caller's retry marks it again.
+   */
+  private async markedThen<T>(
+    processId: string,
+    change: () => Promise<T>,
+  ): Promise<T> {
+    if (this.redis.isCluster) {
+      await this.markOutbox(processId);
+      return change();
+    }
+    const marked = this.markOutbox(processId);
+    // Awaited below, after the change; an early rejection must not go unhandled meanwhile.
+    marked.catch(() => undefined);
+    const result = await change();
+    await marked;
+    return result;
+  }
+
   private async markOutbox(processId: string): Promise<void> {
     await this.call(() =>
       this.redis.streamgateMarkOutbox(this.outboxIndexKey(), processId),
