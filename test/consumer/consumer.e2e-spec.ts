@@ -37,6 +37,11 @@ import {
 jest.setTimeout(120_000);
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+/** The server package's own README: its host guide is compiled too. */
+const SERVER_README = readFileSync(
+  join(REPO_ROOT, 'packages/server/README.md'),
+  'utf8',
+);
 const FIXTURES = join(__dirname, 'fixtures');
 
 /** What a NestJS app installs next to @streamgate/server: its required peers and an HTTP platform. */
@@ -100,7 +105,9 @@ function snippetFiles(project: string): Record<string, string> {
 }
 
 beforeAll(async () => {
-  ({ snippets } = readmeSnippets(README));
+  snippets = [README, SERVER_README].flatMap(
+    (readme) => readmeSnippets(readme).snippets,
+  );
   workDir = mkdtempSync(join(tmpdir(), 'streamgate-consumer-'));
   serverDir = join(workDir, 'server-app');
   clientDir = join(workDir, 'node-service');
@@ -255,14 +262,16 @@ describe('The package manifests and READMEs', () => {
 
 describe('The README', () => {
   it('marks every TypeScript snippet for compilation, into a known project', () => {
-    const { unmarked } = readmeSnippets(README);
-    expect(unmarked).toBe(0);
+    expect(readmeSnippets(README).unmarked).toBe(0);
+    expect(readmeSnippets(SERVER_README).unmarked).toBe(0);
     expect(snippets.map((s) => s.target).sort()).toEqual([
       'client/src/live-feed.ts',
       'server/src/app.module.ts',
       'server/src/billing.worker.ts',
       'server/src/bootstrap.ts',
       'server/src/build-notifier.spec.ts',
+      'server/src/guide.main.ts',
+      'server/src/guide.module.ts',
       'server/src/health.module.ts',
       'server/src/typed-events.ts',
     ]);
