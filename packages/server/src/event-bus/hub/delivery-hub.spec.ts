@@ -125,7 +125,9 @@ describe('DeliveryHub', () => {
 
   describe('replay', () => {
     it('sends a page larger than a batch as several batches, reading the next page while one waits for its acknowledgement', async () => {
+      // One batch out at a time, so that the batches can be counted as they go.
       await boot({
+        ackWindow: 1,
         replayPageSize: 300,
         replayBatchSize: 100,
         replayLimit: 5_000,
@@ -158,7 +160,7 @@ describe('DeliveryHub', () => {
     });
 
     it('sends live events that arrive during a long last page after it, with no gap or duplicate', async () => {
-      await boot({ replayPageSize: 500, replayBatchSize: 50 });
+      await boot({ ackWindow: 1, replayPageSize: 500, replayBatchSize: 50 });
       const ids = await publish(200);
       await until(() => hub.position === ids[ids.length - 1], 'the reader');
       const transport = new ManualTransport('s1');
@@ -182,7 +184,7 @@ describe('DeliveryHub', () => {
     });
 
     it('drops what a narrowed scope may no longer see from the rest of a page', async () => {
-      await boot({ replayPageSize: 500, replayBatchSize: 10 });
+      await boot({ ackWindow: 1, replayPageSize: 500, replayBatchSize: 10 });
       const ids = await log.publisher.publishMany(
         Array.from({ length: 60 }, (_, i) => ({
           type: 'thing',
@@ -210,7 +212,12 @@ describe('DeliveryHub', () => {
 
   describe('replay batch size', () => {
     it('sends replayed events in batches of up to replayBatchSize, one at a time, and live events in batches of up to maxBatch', async () => {
-      await boot({ maxBatch: 10, replayBatchSize: 100, replayPageSize: 250 });
+      await boot({
+        ackWindow: 1,
+        maxBatch: 10,
+        replayBatchSize: 100,
+        replayPageSize: 250,
+      });
       const ids = await publish(501);
       await until(() => hub.position === ids[ids.length - 1], 'the reader');
       const transport = new ManualTransport('s1');

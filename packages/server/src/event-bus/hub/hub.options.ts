@@ -14,8 +14,10 @@ export interface HubOptions {
    * acknowledge only every `max(1, floor(ackWindow / 2))`th batch. On a
    * timeout, delivery resumes from the oldest unacknowledged batch, with the
    * same ids. A connection holds at most this many batches for resending,
-   * beside its queue.
-   * @default 1
+   * beside its queue. Measured on the fan-out benchmark (100 clients), 8
+   * delivered about 1.5 times as much as 1 (the median of seven runs side by
+   * side) with a lower p99 latency.
+   * @default 8
    */
   ackWindow?: number;
   /**
@@ -70,7 +72,7 @@ export type ResolvedHubOptions = Required<HubOptions>;
 
 export const DEFAULT_HUB_OPTIONS: ResolvedHubOptions = {
   ackTimeoutMs: 10_000,
-  ackWindow: 1,
+  ackWindow: 8,
   maxFailures: 3,
   replayLimit: 10_000,
   replayScanLimit: 20_000,
