@@ -334,6 +334,41 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'a window of batches sent again from the oldest unacknowledged one',
+    expect: [],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1], null),
+              batch([4]),
+              batch([5, 8]),
+              // The first timed out: all three again, though the later two were acknowledged as the resend went out.
+              batch([1]),
+              batch([4]),
+              batch([5, 8]),
+              batch([9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
+    name: 'a window sent again from a batch that was acknowledged in time',
+    expect: ['duplicate'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      c.connections[0].items.push(batch([5, 8]), batch([9, 12]));
+      record.clients.push(c);
+    },
+  },
+  {
     name: 'a missing event',
     expect: ['gap'],
     build: (r) => void r.clients.push(simple(['agent:a'], [1, 4, 8, 9, 12])),

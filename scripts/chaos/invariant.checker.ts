@@ -726,23 +726,45 @@ class LineageWalk {
     this.held = new Set(c.scopes);
     let narrowing: Narrowing | null = null;
     let ready = false;
-    let previous: { ids: string[]; t: number; ackAt: number | null } | null =
-      null;
+    // Up to a window of batches may be out unacknowledged; a timeout sends
+    // them all again, oldest first. So a resend run starts with a recent
+    // batch that was not acknowledged (or only after the timeout), and goes
+    // on with the batches sent after it, in order, whose acknowledgements
+    // may have crossed the resend.
+    const sent: { ids: string[]; t: number; ackAt: number | null }[] = [];
+    let resumeAt: number | null = null;
     const ackTimeout = checker.limits.ackTimeoutMs;
     for (const item of c.items) {
       switch (item.k) {
         case 'batch': {
+          let resent = false;
           if (
-            previous &&
-            sameIds(previous.ids, item.ids) &&
-            (previous.ackAt === null ||
-              previous.ackAt - previous.t >= ackTimeout - 1_000)
+            resumeAt !== null &&
+            resumeAt < sent.length &&
+            sameIds(sent[resumeAt].ids, item.ids)
           ) {
+            resent = true;
+            resumeAt++;
+          } else {
+            const at = sent.findIndex(
+              (earlier) =>
+                sameIds(earlier.ids, item.ids) &&
+                (earlier.ackAt === null ||
+                  earlier.ackAt - earlier.t >= ackTimeout - 1_000),
+            );
+            resent = at >= 0;
+            resumeAt = resent ? at + 1 : null;
+          }
+          if (resent) {
             counts.resends++;
-            previous = item;
             continue;
           }
-          previous = item;
+          sent.push(item);
+          if (sent.length > RECENT_BATCHES) {
+            sent.shift();
+            if (resumeAt !== null)
+              resumeAt = resumeAt > 0 ? resumeAt - 1 : null;
+          }
           if (!ready && c.cursor === null)
             checker.violate(
               'protocol',
@@ -1034,6 +1056,9 @@ function lastLines(output: string): string {
     .slice(-6)
     .join(' | ');
 }
+
+/** Batches of one connection kept to recognise a resend: more than any window of batches in flight. */
+const RECENT_BATCHES = 256;
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);

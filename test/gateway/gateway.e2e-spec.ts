@@ -104,7 +104,7 @@ describe('Socket.IO gateway', () => {
         lastEventId: cursor,
       });
       expect(again.readies).toEqual([
-        { recovered: true, replayed: 2, lastEventId: ids[3] },
+        { recovered: true, replayed: 2, lastEventId: ids[3], ackEvery: 4 },
       ]);
       expect(again.ids()).toEqual([ids[0], ids[3]]);
     });
@@ -168,7 +168,12 @@ describe('Socket.IO gateway', () => {
         'replay and the live event',
       );
       expect(second.readies).toEqual([
-        { recovered: true, replayed: 1200, lastEventId: expect.any(String) },
+        {
+          recovered: true,
+          replayed: 1200,
+          lastEventId: expect.any(String),
+          ackEvery: 4,
+        },
       ]);
       expect(second.ids()).toEqual([...missed, live]);
     });
@@ -188,7 +193,13 @@ describe('Socket.IO gateway', () => {
       await waitFor(() => hub.position === head, 'the node reader at the head');
       const second = await connect(token, { lastEventId: first.lastId });
       expect(second.readies).toEqual([
-        { recovered: false, reason: 'trimmed', replayed: 0, lastEventId: head },
+        {
+          recovered: false,
+          reason: 'trimmed',
+          replayed: 0,
+          lastEventId: head,
+          ackEvery: 4,
+        },
       ]);
     });
 
@@ -208,6 +219,7 @@ describe('Socket.IO gateway', () => {
           reason: 'limit_exceeded',
           replayed: 0,
           lastEventId: ids[7],
+          ackEvery: 4,
         },
       ]);
       const live = await publisher.publish({ type: 'x', data: 'live' });
@@ -229,6 +241,7 @@ describe('Socket.IO gateway', () => {
           reason: 'epoch_changed',
           replayed: 0,
           lastEventId: expect.any(String),
+          ackEvery: 4,
         },
       ]);
     });
@@ -246,6 +259,7 @@ describe('Socket.IO gateway', () => {
             reason: 'invalid_cursor',
             replayed: 0,
             lastEventId: expect.any(String),
+            ackEvery: 4,
           },
         ]);
         const id = await publisher.publish({ type: 'x', data: 1 });
@@ -275,7 +289,13 @@ describe('Socket.IO gateway', () => {
       await delay(50);
       const client = await connect(node.token('bob', ['*']));
       expect(client.readies).toEqual([
-        { recovered: false, reason: 'no_cursor', replayed: 0, lastEventId: id },
+        {
+          recovered: false,
+          reason: 'no_cursor',
+          replayed: 0,
+          lastEventId: id,
+          ackEvery: 4,
+        },
       ]);
     });
   });
@@ -311,7 +331,8 @@ describe('Socket.IO gateway', () => {
   describe('when a client is slow', () => {
     it('keeps the queue bounded by catching up from the log, and the client ends with every event once', async () => {
       await boot({ EVENT_QUEUE_LIMIT: '20' });
-      const slow = await connect(node.token('slow', ['*']), { ack: 30 });
+      // Slow against a window of 8 batches in flight: about one acknowledgement every 40 ms.
+      const slow = await connect(node.token('slow', ['*']), { ack: 300 });
       const hub = node.app.get(DeliveryHub);
       const ids: string[] = [];
       for (let i = 0; i < 30; i++) {

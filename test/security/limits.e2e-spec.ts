@@ -120,6 +120,7 @@ describe('limits', () => {
           reason: 'limit_exceeded',
           replayed: 0,
           lastEventId: last,
+          ackEvery: 4,
         },
       ]);
       expect(hub.stats.replayEntriesRead - before).toBeLessThanOrEqual(1000);

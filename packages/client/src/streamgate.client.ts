@@ -1,4 +1,5 @@
 import { io, Socket } from 'socket.io-client';
+import { Ack, AckBatcher } from './ack.batcher';
 import { backoffDelay, shutdownReconnectDelay } from './backoff.policy';
 import {
   StreamgateClientError,
@@ -38,8 +39,6 @@ import {
   parseReadyInfo,
   parseResyncInfo,
 } from './wire.validation';
-
-type Ack = (lastEventId: string) => void;
 
 const REFRESH_ACK_TIMEOUT_MS = 10_000;
 
@@ -337,6 +336,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
 
   private listen(socket: Socket, run: number, token: string): void {
     const current = () => this.socket === socket && this.run === run;
+    const acks = new AckBatcher();
     socket.on('connect', () => {
       if (!current()) return;
       this.refusals = 0;
@@ -359,6 +359,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       this.scheduleReconnect(run, false);
     });
     socket.on('disconnect', (reason: string) => {
+      acks.dispose();
       if (!current() || reason === 'io client disconnect') return;
       const quick = this.shutdownAnnounced;
       this.dropSocket();
@@ -367,10 +368,10 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     socket.on(ServerEvent.events, (batch: unknown, ack: unknown) => {
       if (!current()) return;
       const reply = typeof ack === 'function' ? (ack as Ack) : null;
-      this.receiveBatch(batch, reply, current);
+      this.receiveBatch(batch, reply, current, acks);
     });
     socket.on(ServerEvent.ready, (raw: unknown) => {
-      if (current()) this.receiveReady(raw);
+      if (current()) this.receiveReady(raw, acks);
     });
     socket.on(ServerEvent.resyncRequired, (raw: unknown) => {
       if (current()) this.receiveResync(raw);
@@ -397,6 +398,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     batch: unknown,
     ack: Ack | null,
     current: () => boolean,
+    acks: AckBatcher,
   ): void {
     if (!Array.isArray(batch)) {
       this.report(
@@ -451,7 +453,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       }
       return;
     }
-    if (ack) ack(lastId);
+    if (ack) acks.handled(ack, lastId);
   }
 
   private deliver(envelope: Envelope): void {
@@ -469,7 +471,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     );
   }
 
-  private receiveReady(raw: unknown): void {
+  private receiveReady(raw: unknown, acks: AckBatcher): void {
     const parsed = parseReadyInfo(raw);
     if (!parsed.ok) {
       this.report(
@@ -478,6 +480,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       return;
     }
     const info = parsed.value;
+    acks.setEvery(info.ackEvery);
     const before = this.cursor.position;
     if (info.lastEventId === null) {
       // The server refused our cursor without naming a new one; kept, it would make every event of a new epoch look foreign.

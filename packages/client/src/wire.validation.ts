@@ -52,7 +52,7 @@ export function parseEnvelope(raw: unknown): Parsed<Envelope> {
 
 export function parseReadyInfo(raw: unknown): Parsed<ReadyInfo> {
   if (!isRecord(raw)) return fail(`expected an object (got ${describe(raw)}).`);
-  const { recovered, reason, replayed, lastEventId } = raw;
+  const { recovered, reason, replayed, lastEventId, ackEvery } = raw;
   if (typeof recovered !== 'boolean') {
     return fail(`"recovered" must be a boolean (got ${describe(recovered)}).`);
   }
@@ -78,6 +78,10 @@ export function parseReadyInfo(raw: unknown): Parsed<ReadyInfo> {
       ...(reason !== undefined && { reason }),
       replayed,
       lastEventId: cursor.value,
+      // Anything but a whole number of at least 1 is left out: every batch is then acknowledged.
+      ...(typeof ackEvery === 'number' &&
+        Number.isSafeInteger(ackEvery) &&
+        ackEvery >= 1 && { ackEvery }),
     },
   };
 }

@@ -95,6 +95,14 @@ export interface ReadyInfo {
    * it from servers that do.
    */
   readonly lastEventId: EventId | null;
+  /**
+   * How often the client must acknowledge: at least once every `ackEvery`
+   * batches, and without waiting for more when no further batch comes. An
+   * acknowledgement counts for every batch up to the id it names, so
+   * acknowledging only the newest of several batches is enough. Absent from
+   * older servers, which want every batch acknowledged (as does `1`).
+   */
+  readonly ackEvery?: number;
 }
 
 /** Continuity was lost mid-connection; the app should refetch its state. */

@@ -26,8 +26,13 @@ import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
  */
 const EPOCH_WAIT_MS = 6_000;
 
-/** Batch and page sizes: anything but a positive whole number would stall delivery. */
-const SIZE_OPTIONS = ['maxBatch', 'replayBatchSize', 'replayPageSize'] as const;
+/** Batch, page and window sizes: anything but a positive whole number would stall delivery. */
+const SIZE_OPTIONS = [
+  'ackWindow',
+  'maxBatch',
+  'replayBatchSize',
+  'replayPageSize',
+] as const;
 
 /**
  * One per node: runs the node's single log reader and fans every batch out

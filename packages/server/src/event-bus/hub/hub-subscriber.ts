@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { compareLogIds, epochOf, EventId } from '../domain/event-id';
+import {
+  compareLogIds,
+  epochOf,
+  EventId,
+  parseEventId,
+} from '../domain/event-id';
 import { CursorNotCoveredError } from '../domain/errors';
 import {
   EventSubscription,
@@ -27,6 +32,17 @@ type Mode = 'replay' | 'catchup' | 'live' | 'closed';
  * is replaced before anything is added.
  */
 const NO_EVENTS = Object.freeze([]) as unknown as StoredEvent[];
+
+/** A batch sent and not yet acknowledged; `seq` numbers the batches of one connection. */
+interface Unacked {
+  readonly seq: number;
+  readonly batch: StoredEvent[];
+  readonly live: boolean;
+  readonly last: EventId;
+}
+
+/** The empty window, shared like `NO_EVENTS`. */
+const NOTHING_UNACKED = Object.freeze([]) as unknown as Unacked[];
 
 /** A page read that was started, with the entry limit it was asked for. */
 interface PageRead {
@@ -57,6 +73,14 @@ export interface SubscriberHost {
  * which it finds itself caught up. JavaScript runs that check and the switch
  * without interruption, so no live event can fall between them: no gap, no
  * duplicate, whatever the timing.
+ *
+ * Up to `ackWindow` batches are out at once, oldest first in `unacked`, and
+ * an acknowledgement counts for every batch up to the id it names, so the
+ * acknowledged batches are always a prefix of those sent. A timeout sends
+ * every unacknowledged batch again, oldest first, as it was: the client
+ * sees the same ids again, in order, and drops those it has. `ready` and
+ * `resync_required` wait until every batch before them is acknowledged, so
+ * nothing sent before them can be sent again after them.
  */
 export class HubSubscriber {
   private static readonly logger = new Logger('DeliveryHub');
@@ -83,6 +107,14 @@ export class HubSubscriber {
   offered = false;
   /** Page reads that failed in a row; the pump waits longer after each and tries again. */
   private readFailures = 0;
+  /** Batches sent and not yet acknowledged, oldest first (at most `ackWindow`). */
+  private unacked: Unacked[] = NOTHING_UNACKED;
+  /** Numbers the batches sent, so a late answer finds its batch without holding it. */
+  private sentSeq = 0;
+  /** Bumped when every unacknowledged batch is sent again: answers to older sends cannot fail it again. */
+  private round = 0;
+  /** The pump, waiting for the window to move (an acknowledgement, or the end). */
+  private windowWaiter: (() => void) | null = null;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
   /** The scopes this connection holds (a few, so an array). */
@@ -205,7 +237,9 @@ export class HubSubscriber {
     this.mode = 'closed';
     this.queue = NO_EVENTS;
     this.backlog = NO_EVENTS;
+    this.unacked = NOTHING_UNACKED;
     this.prefetched = null;
+    this.wakePump();
     this.host.detach(this);
   }
 
@@ -224,7 +258,10 @@ export class HubSubscriber {
         this.pumping = false;
         if (
           !this.closed &&
-          (this.queue.length > 0 || this.mode !== 'live' || this.pendingResync)
+          (this.queue.length > 0 ||
+            this.mode !== 'live' ||
+            this.pendingResync ||
+            this.pendingReady)
         )
           this.kick();
       });
@@ -232,14 +269,27 @@ export class HubSubscriber {
 
   private async pump(): Promise<void> {
     while (!this.closed) {
+      if (this.pendingReady) {
+        if (!(await this.allAcknowledged())) return;
+        const info = this.pendingReady;
+        this.pendingReady = null;
+        this.emitReady(info);
+        continue;
+      }
       if (this.pendingResync) {
+        if (!(await this.allAcknowledged())) return;
+        if (!this.pendingResync) continue;
         const { reason, position } = this.pendingResync;
         this.pendingResync = null;
         this.host.observer.resync?.(reason);
         this.transport.resync({ reason, lastEventId: position });
         continue;
       }
-      const { maxBatch, replayBatchSize } = this.host.options;
+      const { maxBatch, replayBatchSize, ackWindow } = this.host.options;
+      if (this.unacked.length >= ackWindow) {
+        await this.windowMoved();
+        continue;
+      }
       let batch: StoredEvent[];
       let live = false;
       if (this.backlog.length > 0) {
@@ -258,20 +308,13 @@ export class HubSubscriber {
         live = true;
       } else {
         const page = await this.readPage();
-        if (page === null) continue;
+        // The subscriber may have closed while the read's answer came back.
+        if (page === null || this.closed) continue;
         batch = page;
         if (batch.length > replayBatchSize)
           this.backlog = batch.splice(replayBatchSize);
       }
-      if (batch.length > 0) {
-        const delivered = await this.deliver(batch, live);
-        if (!delivered) return;
-      }
-      if (this.pendingReady) {
-        const info = this.pendingReady;
-        this.pendingReady = null;
-        this.emitReady(info);
-      }
+      if (batch.length > 0) this.post(batch, live);
     }
   }
 
@@ -464,46 +507,139 @@ export class HubSubscriber {
     this.horizon = position;
     this.handedUpTo = position;
     if (wasReplay) {
-      this.emitReady({
+      // Sent by the pump once the replayed batches out are acknowledged.
+      this.pendingReady = {
         recovered: false,
         reason,
         replayed: this.replayed,
         lastEventId: position,
-      });
+      };
     } else {
       this.pendingResync = { reason: reason as ResyncReason, position };
     }
   }
 
   private emitReady(info: ReadyInfo): void {
-    this.host.observer.ready?.(info);
-    this.transport.ready(info);
+    const ready: ReadyInfo = {
+      ...info,
+      ackEvery: ackEveryFor(this.host.options.ackWindow),
+    };
+    this.host.observer.ready?.(ready);
+    this.transport.ready(ready);
   }
 
-  /** Sends one batch until acknowledged; after `maxFailures` consecutive failures the subscriber is evicted. */
-  private async deliver(batch: StoredEvent[], live: boolean): Promise<boolean> {
-    for (;;) {
-      if (this.closed) return false;
-      try {
-        await this.transport.send(batch, live);
-        this.failures = 0;
-        this.host.observer.delivered?.(batch.length);
-        const now = Date.now();
-        for (const event of batch) this.host.observer.latency?.(now - event.ts);
-        return true;
-      } catch (error) {
-        if (this.closed) return false;
-        this.failures++;
-        this.host.observer.deliveryFailed?.(
-          (error as Error)?.message ?? 'error',
-        );
-        if (this.failures >= this.host.options.maxFailures) {
-          this.evict('delivery_failures');
-          return false;
-        }
-      }
-    }
+  /** Sends a batch and keeps it until acknowledged. */
+  private post(batch: StoredEvent[], live: boolean): void {
+    const entry: Unacked = {
+      seq: ++this.sentSeq,
+      batch,
+      live,
+      last: batch[batch.length - 1].id,
+    };
+    if (this.unacked === NOTHING_UNACKED) this.unacked = [entry];
+    else this.unacked.push(entry);
+    this.transmit(entry);
   }
+
+  private transmit(entry: Unacked): void {
+    const { seq } = entry;
+    const round = this.round;
+    let sent: Promise<unknown>;
+    try {
+      sent = this.transport.send(entry.batch, entry.live);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    // Settled by the client's answer or the transport's timeout; both are
+    // handled here, and the closures hold numbers, not the batch, because an
+    // acknowledgement that a later one covered may settle only at its timeout.
+    sent.then(
+      (acked) => this.acknowledged(seq, acked),
+      (error: unknown) => this.failed(seq, round, error),
+    );
+  }
+
+  /** Where batch `seq` stands in the window, or -1 once acknowledged. */
+  private indexOf(seq: number): number {
+    if (this.unacked.length === 0) return -1;
+    const index = seq - this.unacked[0].seq;
+    return index >= 0 && index < this.unacked.length ? index : -1;
+  }
+
+  /**
+   * The client acknowledged batch `seq`, naming `acked`: that batch and
+   * every one before it, or, when `acked` is a valid id below the batch's
+   * last, the batches up to it. Anything else names the whole batch, as the
+   * first clients did.
+   */
+  private acknowledged(seq: number, acked: unknown): void {
+    if (this.closed) return;
+    let through = this.indexOf(seq);
+    if (through < 0) return;
+    if (
+      typeof acked === 'string' &&
+      acked !== this.unacked[through].last &&
+      parseEventId(acked) !== null
+    ) {
+      while (
+        through >= 0 &&
+        (compareLogIds(this.unacked[through].last, acked) ?? -1) > 0
+      )
+        through--;
+      if (through < 0) return;
+    }
+    const done =
+      through === this.unacked.length - 1
+        ? this.unacked
+        : this.unacked.splice(0, through + 1);
+    if (done === this.unacked) this.unacked = NOTHING_UNACKED;
+    this.failures = 0;
+    const now = Date.now();
+    for (const { batch } of done) {
+      this.host.observer.delivered?.(batch.length);
+      for (const event of batch) this.host.observer.latency?.(now - event.ts);
+    }
+    this.wakePump();
+  }
+
+  /**
+   * A send of batch `seq` failed or timed out. Failures of sends that an
+   * acknowledgement or a later resend overtook do not count. After
+   * `maxFailures` in a row the subscriber is evicted; before, every
+   * unacknowledged batch goes out again, oldest first.
+   */
+  private failed(seq: number, round: number, error: unknown): void {
+    if (this.closed || round !== this.round || this.indexOf(seq) < 0) return;
+    this.failures++;
+    this.host.observer.deliveryFailed?.((error as Error)?.message ?? 'error');
+    if (this.failures >= this.host.options.maxFailures) {
+      this.evict('delivery_failures');
+      return;
+    }
+    this.round++;
+    for (const entry of this.unacked) this.transmit(entry);
+  }
+
+  private windowMoved(): Promise<void> {
+    return new Promise((resolve) => (this.windowWaiter = resolve));
+  }
+
+  private wakePump(): void {
+    const waiter = this.windowWaiter;
+    this.windowWaiter = null;
+    waiter?.();
+  }
+
+  /** Waits until every batch sent is acknowledged; false when the subscriber closed meanwhile. */
+  private async allAcknowledged(): Promise<boolean> {
+    while (!this.closed && this.unacked.length > 0) await this.windowMoved();
+    return !this.closed;
+  }
+}
+
+/** How often a client must acknowledge, in batches, so that a window of `ackWindow` never stalls. */
+export function ackEveryFor(ackWindow: number): number {
+  return Math.max(1, Math.floor(ackWindow / 2));
 }
 
 /** Backoff between page reads while the log is out of reach. */

@@ -17,8 +17,11 @@ export type {
 
 /**
  * What a transport offers the hub for one connection. `send` resolves when
- * the client acknowledged the batch and rejects on timeout or send error.
- * Control messages are sent directly and never queued, so they cannot be
+ * the client acknowledged the batch, with the id the client named, and
+ * rejects on timeout or send error. An acknowledgement counts for every
+ * batch sent before it too, so the hub may leave earlier sends unanswered;
+ * each must still settle (say, at its timeout). Resolving with nothing
+ * acknowledges the whole batch. Control messages are sent directly and never queued, so they cannot be
  * dropped for lack of room.
  */
 export interface SubscriberTransport {
@@ -28,7 +31,7 @@ export interface SubscriberTransport {
    * this node receive too (worth sharing their encoding); replayed events
    * are read for this subscriber alone.
    */
-  send(batch: readonly StoredEvent[], live?: boolean): Promise<void>;
+  send(batch: readonly StoredEvent[], live?: boolean): Promise<unknown>;
   ready(info: ReadyInfo): void;
   resync(info: ResyncInfo): void;
   evict(reason: EvictionReason): void;

@@ -26,22 +26,18 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
     return this.socket.id;
   }
 
-  send(batch: readonly StoredEvent[], live = false): Promise<void> {
+  /** Resolves with what the client acknowledged (the id it names), rejects on timeout. */
+  send(batch: readonly StoredEvent[], live = false): Promise<unknown> {
+    if (!this.socket.connected)
+      return Promise.reject(new Error('socket disconnected'));
     const envelopes = this.preEncoded
       ? new EncodedBatch(batch, live)
       : batch.map(({ id, type, data, ts }) => ({ id, type, data, ts }));
-    return new Promise((resolve, reject) => {
-      if (!this.socket.connected) {
-        reject(new Error('socket disconnected'));
-        return;
-      }
-      this.socket
-        .timeout(this.ackTimeoutMs)
-        .emit(ServerEvent.events, envelopes, (error: Error | null) => {
-          if (error) reject(new Error('ack timeout'));
-          else resolve();
-        });
-    });
+    const { settled, callback } = acknowledgement();
+    this.socket
+      .timeout(this.ackTimeoutMs)
+      .emit(ServerEvent.events, envelopes, callback);
+    return settled;
   }
 
   ready(info: ReadyInfo): void {
@@ -56,4 +52,24 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
     this.socket.emit(ServerEvent.evicted, { reason });
     this.socket.disconnect(true);
   }
+}
+
+/**
+ * The callback of one batch and the promise it settles. Made apart from the
+ * batch on purpose: a client that acknowledges only the newest of several
+ * batches never answers the others, whose callbacks then live until their
+ * timeout, and must not keep the batch alive meanwhile.
+ */
+function acknowledgement(): {
+  settled: Promise<unknown>;
+  callback: (error: Error | null, acked?: unknown) => void;
+} {
+  let callback!: (error: Error | null, acked?: unknown) => void;
+  const settled = new Promise<unknown>((resolve, reject) => {
+    callback = (error, acked) => {
+      if (error) reject(new Error('ack timeout'));
+      else resolve(acked);
+    };
+  });
+  return { settled, callback };
 }
