@@ -104,7 +104,7 @@ describe('Socket.IO gateway', () => {
         lastEventId: cursor,
       });
       expect(again.readies).toEqual([
-        { recovered: true, replayed: 2, lastEventId: ids[3], ackEvery: 4 },
+        { recovered: true, replayed: 2, lastEventId: ids[3], ackEvery: 1 },
       ]);
       expect(again.ids()).toEqual([ids[0], ids[3]]);
     });
@@ -172,7 +172,7 @@ describe('Socket.IO gateway', () => {
           recovered: true,
           replayed: 1200,
           lastEventId: expect.any(String),
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
       expect(second.ids()).toEqual([...missed, live]);
@@ -198,7 +198,7 @@ describe('Socket.IO gateway', () => {
           reason: 'trimmed',
           replayed: 0,
           lastEventId: head,
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
     });
@@ -219,7 +219,7 @@ describe('Socket.IO gateway', () => {
           reason: 'limit_exceeded',
           replayed: 0,
           lastEventId: ids[7],
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
       const live = await publisher.publish({ type: 'x', data: 'live' });
@@ -241,7 +241,7 @@ describe('Socket.IO gateway', () => {
           reason: 'epoch_changed',
           replayed: 0,
           lastEventId: expect.any(String),
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
     });
@@ -259,7 +259,7 @@ describe('Socket.IO gateway', () => {
             reason: 'invalid_cursor',
             replayed: 0,
             lastEventId: expect.any(String),
-            ackEvery: 4,
+            ackEvery: 1,
           },
         ]);
         const id = await publisher.publish({ type: 'x', data: 1 });
@@ -294,7 +294,7 @@ describe('Socket.IO gateway', () => {
           reason: 'no_cursor',
           replayed: 0,
           lastEventId: id,
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
     });

@@ -72,7 +72,7 @@ describe('reconnecting to a node that is behind', () => {
       recovered: true,
       replayed: 0,
       lastEventId: cursor,
-      ackEvery: 4,
+      ackEvery: 1,
     });
     release();
     const next = await publisher.publish({ type: 'x', data: 'next' });

@@ -120,7 +120,7 @@ describe('limits', () => {
           reason: 'limit_exceeded',
           replayed: 0,
           lastEventId: last,
-          ackEvery: 4,
+          ackEvery: 1,
         },
       ]);
       expect(hub.stats.replayEntriesRead - before).toBeLessThanOrEqual(1000);

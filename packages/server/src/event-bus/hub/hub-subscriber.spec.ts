@@ -67,7 +67,7 @@ describe('HubSubscriber', () => {
         await until(() => readies.length > 0, 'ready');
         expect(sent).toEqual(ids.slice(1));
         expect(readies).toEqual([
-          { recovered: true, replayed: 2, lastEventId: ids[2], ackEvery: 4 },
+          { recovered: true, replayed: 2, lastEventId: ids[2], ackEvery: 1 },
         ]);
         expect(subscriber.closed).toBe(false);
         expect(failuresLeft).toBeLessThan(0);

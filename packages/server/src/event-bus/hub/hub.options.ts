@@ -16,8 +16,11 @@ export interface HubOptions {
    * same ids. A connection holds at most this many batches for resending,
    * beside its queue. Measured on the fan-out benchmark (100 clients), 8
    * delivered about 1.5 times as much as 1 (the median of seven runs side by
-   * side) with a lower p99 latency.
-   * @default 8
+   * side) with a lower p99 latency. The default stays 1 until batches sent
+   * again after a timeout are filtered anew by the connection's scopes (an
+   * in-band refresh may have narrowed them meanwhile); a window of 8 would
+   * widen what such a resend carries from one batch to eight.
+   * @default 1
    */
   ackWindow?: number;
   /**
@@ -72,7 +75,7 @@ export type ResolvedHubOptions = Required<HubOptions>;
 
 export const DEFAULT_HUB_OPTIONS: ResolvedHubOptions = {
   ackTimeoutMs: 10_000,
-  ackWindow: 8,
+  ackWindow: 1,
   maxFailures: 3,
   replayLimit: 10_000,
   replayScanLimit: 20_000,
