@@ -19,6 +19,7 @@ import {
   REPO_ROOT,
   repoVersion,
   run,
+  STRICT_COMPILER_OPTIONS,
   writeFiles,
   writeJson,
 } from '../consumer/consumer-project';
@@ -60,16 +61,9 @@ const HOST_DEPENDENCIES: Record<string, string> = {
   '@nestjs/platform-fastify': platformFastifyVersion(),
 };
 
-/** Strict settings, close to what `nest new` generates, made stricter. */
+/** The consumer test's strict settings, for a Node.js ESM-resolution build. */
 const STRICT = {
-  strict: true,
-  noUnusedLocals: true,
-  noUnusedParameters: true,
-  noImplicitOverride: true,
-  noImplicitReturns: true,
-  noFallthroughCasesInSwitch: true,
-  forceConsistentCasingInFileNames: true,
-  skipLibCheck: false,
+  ...STRICT_COMPILER_OPTIONS,
   target: 'ES2022',
   module: 'nodenext',
   moduleResolution: 'nodenext',

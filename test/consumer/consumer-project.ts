@@ -160,3 +160,18 @@ export function readmeSnippets(readme: string): {
   const fences = readme.match(/^```ts$/gm)?.length ?? 0;
   return { snippets, unmarked: fences - snippets.length };
 }
+
+/** Strict settings, close to what `nest new` generates, made stricter. */
+export const STRICT_COMPILER_OPTIONS = {
+  strict: true,
+  noImplicitAny: true,
+  strictNullChecks: true,
+  noUnusedLocals: true,
+  noUnusedParameters: true,
+  noImplicitOverride: true,
+  noImplicitReturns: true,
+  noFallthroughCasesInSwitch: true,
+  forceConsistentCasingInFileNames: true,
+  // Type-check every declaration file, the packages' own included.
+  skipLibCheck: false,
+};

@@ -30,6 +30,7 @@ import {
   repoVersion,
   run,
   Snippet,
+  STRICT_COMPILER_OPTIONS,
   writeFiles,
   writeJson,
 } from './consumer-project';
@@ -68,21 +69,6 @@ const SERVER_DEV = [
 /** Modules that must never reach a frontend: by package name. */
 const SERVER_ONLY =
   /^(@nestjs\/.*|ioredis|pg|pg-.*|express|socket\.io|engine\.io|@streamgate\/server)$/;
-
-/** Strict settings, close to what `nest new` generates, made stricter. */
-const STRICT = {
-  strict: true,
-  noImplicitAny: true,
-  strictNullChecks: true,
-  noUnusedLocals: true,
-  noUnusedParameters: true,
-  noImplicitOverride: true,
-  noImplicitReturns: true,
-  noFallthroughCasesInSwitch: true,
-  forceConsistentCasingInFileNames: true,
-  // Type-check every declaration file, the packages' own included.
-  skipLibCheck: false,
-};
 
 let workDir: string;
 let serverDir: string;
@@ -137,7 +123,7 @@ beforeAll(async () => {
   });
   writeJson(join(serverDir, 'tsconfig.json'), {
     compilerOptions: {
-      ...STRICT,
+      ...STRICT_COMPILER_OPTIONS,
       target: 'ES2022',
       module: 'nodenext',
       moduleResolution: 'nodenext',
@@ -183,7 +169,7 @@ beforeAll(async () => {
   });
   writeJson(join(frontendDir, 'tsconfig.json'), {
     compilerOptions: {
-      ...STRICT,
+      ...STRICT_COMPILER_OPTIONS,
       target: 'ES2022',
       module: 'esnext',
       moduleResolution: 'bundler',

@@ -13,6 +13,23 @@ import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
 import { delay, waitFor } from '../support/wait-for';
 
+/** One move of a property run: publish a burst, or cut the connection. */
+type Step =
+  | { kind: 'publish'; count: number; scoped: boolean; wait: number }
+  | { kind: 'reconnect'; wait: number };
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    kind: fc.constant('publish' as const),
+    count: fc.integer({ min: 1, max: 40 }),
+    scoped: fc.boolean(),
+    wait: fc.integer({ min: 0, max: 5 }),
+  }),
+  fc.record({
+    kind: fc.constant('reconnect' as const),
+    wait: fc.integer({ min: 0, max: 5 }),
+  }),
+);
+
 /**
  * Random interleavings of publishing and reconnecting: whatever the timing,
  * a client that always reconnects with its last id sees every event it may
@@ -31,22 +48,6 @@ describe('ordered replay-to-live handover', () => {
     publisher = node.app.get(EventPublisher);
   });
   afterAll(() => node.close());
-
-  type Step =
-    | { kind: 'publish'; count: number; scoped: boolean; wait: number }
-    | { kind: 'reconnect'; wait: number };
-  const step: fc.Arbitrary<Step> = fc.oneof(
-    fc.record({
-      kind: fc.constant('publish' as const),
-      count: fc.integer({ min: 1, max: 40 }),
-      scoped: fc.boolean(),
-      wait: fc.integer({ min: 0, max: 5 }),
-    }),
-    fc.record({
-      kind: fc.constant('reconnect' as const),
-      wait: fc.integer({ min: 0, max: 5 }),
-    }),
-  );
 
   describe('when a client reconnects at random moments while events are published concurrently', () => {
     it('receives every visible event exactly once and in order', async () => {
@@ -221,22 +222,6 @@ describe('ordered replay-to-live handover with a window of batches in flight', (
       this.socket.close();
     }
   }
-
-  type Step =
-    | { kind: 'publish'; count: number; scoped: boolean; wait: number }
-    | { kind: 'reconnect'; wait: number };
-  const step: fc.Arbitrary<Step> = fc.oneof(
-    fc.record({
-      kind: fc.constant('publish' as const),
-      count: fc.integer({ min: 1, max: 40 }),
-      scoped: fc.boolean(),
-      wait: fc.integer({ min: 0, max: 5 }),
-    }),
-    fc.record({
-      kind: fc.constant('reconnect' as const),
-      wait: fc.integer({ min: 0, max: 5 }),
-    }),
-  );
 
   describe('when a client acknowledges in any pattern and reconnects at random moments while events are published', () => {
     it('processes every visible event exactly once and in order, dropping only the repeats of resent batches', async () => {
