@@ -1,4 +1,29 @@
 export {
+  CHANNEL_ERRORS,
+  ChannelClientEvent,
+  ChannelServerEvent,
+  DEFAULT_HISTORY_LIMIT,
+  HISTORY_ERRORS,
+  MAX_CLIENT_PUBLISH_BYTES,
+  MAX_HISTORY_LIMIT,
+} from './channels';
+export type {
+  ChannelError,
+  ChannelsAck,
+  ChannelsRequest,
+  ClientPublishAck,
+  ClientPublishRequest,
+  EphemeralEnvelope,
+  HistoryAck,
+  HistoryError,
+  HistoryRequest,
+  PresenceAck,
+  PresenceChange,
+  PresenceMember,
+  PresenceRequest,
+  RefusedChannel,
+} from './channels';
+export {
   compareEventIds,
   compareStreamIds,
   formatEventId,

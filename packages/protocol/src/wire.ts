@@ -3,6 +3,7 @@
  * (docs/protocol.md). The server and the client both import these names, so
  * the two sides cannot drift. Clients depend on them: never rename.
  */
+import type { RefusedChannel } from './channels';
 import type { EventId } from './event-id';
 
 export const EVENTS_NAMESPACE = '/events';
@@ -103,6 +104,14 @@ export interface ReadyInfo {
    * older servers, which want every batch acknowledged (as does `1`).
    */
   readonly ackEvery?: number;
+  /**
+   * The subscription set the server accepted from `auth.channels`; `null`
+   * when the connection is unfiltered (it sent none). Absent from older
+   * servers.
+   */
+  readonly channels?: readonly string[] | null;
+  /** The channels of `auth.channels` the server refused, with why; present only when some were. */
+  readonly refused?: readonly RefusedChannel[];
 }
 
 /** Continuity was lost mid-connection; the app should refetch its state. */
@@ -127,6 +136,12 @@ export interface HandshakeAuth {
   readonly token: string;
   /** Omitted when the client has no cursor. */
   readonly lastEventId?: EventId;
+  /**
+   * The channels to subscribe to (see "Channels" in docs/protocol.md).
+   * Omitted: no subscription set, so everything the token sees is delivered.
+   * A replay on reconnect honours it.
+   */
+  readonly channels?: readonly string[];
 }
 
 /** What the client sends with `refresh`. */

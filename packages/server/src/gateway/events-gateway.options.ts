@@ -1,5 +1,7 @@
 import { ModuleMetadata, Type } from '@nestjs/common';
 import { Authenticator } from '../access/authenticator.port';
+import { ChannelAuthorizer } from '../access/channel-authorizer.port';
+import { Principal } from '../access/principal';
 import { ScopeResolver } from '../access/scope-resolver.port';
 import { EventsGatewayMessages } from './events-gateway.messages';
 import { checkMaxBodyBytes } from '../http/route-body-limit';
@@ -90,6 +92,62 @@ export interface EventsGatewayModuleOptions {
    * @default 1048576 (1 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Channels one connection may subscribe to at once; a `subscribe` past it
+   * is refused with `too_many_channels`.
+   * @default 100
+   */
+  maxChannelsPerConnection?: number;
+  /** Presence: who is subscribed to a channel, across nodes. @default off for every channel */
+  presence?: PresenceOptions;
+  /** Ephemeral events that clients publish to channels (typing indicators). @default off for every channel */
+  clientPublish?: ClientPublishOptions;
+}
+
+/** Presence (see "Channels" in the README). */
+export interface PresenceOptions {
+  /**
+   * The channels that have presence: exact names, or prefixes ending in
+   * `*` (`room:*`).
+   * @default [] (none)
+   */
+  channels?: readonly string[];
+  /**
+   * The most members one `presence` answer lists; a longer list is cut and
+   * says so (`truncated`).
+   * @default 1000
+   */
+  maxMembers?: number;
+  /**
+   * How long the members of a node that stopped without saying so stay
+   * present, in milliseconds: they expire in Redis unless their node
+   * renews them.
+   * @default 15000
+   */
+  timeoutMs?: number;
+  /**
+   * What other members see of a user (`info`), e.g. `{ name }`; must be
+   * JSON. Called when the user's connection joins.
+   * @default none: members carry no `info`
+   */
+  presenceInfo?: (principal: Principal) => unknown;
+}
+
+/** Client publish (see "Channels" in the README). */
+export interface ClientPublishOptions {
+  /**
+   * The channels clients may publish ephemeral events to: exact names, or
+   * prefixes ending in `*`.
+   * @default [] (none)
+   */
+  channels?: readonly string[];
+}
+
+export interface ResolvedPresenceOptions {
+  readonly channels: readonly string[];
+  readonly maxMembers: number;
+  readonly timeoutMs: number;
+  readonly presenceInfo?: (principal: Principal) => unknown;
 }
 
 export interface ResolvedEventsGatewayOptions {
@@ -100,6 +158,9 @@ export interface ResolvedEventsGatewayOptions {
   readonly maxConnectionsPerUser: number;
   readonly handshakeRateLimit: HandshakeRateLimit | false;
   readonly maxBodyBytes: number;
+  readonly maxChannelsPerConnection: number;
+  readonly presence: ResolvedPresenceOptions;
+  readonly clientPublish: { readonly channels: readonly string[] };
 }
 
 export const DEFAULT_HANDSHAKE_RATE_LIMIT: HandshakeRateLimit = {
@@ -124,11 +185,22 @@ export function resolveEventsGatewayOptions(
     maxConnectionsPerUser: given.maxConnectionsPerUser ?? 20,
     handshakeRateLimit: rate,
     maxBodyBytes: checkMaxBodyBytes(given.maxBodyBytes, 'EventsGatewayModule'),
+    maxChannelsPerConnection: given.maxChannelsPerConnection ?? 100,
+    presence: {
+      channels: given.presence?.channels ?? [],
+      maxMembers: given.presence?.maxMembers ?? 1_000,
+      timeoutMs: given.presence?.timeoutMs ?? 15_000,
+      presenceInfo: given.presence?.presenceInfo,
+    },
+    clientPublish: { channels: given.clientPublish?.channels ?? [] },
   };
   const numbers: [string, unknown][] = [
     ['maxTokenLifetimeMs', resolved.maxTokenLifetimeMs],
     ['revocationMaxStalenessMs', resolved.revocationMaxStalenessMs],
     ['maxConnectionsPerUser', resolved.maxConnectionsPerUser],
+    ['maxChannelsPerConnection', resolved.maxChannelsPerConnection],
+    ['presence.maxMembers', resolved.presence.maxMembers],
+    ['presence.timeoutMs', resolved.presence.timeoutMs],
   ];
   if (rate) {
     numbers.push(['handshakeRateLimit.limit', rate.limit]);
@@ -174,6 +246,15 @@ export interface EventsGatewayModuleExtras {
   authenticator: Type<Authenticator>;
   /** Grants scopes to principals. */
   scopeResolver: Type<ScopeResolver>;
+  /**
+   * Grants channels beyond a connection's scopes, one at a time, when a
+   * client subscribes to them (as Pusher's auth endpoint or Centrifugo's
+   * subscribe proxy do). A granted channel counts as one of the
+   * connection's scopes while it is subscribed, and is checked again on
+   * `refresh`.
+   * @default none: a connection may subscribe only to channels its scopes include
+   */
+  channelAuthorizer?: Type<ChannelAuthorizer>;
   /** Modules the authenticator and scope resolver need. @default [] */
   imports?: ModuleMetadata['imports'];
   /** Serve `POST /events` for producers in other processes and languages. @default true */
