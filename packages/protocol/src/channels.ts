@@ -138,7 +138,10 @@ export type PresenceAck =
 /** `presence_changed`: users joined or left a presence channel the connection subscribes to. */
 export interface PresenceChange {
   readonly channel: string;
-  readonly joined: readonly { readonly userId: string; readonly info?: unknown }[];
+  readonly joined: readonly {
+    readonly userId: string;
+    readonly info?: unknown;
+  }[];
   /** The userIds that left. */
   readonly left: readonly string[];
 }

@@ -59,6 +59,7 @@ const DEFAULT_EXTRAS: Required<EventsGatewayModuleExtras> = {
   namespace: EVENTS_NAMESPACE,
   authenticator: undefined as never,
   scopeResolver: undefined as never,
+  channelAuthorizer: undefined as never,
   imports: [],
   publishApi: true,
   revocationApi: false,
