@@ -41,7 +41,7 @@ import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
 import { ChannelAuthorizer } from '../access/channel-authorizer.port';
 import { HistoryReader } from '../channels/history/history.reader';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
-import { ChannelAccess } from './channels/channel-access';
+import { ChannelPermissions } from './channels/channel-permissions';
 import { ChannelHistory } from './channels/channel-history';
 import { EventsHistoryController } from './http/events-history.controller';
 
@@ -139,7 +139,7 @@ export const {
         ...(typeof extras.channelAuthorizer === 'function'
           ? [{ provide: ChannelAuthorizer, useClass: extras.channelAuthorizer }]
           : []),
-        ChannelAccess,
+        ChannelPermissions,
         {
           provide: HistoryReader,
           inject: [DeliveryHub],

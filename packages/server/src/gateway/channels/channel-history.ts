@@ -10,7 +10,7 @@ import { HistoryReader } from '../../channels/history/history.reader';
 import { StoredEvent } from '../../event-bus/domain/event';
 import type { EventId } from '../../event-bus/domain/event-id';
 import { isValidScope } from '../../event-bus/domain/scope';
-import { ChannelAccess } from './channel-access';
+import { ChannelPermissions } from './channel-permissions';
 
 export interface HistoryQueryInput {
   readonly channel: string;
@@ -36,7 +36,7 @@ export class ChannelHistory {
   failures = 0;
 
   constructor(
-    private readonly access: ChannelAccess,
+    private readonly access: ChannelPermissions,
     private readonly reader: HistoryReader,
   ) {}
 

@@ -13,7 +13,8 @@ import { EVENT_TYPE_PATTERN } from '../../event-bus/domain/event';
 import type { EventId } from '../../event-bus/domain/event-id';
 import { isValidScope } from '../../event-bus/domain/scope';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import { ChannelAccess } from '../channels/channel-access';
+import { ChannelSwitchLimitError } from '../../event-bus/hub/hub-subscriber';
+import { ChannelPermissions } from '../channels/channel-permissions';
 import { ChannelPatterns } from '../channels/channel-patterns';
 import type {
   ClientPublishPort,
@@ -57,7 +58,7 @@ export class ChannelRequests implements SessionChannelsListener {
 
   constructor(
     private readonly hub: DeliveryHub,
-    private readonly access: ChannelAccess,
+    private readonly access: ChannelPermissions,
     private readonly history: ChannelHistory,
     options: ResolvedEventsGatewayOptions,
     private readonly presence: PresencePort | null,
@@ -66,19 +67,30 @@ export class ChannelRequests implements SessionChannelsListener {
     this.publishable = new ChannelPatterns(options.clientPublish.channels);
   }
 
-  /** The selection the hub takes for a session's set. */
-  private selection(
+  /**
+   * Switches the hub to `channels` (with `grants`) now and, once it took,
+   * the session too; returns the position of the switch, or `null` when
+   * the hub refused it (the connection keeps widening its set without
+   * acknowledging what it was sent), changing nothing.
+   */
+  private switchTo(
     session: SocketSession,
-  ): { channels: readonly string[]; grants: readonly string[] } | null {
-    return session.channels
-      ? { channels: [...session.channels], grants: [...session.grants] }
-      : null;
-  }
-
-  /** Switches the hub to the session's set now; returns the position of the switch. */
-  private switchTo(session: SocketSession): EventId {
-    const subscriber = session.hubSubscriber!;
-    return this.hub.setChannels(subscriber, this.selection(session));
+    channels: Set<string>,
+    grants: Set<string>,
+  ): EventId | null {
+    try {
+      const position = this.hub.setChannels(session.hubSubscriber!, {
+        channels: [...channels],
+        grants: [...grants],
+      });
+      session.channels = channels;
+      session.grants = grants;
+      return position;
+    } catch (error) {
+      if (!(error instanceof ChannelSwitchLimitError)) throw error;
+      this.stats.rateLimited++;
+      return null;
+    }
   }
 
   private limited(session: SocketSession): boolean {
@@ -134,12 +146,16 @@ export class ChannelRequests implements SessionChannelsListener {
         return;
       }
       const next = new Set(current ?? []);
+      const grants = new Set(session.grants);
       fresh.forEach((channel, i) => {
         next.add(channel);
-        if (verdicts[i] === 'grant') session.grants.add(channel);
+        if (verdicts[i] === 'grant') grants.add(channel);
       });
-      session.channels = next;
-      const position = this.switchTo(session);
+      const position = this.switchTo(session, next, grants);
+      if (position === null) {
+        this.leave(session, present);
+        return reply({ ok: false, error: 'rate_limited' });
+      }
       reply({ ok: true, channels: [...next], position });
     });
   }
@@ -158,16 +174,20 @@ export class ChannelRequests implements SessionChannelsListener {
         return reply({ ok: false, error: 'unavailable' });
       // An unfiltered connection has no set to take channels from.
       if (!session.channels) return reply({ ok: false, error: 'invalid' });
-      const removed = requested.filter((channel) =>
-        session.channels!.has(channel),
-      );
+      const next = new Set(session.channels);
+      const grants = new Set(session.grants);
+      const removed = [...new Set(requested)].filter((c) => next.has(c));
       for (const channel of removed) {
-        session.channels.delete(channel);
-        session.grants.delete(channel);
+        next.delete(channel);
+        grants.delete(channel);
       }
-      const position = this.switchTo(session);
-      this.leave(session, removed.filter((c) => this.presenceOn(c)));
-      reply({ ok: true, channels: [...session.channels], position });
+      const position = this.switchTo(session, next, grants);
+      if (position === null) return reply({ ok: false, error: 'rate_limited' });
+      this.leave(
+        session,
+        removed.filter((c) => this.presenceOn(c)),
+      );
+      reply({ ok: true, channels: [...next], position });
     });
   }
 
@@ -179,11 +199,8 @@ export class ChannelRequests implements SessionChannelsListener {
     if (this.limited(session))
       return reply({ ok: false, error: 'rate_limited' });
     const subscriber = session.hubSubscriber;
-    const until =
-      (subscriber as { horizon?: EventId } | null)?.horizon ??
-      (this.hub.started ? this.hub.position : undefined);
-    if (!subscriber || until === undefined)
-      return reply({ ok: false, error: 'unavailable' });
+    if (!subscriber) return reply({ ok: false, error: 'unavailable' });
+    const until = subscriber.horizon;
     const answer = await this.history.page(
       session.principal,
       session.scopes,
@@ -290,7 +307,7 @@ export class ChannelRequests implements SessionChannelsListener {
   narrowed(session: SocketSession): void {
     if (!session.channels || !session.hubSubscriber) return;
     const dropped = this.keep(session, (channel) =>
-      ChannelAccess.inScopes(session.scopes, channel)
+      ChannelPermissions.inScopes(session.scopes, channel)
         ? 'scope'
         : session.grants.has(channel)
           ? 'grant'
@@ -319,10 +336,18 @@ export class ChannelRequests implements SessionChannelsListener {
       grants.size !== session.grants.size ||
       [...grants].some((channel) => !session.grants.has(channel));
     if (dropped.length === 0 && !grantsChanged) return [];
-    for (const { channel } of dropped) current.delete(channel);
-    session.grants = grants;
+    const next = new Set(current);
+    for (const { channel } of dropped) next.delete(channel);
     this.stats.dropped += dropped.length;
-    if (!session.hubSubscriber!.closed) this.switchTo(session);
+    if (session.hubSubscriber!.closed) {
+      session.channels = next;
+      session.grants = grants;
+    } else if (this.switchTo(session, next, grants) === null) {
+      // Narrowing never waits on the client; should the hub refuse it all
+      // the same, the connection must not keep what it lost.
+      session.end('revoked');
+      return dropped;
+    }
     this.leave(
       session,
       dropped.map((d) => d.channel).filter((c) => this.presenceOn(c)),
@@ -403,7 +428,8 @@ function channelsOf(
   if (!Array.isArray(channels) || channels.length === 0)
     return { ok: false, error: 'invalid' };
   const bad = (channels as unknown[]).find((c) => !isValidScope(c));
-  if (bad !== undefined) return { ok: false, error: 'invalid', channel: shown(bad) };
+  if (bad !== undefined)
+    return { ok: false, error: 'invalid', channel: shown(bad) };
   return channels as string[];
 }
 

@@ -58,7 +58,7 @@ import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 import { startHubInBackground } from '../../event-bus/hub-startup';
 import { ChannelHistory } from '../channels/channel-history';
-import { ChannelAccess } from '../channels/channel-access';
+import { ChannelPermissions } from '../channels/channel-permissions';
 import { ChannelRequests } from './channel.requests';
 
 type SessionListener = (this: Socket, payload: unknown, ack: unknown) => void;
@@ -146,7 +146,7 @@ export class EventsGateway
     @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
     @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
     private readonly options: ResolvedEventsGatewayOptions,
-    private readonly channelAccess: ChannelAccess,
+    private readonly channelAccess: ChannelPermissions,
     history: ChannelHistory,
   ) {
     const rate = options.handshakeRateLimit;
@@ -183,8 +183,14 @@ export class EventsGateway
       };
     const C = ChannelClientEvent;
     this.channelListeners = [
-      [C.subscribe, listener(C.subscribe, requests.subscribe as ChannelHandler)],
-      [C.unsubscribe, listener(C.unsubscribe, requests.unsubscribe as ChannelHandler)],
+      [
+        C.subscribe,
+        listener(C.subscribe, requests.subscribe as ChannelHandler),
+      ],
+      [
+        C.unsubscribe,
+        listener(C.unsubscribe, requests.unsubscribe as ChannelHandler),
+      ],
       [C.history, listener(C.history, requests.readHistory as ChannelHandler)],
       [C.presence, listener(C.presence, requests.members as ChannelHandler)],
       [C.publish, listener(C.publish, requests.publish as ChannelHandler)],

@@ -17,7 +17,7 @@ export interface CheckedChannels {
 }
 
 /** Running totals of refusals, for tests and metrics. */
-export interface ChannelAccessStats {
+export interface ChannelPermissionStats {
   forbidden: number;
   unavailable: number;
   invalid: number;
@@ -31,10 +31,10 @@ export interface ChannelAccessStats {
  * later), never a grant and never `forbidden`.
  */
 @Injectable()
-export class ChannelAccess {
-  private readonly logger = new Logger(ChannelAccess.name);
+export class ChannelPermissions {
+  private readonly logger = new Logger(ChannelPermissions.name);
   private authorizerFailureLogged = false;
-  readonly stats: ChannelAccessStats = {
+  readonly stats: ChannelPermissionStats = {
     forbidden: 0,
     unavailable: 0,
     invalid: 0,
@@ -68,7 +68,7 @@ export class ChannelAccess {
       this.stats.invalid++;
       return 'invalid';
     }
-    if (ChannelAccess.inScopes(scopes, channel)) return 'scope';
+    if (ChannelPermissions.inScopes(scopes, channel)) return 'scope';
     if (!this.authorizer) {
       this.stats.forbidden++;
       return 'forbidden';
