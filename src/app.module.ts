@@ -99,7 +99,9 @@ export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
 }
 
 /** What other members see of a user: the `name` claim of their token, if it has one. */
-export function presenceInfoOf(principal: Principal): { name: string } | undefined {
+export function presenceInfoOf(
+  principal: Principal,
+): { name: string } | undefined {
   const name = principal.claims?.name;
   return typeof name === 'string' && name !== '' ? { name } : undefined;
 }

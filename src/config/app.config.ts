@@ -207,7 +207,8 @@ function toAppConfig(env: AppEnv) {
     presenceChannels: env.EVENT_PRESENCE_CHANNELS as readonly string[],
     presenceTimeoutMs: env.EVENT_PRESENCE_TIMEOUT_MS,
     /** Channels clients may publish ephemeral events to. */
-    clientPublishChannels: env.EVENT_CLIENT_PUBLISH_CHANNELS as readonly string[],
+    clientPublishChannels:
+      env.EVENT_CLIENT_PUBLISH_CHANNELS as readonly string[],
     pgConnectionTimeoutMs: env.PG_CONNECTION_TIMEOUT_MS,
     pgStatementTimeoutMs: env.PG_STATEMENT_TIMEOUT_MS,
   } as const;

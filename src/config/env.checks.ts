@@ -128,7 +128,11 @@ export function channelPatterns(): Check<string[]> {
     const patterns: string[] = [];
     for (const part of raw.split(',').map((p) => p.trim())) {
       if (part === '') continue;
-      if (part.length > 256 || /\s/.test(part) || part.slice(0, -1).includes('*'))
+      if (
+        part.length > 256 ||
+        /\s/.test(part) ||
+        part.slice(0, -1).includes('*')
+      )
         return fail(
           ctx,
           `must be channel names or prefixes ending in "*", separated by commas, e.g. room:*,doc:42 (got "${part}").`,

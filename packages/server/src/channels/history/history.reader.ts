@@ -1,5 +1,8 @@
 import { isControlEvent } from '../../event-bus/domain/control-event';
-import { CursorNotCoveredError, InvalidCursorError } from '../../event-bus/domain/errors';
+import {
+  CursorNotCoveredError,
+  InvalidCursorError,
+} from '../../event-bus/domain/errors';
 import { StoredEvent } from '../../event-bus/domain/event';
 import {
   compareLogIds,

@@ -4,7 +4,11 @@ import { Principal } from '../../access/principal';
 /** What the gateway asks of presence (implemented by the channels module's `PresenceService`). */
 export interface PresencePort {
   enabledFor(channel: string): boolean;
-  join(channel: string, connectionId: string, principal: Principal): Promise<void>;
+  join(
+    channel: string,
+    connectionId: string,
+    principal: Principal,
+  ): Promise<void>;
   leave(channel: string, connectionId: string, userId: string): Promise<void>;
   members(
     channel: string,

@@ -1,8 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import {
-  DEFAULT_HISTORY_LIMIT,
-  MAX_HISTORY_LIMIT,
-} from '@streamgate/protocol';
+import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from '@streamgate/protocol';
 import {
   ApiErrorResponse,
   ApiUnavailableResponse,
@@ -49,7 +46,7 @@ export class HistoryPageDoc {
     type: 'string',
     nullable: true,
     description:
-      'Pass it as `after` for the next page; `null` when the range is done. A page may be cut by `limit` or by the server\'s scan budget, and may then be empty while `next` is set.',
+      "Pass it as `after` for the next page; `null` when the range is done. A page may be cut by `limit` or by the server's scan budget, and may then be empty while `next` is set.",
     example: null,
   })
   readonly next!: string | null;
@@ -65,7 +62,7 @@ export function HistoryDoc(): MethodDecorator {
       description: [
         'The events in the channel (one of their scopes) that the token may see, in log order, after `after` and up to `until`.',
         "The channel must be one of the token's scopes (or the token holds `*`), or be granted by the server's channel authorizer.",
-        'Each request reads at most the server\'s replay scan budget of log entries (`replayScanLimit`); when the budget ends first, the page holds what was found and `next` names the last entry read.',
+        "Each request reads at most the server's replay scan budget of log entries (`replayScanLimit`); when the budget ends first, the page holds what was found and `next` names the last entry read.",
         'Socket.IO clients send the same request as `history` (docs/protocol.md).',
       ].join(' '),
     }),

@@ -129,7 +129,10 @@ export class SocketSession implements AccessSession {
   }
 
   /** What `ready` says of the connection's channels (`refused` only the first time). */
-  readyChannels(): { channels: string[] | null; refused?: readonly RefusedChannel[] } {
+  readyChannels(): {
+    channels: string[] | null;
+    refused?: readonly RefusedChannel[];
+  } {
     const refused = this.refused;
     this.refused = null;
     const channels = this.channels ? [...this.channels] : null;
