@@ -196,6 +196,55 @@ describe('channels', () => {
     });
   });
 
+  describe('when history is read in pages', () => {
+    it('pages by limit and by the scan budget, never skipping an entry, and ends with next: null', async () => {
+      const nodeD = await startApp(
+        env('chan-d', { EVENT_REPLAY_SCAN_LIMIT: '5' }),
+      );
+      try {
+        const token = nodeD.token('u-pages', ['h:1', 'h:2']);
+        const c = client(nodeD, { token, channels: ['h:1'] });
+        await ready(c);
+        const start = c.readies[0].lastEventId as string;
+        const inH1: string[] = [];
+        for (let i = 0; i < 24; i++) {
+          // Mostly h:2, so that the budget runs out before a page fills.
+          const id = await publish(nodeC, [i % 4 === 0 ? 'h:1' : 'h:2'], i);
+          if (i % 4 === 0) inH1.push(id);
+        }
+        await waitFor(() => c.events.length === inH1.length, 'live h:1');
+        const pages: { events: { id: string }[]; next: string | null }[] = [];
+        let after: string | null = start;
+        while (after !== null && pages.length < 50) {
+          const page = await c.request('history', {
+            channel: 'h:1',
+            after,
+            limit: 2,
+          });
+          expect(page.ok).toBe(true);
+          pages.push(page);
+          after = page.next;
+        }
+        expect(pages.flatMap((p) => p.events.map((e) => e.id))).toEqual(inH1);
+        expect(pages.at(-1)!.next).toBeNull();
+        // Some page was cut by the budget rather than by the limit.
+        expect(pages.some((p) => p.events.length < 2 && p.next !== null)).toBe(
+          true,
+        );
+        const http = await fetch(
+          `${nodeD.url}/events/history?channel=h:1&after=${encodeURIComponent(start)}&limit=1000`,
+          { headers: { authorization: `Bearer ${token}` } },
+        );
+        const body = await http.json();
+        expect(http.status).toBe(200);
+        expect(body.next).not.toBeNull();
+        expect(body.events.length).toBeLessThan(inH1.length);
+      } finally {
+        await nodeD.close();
+      }
+    });
+  });
+
   describe('when the channel authorizer grants a channel', () => {
     it('delivers it live, in history and over HTTP, and drops it on refresh once the grant is gone', async () => {
       const overrides = nodeB.app.get(AccessOverrides);
