@@ -59,10 +59,25 @@ describe('channels', () => {
       expect(c.readies[0].refused).toHaveLength(3);
     });
 
-    it('says channels: null and nothing refused when none were sent', async () => {
+    it('sends the v1 ready unchanged when none were sent', async () => {
       const c = client(nodeB, { token: nodeB.token('u-v1', ['agent:a']) });
       await ready(c);
-      expect(c.readies[0].channels).toBeNull();
+      expect(Object.keys(c.readies[0]).sort()).toEqual([
+        'ackEvery',
+        'lastEventId',
+        'reason',
+        'recovered',
+        'replayed',
+      ]);
+    });
+
+    it('says channels: [] for an empty set', async () => {
+      const c = client(nodeB, {
+        token: nodeB.token('u-empty', ['agent:a']),
+        channels: [],
+      });
+      await ready(c);
+      expect(c.readies[0].channels).toEqual([]);
       expect(c.readies[0]).not.toHaveProperty('refused');
     });
 
