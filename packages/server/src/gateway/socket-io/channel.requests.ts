@@ -4,7 +4,6 @@ import {
   ChannelsAck,
   ClientPublishAck,
   HistoryAck,
-  MAX_CLIENT_PUBLISH_BYTES,
   PresenceAck,
   RefusedChannel,
 } from '@streamgate/protocol';
@@ -20,7 +19,7 @@ import type {
 } from '../channels/channel-services';
 import { ChannelFeatureNotEnabledError } from '../../channels/channels.errors';
 import { InvalidEventError } from '../../event-bus/domain/event';
-import { EncodedHistory } from './batch.encoder';
+import { EncodedHistory } from '../channels/encoded-history';
 import type { SessionChannelsListener, SocketSession } from './socket.session';
 
 type Reply<T> = (answer: T) => void;
@@ -104,6 +103,7 @@ export class ChannelRequests implements SessionChannelsListener {
     const requested = channelsOf(payload);
     if (!Array.isArray(requested)) return reply(requested);
     await session.serial(async () => {
+      await session.whenAttached();
       if (!session.hubSubscriber || !session.connected)
         return reply({ ok: false, error: 'unavailable' });
       const current = session.channels;
@@ -165,6 +165,7 @@ export class ChannelRequests implements SessionChannelsListener {
     const requested = channelsOf(payload);
     if (!Array.isArray(requested)) return reply(requested);
     await session.serial(async () => {
+      await session.whenAttached();
       if (!session.hubSubscriber || !session.connected)
         return reply({ ok: false, error: 'unavailable' });
       // An unfiltered connection has no set to take channels from.
@@ -193,6 +194,7 @@ export class ChannelRequests implements SessionChannelsListener {
   ): Promise<void> {
     if (this.limited(session))
       return reply({ ok: false, error: 'rate_limited' });
+    await session.whenAttached();
     const subscriber = session.hubSubscriber;
     if (!subscriber) return reply({ ok: false, error: 'unavailable' });
     const until = subscriber.horizon;
