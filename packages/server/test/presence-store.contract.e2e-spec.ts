@@ -198,7 +198,10 @@ describe.each(adapters)('the presence store %s', (_, nodes) => {
         { channel: 'room:6', joined: [{ userId: 'bob' }], left: [] },
         { channel: 'room:6', joined: [], left: ['ann'] },
       ];
-      await waitFor(() => seenByB.length >= 3 && seenByA.length >= 3);
+      await waitFor(
+        () => seenByB.length >= 3 && seenByA.length >= 3,
+        'both nodes to hear three changes',
+      );
       expect(seenByA.filter((c) => c.channel === 'room:6')).toEqual(expected);
       expect(seenByB.filter((c) => c.channel === 'room:6')).toEqual(expected);
     });
