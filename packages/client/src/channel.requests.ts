@@ -159,6 +159,11 @@ export class ChannelRequests {
     channels: readonly string[],
   ): Promise<ChannelsChange> {
     return new Promise((resolve, reject) => {
+      // As the server does: a connection without a set has none to take channels from.
+      if (kind === ChannelClientEvent.unsubscribe && this.channels === null) {
+        reject(new StreamgateChannelError(kind, 'invalid'));
+        return;
+      }
       const op: MembershipOp = {
         kind,
         request: kind,
