@@ -110,9 +110,9 @@ export function describeCause(cause: unknown): string {
 }
 
 /**
- * The server refused a channel request (`subscribe`, `unsubscribe`,
- * `history`, `presence` or `publish`), or refused a channel of the set sent
- * at connect. `error` is the server's reason (`forbidden`, `not_enabled`,
+ * A channel request (`subscribe`, `unsubscribe`, `history`, `presence` or
+ * `publish`) was refused: by the server, or by the client itself for a
+ * malformed one (`invalid`), as the server would. `error` is the server's reason (`forbidden`, `not_enabled`,
  * `too_many_channels`, `rate_limited`, `unavailable`, ...): `unavailable` and
  * `rate_limited` are worth retrying with backoff, the others are not.
  */
@@ -126,7 +126,7 @@ export class StreamgateChannelError extends StreamgateClientError {
     readonly channel?: string,
   ) {
     super(
-      `The server refused ${request}${channel === undefined ? '' : ` of channel ${JSON.stringify(channel)}`} (${error}).${channelErrorHint(error)}`,
+      `The ${request} request${channel === undefined ? '' : ` for channel ${JSON.stringify(channel)}`} was refused (${error}).${channelErrorHint(error)}`,
     );
   }
 }
@@ -137,6 +137,8 @@ function channelErrorHint(error: string): string {
       return ' The token does not see this channel and the server did not grant it.';
     case 'not_enabled':
       return ' Presence or client publish is not switched on for this channel on the server.';
+    case 'invalid':
+      return ' Pass one or more non-empty channel names; unsubscribe needs a subscription set to take them from.';
     case 'too_many_channels':
       return ' Unsubscribe from some channels first.';
     case 'rate_limited':
