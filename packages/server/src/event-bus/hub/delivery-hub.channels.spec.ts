@@ -3,6 +3,7 @@ import { StoredEvent } from '../domain/event';
 import { compareLogIds, EventId } from '../domain/event-id';
 import { createEventLogEngine, EventLogEngine } from '../event-log.factory';
 import { DeliveryHub } from './delivery-hub';
+import { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from './hub-control';
 import {
   ChannelSwitchLimitError,
   HubSubscriber,
@@ -201,6 +202,7 @@ describe('DeliveryHub channels', () => {
         select(['a']),
       );
       await publish(['a'], ['b']);
+      expect(hub.positionOf(subscriber)).toBe(hub.position);
       const position = hub.setChannels(subscriber, select(['b']));
       expect(position).toBe(hub.position);
       expect(subscriber.channels).toEqual(new Set(['b']));
@@ -209,6 +211,33 @@ describe('DeliveryHub channels', () => {
       await pause(20);
       expect(transport.data).toEqual(['a', 'b']);
       expect(compareLogIds(transport.events[1].id, position)).toBe(1);
+    });
+
+    it('made by a control listener in the middle of a batch, switches at the control entry: the rest of the batch follows under the new set', async () => {
+      await boot();
+      const transport = new Recorder('t');
+      const subscriber = await hub.attach(
+        transport,
+        principal,
+        ['a', 'b'],
+        undefined,
+        select(['a']),
+      );
+      let position: EventId | null = null;
+      hub.onControl(() => {
+        position = hub.setChannels(subscriber, select(['b']));
+      });
+      const ids = await log.internalPublisher.publishMany([
+        { type: 'thing', data: 'b-before', scopes: ['b'] },
+        { type: 'thing', data: 'a-before', scopes: ['a'] },
+        { type: CONTROL_EVENT_TYPE, data: {}, scopes: [CONTROL_SCOPE] },
+        { type: 'thing', data: 'a-after', scopes: ['a'] },
+        { type: 'thing', data: 'b-after', scopes: ['b'] },
+      ]);
+      await until(() => transport.events.length === 2, 'the events');
+      await pause(20);
+      expect(position).toBe(ids[2]);
+      expect(transport.data).toEqual(['a-before', 'b-after']);
     });
 
     it('moves a connection between unfiltered and filtered', async () => {

@@ -311,11 +311,7 @@ export class HubSubscriber {
     refusable = true,
   ): EventId {
     const previous = this.access;
-    let position =
-      this.mode === 'live'
-        ? newer(this.currentHorizon, hubPosition)
-        : this.currentHorizon;
-    if (this.switchedAt !== null) position = newer(position, this.switchedAt);
+    const position = this.positionAt(hubPosition);
     if (this.closed) {
       this.access = next;
       return position;
@@ -355,6 +351,21 @@ export class HubSubscriber {
         receives(event.scopes, next),
       );
     return position;
+  }
+
+  /**
+   * Where this connection stands when live dispatch stands at
+   * `hubPosition`: the position a switch would name now (see
+   * `switchAccess`).
+   */
+  positionAt(hubPosition: EventId): EventId {
+    const position =
+      this.mode === 'live'
+        ? newer(this.currentHorizon, hubPosition)
+        : this.currentHorizon;
+    return this.switchedAt === null
+      ? position
+      : newer(position, this.switchedAt);
   }
 
   /**
