@@ -97,7 +97,8 @@ export interface SubscriberHost {
  * access kept out.
  *
  * `horizon` is the newest log position this subscriber has accounted for:
- * every visible event up to it was sent, is in flight, or sits in the queue.
+ * every event up to it that it receives was sent, is in flight, or sits in
+ * the queue.
  * Live events are taken only in `live` mode and only above the horizon; in
  * `replay` and `catchup` modes the subscriber reads the log itself, page by
  * page, up to the hub position, and switches to `live` in the same tick in
