@@ -102,6 +102,54 @@ describe('DeliveryHub channels', () => {
     await log?.close();
   });
 
+  describe('when a batch is sent again after access narrowed', () => {
+    /** Sends that the test settles: `fail()` times the oldest out, `ack()` acknowledges it. */
+    class Manual extends Recorder {
+      readonly batches: StoredEvent[][] = [];
+      private readonly settle: ((ok: boolean) => void)[] = [];
+      override send(batch: readonly StoredEvent[]): Promise<unknown> {
+        this.batches.push([...batch]);
+        return new Promise((resolve, reject) =>
+          this.settle.push((ok) =>
+            ok ? resolve(undefined) : reject(new Error('ack timeout')),
+          ),
+        );
+      }
+      fail(): void {
+        this.settle.shift()?.(false);
+      }
+      ack(): void {
+        this.settle.shift()?.(true);
+      }
+    }
+
+    it('leaves out what the connection may no longer see, and drops a batch left empty', async () => {
+      await boot({ maxFailures: 5, maxBatch: 2 });
+      const t = new Manual('m', false);
+      const subscriber = await hub.attach(t, principal, ['a', 'b'], undefined);
+      await publish(['a'], ['b']);
+      await until(() => t.batches.length === 1, 'the first batch');
+      expect(t.batches[0].map((e) => e.data)).toEqual(['a', 'b']);
+      // The token is refreshed without `b` while the batch is out.
+      hub.rescope(subscriber, ['a']);
+      t.fail();
+      await until(() => t.batches.length === 2, 'the resend');
+      expect(t.batches[1].map((e) => e.data)).toEqual(['a']);
+      // A batch whose every event became invisible is not sent again, and
+      // no longer holds the window: the next event goes out.
+      hub.rescope(subscriber, []);
+      t.fail();
+      await publish([]);
+      await until(() => t.batches.length >= 3, 'the next batch');
+      expect(
+        t.batches
+          .slice(2)
+          .flat()
+          .map((e) => e.data),
+      ).toEqual(['-']);
+    });
+  });
+
   describe('when a connection has a subscription set', () => {
     it('receives the visible events of its channels and unscoped ones, each once; an unfiltered one everything visible', async () => {
       await boot();

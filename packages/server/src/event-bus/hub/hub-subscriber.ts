@@ -11,7 +11,12 @@ import {
   EventSubscription,
   ReplayPage,
 } from '../domain/event-subscription.port';
-import { ChannelAccess, isNarrowing, receives } from '../domain/channel-access';
+import {
+  ChannelAccess,
+  isNarrowing,
+  isVisibleWith,
+  receives,
+} from '../domain/channel-access';
 import { WILDCARD_SCOPE } from '../domain/scope';
 import { Principal } from '../../access/principal';
 import { isControlEvent } from './hub-control';
@@ -280,8 +285,9 @@ export class HubSubscriber {
    * access). A switch never names a position older than the one before,
    * whose promise would break otherwise.
    *
-   * Batches out and not yet acknowledged are sent again as they were;
-   * queued events are judged again, so a narrowing takes effect at once.
+   * Batches out and not yet acknowledged are sent again as they were, less
+   * what the connection may no longer see (`withdrawInvisible`); queued
+   * events are judged again, so a narrowing takes effect at once.
    *
    * Throws `ChannelSwitchLimitError` (and changes nothing) when the switch
    * would have to be remembered and `MAX_PENDING_SWITCHES` are; unless
@@ -710,11 +716,17 @@ export class HubSubscriber {
     );
   }
 
-  /** Where batch `seq` stands in the window, or -1 once acknowledged. */
+  /**
+   * Where batch `seq` stands in the window, or -1 once acknowledged (or
+   * dropped by `withdrawInvisible`). The window is a few batches, so a scan.
+   */
   private indexOf(seq: number): number {
-    if (this.unacked.length === 0) return -1;
-    const index = seq - this.unacked[0].seq;
-    return index >= 0 && index < this.unacked.length ? index : -1;
+    const unacked = this.unacked;
+    for (let i = 0; i < unacked.length; i++) {
+      if (unacked[i].seq === seq) return i;
+      if (unacked[i].seq > seq) break;
+    }
+    return -1;
   }
 
   /**
@@ -768,7 +780,42 @@ export class HubSubscriber {
       return;
     }
     this.round++;
+    this.withdrawInvisible();
     for (const entry of this.unacked) this.transmit(entry);
+    // Batches withdrawn whole may have been all that held the pump back.
+    this.wakePump();
+  }
+
+  /**
+   * Before a resend: takes out of the unacknowledged batches the events
+   * this connection may no longer see (its token was refreshed with fewer
+   * scopes, or a grant was withdrawn, after they were first sent). A batch
+   * left empty is dropped from the window; a shortened one is acknowledged
+   * by its new last id. The set of channels is not applied again: events
+   * at or before a switch go out as they were (see `switchAccess`).
+   */
+  private withdrawInvisible(): void {
+    let changed = false;
+    const kept: Unacked[] = [];
+    for (const entry of this.unacked) {
+      let batch = entry.batch;
+      for (const event of entry.batch) {
+        if (!isVisibleWith(event.scopes, this.access)) {
+          batch = entry.batch.filter((e) =>
+            isVisibleWith(e.scopes, this.access),
+          );
+          break;
+        }
+      }
+      if (batch === entry.batch) {
+        kept.push(entry);
+        continue;
+      }
+      changed = true;
+      if (batch.length > 0)
+        kept.push({ ...entry, batch, last: batch[batch.length - 1].id });
+    }
+    if (changed) this.unacked = kept.length > 0 ? kept : NOTHING_UNACKED;
   }
 
   private windowMoved(): Promise<void> {
