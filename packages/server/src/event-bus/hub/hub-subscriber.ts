@@ -97,7 +97,8 @@ export interface SubscriberHost {
  * access kept out.
  *
  * `horizon` is the newest log position this subscriber has accounted for:
- * every visible event up to it was sent, is in flight, or sits in the queue.
+ * every event up to it that it receives was sent, is in flight, or sits in
+ * the queue.
  * Live events are taken only in `live` mode and only above the horizon; in
  * `replay` and `catchup` modes the subscriber reads the log itself, page by
  * page, up to the hub position, and switches to `live` in the same tick in
@@ -311,11 +312,7 @@ export class HubSubscriber {
     refusable = true,
   ): EventId {
     const previous = this.access;
-    let position =
-      this.mode === 'live'
-        ? newer(this.currentHorizon, hubPosition)
-        : this.currentHorizon;
-    if (this.switchedAt !== null) position = newer(position, this.switchedAt);
+    const position = this.positionAt(hubPosition);
     if (this.closed) {
       this.access = next;
       return position;
@@ -355,6 +352,21 @@ export class HubSubscriber {
         receives(event.scopes, next),
       );
     return position;
+  }
+
+  /**
+   * Where this connection stands when live dispatch stands at
+   * `hubPosition`: the position a switch would name now (see
+   * `switchAccess`).
+   */
+  positionAt(hubPosition: EventId): EventId {
+    const position =
+      this.mode === 'live'
+        ? newer(this.currentHorizon, hubPosition)
+        : this.currentHorizon;
+    return this.switchedAt === null
+      ? position
+      : newer(position, this.switchedAt);
   }
 
   /**
