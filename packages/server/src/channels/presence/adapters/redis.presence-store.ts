@@ -203,8 +203,28 @@ export class RedisPresenceStore implements PresenceStore {
         }
       }
     });
+    this.watchConnection(subscriber);
     this.listening = this.subscribeUntilDone(subscriber);
     return this.listening;
+  }
+
+  /** Logs each loss of the subscriber connection once, and its return. */
+  private watchConnection(subscriber: RedisClient): void {
+    let lost = false;
+    subscriber.on('close', () => {
+      if (lost || this.closed) return;
+      lost = true;
+      this.logger.warn(
+        'Lost the connection that listens for presence changes; reconnecting.',
+      );
+    });
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.logger.log(
+        'Listening for presence changes again. Members lists here may be stale until the next renew or `presence` request.',
+      );
+    });
   }
 
   /** The first SUBSCRIBE is retried until Redis answers; ioredis subscribes again after every reconnect. */
