@@ -1,5 +1,5 @@
 import { compareEventIds } from '@streamgate/protocol';
-import { EventPublisher } from '@streamgate/server';
+import { EventPublisher, EventsGateway } from '@streamgate/server';
 import { AccessOverrides } from '../../src/auth/access-overrides';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
@@ -338,6 +338,31 @@ describe('channels', () => {
       const ok = await get('channel=agent:a&limit=1');
       expect(ok.status).toBe(200);
       expect(Array.isArray(ok.body.events)).toBe(true);
+    });
+  });
+
+  describe("when the server narrows a connection's scopes", () => {
+    it('takes the channels it lost out of the set at once', async () => {
+      const c = client(nodeB, {
+        token: nodeB.token('u-narrow', ['agent:a', 'agent:b']),
+        channels: ['agent:a', 'agent:b'],
+      });
+      await ready(c);
+      nodeB.app.get(AccessOverrides).set('u-narrow', ['agent:a']);
+      try {
+        expect(await nodeB.app.get(EventsGateway).refreshUser('u-narrow')).toBe(
+          1,
+        );
+        await publish(nodeC, ['agent:b'], 'lost');
+        const kept = await publish(nodeC, ['agent:a'], 'kept');
+        await waitFor(() => c.events.length === 1, 'the kept event');
+        expect(c.ids()).toEqual([kept]);
+        expect(
+          await c.request('subscribe', { channels: ['agent:a'] }),
+        ).toMatchObject({ ok: true, channels: ['agent:a'] });
+      } finally {
+        nodeB.app.get(AccessOverrides).clear('u-narrow');
+      }
     });
   });
 
