@@ -394,6 +394,32 @@ describe('DeliveryHub channels', () => {
     });
   });
 
+  describe('when a token refresh widens the scopes of a connection that is behind', () => {
+    it('catches up after a queue overflow without the events before the refresh that it could not see', async () => {
+      await boot({ queueLimit: 3, maxBatch: 1 });
+      const transport = new Recorder('t', false);
+      const subscriber = await hub.attach(
+        transport,
+        principal,
+        ['a'],
+        undefined,
+      );
+      await publish(['a']); // in flight, unacknowledged
+      const [queued, hidden] = await publish(['a'], ['b']);
+      hub.rescope(subscriber, ['a', 'b']);
+      const later = await publish(['b'], ['b'], ['b'], ['b'], ['b']);
+      expect(hub.stats.queueOverflows).toBe(1);
+      await until(() => {
+        transport.release();
+        return transport.events.at(-1)?.id === later.at(-1);
+      }, 'the catch-up');
+      const ids = transport.events.map((event) => event.id);
+      expect(ids).toContain(queued);
+      expect(ids).not.toContain(hidden);
+      expect(ids.slice(-5)).toEqual(later);
+    });
+  });
+
   describe('deliverEphemeral', () => {
     async function attachAll(): Promise<Record<string, Recorder>> {
       const recorders = {

@@ -514,7 +514,8 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         continue;
       }
       this.index.forEachAudience(event, offer);
-      this.channelIndex.forEachAudience(event.scopes, offer);
+      if (this.channelIndex.size > 0)
+        this.channelIndex.forEachAudience(event.scopes, offer);
     }
     this.dispatching = null;
     this.flush(offered);
