@@ -160,9 +160,8 @@ export class RedisPresenceStore implements PresenceStore {
     args: string[],
     units = 1,
   ): Promise<unknown> {
-    const keyTtl = String(
-      Math.max(1_000, Math.ceil(ttlMs * KEY_TTL_FACTOR) || 60_000),
-    );
+    // Only what extends members extends their keys; `0` leaves the TTL be.
+    const keyTtl = ttlMs > 0 ? String(Math.ceil(ttlMs * KEY_TTL_FACTOR)) : '0';
     // Every script reports the same users when run again, so the gate may retry it.
     return this.gate.run(
       `${what} presence in "${channel.slice(0, 80)}"`,
