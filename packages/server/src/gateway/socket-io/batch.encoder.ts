@@ -1,9 +1,12 @@
 import type { Server } from 'socket.io';
 import { StoredEvent } from '../../event-bus/domain/event';
 import { storedEnvelopeOf } from '../../event-bus/engine/stream-entry.codec';
+import { EncodedHistory } from '../channels/encoded-history';
 
 /** Socket.IO's EVENT packet type (socket.io-parser `PacketType.EVENT`). */
 const EVENT_PACKET = 2;
+/** Socket.IO's ACK packet type (socket.io-parser `PacketType.ACK`). */
+const ACK_PACKET = 3;
 
 type Packet = { type: number; nsp?: string; id?: number; data?: unknown };
 type Encoder = { encode(packet: Packet): unknown[] };
@@ -127,6 +130,17 @@ export class BatchEncoder implements Encoder {
       if (packet.id !== undefined && packet.id !== null) header += packet.id;
       return [`${header}[${JSON.stringify(data[0])},${data[1].json}]`];
     }
+    if (
+      packet.type === ACK_PACKET &&
+      Array.isArray(data) &&
+      data.length === 1 &&
+      data[0] instanceof EncodedHistory
+    ) {
+      let header = '3';
+      if (packet.nsp && packet.nsp !== '/') header += `${packet.nsp},`;
+      if (packet.id !== undefined && packet.id !== null) header += packet.id;
+      return [`${header}[${data[0].json}]`];
+    }
     return this.inner.encode(packet);
   }
 }
@@ -181,6 +195,21 @@ function writesDefaultText(encoder: Encoder): boolean {
         typeof expected[0] !== 'string' ||
         expected[0] !== actual[0]
       )
+        return false;
+      const history = new EncodedHistory(batch.events, 'e:1-0');
+      const expectedAck = encoder.encode({
+        type: ACK_PACKET,
+        nsp,
+        id,
+        data: [history.toJSON()],
+      });
+      const actualAck = probe.encode({
+        type: ACK_PACKET,
+        nsp,
+        id,
+        data: [history],
+      });
+      if (expectedAck.length !== 1 || expectedAck[0] !== actualAck[0])
         return false;
     }
     return true;

@@ -6,7 +6,12 @@ import {
   ResyncInfo,
   SubscriberTransport,
 } from '../../event-bus/hub/hub.types';
-import { ServerEvent } from '@streamgate/protocol';
+import {
+  ChannelServerEvent,
+  EphemeralEnvelope,
+  PresenceChange,
+  ServerEvent,
+} from '@streamgate/protocol';
 import { EncodedBatch } from './batch.encoder';
 
 /** Adapts one Socket.IO connection to the hub's subscriber transport. */
@@ -20,6 +25,10 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
     private readonly socket: Socket,
     private readonly ackTimeoutMs: number,
     private readonly preEncoded = false,
+    /** Says what `ready` adds for channels (`channels`, `refused`). */
+    private readonly channels: {
+      readyChannels(): object;
+    } | null = null,
   ) {}
 
   get id(): string {
@@ -41,11 +50,24 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
   }
 
   ready(info: ReadyInfo): void {
-    this.socket.emit(ServerEvent.ready, info);
+    this.socket.emit(
+      ServerEvent.ready,
+      this.channels ? { ...info, ...this.channels.readyChannels() } : info,
+    );
   }
 
   resync(info: ResyncInfo): void {
     this.socket.emit(ServerEvent.resyncRequired, info);
+  }
+
+  ephemeral(event: EphemeralEnvelope): void {
+    if (this.socket.connected)
+      this.socket.emit(ChannelServerEvent.ephemeral, event);
+  }
+
+  presenceChanged(change: PresenceChange): void {
+    if (this.socket.connected)
+      this.socket.emit(ChannelServerEvent.presenceChanged, change);
   }
 
   evict(reason: EvictionReason): void {

@@ -8,7 +8,15 @@ import type {
 import { Principal } from '../../access/principal';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import { HubSubscriber } from '../../event-bus/hub/hub-subscriber';
+import type { RefusedChannel } from '@streamgate/protocol';
+import { RequestBudget } from '../channels/request-budget';
 import { scopeRoom, userRoom } from './socket-io.rooms';
+
+/** Told when a session's scopes change or it closes, to keep its channels within them. */
+export interface SessionChannelsListener {
+  narrowed(session: SocketSession): void;
+  closed(session: SocketSession): void;
+}
 
 /**
  * One socket's access: its own principal, token expiry and scopes, kept
@@ -19,6 +27,20 @@ export class SocketSession implements AccessSession {
   private subscriber: HubSubscriber | null = null;
   private endedWith: SessionEndReason | null = null;
   private inRooms = false;
+  /** The subscription set; `null` when the connection is unfiltered (protocol v1). */
+  channels: Set<string> | null = null;
+  /** The channels of the set that the channel authorizer granted (not in the scopes). */
+  grants = new Set<string>();
+  /** What the handshake's `auth.channels` refused, told once in `ready`. */
+  refused: readonly RefusedChannel[] | null = null;
+  /** Rate limit of the connection's channel requests. */
+  readonly budget = new RequestBudget();
+  /** Requests that came before the hub attached the connection, waiting for it. */
+  private attachWaiters: (() => void)[] | null = null;
+  /** Channel requests run one at a time per connection, in arrival order. */
+  private pending: Promise<unknown> = Promise.resolve();
+  /** Set by the gateway when channels are on. */
+  channelsListener: SessionChannelsListener | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -43,11 +65,48 @@ export class SocketSession implements AccessSession {
     ]);
   }
 
+  /** The hub subscriber, once attached. */
+  get hubSubscriber(): HubSubscriber | null {
+    return this.subscriber;
+  }
+
+  get connectionId(): string {
+    return this.socket.id;
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Runs `work` after the connection's earlier channel requests have settled. */
+  serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.pending.then(work, work);
+    this.pending = run.catch(() => undefined);
+    return run;
+  }
+
   /** Hands the session its hub subscriber, bringing it up to date with refreshes that raced the attach. */
   attach(subscriber: HubSubscriber): void {
     this.subscriber = subscriber;
     if (subscriber.principal !== this.principal)
       this.hub.rescope(subscriber, this.scopes, this.principal);
+    this.releaseAttachWaiters();
+  }
+
+  /**
+   * Resolves once the hub has attached the connection (or it closed): a
+   * client may send a request right after connecting, while its replay is
+   * still being set up.
+   */
+  whenAttached(): Promise<void> {
+    if (this.subscriber || !this.socket.connected) return Promise.resolve();
+    return new Promise((resolve) => (this.attachWaiters ??= []).push(resolve));
+  }
+
+  private releaseAttachWaiters(): void {
+    const waiters = this.attachWaiters;
+    this.attachWaiters = null;
+    waiters?.forEach((resolve) => resolve());
   }
 
   end(reason: SessionEndReason): void {
@@ -67,8 +126,12 @@ export class SocketSession implements AccessSession {
     this.update(this.principal, scopes);
   }
 
-  /** Takes a refreshed token's principal and scopes; takes effect at once. */
-  update(principal: Principal, scopes: readonly string[]): void {
+  /**
+   * Takes a refreshed token's principal and scopes; takes effect at once.
+   * `narrow`: drop at once the channels the new scopes do not give and that
+   * are no grant; off when the caller asks the authorizer again itself.
+   */
+  update(principal: Principal, scopes: readonly string[], narrow = true): void {
     if (this.inRooms) {
       const next = new Set(scopes);
       const old = new Set(this.scopes);
@@ -81,11 +144,30 @@ export class SocketSession implements AccessSession {
     this.scopes = scopes;
     if (this.subscriber && !this.subscriber.closed)
       this.hub.rescope(this.subscriber, scopes, principal);
+    if (narrow) this.channelsListener?.narrowed(this);
+  }
+
+  /**
+   * What `ready` adds for channels: nothing for a connection that sent no
+   * `auth.channels`, so that a v1 client gets exactly the v1 `ready`;
+   * otherwise its set, and what was refused (only the first time).
+   */
+  readyChannels(): {
+    channels?: string[];
+    refused?: readonly RefusedChannel[];
+  } {
+    if (!this.channels) return {};
+    const refused = this.refused;
+    this.refused = null;
+    const channels = [...this.channels];
+    return refused ? { channels, refused } : { channels };
   }
 
   /** The connection closed: forget the session and its subscriber. */
   close(): void {
+    this.releaseAttachWaiters();
     this.handle?.close();
+    this.channelsListener?.closed(this);
     if (this.subscriber) this.hub.detach(this.subscriber);
   }
 }
