@@ -59,16 +59,18 @@ describe('channels', () => {
       expect(c.readies[0].refused).toHaveLength(3);
     });
 
-    it('sends the v1 ready unchanged when none were sent', async () => {
+    it('says channels: null, and nothing else new, when none were sent', async () => {
       const c = client(nodeB, { token: nodeB.token('u-v1', ['agent:a']) });
       await ready(c);
       expect(Object.keys(c.readies[0]).sort()).toEqual([
         'ackEvery',
+        'channels',
         'lastEventId',
         'reason',
         'recovered',
         'replayed',
       ]);
+      expect(c.readies[0].channels).toBeNull();
     });
 
     it('says channels: [] for an empty set', async () => {
