@@ -62,14 +62,18 @@ describe('switching channels (property)', () => {
           const user = `swp-${run}`;
           const token = nodes[0].token(user, [...CHANNELS]);
           const received: string[] = [];
-          /** Every switch: from `position` on, the set is `channels`. */
+          /**
+           * Every switch, in the order made: for an event after `position`,
+           * the set is `channels` unless a later switch says otherwise.
+           */
           const switches: { position: string; channels: Set<string> }[] = [];
           const published: { id: string; channel: Channel | null }[] = [];
           let connection: RawClient | null = null;
           let set = new Set<string>(initial);
           const connect = async (at: 0 | 1) => {
             const previous = connection;
-            const cursor = received.at(-1) ?? previous?.lastId ?? undefined;
+            // The client's cursor: its last event, or where `ready` put it.
+            const cursor = previous?.lastId ?? undefined;
             previous?.close();
             const c = new RawClient(nodes[at].url, {
               token,
@@ -80,11 +84,12 @@ describe('switching channels (property)', () => {
               received.push(...batch.map((e) => e.id)),
             );
             await waitFor(() => c.readies.length > 0, 'ready', 10_000);
-            if (!previous)
-              switches.push({
-                position: c.readies[0].lastEventId,
-                channels: new Set(set),
-              });
+            // A reconnect replays the current set from the cursor: for what
+            // comes after the cursor, the set in force is the current one.
+            switches.push({
+              position: previous ? cursor! : c.readies[0].lastEventId,
+              channels: new Set(set),
+            });
             connection = c;
           };
           // Traffic runs while the client switches: a switch lands between publishes.

@@ -104,7 +104,13 @@ describe('Socket.IO gateway', () => {
         lastEventId: cursor,
       });
       expect(again.readies).toEqual([
-        { recovered: true, replayed: 2, lastEventId: ids[3], ackEvery: 1 },
+        {
+          recovered: true,
+          replayed: 2,
+          lastEventId: ids[3],
+          ackEvery: 1,
+          channels: null,
+        },
       ]);
       expect(again.ids()).toEqual([ids[0], ids[3]]);
     });
@@ -173,6 +179,7 @@ describe('Socket.IO gateway', () => {
           replayed: 1200,
           lastEventId: expect.any(String),
           ackEvery: 1,
+          channels: null,
         },
       ]);
       expect(second.ids()).toEqual([...missed, live]);
@@ -199,6 +206,7 @@ describe('Socket.IO gateway', () => {
           replayed: 0,
           lastEventId: head,
           ackEvery: 1,
+          channels: null,
         },
       ]);
     });
@@ -220,6 +228,7 @@ describe('Socket.IO gateway', () => {
           replayed: 0,
           lastEventId: ids[7],
           ackEvery: 1,
+          channels: null,
         },
       ]);
       const live = await publisher.publish({ type: 'x', data: 'live' });
@@ -242,6 +251,7 @@ describe('Socket.IO gateway', () => {
           replayed: 0,
           lastEventId: expect.any(String),
           ackEvery: 1,
+          channels: null,
         },
       ]);
     });
@@ -260,6 +270,7 @@ describe('Socket.IO gateway', () => {
             replayed: 0,
             lastEventId: expect.any(String),
             ackEvery: 1,
+            channels: null,
           },
         ]);
         const id = await publisher.publish({ type: 'x', data: 1 });
@@ -295,6 +306,7 @@ describe('Socket.IO gateway', () => {
           replayed: 0,
           lastEventId: id,
           ackEvery: 1,
+          channels: null,
         },
       ]);
     });

@@ -73,6 +73,7 @@ describe('reconnecting to a node that is behind', () => {
       replayed: 0,
       lastEventId: cursor,
       ackEvery: 1,
+      channels: null,
     });
     release();
     const next = await publisher.publish({ type: 'x', data: 'next' });

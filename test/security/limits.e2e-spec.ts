@@ -121,6 +121,7 @@ describe('limits', () => {
           replayed: 0,
           lastEventId: last,
           ackEvery: 1,
+          channels: null,
         },
       ]);
       expect(hub.stats.replayEntriesRead - before).toBeLessThanOrEqual(1000);

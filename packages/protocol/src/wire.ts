@@ -169,6 +169,10 @@ export type RefreshAck =
       readonly ok: true;
       /** When the new token expires, ms since the Unix epoch; `null` when it never does. */
       readonly expiresAt: number | null;
+      /** A connection with a subscription set: the set after the refresh. */
+      readonly channels?: readonly string[];
+      /** The channels the refresh took away (its scopes and grants no longer allow them), with why. */
+      readonly refused?: readonly RefusedChannel[];
     }
   | {
       readonly ok: false;

@@ -206,12 +206,15 @@ export interface GroupReader {
    * entries were lost before this read. First checks that the entry at
    * `position` (the last one handed on) is still there. Throws
    * `GroupMissingError`. Resolves with no entries once the reader is closed.
+   * `acks`: entries handed on since the last read, acknowledged in the same
+   * step (so a live batch costs no acknowledgement command of its own).
    */
   readNew(
     group: string,
     consumer: string,
     count: number,
     position: string,
+    acks?: readonly string[],
   ): Promise<GroupSnapshot>;
   /**
    * Resolves once the log holds an entry after `after`, or after `blockMs`,

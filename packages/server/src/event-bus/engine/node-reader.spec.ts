@@ -11,6 +11,15 @@ import { EventLogSubscription } from './event-log.subscription';
 /** A store whose reader loses the reply of its next `readNew`: the read happens, the caller gets an error. */
 class LossyReplyStore extends InMemoryEventLogStore {
   loseNextReply = false;
+  /** Acknowledgements sent as commands of their own (not with a read). */
+  acksAlone = 0;
+  /** Ids acknowledged together with a read. */
+  readonly acksWithRead: string[] = [];
+
+  override async ack(group: string, ids: readonly string[]): Promise<void> {
+    this.acksAlone++;
+    return super.ack(group, ids);
+  }
   /** Runs between the lost read and the reader's retry. */
   afterLoss: () => void = () => undefined;
 
@@ -18,8 +27,15 @@ class LossyReplyStore extends InMemoryEventLogStore {
     const reader = super.openReader();
     return {
       ...reader,
-      readNew: async (group, consumer, count, position) => {
-        const snapshot = await reader.readNew(group, consumer, count, position);
+      readNew: async (group, consumer, count, position, acks = []) => {
+        this.acksWithRead.push(...acks);
+        const snapshot = await reader.readNew(
+          group,
+          consumer,
+          count,
+          position,
+          acks,
+        );
         if (this.loseNextReply && snapshot.entries.length > 0) {
           this.loseNextReply = false;
           this.afterLoss();
@@ -105,6 +121,31 @@ describe('NodeReader', () => {
       expect(t.discontinuities).toEqual([
         { reason: 'trimmed', position: burst[3] },
       ]);
+    });
+  });
+
+  describe('when live batches are handed on', () => {
+    it('acknowledges each with the next read, not with a command of its own', async () => {
+      const t = setUp();
+      await t.start();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(await t.publisher.publish(ev(i)));
+        await until(() => t.events.length === i + 1, `event ${i}`);
+      }
+      // The last batch is acknowledged by the read after the next wake-up.
+      await until(
+        () => t.store.acksWithRead.length === ids.length,
+        'every id acknowledged',
+      );
+      expect(t.store.acksWithRead).toEqual(
+        ids.map((id) => id.slice(id.indexOf(':') + 1)),
+      );
+      expect(t.store.acksAlone).toBe(0);
+      const group = (await t.store.listGroups()).find(
+        (g) => g.name === 'node:reader-spec',
+      );
+      expect(group?.pending).toBe(0);
     });
   });
 });

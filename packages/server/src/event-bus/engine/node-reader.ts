@@ -40,6 +40,13 @@ export class NodeReader {
   private loop: Promise<void> | null = null;
   private lastCleanupAt = 0;
   private lastCaughtUpAt: number | null = null;
+  /**
+   * Ids of the last live batch handed on, acknowledged by the next read
+   * (`readNew`) rather than by a command of their own. Until then they stay
+   * pending in the node's group, which a restart hands on again, as it
+   * does for a batch whose acknowledgement was lost.
+   */
+  private toAck: string[] = [];
 
   constructor(
     private readonly store: EventLogStore,
@@ -132,6 +139,11 @@ export class NodeReader {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.reader?.close();
+    if (this.toAck.length > 0) {
+      const ids = this.toAck;
+      this.toAck = [];
+      await this.store.ack(this.group, ids).catch(() => undefined);
+    }
     // A read queued while Redis was unreachable can stay unsettled after its
     // connection is closed (ioredis 5 drops its offline queue when closed
     // between reconnect attempts). The loop ends at its next wake-up, if
@@ -232,7 +244,11 @@ export class NodeReader {
           this.consumer,
           this.settings.readBatchSize,
           this.streamId,
+          this.toAck,
         );
+        // Acknowledged with the read (idempotent should the script have run
+        // with its reply lost: those ids then go again with the next read).
+        this.toAck = [];
         if (this.stopped) break;
         if (failures > 0) {
           this.logger.log(
@@ -252,7 +268,8 @@ export class NodeReader {
           snapshot.maxDeletedId,
           snapshot.entries[0]?.id,
         );
-        if (snapshot.entries.length > 0) await this.deliver(snapshot.entries);
+        if (snapshot.entries.length > 0)
+          await this.deliver(snapshot.entries, false);
         if (snapshot.entries.length < this.settings.readBatchSize) {
           // The read ran after it was sent and found nothing more.
           this.lastCaughtUpAt = Math.max(this.lastCaughtUpAt ?? 0, sentAt);
@@ -288,7 +305,8 @@ export class NodeReader {
     }
   }
 
-  private async deliver(entries: RawEntry[]): Promise<void> {
+  /** `ackNow`: acknowledge at once; otherwise the next read does (`toAck`). */
+  private async deliver(entries: RawEntry[], ackNow = true): Promise<void> {
     if (entries.length === 0) return;
     const last = entries[entries.length - 1].id;
     const events = this.decode(this.epoch, entries);
@@ -303,10 +321,9 @@ export class NodeReader {
       );
     }
     this.observer.readerBatch?.(events.length, position);
-    await this.store.ack(
-      this.group,
-      entries.map((e) => e.id),
-    );
+    const ids = entries.map((e) => e.id);
+    if (ackNow) await this.store.ack(this.group, ids);
+    else this.toAck = ids;
   }
 
   /**

@@ -90,6 +90,12 @@ export class ChannelRequests implements SessionChannelsListener {
   private limited(session: SocketSession): boolean {
     if (session.budget.take()) return false;
     this.stats.rateLimited++;
+    if (!session.budget.limitedBefore) {
+      session.budget.limitedBefore = true;
+      this.logger.warn(
+        `Connection ${session.connectionId} of user ${session.principal.userId} sent channel requests faster than its budget; those past it are answered rate_limited.`,
+      );
+    }
     return true;
   }
 

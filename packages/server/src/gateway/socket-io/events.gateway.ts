@@ -19,7 +19,6 @@ import {
   ChannelClientEvent,
   ClientEvent,
   RefreshAck,
-  RefusedChannel,
   SERVER_SHUTDOWN,
   ServerEvent,
   ShutdownInfo,
@@ -456,14 +455,13 @@ export class EventsGateway
     session.update(granted.principal, granted.scopes, false);
     session.handle?.renew(granted.principal);
     const dropped = await this.channelRequests.recheck(session);
-    const answer: RefreshAck & {
-      channels?: readonly string[];
-      refused?: readonly RefusedChannel[];
-    } = { ok: true, expiresAt: granted.principal.expiresAt ?? null };
     // A filtered connection learns its set, and what it lost, as `ready` tells them.
-    if (session.channels) answer.channels = [...session.channels];
-    if (dropped.length > 0) answer.refused = dropped;
-    reply(answer);
+    reply({
+      ok: true,
+      expiresAt: granted.principal.expiresAt ?? null,
+      ...(session.channels && { channels: [...session.channels] }),
+      ...(dropped.length > 0 && { refused: dropped }),
+    });
   }
 
   /**

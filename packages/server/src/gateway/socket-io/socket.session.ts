@@ -153,10 +153,11 @@ export class SocketSession implements AccessSession {
    * otherwise its set, and what was refused (only the first time).
    */
   readyChannels(): {
-    channels?: string[];
+    channels: string[] | null;
     refused?: readonly RefusedChannel[];
   } {
-    if (!this.channels) return {};
+    // `null`: unfiltered, as the protocol names it.
+    if (!this.channels) return { channels: null };
     const refused = this.refused;
     this.refused = null;
     const channels = [...this.channels];

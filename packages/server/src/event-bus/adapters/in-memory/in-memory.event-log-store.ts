@@ -397,7 +397,7 @@ export class InMemoryEventLogStore implements EventLogStore {
         batch = readNow(group, consumer, count);
         return batch;
       },
-      async readNew(group, consumer, count, position) {
+      async readNew(group, consumer, count, position, acks = []) {
         const snapshot = (entries: RawEntry[], rewound = false) => ({
           epoch: log.epoch,
           lastId: log.lastId,
@@ -406,6 +406,8 @@ export class InMemoryEventLogStore implements EventLogStore {
           rewound,
         });
         if (signal.closed) return { ...snapshot([]), epoch: null };
+        const pending = log.groups.get(group)?.pending;
+        for (const id of acks) pending?.delete(id);
         if (
           position !== ORIGIN_STREAM_ID &&
           log.epoch !== null &&

@@ -78,6 +78,7 @@ type Scripted<C extends RedisClient> = C & {
     consumer: string,
     count: number,
     position: string,
+    ...acks: string[]
   ): Promise<[string, string, string, [string, string[]][], 0 | 1]>;
 };
 
@@ -417,7 +418,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     const stream = this.keys.stream;
     const epochKey = this.keys.epoch;
     return {
-      readNew: async (group, consumer, count, position) => {
+      readNew: async (group, consumer, count, position, acks = []) => {
         const empty: GroupSnapshot = {
           epoch: null,
           lastId: '0-0',
@@ -435,6 +436,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
               consumer,
               count,
               position,
+              ...acks,
             );
           return {
             epoch: epoch === '' ? null : epoch,

@@ -211,7 +211,10 @@ return 1
 `;
 
 /**
- * KEYS: stream, epoch. ARGV: group, consumer, count, the reader's position.
+ * KEYS: stream, epoch. ARGV: group, consumer, count, the reader's position,
+ * then the ids of entries the reader handed on since its last read, which
+ * it acknowledges here rather than in a command of their own (XACK is
+ * idempotent, so a re-sent script acknowledges nothing twice).
  * Reads new entries for the group and, in the same atomic step, the log's
  * metadata. First checks that the entry at the position (the last one the
  * reader handed on) is still there: one that is gone while
@@ -220,6 +223,9 @@ return 1
  */
 export const READ_NEW_SCRIPT = `${COMMON}
 local position = ARGV[4]
+if #ARGV > 4 then
+  redis.call('XACK', stream, ARGV[1], unpack(ARGV, 5))
+end
 if position ~= '0-0' and redis.call('EXISTS', stream) == 1 then
   local info = stream_info()
   local max_deleted = info['max-deleted-entry-id']
