@@ -13,6 +13,14 @@ import {
 import { waitFor } from '../support/wait-for';
 import { ChannelServer, Handler } from './channel-server';
 
+/** An unsigned JWT-shaped token with `exp`; the test server never verifies it. */
+function jwtExpiringIn(seconds: number): string {
+  const part = (value: object) =>
+    Buffer.from(JSON.stringify(value)).toString('base64url');
+  const exp = Math.floor(Date.now() / 1000) + seconds;
+  return `${part({ alg: 'none' })}.${part({ sub: 'u', exp })}.sig`;
+}
+
 function event(id: string, type = 'typing', data: unknown = { id }) {
   return { id, type, data, ts: 1_700_000_000_000 };
 }
@@ -190,6 +198,29 @@ describe('StreamgateClient channels against a Socket.IO server', () => {
         position: 'e:20-0',
       });
       expect(server.handshakes[1].channels).toEqual(['room:7']);
+    });
+  });
+
+  describe('when a token refresh takes channels away', () => {
+    it('adopts the set the acknowledgement names and surfaces what it took', async () => {
+      const client = createClient({ token: () => jwtExpiringIn(2) });
+      const refusals: (readonly RefusedChannel[])[] = [];
+      client.onRefused((refused) => refusals.push(refused));
+      await live(client);
+      await client.subscribe(['doc:1', 'doc:2']);
+      server.last.on(
+        'refresh',
+        (_payload: unknown, ack: (a: unknown) => void) =>
+          ack({
+            ok: true,
+            expiresAt: Date.now() + 3_600_000,
+            channels: ['doc:1'],
+            refused: [{ channel: 'doc:2', error: 'forbidden' }],
+          }),
+      );
+      await waitFor(() => refusals.length === 1, 'the refresh', 5_000);
+      expect(refusals[0]).toEqual([{ channel: 'doc:2', error: 'forbidden' }]);
+      expect(client.channels).toEqual(['doc:1']);
     });
   });
 

@@ -128,6 +128,16 @@ export class ChannelRequests {
     return refused;
   }
 
+  /**
+   * A `refresh` acknowledgement named the set after it: channels the new
+   * token no longer allows are out. Requests are handled in the order sent,
+   * so a change sent earlier is already in it, and one sent later answers
+   * with a set that includes this one.
+   */
+  adoptRefresh(channels: readonly string[]): void {
+    this.confirmed = channels;
+  }
+
   /** The connection is gone: what was sent is either sent again or, for a publish, failed. */
   goOffline(): void {
     this.socket = null;

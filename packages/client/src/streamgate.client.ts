@@ -63,6 +63,7 @@ import {
   parsePresenceChange,
   parsePublishAck,
   parseReadyInfo,
+  parseRefreshChannels,
   parseResyncInfo,
 } from './wire.validation';
 
@@ -359,9 +360,12 @@ export class StreamgateClient<
   }
 
   /**
-   * Called on `ready` when the server refused channels of the set sent at
-   * connect (`forbidden` after a token change, `too_many_channels`, ...);
-   * they are out of the set from then on.
+   * Called when the server took channels out of the set: on `ready`, those
+   * of the set sent at connect that it refused (`forbidden` after a token
+   * change, `too_many_channels`, `unavailable` while its channel authorizer
+   * fails, ...), and on a token refresh, those the new token no longer
+   * allows. They are out of the set from then on; subscribe again to retry
+   * an `unavailable` one.
    */
   onRefused(
     handler: (refused: readonly RefusedChannel[]) => unknown,
@@ -499,6 +503,7 @@ export class StreamgateClient<
         (error: Error | null, ack: RefreshAck | undefined) => {
           if (!current()) return;
           if (!error && ack?.ok === true) {
+            this.refreshedChannels(ack);
             this.scheduleRefresh(
               socket,
               run,
@@ -534,6 +539,26 @@ export class StreamgateClient<
           this.startAttempt(run);
         },
       );
+  }
+
+  /** A refresh may take channels away: they leave the set, and `onRefused` hears of them. */
+  private refreshedChannels(ack: RefreshAck): void {
+    const parsed = parseRefreshChannels(ack as Record<string, unknown>);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(
+          `${ClientEvent.refresh} acknowledgement`,
+          parsed.problem,
+          ack,
+        ),
+      );
+      return;
+    }
+    const { channels, refused } = parsed.value;
+    if (channels !== undefined) this.requests.adoptRefresh(channels);
+    if (refused !== undefined && refused.length > 0) {
+      this.refusedHandlers.emit([refused], this.handlerFailed('onRefused'));
+    }
   }
 
   /** The token kept through an outage, unless it has expired meanwhile. */

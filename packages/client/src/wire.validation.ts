@@ -143,6 +143,27 @@ function parseRefused(
   };
 }
 
+/**
+ * The channel part of a `refresh` acknowledgement: the set after the
+ * refresh and the channels it took away, each absent when not sent.
+ */
+export function parseRefreshChannels(raw: Record<string, unknown>): Parsed<{
+  channels: readonly string[] | undefined;
+  refused: readonly RefusedChannel[] | undefined;
+}> {
+  const channels =
+    raw.channels === undefined
+      ? ({ ok: true, value: undefined } as const)
+      : parseChannelList(raw.channels, '"channels"');
+  if (!channels.ok) return channels;
+  const refused = parseRefused(raw.refused);
+  if (!refused.ok) return refused;
+  return {
+    ok: true,
+    value: { channels: channels.value, refused: refused.value },
+  };
+}
+
 /** A refusal in any channel acknowledgement: `{ ok: false, error, channel? }`. */
 export interface Refusal {
   readonly ok: false;
