@@ -5,7 +5,7 @@ import type {
   PresenceMember,
   StreamgateClientError,
 } from '@streamgate/client';
-import { holdChannel, releaseChannel } from './channel.refs';
+import { HeldChannel, holdChannel } from './channel.refs';
 import { useStreamgateContext } from './streamgate.context';
 
 /**
@@ -42,7 +42,10 @@ export interface ChannelStatus {
  * Subscribes to channels while the component is mounted. Hooks count who
  * holds each channel, so two components on one channel do not unsubscribe
  * each other: the last one to unmount unsubscribes. The subscription rides
- * on the client's set, so it survives reconnects.
+ * on the client's set, so it survives reconnects. A channel the server
+ * refuses for now (`unavailable`, `rate_limited`), at once or when it takes
+ * it out later (a reconnect, a token refresh), is asked for again with
+ * backoff; one it refuses for good shows in `error`.
  */
 export function useChannel(
   channels: string | readonly string[],
@@ -51,29 +54,46 @@ export function useChannel(
   const list = typeof channels === 'string' ? [channels] : [...channels];
   // The array a caller passes is usually new on every render; its content is what counts.
   const key = JSON.stringify([...new Set(list)].sort());
+  const held = useRef<{ key: string; channels: HeldChannel[] } | null>(null);
+  const [changes, setChanges] = useState(0);
   const [status, setStatus] = useState<ChannelStatus & { key: string }>({
     key,
     subscribed: false,
     error: null,
   });
   useEffect(() => {
-    const held = JSON.parse(key) as string[];
-    let mounted = true;
+    const holds = (JSON.parse(key) as string[]).map((channel) =>
+      holdChannel(client, channel),
+    );
+    held.current = { key, channels: holds };
+    const stopWatching = holds.map((h) =>
+      h.watch(() => setChanges((n) => n + 1)),
+    );
+    setChanges((n) => n + 1);
+    return () => {
+      stopWatching.forEach((stop) => stop());
+      holds.forEach((h) => h.release(onError));
+      held.current = null;
+    };
+  }, [client, key, onError]);
+  useEffect(() => {
+    const current = held.current;
+    if (!current || current.key !== key) return;
+    let active = true;
     setStatus((s) =>
       s.key === key && !s.subscribed && !s.error
         ? s
         : { key, subscribed: false, error: null },
     );
-    Promise.all(held.map((channel) => holdChannel(client, channel))).then(
-      () => mounted && setStatus({ key, subscribed: true, error: null }),
+    Promise.all(current.channels.map((h) => h.current())).then(
+      () => active && setStatus({ key, subscribed: true, error: null }),
       (error: StreamgateClientError) =>
-        mounted && setStatus({ key, subscribed: false, error }),
+        active && setStatus({ key, subscribed: false, error }),
     );
     return () => {
-      mounted = false;
-      held.forEach((channel) => releaseChannel(client, channel, onError));
+      active = false;
     };
-  }, [client, key, onError]);
+  }, [key, changes]);
   return status.key === key
     ? { subscribed: status.subscribed, error: status.error }
     : { subscribed: false, error: null };
