@@ -10,7 +10,6 @@ import {
   StreamgateHandlerError,
   StreamgateProtocolError,
   StreamgateRefusedError,
-  StreamgateRequestError,
   StreamgateTokenError,
   describeCause,
 } from './client.errors';
@@ -51,7 +50,7 @@ import {
   UNAUTHORIZED,
   UNAVAILABLE,
 } from '@streamgate/protocol';
-import { PresenceTracker } from './presence.tracker';
+import { PresenceLists } from './presence.lists';
 import { refreshDelay, tokenExpiry } from './token-expiry';
 import {
   asEventId,
@@ -92,13 +91,7 @@ export class StreamgateClient<
     string,
     ListenerSet<[unknown, EventMeta | EphemeralEventMeta]>
   >();
-  private readonly presenceLists = new Map<
-    string,
-    {
-      tracker: PresenceTracker;
-      listeners: ListenerSet<[PresenceSnapshot]>;
-    }
-  >();
+  private readonly presenceLists: PresenceLists;
   private readonly refusedHandlers = new ListenerSet<
     [readonly RefusedChannel[]]
   >();
@@ -126,6 +119,11 @@ export class StreamgateClient<
     this.cursor = new CursorTracker(this.loadCursor());
     this.requests = new ChannelRequests(this.options.requestTimeoutMs, (e) =>
       this.report(e),
+    );
+    this.presenceLists = new PresenceLists(
+      (channel) => this.presence(channel),
+      (e) => this.report(e),
+      this.handlerFailed('onPresence'),
     );
   }
 
@@ -308,30 +306,7 @@ export class StreamgateClient<
     channel: string,
     handler: (snapshot: PresenceSnapshot) => unknown,
   ): Unsubscribe {
-    let entry = this.presenceLists.get(channel);
-    if (!entry) {
-      entry = {
-        tracker: new PresenceTracker(channel),
-        listeners: new ListenerSet(),
-      };
-      this.presenceLists.set(channel, entry);
-      if (this.requests.live) this.fetchPresence(channel);
-    }
-    const current = entry;
-    const remove = current.listeners.add(handler);
-    const known = current.tracker.snapshot;
-    if (known) {
-      current.listeners.emit([known], this.handlerFailed('onPresence'));
-    }
-    return () => {
-      remove();
-      if (
-        current.listeners.size === 0 &&
-        this.presenceLists.get(channel) === current
-      ) {
-        this.presenceLists.delete(channel);
-      }
-    };
+    return this.presenceLists.listen(channel, handler, this.requests.live);
   }
 
   /**
@@ -609,45 +584,11 @@ export class StreamgateClient<
     if (kind === ChannelClientEvent.subscribe) {
       // Diffs reach this connection only from the switch on; what happened before is fetched.
       change.then(
-        () =>
-          list.forEach(
-            (c) => this.presenceLists.has(c) && this.fetchPresence(c),
-          ),
+        () => this.presenceLists.refetch(list),
         () => undefined,
       );
     }
     return change;
-  }
-
-  private fetchPresence(channel: string): void {
-    const entry = this.presenceLists.get(channel);
-    if (!entry) return;
-    const ticket = entry.tracker.fetchStarted();
-    const publish = (changed: boolean) => {
-      const snapshot = entry.tracker.snapshot;
-      if (changed && snapshot && this.presenceLists.get(channel) === entry) {
-        entry.listeners.emit([snapshot], this.handlerFailed('onPresence'));
-      }
-    };
-    this.presence(channel).then(
-      (answer) =>
-        publish(
-          entry.tracker.answered(ticket, answer.members, answer.truncated),
-        ),
-      (error: unknown) => {
-        publish(entry.tracker.failed(ticket));
-        if (
-          error instanceof StreamgateRequestError &&
-          error.reason === 'closed'
-        )
-          return;
-        this.report(
-          error instanceof StreamgateClientError
-            ? error
-            : new StreamgateClientError(describeCause(error), { cause: error }),
-        );
-      },
-    );
   }
 
   private receivePresenceChange(raw: unknown): void {
@@ -662,12 +603,7 @@ export class StreamgateClient<
       );
       return;
     }
-    const entry = this.presenceLists.get(parsed.value.channel);
-    if (!entry || !entry.tracker.changed(parsed.value)) return;
-    entry.listeners.emit(
-      [entry.tracker.snapshot!],
-      this.handlerFailed('onPresence'),
-    );
+    this.presenceLists.changed(parsed.value);
   }
 
   private receiveEphemeral(raw: unknown): void {
@@ -870,8 +806,7 @@ export class StreamgateClient<
       this.refusedHandlers.emit([refused], this.handlerFailed('onRefused'));
     }
     // Diffs sent while the connection was down are lost; the list is fetched anew.
-    for (const channel of this.presenceLists.keys())
-      this.fetchPresence(channel);
+    this.presenceLists.refetchAll();
   }
 
   private receiveResync(raw: unknown): void {
