@@ -19,6 +19,17 @@ export default defineConfig([
   },
   {
     ...shared,
+    // The React bindings import the client by its own package name, so that
+    // an app that uses both holds one StreamgateClient class, not two.
+    entry: { react: 'src/react/index.ts' },
+    format: ['esm', 'cjs'],
+    platform: 'neutral',
+    external: ['@streamgate/client', 'react'],
+    dts: { resolve: ['@streamgate/protocol'] },
+    outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
+  },
+  {
+    ...shared,
     // One file for a <script> tag: socket.io-client included. The global
     // `StreamgateClient` is the class (the entry's default export), not the
     // module's namespace object.

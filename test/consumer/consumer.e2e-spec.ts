@@ -251,11 +251,13 @@ describe('The README', () => {
     expect(readmeSnippets(README).unmarked).toBe(0);
     expect(readmeSnippets(SERVER_README).unmarked).toBe(0);
     expect(snippets.map((s) => s.target).sort()).toEqual([
+      'client/src/chat-room.ts',
       'client/src/live-feed.ts',
       'server/src/app.module.ts',
       'server/src/billing.worker.ts',
       'server/src/bootstrap.ts',
       'server/src/build-notifier.spec.ts',
+      'server/src/chat.module.ts',
       'server/src/guide.main.ts',
       'server/src/guide.module.ts',
       'server/src/health.module.ts',

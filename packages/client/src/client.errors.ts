@@ -108,3 +108,81 @@ export function describeCause(cause: unknown): string {
     return 'an unprintable value';
   }
 }
+
+/**
+ * A channel request (`subscribe`, `unsubscribe`, `history`, `presence` or
+ * `publish`) was refused: by the server, or by the client itself for a
+ * malformed one (`invalid`), as the server would. `error` is the server's reason (`forbidden`, `not_enabled`,
+ * `too_many_channels`, `rate_limited`, `unavailable`, ...): `unavailable` and
+ * `rate_limited` are worth retrying with backoff, the others are not.
+ */
+export class StreamgateChannelError extends StreamgateClientError {
+  constructor(
+    /** The request that was refused, e.g. `subscribe`. */
+    readonly request: string,
+    /** One of the protocol's channel or history errors, or a reason added by a newer server. */
+    readonly error: string,
+    /** The channel the refusal names, when it names one. */
+    readonly channel?: string,
+  ) {
+    super(
+      `The ${request} request${channel === undefined ? '' : ` for channel ${JSON.stringify(channel)}`} was refused (${error}).${channelErrorHint(error)}`,
+    );
+  }
+}
+
+function channelErrorHint(error: string): string {
+  switch (error) {
+    case 'forbidden':
+      return ' The token does not see this channel and the server did not grant it.';
+    case 'not_enabled':
+      return ' Presence or client publish is not switched on for this channel on the server.';
+    case 'invalid':
+      return ' Pass one or more non-empty channel names; unsubscribe needs a subscription set to take them from.';
+    case 'too_many_channels':
+      return ' Unsubscribe from some channels first.';
+    case 'rate_limited':
+    case 'unavailable':
+      return ' Try again shortly.';
+    default:
+      return '';
+  }
+}
+
+/**
+ * Why a request got no answer from the server:
+ * - `offline`: `publish` while the client was not live (ephemeral events are live only, so they are not queued);
+ * - `timeout`: no answer within `requestTimeoutMs`, queueing while offline included;
+ * - `disconnected`: the connection was lost before `publish` was answered, so it may or may not have gone out;
+ * - `closed`: `close()` was called;
+ * - `unsupported`: the server does not speak channels (its `ready` has no `channels`).
+ */
+export type RequestFailure =
+  'offline' | 'timeout' | 'disconnected' | 'closed' | 'unsupported';
+
+/** A channel request got no answer; `reason` says why. */
+export class StreamgateRequestError extends StreamgateClientError {
+  constructor(
+    readonly request: string,
+    readonly reason: RequestFailure,
+  ) {
+    super(
+      `${request} got no answer from the server: ${requestFailureText(reason)}`,
+    );
+  }
+}
+
+function requestFailureText(reason: RequestFailure): string {
+  switch (reason) {
+    case 'offline':
+      return 'the client is not connected, and ephemeral events are never queued.';
+    case 'timeout':
+      return 'it timed out (requestTimeoutMs), waiting for the connection or for the answer.';
+    case 'disconnected':
+      return 'the connection was lost before the answer came; the event may or may not have been published.';
+    case 'closed':
+      return 'the client was closed.';
+    case 'unsupported':
+      return 'the server does not support channels; upgrade it.';
+  }
+}

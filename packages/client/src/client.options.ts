@@ -77,6 +77,16 @@ export interface StreamgateClientOptions {
    * @default 5
    */
   maxRefusals?: number;
+  /**
+   * How long `history()` and `presence()` may wait for the connection and
+   * their answer together, and how long a sent `subscribe`, `unsubscribe` or
+   * `publish` may wait for its answer, before it is rejected with
+   * `StreamgateRequestError` (`timeout`). A subscribe or unsubscribe made
+   * while the client is not live waits for the next connection without a
+   * deadline: the handshake carries it.
+   * @default 10000
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface ResolvedClientOptions {
@@ -87,6 +97,7 @@ export interface ResolvedClientOptions {
   readonly cursorStore: CursorStore;
   readonly reconnect: BackoffSettings;
   readonly maxRefusals: number;
+  readonly requestTimeoutMs: number;
 }
 
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
@@ -94,6 +105,7 @@ const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const DEFAULT_MAX_REFUSALS = 5;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 export function resolveClientOptions(
   options: StreamgateClientOptions,
@@ -127,6 +139,9 @@ export function resolveClientOptions(
       `"maxRefusals" must be a whole number of at least 1 (got ${JSON.stringify(maxRefusals)}).`,
     );
   }
+  const requestTimeoutMs =
+    options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  checkNumber('requestTimeoutMs', requestTimeoutMs, 1, MAX_TIMER_MS);
   const transports = options.transports ?? [...TRANSPORTS];
   if (
     !Array.isArray(transports) ||
@@ -169,6 +184,7 @@ export function resolveClientOptions(
     cursorStore,
     reconnect,
     maxRefusals,
+    requestTimeoutMs,
   };
 }
 

@@ -11,10 +11,20 @@ export type {
   Transport,
 } from './client.options';
 export type {
+  ChannelsChange,
   ClientState,
+  EphemeralEventMeta,
+  EventData,
   EventHandler,
   EventMap,
   EventMeta,
+  EventType,
+  HistoryOptions,
+  HistoryPage,
+  MetaOf,
+  PresenceSnapshot,
+  PublishData,
+  PublishType,
 } from './client.types';
 export type { CursorStore } from './cursor-store.port';
 export { memoryCursorStore } from './memory.cursor-store';
@@ -31,28 +41,37 @@ export type {
 } from './process-stream.reader';
 export {
   InvalidClientOptionsError,
+  StreamgateChannelError,
   StreamgateClientError,
   StreamgateConnectError,
   StreamgateCursorStoreError,
   StreamgateHandlerError,
   StreamgateProtocolError,
   StreamgateRefusedError,
+  StreamgateRequestError,
   StreamgateTokenError,
 } from './client.errors';
+export type { RequestFailure } from './client.errors';
 export {
+  CHANNEL_ERRORS,
   compareEventIds,
   CONNECT_ERRORS,
+  HISTORY_ERRORS,
   EVICTION_REASONS,
   PROCESS_STATUSES,
   PROCESS_STREAM_END_REASONS,
   REFRESH_ERRORS,
 } from '@streamgate/protocol';
 export type {
+  ChannelError,
   ConnectErrorMessage,
   Envelope,
   EventId,
   EvictedInfo,
   EvictionReason,
+  HistoryError,
+  PresenceChange,
+  PresenceMember,
   ProcessMessage,
   ProcessStatus,
   ProcessStreamEndReason,
@@ -60,6 +79,7 @@ export type {
   ReadyReason,
   RefreshAck,
   RefreshError,
+  RefusedChannel,
   ResyncInfo,
   ResyncReason,
 } from '@streamgate/protocol';

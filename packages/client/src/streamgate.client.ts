@@ -1,7 +1,9 @@
 import { io, Socket } from 'socket.io-client';
 import { Ack, AckBatcher } from './ack.batcher';
 import { backoffDelay, shutdownReconnectDelay } from './backoff.policy';
+import { ChannelRequests } from './channel.requests';
 import {
+  StreamgateChannelError,
   StreamgateClientError,
   StreamgateConnectError,
   StreamgateCursorStoreError,
@@ -16,27 +18,51 @@ import {
   StreamgateClientOptions,
   resolveClientOptions,
 } from './client.options';
-import { ClientState, EventHandler, EventMap, EventMeta } from './client.types';
+import {
+  ChannelsChange,
+  ClientState,
+  EphemeralEventMeta,
+  EventData,
+  EventMap,
+  EventMeta,
+  EventType,
+  HistoryOptions,
+  HistoryPage,
+  MetaOf,
+  PresenceSnapshot,
+  PublishData,
+  PublishType,
+} from './client.types';
 import { CursorTracker } from './cursor.tracker';
 import { ListenerSet, Unsubscribe } from './listener-set';
 import {
+  ChannelClientEvent,
+  ChannelServerEvent,
   ClientEvent,
   Envelope,
   EvictedInfo,
   HandshakeAuth,
   ReadyInfo,
   RefreshAck,
+  RefusedChannel,
   ResyncInfo,
   ServerEvent,
   UNAUTHORIZED,
   UNAVAILABLE,
 } from '@streamgate/protocol';
+import { PresenceLists } from './presence.lists';
 import { refreshDelay, tokenExpiry } from './token-expiry';
 import {
   asEventId,
   parseEnvelope,
+  parseEphemeral,
   parseEvictedInfo,
+  parseHistoryAck,
+  parsePresenceAck,
+  parsePresenceChange,
+  parsePublishAck,
   parseReadyInfo,
+  parseRefreshChannels,
   parseResyncInfo,
 } from './wire.validation';
 
@@ -46,14 +72,28 @@ const REFRESH_ACK_TIMEOUT_MS = 10_000;
  * Browser client for streamgate's `/events` namespace: keeps a cursor,
  * resumes from it on every reconnect, drops resent duplicates and reconnects
  * with backoff on its own.
+ *
+ * `TEvents` maps the types of logged events to their payloads;
+ * `TEphemeral` does the same for ephemeral events (delivered live only,
+ * without an id), which `on()` handlers then receive with
+ * `meta.ephemeral === true`, and which `publish()` accepts. Neither map is
+ * checked at run time: they declare what the server sends.
  */
-export class StreamgateClient<TEvents extends EventMap = EventMap> {
+export class StreamgateClient<
+  TEvents extends EventMap = EventMap,
+  TEphemeral extends EventMap = Record<never, never>,
+> {
   private readonly options: ResolvedClientOptions;
   private readonly cursor: CursorTracker;
+  private readonly requests: ChannelRequests;
   private readonly anyHandlers = new ListenerSet<[Envelope]>();
   private readonly typeHandlers = new Map<
     string,
-    ListenerSet<[unknown, EventMeta]>
+    ListenerSet<[unknown, EventMeta | EphemeralEventMeta]>
+  >();
+  private readonly presenceLists: PresenceLists;
+  private readonly refusedHandlers = new ListenerSet<
+    [readonly RefusedChannel[]]
   >();
   private readonly readyHandlers = new ListenerSet<[ReadyInfo]>();
   private readonly resyncHandlers = new ListenerSet<[ResyncInfo]>();
@@ -77,6 +117,14 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   constructor(options: StreamgateClientOptions) {
     this.options = resolveClientOptions(options);
     this.cursor = new CursorTracker(this.loadCursor());
+    this.requests = new ChannelRequests(this.options.requestTimeoutMs, (e) =>
+      this.report(e),
+    );
+    this.presenceLists = new PresenceLists(
+      (channel) => this.presence(channel),
+      (e) => this.report(e),
+      this.handlerFailed('onPresence'),
+    );
   }
 
   get state(): ClientState {
@@ -86,6 +134,15 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
   /** The id of the last event delivered to the app, or `null` before the first one. */
   get lastEventId(): string | null {
     return this.cursor.position;
+  }
+
+  /**
+   * The subscription set: the server's last confirmed set with the changes
+   * not yet acknowledged applied. `null` when nothing was ever subscribed:
+   * the connection then receives every event its token sees.
+   */
+  get channels(): readonly string[] | null {
+    return this.requests.channels;
   }
 
   /**
@@ -118,14 +175,23 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     this.clearRefreshTimer();
     const socket = this.socket;
     this.socket = null;
+    this.requests.close();
     this.setState('closed');
     if (socket) await disconnect(socket);
   }
 
-  /** Handles events of one type, in order. Handlers for a type run after `onAny` handlers. */
-  on<K extends keyof TEvents & string>(
+  /**
+   * Handles events of one type, in order. Handlers for a type run after
+   * `onAny` handlers. Ephemeral events of the type come here too, with
+   * `meta.ephemeral === true` and no id: they never move the cursor, are
+   * never replayed and are never checked for duplicates.
+   */
+  on<K extends EventType<TEvents, TEphemeral>>(
     type: K,
-    handler: EventHandler<TEvents[K]>,
+    handler: (
+      data: EventData<TEvents, TEphemeral, K>,
+      meta: MetaOf<TEvents, TEphemeral, K>,
+    ) => unknown,
   ): Unsubscribe {
     let handlers = this.typeHandlers.get(type);
     if (!handlers) {
@@ -133,13 +199,153 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       this.typeHandlers.set(type, handlers);
     }
     const set = handlers;
-    const remove = set.add(handler as EventHandler<unknown>);
+    const remove = set.add(
+      handler as (
+        data: unknown,
+        meta: EventMeta | EphemeralEventMeta,
+      ) => unknown,
+    );
     return () => {
       remove();
       if (set.size === 0 && this.typeHandlers.get(type) === set) {
         this.typeHandlers.delete(type);
       }
     };
+  }
+
+  /**
+   * Adds channels to the subscription set and resolves with the
+   * acknowledgement: the whole set after the change and the log position at
+   * the switch. Every event after `position` in the new set is delivered;
+   * fetch what came before with `history(channel, { after, until: position })`.
+   * Rejects with `StreamgateChannelError` (`error`, `channel`) when the
+   * server refuses, and leaves the set as it was.
+   *
+   * The set is kept across reconnects and sent with every handshake. Called
+   * while the client is not live, the change waits, without a deadline, for
+   * the next connection, whose `ready` settles it.
+   */
+  subscribe(channels: string | readonly string[]): Promise<ChannelsChange> {
+    return this.changeChannels(ChannelClientEvent.subscribe, channels);
+  }
+
+  /** Takes channels out of the subscription set; as `subscribe()` otherwise. */
+  unsubscribe(channels: string | readonly string[]): Promise<ChannelsChange> {
+    return this.changeChannels(ChannelClientEvent.unsubscribe, channels);
+  }
+
+  /**
+   * One page of a channel's events in log order, those visible to this
+   * connection, after `after` (exclusive) and up to `until` (inclusive). Pass
+   * the page's `next` as `after` for the next page. History never touches the
+   * cursor and never reaches `on()` handlers. Waits for the connection for at
+   * most `requestTimeoutMs`.
+   */
+  history<K extends keyof TEvents & string = keyof TEvents & string>(
+    channel: string,
+    options: HistoryOptions = {},
+  ): Promise<HistoryPage<TEvents[K]>> {
+    const payload = {
+      channel,
+      ...(options.after !== undefined && { after: options.after }),
+      ...(options.until !== undefined && { until: options.until }),
+      ...(options.limit !== undefined && { limit: options.limit }),
+    };
+    return this.requests.read(
+      {
+        event: ChannelClientEvent.history,
+        payload,
+        channel,
+        parse: parseHistoryAck,
+      },
+      { resend: true },
+    ) as Promise<HistoryPage<TEvents[K]>>;
+  }
+
+  /** Every page of `history()`, one after the other, until `next` is `null`. */
+  async *historyPages<
+    K extends keyof TEvents & string = keyof TEvents & string,
+  >(
+    channel: string,
+    options: HistoryOptions = {},
+  ): AsyncGenerator<HistoryPage<TEvents[K]>, void, undefined> {
+    let after = options.after;
+    for (;;) {
+      const page = await this.history<K>(channel, {
+        ...options,
+        ...(after !== undefined && { after }),
+      });
+      yield page;
+      if (page.next === null || page.next === after) return;
+      after = page.next;
+    }
+  }
+
+  /** Who is present in a channel now. Waits for the connection for at most `requestTimeoutMs`. */
+  async presence(channel: string): Promise<PresenceSnapshot> {
+    const answer = await this.requests.read(
+      {
+        event: ChannelClientEvent.presence,
+        payload: { channel },
+        channel,
+        parse: parsePresenceAck,
+      },
+      { resend: true },
+    );
+    return Object.freeze({ channel, ...answer });
+  }
+
+  /**
+   * Keeps the member list of a presence channel and calls `handler` with it
+   * whenever it changes: fetched first, then updated by `presence_changed`,
+   * and fetched again after every reconnect and every subscribe that adds
+   * the channel. Changes arrive only while the channel is subscribed;
+   * failures to fetch go to `onError`.
+   */
+  onPresence(
+    channel: string,
+    handler: (snapshot: PresenceSnapshot) => unknown,
+  ): Unsubscribe {
+    return this.presenceLists.listen(channel, handler, this.requests.live);
+  }
+
+  /**
+   * Sends an ephemeral event to the other subscribers of a channel this
+   * connection subscribes to (typing indicators and the like): the server
+   * allows it only for channels its `clientPublish.channels` names, up to
+   * 4 KiB of data. Rejects at once with `StreamgateRequestError` (`offline`)
+   * when the client is not live: ephemeral events are never queued.
+   */
+  publish<K extends PublishType<TEphemeral>>(
+    channel: string,
+    type: K,
+    data: PublishData<TEphemeral, K>,
+  ): Promise<void> {
+    return this.requests
+      .read(
+        {
+          event: ChannelClientEvent.publish,
+          payload: { channel, type, data },
+          channel,
+          parse: parsePublishAck,
+        },
+        { resend: false },
+      )
+      .then(() => undefined);
+  }
+
+  /**
+   * Called when the server took channels out of the set: on `ready`, those
+   * of the set sent at connect that it refused (`forbidden` after a token
+   * change, `too_many_channels`, `unavailable` while its channel authorizer
+   * fails, ...), and on a token refresh, those the new token no longer
+   * allows. They are out of the set from then on; subscribe again to retry
+   * an `unavailable` one.
+   */
+  onRefused(
+    handler: (refused: readonly RefusedChannel[]) => unknown,
+  ): Unsubscribe {
+    return this.refusedHandlers.add(handler);
   }
 
   /** Handles every delivered event, in order. */
@@ -272,6 +478,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
         (error: Error | null, ack: RefreshAck | undefined) => {
           if (!current()) return;
           if (!error && ack?.ok === true) {
+            this.refreshedChannels(ack);
             this.scheduleRefresh(
               socket,
               run,
@@ -309,6 +516,26 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       );
   }
 
+  /** A refresh may take channels away: they leave the set, and `onRefused` hears of them. */
+  private refreshedChannels(ack: RefreshAck): void {
+    const parsed = parseRefreshChannels(ack as Record<string, unknown>);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(
+          `${ClientEvent.refresh} acknowledgement`,
+          parsed.problem,
+          ack,
+        ),
+      );
+      return;
+    }
+    const { channels, refused } = parsed.value;
+    if (channels !== undefined) this.requests.adoptRefresh(channels);
+    if (refused !== undefined && refused.length > 0) {
+      this.refusedHandlers.emit([refused], this.handlerFailed('onRefused'));
+    }
+  }
+
   /** The token kept through an outage, unless it has expired meanwhile. */
   private takeKeptToken(): string | null {
     const token = this.keptToken;
@@ -331,7 +558,80 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
 
   private handshakeAuth(token: string): HandshakeAuth {
     const lastEventId = this.cursor.position;
-    return lastEventId === null ? { token } : { token, lastEventId };
+    const channels = this.requests.forHandshake();
+    return {
+      token,
+      ...(lastEventId !== null && { lastEventId }),
+      ...(channels !== undefined && { channels }),
+    };
+  }
+
+  private changeChannels(
+    kind:
+      | typeof ChannelClientEvent.subscribe
+      | typeof ChannelClientEvent.unsubscribe,
+    channels: string | readonly string[],
+  ): Promise<ChannelsChange> {
+    const list = typeof channels === 'string' ? [channels] : channels;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      list.some((c) => typeof c !== 'string' || c.length === 0)
+    ) {
+      return Promise.reject(new StreamgateChannelError(kind, 'invalid'));
+    }
+    const change = this.requests.change(kind, [...new Set(list)]);
+    if (kind === ChannelClientEvent.subscribe) {
+      // Diffs reach this connection only from the switch on; what happened before is fetched.
+      change.then(
+        () => this.presenceLists.refetch(list),
+        () => undefined,
+      );
+    }
+    return change;
+  }
+
+  private receivePresenceChange(raw: unknown): void {
+    const parsed = parsePresenceChange(raw);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(
+          ChannelServerEvent.presenceChanged,
+          parsed.problem,
+          raw,
+        ),
+      );
+      return;
+    }
+    this.presenceLists.changed(parsed.value);
+  }
+
+  private receiveEphemeral(raw: unknown): void {
+    const parsed = parseEphemeral(raw);
+    if (!parsed.ok) {
+      this.report(
+        new StreamgateProtocolError(
+          ChannelServerEvent.ephemeral,
+          parsed.problem,
+          raw,
+        ),
+      );
+      return;
+    }
+    const event = parsed.value;
+    const handlers = this.typeHandlers.get(event.type);
+    if (!handlers) return;
+    const meta: EphemeralEventMeta = Object.freeze({
+      ephemeral: true,
+      type: event.type,
+      ts: event.ts,
+      ...(event.from !== undefined && { from: event.from }),
+      ...(event.channel !== undefined && { channel: event.channel }),
+    });
+    handlers.emit(
+      [event.data, meta],
+      this.handlerFailed(`on(${JSON.stringify(event.type)})`),
+    );
   }
 
   private listen(socket: Socket, run: number, token: string): void {
@@ -371,7 +671,13 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
       this.receiveBatch(batch, reply, current, acks);
     });
     socket.on(ServerEvent.ready, (raw: unknown) => {
-      if (current()) this.receiveReady(raw, acks);
+      if (current()) this.receiveReady(raw, acks, socket);
+    });
+    socket.on(ChannelServerEvent.presenceChanged, (raw: unknown) => {
+      if (current()) this.receivePresenceChange(raw);
+    });
+    socket.on(ChannelServerEvent.ephemeral, (raw: unknown) => {
+      if (current()) this.receiveEphemeral(raw);
     });
     socket.on(ServerEvent.resyncRequired, (raw: unknown) => {
       if (current()) this.receiveResync(raw);
@@ -471,7 +777,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     );
   }
 
-  private receiveReady(raw: unknown, acks: AckBatcher): void {
+  private receiveReady(raw: unknown, acks: AckBatcher, socket: Socket): void {
     const parsed = parseReadyInfo(raw);
     if (!parsed.ok) {
       this.report(
@@ -493,8 +799,14 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     }
     if (this.cursor.position !== before) this.saveCursor();
     this.failedAttempts = 0;
+    const refused = this.requests.goLive(socket, info);
     this.setState('live');
     this.readyHandlers.emit([info], this.handlerFailed('onReady'));
+    if (refused.length > 0) {
+      this.refusedHandlers.emit([refused], this.handlerFailed('onRefused'));
+    }
+    // Diffs sent while the connection was down are lost; the list is fetched anew.
+    this.presenceLists.refetchAll();
   }
 
   private receiveResync(raw: unknown): void {
@@ -557,6 +869,7 @@ export class StreamgateClient<TEvents extends EventMap = EventMap> {
     this.clearRefreshTimer();
     const socket = this.socket;
     this.socket = null;
+    this.requests.goOffline();
     if (socket) void disconnect(socket);
   }
 

@@ -1,6 +1,11 @@
 import {
+  parseChannelsAck,
   parseEnvelope,
+  parseEphemeral,
   parseEvictedInfo,
+  parseHistoryAck,
+  parsePresenceAck,
+  parsePresenceChange,
   parseReadyInfo,
   parseResyncInfo,
 } from './wire.validation';
@@ -153,6 +158,146 @@ describe('parseEvictedInfo', () => {
   describe('when the reason is missing', () => {
     it('rejects the message', () => {
       expect(parseEvictedInfo({}).ok).toBe(false);
+    });
+  });
+});
+
+describe('the channel additions', () => {
+  describe('when ready carries channels and refusals', () => {
+    it('keeps them, and leaves them out when absent', () => {
+      const base = { recovered: true, replayed: 0, lastEventId: 'a:1-0' };
+      expect(
+        parseReadyInfo({
+          ...base,
+          channels: ['doc:1'],
+          refused: [{ channel: 'doc:2', error: 'forbidden' }],
+        }),
+      ).toEqual({
+        ok: true,
+        value: {
+          ...base,
+          channels: ['doc:1'],
+          refused: [{ channel: 'doc:2', error: 'forbidden' }],
+        },
+      });
+      expect(parseReadyInfo({ ...base, channels: null })).toEqual({
+        ok: true,
+        value: { ...base, channels: null },
+      });
+      expect(parseReadyInfo(base)).toEqual({ ok: true, value: base });
+    });
+
+    it.each<[string, unknown]>([
+      ['channels not a list', { channels: 'doc:1' }],
+      ['a channel not a string', { channels: [1] }],
+      ['refused not a list', { refused: {} }],
+      ['a refusal without error', { refused: [{ channel: 'x' }] }],
+    ])('refuses %s', (_name, extra) => {
+      expect(
+        parseReadyInfo({
+          recovered: true,
+          replayed: 0,
+          lastEventId: null,
+          ...(extra as object),
+        }).ok,
+      ).toBe(false);
+    });
+  });
+
+  describe('when an acknowledgement arrives', () => {
+    it('reads a subscribe answer and a refusal', () => {
+      expect(
+        parseChannelsAck({ ok: true, channels: ['a'], position: 'e:1-0' }),
+      ).toEqual({
+        ok: true,
+        value: { ok: true, value: { channels: ['a'], position: 'e:1-0' } },
+      });
+      expect(
+        parseChannelsAck({ ok: false, error: 'forbidden', channel: 'a' }),
+      ).toEqual({
+        ok: true,
+        value: { ok: false, error: 'forbidden', channel: 'a' },
+      });
+      expect(parseChannelsAck({ ok: true, channels: ['a'] }).ok).toBe(false);
+      expect(parseChannelsAck({ ok: false }).ok).toBe(false);
+      expect(parseChannelsAck(undefined).ok).toBe(false);
+    });
+
+    it('checks every history event and the next cursor', () => {
+      const event = { id: 'e:1-0', type: 't', data: 1, ts: 1 };
+      expect(
+        parseHistoryAck({ ok: true, events: [event], next: null }),
+      ).toEqual({
+        ok: true,
+        value: { ok: true, value: { events: [event], next: null } },
+      });
+      expect(
+        parseHistoryAck({
+          ok: true,
+          events: [{ ...event, id: 'x' }],
+          next: null,
+        }).ok,
+      ).toBe(false);
+      expect(parseHistoryAck({ ok: true, events: [], next: 'x' }).ok).toBe(
+        false,
+      );
+    });
+
+    it('reads presence members and whether the list was cut', () => {
+      expect(
+        parsePresenceAck({
+          ok: true,
+          members: [{ userId: 'ada', connections: 2, info: { name: 'Ada' } }],
+          truncated: true,
+        }),
+      ).toEqual({
+        ok: true,
+        value: {
+          ok: true,
+          value: {
+            members: [{ userId: 'ada', connections: 2, info: { name: 'Ada' } }],
+            truncated: true,
+          },
+        },
+      });
+      expect(
+        parsePresenceAck({ ok: true, members: [{ userId: 'ada' }] }).ok,
+      ).toBe(false);
+    });
+  });
+
+  describe('when server messages arrive', () => {
+    it('reads presence_changed', () => {
+      expect(
+        parsePresenceChange({
+          channel: 'r',
+          joined: [{ userId: 'a', info: 1 }],
+          left: ['b'],
+        }),
+      ).toEqual({
+        ok: true,
+        value: {
+          channel: 'r',
+          joined: [{ userId: 'a', info: 1 }],
+          left: ['b'],
+        },
+      });
+      expect(
+        parsePresenceChange({ channel: 'r', joined: [], left: [1] }).ok,
+      ).toBe(false);
+    });
+
+    it('reads an ephemeral event, which has no id', () => {
+      expect(
+        parseEphemeral({ type: 't', data: 1, ts: 2, from: 'ada', id: 'e:1-0' }),
+      ).toEqual({
+        ok: true,
+        value: { type: 't', data: 1, ts: 2, from: 'ada' },
+      });
+      expect(parseEphemeral({ type: '', data: 1, ts: 2 }).ok).toBe(false);
+      expect(parseEphemeral({ type: 't', data: 1, ts: 2, from: 3 }).ok).toBe(
+        false,
+      );
     });
   });
 });

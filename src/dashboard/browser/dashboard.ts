@@ -3,6 +3,7 @@ import {
   Transport,
   sessionStorageCursorStore,
 } from '@streamgate/client';
+import { ChannelsView } from './channels.view';
 import { ConnectionView } from './connection.view';
 import { DemoControls } from './demo.controls';
 import { byId, byTestId } from './dom';
@@ -13,7 +14,8 @@ import { DashboardTokens } from './token.source';
 /**
  * Page options, from the query string:
  * - `transport=websocket|polling`: only this Socket.IO transport (default both);
- * - `sub=<user>` and `scopes=a,b`: what to ask `/dev/token` for (default `dashboard`, `*`).
+ * - `sub=<user>` and `scopes=a,b`: what to ask `/dev/token` for (default `dashboard`, `*`);
+ * - `channels=a,b`: channels to subscribe to at once (default none: unfiltered).
  */
 function pageOptions() {
   const query = new URLSearchParams(location.search);
@@ -26,6 +28,10 @@ function pageOptions() {
         : undefined,
     sub: query.get('sub') || 'dashboard',
     scopes: query.get('scopes') || '*',
+    channels: (query.get('channels') ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
   };
 }
 
@@ -133,6 +139,7 @@ function main(): void {
     feed.clear(),
   );
 
+  new ChannelsView(client).init(options.channels);
   new ProcessView(() => tokens.get()).init();
   if (options.devTools) void new DemoControls().init();
 
