@@ -120,6 +120,16 @@ export function repoVersion(name: string): string {
   return version;
 }
 
+/** The exact version the client package develops against (its optional peers, such as React). */
+export function clientDevVersion(name: string): string {
+  const manifest = JSON.parse(
+    readFileSync(join(REPO_ROOT, 'packages/client/package.json'), 'utf8'),
+  ) as { devDependencies: Record<string, string> };
+  const version = manifest.devDependencies[name];
+  if (!version) throw new Error(`The client package does not use ${name}.`);
+  return version;
+}
+
 /** Every package installed under `node_modules`, nested ones included, as found on disk. */
 export function installedPackages(projectDir: string): string[] {
   const found: string[] = [];
@@ -146,7 +156,7 @@ export interface Snippet {
   readonly code: string;
 }
 
-const SNIPPET = /<!-- compile: (\S+) -->\s*\n```ts\n([\s\S]*?)```/g;
+const SNIPPET = /<!-- compile: (\S+) -->\s*\n```tsx?\n([\s\S]*?)```/g;
 
 /** The README's TypeScript snippets with the file each one becomes in a consumer project. */
 export function readmeSnippets(readme: string): {
@@ -157,7 +167,7 @@ export function readmeSnippets(readme: string): {
     target,
     code,
   }));
-  const fences = readme.match(/^```ts$/gm)?.length ?? 0;
+  const fences = readme.match(/^```tsx?$/gm)?.length ?? 0;
   return { snippets, unmarked: fences - snippets.length };
 }
 

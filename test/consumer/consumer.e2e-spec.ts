@@ -28,6 +28,7 @@ import {
   readmeSnippets,
   REPO_ROOT,
   repoVersion,
+  clientDevVersion,
   run,
   Snippet,
   STRICT_COMPILER_OPTIONS,
@@ -165,7 +166,12 @@ beforeAll(async () => {
     name: 'consumer-frontend',
     private: true,
     type: 'module',
-    dependencies: { '@streamgate/client': `file:${tarballs.client.tarball}` },
+    dependencies: {
+      '@streamgate/client': `file:${tarballs.client.tarball}`,
+      // The README's React snippet: the optional peer of `/react`.
+      react: clientDevVersion('react'),
+      '@types/react': clientDevVersion('@types/react'),
+    },
   });
   writeJson(join(frontendDir, 'tsconfig.json'), {
     compilerOptions: {
@@ -174,6 +180,7 @@ beforeAll(async () => {
       module: 'esnext',
       moduleResolution: 'bundler',
       lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+      jsx: 'react-jsx',
       types: [],
       isolatedModules: true,
       noEmit: true,
@@ -251,6 +258,7 @@ describe('The README', () => {
     expect(readmeSnippets(README).unmarked).toBe(0);
     expect(readmeSnippets(SERVER_README).unmarked).toBe(0);
     expect(snippets.map((s) => s.target).sort()).toEqual([
+      'client/src/chat-page.tsx',
       'client/src/chat-room.ts',
       'client/src/live-feed.ts',
       'server/src/app.module.ts',
