@@ -128,6 +128,14 @@ describe('channels', () => {
       });
       const history = await c.request('history', { channel: 'agent:secret' });
       expect(history).toEqual({ ok: false, error: 'forbidden' });
+      // Refusals are counted, by request and error.
+      const metrics = await (await fetch(`${nodeB.url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^streamgate_channel_requests_refused_total\{request="subscribe",error="forbidden"\} [1-9]/m,
+      );
+      expect(metrics).toMatch(
+        /^streamgate_channel_requests_refused_total\{request="history",error="forbidden"\} [1-9]/m,
+      );
       const visible = await c.request('history', { channel: 'agent:a' });
       expect(visible.ok).toBe(true);
       expect(visible.events.map((e: { data: unknown }) => e.data)).toEqual([

@@ -21,6 +21,7 @@ const HOOKS: Record<Hook, true> = {
   replayScanned: true,
   latency: true,
   subscribers: true,
+  channelRequestRefused: true,
   ephemeralPublished: true,
   ephemeralDropped: true,
   presenceChanged: true,

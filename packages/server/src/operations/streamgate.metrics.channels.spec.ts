@@ -22,4 +22,21 @@ describe('StreamgateMetrics for channels', () => {
       );
     });
   });
+
+  describe('when channel requests are refused', () => {
+    it('counts them by request and error', async () => {
+      const metrics = new StreamgateMetrics({ defaultMetrics: false });
+      const { observer } = metrics;
+      observer.channelRequestRefused?.('subscribe', 'forbidden');
+      observer.channelRequestRefused?.('subscribe', 'forbidden');
+      observer.channelRequestRefused?.('history', 'trimmed');
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(
+        /^streamgate_channel_requests_refused_total\{request="subscribe",error="forbidden"\} 2$/m,
+      );
+      expect(text).toMatch(
+        /^streamgate_channel_requests_refused_total\{request="history",error="trimmed"\} 1$/m,
+      );
+    });
+  });
 });

@@ -86,6 +86,11 @@ export class StreamgateMetrics {
       'Presence operations Redis did not take.',
       ['operation'],
     );
+    const channelRefusals = counter(
+      'streamgate_channel_requests_refused_total',
+      'Channel requests (subscribe, unsubscribe, history, presence, publish) answered with an error, by request and error.',
+      ['request', 'error'],
+    );
     const delivered = counter(
       'streamgate_events_delivered_total',
       'Events delivered to and acknowledged by clients.',
@@ -189,6 +194,8 @@ export class StreamgateMetrics {
       latency: (ms) => latency.observe(Math.max(0, ms) / 1000),
       subscribers: (count) => connected.set(count),
       ephemeralPublished: (count) => ephemeralPublished.inc(count),
+      channelRequestRefused: (request, error) =>
+        channelRefusals.inc({ request, error }),
       ephemeralDropped: (count, reason) =>
         ephemeralDropped.inc({ reason }, count),
       presenceChanged: (joined, left) => {

@@ -28,11 +28,13 @@ export interface EventLogObserver {
   /**
    * Ephemeral events lost on the way: a publish Redis did not take
    * (`publish_failed`), or a message on the bus's channel that was not a
-   * batch of events (`malformed`) or was too large to read (`too_large`).
+   * batch of events (`malformed`) or was too large to read (`too_large`);
+   * or, at the hub, one that named malformed scopes (`malformed`) or could
+   * not be handed to a connection (`send_failed`).
    */
   ephemeralDropped?(
     count: number,
-    reason: 'publish_failed' | 'malformed' | 'too_large',
+    reason: 'publish_failed' | 'malformed' | 'too_large' | 'send_failed',
   ): void;
   /** Users who joined (`joined`) or left (`left`) presence channels, as this node saw them happen. */
   presenceChanged?(joined: number, left: number): void;

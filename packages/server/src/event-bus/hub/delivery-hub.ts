@@ -427,6 +427,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     // Fail closed: an event whose scopes cannot be read reaches nobody.
     if (!Array.isArray(scopes) || !scopes.every(isValidScope)) {
       this.stats.ephemeralFailed++;
+      this.observer.ephemeralDropped?.(1, 'malformed');
       this.logger.warn(
         `An ephemeral event of type "${event.type}" names malformed scopes; it was dropped.`,
       );
@@ -448,6 +449,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         delivered++;
       } catch (error) {
         this.stats.ephemeralFailed++;
+        this.observer.ephemeralDropped?.(1, 'send_failed');
         this.logger.warn(
           `An ephemeral event could not be sent to ${transport.id}: ${(error as Error)?.message ?? error}`,
         );

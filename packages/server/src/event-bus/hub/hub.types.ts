@@ -58,4 +58,8 @@ export interface HubObserver {
   replayScanned?(entries: number): void;
   latency?(ms: number): void;
   subscribers?(count: number): void;
+  /** A channel request (`subscribe`, `history`, ...) was answered with an error. */
+  channelRequestRefused?(request: string, error: string): void;
+  /** Ephemeral events this node's hub dropped: malformed scopes, or a connection's send failed. */
+  ephemeralDropped?(count: number, reason: 'malformed' | 'send_failed'): void;
 }

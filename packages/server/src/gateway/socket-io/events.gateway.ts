@@ -172,10 +172,17 @@ export class EventsGateway
       function (this: Socket, payload, ack) {
         const session = (this.data as SocketData).session;
         if (!session) return;
-        const reply =
+        const answer =
           typeof ack === 'function'
             ? (ack as (answer: unknown) => void)
             : ignoreAnswer;
+        // Every refusal is counted, by request and error, on its way out.
+        const reply = (result: unknown): void => {
+          const refused = result as { ok?: unknown; error?: unknown } | null;
+          if (refused?.ok === false)
+            hub.observer.channelRequestRefused?.(name, String(refused.error));
+          answer(result);
+        };
         handle.call(requests, session, payload, reply).catch((error) => {
           gateway.logger.error(
             `A ${name} request of ${this.id} failed: ${(error as Error)?.message ?? error}`,
