@@ -7,6 +7,7 @@ export const DEFECTS = [
   'scope',
   'publish',
   'sse',
+  'channels',
 ] as const;
 export type Defect = (typeof DEFECTS)[number];
 

@@ -1,0 +1,119 @@
+import { LogEntry } from './event-log.reader';
+import { inChannels, scopeKey, visibleTo } from './log-position.rule';
+
+/**
+ * Who an entry is owed to. A connection's audience is its scopes and, when
+ * it keeps one, its subscription set; `key` names the audience so that the
+ * checker counts each one's entries once.
+ */
+export interface Audience {
+  readonly key: string;
+  includes(entry: LogEntry): boolean;
+}
+
+/** The entries `scopes` may see and, with a set, that name one of `channels` (or none). */
+export function audienceOf(
+  scopes: ReadonlySet<string>,
+  channels: ReadonlySet<string> | null,
+): Audience {
+  return {
+    key: `${scopeKey([...scopes])}|${channels === null ? '*' : `[${scopeKey([...channels])}]`}`,
+    includes: (entry) =>
+      entry.deliverable &&
+      visibleTo(entry.scopes, scopes) &&
+      inChannels(entry.scopes, channels),
+  };
+}
+
+/** Entries owed to both: a switch whose answer never came owes these whichever set took effect. */
+export function bothOf(a: Audience, b: Audience): Audience {
+  if (a.key === b.key) return a;
+  return {
+    key: `(${a.key})&(${b.key})`,
+    includes: (entry) => a.includes(entry) && b.includes(entry),
+  };
+}
+
+/** Entries owed to either: what a switch whose answer never came may deliver. */
+export function eitherOf(a: Audience, b: Audience): Audience {
+  if (a.key === b.key) return a;
+  return {
+    key: `(${a.key})|(${b.key})`,
+    includes: (entry) => a.includes(entry) || b.includes(entry),
+  };
+}
+
+/**
+ * The audience of one stretch of the log on a connection: from log index
+ * `start` on (to the next segment), every entry `must` includes is owed,
+ * and nothing `may` leaves out may arrive.
+ */
+export interface Segment {
+  readonly start: number;
+  readonly must: Audience;
+  readonly may: Audience;
+  /** The set in force, for messages; null when unfiltered. */
+  readonly channels: ReadonlySet<string> | null;
+}
+
+/**
+ * A connection's audience along the log. A switch acknowledged at
+ * `position` starts a segment at the first entry after it: every entry
+ * after the position in the new set is owed, and nothing at or before it
+ * that the old set left out may arrive. Segments are added in log order.
+ */
+export class AudienceTimeline {
+  private readonly segments: Segment[] = [];
+
+  constructor(first: Segment) {
+    this.segments.push({ ...first, start: 0 });
+  }
+
+  /** The segment in force at the end. */
+  get last(): Segment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  get first(): Segment {
+    return this.segments[0];
+  }
+
+  /**
+   * Adds a segment from `start` on, replacing the last one if it starts
+   * there too; a start before the last one's is moved up to it (the caller
+   * reports a switch position that went back).
+   */
+  add(segment: Segment): void {
+    const start = Math.max(segment.start, this.last.start);
+    if (start === this.last.start)
+      this.segments[this.segments.length - 1] = { ...segment, start };
+    else this.segments.push({ ...segment, start });
+  }
+
+  /** The segment that holds log index `index`. */
+  at(index: number): Segment {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid].start <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segments[lo];
+  }
+
+  /** The stretches of [from, to) with their segment. */
+  *pieces(
+    from: number,
+    to: number,
+  ): Generator<{ from: number; to: number; segment: Segment }> {
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      const end =
+        i + 1 < this.segments.length ? this.segments[i + 1].start : Infinity;
+      const a = Math.max(from, segment.start);
+      const b = Math.min(to, end);
+      if (a < b) yield { from: a, to: b, segment };
+    }
+  }
+}
