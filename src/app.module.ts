@@ -8,10 +8,12 @@ import {
   ProcessesModule,
   ProcessesModuleOptions,
 } from '@streamgate/server';
+import type { Principal } from '@streamgate/server';
 import { ActivityModule } from './activity/activity.module';
 import { AuthModule } from './auth/auth.module';
 import { ClaimsScopeResolver } from './auth/claims.scope-resolver';
 import { JwtAuthenticator } from './auth/jwt.authenticator';
+import { OverridesChannelAuthorizer } from './auth/overrides.channel-authorizer';
 import { AppConfig } from './config/app.config';
 import {
   APP_CONFIG,
@@ -86,7 +88,22 @@ export function gatewayOptions(config: AppConfig): EventsGatewayModuleOptions {
             // Handshakes are counted by the address Express would log.
             trustProxy: config.trustProxy,
           },
+    maxChannelsPerConnection: config.maxChannelsPerConnection,
+    presence: {
+      channels: config.presenceChannels,
+      timeoutMs: config.presenceTimeoutMs,
+      presenceInfo: presenceInfoOf,
+    },
+    clientPublish: { channels: config.clientPublishChannels },
   };
+}
+
+/** What other members see of a user: the `name` claim of their token, if it has one. */
+export function presenceInfoOf(
+  principal: Principal,
+): { name: string } | undefined {
+  const name = principal.claims?.name;
+  return typeof name === 'string' && name !== '' ? { name } : undefined;
 }
 
 /** The reference app: how a host application wires streamgate together. */
@@ -131,6 +148,7 @@ export class AppModule {
         EventsGatewayModule.forRoot({
           authenticator: JwtAuthenticator,
           scopeResolver: ClaimsScopeResolver,
+          channelAuthorizer: OverridesChannelAuthorizer,
           maxHttpBufferSize: config.maxHttpBufferSize,
           // Operators revoke over HTTP (scope auth:revoke).
           revocationApi: true,

@@ -291,8 +291,8 @@ describe('ActivityService', () => {
     );
     const fake: EventPublisher & { calls: NewEvent[] } = {
       calls: [],
-      async publish(event) {
-        this.calls.push(event);
+      async publish(event: { type: string; data: unknown }) {
+        this.calls.push(event as NewEvent);
         throw failure;
       },
       async publishMany() {
@@ -372,7 +372,7 @@ describe('ActivityService', () => {
             return 'e1:7-0';
           },
           publishMany: async () => [],
-        } satisfies EventPublisher)
+        } as unknown as EventPublisher)
         .compile();
       const id = await moduleRef
         .get(ActivityService)

@@ -155,7 +155,7 @@ describe('DemoTrafficService', () => {
             return `e:${calls}-0`;
           },
           publishMany: async () => [],
-        } satisfies EventPublisher)
+        } as unknown as EventPublisher)
         .setLogger({ log() {}, warn() {}, error() {} })
         .compile();
       const demo = moduleRef.get(DemoTrafficService);

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import {
   LOG_LEVELS,
+  channelPatterns,
   flag,
   hostName,
   hostPortList,
@@ -91,6 +92,12 @@ export const appEnvSchema = z
     EVENT_HANDSHAKE_RATE_LIMIT: optional(wholeNumber(0), 30),
     EVENT_HANDSHAKE_RATE_WINDOW_MS: optional(wholeNumber(1), 10_000),
     EVENT_MAX_HTTP_BUFFER_SIZE: optional(wholeNumber(1_024), 16_384),
+    EVENT_MAX_CHANNELS_PER_CONNECTION: optional(wholeNumber(1), 100),
+    // Default: none. Channels (or prefixes ending in *) that have presence.
+    EVENT_PRESENCE_CHANNELS: optional(channelPatterns(), []),
+    EVENT_PRESENCE_TIMEOUT_MS: optional(wholeNumber(1_000), 15_000),
+    // Default: none. Channels (or prefixes ending in *) clients may publish ephemeral events to.
+    EVENT_CLIENT_PUBLISH_CHANNELS: optional(channelPatterns(), []),
     PG_CONNECTION_TIMEOUT_MS: optional(wholeNumber(1), 5_000),
     PG_STATEMENT_TIMEOUT_MS: optional(wholeNumber(1), 10_000),
   })
@@ -195,6 +202,13 @@ function toAppConfig(env: AppEnv) {
     handshakeRateLimit: env.EVENT_HANDSHAKE_RATE_LIMIT,
     handshakeRateWindowMs: env.EVENT_HANDSHAKE_RATE_WINDOW_MS,
     maxHttpBufferSize: env.EVENT_MAX_HTTP_BUFFER_SIZE,
+    maxChannelsPerConnection: env.EVENT_MAX_CHANNELS_PER_CONNECTION,
+    /** Channels with presence: names, or prefixes ending in `*`. */
+    presenceChannels: env.EVENT_PRESENCE_CHANNELS as readonly string[],
+    presenceTimeoutMs: env.EVENT_PRESENCE_TIMEOUT_MS,
+    /** Channels clients may publish ephemeral events to. */
+    clientPublishChannels:
+      env.EVENT_CLIENT_PUBLISH_CHANNELS as readonly string[],
     pgConnectionTimeoutMs: env.PG_CONNECTION_TIMEOUT_MS,
     pgStatementTimeoutMs: env.PG_STATEMENT_TIMEOUT_MS,
   } as const;

@@ -119,6 +119,30 @@ export function hostPortList(): Check<{ host: string; port: number }[]> {
   });
 }
 
+/**
+ * `room:*,doc:42`: channel names, or prefixes ending in `*`, separated by
+ * commas; blank entries are skipped.
+ */
+export function channelPatterns(): Check<string[]> {
+  return z.string().transform((raw, ctx) => {
+    const patterns: string[] = [];
+    for (const part of raw.split(',').map((p) => p.trim())) {
+      if (part === '') continue;
+      if (
+        part.length > 256 ||
+        /\s/.test(part) ||
+        part.slice(0, -1).includes('*')
+      )
+        return fail(
+          ctx,
+          `must be channel names or prefixes ending in "*", separated by commas, e.g. room:*,doc:42 (got "${part}").`,
+        );
+      patterns.push(part);
+    }
+    return patterns;
+  });
+}
+
 /** On: `1`, `true`, `yes`, `on`; off: `0`, `false`, `no`, `off`. */
 export function flag(): Check<boolean> {
   return z.string().transform((raw, ctx) => {

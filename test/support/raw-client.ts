@@ -10,6 +10,8 @@ export interface Envelope {
 export interface RawClientOptions {
   token?: unknown;
   lastEventId?: unknown;
+  /** `auth.channels`: the subscription set. */
+  channels?: unknown;
   /** Acknowledge batches (default true); a number delays the ack by that many ms. */
   ack?: boolean | number;
   query?: Record<string, string>;
@@ -38,6 +40,7 @@ export class RawClient {
     if (options.token !== undefined) auth.token = options.token;
     if (options.lastEventId !== undefined)
       auth.lastEventId = options.lastEventId;
+    if (options.channels !== undefined) auth.channels = options.channels;
     this.socket = io(`${url}/events`, {
       auth,
       query: options.query,
@@ -75,6 +78,11 @@ export class RawClient {
   /** Sends `refresh { token }` and resolves with the server's acknowledgement. */
   refresh(token: unknown): Promise<any> {
     return this.socket.timeout(10_000).emitWithAck('refresh', { token });
+  }
+
+  /** Emits `event` with `payload` and resolves with the server's acknowledgement. */
+  request(event: string, payload: unknown): Promise<any> {
+    return this.socket.timeout(10_000).emitWithAck(event, payload);
   }
 
   ids(): string[] {

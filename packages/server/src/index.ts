@@ -101,6 +101,7 @@ export type {
 export { Authenticator } from './access/authenticator.port';
 export { ScopeResolver } from './access/scope-resolver.port';
 export type { Principal } from './access/principal';
+export { ChannelAuthorizer } from './access/channel-authorizer.port';
 export { bearerToken } from './access/access';
 export type { Access, AccessRefusal, Authorization } from './access/access';
 export { AccessService } from './access/access.service';

@@ -21,6 +21,10 @@ const HOOKS: Record<Hook, true> = {
   replayScanned: true,
   latency: true,
   subscribers: true,
+  ephemeralPublished: true,
+  ephemeralDropped: true,
+  presenceChanged: true,
+  presenceFailed: true,
 };
 
 /**

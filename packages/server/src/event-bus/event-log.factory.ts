@@ -2,6 +2,9 @@ import {
   InMemoryEventLog,
   InMemoryEventLogStore,
 } from './adapters/in-memory/in-memory.event-log-store';
+import { inMemoryEphemeralBusOf } from './adapters/in-memory/in-memory.ephemeral-bus';
+import { RedisEphemeralBus } from './adapters/redis-streams/redis.ephemeral-bus';
+import type { EphemeralBus } from './domain/ephemeral-event';
 import {
   assertRedisConnection,
   hasRedisConnection,
@@ -27,6 +30,12 @@ export interface EventLog {
   readonly settings: EventLogSettings;
   readonly publisher: EventPublisher;
   readonly subscription: EventSubscription;
+  /**
+   * Carries ephemeral events (`delivery: 'ephemeral'`) between the nodes:
+   * Redis PUB/SUB on the log's Redis, or in process beside the in-memory
+   * log (shared by every app on the same `memoryLog`).
+   */
+  readonly ephemeral: EphemeralBus;
   /** The consumer group this node's reader uses (`node:<instanceId>`). */
   readonly nodeGroup: string;
   /** Every consumer group of the log: node readers and competing consumers, with pending counts and lag. */
@@ -93,47 +102,69 @@ export function createEventLogEngine(
     throw new Error(EventBusMessages.unknownDurability(durability));
   if (durability === 'replicated' && driver !== 'redis')
     throw new Error(EventBusMessages.replicatedWithoutRedis());
+  const observer = options.observer ?? {};
   let store: EventLogStore;
+  let ephemeral: EphemeralBus & { close?(): Promise<void> };
   if (driver === 'memory') {
-    store = new InMemoryEventLogStore(
-      options.memoryLog ?? new InMemoryEventLog(),
-    );
+    const memoryLog = options.memoryLog ?? new InMemoryEventLog();
+    store = new InMemoryEventLogStore(memoryLog);
+    ephemeral = inMemoryEphemeralBusOf(memoryLog);
   } else if (driver === 'redis') {
     if (!options.redis || !hasRedisConnection(options.redis)) {
       throw new Error(EventBusMessages.redisWithoutConnection());
     }
     assertRedisConnection(options.redis, 'EventBusModule: redis');
-    store = new RedisStreamsEventLogStore(settings.prefix, options.redis, {
-      commandTimeoutMs: options.commandTimeoutMs,
-      replication:
-        durability === 'replicated'
-          ? {
-              replicas: options.waitReplicas ?? 1,
-              timeoutMs: options.waitTimeoutMs ?? 500,
-            }
-          : null,
-    });
+    const redisStore = new RedisStreamsEventLogStore(
+      settings.prefix,
+      options.redis,
+      {
+        commandTimeoutMs: options.commandTimeoutMs,
+        replication:
+          durability === 'replicated'
+            ? {
+                replicas: options.waitReplicas ?? 1,
+                timeoutMs: options.waitTimeoutMs ?? 500,
+              }
+            : null,
+      },
+    );
+    store = redisStore;
+    ephemeral = new RedisEphemeralBus(
+      redisStore.client,
+      options.redis,
+      settings.prefix,
+      observer,
+      options.commandTimeoutMs,
+    );
   } else {
     throw new Error(EventBusMessages.unknownDriver(driver));
   }
-  const observer = options.observer ?? {};
   const subscription = new EventLogSubscription(store, settings, observer);
   return {
     driver,
     settings,
     store,
-    publisher: new EventLogPublisher(store, settings, observer),
+    publisher: new EventLogPublisher(
+      store,
+      settings,
+      observer,
+      'refused',
+      ephemeral,
+    ),
     internalPublisher: new EventLogPublisher(
       store,
       settings,
       observer,
       'allowed',
+      ephemeral,
     ),
+    ephemeral,
     subscription,
     nodeGroup: nodeGroupName(settings.instanceId),
     groups: () => store.listGroups(),
     async close() {
       await subscription.stopAll();
+      await ephemeral.close?.();
       await store.close();
     },
   };

@@ -38,6 +38,12 @@ import { bodyLimitsProvider } from '../http/route-body-limit';
 import { RouteBodyLimitModule } from '../http/route-body-limit.module';
 import { RevocationsController } from './http/revocations.controller';
 import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
+import { ChannelAuthorizer } from '../access/channel-authorizer.port';
+import { HistoryReader } from '../channels/history/history.reader';
+import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import { ChannelPermissions } from './channels/channel-permissions';
+import { ChannelHistory } from './channels/channel-history';
+import { EventsHistoryController } from './http/events-history.controller';
 
 /** Closes the access backend's connection once the app has stopped. */
 @Injectable()
@@ -130,6 +136,17 @@ export const {
         AccessSessions,
         AccessControlService,
         BearerAuthGuard,
+        ...(typeof extras.channelAuthorizer === 'function'
+          ? [{ provide: ChannelAuthorizer, useClass: extras.channelAuthorizer }]
+          : []),
+        ChannelPermissions,
+        {
+          provide: HistoryReader,
+          inject: [DeliveryHub],
+          useFactory: (hub: DeliveryHub) =>
+            new HistoryReader(hub.subscription, hub.options.replayScanLimit),
+        },
+        ChannelHistory,
         {
           provide: EventsGateway,
           useClass: gatewayFor(namespace, maxHttpBufferSize),
@@ -149,6 +166,7 @@ export const {
       ];
       const controllers = [
         ...(extras.publishApi === false ? [] : [EventsPublishController]),
+        EventsHistoryController,
         ...(extras.revocationApi === true ? [RevocationsController] : []),
       ];
       const gateway: DynamicModule = {

@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { NewEvent } from '../event-bus/domain/event';
-import type { EventPublisher } from '../event-bus/domain/event-publisher.port';
+import type { NewEphemeralEvent, NewEvent } from '../event-bus/domain/event';
+import type {
+  EventPublisher,
+  PublishOptions,
+} from '../event-bus/domain/event-publisher.port';
 import { InMemoryProcessMessageStore } from './adapters/in-memory/in-memory.process-message-store';
 import { ProcessAlreadyEndedError } from './domain/process-messages.errors';
 import { ProcessMessagesService } from './process-messages.service';
@@ -18,22 +21,28 @@ class FakePublisher implements EventPublisher {
 
   constructor(private readonly store: InMemoryProcessMessageStore) {}
 
+  publish(event: NewEvent, options?: PublishOptions): Promise<string>;
+  publish(event: NewEphemeralEvent): Promise<null>;
   async publish(
-    event: NewEvent,
-    options?: { idempotencyKey?: string },
-  ): Promise<string> {
+    event: NewEvent | NewEphemeralEvent,
+    options?: PublishOptions,
+  ): Promise<string | null> {
     this.keys.push(options?.idempotencyKey);
     if (this.failing) throw new Error('bus down');
     const processId = (event.data as { processId: string }).processId;
     this.published.push({
-      event,
+      event: event as NewEvent,
       storedSeqAtPublish: await this.store.lastSeq(processId),
     });
     return `${this.published.length}-0`;
   }
 
-  async publishMany(events: readonly NewEvent[]): Promise<string[]> {
-    return Promise.all(events.map((e) => this.publish(e)));
+  publishMany(events: readonly NewEvent[]): Promise<string[]>;
+  publishMany(events: readonly NewEphemeralEvent[]): Promise<null[]>;
+  async publishMany(
+    events: readonly (NewEvent | NewEphemeralEvent)[],
+  ): Promise<(string | null)[]> {
+    return Promise.all(events.map((e) => this.publish(e as NewEvent)));
   }
 }
 

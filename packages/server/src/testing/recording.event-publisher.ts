@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AnyNewEvent,
+  deliveryOf,
+  deliveryOfBatch,
   InvalidEventError,
+  NewEphemeralEvent,
   NewEvent,
+  rejectReservedType,
+  ValidNewEvent,
   StoredEvent,
   validateNewEvent,
   validateNewEvents,
@@ -41,17 +47,75 @@ export class RecordingEventPublisher implements EventPublisher {
     { content: string; ids: EventId[] }
   >();
 
-  async publish(event: NewEvent, options?: PublishOptions): Promise<EventId> {
+  /** Every ephemeral event published so far, in order; none of them is in `events`. */
+  readonly ephemeral: (ValidNewEvent & { readonly ts: number })[] = [];
+
+  publish(event: NewEvent, options?: PublishOptions): Promise<EventId>;
+  publish(event: NewEphemeralEvent): Promise<null>;
+  publish(
+    event: AnyNewEvent,
+    options?: PublishOptions,
+  ): Promise<EventId | null>;
+  async publish(
+    event: AnyNewEvent,
+    options?: PublishOptions,
+  ): Promise<EventId | null> {
+    const ephemeral = deliveryOf(event) === 'ephemeral';
     const valid = validateNewEvent(event);
+    if (ephemeral) {
+      this.recordEphemeral([valid], options);
+      return null;
+    }
     return (await this.write([valid], options))[0];
   }
 
-  async publishMany(
+  publishMany(
     events: readonly NewEvent[],
     options?: PublishOptions,
-  ): Promise<EventId[]> {
+  ): Promise<EventId[]>;
+  publishMany(events: readonly NewEphemeralEvent[]): Promise<null[]>;
+  publishMany(
+    events: readonly AnyNewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[] | null[]>;
+  async publishMany(
+    events: readonly AnyNewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[] | null[]> {
+    const ephemeral =
+      Array.isArray(events) && deliveryOfBatch(events) === 'ephemeral';
     const valid = validateNewEvents(events);
+    if (ephemeral) {
+      this.recordEphemeral(valid, options);
+      return valid.map(() => null);
+    }
     return valid.length === 0 ? [] : this.write(valid, options);
+  }
+
+  private recordEphemeral(
+    events: readonly ValidNewEvent[],
+    options: PublishOptions | undefined,
+  ): void {
+    events.forEach((event, i) =>
+      rejectReservedType(
+        event.type,
+        events.length > 1 ? `[${i}].type` : 'type',
+      ),
+    );
+    if (options?.idempotencyKey !== undefined)
+      throw new InvalidEventError(
+        'idempotencyKey applies to events written to the log; ephemeral events take none.',
+        'idempotencyKey',
+      );
+    this.throwIfFailing(events.length);
+    const ts = Date.now();
+    for (const event of events)
+      this.ephemeral.push({
+        type: event.type,
+        data: structuredClone(event.data),
+        scopes: [...event.scopes],
+        ts,
+      });
   }
 
   /** The recorded events of one type. */
@@ -82,7 +146,7 @@ export class RecordingEventPublisher implements EventPublisher {
 
   /** Honours idempotency keys as the log does (without a window): a repeat gets the first ids. */
   private async write(
-    events: Required<NewEvent>[],
+    events: ValidNewEvent[],
     options: PublishOptions | undefined,
   ): Promise<EventId[]> {
     const key = checkIdempotencyKey(
@@ -113,7 +177,7 @@ export class RecordingEventPublisher implements EventPublisher {
     throw this.failure;
   }
 
-  private record(event: Required<NewEvent>): StoredEvent {
+  private record(event: ValidNewEvent): StoredEvent {
     const ts = Date.now();
     const stored: StoredEvent = {
       id: formatEventId(this.epoch, `${ts}-${this.seq++}`),

@@ -1,4 +1,4 @@
-import { EventMap, NewEventOf } from './event';
+import { EventMap, NewEphemeralEventOf, NewEventOf } from './event';
 import { EventId } from './event-id';
 
 export interface PublishOptions {
@@ -14,13 +14,19 @@ export interface PublishOptions {
 }
 
 /**
- * Writes events to the log.
+ * Writes events to the log, or delivers them live only.
  *
  * Both methods validate every event first and reject with `InvalidEventError`
  * (naming the field) before anything is written, and reject with
  * `EventLogUnavailableError` when the log cannot be written; the events may
  * then have been written or not, and a retry with the same idempotency key
  * settles which without writing twice.
+ *
+ * An event with `delivery: 'ephemeral'` is validated the same way but never
+ * written to the log: it is handed to every node's connections live, and
+ * the promise resolves with `null` (there is no id) once it was handed to
+ * the nodes, or rejects with `EventLogUnavailableError` when it could not be.
+ * Delivery is at most once, and an idempotency key is refused for it.
  *
  * `TEvents` maps types to payloads (`EventPublisher<Events>`), so that `data`
  * must match its `type`; the default accepts any type with any payload.
@@ -30,14 +36,27 @@ export interface EventPublisher<TEvents extends EventMap = EventMap> {
     event: NewEventOf<TEvents>,
     options?: PublishOptions,
   ): Promise<EventId>;
+  publish(event: NewEphemeralEventOf<TEvents>): Promise<null>;
+  /** An event whose delivery is only known at run time: `null` when it was ephemeral. */
+  publish(
+    event: NewEventOf<TEvents> | NewEphemeralEventOf<TEvents>,
+    options?: PublishOptions,
+  ): Promise<EventId | null>;
   /**
    * Publishes in order, all or nothing; resolves with one id per event, in
-   * the same order.
+   * the same order. A batch is all durable or all ephemeral (else
+   * `InvalidEventError` naming the first event that differs); an ephemeral
+   * batch resolves with one `null` per event.
    */
   publishMany(
     events: readonly NewEventOf<TEvents>[],
     options?: PublishOptions,
   ): Promise<EventId[]>;
+  publishMany(events: readonly NewEphemeralEventOf<TEvents>[]): Promise<null[]>;
+  publishMany(
+    events: readonly (NewEventOf<TEvents> | NewEphemeralEventOf<TEvents>)[],
+    options?: PublishOptions,
+  ): Promise<EventId[] | null[]>;
 }
 
 export const EventPublisher = Symbol('EventPublisher');

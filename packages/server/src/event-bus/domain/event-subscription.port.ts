@@ -138,6 +138,11 @@ export interface EventSubscription<TEvents extends EventMap = EventMap> {
   head(): Promise<EventId>;
   /** Whether every event after `cursor` is still in the log and the cursor is of the current epoch. */
   checkCursor(cursor: unknown): Promise<CursorCheck>;
+  /**
+   * The position just before the oldest entry the log still holds in its
+   * current epoch: a `replay` from it reads the whole retained log.
+   */
+  oldest?(): Promise<EventId>;
   /** Events after `after`, ascending, at most `limit` entries read. */
   replay(after: EventId, options: ReplayOptions): Promise<ReplayPage>;
   /**

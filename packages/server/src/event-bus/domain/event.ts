@@ -11,7 +11,32 @@ export interface NewEvent {
   readonly data: unknown;
   /** Scopes a principal must all hold to see the event; empty means any authenticated principal. */
   readonly scopes?: readonly string[];
+  /** Written to the log (the only choice for a `NewEvent`; see `NewEphemeralEvent`). @default 'durable' */
+  readonly delivery?: 'durable';
 }
+
+/**
+ * An event delivered live only, on every node, and never written to the
+ * log: it gets no id, is never replayed, and a lost one is never a gap
+ * (typing indicators, cursors).
+ */
+export interface NewEphemeralEvent extends Omit<NewEvent, 'delivery'> {
+  readonly delivery: 'ephemeral';
+}
+
+/** An event as `validateNewEvent` returns it: scopes always present, delivery read apart. */
+export type ValidNewEvent = Required<Omit<NewEvent, 'delivery'>>;
+
+/** An event whose delivery is only known at run time. */
+export type AnyNewEvent = NewEvent | NewEphemeralEvent;
+
+/** How an event travels: through the log (`durable`), or live only (`ephemeral`). */
+export type EventDelivery = 'durable' | 'ephemeral';
+
+export const EVENT_DELIVERIES: readonly EventDelivery[] = [
+  'durable',
+  'ephemeral',
+];
 
 /** An event as the log stores and delivers it. */
 export interface StoredEvent {
@@ -37,6 +62,17 @@ export type NewEventOf<TEvents extends EventMap = EventMap> = {
     readonly type: K;
     readonly data: TEvents[K];
     readonly scopes?: readonly string[];
+    readonly delivery?: 'durable';
+  };
+}[keyof TEvents & string];
+
+/** A `NewEphemeralEvent` whose `data` matches its `type` in `TEvents`. */
+export type NewEphemeralEventOf<TEvents extends EventMap = EventMap> = {
+  [K in keyof TEvents & string]: {
+    readonly type: K;
+    readonly data: TEvents[K];
+    readonly scopes?: readonly string[];
+    readonly delivery: 'ephemeral';
   };
 }[keyof TEvents & string];
 
@@ -105,10 +141,7 @@ let lastValidType: string | null = null;
  * Checks one event and returns it in canonical form (scopes always present).
  * `path` prefixes the field name in the error so that a batch names the culprit.
  */
-export function validateNewEvent(
-  event: unknown,
-  path = '',
-): Required<NewEvent> {
+export function validateNewEvent(event: unknown, path = ''): ValidNewEvent {
   const at = (field: string) => (path ? `${path}.${field}` : field);
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new InvalidEventError(
@@ -165,7 +198,44 @@ export function validateNewEvent(
   return { type, data, scopes: normalized };
 }
 
-export function validateNewEvents(events: unknown): Required<NewEvent>[] {
+/**
+ * The delivery an event asks for, checked; `path` names it in a batch. Read
+ * apart from `validateNewEvent` because a batch must be all one or the other
+ * before any event of it is looked at further.
+ */
+export function deliveryOf(event: unknown, path = ''): EventDelivery {
+  const delivery =
+    event !== null && typeof event === 'object'
+      ? (event as { delivery?: unknown }).delivery
+      : undefined;
+  if (delivery === undefined || delivery === 'durable') return 'durable';
+  if (delivery === 'ephemeral') return 'ephemeral';
+  const field = path ? `${path}.delivery` : 'delivery';
+  throw new InvalidEventError(
+    `${field} must be "durable" or "ephemeral" (got ${describeValue(delivery)}).`,
+    field,
+  );
+}
+
+/**
+ * The one delivery of a batch, which may not mix them: a batch is written
+ * atomically, and half of it could not be.
+ */
+export function deliveryOfBatch(events: readonly unknown[]): EventDelivery {
+  if (events.length === 0) return 'durable';
+  const first = deliveryOf(events[0], '[0]');
+  for (let i = 1; i < events.length; i++) {
+    if (deliveryOf(events[i], `[${i}]`) !== first) {
+      throw new InvalidEventError(
+        `[${i}].delivery is "${first === 'durable' ? 'ephemeral' : 'durable'}" but [0].delivery is "${first}": a batch is all durable or all ephemeral; publish them as two batches.`,
+        `[${i}].delivery`,
+      );
+    }
+  }
+  return first;
+}
+
+export function validateNewEvents(events: unknown): ValidNewEvent[] {
   if (!Array.isArray(events)) {
     throw new InvalidEventError('events must be an array.', 'events');
   }

@@ -23,4 +23,19 @@ export interface EventLogObserver {
   readerDiscontinuity?(reason: 'epoch_changed' | 'trimmed' | 'rewound'): void;
   /** The node reader handed a batch on; `position` is the id it reached. */
   readerBatch?(count: number, position: string): void;
+  /** Ephemeral events handed to every node (`delivery: 'ephemeral'`, client publishes). */
+  ephemeralPublished?(count: number): void;
+  /**
+   * Ephemeral events lost on the way: a publish Redis did not take
+   * (`publish_failed`), or a message on the bus's channel that was not a
+   * batch of events (`malformed`) or was too large to read (`too_large`).
+   */
+  ephemeralDropped?(
+    count: number,
+    reason: 'publish_failed' | 'malformed' | 'too_large',
+  ): void;
+  /** Users who joined (`joined`) or left (`left`) presence channels, as this node saw them happen. */
+  presenceChanged?(joined: number, left: number): void;
+  /** A presence operation that Redis did not take (`join`, `leave`, `renew`, `members`). */
+  presenceFailed?(operation: 'join' | 'leave' | 'renew' | 'members'): void;
 }

@@ -1,11 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  deliveryOf,
+  deliveryOfBatch,
+  AnyNewEvent,
+  NewEphemeralEvent,
   InvalidEventError,
   MAX_EVENT_BYTES,
   NewEvent,
   rejectReservedType,
   validateNewEvent,
+  ValidNewEvent,
 } from '../domain/event';
+import type { EphemeralBus, EphemeralEvent } from '../domain/ephemeral-event';
 import { EventId, formatEventId } from '../domain/event-id';
 import { EventPublisher, PublishOptions } from '../domain/event-publisher.port';
 import {
@@ -132,17 +138,27 @@ export class EventLogPublisher implements EventPublisher {
      * module's own services inject (`INTERNAL_EVENT_PUBLISHER`).
      */
     private readonly reservedTypes: 'refused' | 'allowed' = 'refused',
+    /** Carries `delivery: 'ephemeral'` events to every node; without it they are refused as unavailable. */
+    private readonly ephemeral: EphemeralBus | null = null,
   ) {}
 
   /** Validates and encodes one event; `path` names it in a batch. */
   private encode(event: unknown, ts: number, path: string): string[] {
+    return this.check(event, ts, path).entry;
+  }
+
+  private check(
+    event: unknown,
+    ts: number,
+    path: string,
+  ): { valid: ValidNewEvent; entry: string[] } {
     const valid = validateNewEvent(event, path);
     const at = (field: string) => (path ? `${path}.${field}` : field);
     if (this.reservedTypes === 'refused')
       rejectReservedType(valid.type, at('type'));
     const entry = encodeEntry(valid, ts);
     checkEntrySize(entry, at('data'));
-    return entry;
+    return { valid, entry };
   }
 
   /**
@@ -150,9 +166,20 @@ export class EventLogPublisher implements EventPublisher {
    * concurrent callers cost one round trip instead of one each. Each keeps
    * its own idempotency key and its own outcome.
    */
-  publish(event: NewEvent, options?: PublishOptions): Promise<EventId> {
+  publish(event: NewEvent, options?: PublishOptions): Promise<EventId>;
+  publish(event: NewEphemeralEvent): Promise<null>;
+  publish(
+    event: AnyNewEvent,
+    options?: PublishOptions,
+  ): Promise<EventId | null>;
+  publish(
+    event: AnyNewEvent,
+    options?: PublishOptions,
+  ): Promise<EventId | null> {
     let group: AppendGroup;
     try {
+      if (deliveryOf(event) === 'ephemeral')
+        return this.publishEphemeral([event], options, false).then(() => null);
       const entry = this.encode(event, this.settings.now(), '');
       const key = keyOf(options);
       group =
@@ -193,10 +220,19 @@ export class EventLogPublisher implements EventPublisher {
   }
 
   /** One append, one script call, up to `MAX_BATCH_EVENTS`: all of it is written or none. */
-  async publishMany(
+  publishMany(
     events: readonly NewEvent[],
     options?: PublishOptions,
-  ): Promise<EventId[]> {
+  ): Promise<EventId[]>;
+  publishMany(events: readonly NewEphemeralEvent[]): Promise<null[]>;
+  publishMany(
+    events: readonly AnyNewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[] | null[]>;
+  async publishMany(
+    events: readonly AnyNewEvent[],
+    options?: PublishOptions,
+  ): Promise<EventId[] | null[]> {
     if (Array.isArray(events) && events.length > MAX_BATCH_EVENTS) {
       throw new InvalidEventError(
         `A batch may hold at most ${MAX_BATCH_EVENTS} events, written atomically (got ${events.length}); split it, and give each part its own idempotency key.`,
@@ -205,6 +241,10 @@ export class EventLogPublisher implements EventPublisher {
     }
     if (!Array.isArray(events))
       throw new InvalidEventError('events must be an array.', 'events');
+    if (deliveryOfBatch(events) === 'ephemeral') {
+      await this.publishEphemeral(events, options, true);
+      return events.map(() => null);
+    }
     const ts = this.settings.now();
     // Every event is checked before anything is written: a batch is all or nothing.
     const entries = events.map((event, i) => this.encode(event, ts, `[${i}]`));
@@ -224,6 +264,45 @@ export class EventLogPublisher implements EventPublisher {
     if (outcome.status === 'conflict')
       throw new IdempotencyKeyReusedError(key!);
     return outcome.ids.map((id) => formatEventId(outcome.epoch, id));
+  }
+
+  /**
+   * Validates like a durable publish (same errors, same fields, reserved
+   * types refused), then hands the events to every node; nothing touches
+   * the log.
+   */
+  private async publishEphemeral(
+    events: readonly AnyNewEvent[],
+    options: PublishOptions | undefined,
+    inBatch: boolean,
+  ): Promise<void> {
+    const ts = this.settings.now();
+    const checked: EphemeralEvent[] = events.map((event, i) => {
+      const { valid } = this.check(event, ts, inBatch ? `[${i}]` : '');
+      return { type: valid.type, data: valid.data, scopes: valid.scopes, ts };
+    });
+    if (options?.idempotencyKey !== undefined)
+      throw new InvalidEventError(
+        'idempotencyKey applies to events written to the log; ephemeral events are delivered at most once and take none. Leave it out, or publish the events as durable ones.',
+        'idempotencyKey',
+      );
+    if (checked.length === 0) return;
+    if (!this.ephemeral) {
+      this.observer.ephemeralDropped?.(checked.length, 'publish_failed');
+      throw new EventLogUnavailableError(
+        `Could not deliver ${checked.length} ephemeral event(s): this publisher has no ephemeral bus. Build it with createEventLog() or EventBusModule.`,
+      );
+    }
+    try {
+      await this.ephemeral.publish(checked);
+    } catch (error) {
+      this.observer.ephemeralDropped?.(checked.length, 'publish_failed');
+      throw new EventLogUnavailableError(
+        `Could not hand ${checked.length} ephemeral event(s) to the nodes: ${errorText(error)}. They may not have been delivered; ephemeral events are at most once, so publish again only if a duplicate does no harm.`,
+        { cause: error },
+      );
+    }
+    this.observer.ephemeralPublished?.(checked.length);
   }
 
   private async append(

@@ -73,6 +73,15 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     return formatEventId(info.epoch, info.lastId);
   }
 
+  async oldest(): Promise<EventId> {
+    const info = await this.store.info(newEpochCandidate());
+    const start =
+      compareStreamIds(info.maxDeletedId, info.epochStart) > 0
+        ? info.maxDeletedId
+        : info.epochStart;
+    return formatEventId(info.epoch, start);
+  }
+
   async checkCursor(cursor: unknown): Promise<CursorCheck> {
     const position = parseEventId(cursor);
     if (!position) {

@@ -1,4 +1,8 @@
-import { NewEvent, StoredEvent, EVENT_TYPE_PATTERN } from '../domain/event';
+import {
+  ValidNewEvent,
+  StoredEvent,
+  EVENT_TYPE_PATTERN,
+} from '../domain/event';
 import { EventId, formatEventId, streamIdTime } from '../domain/event-id';
 import { isValidScope } from '../domain/scope';
 
@@ -22,7 +26,7 @@ export const ENTRY_FIELD = {
  */
 export const ENTRY_FORMAT = '2';
 
-export function encodeEntry(event: Required<NewEvent>, ts: number): string[] {
+export function encodeEntry(event: ValidNewEvent, ts: number): string[] {
   return [
     ENTRY_FIELD.type,
     event.type,

@@ -8,7 +8,16 @@ import {
   LiveReader,
   LiveSource,
 } from '../domain/event-subscription.port';
+import {
+  ChannelAccess,
+  channelAccess,
+  ChannelSelection,
+  withScopes,
+} from '../domain/channel-access';
+import { EphemeralEvent } from '../domain/ephemeral-event';
+import { isValidScope } from '../domain/scope';
 import { Principal } from '../../access/principal';
+import { ChannelIndex } from './channel-index';
 import { ScopeIndex } from './scope-index';
 import { ControlListener, isControlEvent } from './hub-control';
 import { HubSubscriber, SubscriberHost } from './hub-subscriber';
@@ -17,7 +26,12 @@ import {
   HubOptions,
   ResolvedHubOptions,
 } from './hub.options';
-import { HubObserver, ResyncReason, SubscriberTransport } from './hub.types';
+import {
+  EphemeralEnvelope,
+  HubObserver,
+  ResyncReason,
+  SubscriberTransport,
+} from './hub.types';
 
 /**
  * How long an attach waits for this node's reader to follow the log into a
@@ -36,19 +50,26 @@ const SIZE_OPTIONS = [
 
 /**
  * One per node: runs the node's single log reader and fans every batch out
- * to subscribers (indexed by scope) and to node-local listeners. Knows no
+ * to subscribers and to node-local listeners. Unfiltered subscribers are
+ * indexed by scope, those with a subscription set by channel, so an event
+ * costs the subscribers it reaches, not every connection. Knows no
  * transport. It starts when the first transport needs it (`start()`), so an
  * app that only publishes runs no reader.
  */
 export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryHub.name);
   readonly options: ResolvedHubOptions;
+  /** Unfiltered subscribers (protocol v1). */
   private readonly index = new ScopeIndex<HubSubscriber>();
+  /** Subscribers with a subscription set. */
+  private readonly channelIndex = new ChannelIndex<HubSubscriber>();
   private readonly listeners = new Set<LiveEventListener>();
   private readonly controlListeners = new Set<ControlListener>();
   private reader: LiveReader | null = null;
   private starting: Promise<void> | null = null;
   private currentPosition: EventId | null = null;
+  /** The event being fanned out, while a batch is: a switch made meanwhile (by a control listener) is there. */
+  private dispatching: EventId | null = null;
   private discontinuityCount = 0;
   /** Attaches waiting for this node's reader to leave an epoch (see `epochLeft`). */
   private readonly epochWaiters = new Set<() => void>();
@@ -59,6 +80,10 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     evictions: 0,
     delivered: 0,
     replayEntriesRead: 0,
+    /** Ephemeral events handed to connections. */
+    ephemeralDelivered: 0,
+    /** Ephemeral events dropped: malformed scopes, or a transport that threw (never sent again). */
+    ephemeralFailed: 0,
   };
 
   constructor(
@@ -134,7 +159,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   }
 
   get subscriberCount(): number {
-    return this.index.size;
+    return this.index.size + this.channelIndex.size;
   }
 
   /** Node-local listeners registered with `listen()`. */
@@ -170,18 +195,22 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
 
   /**
    * Registers a connection. With a cursor the subscriber first replays what
-   * it missed; `checkCursor` decides whether that is possible.
+   * it missed; `checkCursor` decides whether that is possible. With
+   * `channels` it receives only the visible events of its channels (and
+   * unscoped ones), replay included; without, everything visible.
    */
   async attach(
     transport: SubscriberTransport,
     principal: Principal,
     scopes: readonly string[],
     cursor: unknown,
+    channels?: ChannelSelection | null,
   ): Promise<HubSubscriber> {
     await this.start();
+    const access = channelAccess(scopes, channels);
     let subscriber: HubSubscriber;
     if (cursor === undefined || cursor === null || cursor === '') {
-      subscriber = new HubSubscriber(this, transport, principal, scopes, {
+      subscriber = new HubSubscriber(this, transport, principal, access, {
         replay: false,
         reason: 'no_cursor',
       });
@@ -207,18 +236,18 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
       const logTip =
         tip !== null && epochOf(tip) !== epochOf(this.position) ? tip : null;
       subscriber = check.covered
-        ? new HubSubscriber(this, transport, principal, scopes, {
+        ? new HubSubscriber(this, transport, principal, access, {
             replay: true,
             cursor: cursor as EventId,
           })
-        : new HubSubscriber(this, transport, principal, scopes, {
+        : new HubSubscriber(this, transport, principal, access, {
             replay: false,
             reason: check.reason,
             position: logTip ?? undefined,
           });
     }
-    this.index.add(subscriber);
-    this.observer.subscribers?.(this.index.size);
+    this.addToIndex(subscriber);
+    this.observer.subscribers?.(this.subscriberCount);
     subscriber.start();
     return subscriber;
   }
@@ -281,11 +310,77 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   }
 
   detach(subscriber: HubSubscriber): void {
+    if (this.removeFromIndex(subscriber))
+      this.observer.subscribers?.(this.subscriberCount);
+    subscriber.close();
+  }
+
+  private addToIndex(subscriber: HubSubscriber): void {
+    if (subscriber.channels === null) this.index.add(subscriber);
+    else this.channelIndex.add(subscriber);
+  }
+
+  private removeFromIndex(subscriber: HubSubscriber): boolean {
     if (this.index.has(subscriber)) {
       this.index.remove(subscriber);
-      this.observer.subscribers?.(this.index.size);
+      return true;
     }
-    subscriber.close();
+    if (this.channelIndex.has(subscriber)) {
+      this.channelIndex.remove(subscriber);
+      return true;
+    }
+    return false;
+  }
+
+  /** Every subscriber of this node, unfiltered or not. */
+  private *members(): IterableIterator<HubSubscriber> {
+    yield* this.index.members();
+    yield* this.channelIndex.members();
+  }
+
+  /**
+   * The position a switch takes effect at: where live dispatch stands. In
+   * the middle of a batch (a control listener switching), the event being
+   * fanned out; the rest of the batch follows it under the new access.
+   */
+  private get switchPosition(): EventId {
+    return this.dispatching ?? this.position;
+  }
+
+  /**
+   * Changes what one connection receives: a subscription set (with the
+   * channels the authorizer granted), or `null` for everything visible.
+   * Returns the position of the switch: every event after it that the new
+   * set receives is delivered; no event at or before it is delivered that
+   * the old set did not receive, so ids still ascend and nothing falls
+   * between old and new. Synchronous, so nothing is dispatched meanwhile.
+   *
+   * Throws `ChannelSwitchLimitError`, changing nothing, when the
+   * connection keeps widening its set without acknowledging what it was
+   * sent (see `MAX_PENDING_SWITCHES`).
+   */
+  setChannels(
+    subscriber: HubSubscriber,
+    selection: ChannelSelection | null | undefined,
+  ): EventId {
+    return this.switchAccess(
+      subscriber,
+      channelAccess(subscriber.scopes, selection),
+      true,
+    );
+  }
+
+  private switchAccess(
+    subscriber: HubSubscriber,
+    next: ChannelAccess,
+    refusable: boolean,
+  ): EventId {
+    const indexed = this.removeFromIndex(subscriber);
+    try {
+      return subscriber.switchAccess(next, this.switchPosition, refusable);
+    } finally {
+      if (indexed && !subscriber.closed) this.addToIndex(subscriber);
+    }
   }
 
   /**
@@ -303,16 +398,67 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         `A connection of user "${subscriber.principal.userId}" cannot take the principal of user "${principal.userId}".`,
       );
     if (subscriber.closed) return;
-    this.index.remove(subscriber);
-    subscriber.updateAccess(principal, scopes);
-    this.index.add(subscriber);
+    subscriber.updatePrincipal(principal);
+    this.switchAccess(
+      subscriber,
+      withScopes(subscriber.channelAccess, scopes),
+      false,
+    );
+  }
+
+  /**
+   * Hands an ephemeral event to the connections of this node that see it
+   * and subscribe to one of its channels (or are unfiltered), except the
+   * one that published it. Sent directly: never queued, never
+   * acknowledged, never sent again, and no position moves.
+   */
+  deliverEphemeral(event: EphemeralEvent): void {
+    const { scopes } = event;
+    // Fail closed: an event whose scopes cannot be read reaches nobody.
+    if (!Array.isArray(scopes) || !scopes.every(isValidScope)) {
+      this.stats.ephemeralFailed++;
+      this.logger.warn(
+        `An ephemeral event of type "${event.type}" names malformed scopes; it was dropped.`,
+      );
+      return;
+    }
+    const envelope: EphemeralEnvelope = {
+      type: event.type,
+      data: event.data,
+      ts: event.ts,
+      ...(event.from !== undefined && { from: event.from }),
+      ...(event.channel !== undefined && { channel: event.channel }),
+    };
+    let delivered = 0;
+    const visit = (subscriber: HubSubscriber): void => {
+      const { transport } = subscriber;
+      if (transport.id === event.origin || !transport.ephemeral) return;
+      try {
+        transport.ephemeral(envelope);
+        delivered++;
+      } catch (error) {
+        this.stats.ephemeralFailed++;
+        this.logger.warn(
+          `An ephemeral event could not be sent to ${transport.id}: ${(error as Error)?.message ?? error}`,
+        );
+      }
+    };
+    this.index.forEachAudience(event, visit);
+    this.channelIndex.forEachAudience(scopes, visit);
+    this.stats.ephemeralDelivered += delivered;
+  }
+
+  /** Calls `visit` for every connection of this node whose subscription set holds `channel`. */
+  forEachChannelSubscriber(
+    channel: string,
+    visit: (subscriber: HubSubscriber) => void,
+  ): void {
+    this.channelIndex.forEachSubscriber(channel, visit);
   }
 
   /** The open connections of `userId` on this node (a scan: for tests and tools, not hot paths). */
   subscribersOf(userId: string): HubSubscriber[] {
-    return [...this.index.members()].filter(
-      (s) => s.principal.userId === userId,
-    );
+    return [...this.members()].filter((s) => s.principal.userId === userId);
   }
 
   /**
@@ -348,6 +494,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
       }
     };
     for (event of events) {
+      this.dispatching = event.id;
       if (isControlEvent(event)) {
         control = true;
         // What came before a control entry goes out before it acts.
@@ -357,7 +504,9 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         continue;
       }
       this.index.forEachAudience(event, offer);
+      this.channelIndex.forEachAudience(event.scopes, offer);
     }
+    this.dispatching = null;
     this.flush(offered);
     const visible = control
       ? events.filter((event) => !isControlEvent(event))
@@ -384,7 +533,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
   private discontinuity(reason: ResyncReason, position: EventId): void {
     this.discontinuityCount++;
     this.currentPosition = position;
-    for (const subscriber of [...this.index.members()])
+    for (const subscriber of [...this.members()])
       subscriber.discontinuity(reason, position);
     for (const listener of this.listeners) {
       this.notify(() => listener.onDiscontinuity(reason, position));

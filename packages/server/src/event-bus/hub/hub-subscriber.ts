@@ -11,7 +11,8 @@ import {
   EventSubscription,
   ReplayPage,
 } from '../domain/event-subscription.port';
-import { isVisibleTo } from '../domain/scope';
+import { ChannelAccess, isNarrowing, receives } from '../domain/channel-access';
+import { WILDCARD_SCOPE } from '../domain/scope';
 import { Principal } from '../../access/principal';
 import { isControlEvent } from './hub-control';
 import { ResolvedHubOptions } from './hub.options';
@@ -44,6 +45,27 @@ interface Unacked {
 /** The empty window, shared like `NO_EVENTS`. */
 const NOTHING_UNACKED = Object.freeze([]) as unknown as Unacked[];
 
+/**
+ * A switch of what the connection receives, at `position`, remembered while
+ * events at or before it may still be read from the log for this
+ * connection (after a queue overflow rewinds it): such an event must have
+ * been received with `access`, the access in force before the switch.
+ */
+interface Switch {
+  readonly position: EventId;
+  readonly access: ChannelAccess;
+}
+
+const NO_SWITCHES = Object.freeze([]) as unknown as Switch[];
+
+/**
+ * Switches remembered at once. A switch needs remembering only when it
+ * widens what the connection receives while events before it are still to
+ * be handed on; this many pile up only when a client keeps widening its set
+ * without acknowledging what it was sent.
+ */
+export const MAX_PENDING_SWITCHES = 32;
+
 /** A page read that was started, with the entry limit it was asked for. */
 interface PageRead {
   readonly page: Promise<ReplayPage>;
@@ -65,6 +87,15 @@ export interface SubscriberHost {
 /**
  * One connection's delivery state.
  *
+ * What the connection receives is its access (see `ChannelAccess`): the
+ * visible events of its channels, or every visible event when unfiltered.
+ * A switch of access (`switchAccess`) names a position: every event after
+ * it that the new access receives is delivered; no event at or before it
+ * is delivered that the old access did not receive. An event read from the
+ * log is judged by the access in force at its id, and by every access since
+ * (see `Switch`), so that a switch never lets through what an earlier
+ * access kept out.
+ *
  * `horizon` is the newest log position this subscriber has accounted for:
  * every visible event up to it was sent, is in flight, or sits in the queue.
  * Live events are taken only in `live` mode and only above the horizon; in
@@ -85,7 +116,16 @@ export interface SubscriberHost {
 export class HubSubscriber {
   private static readonly logger = new Logger('DeliveryHub');
   private mode: Mode;
-  private horizon: EventId;
+  private currentHorizon: EventId;
+  private access: ChannelAccess;
+  /** Switches at positions above `handedUpTo`, oldest first. */
+  private switches: Switch[] = NO_SWITCHES;
+  /** The newest position a switch named: the next one never names an older one. */
+  private switchedAt: EventId | null = null;
+  /** Counts switches, so that a page read before one is judged again after it. */
+  private accessVersion = 0;
+  /** `accessVersion` when the page `readPage` returned last was filtered. */
+  private pageVersion = 0;
   private queue: StoredEvent[] = NO_EVENTS;
   private pumping = false;
   private failures = 0;
@@ -117,26 +157,24 @@ export class HubSubscriber {
   private windowWaiter: (() => void) | null = null;
   /** Newest position whose visible events were taken for sending (in flight or acknowledged). */
   private handedUpTo: EventId;
-  /** The scopes this connection holds (a few, so an array). */
-  scopes: readonly string[];
 
   constructor(
     private readonly host: SubscriberHost,
     readonly transport: SubscriberTransport,
     private currentPrincipal: Principal,
-    scopes: readonly string[],
+    access: ChannelAccess,
     start:
       | { cursor: EventId; replay: true }
       | { reason: ReadyReason; replay: false; position?: EventId },
   ) {
-    this.scopes = scopes;
+    this.access = access;
     if (start.replay) {
       this.mode = 'replay';
-      this.horizon = start.cursor;
+      this.currentHorizon = start.cursor;
       this.handedUpTo = start.cursor;
     } else {
       this.mode = 'live';
-      this.horizon = start.position ?? host.position;
+      this.currentHorizon = start.position ?? host.position;
       this.handedUpTo = this.horizon;
       this.emitReady({
         recovered: false,
@@ -156,6 +194,42 @@ export class HubSubscriber {
     return this.mode === 'closed';
   }
 
+  /**
+   * The newest log position this connection has accounted for: every event
+   * up to it that it receives was sent, is in flight or is queued.
+   */
+  get horizon(): EventId {
+    return this.currentHorizon;
+  }
+
+  /** The token's scopes (a few, so an array). */
+  get scopes(): readonly string[] {
+    return this.access.scopes;
+  }
+
+  /** The subscription set; `null` when unfiltered (protocol v1). */
+  get channels(): ReadonlySet<string> | null {
+    return this.access.channels;
+  }
+
+  /** Channels of the set granted by the channel authorizer, seen as scopes while subscribed. */
+  get grants(): readonly string[] {
+    return this.access.grants;
+  }
+
+  /** What this connection receives now. */
+  get channelAccess(): ChannelAccess {
+    return this.access;
+  }
+
+  /** Whether this connection may see an event naming `scopes` (the live path: scopes are checked at publish). */
+  sees(scopes: readonly string[]): boolean {
+    const held = this.access.held;
+    if (held.has(WILDCARD_SCOPE)) return true;
+    for (const scope of scopes) if (!held.has(scope)) return false;
+    return true;
+  }
+
   start(): void {
     this.kick();
   }
@@ -169,13 +243,13 @@ export class HubSubscriber {
     if (this.mode !== 'live' || !isAfter(event.id, this.horizon)) return;
     if (this.queue === NO_EVENTS) this.queue = [event];
     else this.queue.push(event);
-    this.horizon = event.id;
+    this.currentHorizon = event.id;
     this.host.noteQueueLength(this.queue.length);
     if (this.queue.length > this.host.options.queueLimit) {
       // Memory stays bounded and nothing is lost: the log still holds these.
       this.queue = NO_EVENTS;
       this.mode = 'catchup';
-      this.horizon = this.handedUpTo;
+      this.currentHorizon = this.handedUpTo;
       this.host.observer.queueOverflow?.();
       HubSubscriber.logger.warn(
         `Subscriber ${this.transport.id} (user ${this.principal.userId}) fell behind; catching up from the log.`,
@@ -201,25 +275,111 @@ export class HubSubscriber {
       return;
     }
     this.queue = NO_EVENTS;
-    this.horizon = position;
-    this.handedUpTo = position;
+    this.currentHorizon = position;
+    this.handOn(position);
     this.pendingResync = { reason, position };
     this.kick();
   }
 
-  /** Called by the hub, which re-indexes the subscriber around it. */
-  updateAccess(principal: Principal, scopes: readonly string[]): void {
+  /** Called by the hub after a refresh of the same user's token. */
+  updatePrincipal(principal: Principal): void {
     this.currentPrincipal = principal;
-    this.scopes = scopes;
-    const granted = new Set(scopes);
-    if (this.queue.length > 0)
-      this.queue = this.queue.filter((event) =>
-        isVisibleTo(event.scopes, granted),
+  }
+
+  /**
+   * Switches what this connection receives, and returns the position of
+   * the switch (see the class comment). Called by the hub, which
+   * re-indexes the subscriber around it, with `hubPosition`, the newest
+   * position its live dispatch has passed: in live mode every event up to
+   * it was offered already, under the old access, so the switch is there;
+   * in replay and catch-up the subscriber reads the log itself, and the
+   * switch is at its horizon (pages read later are judged by the new
+   * access). A switch never names a position older than the one before,
+   * whose promise would break otherwise.
+   *
+   * Batches out and not yet acknowledged are sent again as they were;
+   * queued events are judged again, so a narrowing takes effect at once.
+   *
+   * Throws `ChannelSwitchLimitError` (and changes nothing) when the switch
+   * would have to be remembered and `MAX_PENDING_SWITCHES` are; unless
+   * `refusable` is false (a token refresh): then it is not remembered, and
+   * a later catch-up may send events before it that the new access sees.
+   */
+  switchAccess(
+    next: ChannelAccess,
+    hubPosition: EventId,
+    refusable = true,
+  ): EventId {
+    const previous = this.access;
+    let position =
+      this.mode === 'live'
+        ? newer(this.currentHorizon, hubPosition)
+        : this.currentHorizon;
+    if (this.switchedAt !== null) position = newer(position, this.switchedAt);
+    if (this.closed) {
+      this.access = next;
+      return position;
+    }
+    const idle =
+      this.mode === 'live' &&
+      this.queue.length === 0 &&
+      this.backlog.length === 0;
+    const remember =
+      !idle &&
+      isAfter(position, this.handedUpTo) &&
+      !isNarrowing(previous, next);
+    if (remember && this.switches.length >= MAX_PENDING_SWITCHES) {
+      if (refusable)
+        throw new ChannelSwitchLimitError(this.transport.id, position);
+      HubSubscriber.logger.warn(
+        `Subscriber ${this.transport.id} (user ${this.principal.userId}) switched access more than ${MAX_PENDING_SWITCHES} times without acknowledging; a catch-up may send events from before its latest switch.`,
       );
+    } else if (remember) {
+      const entry: Switch = { position, access: previous };
+      if (this.switches === NO_SWITCHES) this.switches = [entry];
+      else this.switches.push(entry);
+    }
+    this.access = next;
+    this.accessVersion++;
+    this.switchedAt = position;
+    if (idle) {
+      // Everything up to the switch that the old access receives was
+      // handed on; nothing at or before it is offered any more.
+      this.currentHorizon = position;
+      this.handOn(position);
+    }
+    if (this.queue.length > 0)
+      this.queue = this.queue.filter((event) => receives(event.scopes, next));
     if (this.backlog.length > 0)
       this.backlog = this.backlog.filter((event) =>
-        isVisibleTo(event.scopes, granted),
+        receives(event.scopes, next),
       );
+    return position;
+  }
+
+  /**
+   * Whether an event read from the log goes to this connection: the current
+   * access receives it, and so did the access before every switch at or
+   * after its id.
+   */
+  private admits(event: StoredEvent): boolean {
+    if (!receives(event.scopes, this.access)) return false;
+    for (let i = this.switches.length - 1; i >= 0; i--) {
+      const { position, access } = this.switches[i];
+      if ((compareLogIds(position, event.id) ?? 0) < 0) break;
+      if (!receives(event.scopes, access)) return false;
+    }
+    return true;
+  }
+
+  /** Moves `handedUpTo` on, forgetting the switches no read can reach any more. */
+  private handOn(position: EventId): void {
+    this.handedUpTo = position;
+    if (this.switches.length === 0) return;
+    const keep = this.switches.filter(
+      (entry) => (compareLogIds(entry.position, position) ?? -1) > 0,
+    );
+    this.switches = keep.length === 0 ? NO_SWITCHES : keep;
   }
 
   evict(reason: EvictionReason): void {
@@ -304,13 +464,17 @@ export class HubSubscriber {
         } else {
           batch = this.queue.splice(0, maxBatch);
         }
-        this.handedUpTo = batch[batch.length - 1].id;
+        this.handOn(batch[batch.length - 1].id);
         live = true;
       } else {
         const page = await this.readPage();
         // The subscriber may have closed while the read's answer came back.
         if (page === null || this.closed) continue;
-        batch = page;
+        // Or switched access, after the page was judged.
+        batch =
+          this.pageVersion === this.accessVersion
+            ? page
+            : page.filter((event) => this.admits(event));
         if (batch.length > replayBatchSize)
           this.backlog = batch.splice(replayBatchSize);
       }
@@ -427,10 +591,10 @@ export class HubSubscriber {
     const read = page.done ? page.events.length : limit;
     this.host.observer.replayScanned?.(read);
     if (this.mode === 'replay') this.scanned += read;
-    const granted = new Set(this.scopes);
     const visible = page.events.filter(
-      (event) => !isControlEvent(event) && isVisibleTo(event.scopes, granted),
+      (event) => !isControlEvent(event) && this.admits(event),
     );
+    this.pageVersion = this.accessVersion;
     if (
       this.mode === 'replay' &&
       this.replayed + visible.length > replayLimit
@@ -438,8 +602,8 @@ export class HubSubscriber {
       this.jumpToLive('limit_exceeded');
       return null;
     }
-    this.horizon = page.position;
-    this.handedUpTo = page.position;
+    this.currentHorizon = page.position;
+    this.handOn(page.position);
     if (this.mode === 'replay') this.replayed += visible.length;
     if ((compareLogIds(page.position, this.host.position) ?? -1) >= 0) {
       // Caught up once this page is sent. A page that takes one batch
@@ -484,7 +648,7 @@ export class HubSubscriber {
   private caughtUp(): void {
     const position = this.host.position;
     if ((compareLogIds(position, this.horizon) ?? 0) > 0)
-      this.horizon = position;
+      this.currentHorizon = position;
     if (this.mode === 'replay') {
       this.pendingReady = {
         recovered: true,
@@ -492,7 +656,7 @@ export class HubSubscriber {
         lastEventId: this.horizon,
       };
     }
-    this.handedUpTo = this.horizon;
+    this.handOn(this.horizon);
     this.mode = 'live';
   }
 
@@ -504,8 +668,8 @@ export class HubSubscriber {
     this.queue = NO_EVENTS;
     this.backlog = NO_EVENTS;
     this.prefetched = null;
-    this.horizon = position;
-    this.handedUpTo = position;
+    this.currentHorizon = position;
+    this.handOn(position);
     if (wasReplay) {
       // Sent by the pump once the replayed batches out are acknowledged.
       this.pendingReady = {
@@ -660,4 +824,26 @@ function sameEpoch(a: EventId, b: EventId): boolean {
 
 function isAfter(id: EventId, horizon: EventId): boolean {
   return (compareLogIds(id, horizon) ?? 0) > 0;
+}
+
+/** The newer of two positions; `a` when they are of different epochs. */
+function newer(a: EventId, b: EventId): EventId {
+  return (compareLogIds(b, a) ?? 0) > 0 ? b : a;
+}
+
+/**
+ * A switch of channels was refused: the connection has switched too often
+ * without acknowledging what it was sent (see `MAX_PENDING_SWITCHES`).
+ * Nothing changed; the client may try again once it has caught up.
+ */
+export class ChannelSwitchLimitError extends Error {
+  constructor(
+    readonly connectionId: string,
+    readonly position: EventId,
+  ) {
+    super(
+      `Connection ${connectionId} switched channels ${MAX_PENDING_SWITCHES} times without acknowledging the events before ${position}; answer it with rate_limited and let it retry once it has caught up.`,
+    );
+    this.name = 'ChannelSwitchLimitError';
+  }
 }

@@ -1,5 +1,7 @@
 import type {
+  EphemeralEnvelope,
   EvictionReason,
+  PresenceChange,
   ReadyInfo,
   ReadyReason,
   ResyncInfo,
@@ -7,8 +9,11 @@ import type {
 } from '@streamgate/protocol';
 import { StoredEvent } from '../domain/event';
 
+export type { ChannelSelection } from '../domain/channel-access';
 export type {
+  EphemeralEnvelope,
   EvictionReason,
+  PresenceChange,
   ReadyInfo,
   ReadyReason,
   ResyncInfo,
@@ -35,6 +40,10 @@ export interface SubscriberTransport {
   ready(info: ReadyInfo): void;
   resync(info: ResyncInfo): void;
   evict(reason: EvictionReason): void;
+  /** An ephemeral event: sent directly, never queued, never acknowledged. */
+  ephemeral?(event: EphemeralEnvelope): void;
+  /** Users joined or left a presence channel this connection subscribes to; sent directly. */
+  presenceChanged?(change: PresenceChange): void;
 }
 
 /** Observability hooks of the hub; every hook is optional. */

@@ -1,4 +1,3 @@
-import { StoredEvent } from '../domain/event';
 import { WILDCARD_SCOPE } from '../domain/scope';
 
 export interface Scoped {
@@ -61,7 +60,10 @@ export class ScopeIndex<T extends Scoped> {
   }
 
   /** Calls `visit` once for every member that holds every scope the event names. */
-  forEachAudience(event: StoredEvent, visit: (member: T) => void): void {
+  forEachAudience(
+    event: { readonly scopes: readonly string[] },
+    visit: (member: T) => void,
+  ): void {
     if (event.scopes.length === 0) {
       this.all.forEach(visit);
       return;
@@ -89,7 +91,7 @@ export class ScopeIndex<T extends Scoped> {
   }
 
   private visitIfAllowed(
-    event: StoredEvent,
+    event: { readonly scopes: readonly string[] },
     member: T,
     visit: (member: T) => void,
   ): void {

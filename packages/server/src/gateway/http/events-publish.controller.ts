@@ -7,6 +7,7 @@ import {
   Inject,
   Post,
   Req,
+  Res,
   UnprocessableEntityException,
   UseFilters,
   UseGuards,
@@ -17,6 +18,8 @@ import {
   principalScopedKey,
 } from '../../event-bus/domain/idempotency-key';
 import {
+  deliveryOf,
+  deliveryOfBatch,
   InvalidEventError,
   rejectReservedType,
   RESERVED_EVENT_TYPES,
@@ -61,6 +64,10 @@ export class EventsPublishController {
    * answers with the first ids and writes nothing; the same key with another
    * body answers 422. A 503 carries `Retry-After`: the events may or may not
    * have been written, and a retry with the key settles which.
+   *
+   * Events with `"delivery": "ephemeral"` are delivered live only and never
+   * written: the answer is 202 `{ accepted }`. A batch is all durable or all
+   * ephemeral (else 400), and an ephemeral one takes no `Idempotency-Key`.
    */
   @Post()
   @HttpCode(201)
@@ -70,8 +77,17 @@ export class EventsPublishController {
     @Body() body: unknown,
     @Headers('idempotency-key') keyHeader: string | undefined,
     @Req() request: AuthenticatedRequest,
-  ): Promise<{ id: string } | { ids: string[] }> {
+    @Res({ passthrough: true }) response: { status(code: number): unknown },
+  ): Promise<{ id: string } | { ids: string[] } | { accepted: number }> {
     try {
+      const ephemeral = Array.isArray(body)
+        ? deliveryOfBatch(body) === 'ephemeral'
+        : deliveryOf(body) === 'ephemeral';
+      if (ephemeral && keyHeader !== undefined)
+        throw new InvalidEventError(
+          'An Idempotency-Key applies to events written to the log; ephemeral events are delivered at most once and take none. Leave the header out.',
+          'Idempotency-Key',
+        );
       const key = checkIdempotencyKey(
         keyHeader,
         (message) => new InvalidEventError(message, 'Idempotency-Key'),
@@ -99,9 +115,19 @@ export class EventsPublishController {
           );
         // Everything is validated before anything is written: a batch is all or nothing.
         rejectReserved(validateNewEvents(body), true);
+        if (ephemeral) {
+          await this.publisher.publishMany(body);
+          response.status(202);
+          return { accepted: body.length };
+        }
         return { ids: await this.publisher.publishMany(body, options) };
       }
       rejectReserved([validateNewEvent(body, '')], false);
+      if (ephemeral) {
+        await this.publisher.publish(body as never);
+        response.status(202);
+        return { accepted: 1 };
+      }
       return { id: await this.publisher.publish(body as never, options) };
     } catch (error) {
       if (error instanceof InvalidEventError) {

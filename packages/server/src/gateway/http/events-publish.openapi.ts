@@ -63,6 +63,15 @@ export class NewEventDoc {
     example: ['agent:a'],
   })
   readonly scopes?: string[];
+
+  @ApiPropertyOptional({
+    type: 'string',
+    enum: ['durable', 'ephemeral'],
+    default: 'durable',
+    description:
+      '`ephemeral`: delivered live only to the connections that see it and subscribe to one of its scopes (or are unfiltered), on every node; never written to the log, so it has no id and is never replayed. A batch is all durable or all ephemeral.',
+  })
+  readonly delivery?: 'durable' | 'ephemeral';
 }
 
 @ApiSchema({ name: 'PublishedEvent' })
@@ -87,6 +96,18 @@ export class PublishedEventsDoc {
   readonly ids!: string[];
 }
 
+@ApiSchema({ name: 'AcceptedEphemeralEvents' })
+export class AcceptedEphemeralEventsDoc {
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    description:
+      'How many ephemeral events were handed to the nodes for live delivery (at most once; they have no ids).',
+    example: 1,
+  })
+  readonly accepted!: number;
+}
+
 /** The OpenAPI description of `POST /events`. */
 export function PublishEventsDoc(options: {
   scope: string;
@@ -94,7 +115,12 @@ export function PublishEventsDoc(options: {
 }): MethodDecorator {
   const reserved = [...options.reserved].map((type) => `\`${type}\``);
   return applyDecorators(
-    ApiExtraModels(NewEventDoc, PublishedEventDoc, PublishedEventsDoc),
+    ApiExtraModels(
+      NewEventDoc,
+      PublishedEventDoc,
+      PublishedEventsDoc,
+      AcceptedEphemeralEventsDoc,
+    ),
     ApiOperation({
       operationId: 'publishEvents',
       summary: 'Publish an event, or a batch of events',
@@ -102,6 +128,7 @@ export function PublishEventsDoc(options: {
         `Requires the scope \`${options.scope}\` (or \`*\`).`,
         'Appends to the event log through the `EventPublisher` port; every node delivers the events to the Socket.IO clients whose scopes cover them.',
         `A batch (an array of 1 to ${MAX_PUBLISH_BATCH} events) is validated whole and written in one atomic step: all or nothing.`,
+        'Events with `"delivery": "ephemeral"` are not written: they are delivered live on every node and answered 202. A batch that mixes durable and ephemeral events answers 400.',
         'With an `Idempotency-Key`, a retry is safe: the same principal sending the same key and body again within the idempotency window (10 minutes by default) gets the first ids, and nothing is written again.',
         `The types ${reserved.join(', ')} are reserved: the process message service and the nodes' own notices publish them in process.`,
       ].join(' '),
@@ -128,8 +155,14 @@ export function PublishEventsDoc(options: {
         oneOf: [schemaRef('PublishedEvent'), schemaRef('PublishedEvents')],
       },
     }),
+    ApiResponse({
+      status: 202,
+      description:
+        'Ephemeral events (`"delivery": "ephemeral"`) handed to every node for live delivery; nothing was written to the log.',
+      schema: schemaRef('AcceptedEphemeralEvents'),
+    }),
     ApiValidationResponse(
-      'An invalid event or batch, or a reserved type; `field` names the culprit, e.g. `type` or `[2].scopes[0]`.',
+      'An invalid event or batch, a reserved type, a batch that mixes durable and ephemeral events, or an `Idempotency-Key` with ephemeral events; `field` names the culprit, e.g. `type`, `[2].scopes[0]` or `[1].delivery`.',
     ),
     ApiAccessResponses(`\`${options.scope}\``),
     ApiBodyTooLargeResponse(),

@@ -4,6 +4,8 @@ import { storedEnvelopeOf } from '../../event-bus/engine/stream-entry.codec';
 
 /** Socket.IO's EVENT packet type (socket.io-parser `PacketType.EVENT`). */
 const EVENT_PACKET = 2;
+/** Socket.IO's ACK packet type (socket.io-parser `PacketType.ACK`). */
+const ACK_PACKET = 3;
 
 type Packet = { type: number; nsp?: string; id?: number; data?: unknown };
 type Encoder = { encode(packet: Packet): unknown[] };
@@ -100,6 +102,41 @@ export class EncodedBatch {
 }
 
 /**
+ * A `history` acknowledgement `{ ok: true, events, next }` whose envelopes
+ * are written from the stored text of each event, as a replayed batch's are.
+ */
+export class EncodedHistory {
+  constructor(
+    readonly events: readonly StoredEvent[],
+    readonly next: string | null,
+  ) {}
+
+  get json(): string {
+    const parts = new Array<string>(this.events.length);
+    for (let i = 0; i < this.events.length; i++)
+      parts[i] = envelopeOf(this.events[i]);
+    return `{"ok":true,"events":[${parts.join(',')}],"next":${JSON.stringify(this.next)}}`;
+  }
+
+  toJSON(): {
+    ok: true;
+    events: { id: string; type: string; data: unknown; ts: number }[];
+    next: string | null;
+  } {
+    return {
+      ok: true,
+      events: this.events.map(({ id, type, data, ts }) => ({
+        id,
+        type,
+        data,
+        ts,
+      })),
+      next: this.next,
+    };
+  }
+}
+
+/**
  * Wraps the server's packet encoder so that an `emit(event, EncodedBatch,
  * ack)` is written as the text Socket.IO's own encoder produces for the
  * envelope array, `2<nsp>,<ackId>["events",[...]]`, with the envelope JSON
@@ -126,6 +163,17 @@ export class BatchEncoder implements Encoder {
       if (packet.nsp && packet.nsp !== '/') header += `${packet.nsp},`;
       if (packet.id !== undefined && packet.id !== null) header += packet.id;
       return [`${header}[${JSON.stringify(data[0])},${data[1].json}]`];
+    }
+    if (
+      packet.type === ACK_PACKET &&
+      Array.isArray(data) &&
+      data.length === 1 &&
+      data[0] instanceof EncodedHistory
+    ) {
+      let header = '3';
+      if (packet.nsp && packet.nsp !== '/') header += `${packet.nsp},`;
+      if (packet.id !== undefined && packet.id !== null) header += packet.id;
+      return [`${header}[${data[0].json}]`];
     }
     return this.inner.encode(packet);
   }
@@ -181,6 +229,21 @@ function writesDefaultText(encoder: Encoder): boolean {
         typeof expected[0] !== 'string' ||
         expected[0] !== actual[0]
       )
+        return false;
+      const history = new EncodedHistory(batch.events, 'e:1-0');
+      const expectedAck = encoder.encode({
+        type: ACK_PACKET,
+        nsp,
+        id,
+        data: [history.toJSON()],
+      });
+      const actualAck = probe.encode({
+        type: ACK_PACKET,
+        nsp,
+        id,
+        data: [history],
+      });
+      if (expectedAck.length !== 1 || expectedAck[0] !== actualAck[0])
         return false;
     }
     return true;

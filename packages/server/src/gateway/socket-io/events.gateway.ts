@@ -16,8 +16,10 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import {
+  ChannelClientEvent,
   ClientEvent,
   RefreshAck,
+  RefusedChannel,
   SERVER_SHUTDOWN,
   ServerEvent,
   ShutdownInfo,
@@ -55,6 +57,18 @@ const DEFAULT_MAX_MESSAGE_BYTES = 16_384;
 import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 import { startHubInBackground } from '../../event-bus/hub-startup';
+import { ChannelHistory } from '../channels/channel-history';
+import { ChannelPermissions } from '../channels/channel-permissions';
+import { ChannelRequests } from './channel.requests';
+
+type SessionListener = (this: Socket, payload: unknown, ack: unknown) => void;
+type ChannelHandler = (
+  session: SocketSession,
+  payload: unknown,
+  reply: (answer: unknown) => void,
+) => Promise<void>;
+
+function ignoreAnswer(): void {}
 
 interface SocketData {
   session?: SocketSession;
@@ -95,11 +109,11 @@ export class EventsGateway
    * (Socket.IO calls it with the socket as `this`), rather than a closure
    * per connection.
    */
-  private readonly onRefresh: (
-    this: Socket,
-    payload: unknown,
-    ack: unknown,
-  ) => void;
+  private readonly onRefresh: SessionListener;
+  /** The channel requests' listeners, one function per event for every socket, as `onRefresh`. */
+  private readonly channelListeners: readonly [string, SessionListener][];
+  /** `subscribe`, `unsubscribe`, `history`, `presence` and `publish`. */
+  readonly channelRequests: ChannelRequests;
 
   @WebSocketServer()
   private readonly namespace!: Namespace;
@@ -132,6 +146,8 @@ export class EventsGateway
     @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
     @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
     private readonly options: ResolvedEventsGatewayOptions,
+    private readonly channelAccess: ChannelPermissions,
+    history: ChannelHistory,
   ) {
     const rate = options.handshakeRateLimit;
     this.trustProxy = rate ? compileTrust(rate.trustProxy ?? false) : null;
@@ -141,10 +157,49 @@ export class EventsGateway
       const session = (this.data as SocketData).session;
       if (session) void gateway.refresh(session, payload, ack);
     };
+    this.channelRequests = new ChannelRequests(
+      hub,
+      channelAccess,
+      history,
+      options,
+      null,
+      null,
+    );
+    const requests = this.channelRequests;
+    const listener = (name: string, handle: ChannelHandler): SessionListener =>
+      function (this: Socket, payload, ack) {
+        const session = (this.data as SocketData).session;
+        if (!session) return;
+        const reply =
+          typeof ack === 'function'
+            ? (ack as (answer: unknown) => void)
+            : ignoreAnswer;
+        handle.call(requests, session, payload, reply).catch((error) => {
+          gateway.logger.error(
+            `A ${name} request of ${this.id} failed: ${(error as Error)?.message ?? error}`,
+          );
+          reply({ ok: false, error: UNAVAILABLE });
+        });
+      };
+    const C = ChannelClientEvent;
+    this.channelListeners = [
+      [
+        C.subscribe,
+        listener(C.subscribe, requests.subscribe as ChannelHandler),
+      ],
+      [
+        C.unsubscribe,
+        listener(C.unsubscribe, requests.unsubscribe as ChannelHandler),
+      ],
+      [C.history, listener(C.history, requests.readHistory as ChannelHandler)],
+      [C.presence, listener(C.presence, requests.members as ChannelHandler)],
+      [C.publish, listener(C.publish, requests.publish as ChannelHandler)],
+    ];
   }
 
   afterInit(namespace: Namespace): void {
     this.preEncoded = installBatchEncoder(namespace.server);
+    this.channelRequests.preEncoded = this.preEncoded;
     if (!this.preEncoded)
       this.logger.log(
         'The Socket.IO server does not use the default packet encoder, so each batch is encoded per connection.',
@@ -199,6 +254,11 @@ export class EventsGateway
       throw new HandshakeRefusal(
         granted.reason === 'unavailable' ? UNAVAILABLE : UNAUTHORIZED,
       );
+    const checked = await this.channelAccess.checkHandshake(
+      granted.principal,
+      granted.scopes,
+      auth.channels,
+    );
     const session = new SocketSession(
       socket,
       this.hub,
@@ -206,6 +266,11 @@ export class EventsGateway
       granted.scopes,
       started,
     );
+    if (checked) {
+      session.channels = new Set(checked.channels);
+      session.grants = new Set(checked.grants);
+      session.refused = checked.refused.length > 0 ? checked.refused : null;
+    }
     try {
       session.handle = this.sessions.open(
         'socket',
@@ -324,11 +389,15 @@ export class EventsGateway
     // Connected: the disconnect handler releases the slot from now on.
     if (releaseOnClose) socket.conn.off('close', releaseOnClose);
     socket.on(ClientEvent.refresh, this.onRefresh);
+    for (const [event, listener] of this.channelListeners)
+      socket.on(event, listener);
+    session.channelsListener = this.channelRequests;
     session.joinRooms();
     const transport = new SocketIoSubscriberTransport(
       socket,
       this.hub.options.ackTimeoutMs,
       this.preEncoded,
+      session,
     );
     try {
       const subscriber = await this.hub.attach(
@@ -336,12 +405,16 @@ export class EventsGateway
         session.principal,
         session.scopes,
         cursor,
+        session.channels
+          ? { channels: [...session.channels], grants: [...session.grants] }
+          : null,
       );
       if (socket.disconnected) {
         this.hub.detach(subscriber);
         return;
       }
       session.attach(subscriber);
+      await this.channelRequests.joinInitial(session);
       // Now that the subscriber is in the hub's index, any later notice
       // reaches it; this catches one that came during the handshake.
       await session.handle?.recheck(session.startedAt);
@@ -376,9 +449,18 @@ export class EventsGateway
       reply({ ok: false, error: 'subject_mismatch' });
       return;
     }
-    session.update(granted.principal, granted.scopes);
+    // The grants are asked again below, so the set is not narrowed to the scopes first.
+    session.update(granted.principal, granted.scopes, false);
     session.handle?.renew(granted.principal);
-    reply({ ok: true, expiresAt: granted.principal.expiresAt ?? null });
+    const dropped = await this.channelRequests.recheck(session);
+    const answer: RefreshAck & {
+      channels?: readonly string[];
+      refused?: readonly RefusedChannel[];
+    } = { ok: true, expiresAt: granted.principal.expiresAt ?? null };
+    // A filtered connection learns its set, and what it lost, as `ready` tells them.
+    if (session.channels) answer.channels = [...session.channels];
+    if (dropped.length > 0) answer.refused = dropped;
+    reply(answer);
   }
 
   /**

@@ -20,6 +20,10 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
     private readonly socket: Socket,
     private readonly ackTimeoutMs: number,
     private readonly preEncoded = false,
+    /** Says what `ready` adds for channels (`channels`, `refused`). */
+    private readonly channels: {
+      readyChannels(): object;
+    } | null = null,
   ) {}
 
   get id(): string {
@@ -41,7 +45,10 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
   }
 
   ready(info: ReadyInfo): void {
-    this.socket.emit(ServerEvent.ready, info);
+    this.socket.emit(
+      ServerEvent.ready,
+      this.channels ? { ...info, ...this.channels.readyChannels() } : info,
+    );
   }
 
   resync(info: ResyncInfo): void {

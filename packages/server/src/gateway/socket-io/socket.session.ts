@@ -8,7 +8,15 @@ import type {
 import { Principal } from '../../access/principal';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import { HubSubscriber } from '../../event-bus/hub/hub-subscriber';
+import type { RefusedChannel } from '@streamgate/protocol';
+import { RequestBudget } from '../channels/request-budget';
 import { scopeRoom, userRoom } from './socket-io.rooms';
+
+/** Told when a session's scopes change or it closes, to keep its channels within them. */
+export interface SessionChannelsListener {
+  narrowed(session: SocketSession): void;
+  closed(session: SocketSession): void;
+}
 
 /**
  * One socket's access: its own principal, token expiry and scopes, kept
@@ -19,6 +27,18 @@ export class SocketSession implements AccessSession {
   private subscriber: HubSubscriber | null = null;
   private endedWith: SessionEndReason | null = null;
   private inRooms = false;
+  /** The subscription set; `null` when the connection is unfiltered (protocol v1). */
+  channels: Set<string> | null = null;
+  /** The channels of the set that the channel authorizer granted (not in the scopes). */
+  grants = new Set<string>();
+  /** What the handshake's `auth.channels` refused, told once in `ready`. */
+  refused: readonly RefusedChannel[] | null = null;
+  /** Rate limit of the connection's channel requests. */
+  readonly budget = new RequestBudget();
+  /** Channel requests run one at a time per connection, in arrival order. */
+  private pending: Promise<unknown> = Promise.resolve();
+  /** Set by the gateway when channels are on. */
+  channelsListener: SessionChannelsListener | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -41,6 +61,26 @@ export class SocketSession implements AccessSession {
       userRoom(this.principal.userId),
       ...this.scopes.map(scopeRoom),
     ]);
+  }
+
+  /** The hub subscriber, once attached. */
+  get hubSubscriber(): HubSubscriber | null {
+    return this.subscriber;
+  }
+
+  get connectionId(): string {
+    return this.socket.id;
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Runs `work` after the connection's earlier channel requests have settled. */
+  serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.pending.then(work, work);
+    this.pending = run.catch(() => undefined);
+    return run;
   }
 
   /** Hands the session its hub subscriber, bringing it up to date with refreshes that raced the attach. */
@@ -67,8 +107,12 @@ export class SocketSession implements AccessSession {
     this.update(this.principal, scopes);
   }
 
-  /** Takes a refreshed token's principal and scopes; takes effect at once. */
-  update(principal: Principal, scopes: readonly string[]): void {
+  /**
+   * Takes a refreshed token's principal and scopes; takes effect at once.
+   * `narrow`: drop at once the channels the new scopes do not give and that
+   * are no grant; off when the caller asks the authorizer again itself.
+   */
+  update(principal: Principal, scopes: readonly string[], narrow = true): void {
     if (this.inRooms) {
       const next = new Set(scopes);
       const old = new Set(this.scopes);
@@ -81,11 +125,24 @@ export class SocketSession implements AccessSession {
     this.scopes = scopes;
     if (this.subscriber && !this.subscriber.closed)
       this.hub.rescope(this.subscriber, scopes, principal);
+    if (narrow) this.channelsListener?.narrowed(this);
+  }
+
+  /** What `ready` says of the connection's channels (`refused` only the first time). */
+  readyChannels(): {
+    channels: string[] | null;
+    refused?: readonly RefusedChannel[];
+  } {
+    const refused = this.refused;
+    this.refused = null;
+    const channels = this.channels ? [...this.channels] : null;
+    return refused ? { channels, refused } : { channels };
   }
 
   /** The connection closed: forget the session and its subscriber. */
   close(): void {
     this.handle?.close();
+    this.channelsListener?.closed(this);
     if (this.subscriber) this.hub.detach(this.subscriber);
   }
 }

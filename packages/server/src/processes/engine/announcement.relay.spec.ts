@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { NewEvent } from '../../event-bus/domain/event';
-import type { EventPublisher } from '../../event-bus/domain/event-publisher.port';
+import type { NewEphemeralEvent, NewEvent } from '../../event-bus/domain/event';
+import type {
+  EventPublisher,
+  PublishOptions,
+} from '../../event-bus/domain/event-publisher.port';
 import { InMemoryProcessMessageStore } from '../adapters/in-memory/in-memory.process-message-store';
 import { AnnouncementRelay } from './announcement.relay';
 
@@ -10,17 +13,26 @@ class FakePublisher implements EventPublisher {
   failFrom = Infinity;
   private attempts = 0;
 
+  publish(event: NewEvent, options?: PublishOptions): Promise<string>;
+  publish(event: NewEphemeralEvent): Promise<null>;
   async publish(
-    event: NewEvent,
-    options?: { idempotencyKey?: string },
-  ): Promise<string> {
+    event: NewEvent | NewEphemeralEvent,
+    options?: PublishOptions,
+  ): Promise<string | null> {
     if (++this.attempts >= this.failFrom) throw new Error('bus down');
-    this.published.push({ event, key: options?.idempotencyKey });
+    this.published.push({
+      event: event as NewEvent,
+      key: options?.idempotencyKey,
+    });
     return `${this.published.length}-0`;
   }
 
-  async publishMany(events: readonly NewEvent[]): Promise<string[]> {
-    return Promise.all(events.map((e) => this.publish(e)));
+  publishMany(events: readonly NewEvent[]): Promise<string[]>;
+  publishMany(events: readonly NewEphemeralEvent[]): Promise<null[]>;
+  async publishMany(
+    events: readonly (NewEvent | NewEphemeralEvent)[],
+  ): Promise<(string | null)[]> {
+    return Promise.all(events.map((e) => this.publish(e as NewEvent)));
   }
 }
 

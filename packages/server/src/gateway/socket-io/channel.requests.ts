@@ -1,0 +1,457 @@
+import { Logger } from '@nestjs/common';
+import {
+  ChannelError,
+  ChannelsAck,
+  ClientPublishAck,
+  HistoryAck,
+  MAX_CLIENT_PUBLISH_BYTES,
+  PresenceAck,
+  RefusedChannel,
+} from '@streamgate/protocol';
+import { ChannelHistory } from '../channels/channel-history';
+import { EVENT_TYPE_PATTERN } from '../../event-bus/domain/event';
+import type { EventId } from '../../event-bus/domain/event-id';
+import { isValidScope } from '../../event-bus/domain/scope';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import { ChannelSwitchLimitError } from '../../event-bus/hub/hub-subscriber';
+import { ChannelPermissions } from '../channels/channel-permissions';
+import { ChannelPatterns } from '../channels/channel-patterns';
+import type {
+  ClientPublishPort,
+  PresencePort,
+} from '../channels/channel-services';
+import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
+import { EncodedHistory } from './batch.encoder';
+import type { SessionChannelsListener, SocketSession } from './socket.session';
+
+type Reply<T> = (answer: T) => void;
+
+/** Running totals of channel requests refused or failed, for tests and metrics. */
+export interface ChannelRequestStats {
+  rateLimited: number;
+  unavailable: number;
+  /** Channels dropped from a set because the connection lost access to them. */
+  dropped: number;
+  presenceFailures: number;
+  publishes: number;
+}
+
+/**
+ * The channel requests of Socket.IO connections: `subscribe`,
+ * `unsubscribe`, `history`, `presence` and `publish`, each answered by its
+ * acknowledgement, and the upkeep of a connection's set when its access
+ * narrows or it closes. One object for every connection: the state lives
+ * on each `SocketSession`.
+ */
+export class ChannelRequests implements SessionChannelsListener {
+  private readonly logger = new Logger(ChannelRequests.name);
+  private readonly publishable: ChannelPatterns;
+  /** The server's encoder writes `EncodedHistory` as its stored text (see `BatchEncoder`). */
+  preEncoded = false;
+  readonly stats: ChannelRequestStats = {
+    rateLimited: 0,
+    unavailable: 0,
+    dropped: 0,
+    presenceFailures: 0,
+    publishes: 0,
+  };
+
+  constructor(
+    private readonly hub: DeliveryHub,
+    private readonly access: ChannelPermissions,
+    private readonly history: ChannelHistory,
+    options: ResolvedEventsGatewayOptions,
+    private readonly presence: PresencePort | null,
+    private readonly publisher: ClientPublishPort | null,
+  ) {
+    this.publishable = new ChannelPatterns(options.clientPublish.channels);
+  }
+
+  /**
+   * Switches the hub to `channels` (with `grants`) now and, once it took,
+   * the session too; returns the position of the switch, or `null` when
+   * the hub refused it (the connection keeps widening its set without
+   * acknowledging what it was sent), changing nothing.
+   */
+  private switchTo(
+    session: SocketSession,
+    channels: Set<string>,
+    grants: Set<string>,
+  ): EventId | null {
+    try {
+      const position = this.hub.setChannels(session.hubSubscriber!, {
+        channels: [...channels],
+        grants: [...grants],
+      });
+      session.channels = channels;
+      session.grants = grants;
+      return position;
+    } catch (error) {
+      if (!(error instanceof ChannelSwitchLimitError)) throw error;
+      this.stats.rateLimited++;
+      return null;
+    }
+  }
+
+  private limited(session: SocketSession): boolean {
+    if (session.budget.take()) return false;
+    this.stats.rateLimited++;
+    return true;
+  }
+
+  async subscribe(
+    session: SocketSession,
+    payload: unknown,
+    reply: Reply<ChannelsAck>,
+  ): Promise<void> {
+    if (this.limited(session))
+      return reply({ ok: false, error: 'rate_limited' });
+    const requested = channelsOf(payload);
+    if (!Array.isArray(requested)) return reply(requested);
+    await session.serial(async () => {
+      if (!session.hubSubscriber || !session.connected)
+        return reply({ ok: false, error: 'unavailable' });
+      const current = session.channels;
+      const fresh = [...new Set(requested)].filter(
+        (channel) => !current?.has(channel),
+      );
+      if ((current?.size ?? 0) + fresh.length > this.access.maxChannels) {
+        this.access.stats.tooMany++;
+        return reply({
+          ok: false,
+          error: 'too_many_channels',
+          channel: fresh[this.access.maxChannels - (current?.size ?? 0)],
+        });
+      }
+      const verdicts = await Promise.all(
+        fresh.map((channel) =>
+          this.access.check(session.principal, session.scopes, channel),
+        ),
+      );
+      const refusedAt = verdicts.findIndex(
+        (verdict) => verdict !== 'scope' && verdict !== 'grant',
+      );
+      if (refusedAt >= 0)
+        return reply({
+          ok: false,
+          error: verdicts[refusedAt] as ChannelError,
+          channel: fresh[refusedAt],
+        });
+      const present = fresh.filter((channel) => this.presenceOn(channel));
+      if (present.length > 0 && !(await this.join(session, present)))
+        return reply({ ok: false, error: 'unavailable' });
+      if (!session.connected) {
+        // Closed while joining: its close saw the old set, so these are left here.
+        this.leave(session, present);
+        return;
+      }
+      const next = new Set(current ?? []);
+      const grants = new Set(session.grants);
+      fresh.forEach((channel, i) => {
+        next.add(channel);
+        if (verdicts[i] === 'grant') grants.add(channel);
+      });
+      const position = this.switchTo(session, next, grants);
+      if (position === null) {
+        this.leave(session, present);
+        return reply({ ok: false, error: 'rate_limited' });
+      }
+      reply({ ok: true, channels: [...next], position });
+    });
+  }
+
+  async unsubscribe(
+    session: SocketSession,
+    payload: unknown,
+    reply: Reply<ChannelsAck>,
+  ): Promise<void> {
+    if (this.limited(session))
+      return reply({ ok: false, error: 'rate_limited' });
+    const requested = channelsOf(payload);
+    if (!Array.isArray(requested)) return reply(requested);
+    await session.serial(async () => {
+      if (!session.hubSubscriber || !session.connected)
+        return reply({ ok: false, error: 'unavailable' });
+      // An unfiltered connection has no set to take channels from.
+      if (!session.channels) return reply({ ok: false, error: 'invalid' });
+      const next = new Set(session.channels);
+      const grants = new Set(session.grants);
+      const removed = [...new Set(requested)].filter((c) => next.has(c));
+      for (const channel of removed) {
+        next.delete(channel);
+        grants.delete(channel);
+      }
+      const position = this.switchTo(session, next, grants);
+      if (position === null) return reply({ ok: false, error: 'rate_limited' });
+      this.leave(
+        session,
+        removed.filter((c) => this.presenceOn(c)),
+      );
+      reply({ ok: true, channels: [...next], position });
+    });
+  }
+
+  async readHistory(
+    session: SocketSession,
+    payload: unknown,
+    reply: Reply<HistoryAck | EncodedHistory>,
+  ): Promise<void> {
+    if (this.limited(session))
+      return reply({ ok: false, error: 'rate_limited' });
+    const subscriber = session.hubSubscriber;
+    if (!subscriber) return reply({ ok: false, error: 'unavailable' });
+    const until = subscriber.horizon;
+    const answer = await this.history.page(
+      session.principal,
+      session.scopes,
+      session.grants,
+      payload,
+      until,
+    );
+    if (!answer.ok) return reply(answer);
+    const encoded = new EncodedHistory(answer.events, answer.next);
+    // Another parser (msgpack) would serialize the event objects themselves.
+    reply(this.preEncoded ? encoded : encoded.toJSON());
+  }
+
+  async members(
+    session: SocketSession,
+    payload: unknown,
+    reply: Reply<PresenceAck>,
+  ): Promise<void> {
+    if (this.limited(session))
+      return reply({ ok: false, error: 'rate_limited' });
+    const channel = (payload as { channel?: unknown } | null)?.channel;
+    if (!isValidScope(channel)) return reply({ ok: false, error: 'invalid' });
+    if (!this.presenceOn(channel))
+      return reply({ ok: false, error: 'not_enabled' });
+    const verdict = session.grants.has(channel)
+      ? 'grant'
+      : await this.access.check(session.principal, session.scopes, channel);
+    if (verdict !== 'scope' && verdict !== 'grant')
+      return reply({ ok: false, error: verdict });
+    try {
+      const { members, truncated } = await this.presence!.members(channel);
+      reply(
+        truncated
+          ? { ok: true, members, truncated: true }
+          : { ok: true, members },
+      );
+    } catch (error) {
+      this.stats.unavailable++;
+      this.logger.warn(
+        `The members of channel "${channel}" could not be read: ${(error as Error)?.message ?? error}`,
+      );
+      reply({ ok: false, error: 'unavailable' });
+    }
+  }
+
+  async publish(
+    session: SocketSession,
+    payload: unknown,
+    reply: Reply<ClientPublishAck>,
+  ): Promise<void> {
+    if (this.limited(session))
+      return reply({ ok: false, error: 'rate_limited' });
+    const request = publishRequestOf(payload);
+    if (!request) return reply({ ok: false, error: 'invalid' });
+    const { channel, type, data } = request;
+    if (!this.publisher || !this.publishable.matches(channel))
+      return reply({ ok: false, error: 'not_enabled' });
+    // Only to a channel of the set, which was checked when subscribed (and
+    // is dropped when access to it ends).
+    if (!session.channels?.has(channel))
+      return reply({ ok: false, error: 'forbidden' });
+    try {
+      await this.publisher.publishFromClient({
+        channel,
+        type,
+        data,
+        scopes: [channel],
+        from: session.principal.userId,
+        origin: session.connectionId,
+      });
+      this.stats.publishes++;
+      reply({ ok: true });
+    } catch (error) {
+      this.stats.unavailable++;
+      this.logger.warn(
+        `An ephemeral event to channel "${channel}" could not be published: ${(error as Error)?.message ?? error}`,
+      );
+      reply({ ok: false, error: 'unavailable' });
+    }
+  }
+
+  /**
+   * Keeps a session's set within its access after its scopes changed
+   * (refresh, or a re-check from the access service): a channel it no
+   * longer has through its scopes stays only as a grant the authorizer
+   * gives again. Resolves to the channels dropped, with why.
+   */
+  recheck(session: SocketSession): Promise<RefusedChannel[]> {
+    return session.serial(async () => {
+      const current = session.channels;
+      if (!current || !session.hubSubscriber) return [];
+      const channels = [...current];
+      const verdicts = await Promise.all(
+        channels.map((channel) =>
+          this.access.check(session.principal, session.scopes, channel),
+        ),
+      );
+      const verdictOf = new Map(channels.map((c, i) => [c, verdicts[i]]));
+      return this.keep(session, (channel) => verdictOf.get(channel)!);
+    });
+  }
+
+  /** The scopes changed without a new grant check: what the scopes no longer give must be a grant already. */
+  narrowed(session: SocketSession): void {
+    if (!session.channels || !session.hubSubscriber) return;
+    const dropped = this.keep(session, (channel) =>
+      ChannelPermissions.inScopes(session.scopes, channel)
+        ? 'scope'
+        : session.grants.has(channel)
+          ? 'grant'
+          : 'forbidden',
+    );
+    if (dropped.length > 0)
+      this.logger.log(
+        `Connection ${session.connectionId} of user ${session.principal.userId} lost access to ${dropped.length} subscribed channel(s).`,
+      );
+  }
+
+  private keep(
+    session: SocketSession,
+    verdictOf: (channel: string) => string,
+  ): RefusedChannel[] {
+    const current = session.channels;
+    if (!current) return [];
+    const dropped: RefusedChannel[] = [];
+    const grants = new Set<string>();
+    for (const channel of current) {
+      const verdict = verdictOf(channel);
+      if (verdict === 'grant') grants.add(channel);
+      else if (verdict !== 'scope') dropped.push({ channel, error: verdict });
+    }
+    const grantsChanged =
+      grants.size !== session.grants.size ||
+      [...grants].some((channel) => !session.grants.has(channel));
+    if (dropped.length === 0 && !grantsChanged) return [];
+    const next = new Set(current);
+    for (const { channel } of dropped) next.delete(channel);
+    this.stats.dropped += dropped.length;
+    if (session.hubSubscriber!.closed) {
+      session.channels = next;
+      session.grants = grants;
+    } else if (this.switchTo(session, next, grants) === null) {
+      // Narrowing never waits on the client; should the hub refuse it all
+      // the same, the connection must not keep what it lost.
+      session.end('revoked');
+      return dropped;
+    }
+    this.leave(
+      session,
+      dropped.map((d) => d.channel).filter((c) => this.presenceOn(c)),
+    );
+    return dropped;
+  }
+
+  /** The connection closed: it leaves its presence channels. */
+  closed(session: SocketSession): void {
+    if (!session.channels) return;
+    this.leave(
+      session,
+      [...session.channels].filter((c) => this.presenceOn(c)),
+    );
+  }
+
+  /** Joins the session to presence channels after connect (from `auth.channels`). */
+  async joinInitial(session: SocketSession): Promise<void> {
+    if (!session.channels) return;
+    const present = [...session.channels].filter((c) => this.presenceOn(c));
+    if (present.length === 0) return;
+    await session.serial(async () => {
+      if (!(await this.join(session, present)))
+        this.logger.warn(
+          `Connection ${session.connectionId} of user ${session.principal.userId} is subscribed to its presence channels but could not be shown in them; it is shown once it subscribes again.`,
+        );
+      else if (!session.connected) this.leave(session, present);
+    });
+  }
+
+  presenceOn(channel: string): boolean {
+    return this.presence?.enabledFor(channel) ?? false;
+  }
+
+  private async join(
+    session: SocketSession,
+    channels: readonly string[],
+  ): Promise<boolean> {
+    const results = await Promise.allSettled(
+      channels.map((channel) =>
+        this.presence!.join(channel, session.connectionId, session.principal),
+      ),
+    );
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length === 0) return true;
+    this.stats.presenceFailures += failed.length;
+    this.logger.warn(
+      `Presence could not be joined in ${failed.length} channel(s): ${String((failed[0] as PromiseRejectedResult).reason?.message ?? (failed[0] as PromiseRejectedResult).reason)}`,
+    );
+    this.leave(
+      session,
+      channels.filter((_, i) => results[i].status === 'fulfilled'),
+    );
+    return false;
+  }
+
+  /** Leaves presence channels; a failure is logged and counted, and heartbeat expiry removes the member. */
+  private leave(session: SocketSession, channels: readonly string[]): void {
+    for (const channel of channels)
+      this.presence!.leave(
+        channel,
+        session.connectionId,
+        session.principal.userId,
+      ).catch((error: unknown) => {
+        this.stats.presenceFailures++;
+        this.logger.warn(
+          `Leaving presence in channel "${channel}" failed (${(error as Error)?.message ?? error}); the member expires within the presence timeout.`,
+        );
+      });
+  }
+}
+
+/** The `channels` of a `subscribe`/`unsubscribe` payload (a non-empty array of channels), or the refusal. */
+function channelsOf(
+  payload: unknown,
+): string[] | { ok: false; error: 'invalid'; channel?: string } {
+  const channels = (payload as { channels?: unknown } | null)?.channels;
+  if (!Array.isArray(channels) || channels.length === 0)
+    return { ok: false, error: 'invalid' };
+  const bad = (channels as unknown[]).find((c) => !isValidScope(c));
+  if (bad !== undefined)
+    return { ok: false, error: 'invalid', channel: shown(bad) };
+  return channels as string[];
+}
+
+function publishRequestOf(
+  payload: unknown,
+): { channel: string; type: string; data: unknown } | null {
+  if (payload === null || typeof payload !== 'object') return null;
+  const { channel, type, data } = payload as Record<string, unknown>;
+  if (!isValidScope(channel)) return null;
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) return null;
+  if (data === undefined) return null;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch {
+    return null;
+  }
+  if (json === undefined || Buffer.byteLength(json) > MAX_CLIENT_PUBLISH_BYTES)
+    return null;
+  return { channel, type, data };
+}
+
+function shown(value: unknown): string {
+  return typeof value === 'string' ? value.slice(0, 256) : '';
+}
