@@ -1115,7 +1115,9 @@ class LineageWalk {
 
   /**
    * A `subscribe` or `unsubscribe` and its answer. An acknowledged switch
-   * starts a segment after its `position`; a refused one changes nothing;
+   * starts a segment after its `position` (before it, events not yet sent
+   * when the client asked are owed only if both sets hold them, and may
+   * arrive only if the old one does); a refused one changes nothing;
    * one never answered owes only what both sets share from here on, and
    * may deliver what either holds.
    */
@@ -1217,6 +1219,14 @@ class LineageWalk {
       );
     this.lastSwitch = position;
     const audience = audienceOf(this.scopes, after);
+    // Up to the position, what the connection had not been sent when it
+    // asked is judged again: it may lose what only the old set held.
+    this.timeline.add({
+      start: checker.after(this.pos),
+      must: bothOf(current.must, audience),
+      may: current.may,
+      channels: current.channels,
+    });
     this.timeline.add({
       start: this.log.firstAfter(position),
       must: audience,
