@@ -45,7 +45,9 @@ interface WireEnvelope {
 const defectCounters = { deliveries: 0, batches: 0, switches: 0 };
 
 /**
- * A raw socket.io-client speaking wire protocol v1: it keeps its own cursor,
+ * A raw socket.io-client speaking wire protocol v1 (and channels, when its
+ * spec has a plan: a subscription set it switches at random, each switch
+ * recorded with its acknowledged position): it keeps its own cursor,
  * acknowledges with the last id of each batch and records everything the
  * server sends, without dropping duplicates, so that the checker sees what
  * the server really did. It reconnects by itself, to any node.
