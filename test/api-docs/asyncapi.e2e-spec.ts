@@ -53,6 +53,23 @@ function enumValues(schema: Schema | undefined, found = new Set<unknown>()) {
   return found;
 }
 
+/**
+ * The `enum` values a field's own value may take: its alternatives, not the
+ * fields of the objects or array items it holds (those are checked as their
+ * own schemas).
+ */
+function ownEnumValues(schema: Schema | undefined, found = new Set<unknown>()) {
+  if (!schema || typeof schema !== 'object') return found;
+  for (const value of schema.enum ?? []) found.add(value);
+  for (const part of [
+    ...(schema.oneOf ?? []),
+    ...(schema.anyOf ?? []),
+    ...(schema.allOf ?? []),
+  ])
+    ownEnumValues(part, found);
+  return found;
+}
+
 function allowsNull(schema: Schema): boolean {
   const types = [schema.type].flat();
   return (
@@ -131,7 +148,12 @@ describe('The AsyncAPI description of /events (docs/asyncapi.yaml)', () => {
     const sent = Object.values(doc.operations)
       .filter((operation) => operation.action === 'send')
       .flatMap((operation) => operation.messages.map((m) => m.name));
-    expect(sent.sort()).toEqual([...wire.constants.get('ServerEvent')!].sort());
+    expect(sent.sort()).toEqual(
+      [
+        ...wire.constants.get('ServerEvent')!,
+        ...wire.constants.get('ChannelServerEvent')!,
+      ].sort(),
+    );
   });
 
   it('describes every wire payload as a schema with exactly its fields', () => {
@@ -163,7 +185,7 @@ describe('The AsyncAPI description of /events (docs/asyncapi.yaml)', () => {
       const schema = doc.components.schemas[owner].properties?.[field.name];
       if (!schema) return [];
       const out: string[] = [];
-      const values = enumValues(schema);
+      const values = ownEnumValues(schema);
       for (const literal of field.literals) {
         if (!values.has(literal))
           out.push(`${owner}.${field.name}: "${literal}" is not listed`);
@@ -192,6 +214,23 @@ describe('The AsyncAPI description of /events (docs/asyncapi.yaml)', () => {
     const ack = operation.reply?.messages ?? [];
     expect(ack).toHaveLength(1);
     expect(ack[0].payload).toEqual(doc.components.schemas.EventId);
+  });
+
+  it('receives every channel request with an acknowledgement', () => {
+    const received = Object.values(doc.operations).filter(
+      (operation) => operation.action === 'receive',
+    );
+    const missing = wire.constants
+      .get('ChannelClientEvent')!
+      .filter(
+        (name) =>
+          !received.some(
+            (operation) =>
+              operation.messages.some((m) => m.name === name) &&
+              (operation.reply?.messages ?? []).length === 1,
+          ),
+      );
+    expect(missing).toEqual([]);
   });
 
   it('receives the handshake auth from clients on /events', () => {

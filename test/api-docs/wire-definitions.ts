@@ -1,16 +1,20 @@
 import { join } from 'node:path';
 import ts from 'typescript';
 
-/** The wire protocol's source: the server and the client both compile it in. */
-export const WIRE_FILE = join(
+const PROTOCOL_SOURCE = join(
   __dirname,
   '..',
   '..',
   'packages',
   'protocol',
   'src',
-  'wire.ts',
 );
+
+/** The wire protocol's source: the server and the client both compile it in. */
+export const WIRE_FILE = join(PROTOCOL_SOURCE, 'wire.ts');
+
+/** The channels' additions to the wire protocol. */
+export const CHANNELS_FILE = join(PROTOCOL_SOURCE, 'channels.ts');
 
 export interface WireField {
   readonly name: string;
@@ -27,8 +31,21 @@ export interface WireDefinitions {
   readonly constants: ReadonlyMap<string, readonly string[]>;
 }
 
-/** Reads the interfaces and constants of the wire protocol with the TypeScript compiler. */
-export function readWireDefinitions(file = WIRE_FILE): WireDefinitions {
+/** Reads the interfaces and constants of the wire protocol's files with the TypeScript compiler. */
+export function readWireDefinitions(
+  files: readonly string[] = [WIRE_FILE, CHANNELS_FILE],
+): WireDefinitions {
+  const interfaces = new Map<string, readonly WireField[]>();
+  const constants = new Map<string, readonly string[]>();
+  for (const file of files) {
+    const read = readWireFile(file);
+    read.interfaces.forEach((fields, name) => interfaces.set(name, fields));
+    read.constants.forEach((values, name) => constants.set(name, values));
+  }
+  return { interfaces, constants };
+}
+
+function readWireFile(file: string): WireDefinitions {
   const program = ts.createProgram([file], {
     strict: true,
     noEmit: true,

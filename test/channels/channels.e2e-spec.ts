@@ -59,10 +59,25 @@ describe('channels', () => {
       expect(c.readies[0].refused).toHaveLength(3);
     });
 
-    it('says channels: null and nothing refused when none were sent', async () => {
+    it('sends the v1 ready unchanged when none were sent', async () => {
       const c = client(nodeB, { token: nodeB.token('u-v1', ['agent:a']) });
       await ready(c);
-      expect(c.readies[0].channels).toBeNull();
+      expect(Object.keys(c.readies[0]).sort()).toEqual([
+        'ackEvery',
+        'lastEventId',
+        'reason',
+        'recovered',
+        'replayed',
+      ]);
+    });
+
+    it('says channels: [] for an empty set', async () => {
+      const c = client(nodeB, {
+        token: nodeB.token('u-empty', ['agent:a']),
+        channels: [],
+      });
+      await ready(c);
+      expect(c.readies[0].channels).toEqual([]);
       expect(c.readies[0]).not.toHaveProperty('refused');
     });
 
@@ -193,6 +208,55 @@ describe('channels', () => {
       await ready(again);
       expect(again.readies[0]).toMatchObject({ recovered: true, replayed: 3 });
       expect(again.ids()).toEqual([inA, both, unscoped]);
+    });
+  });
+
+  describe('when history is read in pages', () => {
+    it('pages by limit and by the scan budget, never skipping an entry, and ends with next: null', async () => {
+      const nodeD = await startApp(
+        env('chan-d', { EVENT_REPLAY_SCAN_LIMIT: '5' }),
+      );
+      try {
+        const token = nodeD.token('u-pages', ['h:1', 'h:2']);
+        const c = client(nodeD, { token, channels: ['h:1'] });
+        await ready(c);
+        const start = c.readies[0].lastEventId as string;
+        const inH1: string[] = [];
+        for (let i = 0; i < 24; i++) {
+          // Mostly h:2, so that the budget runs out before a page fills.
+          const id = await publish(nodeC, [i % 4 === 0 ? 'h:1' : 'h:2'], i);
+          if (i % 4 === 0) inH1.push(id);
+        }
+        await waitFor(() => c.events.length === inH1.length, 'live h:1');
+        const pages: { events: { id: string }[]; next: string | null }[] = [];
+        let after: string | null = start;
+        while (after !== null && pages.length < 50) {
+          const page = await c.request('history', {
+            channel: 'h:1',
+            after,
+            limit: 2,
+          });
+          expect(page.ok).toBe(true);
+          pages.push(page);
+          after = page.next;
+        }
+        expect(pages.flatMap((p) => p.events.map((e) => e.id))).toEqual(inH1);
+        expect(pages.at(-1)!.next).toBeNull();
+        // Some page was cut by the budget rather than by the limit.
+        expect(pages.some((p) => p.events.length < 2 && p.next !== null)).toBe(
+          true,
+        );
+        const http = await fetch(
+          `${nodeD.url}/events/history?channel=h:1&after=${encodeURIComponent(start)}&limit=1000`,
+          { headers: { authorization: `Bearer ${token}` } },
+        );
+        const body = await http.json();
+        expect(http.status).toBe(200);
+        expect(body.next).not.toBeNull();
+        expect(body.events.length).toBeLessThan(inH1.length);
+      } finally {
+        await nodeD.close();
+      }
     });
   });
 

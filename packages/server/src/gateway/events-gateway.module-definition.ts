@@ -43,6 +43,7 @@ import { HistoryReader } from '../channels/history/history.reader';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
 import { ChannelPermissions } from './channels/channel-permissions';
 import { ChannelHistory } from './channels/channel-history';
+import { CHANNEL_PROVIDERS } from '../channels/channels.providers';
 import { EventsHistoryController } from './http/events-history.controller';
 
 /** Closes the access backend's connection once the app has stopped. */
@@ -147,6 +148,7 @@ export const {
             new HistoryReader(hub.subscription, hub.options.replayScanLimit),
         },
         ChannelHistory,
+        ...CHANNEL_PROVIDERS,
         {
           provide: EventsGateway,
           useClass: gatewayFor(namespace, maxHttpBufferSize),

@@ -10,9 +10,11 @@ export interface PresencePort {
     principal: Principal,
   ): Promise<void>;
   leave(channel: string, connectionId: string, userId: string): Promise<void>;
+  /** Every channel the connection is present in (a disconnect); never rejects for one channel. */
+  leaveAll(connectionId: string, userId: string): Promise<void>;
   members(
     channel: string,
-  ): Promise<{ members: PresenceMember[]; truncated: boolean }>;
+  ): Promise<{ members: readonly PresenceMember[]; truncated: boolean }>;
 }
 
 /** An ephemeral event a client publishes to a channel. */
@@ -20,7 +22,6 @@ export interface ClientEphemeral {
   readonly channel: string;
   readonly type: string;
   readonly data: unknown;
-  readonly scopes: readonly string[];
   /** The publisher's userId. */
   readonly from: string;
   /** The publishing connection, which does not get its own event back. */
@@ -29,5 +30,6 @@ export interface ClientEphemeral {
 
 /** What the gateway asks of ephemeral delivery for client `publish`. */
 export interface ClientPublishPort {
+  enabledFor(channel: string): boolean;
   publishFromClient(event: ClientEphemeral): Promise<void>;
 }

@@ -9,18 +9,17 @@ import {
   RefusedChannel,
 } from '@streamgate/protocol';
 import { ChannelHistory } from '../channels/channel-history';
-import { EVENT_TYPE_PATTERN } from '../../event-bus/domain/event';
 import type { EventId } from '../../event-bus/domain/event-id';
 import { isValidScope } from '../../event-bus/domain/scope';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import { ChannelSwitchLimitError } from '../../event-bus/hub/hub-subscriber';
 import { ChannelPermissions } from '../channels/channel-permissions';
-import { ChannelPatterns } from '../channels/channel-patterns';
 import type {
   ClientPublishPort,
   PresencePort,
 } from '../channels/channel-services';
-import type { ResolvedEventsGatewayOptions } from '../events-gateway.options';
+import { ChannelFeatureNotEnabledError } from '../../channels/channels.errors';
+import { InvalidEventError } from '../../event-bus/domain/event';
 import { EncodedHistory } from './batch.encoder';
 import type { SessionChannelsListener, SocketSession } from './socket.session';
 
@@ -45,7 +44,6 @@ export interface ChannelRequestStats {
  */
 export class ChannelRequests implements SessionChannelsListener {
   private readonly logger = new Logger(ChannelRequests.name);
-  private readonly publishable: ChannelPatterns;
   /** The server's encoder writes `EncodedHistory` as its stored text (see `BatchEncoder`). */
   preEncoded = false;
   readonly stats: ChannelRequestStats = {
@@ -60,12 +58,9 @@ export class ChannelRequests implements SessionChannelsListener {
     private readonly hub: DeliveryHub,
     private readonly access: ChannelPermissions,
     private readonly history: ChannelHistory,
-    options: ResolvedEventsGatewayOptions,
     private readonly presence: PresencePort | null,
     private readonly publisher: ClientPublishPort | null,
-  ) {
-    this.publishable = new ChannelPatterns(options.clientPublish.channels);
-  }
+  ) {}
 
   /**
    * Switches the hub to `channels` (with `grants`) now and, once it took,
@@ -253,10 +248,11 @@ export class ChannelRequests implements SessionChannelsListener {
   ): Promise<void> {
     if (this.limited(session))
       return reply({ ok: false, error: 'rate_limited' });
-    const request = publishRequestOf(payload);
-    if (!request) return reply({ ok: false, error: 'invalid' });
-    const { channel, type, data } = request;
-    if (!this.publisher || !this.publishable.matches(channel))
+    const request = payload as Partial<Record<string, unknown>> | null;
+    const channel = request?.channel;
+    if (!isValidScope(channel) || typeof request?.type !== 'string')
+      return reply({ ok: false, error: 'invalid' });
+    if (!this.publisher?.enabledFor(channel))
       return reply({ ok: false, error: 'not_enabled' });
     // Only to a channel of the set, which was checked when subscribed (and
     // is dropped when access to it ends).
@@ -265,15 +261,18 @@ export class ChannelRequests implements SessionChannelsListener {
     try {
       await this.publisher.publishFromClient({
         channel,
-        type,
-        data,
-        scopes: [channel],
+        type: request.type,
+        data: request.data,
         from: session.principal.userId,
         origin: session.connectionId,
       });
       this.stats.publishes++;
       reply({ ok: true });
     } catch (error) {
+      if (error instanceof InvalidEventError)
+        return reply({ ok: false, error: 'invalid' });
+      if (error instanceof ChannelFeatureNotEnabledError)
+        return reply({ ok: false, error: 'not_enabled' });
       this.stats.unavailable++;
       this.logger.warn(
         `An ephemeral event to channel "${channel}" could not be published: ${(error as Error)?.message ?? error}`,
@@ -355,13 +354,17 @@ export class ChannelRequests implements SessionChannelsListener {
     return dropped;
   }
 
-  /** The connection closed: it leaves its presence channels. */
+  /** The connection closed: it leaves every presence channel, joins in flight included. */
   closed(session: SocketSession): void {
-    if (!session.channels) return;
-    this.leave(
-      session,
-      [...session.channels].filter((c) => this.presenceOn(c)),
-    );
+    if (!this.presence) return;
+    this.presence
+      .leaveAll(session.connectionId, session.principal.userId)
+      .catch((error: unknown) => {
+        this.stats.presenceFailures++;
+        this.logger.warn(
+          `Leaving presence on disconnect failed (${(error as Error)?.message ?? error}); the members expire within the presence timeout.`,
+        );
+      });
   }
 
   /** Joins the session to presence channels after connect (from `auth.channels`). */
@@ -397,10 +400,8 @@ export class ChannelRequests implements SessionChannelsListener {
     this.logger.warn(
       `Presence could not be joined in ${failed.length} channel(s): ${String((failed[0] as PromiseRejectedResult).reason?.message ?? (failed[0] as PromiseRejectedResult).reason)}`,
     );
-    this.leave(
-      session,
-      channels.filter((_, i) => results[i].status === 'fulfilled'),
-    );
+    // A failed join stays registered on this node until left.
+    this.leave(session, channels);
     return false;
   }
 
@@ -431,25 +432,6 @@ function channelsOf(
   if (bad !== undefined)
     return { ok: false, error: 'invalid', channel: shown(bad) };
   return channels as string[];
-}
-
-function publishRequestOf(
-  payload: unknown,
-): { channel: string; type: string; data: unknown } | null {
-  if (payload === null || typeof payload !== 'object') return null;
-  const { channel, type, data } = payload as Record<string, unknown>;
-  if (!isValidScope(channel)) return null;
-  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) return null;
-  if (data === undefined) return null;
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(data);
-  } catch {
-    return null;
-  }
-  if (json === undefined || Buffer.byteLength(json) > MAX_CLIENT_PUBLISH_BYTES)
-    return null;
-  return { channel, type, data };
 }
 
 function shown(value: unknown): string {

@@ -58,6 +58,8 @@ import { SocketSession } from './socket.session';
 import { SocketIoSubscriberTransport } from './socket-io.subscriber-transport';
 import { startHubInBackground } from '../../event-bus/hub-startup';
 import { ChannelHistory } from '../channels/channel-history';
+import { PresenceService } from '../../channels/presence/presence.service';
+import { ClientPublishService } from '../../channels/ephemeral/client-publish.service';
 import { ChannelPermissions } from '../channels/channel-permissions';
 import { ChannelRequests } from './channel.requests';
 
@@ -146,8 +148,10 @@ export class EventsGateway
     @Inject(ACCESS_BACKEND) private readonly backend: AccessBackend,
     @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
     private readonly options: ResolvedEventsGatewayOptions,
-    private readonly channelAccess: ChannelPermissions,
+    private readonly channelPermissions: ChannelPermissions,
     history: ChannelHistory,
+    @Optional() presence?: PresenceService,
+    @Optional() clientPublish?: ClientPublishService,
   ) {
     const rate = options.handshakeRateLimit;
     this.trustProxy = rate ? compileTrust(rate.trustProxy ?? false) : null;
@@ -159,11 +163,10 @@ export class EventsGateway
     };
     this.channelRequests = new ChannelRequests(
       hub,
-      channelAccess,
+      channelPermissions,
       history,
-      options,
-      null,
-      null,
+      presence ?? null,
+      clientPublish ?? null,
     );
     const requests = this.channelRequests;
     const listener = (name: string, handle: ChannelHandler): SessionListener =>
@@ -254,7 +257,7 @@ export class EventsGateway
       throw new HandshakeRefusal(
         granted.reason === 'unavailable' ? UNAVAILABLE : UNAUTHORIZED,
       );
-    const checked = await this.channelAccess.checkHandshake(
+    const checked = await this.channelPermissions.checkHandshake(
       granted.principal,
       granted.scopes,
       auth.channels,

@@ -6,7 +6,12 @@ import {
   ResyncInfo,
   SubscriberTransport,
 } from '../../event-bus/hub/hub.types';
-import { ServerEvent } from '@streamgate/protocol';
+import {
+  ChannelServerEvent,
+  EphemeralEnvelope,
+  PresenceChange,
+  ServerEvent,
+} from '@streamgate/protocol';
 import { EncodedBatch } from './batch.encoder';
 
 /** Adapts one Socket.IO connection to the hub's subscriber transport. */
@@ -53,6 +58,16 @@ export class SocketIoSubscriberTransport implements SubscriberTransport {
 
   resync(info: ResyncInfo): void {
     this.socket.emit(ServerEvent.resyncRequired, info);
+  }
+
+  ephemeral(event: EphemeralEnvelope): void {
+    if (this.socket.connected)
+      this.socket.emit(ChannelServerEvent.ephemeral, event);
+  }
+
+  presenceChanged(change: PresenceChange): void {
+    if (this.socket.connected)
+      this.socket.emit(ChannelServerEvent.presenceChanged, change);
   }
 
   evict(reason: EvictionReason): void {

@@ -128,14 +128,19 @@ export class SocketSession implements AccessSession {
     if (narrow) this.channelsListener?.narrowed(this);
   }
 
-  /** What `ready` says of the connection's channels (`refused` only the first time). */
+  /**
+   * What `ready` adds for channels: nothing for a connection that sent no
+   * `auth.channels`, so that a v1 client gets exactly the v1 `ready`;
+   * otherwise its set, and what was refused (only the first time).
+   */
   readyChannels(): {
-    channels: string[] | null;
+    channels?: string[];
     refused?: readonly RefusedChannel[];
   } {
+    if (!this.channels) return {};
     const refused = this.refused;
     this.refused = null;
-    const channels = this.channels ? [...this.channels] : null;
+    const channels = [...this.channels];
     return refused ? { channels, refused } : { channels };
   }
 
