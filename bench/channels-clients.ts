@@ -86,28 +86,30 @@ function open(i: number): Promise<void> {
   });
 }
 
-async function forEachSocket(
-  work: (socket: Socket) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < sockets.length) await work(sockets[next++]);
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-}
+/**
+ * Switches in flight per process: a join into a large presence channel is
+ * told to every member, so each one waits behind those before it.
+ */
+const SWITCHES_IN_FLIGHT = 10;
 
-/** Subscribes or unsubscribes every connection; resolves with the refusals. */
+/** Subscribes or unsubscribes the first `limit` connections; resolves with the refusals. */
 async function switchAll(
   op: 'subscribe' | 'unsubscribe',
   names: string[],
+  limit: number,
 ): Promise<{ ok: number; failed: number; firstError: string | null }> {
   let ok = 0;
   let failed = 0;
   let firstError: string | null = null;
-  await forEachSocket(async (socket) => {
+  const chosen = sockets.slice(0, limit);
+  let next = 0;
+  const worker = async () => {
+    while (next < chosen.length) await switchOne(chosen[next++]);
+  };
+  const switchOne = async (socket: Socket) => {
     try {
       const answer = (await socket
-        .timeout(30_000)
+        .timeout(120_000)
         .emitWithAck(ChannelClientEvent[op], { channels: names })) as {
         ok?: boolean;
         error?: string;
@@ -121,7 +123,8 @@ async function switchAll(
       failed++;
       firstError ??= (error as Error).message;
     }
-  });
+  };
+  await Promise.all(Array.from({ length: SWITCHES_IN_FLIGHT }, worker));
   return { ok, failed, firstError };
 }
 
@@ -135,15 +138,22 @@ async function connectAll(): Promise<void> {
 
 process.on(
   'message',
-  (command: { id: number; cmd: string; channels?: string[] }) => {
+  (command: {
+    id: number;
+    cmd: string;
+    channels?: string[];
+    limit?: number;
+  }) => {
     const reply = (body: Record<string, unknown>) =>
       process.send!({ replyTo: command.id, ...body });
     if (command.cmd === 'count') {
       reply({ received, bytes, presenceChanges });
     } else if (command.cmd === 'subscribe' || command.cmd === 'unsubscribe') {
-      switchAll(command.cmd, command.channels ?? []).then(reply, (error) =>
-        reply({ error: (error as Error).message }),
-      );
+      switchAll(
+        command.cmd,
+        command.channels ?? [],
+        command.limit ?? sockets.length,
+      ).then(reply, (error) => reply({ error: (error as Error).message }));
     } else if (command.cmd === 'stop') {
       sockets.forEach((s) => s.disconnect());
       reply({});

@@ -39,13 +39,27 @@ const BYTES_MS = 3_000;
 const PRESENCE_PATTERN = 'room:*';
 const PRESENCE_CHANNEL = 'room:lobby';
 const PLAIN_CHANNEL = 'plain:lobby';
+/** Members of the presence channel: the first ones of each client process (BENCH_CHANNELS_MEMBERS, default every connection). */
+const MEMBERS = Math.min(
+  CONNECTIONS,
+  Number(process.env.BENCH_CHANNELS_MEMBERS ?? CONNECTIONS),
+);
+/**
+ * The nodes' EVENT_PRESENCE_TIMEOUT_MS: they renew their members every
+ * quarter of it. Every window of the presence figures lasts a whole number
+ * of renew periods, so that each holds as many renews as the idle window it
+ * is compared with, per period, and the difference is the switches' own.
+ */
+const PRESENCE_TIMEOUT_MS = 20_000;
+const RENEW_PERIOD_MS = PRESENCE_TIMEOUT_MS / 4;
+const PRESENCE_IDLE_MS = 2 * RENEW_PERIOD_MS;
 /** Connections of other users that join and leave while the members stay. */
 const CHURN_CONNECTIONS = 100;
 /** Joins plus leaves per second. */
 const CHURN_RATE = 10;
-const CHURN_MS = scaled(20_000, 1_000);
-/** After the churn, time for deferred presence work (batched changes, expiries) to land in the window. */
-const SETTLE_MS = 1_500;
+const CHURN_MS = scaled(20_000, RENEW_PERIOD_MS);
+/** The churn's window: the churn, then a renew period for the last changes to land. */
+const CHURN_WINDOW_MS = CHURN_MS + RENEW_PERIOD_MS;
 const PREFIX = 'bench-channels';
 
 type Scopes = 'wildcard' | 'scoped';
@@ -103,16 +117,21 @@ class ChannelFleet {
     };
   }
 
-  /** Every connection subscribes to (or unsubscribes from) `channels`; throws on any refusal. */
+  /**
+   * `members` connections (spread evenly over the processes) subscribe to
+   * (or unsubscribe from) `channels`; throws on any refusal.
+   */
   async switchAll(
     op: 'subscribe' | 'unsubscribe',
     channels: string[],
+    members: number,
   ): Promise<void> {
+    const each = Math.ceil(members / this.processes.length);
     const replies = await Promise.all(
       this.processes.map((p) =>
         p.call<{ ok: number; failed: number; firstError: string | null }>(
-          { cmd: op, channels },
-          300_000,
+          { cmd: op, channels, limit: each },
+          3_600_000,
         ),
       ),
     );
@@ -302,19 +321,29 @@ interface Window {
   presenceChanges: number;
 }
 
-/** Redis commands, Redis and node CPU seconds, and `presence_changed` received, while `work` runs. */
+/**
+ * Redis commands, Redis and node CPU seconds, and `presence_changed`
+ * received, over a window of `ms` that begins with `work`.
+ */
 async function window(
   redis: Redis,
   server: BenchProcess,
   fleet: ChannelFleet,
-  work: () => Promise<unknown>,
+  ms: number,
+  work: () => Promise<unknown> = async () => undefined,
 ): Promise<Window> {
   const redisBefore = await redisStats(redis);
   const nodeBefore = cpuSeconds(server.pid);
   const changesBefore = (await fleet.counts()).presenceChanges;
   const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e6;
   await work();
-  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  if (elapsed() > ms)
+    throw new Error(
+      `The work took ${Math.round(elapsed())} ms, longer than its ${ms} ms window.`,
+    );
+  await sleep(ms - elapsed());
+  const wall = elapsed() / 1000;
   const nodeCpu = cpuSeconds(server.pid) - nodeBefore;
   const presenceChanges =
     (await fleet.counts()).presenceChanges - changesBefore;
@@ -402,14 +431,12 @@ async function presenceFigures(
   const redis = new Redis(redisHandle.url);
   const sockets: Socket[] = [];
   try {
-    const idleEmpty = await window(redis, server, fleet, () => sleep(IDLE_MS));
+    const idleEmpty = await window(redis, server, fleet, PRESENCE_IDLE_MS);
     const joinStart = Date.now();
-    await fleet.switchAll('subscribe', [PRESENCE_CHANNEL]);
+    await fleet.switchAll('subscribe', [PRESENCE_CHANNEL], MEMBERS);
     const joinSeconds = (Date.now() - joinStart) / 1000;
     await sleep(2_000);
-    const idleMembers = await window(redis, server, fleet, () =>
-      sleep(IDLE_MS),
-    );
+    const idleMembers = await window(redis, server, fleet, PRESENCE_IDLE_MS);
     for (let j = 0; j < CHURN_CONNECTIONS; j++) {
       const socket = io(`${url}/events`, {
         auth: { token: signToken(`churn-${j}`, ['*']), channels: [] },
@@ -430,15 +457,20 @@ async function presenceFigures(
         PLAIN_CHANNEL,
       ],
       [
-        `join/leave \`${PRESENCE_CHANNEL}\` (presence) at ${fmt(CONNECTIONS)} members`,
+        `join/leave \`${PRESENCE_CHANNEL}\` (presence) at ${fmt(MEMBERS)} members`,
         PRESENCE_CHANNEL,
       ],
     ] as const) {
       let ops = 0;
-      const measured = await window(redis, server, fleet, async () => {
-        ops = await churn(sockets, channel);
-        await sleep(SETTLE_MS);
-      });
+      const measured = await window(
+        redis,
+        server,
+        fleet,
+        CHURN_WINDOW_MS,
+        async () => {
+          ops = await churn(sockets, channel);
+        },
+      );
       runs.push({ label, ops, window: measured });
     }
     return { idleEmpty, idleMembers, joinSeconds, runs };
@@ -493,6 +525,7 @@ export async function channelsBench(
     EVENT_BUS_PREFIX: PREFIX,
     PROCESS_STORE: 'memory',
     EVENT_PRESENCE_CHANNELS: PRESENCE_PATTERN,
+    EVENT_PRESENCE_TIMEOUT_MS: String(PRESENCE_TIMEOUT_MS),
   };
   let bytes: Awaited<ReturnType<typeof bytesRows>>;
   let presence: PresenceFigures | Error;
@@ -552,7 +585,7 @@ export async function channelsBench(
     '',
     ...(presence instanceof Error
       ? [
-          `### Presence at ${fmt(CONNECTIONS)} members`,
+          `### Presence at ${fmt(MEMBERS)} members`,
           '',
           `Not measured: ${presence.message}`,
         ]
@@ -604,9 +637,9 @@ function presenceLines(p: PresenceFigures): string[] {
   const idle = p.idleMembers;
   const rate = (w: Window, n: number) => n / w.wall;
   const lines = [
-    `### Presence at ${fmt(CONNECTIONS)} members`,
+    `### Presence at ${fmt(MEMBERS)} members`,
     '',
-    `The same ${fmt(CONNECTIONS)} connections then subscribe to \`${PRESENCE_CHANNEL}\` (presence on for \`${PRESENCE_PATTERN}\`), one user each: ${fmt(CONNECTIONS)} joins took ${fmt(p.joinSeconds, 1)} s. Idle, over ${IDLE_MS / 1000} s:`,
+    `${MEMBERS === CONNECTIONS ? `The same ${fmt(MEMBERS)}` : `${fmt(MEMBERS)} of the same ${fmt(CONNECTIONS)}`} connections then subscribe to \`${PRESENCE_CHANNEL}\` (presence on for \`${PRESENCE_PATTERN}\`, EVENT_PRESENCE_TIMEOUT_MS ${fmt(PRESENCE_TIMEOUT_MS)}: the node renews its members every ${RENEW_PERIOD_MS / 1000} s), one user each; ${fmt(MEMBERS)} joins, each told to the members already present, took ${fmt(p.joinSeconds, 1)} s. Idle, over ${PRESENCE_IDLE_MS / 1000} s (renews included):`,
     '',
     '| members | Redis commands/s | redis-server CPU % | node CPU % | commands |',
     '|---:|---:|---:|---:|---|',
@@ -620,7 +653,7 @@ function presenceLines(p: PresenceFigures): string[] {
     );
   lines.push(
     '',
-    `Then ${CHURN_CONNECTIONS} connections of other users each subscribe and, 0.1 s later, unsubscribe, ${CHURN_RATE} switches/s for ${CHURN_MS / 1000} s, first on \`${PLAIN_CHANNEL}\` (no presence: the baseline), then on \`${PRESENCE_CHANNEL}\`, where each subscribe is a join and each unsubscribe a leave that the ${fmt(CONNECTIONS)} members are told of. Per switch, above the idle rates at ${fmt(CONNECTIONS)} members (the window includes ${SETTLE_MS / 1000} s after the last switch):`,
+    `Then ${CHURN_CONNECTIONS} connections of other users each subscribe and, 0.1 s later, unsubscribe, ${CHURN_RATE} switches/s for ${CHURN_MS / 1000} s, first on \`${PLAIN_CHANNEL}\` (no presence: the baseline), then on \`${PRESENCE_CHANNEL}\`, where each subscribe is a join and each unsubscribe a leave that the ${fmt(MEMBERS)} members are told of. Per switch, above the idle rates at ${fmt(MEMBERS)} members (each window lasts ${CHURN_WINDOW_MS / 1000} s, a whole number of renew periods, ${RENEW_PERIOD_MS / 1000} s of them after the last switch):`,
     '',
     '| run | switches | Redis commands/switch | redis-server CPU µs/switch | node CPU µs/switch | `presence_changed` delivered/switch | commands/switch |',
     '|---|---:|---:|---:|---:|---:|---|',
