@@ -55,8 +55,12 @@ const RENEW_PERIOD_MS = PRESENCE_TIMEOUT_MS / 4;
 const PRESENCE_IDLE_MS = 2 * RENEW_PERIOD_MS;
 /** Connections of other users that join and leave while the members stay. */
 const CHURN_CONNECTIONS = 100;
-/** Joins plus leaves per second. */
-const CHURN_RATE = 10;
+/**
+ * Joins plus leaves per second: each is told to every member, so the rate
+ * keeps those messages near 20,000/s (2/s at 10,000 members), within what
+ * one node sends while its clients share the machine.
+ */
+const CHURN_RATE = Math.max(1, Math.min(10, Math.round(20_000 / MEMBERS)));
 const CHURN_MS = scaled(20_000, RENEW_PERIOD_MS);
 /** The churn's window: the churn, then a renew period for the last changes to land. */
 const CHURN_WINDOW_MS = CHURN_MS + RENEW_PERIOD_MS;
