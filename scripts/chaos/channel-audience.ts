@@ -90,6 +90,28 @@ export class AudienceTimeline {
     else this.segments.push({ ...segment, start });
   }
 
+  /**
+   * From log index `start` on, owes only what `owed` also includes: a
+   * switch may drop events not yet sent when it was asked for that its new
+   * set leaves out, even before an earlier switch's position.
+   */
+  restrict(start: number, owed: Audience): void {
+    const next: Segment[] = [];
+    this.segments.forEach((segment, i) => {
+      const end =
+        i + 1 < this.segments.length ? this.segments[i + 1].start : Infinity;
+      if (end <= start) next.push(segment);
+      else if (segment.start < start)
+        next.push(segment, {
+          ...segment,
+          start,
+          must: bothOf(segment.must, owed),
+        });
+      else next.push({ ...segment, must: bothOf(segment.must, owed) });
+    });
+    this.segments.splice(0, this.segments.length, ...next);
+  }
+
   /** The segment that holds log index `index`. */
   at(index: number): Segment {
     let lo = 0;

@@ -720,6 +720,33 @@ const SCENARIOS: Scenario[] = [
       ),
   },
   {
+    name: 'an unsubscribe asked before the events up to the previous switch arrived',
+    expect: [],
+    build(record) {
+      // agent:a added at 6; then agent:b dropped at 10, asked while at 4: 6
+      // (agent:b, before the first position) may be dropped by the second.
+      record.clients.push(
+        client([
+          channelConnection(
+            1,
+            null,
+            AB,
+            ['agent:b'],
+            [
+              readySet(false, 0, ['agent:b']),
+              batch([2, 4]),
+              switchTo('subscribe', ['agent:a'], ['agent:b']),
+              switched(['agent:b', 'agent:a'], 6),
+              switchTo('unsubscribe', ['agent:b'], AB),
+              switched(['agent:a'], 10),
+              batch([8, 9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
     name: 'a switch never answered, then a reconnect with the set known before it',
     expect: [],
     build(record) {

@@ -1221,12 +1221,7 @@ class LineageWalk {
     const audience = audienceOf(this.scopes, after);
     // Up to the position, what the connection had not been sent when it
     // asked is judged again: it may lose what only the old set held.
-    this.timeline.add({
-      start: checker.after(this.pos),
-      must: bothOf(current.must, audience),
-      may: current.may,
-      channels: current.channels,
-    });
+    this.timeline.restrict(checker.after(this.pos), audience);
     this.timeline.add({
       start: this.log.firstAfter(position),
       must: audience,

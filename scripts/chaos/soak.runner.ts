@@ -46,13 +46,13 @@ const JWT_SECRET = 'chaos-soak-secret-chaos-soak-secret';
 /** Retention far beyond what a run writes: nothing is trimmed, so every gap must be explained otherwise. */
 const STREAM_MAXLEN = 100_000_000;
 const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
-const REPLAY_LIMIT = 10_000;
-const REPLAY_SCAN_LIMIT = 20_000;
+export const REPLAY_LIMIT = 10_000;
+export const REPLAY_SCAN_LIMIT = 20_000;
 const MAX_FAILURES = 3;
 const DRAIN_TIMEOUT_MS = 90_000;
-const RSS_GROWTH_LIMIT = 0.1;
+export const RSS_GROWTH_LIMIT = 0.1;
 /** Longest an open connection may hold back an event it may see: Redis pauses last at most 5 s, a slow client acks within 1.5 s. */
-const LIVENESS_MS = 20_000;
+export const LIVENESS_MS = 20_000;
 /** A node's RSS counts only if it started this long before the second half: a fresh process is still warming up. */
 export const RSS_WARMUP_MS = 20_000;
 
