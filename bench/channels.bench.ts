@@ -650,7 +650,7 @@ function presenceLines(p: PresenceFigures): string[] {
   ];
   for (const [members, w] of [
     [0, p.idleEmpty],
-    [CONNECTIONS, p.idleMembers],
+    [MEMBERS, p.idleMembers],
   ] as const)
     lines.push(
       `| ${fmt(members)} | ${fmt(rate(w, total(w.commands)), 1)} | ${fmt((100 * w.redisCpu) / w.wall, 1)} | ${fmt((100 * w.nodeCpu) / w.wall, 1)} | ${topCommands(w.commands, w.wall, '/s')} |`,
