@@ -175,6 +175,7 @@ describe('The OpenAPI description', () => {
     const publish = document.paths['/events'].post;
     expect(Object.keys(publish.responses).sort()).toEqual([
       '201',
+      '202',
       '400',
       '401',
       '403',
@@ -194,6 +195,7 @@ describe('The OpenAPI description', () => {
       'type',
       'data',
       'scopes',
+      'delivery',
     ]);
     expect(refsIn(publish.responses['400'])).toEqual([
       '#/components/schemas/ValidationError',

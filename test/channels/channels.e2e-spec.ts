@@ -1,5 +1,5 @@
 import { compareEventIds } from '@streamgate/protocol';
-import { EventPublisher } from '@streamgate/server';
+import { EventPublisher, EventsGateway } from '@streamgate/server';
 import { AccessOverrides } from '../../src/auth/access-overrides';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
@@ -190,7 +190,7 @@ describe('channels', () => {
       );
     });
 
-    it('replays on reconnect only the missed events of its set', async () => {
+    it('replays on reconnect only the missed events of its set, never a forbidden channel', async () => {
       const token = nodeB.token('u-replay', ['agent:a', 'agent:b']);
       const first = client(nodeB, { token, channels: ['agent:a'] });
       await ready(first);
@@ -198,15 +198,22 @@ describe('channels', () => {
       first.close();
       const inA = await publish(nodeC, ['agent:a'], 'a');
       await publish(nodeC, ['agent:b'], 'b');
+      await publish(nodeC, ['agent:secret'], 'forbidden');
+      await publish(nodeC, ['agent:a', 'agent:secret'], 'not visible');
       const both = await publish(nodeC, ['agent:a', 'agent:b'], 'ab');
       const unscoped = await publish(nodeC, [], 'all');
       const again = client(nodeC, {
         token,
-        channels: ['agent:a'],
+        channels: ['agent:a', 'agent:secret'],
         lastEventId: cursor,
       });
       await ready(again);
-      expect(again.readies[0]).toMatchObject({ recovered: true, replayed: 3 });
+      expect(again.readies[0]).toMatchObject({
+        recovered: true,
+        replayed: 3,
+        channels: ['agent:a'],
+        refused: [{ channel: 'agent:secret', error: 'forbidden' }],
+      });
       expect(again.ids()).toEqual([inA, both, unscoped]);
     });
   });
@@ -297,6 +304,65 @@ describe('channels', () => {
       });
       expect(denied.status).toBe(403);
       expect(await denied.json()).toMatchObject({ error: 'forbidden' });
+    });
+  });
+
+  describe('GET /events/history', () => {
+    it('answers errors with their HTTP status and code', async () => {
+      const token = nodeB.token('u-http', ['agent:a']);
+      const get = async (query: string, auth = true) => {
+        const response = await fetch(`${nodeB.url}/events/history?${query}`, {
+          headers: auth ? { authorization: `Bearer ${token}` } : {},
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      expect(await get('channel=agent:a', false)).toMatchObject({
+        status: 401,
+      });
+      expect(await get('channel=agent:a&limit=0')).toMatchObject({
+        status: 400,
+        body: { error: 'invalid' },
+      });
+      expect(await get('channel=agent:a&limit=5000')).toMatchObject({
+        status: 400,
+        body: { error: 'limit_exceeded' },
+      });
+      expect(await get('channel=agent:a&after=garbage')).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_cursor' },
+      });
+      expect(await get('channel=agent:z')).toMatchObject({
+        status: 403,
+        body: { error: 'forbidden' },
+      });
+      const ok = await get('channel=agent:a&limit=1');
+      expect(ok.status).toBe(200);
+      expect(Array.isArray(ok.body.events)).toBe(true);
+    });
+  });
+
+  describe("when the server narrows a connection's scopes", () => {
+    it('takes the channels it lost out of the set at once', async () => {
+      const c = client(nodeB, {
+        token: nodeB.token('u-narrow', ['agent:a', 'agent:b']),
+        channels: ['agent:a', 'agent:b'],
+      });
+      await ready(c);
+      nodeB.app.get(AccessOverrides).set('u-narrow', ['agent:a']);
+      try {
+        expect(await nodeB.app.get(EventsGateway).refreshUser('u-narrow')).toBe(
+          1,
+        );
+        await publish(nodeC, ['agent:b'], 'lost');
+        const kept = await publish(nodeC, ['agent:a'], 'kept');
+        await waitFor(() => c.events.length === 1, 'the kept event');
+        expect(c.ids()).toEqual([kept]);
+        expect(
+          await c.request('subscribe', { channels: ['agent:a'] }),
+        ).toMatchObject({ ok: true, channels: ['agent:a'] });
+      } finally {
+        nodeB.app.get(AccessOverrides).clear('u-narrow');
+      }
     });
   });
 

@@ -1,13 +1,16 @@
+import Redis from 'ioredis';
 import { EventSubscription } from '@streamgate/server';
 import { RunningApp, startApp } from '../support/app';
+import { waitFor } from '../support/wait-for';
 
 describe('POST /events', () => {
   let node: RunningApp;
   let head: () => Promise<string>;
+  const prefix = `publish${Date.now().toString(36)}`;
   beforeAll(async () => {
     node = await startApp({
       REDIS_URL: process.env.REDIS_URL!,
-      EVENT_BUS_PREFIX: `publish${Date.now().toString(36)}`,
+      EVENT_BUS_PREFIX: prefix,
     });
     const subscription = node.app.get<EventSubscription>(EventSubscription);
     head = () => subscription.head();
@@ -47,6 +50,81 @@ describe('POST /events', () => {
       const { ids } = await res.json();
       expect(ids).toHaveLength(2);
       expect(ids[1]).toBe(await head());
+    });
+  });
+
+  describe('when the events are ephemeral', () => {
+    let listener: Redis;
+    const heard: unknown[] = [];
+    beforeAll(async () => {
+      listener = new Redis(process.env.REDIS_URL!);
+      listener.on('message', (_, message: string) =>
+        heard.push(...(JSON.parse(message) as unknown[])),
+      );
+      await listener.subscribe(`{${prefix}}:ephemeral`);
+    });
+    afterAll(() => listener.disconnect());
+
+    it('hands one event or a batch to the nodes, answers 202 and writes nothing', async () => {
+      const before = await head();
+      const token = node.token('worker', ['events:publish']);
+      const one = await post(
+        { type: 'typing', data: 1, scopes: ['room:1'], delivery: 'ephemeral' },
+        token,
+      );
+      expect(one.status).toBe(202);
+      expect(await one.json()).toEqual({ accepted: 1 });
+      const batch = await post(
+        [
+          { type: 'typing', data: 2, delivery: 'ephemeral' },
+          { type: 'typing', data: 3, delivery: 'ephemeral' },
+        ],
+        token,
+      );
+      expect(batch.status).toBe(202);
+      expect(await batch.json()).toEqual({ accepted: 2 });
+      await waitFor(() => heard.length === 3, 'the three events on the bus');
+      expect(heard).toEqual([
+        { type: 'typing', data: 1, scopes: ['room:1'], ts: expect.any(Number) },
+        { type: 'typing', data: 2, scopes: [], ts: expect.any(Number) },
+        { type: 'typing', data: 3, scopes: [], ts: expect.any(Number) },
+      ]);
+      expect(await head()).toBe(before);
+    });
+
+    it('answers 400 for a batch that mixes durable and ephemeral events, and writes nothing', async () => {
+      const before = await head();
+      const res = await post(
+        [
+          { type: 'a', data: 1 },
+          { type: 'b', data: 2, delivery: 'ephemeral' },
+        ],
+        node.token('worker', ['*']),
+      );
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ field: '[1].delivery' });
+      expect(await head()).toBe(before);
+    });
+
+    it('answers 400 for an ephemeral event with an Idempotency-Key, or an unknown delivery', async () => {
+      const token = node.token('worker', ['*']);
+      const keyed = await fetch(`${node.url}/events`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'idempotency-key': 'k-1',
+        },
+        body: JSON.stringify({ type: 'a', data: 1, delivery: 'ephemeral' }),
+      });
+      expect(keyed.status).toBe(400);
+      expect(await keyed.json()).toMatchObject({ field: 'Idempotency-Key' });
+      const unknown = await post(
+        { type: 'a', data: 1, delivery: 'later' },
+        token,
+      );
+      expect(unknown.status).toBe(400);
+      expect(await unknown.json()).toMatchObject({ field: 'delivery' });
     });
   });
 

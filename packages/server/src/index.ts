@@ -18,7 +18,11 @@ export {
 } from './event-bus/domain/event';
 export type { NewEvent, StoredEvent } from './event-bus/domain/event';
 export type {
+  AnyNewEvent,
+  EventDelivery,
   EventMap,
+  NewEphemeralEvent,
+  NewEphemeralEventOf,
   NewEventOf,
   StoredEventOf,
 } from './event-bus/domain/event';
@@ -250,3 +254,14 @@ export { migrate } from './processes/adapters/postgres/postgres.migrations';
 // HTTP on Express and Fastify alike.
 export { StreamgateExceptionFilter } from './http/streamgate-exception.filter';
 export { DEFAULT_MAX_BODY_BYTES } from './http/route-body-limit';
+
+// Presence and ephemeral events of channels (provided by EventsGatewayModule).
+export { PresenceService } from './channels/presence/presence.service';
+export { MAX_PRESENCE_INFO_BYTES } from './channels/presence/presence.service';
+export { ClientPublishService } from './channels/ephemeral/client-publish.service';
+export type { ClientPublish } from './channels/ephemeral/client-publish.service';
+export type { PresenceMembers } from './channels/presence/presence-store.port';
+export {
+  ChannelFeatureNotEnabledError,
+  PresenceUnavailableError,
+} from './channels/channels.errors';

@@ -9,26 +9,51 @@ import {
   closeRedisClient,
   createRedisClient,
   RedisClient,
+  RedisConnectionOptions,
 } from '../src/redis/redis-connection';
 import {
   RedisServerHandle,
   startRedisServer,
 } from '../../../test/support/redis-server';
+import {
+  RedisClusterHandle,
+  startRedisCluster,
+} from '../../../test/support/redis-cluster';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
-jest.setTimeout(30_000);
+jest.setTimeout(60_000);
 
 let redis: RedisServerHandle;
+let cluster: RedisClusterHandle;
 const clients: RedisClient[] = [];
 const stores: PresenceStore[] = [];
 beforeAll(async () => {
-  redis = await startRedisServer();
+  [redis, cluster] = await Promise.all([
+    startRedisServer(),
+    startRedisCluster(),
+  ]);
 });
 afterAll(async () => {
   for (const store of stores) await store.close();
   for (const client of clients) await closeRedisClient(client);
   await redis?.stop();
+  await cluster?.stop();
 });
+
+/** Two nodes on Redis, reached through `connection()`. */
+function redisNodes(
+  connection: () => RedisConnectionOptions,
+): [PresenceStore, PresenceStore] {
+  const prefix = `presence${Math.random().toString(36).slice(2)}`;
+  const node = (id: string) => {
+    const client = createRedisClient(connection(), 'commands', id);
+    clients.push(client);
+    const store = new RedisPresenceStore(client, connection(), prefix, id);
+    stores.push(store);
+    return store;
+  };
+  return [node('node-a'), node('node-b')];
+}
 
 /** Two nodes of one application, sharing one presence. */
 type Nodes = () => [PresenceStore, PresenceStore];
@@ -44,24 +69,12 @@ const adapters: [string, Nodes][] = [
       ];
     },
   ],
+  ['on Redis', () => redisNodes(() => ({ url: redis.url }))],
+  // Each channel's keys live in a slot of their own: every script touches
+  // one, and the notices (PUBLISH) reach subscribers on any shard.
   [
-    'on Redis',
-    () => {
-      const prefix = `presence${Math.random().toString(36).slice(2)}`;
-      const node = (id: string) => {
-        const client = createRedisClient({ url: redis.url }, 'commands', id);
-        clients.push(client);
-        const store = new RedisPresenceStore(
-          client,
-          { url: redis.url },
-          prefix,
-          id,
-        );
-        stores.push(store);
-        return store;
-      };
-      return [node('node-a'), node('node-b')];
-    },
+    'on a Redis Cluster',
+    () => redisNodes(() => ({ cluster: { nodes: cluster.nodes } })),
   ],
 ];
 

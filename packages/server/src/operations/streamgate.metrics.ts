@@ -64,6 +64,28 @@ export class StreamgateMetrics {
       'streamgate_publish_deduplicated_total',
       'Events a publish did not write again because they were already in the log (a retry after a lost reply, or a reused idempotency key).',
     );
+    const ephemeralPublished = counter(
+      'streamgate_ephemeral_published_total',
+      'Ephemeral events this node handed to every node (never written to the log).',
+    );
+    const ephemeralDropped = counter(
+      'streamgate_ephemeral_dropped_total',
+      'Ephemeral events lost on the way: a publish Redis did not take, or a message on the bus that was malformed or too large.',
+      ['reason'],
+    );
+    const presenceJoins = counter(
+      'streamgate_presence_joins_total',
+      'Users who joined a presence channel through this node.',
+    );
+    const presenceLeaves = counter(
+      'streamgate_presence_leaves_total',
+      'Users who left a presence channel through this node (their last connection went, or expired with a dead node).',
+    );
+    const presenceFailures = counter(
+      'streamgate_presence_failures_total',
+      'Presence operations Redis did not take.',
+      ['operation'],
+    );
     const delivered = counter(
       'streamgate_events_delivered_total',
       'Events delivered to and acknowledged by clients.',
@@ -166,6 +188,14 @@ export class StreamgateMetrics {
       queueOverflow: () => overflows.inc(),
       latency: (ms) => latency.observe(Math.max(0, ms) / 1000),
       subscribers: (count) => connected.set(count),
+      ephemeralPublished: (count) => ephemeralPublished.inc(count),
+      ephemeralDropped: (count, reason) =>
+        ephemeralDropped.inc({ reason }, count),
+      presenceChanged: (joined, left) => {
+        if (joined > 0) presenceJoins.inc(joined);
+        if (left > 0) presenceLeaves.inc(left);
+      },
+      presenceFailed: (operation) => presenceFailures.inc({ operation }),
     };
   }
 

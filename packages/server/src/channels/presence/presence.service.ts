@@ -81,7 +81,12 @@ export class PresenceService
    * node's renew within `timeoutMs`.
    */
   private get ttlMs(): number {
-    return this.options.timeoutMs - this.renewIntervalMs;
+    // A timeout under 40 ms cannot be kept; two renew intervals at least,
+    // so that a member never expires between two renews of a live node.
+    return Math.max(
+      this.options.timeoutMs - this.renewIntervalMs,
+      2 * this.renewIntervalMs,
+    );
   }
 
   /** Whether presence is on for `channel` (`presence.channels`). */

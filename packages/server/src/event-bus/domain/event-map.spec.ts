@@ -11,6 +11,36 @@ type Events = {
  * The type checks are the test: `tsc` (run by lint) fails on an unused
  * `@ts-expect-error`, so each line below holds one rule of the event map.
  */
+/** Ephemeral events resolve with no id, durable ones with one. */
+async function deliveries(publisher: EventPublisher<Events>): Promise<void> {
+  const id: string = await publisher.publish({
+    type: 'agent_activity',
+    data: { agent: 'a' },
+  });
+  const none: null = await publisher.publish({
+    type: 'agent_activity',
+    data: { agent: 'a' },
+    delivery: 'ephemeral',
+  });
+  const nones: null[] = await publisher.publishMany([
+    { type: 'invoice_due', data: { amount: 1 }, delivery: 'ephemeral' },
+  ]);
+  // @ts-expect-error an ephemeral event has no id
+  const wrong: string = await publisher.publish({
+    type: 'agent_activity',
+    data: { agent: 'a' },
+    delivery: 'ephemeral',
+  });
+  // @ts-expect-error data must match its type when ephemeral too
+  void publisher.publish({
+    type: 'agent_activity',
+    data: { amount: 3 },
+    delivery: 'ephemeral',
+  });
+  void [id, none, nones, wrong];
+}
+void deliveries;
+
 function typed(
   publisher: EventPublisher<Events>,
   subscription: EventSubscription<Events>,

@@ -132,3 +132,60 @@ describe('EventLogPublisher, when the store cannot be reached', () => {
     expect((error as Error).message).not.toContain('..');
   });
 });
+
+describe('EventLogPublisher with ephemeral events', () => {
+  let log: EventLogEngine;
+  beforeEach(() => {
+    log = createEventLogEngine({ driver: 'memory' });
+  });
+  afterEach(() => log.close());
+
+  describe('when an event is ephemeral', () => {
+    it('hands it to the bus with a timestamp, resolves with null and writes nothing', async () => {
+      const heard: unknown[] = [];
+      await log.ephemeral.subscribe((event) => heard.push(event));
+      const head = await log.subscription.head();
+      expect(
+        await log.publisher.publish({
+          type: 'typing',
+          data: { a: 1 },
+          scopes: ['room:1', 'room:1'],
+          delivery: 'ephemeral',
+        }),
+      ).toBeNull();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(heard).toEqual([
+        {
+          type: 'typing',
+          data: { a: 1 },
+          scopes: ['room:1'],
+          ts: expect.any(Number),
+        },
+      ]);
+      expect(await log.subscription.head()).toBe(head);
+    });
+  });
+
+  describe('when the bus refuses an ephemeral event', () => {
+    it('rejects as unavailable and counts the drop', async () => {
+      const dropped: [number, string][] = [];
+      const failing = new EventLogPublisher(
+        log.store,
+        log.settings,
+        { ephemeralDropped: (count, reason) => dropped.push([count, reason]) },
+        'refused',
+        {
+          publish: () => Promise.reject(new Error('Redis is down')),
+          subscribe: () => Promise.resolve(async () => undefined),
+        },
+      );
+      await expect(
+        failing.publishMany([
+          { type: 'a', data: 1, delivery: 'ephemeral' },
+          { type: 'b', data: 2, delivery: 'ephemeral' },
+        ]),
+      ).rejects.toBeInstanceOf(EventLogUnavailableError);
+      expect(dropped).toEqual([[2, 'publish_failed']]);
+    });
+  });
+});

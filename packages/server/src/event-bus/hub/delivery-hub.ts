@@ -370,6 +370,16 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
     );
   }
 
+  /**
+   * Where a connection stands: the position `setChannels` would name now.
+   * Every event up to it that the connection receives was sent, is in
+   * flight or is queued; what comes after is still to be sent (the default
+   * end of a `history` request).
+   */
+  positionOf(subscriber: HubSubscriber): EventId {
+    return subscriber.positionAt(this.switchPosition);
+  }
+
   private switchAccess(
     subscriber: HubSubscriber,
     next: ChannelAccess,
@@ -504,7 +514,8 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         continue;
       }
       this.index.forEachAudience(event, offer);
-      this.channelIndex.forEachAudience(event.scopes, offer);
+      if (this.channelIndex.size > 0)
+        this.channelIndex.forEachAudience(event.scopes, offer);
     }
     this.dispatching = null;
     this.flush(offered);

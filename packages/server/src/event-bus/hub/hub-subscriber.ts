@@ -15,7 +15,10 @@ import { ChannelAccess, isNarrowing, receives } from '../domain/channel-access';
 import { WILDCARD_SCOPE } from '../domain/scope';
 import { Principal } from '../../access/principal';
 import { isControlEvent } from './hub-control';
+
+export { ChannelSwitchLimitError, MAX_PENDING_SWITCHES } from './switch-ledger';
 import { ResolvedHubOptions } from './hub.options';
+import { ChannelSwitchLimitError, SwitchLedger } from './switch-ledger';
 import {
   EvictionReason,
   HubObserver,
@@ -45,27 +48,6 @@ interface Unacked {
 /** The empty window, shared like `NO_EVENTS`. */
 const NOTHING_UNACKED = Object.freeze([]) as unknown as Unacked[];
 
-/**
- * A switch of what the connection receives, at `position`, remembered while
- * events at or before it may still be read from the log for this
- * connection (after a queue overflow rewinds it): such an event must have
- * been received with `access`, the access in force before the switch.
- */
-interface Switch {
-  readonly position: EventId;
-  readonly access: ChannelAccess;
-}
-
-const NO_SWITCHES = Object.freeze([]) as unknown as Switch[];
-
-/**
- * Switches remembered at once. A switch needs remembering only when it
- * widens what the connection receives while events before it are still to
- * be handed on; this many pile up only when a client keeps widening its set
- * without acknowledging what it was sent.
- */
-export const MAX_PENDING_SWITCHES = 32;
-
 /** A page read that was started, with the entry limit it was asked for. */
 interface PageRead {
   readonly page: Promise<ReplayPage>;
@@ -93,11 +75,12 @@ export interface SubscriberHost {
  * it that the new access receives is delivered; no event at or before it
  * is delivered that the old access did not receive. An event read from the
  * log is judged by the access in force at its id, and by every access since
- * (see `Switch`), so that a switch never lets through what an earlier
+ * (see `SwitchLedger`), so that a switch never lets through what an earlier
  * access kept out.
  *
  * `horizon` is the newest log position this subscriber has accounted for:
- * every visible event up to it was sent, is in flight, or sits in the queue.
+ * every event up to it that it receives was sent, is in flight, or sits in
+ * the queue.
  * Live events are taken only in `live` mode and only above the horizon; in
  * `replay` and `catchup` modes the subscriber reads the log itself, page by
  * page, up to the hub position, and switches to `live` in the same tick in
@@ -118,8 +101,8 @@ export class HubSubscriber {
   private mode: Mode;
   private currentHorizon: EventId;
   private access: ChannelAccess;
-  /** Switches at positions above `handedUpTo`, oldest first. */
-  private switches: Switch[] = NO_SWITCHES;
+  /** Switches a catch-up may still reach; made when first needed, as few connections need one. */
+  private ledger: SwitchLedger | null = null;
   /** The newest position a switch named: the next one never names an older one. */
   private switchedAt: EventId | null = null;
   /** Counts switches, so that a page read before one is judged again after it. */
@@ -311,11 +294,7 @@ export class HubSubscriber {
     refusable = true,
   ): EventId {
     const previous = this.access;
-    let position =
-      this.mode === 'live'
-        ? newer(this.currentHorizon, hubPosition)
-        : this.currentHorizon;
-    if (this.switchedAt !== null) position = newer(position, this.switchedAt);
+    const position = this.positionAt(hubPosition);
     if (this.closed) {
       this.access = next;
       return position;
@@ -328,16 +307,14 @@ export class HubSubscriber {
       !idle &&
       isAfter(position, this.handedUpTo) &&
       !isNarrowing(previous, next);
-    if (remember && this.switches.length >= MAX_PENDING_SWITCHES) {
+    if (remember && this.ledger?.full) {
       if (refusable)
         throw new ChannelSwitchLimitError(this.transport.id, position);
       HubSubscriber.logger.warn(
-        `Subscriber ${this.transport.id} (user ${this.principal.userId}) switched access more than ${MAX_PENDING_SWITCHES} times without acknowledging; a catch-up may send events from before its latest switch.`,
+        `Subscriber ${this.transport.id} (user ${this.principal.userId}) switched access too often without acknowledging; a catch-up may send events from before its latest switch.`,
       );
     } else if (remember) {
-      const entry: Switch = { position, access: previous };
-      if (this.switches === NO_SWITCHES) this.switches = [entry];
-      else this.switches.push(entry);
+      (this.ledger ??= new SwitchLedger()).remember(position, previous);
     }
     this.access = next;
     this.accessVersion++;
@@ -358,28 +335,38 @@ export class HubSubscriber {
   }
 
   /**
+   * Where this connection stands when live dispatch stands at
+   * `hubPosition`: the position a switch would name now (see
+   * `switchAccess`).
+   */
+  positionAt(hubPosition: EventId): EventId {
+    const position =
+      this.mode === 'live'
+        ? newer(this.currentHorizon, hubPosition)
+        : this.currentHorizon;
+    return this.switchedAt === null
+      ? position
+      : newer(position, this.switchedAt);
+  }
+
+  /**
    * Whether an event read from the log goes to this connection: the current
    * access receives it, and so did the access before every switch at or
    * after its id.
    */
   private admits(event: StoredEvent): boolean {
-    if (!receives(event.scopes, this.access)) return false;
-    for (let i = this.switches.length - 1; i >= 0; i--) {
-      const { position, access } = this.switches[i];
-      if ((compareLogIds(position, event.id) ?? 0) < 0) break;
-      if (!receives(event.scopes, access)) return false;
-    }
-    return true;
+    return (
+      receives(event.scopes, this.access) &&
+      (this.ledger === null || this.ledger.admits(event))
+    );
   }
 
   /** Moves `handedUpTo` on, forgetting the switches no read can reach any more. */
   private handOn(position: EventId): void {
     this.handedUpTo = position;
-    if (this.switches.length === 0) return;
-    const keep = this.switches.filter(
-      (entry) => (compareLogIds(entry.position, position) ?? -1) > 0,
-    );
-    this.switches = keep.length === 0 ? NO_SWITCHES : keep;
+    if (this.ledger === null) return;
+    this.ledger.forgetUpTo(position);
+    if (this.ledger.size === 0) this.ledger = null;
   }
 
   evict(reason: EvictionReason): void {
@@ -829,21 +816,4 @@ function isAfter(id: EventId, horizon: EventId): boolean {
 /** The newer of two positions; `a` when they are of different epochs. */
 function newer(a: EventId, b: EventId): EventId {
   return (compareLogIds(b, a) ?? 0) > 0 ? b : a;
-}
-
-/**
- * A switch of channels was refused: the connection has switched too often
- * without acknowledging what it was sent (see `MAX_PENDING_SWITCHES`).
- * Nothing changed; the client may try again once it has caught up.
- */
-export class ChannelSwitchLimitError extends Error {
-  constructor(
-    readonly connectionId: string,
-    readonly position: EventId,
-  ) {
-    super(
-      `Connection ${connectionId} switched channels ${MAX_PENDING_SWITCHES} times without acknowledging the events before ${position}; answer it with rate_limited and let it retry once it has caught up.`,
-    );
-    this.name = 'ChannelSwitchLimitError';
-  }
 }

@@ -11,6 +11,8 @@ export const CHANNEL_REQUESTS_PER_SECOND = 10;
 export class RequestBudget {
   private tokens = CHANNEL_REQUEST_BURST;
   private refilledAt = Date.now();
+  /** Whether the connection was told `rate_limited` before (logged once per connection). */
+  limitedBefore = false;
 
   /** Takes one request from the budget; false when there is none left. */
   take(now = Date.now()): boolean {

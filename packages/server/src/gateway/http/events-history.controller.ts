@@ -16,7 +16,7 @@ import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { ChannelHistory } from '../channels/channel-history';
-import { EncodedHistory } from '../socket-io/batch.encoder';
+import { EncodedHistory, historyBodyOf } from '../channels/encoded-history';
 import { HistoryDoc } from './events-history.openapi';
 
 /** The HTTP status of each `history` error. */
@@ -103,9 +103,8 @@ export class EventsHistoryController {
         status,
       );
     }
-    // Stored envelope text, as the socket's acknowledgement has it, without `ok`.
-    const json = new EncodedHistory(page.events, page.next).json;
-    return `{${json.slice('{"ok":true,'.length)}`;
+    // Stored envelope text, as the socket's acknowledgement has it.
+    return historyBodyOf(new EncodedHistory(page.events, page.next));
   }
 }
 

@@ -4,7 +4,6 @@ import {
   ChannelsAck,
   ClientPublishAck,
   HistoryAck,
-  MAX_CLIENT_PUBLISH_BYTES,
   PresenceAck,
   RefusedChannel,
 } from '@streamgate/protocol';
@@ -20,7 +19,7 @@ import type {
 } from '../channels/channel-services';
 import { ChannelFeatureNotEnabledError } from '../../channels/channels.errors';
 import { InvalidEventError } from '../../event-bus/domain/event';
-import { EncodedHistory } from './batch.encoder';
+import { EncodedHistory } from '../channels/encoded-history';
 import type { SessionChannelsListener, SocketSession } from './socket.session';
 
 type Reply<T> = (answer: T) => void;
@@ -91,6 +90,12 @@ export class ChannelRequests implements SessionChannelsListener {
   private limited(session: SocketSession): boolean {
     if (session.budget.take()) return false;
     this.stats.rateLimited++;
+    if (!session.budget.limitedBefore) {
+      session.budget.limitedBefore = true;
+      this.logger.warn(
+        `Connection ${session.connectionId} of user ${session.principal.userId} sent channel requests faster than its budget; those past it are answered rate_limited.`,
+      );
+    }
     return true;
   }
 
@@ -104,6 +109,7 @@ export class ChannelRequests implements SessionChannelsListener {
     const requested = channelsOf(payload);
     if (!Array.isArray(requested)) return reply(requested);
     await session.serial(async () => {
+      await session.whenAttached();
       if (!session.hubSubscriber || !session.connected)
         return reply({ ok: false, error: 'unavailable' });
       const current = session.channels;
@@ -165,6 +171,7 @@ export class ChannelRequests implements SessionChannelsListener {
     const requested = channelsOf(payload);
     if (!Array.isArray(requested)) return reply(requested);
     await session.serial(async () => {
+      await session.whenAttached();
       if (!session.hubSubscriber || !session.connected)
         return reply({ ok: false, error: 'unavailable' });
       // An unfiltered connection has no set to take channels from.
@@ -193,6 +200,7 @@ export class ChannelRequests implements SessionChannelsListener {
   ): Promise<void> {
     if (this.limited(session))
       return reply({ ok: false, error: 'rate_limited' });
+    await session.whenAttached();
     const subscriber = session.hubSubscriber;
     if (!subscriber) return reply({ ok: false, error: 'unavailable' });
     const until = subscriber.horizon;

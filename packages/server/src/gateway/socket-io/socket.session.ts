@@ -35,6 +35,8 @@ export class SocketSession implements AccessSession {
   refused: readonly RefusedChannel[] | null = null;
   /** Rate limit of the connection's channel requests. */
   readonly budget = new RequestBudget();
+  /** Requests that came before the hub attached the connection, waiting for it. */
+  private attachWaiters: (() => void)[] | null = null;
   /** Channel requests run one at a time per connection, in arrival order. */
   private pending: Promise<unknown> = Promise.resolve();
   /** Set by the gateway when channels are on. */
@@ -88,6 +90,23 @@ export class SocketSession implements AccessSession {
     this.subscriber = subscriber;
     if (subscriber.principal !== this.principal)
       this.hub.rescope(subscriber, this.scopes, this.principal);
+    this.releaseAttachWaiters();
+  }
+
+  /**
+   * Resolves once the hub has attached the connection (or it closed): a
+   * client may send a request right after connecting, while its replay is
+   * still being set up.
+   */
+  whenAttached(): Promise<void> {
+    if (this.subscriber || !this.socket.connected) return Promise.resolve();
+    return new Promise((resolve) => (this.attachWaiters ??= []).push(resolve));
+  }
+
+  private releaseAttachWaiters(): void {
+    const waiters = this.attachWaiters;
+    this.attachWaiters = null;
+    waiters?.forEach((resolve) => resolve());
   }
 
   end(reason: SessionEndReason): void {
@@ -146,6 +165,7 @@ export class SocketSession implements AccessSession {
 
   /** The connection closed: forget the session and its subscriber. */
   close(): void {
+    this.releaseAttachWaiters();
     this.handle?.close();
     this.channelsListener?.closed(this);
     if (this.subscriber) this.hub.detach(this.subscriber);

@@ -7,7 +7,8 @@
  * over the shards.
  *
  * KEYS: 1 expiry set, 2 users hash, 3 info hash.
- * ARGV: 1 notice channel (PUB/SUB), 2 the channel's name, 3 key TTL in ms,
+ * ARGV: 1 notice channel (PUB/SUB), 2 the channel's name, 3 key TTL in ms
+ * ('0': leave it as it is),
  * then per operation.
  *
  * Every script prunes expired connections first or last, and reports
@@ -53,7 +54,7 @@ end
 local function finish()
   if redis.call('ZCARD', KEYS[1]) == 0 then
     redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  else
+  elseif ARGV[3] ~= '0' then
     for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
   end
   local report = cjson.encode({ c = ARGV[2], j = joined, l = left })

@@ -160,9 +160,8 @@ export class RedisPresenceStore implements PresenceStore {
     args: string[],
     units = 1,
   ): Promise<unknown> {
-    const keyTtl = String(
-      Math.max(1_000, Math.ceil(ttlMs * KEY_TTL_FACTOR) || 60_000),
-    );
+    // Only what extends members extends their keys; `0` leaves the TTL be.
+    const keyTtl = ttlMs > 0 ? String(Math.ceil(ttlMs * KEY_TTL_FACTOR)) : '0';
     // Every script reports the same users when run again, so the gate may retry it.
     return this.gate.run(
       `${what} presence in "${channel.slice(0, 80)}"`,
@@ -203,8 +202,28 @@ export class RedisPresenceStore implements PresenceStore {
         }
       }
     });
+    this.watchConnection(subscriber);
     this.listening = this.subscribeUntilDone(subscriber);
     return this.listening;
+  }
+
+  /** Logs each loss of the subscriber connection once, and its return. */
+  private watchConnection(subscriber: RedisClient): void {
+    let lost = false;
+    subscriber.on('close', () => {
+      if (lost || this.closed) return;
+      lost = true;
+      this.logger.warn(
+        'Lost the connection that listens for presence changes; reconnecting.',
+      );
+    });
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.logger.log(
+        'Listening for presence changes again. Members lists here may be stale until the next renew or `presence` request.',
+      );
+    });
   }
 
   /** The first SUBSCRIBE is retried until Redis answers; ioredis subscribes again after every reconnect. */

@@ -95,8 +95,28 @@ export class RedisEphemeralBus implements EphemeralBus {
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       if (channel.toString() === this.channel) this.receive(message);
     });
+    this.watchConnection(subscriber);
     this.listening = this.subscribeUntilDone(subscriber);
     return this.listening;
+  }
+
+  /** Logs each loss of the subscriber connection once, and its return. */
+  private watchConnection(subscriber: RedisClient): void {
+    let lost = false;
+    subscriber.on('close', () => {
+      if (lost || this.closed) return;
+      lost = true;
+      this.logger.warn(
+        'Lost the connection that listens for ephemeral events; reconnecting.',
+      );
+    });
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.logger.log(
+        'Listening for ephemeral events again. Ephemeral events published meanwhile were not delivered by this node (at most once; never a gap).',
+      );
+    });
   }
 
   /**
