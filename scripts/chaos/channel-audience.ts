@@ -11,23 +11,68 @@ export interface Audience {
   includes(entry: LogEntry): boolean;
 }
 
+/**
+ * The entries `scopes` may see that pass every one of `sets` by the channel
+ * rule. Kept in a canonical form (a set that holds another adds nothing:
+ * an event that names a channel of the smaller names one of the larger), so
+ * that the audiences a run builds from switches share their keys, and the
+ * checker's counts per key stay few.
+ */
+interface Conjunction extends Audience {
+  readonly scopes: ReadonlySet<string>;
+  readonly sets: readonly ReadonlySet<string>[];
+}
+
+function conjunction(
+  scopes: ReadonlySet<string>,
+  sets: readonly ReadonlySet<string>[],
+): Conjunction {
+  const minimal: ReadonlySet<string>[] = [];
+  const keys = new Set<string>();
+  for (const set of [...sets].sort((a, b) => a.size - b.size)) {
+    const key = scopeKey([...set]);
+    if (keys.has(key)) continue;
+    if (minimal.some((smaller) => [...smaller].every((c) => set.has(c))))
+      continue;
+    keys.add(key);
+    minimal.push(set);
+  }
+  const setKey = [...keys]
+    .sort()
+    .map((k) => `[${k}]`)
+    .join('&');
+  return {
+    key: `${scopeKey([...scopes])}|${setKey === '' ? '*' : setKey}`,
+    scopes,
+    sets: minimal,
+    includes: (entry) =>
+      entry.deliverable &&
+      visibleTo(entry.scopes, scopes) &&
+      minimal.every((set) => inChannels(entry.scopes, set)),
+  };
+}
+
+function isConjunction(audience: Audience): audience is Conjunction {
+  return 'sets' in audience;
+}
+
 /** The entries `scopes` may see and, with a set, that name one of `channels` (or none). */
 export function audienceOf(
   scopes: ReadonlySet<string>,
   channels: ReadonlySet<string> | null,
 ): Audience {
-  return {
-    key: `${scopeKey([...scopes])}|${channels === null ? '*' : `[${scopeKey([...channels])}]`}`,
-    includes: (entry) =>
-      entry.deliverable &&
-      visibleTo(entry.scopes, scopes) &&
-      inChannels(entry.scopes, channels),
-  };
+  return conjunction(scopes, channels === null ? [] : [channels]);
 }
 
 /** Entries owed to both: a switch whose answer never came owes these whichever set took effect. */
 export function bothOf(a: Audience, b: Audience): Audience {
   if (a.key === b.key) return a;
+  if (
+    isConjunction(a) &&
+    isConjunction(b) &&
+    scopeKey([...a.scopes]) === scopeKey([...b.scopes])
+  )
+    return conjunction(a.scopes, [...a.sets, ...b.sets]);
   return {
     key: `(${a.key})&(${b.key})`,
     includes: (entry) => a.includes(entry) && b.includes(entry),
