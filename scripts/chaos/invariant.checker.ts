@@ -113,6 +113,8 @@ export interface CheckCounts {
   switchesAcknowledged: number;
   /** Switches refused, by error (`no_answer`: none came in time). */
   switchesRefused: Record<string, number>;
+  /** Audiences whose entries the checker counted along the whole log (its memory grows with them). */
+  audiencesCounted: number;
   publishes: number;
   publishedEvents: number;
   resolved: number;
@@ -181,6 +183,7 @@ class SoakChecker {
     refusedAtConnect: {},
     switchesAcknowledged: 0,
     switchesRefused: {},
+    audiencesCounted: 0,
     publishes: 0,
     publishedEvents: 0,
     resolved: 0,
@@ -239,6 +242,7 @@ class SoakChecker {
         crash.at,
       );
     const rss = this.checkRss();
+    this.counts.audiencesCounted = this.prefix.size;
     return { violations: this.violations, counts: this.counts, rss };
   }
 

@@ -55,4 +55,6 @@ const result = checkSoak(
 );
 for (const v of result.violations.slice(0, 20))
   console.log(`[${v.kind}] ${v.subject} at ${v.t}: ${v.detail}`);
-console.log(`${result.violations.length} violation(s)`);
+console.log(
+  `${result.violations.length} violation(s); ${result.counts.audiencesCounted} audiences counted`,
+);
