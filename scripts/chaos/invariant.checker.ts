@@ -146,7 +146,10 @@ const DETAIL_LIMIT = 50;
  * Checks the invariants of the soak over the complete record and the log:
  * per-lineage delivery (no gap, duplicate or reordering, nothing outside the
  * scopes held at the time, gaps only where a typed notice explains them),
- * durability of resolved publishes, process-message streams and node RSS.
+ * with a connection's subscription set as its audience (switched at each
+ * acknowledged `position`, honoured by the replay, forbidden channels
+ * refused), durability of resolved publishes, process-message streams and
+ * node RSS.
  */
 export function checkSoak(
   record: SoakRecord,
