@@ -1,3 +1,4 @@
+import { AccessOverrides } from '../../src/auth/access-overrides';
 import { RunningApp, startApp } from '../support/app';
 import { RawClient } from '../support/raw-client';
 import { delay, waitFor } from '../support/wait-for';
@@ -98,6 +99,35 @@ describe('presence and ephemeral events over sockets', () => {
         const ack = await bob.request('presence', { channel: 'room:1' });
         return ack.ok && ack.members.length === 0;
       }, 'alice gone after her last connection closed');
+    });
+
+    it('takes a user out when a refresh drops the channel', async () => {
+      const overrides = nodeB.app.get(AccessOverrides);
+      overrides.grantChannels('granted', ['room:5']);
+      const granted = client(nodeB, {
+        token: nodeB.token('granted', []),
+        channels: ['room:5'],
+      });
+      const watcher = client(nodeC, {
+        token: nodeC.token('watcher', ['room:5']),
+        channels: ['room:5'],
+      });
+      await Promise.all([granted, watcher].map(ready));
+      await waitFor(async () => {
+        const ack = await watcher.request('presence', { channel: 'room:5' });
+        return userIds(ack).includes('granted');
+      }, 'the granted user present');
+      overrides.grantChannels('granted', []);
+      expect(await granted.refresh(nodeB.token('granted', []))).toMatchObject({
+        ok: true,
+        channels: [],
+        refused: [{ channel: 'room:5', error: 'forbidden' }],
+      });
+      await waitFor(
+        () => watcher.changes.some((c) => c.left.includes('granted')),
+        'the watcher hears that the granted user left',
+        2_000,
+      );
     });
 
     it('answers presence only for a channel the connection may see', async () => {

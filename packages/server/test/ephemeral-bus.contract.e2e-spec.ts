@@ -18,18 +18,24 @@ import {
   RedisClusterHandle,
   startRedisCluster,
 } from '../../../test/support/redis-cluster';
+import {
+  SentinelTopologyHandle,
+  startSentinelTopology,
+} from '../../../test/support/redis-sentinel';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
 jest.setTimeout(60_000);
 
 let redis: RedisServerHandle;
 let cluster: RedisClusterHandle;
+let sentinel: SentinelTopologyHandle;
 const clients: RedisClient[] = [];
 const buses: RedisEphemeralBus[] = [];
 beforeAll(async () => {
-  [redis, cluster] = await Promise.all([
+  [redis, cluster, sentinel] = await Promise.all([
     startRedisServer(),
     startRedisCluster(),
+    startSentinelTopology(),
   ]);
 });
 afterAll(async () => {
@@ -37,6 +43,7 @@ afterAll(async () => {
   for (const client of clients) await closeRedisClient(client);
   await redis?.stop();
   await cluster?.stop();
+  await sentinel?.stop();
 });
 
 /** Two nodes' buses of one application. */
@@ -66,6 +73,14 @@ const adapters: [string, () => [EphemeralBus, EphemeralBus]][] = [
   [
     'on a Redis Cluster',
     () => redisBuses(() => ({ cluster: { nodes: cluster.nodes } })),
+  ],
+  [
+    'behind Sentinel',
+    () =>
+      redisBuses(() => ({
+        sentinels: sentinel.sentinels,
+        name: sentinel.masterName,
+      })),
   ],
 ];
 

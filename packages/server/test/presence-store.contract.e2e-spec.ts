@@ -19,18 +19,24 @@ import {
   RedisClusterHandle,
   startRedisCluster,
 } from '../../../test/support/redis-cluster';
+import {
+  SentinelTopologyHandle,
+  startSentinelTopology,
+} from '../../../test/support/redis-sentinel';
 import { delay, waitFor } from '../../../test/support/wait-for';
 
 jest.setTimeout(60_000);
 
 let redis: RedisServerHandle;
 let cluster: RedisClusterHandle;
+let sentinel: SentinelTopologyHandle;
 const clients: RedisClient[] = [];
 const stores: PresenceStore[] = [];
 beforeAll(async () => {
-  [redis, cluster] = await Promise.all([
+  [redis, cluster, sentinel] = await Promise.all([
     startRedisServer(),
     startRedisCluster(),
+    startSentinelTopology(),
   ]);
 });
 afterAll(async () => {
@@ -38,6 +44,7 @@ afterAll(async () => {
   for (const client of clients) await closeRedisClient(client);
   await redis?.stop();
   await cluster?.stop();
+  await sentinel?.stop();
 });
 
 /** Two nodes on Redis, reached through `connection()`. */
@@ -75,6 +82,14 @@ const adapters: [string, Nodes][] = [
   [
     'on a Redis Cluster',
     () => redisNodes(() => ({ cluster: { nodes: cluster.nodes } })),
+  ],
+  [
+    'behind Sentinel',
+    () =>
+      redisNodes(() => ({
+        sentinels: sentinel.sentinels,
+        name: sentinel.masterName,
+      })),
   ],
 ];
 

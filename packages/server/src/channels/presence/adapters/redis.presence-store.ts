@@ -239,8 +239,9 @@ export class RedisPresenceStore implements PresenceStore {
           this.logger.warn(
             `Could not listen for presence changes yet; retrying until Redis answers: ${(error as Error).message}`,
           );
+        // Unref'd: a node that stops while Redis is down need not wait for it.
         await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)),
+          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)).unref(),
         );
       }
     }

@@ -136,8 +136,9 @@ export class RedisEphemeralBus implements EphemeralBus {
           this.logger.warn(
             `Could not listen for ephemeral events yet; retrying until Redis answers: ${(error as Error).message}`,
           );
+        // Unref'd: a node that stops while Redis is down need not wait for it.
         await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)),
+          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)).unref(),
         );
       }
     }
