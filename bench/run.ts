@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { plotAll } from '../scripts/plot';
 import { capacityBench } from './capacity.bench';
+import { channelsBench } from './channels.bench';
 import { churnBench } from './churn.bench';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
@@ -49,6 +50,10 @@ const sections: Record<string, Section> = {
     title: '10. Outage per reconnect under churn',
     run: churnBench,
   },
+  channels: {
+    title: '11. Channels: 10,000 connections over 1,000 channels on one node',
+    run: channelsBench,
+  },
 };
 
 async function main() {
@@ -66,7 +71,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections and the capacity delivery flows; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, and the connections and windows of the channels section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {

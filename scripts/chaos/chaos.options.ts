@@ -7,6 +7,7 @@ export const DEFECTS = [
   'scope',
   'publish',
   'sse',
+  'channels',
 ] as const;
 export type Defect = (typeof DEFECTS)[number];
 
@@ -28,7 +29,10 @@ export interface ChaosOptions {
   readonly help: boolean;
 }
 
-export const USAGE = `Chaos soak: three nodes on one Redis, 200 clients, publishers, SSE readers and faults every few seconds; checks that nothing is lost.
+export const USAGE = `Chaos soak: three nodes on one Redis, 200 clients (a quarter of the raw ones
+switching channel subscriptions at random), publishers, SSE readers and faults
+every few seconds; checks that nothing is lost and that each client's
+subscription set is its audience.
 
   npm run chaos -- [options]
 

@@ -14,6 +14,8 @@ export interface ClientContext {
   intern(id: string): string;
   /** Whether the server acknowledges an in-band `refresh`. */
   readonly refreshSupported: boolean;
+  /** Whether the server accepts `auth.channels` (its `ready` names the set); else channel clients speak v1. */
+  readonly channelsSupported: boolean;
   /** A deliberate recorder defect, to prove the checker reports it (`--defect`). */
   readonly defect: ReadonlySet<string>;
 }

@@ -14,6 +14,10 @@ export const AGENT_SCOPES = [
   'agent:e',
 ];
 export const ROLE_SCOPE = 'role:x';
+/** Channels the events name: every concrete scope. */
+export const CHANNELS = [...AGENT_SCOPES, ROLE_SCOPE];
+/** A channel no token holds (only `*` may subscribe to it) and no event names. */
+export const CLOSED_CHANNEL = 'room:closed';
 
 export interface PopulationOptions {
   readonly size: number;
@@ -21,6 +25,10 @@ export interface PopulationOptions {
   readonly sdkShare: number;
   /** Share of raw clients that acknowledge late. */
   readonly slowShare: number;
+  /** Share of raw clients with a subscription set, switching channels at random. */
+  readonly channelShare: number;
+  /** Mean time between a channel client's switches. */
+  readonly meanSwitchMs: number;
   /** Upper bound of a slow client's ack delay; stays well inside the ack timeout. */
   readonly slowAckMaxMs: number;
   /** Mean time between a client's deliberate reconnects. */
@@ -59,9 +67,18 @@ export class ClientPopulation {
       const ack: AckBehaviour = random.chance(options.slowShare)
         ? { kind: 'slow', minMs: 20, maxMs: options.slowAckMaxMs }
         : { kind: 'prompt' };
+      const channels = random.chance(options.channelShare)
+        ? channelPlan(scopes, random)
+        : undefined;
       this.members.push(
         new EventClient(
-          { name, userId: `user-${name}`, scopes, ack },
+          {
+            name,
+            userId: `user-${name}`,
+            scopes,
+            ack,
+            ...(channels ? { channels } : {}),
+          },
           context,
           own,
         ),
@@ -79,8 +96,28 @@ export class ClientPopulation {
     for (const member of this.members) {
       member.start();
       this.scheduleReconnect(member);
+      if (member instanceof EventClient && member.channelSet !== null)
+        this.scheduleSwitch(member);
       await new Promise((r) => setTimeout(r, gap));
     }
+  }
+
+  /** Channel clients with a subscription set (none when the server does not take `auth.channels`). */
+  get channelClients(): number {
+    return this.members.filter(
+      (m) => m instanceof EventClient && m.channelSet !== null,
+    ).length;
+  }
+
+  private scheduleSwitch(member: EventClient): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.draining) return;
+      // Answers come back on their own; a switch is never awaited here.
+      void member.switchAtRandom();
+      this.scheduleSwitch(member);
+    }, this.random.exponential(this.options.meanSwitchMs));
+    this.timers.add(timer);
   }
 
   private scheduleReconnect(member: Member): void {
@@ -120,9 +157,13 @@ export class ClientPopulation {
 
   /** Narrows one raw client's scopes; returns the client and what happened, for the fault log. */
   async narrowOne(): Promise<{ target: string; detail: string } | null> {
+    // Channel clients keep their scopes: their audience moves with their switches.
     const candidates = this.members.filter(
       (m): m is EventClient =>
-        m instanceof EventClient && m.connected && m.currentScopes.length > 0,
+        m instanceof EventClient &&
+        m.connected &&
+        m.currentScopes.length > 0 &&
+        m.channelSet === null,
     );
     if (candidates.length === 0) return null;
     const client = this.random.pick(candidates);
@@ -195,6 +236,26 @@ export function randomEventScopes(random: SeededRandom): string[] {
   if (roll < 0.8) return [agents[0], ROLE_SCOPE];
   if (roll < 0.9) return [ROLE_SCOPE];
   return [agents[0], agents[1]];
+}
+
+/**
+ * A channel client's plan: it may subscribe to the channels its scopes hold
+ * (every one with `*`, and the closed channel too); the rest are forbidden.
+ * It starts with a random part of what it may hold, sometimes nothing.
+ */
+export function channelPlan(
+  scopes: readonly string[],
+  random: SeededRandom,
+): { initial: string[]; permitted: string[]; forbidden: string[] } {
+  const all = [...CHANNELS, CLOSED_CHANNEL];
+  const permitted = scopes.includes('*')
+    ? all
+    : all.filter((c) => scopes.includes(c));
+  const forbidden = all.filter((c) => !permitted.includes(c));
+  const initial = random
+    .shuffle(permitted)
+    .slice(0, random.int(0, Math.min(2, permitted.length)));
+  return { initial, permitted, forbidden };
 }
 
 /** A strictly narrower set: `*` becomes two concrete scopes, otherwise one scope is dropped. */

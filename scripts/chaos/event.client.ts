@@ -1,3 +1,4 @@
+import { ChannelClientEvent, type ChannelsAck } from '@streamgate/protocol';
 import { io, Socket } from 'socket.io-client';
 import { ClientContext, pickNode } from './client.context';
 import { parseId, comparePositions } from './log-position.rule';
@@ -8,6 +9,7 @@ import {
   ConnectionRecord,
   ReadyRecord,
   ResyncRecord,
+  SwitchOp,
 } from './soak.record';
 
 export type AckBehaviour =
@@ -20,17 +22,32 @@ export interface EventClientSpec {
   readonly userId: string;
   readonly scopes: readonly string[];
   readonly ack: AckBehaviour;
+  /**
+   * Channels: the set to connect with (`auth.channels`), the channels its
+   * scopes allow it to subscribe to, and some it may not, which it asks for
+   * now and then and must be refused. Absent: a protocol v1 client.
+   */
+  readonly channels?: {
+    readonly initial: readonly string[];
+    readonly permitted: readonly string[];
+    readonly forbidden: readonly string[];
+  };
 }
+
+/** How long a client waits for the answer to a `subscribe` or `unsubscribe`. */
+const SWITCH_TIMEOUT_MS = 10_000;
 
 interface WireEnvelope {
   readonly id: string;
 }
 
 /** Counters of the deliberate recorder defects, shared by all clients. */
-const defectCounters = { deliveries: 0, batches: 0 };
+const defectCounters = { deliveries: 0, batches: 0, switches: 0 };
 
 /**
- * A raw socket.io-client speaking wire protocol v1: it keeps its own cursor,
+ * A raw socket.io-client speaking wire protocol v1 (and channels, when its
+ * spec has a plan: a subscription set it switches at random, each switch
+ * recorded with its acknowledged position): it keeps its own cursor,
  * acknowledges with the last id of each batch and records everything the
  * server sends, without dropping duplicates, so that the checker sees what
  * the server really did. It reconnects by itself, to any node.
@@ -46,6 +63,10 @@ export class EventClient {
   private stalledUntil = 0;
   private stopped = false;
   private failedAttempts = 0;
+  /** The subscription set in force as far as the client knows; null for a v1 client. */
+  private channels: string[] | null = null;
+  private ready = false;
+  private switching = false;
 
   constructor(
     readonly spec: EventClientSpec,
@@ -54,6 +75,8 @@ export class EventClient {
   ) {
     this.scopes = [...spec.scopes];
     this.token = context.signer.sign(spec.userId, this.scopes);
+    if (spec.channels && context.channelsSupported)
+      this.channels = [...spec.channels.initial];
     this.record = {
       name: spec.name,
       userId: spec.userId,
@@ -70,6 +93,11 @@ export class EventClient {
 
   get currentScopes(): readonly string[] {
     return this.scopes;
+  }
+
+  /** The subscription set the client keeps; null when it subscribes to nothing (protocol v1). */
+  get channelSet(): readonly string[] | null {
+    return this.channels;
   }
 
   get connected(): boolean {
@@ -145,6 +173,110 @@ export class EventClient {
     }
   }
 
+  /**
+   * Subscribes to or unsubscribes from channels at random, sometimes asking
+   * for a forbidden one; records the request and the acknowledgement (its
+   * set and `position`). Resolves with what happened, or null when the
+   * client cannot switch now (not ready, or a switch still unanswered).
+   */
+  async switchAtRandom(): Promise<string | null> {
+    const plan = this.spec.channels;
+    const socket = this.socket;
+    const connection = this.connection;
+    if (
+      !plan ||
+      this.channels === null ||
+      !socket ||
+      !connection ||
+      !socket.connected ||
+      !this.ready ||
+      this.switching
+    )
+      return null;
+    const before = [...this.channels];
+    const absent = plan.permitted.filter((c) => !before.includes(c));
+    let op: SwitchOp;
+    let channels: string[];
+    if (plan.forbidden.length > 0 && this.random.chance(0.1)) {
+      op = 'subscribe';
+      const forbidden = this.random.pick(plan.forbidden);
+      channels =
+        absent.length > 0 && this.random.chance(0.5)
+          ? [this.random.pick(absent), forbidden]
+          : [forbidden];
+    } else if (
+      before.length > 0 &&
+      (absent.length === 0 || this.random.chance(0.45))
+    ) {
+      op = 'unsubscribe';
+      channels = this.random
+        .shuffle(before)
+        .slice(0, this.random.chance(0.8) ? 1 : 2);
+    } else if (absent.length > 0) {
+      op = 'subscribe';
+      channels = this.random
+        .shuffle(absent)
+        .slice(0, this.random.chance(0.8) ? 1 : 2);
+    } else return null;
+    this.switching = true;
+    this.push(connection, {
+      k: 'switch',
+      t: this.context.now(),
+      op,
+      channels: [...channels],
+      before,
+    });
+    let answer: ChannelsAck;
+    try {
+      answer = (await socket
+        .timeout(SWITCH_TIMEOUT_MS)
+        .emitWithAck(ChannelClientEvent[op], { channels })) as ChannelsAck;
+    } catch {
+      if (this.connection !== connection) return `${op} unanswered (closed)`;
+      // Which set is in force is unknown now: start over on a new connection with the one known.
+      this.push(connection, {
+        k: 'switched',
+        t: this.context.now(),
+        ok: false,
+        error: 'no_answer',
+      });
+      this.reconnect('switch unanswered');
+      return `${op} ${JSON.stringify(channels)} unanswered`;
+    }
+    if (this.connection !== connection) return `${op} answered after close`;
+    this.switching = false;
+    if (answer?.ok === true) {
+      this.channels = [...answer.channels];
+      // The `channels` defect records every 10th switch 5 s later than the server made it.
+      const position =
+        this.context.defect.has('channels') &&
+        ++defectCounters.switches % 10 === 0
+          ? String(answer.position).replace(
+              /:(\d+)-/,
+              (_, ms: string) => `:${Number(ms) + 5_000}-`,
+            )
+          : String(answer.position);
+      this.push(connection, {
+        k: 'switched',
+        t: this.context.now(),
+        ok: true,
+        channels: [...answer.channels],
+        position,
+      });
+      return `${op} ${JSON.stringify(channels)} at ${position}`;
+    }
+    this.push(connection, {
+      k: 'switched',
+      t: this.context.now(),
+      ok: false,
+      error: String(answer?.error),
+      ...(answer && 'channel' in answer && answer.channel !== undefined
+        ? { channel: String(answer.channel) }
+        : {}),
+    });
+    return `${op} ${JSON.stringify(channels)} refused (${answer?.error})`;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -196,11 +328,19 @@ export class EventClient {
       this.context.defect.has('scope') && this.scopes.includes('*')
         ? ['agent:a']
         : [...this.scopes];
+    // Now and then the handshake also asks for a channel the scopes forbid; `ready` must refuse it.
+    const channels =
+      this.channels === null
+        ? null
+        : this.spec.channels!.forbidden.length > 0 && this.random.chance(0.15)
+          ? [...this.channels, this.random.pick(this.spec.channels!.forbidden)]
+          : [...this.channels];
     const connection: ConnectionRecord = {
       seq: this.record.connections.length + 1,
       node,
       cursor,
       scopes: recordedScopes,
+      ...(channels === null ? {} : { channels }),
       openedAt: this.context.now(),
       connectedAt: null,
       connectError: null,
@@ -209,11 +349,14 @@ export class EventClient {
       items: [],
     };
     this.record.connections.push(connection);
+    this.ready = false;
+    this.switching = false;
     const socket = io(`${this.context.url(node)}/events`, {
-      auth:
-        cursor === null
-          ? { token: this.token }
-          : { token: this.token, lastEventId: cursor },
+      auth: {
+        token: this.token,
+        ...(cursor === null ? {} : { lastEventId: cursor }),
+        ...(channels === null ? {} : { channels }),
+      },
       reconnection: false,
       forceNew: true,
       transports: ['websocket'],
@@ -243,6 +386,10 @@ export class EventClient {
       if (!current()) return;
       this.failedAttempts = 0;
       this.push(connection, { k: 'ready', t: this.context.now(), info });
+      this.ready = true;
+      // The set the server accepted is the one in force, and the one to send again.
+      if (this.channels !== null && Array.isArray(info.channels))
+        this.channels = [...info.channels];
       if (info.lastEventId === null) {
         if (!info.recovered) this.cursor = null;
       } else if (!info.recovered || this.isAhead(info.lastEventId)) {

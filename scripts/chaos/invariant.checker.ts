@@ -1,14 +1,23 @@
+import {
+  Audience,
+  AudienceTimeline,
+  Segment,
+  audienceOf,
+  bothOf,
+  eitherOf,
+} from './channel-audience';
 import { EventLogSnapshot, LogEntry } from './event-log.reader';
 import {
   ParsedId,
   comparePositions,
+  mayHold,
   parseId,
-  scopeKey,
   streamIdOf,
   visibleTo,
 } from './log-position.rule';
 import {
   ClientRecord,
+  ConnectionItem,
   ConnectionRecord,
   ProcessRecord,
   PublishRecord,
@@ -20,6 +29,10 @@ export const VIOLATION_KINDS = [
   'duplicate',
   'out_of_order',
   'out_of_scope',
+  /** A visible event outside the subscription set in force (or, at or before a switch, outside the old set). */
+  'out_of_set',
+  /** A channel the scopes forbid was accepted, or one they allow was refused as `forbidden`. */
+  'channel_access',
   'phantom',
   'unexplained_reset',
   'protocol',
@@ -94,6 +107,14 @@ export interface CheckCounts {
   refreshes: number;
   refreshFailures: number;
   narrowedInFlight: number;
+  channelConnections: number;
+  /** Channels `ready` refused, by error. */
+  refusedAtConnect: Record<string, number>;
+  switchesAcknowledged: number;
+  /** Switches refused, by error (`no_answer`: none came in time). */
+  switchesRefused: Record<string, number>;
+  /** Audiences whose entries the checker counted along the whole log (its memory grows with them). */
+  audiencesCounted: number;
   publishes: number;
   publishedEvents: number;
   resolved: number;
@@ -125,7 +146,10 @@ const DETAIL_LIMIT = 50;
  * Checks the invariants of the soak over the complete record and the log:
  * per-lineage delivery (no gap, duplicate or reordering, nothing outside the
  * scopes held at the time, gaps only where a typed notice explains them),
- * durability of resolved publishes, process-message streams and node RSS.
+ * with a connection's subscription set as its audience (switched at each
+ * acknowledged `position`, honoured by the replay, forbidden channels
+ * refused), durability of resolved publishes, process-message streams and
+ * node RSS.
  */
 export function checkSoak(
   record: SoakRecord,
@@ -158,6 +182,11 @@ class SoakChecker {
     refreshes: 0,
     refreshFailures: 0,
     narrowedInFlight: 0,
+    channelConnections: 0,
+    refusedAtConnect: {},
+    switchesAcknowledged: 0,
+    switchesRefused: {},
+    audiencesCounted: 0,
     publishes: 0,
     publishedEvents: 0,
     resolved: 0,
@@ -216,6 +245,7 @@ class SoakChecker {
         crash.at,
       );
     const rss = this.checkRss();
+    this.counts.audiencesCounted = this.prefix.size;
     return { violations: this.violations, counts: this.counts, rss };
   }
 
@@ -236,49 +266,47 @@ class SoakChecker {
     });
   }
 
-  /** Prefix sums of deliverable events visible to `held`: sums[i] = visible among entries[0..i). */
-  private visiblePrefix(held: ReadonlySet<string>): Int32Array {
-    const key = scopeKey([...held]);
-    let sums = this.prefix.get(key);
+  /** Prefix sums of the entries owed to `audience`: sums[i] = owed among entries[0..i). */
+  private visiblePrefix(audience: Audience): Int32Array {
+    let sums = this.prefix.get(audience.key);
     if (!sums) {
       const entries = this.log.entries;
       sums = new Int32Array(entries.length + 1);
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i];
-        sums[i + 1] =
-          sums[i] +
-          (entry.deliverable && visibleTo(entry.scopes, held) ? 1 : 0);
-      }
-      this.prefix.set(key, sums);
+      for (let i = 0; i < entries.length; i++)
+        sums[i + 1] = sums[i] + (audience.includes(entries[i]) ? 1 : 0);
+      this.prefix.set(audience.key, sums);
     }
     return sums;
   }
 
-  /** Visible entries with index in [from, to). */
-  private visibleBetween(
-    held: ReadonlySet<string>,
-    from: number,
-    to: number,
-  ): number {
+  /** Entries owed to `audience` with index in [from, to). */
+  visibleBetween(audience: Audience, from: number, to: number): number {
     if (to <= from) return 0;
-    const sums = this.visiblePrefix(held);
+    // Most ranges lie between two receipts: counting them costs less than a prefix array per audience.
+    if (to - from <= SHORT_RANGE && !this.prefix.has(audience.key)) {
+      let n = 0;
+      for (let i = from; i < to; i++)
+        if (audience.includes(this.log.entries[i])) n++;
+      return n;
+    }
+    const sums = this.visiblePrefix(audience);
     return sums[to] - sums[from];
   }
 
   private firstVisible(
-    held: ReadonlySet<string>,
+    audience: Audience,
     from: number,
     to: number,
   ): LogEntry | null {
     for (let i = from; i < to; i++) {
       const entry = this.log.entries[i];
-      if (entry.deliverable && visibleTo(entry.scopes, held)) return entry;
+      if (audience.includes(entry)) return entry;
     }
     return null;
   }
 
   /** Index of the first entry after `pos`; 0 without a position. */
-  private after(pos: ParsedId | null): number {
+  after(pos: ParsedId | null): number {
     return pos === null ? 0 : this.log.firstAfter(pos);
   }
 
@@ -318,7 +346,7 @@ class SoakChecker {
     subject: string,
     pos: ParsedId | null,
     to: number,
-    held: ReadonlySet<string>,
+    timeline: AudienceTimeline,
     narrowing: Narrowing | null,
     t: number,
     context: string,
@@ -344,14 +372,36 @@ class SoakChecker {
       }
       return;
     }
-    const scopes = narrowing ? narrowing.next : held;
-    const missing = this.visibleBetween(scopes, from, to);
-    if (missing > 0) {
-      const first = this.firstVisible(scopes, from, to)!;
+    if (narrowing) {
+      const missing = this.visibleBetween(narrowing.next, from, to);
+      if (missing > 0) {
+        const first = this.firstVisible(narrowing.next, from, to)!;
+        this.violate(
+          'gap',
+          subject,
+          `${missing} visible event(s) missing ${context}, first ${first.id} (${JSON.stringify(first.scopes)}).`,
+          t,
+        );
+      }
+      return;
+    }
+    let missing = 0;
+    let first: { entry: LogEntry; segment: Segment } | null = null;
+    for (const piece of timeline.pieces(from, to)) {
+      const n = this.visibleBetween(piece.segment.must, piece.from, piece.to);
+      if (n === 0) continue;
+      missing += n;
+      first ??= {
+        entry: this.firstVisible(piece.segment.must, piece.from, piece.to)!,
+        segment: piece.segment,
+      };
+    }
+    if (first !== null) {
+      const set = first.segment.channels;
       this.violate(
         'gap',
         subject,
-        `${missing} visible event(s) missing ${context}, first ${first.id} (${JSON.stringify(first.scopes)}).`,
+        `${missing} visible event(s) missing ${context}, first ${first.entry.id} (${JSON.stringify(first.entry.scopes)})${set === null ? '' : ` with the set ${JSON.stringify([...set])} in force`}.`,
         t,
       );
     }
@@ -363,7 +413,7 @@ class SoakChecker {
     cursorSent: boolean,
     pos: ParsedId | null,
     target: ParsedId | null,
-    held: ReadonlySet<string>,
+    held: Audience,
   ): string | null {
     switch (reason) {
       case 'no_cursor':
@@ -406,7 +456,7 @@ class SoakChecker {
     client: string,
     c: ConnectionRecord,
     pos: ParsedId | null,
-    held: ReadonlySet<string>,
+    timeline: AudienceTimeline,
     ready: boolean,
   ): void {
     if (c.connectedAt === null) return;
@@ -426,7 +476,15 @@ class SoakChecker {
       return;
     }
     if (pos === null) return;
-    const next = this.nextVisible(held, this.log.firstAfter(pos));
+    let next: LogEntry | null = null;
+    for (const piece of timeline.pieces(
+      this.log.firstAfter(pos),
+      this.log.entries.length,
+    )) {
+      next = this.nextVisible(piece.segment.must, piece.from);
+      if (next !== null && this.log.indexOf(next.id)! < piece.to) break;
+      next = null;
+    }
     if (next === null) return;
     const appendedAt = next.pos.ms - this.t0;
     const waiting = closedAt - Math.max(appendedAt, connectedAt);
@@ -440,11 +498,8 @@ class SoakChecker {
   }
 
   /** The first deliverable entry visible to `held` at index `from` or later, by binary search on the prefix sums. */
-  private nextVisible(
-    held: ReadonlySet<string>,
-    from: number,
-  ): LogEntry | null {
-    const sums = this.visiblePrefix(held);
+  private nextVisible(audience: Audience, from: number): LogEntry | null {
+    const sums = this.visiblePrefix(audience);
     const n = this.log.entries.length;
     if (sums[n] === sums[from]) return null;
     let lo = from;
@@ -664,8 +719,10 @@ class SoakChecker {
 
 /** The scopes before and after a `refresh` whose acknowledgement has not arrived yet. */
 interface Narrowing {
-  readonly previous: ReadonlySet<string>;
-  readonly next: ReadonlySet<string>;
+  readonly previous: Audience;
+  readonly next: Audience;
+  /** The scopes of `next`, for the scope check. */
+  readonly nextScopes: ReadonlySet<string>;
   /** Whether the walk has seen the new scopes take effect (an event only the old ones allow was skipped). */
   narrowed: boolean;
 }
@@ -686,7 +743,12 @@ class LineageWalk {
   private pos: ParsedId | null = null;
   /** Stream ids received since the lineage began or last lost continuity. */
   private readonly seen = new Set<string>();
-  private held: ReadonlySet<string> = new Set();
+  /** Scopes of the connection's token. */
+  private scopes: ReadonlySet<string> = new Set();
+  /** The connection's audience along the log: its scopes and the subscription set in force. */
+  private timeline = new AudienceTimeline(segmentOf(new Set(), null));
+  /** Position of the connection's last acknowledged switch. */
+  private lastSwitch: ParsedId | null = null;
   private cursor: string | null = null;
   /** Receipts the log no longer holds, waiting for the `epoch_changed` that explains them. */
   private rewound: { id: string; t: number; name: string }[] = [];
@@ -723,7 +785,9 @@ class LineageWalk {
       if (this.cursor === null) counts.lineages++;
     }
     this.cursor = c.cursor;
-    this.held = new Set(c.scopes);
+    this.scopes = new Set(c.scopes);
+    this.timeline = this.openingTimeline(c, name);
+    this.lastSwitch = null;
     let narrowing: Narrowing | null = null;
     let ready = false;
     // Up to a window of batches may be out unacknowledged; a timeout sends
@@ -734,7 +798,7 @@ class LineageWalk {
     const sent: { ids: string[]; t: number; ackAt: number | null }[] = [];
     let resumeAt: number | null = null;
     const ackTimeout = checker.limits.ackTimeoutMs;
-    for (const item of c.items) {
+    c.items.forEach((item, at) => {
       switch (item.k) {
         case 'batch': {
           let resent = false;
@@ -757,7 +821,7 @@ class LineageWalk {
           }
           if (resent) {
             counts.resends++;
-            continue;
+            return;
           }
           sent.push(item);
           if (sent.length > RECENT_BATCHES) {
@@ -822,7 +886,7 @@ class LineageWalk {
                 name,
                 this.pos,
                 this.log.firstAfter(target),
-                this.held,
+                this.timeline,
                 narrowing,
                 item.t,
                 `before \`ready\` (recovered) at ${item.info.lastEventId}`,
@@ -869,22 +933,37 @@ class LineageWalk {
         case 'shutdown':
           counts.shutdowns++;
           break;
-        case 'refresh':
+        case 'refresh': {
           counts.refreshes++;
+          const channels = this.timeline.last.channels;
+          const nextScopes = new Set(item.scopes);
           narrowing = {
-            previous: this.held,
-            next: new Set(item.scopes),
+            previous: audienceOf(this.scopes, channels),
+            next: audienceOf(nextScopes, channels),
+            nextScopes,
             narrowed: false,
           };
           break;
+        }
         case 'refreshed':
-          if (narrowing && item.ok) this.held = narrowing.next;
+          if (narrowing && item.ok) {
+            this.scopes = narrowing.nextScopes;
+            this.timeline = new AudienceTimeline(
+              segmentOf(this.scopes, this.timeline.last.channels),
+            );
+          }
           if (!item.ok) counts.refreshFailures++;
           narrowing = null;
           break;
+        case 'switch':
+          this.switchChannels(item, answerTo(c.items, at), name);
+          break;
+        case 'switched':
+          // Read with its switch.
+          break;
       }
-    }
-    checker.liveness(name, this.subject, c, this.pos, this.held, ready);
+    });
+    checker.liveness(name, this.subject, c, this.pos, this.timeline, ready);
     this.lastClosedAt = c.closedAt ?? checker.record.finishedAt;
   }
 
@@ -931,7 +1010,7 @@ class LineageWalk {
       name,
       this.pos,
       index ?? this.log.firstAfter(received),
-      this.held,
+      this.timeline,
       narrowing,
       t,
       `before ${id}`,
@@ -952,11 +1031,8 @@ class LineageWalk {
     const entry = this.log.entries[index];
     // Until a refresh is acknowledged, the old scopes may still apply; once
     // the walk saw the new ones take effect, only they do.
-    const scopes = narrowing
-      ? narrowing.narrowed
-        ? narrowing.next
-        : narrowing.previous
-      : this.held;
+    const scopes =
+      narrowing && narrowing.narrowed ? narrowing.nextScopes : this.scopes;
     if (!entry.deliverable || !visibleTo(entry.scopes, scopes)) {
       checker.violate(
         'out_of_scope',
@@ -964,7 +1040,208 @@ class LineageWalk {
         `Received ${id} ${JSON.stringify(entry.scopes)} (${entry.type}) while holding ${JSON.stringify([...scopes])}.`,
         t,
       );
+      return;
     }
+    const segment = this.timeline.at(index);
+    if (!segment.may.includes(entry))
+      checker.violate(
+        'out_of_set',
+        name,
+        `Received ${id} ${JSON.stringify(entry.scopes)} (${entry.type}) with the set ${JSON.stringify([...(segment.channels ?? [])])} in force there${this.lastSwitch === null ? '' : ` (last switch at ${streamIdOf(this.lastSwitch)})`}.`,
+        t,
+      );
+  }
+
+  /**
+   * The audience a connection opens with: its scopes, and the set `ready`
+   * accepted from `auth.channels` (which the replay before it honours too).
+   * Checks that the scopes decided what was accepted and what refused.
+   */
+  private openingTimeline(c: ConnectionRecord, name: string): AudienceTimeline {
+    const checker = this.checker;
+    const scopes = this.scopes;
+    const requested = c.channels;
+    if (!Array.isArray(requested))
+      return new AudienceTimeline(segmentOf(scopes, null));
+    checker.counts.channelConnections++;
+    const ready = c.items.find((item) => item.k === 'ready');
+    // Without `ready` the connection never got far; what the scopes allow is the set it would have had.
+    if (ready === undefined)
+      return new AudienceTimeline(
+        segmentOf(
+          scopes,
+          new Set(requested.filter((ch) => mayHold(scopes, ch))),
+        ),
+      );
+    const info = ready.info;
+    // A server without channels leaves the set out: the connection is served as protocol v1.
+    if (info.channels === undefined)
+      return new AudienceTimeline(segmentOf(scopes, null));
+    if (!Array.isArray(info.channels)) {
+      checker.violate(
+        'protocol',
+        name,
+        `\`ready\` named no set (${JSON.stringify(info.channels)}), though the handshake asked for ${JSON.stringify(requested)}.`,
+        ready.t,
+      );
+      return new AudienceTimeline(segmentOf(scopes, null));
+    }
+    const accepted = info.channels;
+    const refused = info.refused ?? [];
+    for (const channel of accepted) {
+      if (!mayHold(scopes, channel))
+        checker.violate(
+          'channel_access',
+          name,
+          `\`ready\` accepted ${channel}, which the scopes ${JSON.stringify([...scopes])} forbid.`,
+          ready.t,
+        );
+      else if (!requested.includes(channel))
+        checker.violate(
+          'protocol',
+          name,
+          `\`ready\` accepted ${channel}, which the handshake did not ask for.`,
+          ready.t,
+        );
+    }
+    for (const { channel, error } of refused) {
+      checker.counts.refusedAtConnect[error] =
+        (checker.counts.refusedAtConnect[error] ?? 0) + 1;
+      if (error === 'forbidden' && mayHold(scopes, channel))
+        checker.violate(
+          'channel_access',
+          name,
+          `\`ready\` refused ${channel} as forbidden, though the scopes ${JSON.stringify([...scopes])} hold it.`,
+          ready.t,
+        );
+    }
+    const answered = new Set([...accepted, ...refused.map((r) => r.channel)]);
+    const unanswered = requested.filter((ch) => !answered.has(ch));
+    if (unanswered.length > 0)
+      checker.violate(
+        'protocol',
+        name,
+        `\`ready\` neither accepted nor refused ${JSON.stringify(unanswered)}.`,
+        ready.t,
+      );
+    return new AudienceTimeline(segmentOf(scopes, new Set(accepted)));
+  }
+
+  /**
+   * A `subscribe` or `unsubscribe` and its answer. An acknowledged switch
+   * starts a segment after its `position` (before it, events not yet sent
+   * when the client asked are owed only if both sets hold them, and may
+   * arrive only if the old one does); a refused one changes nothing;
+   * one never answered owes only what both sets share from here on, and
+   * may deliver what either holds.
+   */
+  private switchChannels(
+    item: Extract<ConnectionItem, { k: 'switch' }>,
+    answer: Extract<ConnectionItem, { k: 'switched' }> | null,
+    name: string,
+  ): void {
+    const checker = this.checker;
+    const counts = checker.counts;
+    const current = this.timeline.last;
+    const old = current.channels ?? new Set<string>();
+    const forbidden = item.channels.filter((ch) => !mayHold(this.scopes, ch));
+    const expected =
+      item.op === 'unsubscribe'
+        ? new Set([...old].filter((ch) => !item.channels.includes(ch)))
+        : forbidden.length > 0
+          ? null
+          : new Set([...old, ...item.channels]);
+    const what = `\`${item.op}\` ${JSON.stringify(item.channels)} on ${JSON.stringify([...old])}`;
+    if (answer === null || (!answer.ok && answer.error === 'no_answer')) {
+      counts.switchesRefused.no_answer =
+        (counts.switchesRefused.no_answer ?? 0) + 1;
+      const next = audienceOf(this.scopes, expected ?? old);
+      this.timeline.add({
+        start: checker.after(this.pos),
+        must: bothOf(current.must, next),
+        may: eitherOf(current.may, next),
+        channels: expected ?? old,
+      });
+      return;
+    }
+    if (!answer.ok) {
+      const error = answer.error ?? 'unknown';
+      counts.switchesRefused[error] = (counts.switchesRefused[error] ?? 0) + 1;
+      if (
+        error === 'forbidden' &&
+        (forbidden.length === 0 ||
+          (answer.channel !== undefined &&
+            mayHold(this.scopes, answer.channel)))
+      )
+        checker.violate(
+          'channel_access',
+          name,
+          `${what} was refused as forbidden${answer.channel ? ` (${answer.channel})` : ''}, though the scopes ${JSON.stringify([...this.scopes])} hold ${forbidden.length === 0 ? 'every one' : answer.channel}.`,
+          answer.t,
+        );
+      else if (!TRANSIENT_REFUSALS.has(error) && error !== 'forbidden')
+        checker.violate(
+          'protocol',
+          name,
+          `${what} was refused with ${error}.`,
+          answer.t,
+        );
+      return;
+    }
+    counts.switchesAcknowledged++;
+    const after = new Set(answer.channels ?? []);
+    const position = answer.position ? parseId(answer.position) : null;
+    if (forbidden.length > 0)
+      checker.violate(
+        'channel_access',
+        name,
+        `${what} was accepted, though the scopes ${JSON.stringify([...this.scopes])} forbid ${JSON.stringify(forbidden)}.`,
+        answer.t,
+      );
+    else if (expected !== null && !sameSet(after, expected))
+      checker.violate(
+        'protocol',
+        name,
+        `${what} was acknowledged with the set ${JSON.stringify([...after])}, not ${JSON.stringify([...expected])}.`,
+        answer.t,
+      );
+    if (position === null) {
+      checker.violate(
+        'protocol',
+        name,
+        `${what} was acknowledged without a valid position (${answer.position}).`,
+        answer.t,
+      );
+      return;
+    }
+    if (this.pos !== null && comparePositions(position, this.pos) < 0)
+      checker.violate(
+        'protocol',
+        name,
+        `${what} was acknowledged at ${answer.position}, before ${this.positionId()}, which the connection had already received.`,
+        answer.t,
+      );
+    if (
+      this.lastSwitch !== null &&
+      comparePositions(position, this.lastSwitch) < 0
+    )
+      checker.violate(
+        'protocol',
+        name,
+        `${what} was acknowledged at ${answer.position}, before the previous switch at ${streamIdOf(this.lastSwitch)}.`,
+        answer.t,
+      );
+    this.lastSwitch = position;
+    const audience = audienceOf(this.scopes, after);
+    // Up to the position, what the connection had not been sent when it
+    // asked is judged again: it may lose what only the old set held.
+    this.timeline.restrict(checker.after(this.pos), audience);
+    this.timeline.add({
+      start: this.log.firstAfter(position),
+      must: audience,
+      may: audience,
+      channels: after,
+    });
   }
 
   /** A typed `ready` or `resync_required` without continuity: the gap is allowed if its reason explains it. */
@@ -982,7 +1259,7 @@ class LineageWalk {
       cursorSent,
       this.pos,
       target,
-      this.held,
+      this.timeline.first.must,
     );
     if (unexplained !== null)
       checker.violate(
@@ -1055,6 +1332,38 @@ function lastLines(output: string): string {
     .filter((l) => l !== '')
     .slice(-6)
     .join(' | ');
+}
+
+/** Ranges up to this many entries are counted one by one rather than by prefix sums. */
+const SHORT_RANGE = 512;
+
+/** Refusals that say nothing of access: the switch may be tried again. */
+const TRANSIENT_REFUSALS = new Set(['unavailable', 'rate_limited']);
+
+/** One audience from log index 0 on. */
+function segmentOf(
+  scopes: ReadonlySet<string>,
+  channels: ReadonlySet<string> | null,
+): Segment {
+  const audience = audienceOf(scopes, channels);
+  return { start: 0, must: audience, may: audience, channels };
+}
+
+/** The answer to the switch at `at`: the next `switched` before any other switch, or null. */
+function answerTo(
+  items: readonly ConnectionItem[],
+  at: number,
+): Extract<ConnectionItem, { k: 'switched' }> | null {
+  for (let i = at + 1; i < items.length; i++) {
+    const item = items[i];
+    if (item.k === 'switched') return item;
+    if (item.k === 'switch') return null;
+  }
+  return null;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
 /** Batches of one connection kept to recognise a resend: more than any window of batches in flight. */

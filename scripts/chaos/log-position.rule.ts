@@ -55,3 +55,22 @@ export function visibleTo(
 export function scopeKey(scopes: readonly string[]): string {
   return [...new Set(scopes)].sort().join(' ');
 }
+
+/**
+ * The channel rule (docs/protocol.md, "Channels"): a connection with a
+ * subscription set receives the visible events that name at least one
+ * subscribed channel, and unscoped events; one without a set (`null`)
+ * receives every visible event.
+ */
+export function inChannels(
+  eventScopes: readonly string[],
+  channels: ReadonlySet<string> | null,
+): boolean {
+  if (channels === null || eventScopes.length === 0) return true;
+  return eventScopes.some((scope) => channels.has(scope));
+}
+
+/** Whether a holder of `scopes` may subscribe to `channel` (no host grants in the soak). */
+export function mayHold(scopes: ReadonlySet<string>, channel: string): boolean {
+  return scopes.has(WILDCARD) || scopes.has(channel);
+}

@@ -9,7 +9,14 @@ export interface ReadyRecord {
   readonly reason?: string;
   readonly replayed: number;
   readonly lastEventId: string | null;
+  /** The subscription set the server accepted; `null` unfiltered; absent from servers without channels. */
+  readonly channels?: readonly string[] | null;
+  /** Channels of `auth.channels` the server refused, with why. */
+  readonly refused?: readonly { channel: string; error: string }[];
 }
+
+/** A channel switch the client asked for. */
+export type SwitchOp = 'subscribe' | 'unsubscribe';
 
 export interface ResyncRecord {
   readonly reason: string;
@@ -27,7 +34,33 @@ export type ConnectionItem =
   /** The client sent `refresh` with a token holding `scopes`. */
   | { k: 'refresh'; t: number; scopes: string[] }
   /** The server acknowledged the last `refresh`. */
-  | { k: 'refreshed'; t: number; ok: boolean; error?: string };
+  | { k: 'refreshed'; t: number; ok: boolean; error?: string }
+  /**
+   * The client sent `subscribe` or `unsubscribe` for `channels`; `before`
+   * is the set it knew to be in force. It sends no other switch until this
+   * one is answered.
+   */
+  | {
+      k: 'switch';
+      t: number;
+      op: SwitchOp;
+      channels: string[];
+      before: string[];
+    }
+  /**
+   * The answer to the last `switch`: the acknowledgement as received, or
+   * `ok: false` with error `no_answer` when none came in time (the client
+   * then leaves the connection, not knowing which set is in force).
+   */
+  | {
+      k: 'switched';
+      t: number;
+      ok: boolean;
+      channels?: string[];
+      position?: string;
+      error?: string;
+      channel?: string;
+    };
 
 export interface ConnectionRecord {
   readonly seq: number;
@@ -36,6 +69,8 @@ export interface ConnectionRecord {
   readonly cursor: string | null;
   /** Scopes of the token the connection opened with. */
   readonly scopes: string[];
+  /** `auth.channels` of the handshake; absent or null when the connection asked for no set (protocol v1). */
+  readonly channels?: string[] | null;
   readonly openedAt: number;
   connectedAt: number | null;
   connectError: string | null;

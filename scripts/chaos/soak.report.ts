@@ -53,6 +53,13 @@ export function formatReport(outcome: SoakOutcome): string[] {
     row(`evicted ${reason}`, n);
   row('shutdown notices', c.shutdowns);
   row('in-band refreshes (failed)', `${c.refreshes} (${c.refreshFailures})`);
+  row('audiences counted by the checker', c.audiencesCounted);
+  row('connections with a subscription set', c.channelConnections);
+  for (const [error, n] of Object.entries(c.refusedAtConnect).sort())
+    row(`  channels refused at connect: ${error}`, n);
+  row('channel switches acknowledged', c.switchesAcknowledged);
+  for (const [error, n] of Object.entries(c.switchesRefused).sort())
+    row(`  switches refused: ${error}`, n);
   row(
     'process writes (failed, of them stored)',
     `${c.processWrites} (${c.processWritesFailed}, ${c.processWritesAmbiguous})`,

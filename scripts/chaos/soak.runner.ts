@@ -46,13 +46,13 @@ const JWT_SECRET = 'chaos-soak-secret-chaos-soak-secret';
 /** Retention far beyond what a run writes: nothing is trimmed, so every gap must be explained otherwise. */
 const STREAM_MAXLEN = 100_000_000;
 const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
-const REPLAY_LIMIT = 10_000;
-const REPLAY_SCAN_LIMIT = 20_000;
+export const REPLAY_LIMIT = 10_000;
+export const REPLAY_SCAN_LIMIT = 20_000;
 const MAX_FAILURES = 3;
 const DRAIN_TIMEOUT_MS = 90_000;
-const RSS_GROWTH_LIMIT = 0.1;
+export const RSS_GROWTH_LIMIT = 0.1;
 /** Longest an open connection may hold back an event it may see: Redis pauses last at most 5 s, a slow client acks within 1.5 s. */
-const LIVENESS_MS = 20_000;
+export const LIVENESS_MS = 20_000;
 /** A node's RSS counts only if it started this long before the second half: a fresh process is still warming up. */
 export const RSS_WARMUP_MS = 20_000;
 
@@ -207,6 +207,12 @@ export async function runSoak(
       note(
         'The nodes do not answer an in-band `refresh`: narrowed scopes take effect by reconnecting with a narrower token.',
       );
+    const channelsSupported = await probeChannels(fleet.url(0), signer);
+    note(
+      channelsSupported
+        ? 'The nodes take `auth.channels`: a quarter of the raw clients keep a subscription set and switch channels at random.'
+        : 'The nodes do not take `auth.channels` (no set in `ready`): the channel clients speak protocol v1.',
+    );
     const publishToken = signer.sign('soak-publisher', ['events:publish']);
     const idempotent = await probeIdempotency(fleet.url(0), publishToken);
     note(
@@ -228,12 +234,15 @@ export async function runSoak(
         return id;
       },
       refreshSupported,
+      channelsSupported,
       defect: options.defects,
     };
     const population = new ClientPopulation(context, random.fork(), {
       size: options.clients,
       sdkShare: 0.1,
       slowShare: 0.15,
+      channelShare: 0.25,
+      meanSwitchMs: 4_000,
       slowAckMaxMs: Math.min(1500, options.ackTimeoutMs / 3),
       meanReconnectMs: 45_000,
       freshStartShare: 0.05,
@@ -525,6 +534,36 @@ async function probeIdempotency(url: string, token: string): Promise<boolean> {
   const first = await post();
   const second = await post();
   return first !== undefined && first === second;
+}
+
+/** Whether the nodes take `auth.channels`: their `ready` names the accepted set. */
+async function probeChannels(
+  url: string,
+  signer: TokenSigner,
+): Promise<boolean> {
+  const socket = io(`${url}/events`, {
+    auth: {
+      token: signer.sign('soak-probe', ['agent:a']),
+      channels: ['agent:a'],
+    },
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+  });
+  try {
+    const info = await new Promise<{ channels?: unknown }>(
+      (resolve, reject) => {
+        socket.once('ready', resolve);
+        socket.once('connect_error', reject);
+        setTimeout(() => reject(new Error('no ready')), 10_000);
+      },
+    );
+    return Array.isArray(info?.channels);
+  } catch {
+    return false;
+  } finally {
+    socket.disconnect();
+  }
 }
 
 /** Whether the nodes acknowledge an in-band `refresh` (a newer token of the same user). */
