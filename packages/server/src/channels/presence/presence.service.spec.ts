@@ -10,7 +10,11 @@ import {
   InMemoryPresenceStore,
 } from './adapters/in-memory.presence-store';
 import { PresenceStore } from './presence-store.port';
-import { MAX_PRESENCE_INFO_BYTES, PresenceService } from './presence.service';
+import {
+  MAX_PRESENCE_INFO_BYTES,
+  PRESENCE_COALESCE_MS,
+  PresenceService,
+} from './presence.service';
 
 /** A hub whose every channel has one subscriber that records its changes. */
 function recordingHub() {
@@ -54,6 +58,9 @@ function service(
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Past the window in which changes are gathered. */
+const told = () =>
+  new Promise((resolve) => setTimeout(resolve, PRESENCE_COALESCE_MS + 20));
 
 describe('PresenceService', () => {
   let store: InMemoryPresenceStore;
@@ -70,9 +77,10 @@ describe('PresenceService', () => {
       await presence.join('room:1', 'c1', { userId: 'ann' });
       await presence.join('room:1', 'c1', { userId: 'ann' });
       await presence.join('room:1', 'c2', { userId: 'ann' });
+      await told();
       await presence.leave('room:1', 'c1', 'ann');
       await presence.leaveAll('c2', 'ann');
-      await tick();
+      await told();
       expect(changes).toEqual([
         {
           channel: 'room:1',
@@ -84,6 +92,30 @@ describe('PresenceService', () => {
       expect(counted).toEqual([
         [1, 0],
         [0, 1],
+      ]);
+      await presence.beforeApplicationShutdown();
+    });
+  });
+
+  describe('when many users change within the window', () => {
+    it('tells each subscriber where each user ended, in messages of at most maxMembers users', async () => {
+      const { presence, changes } = service(store);
+      await presence.onApplicationBootstrap();
+      for (const user of ['ann', 'bob', 'cyd'])
+        await presence.join('room:1', `c-${user}`, { userId: user });
+      // Joined and left within the window: only the leave is told.
+      await presence.join('room:1', 'c-dee', { userId: 'dee' });
+      await presence.leave('room:1', 'c-dee', 'dee');
+      await tick();
+      expect(changes).toEqual([]);
+      await told();
+      expect(changes).toEqual([
+        {
+          channel: 'room:1',
+          joined: [{ userId: 'ann' }, { userId: 'bob' }],
+          left: [],
+        },
+        { channel: 'room:1', joined: [{ userId: 'cyd' }], left: ['dee'] },
       ]);
       await presence.beforeApplicationShutdown();
     });

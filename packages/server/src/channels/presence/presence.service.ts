@@ -33,6 +33,21 @@ export const MAX_PRESENCE_INFO_BYTES = 1_024;
 const RENEW_BATCH = 500;
 
 /**
+ * How long the changes of one channel are gathered before its subscribers
+ * hear them, in one `presence_changed`. Without it, N users joining a
+ * channel (a mass reconnect after a node restart) would send each of its N
+ * subscribers N messages; gathered, each hears a few. Well inside the 1 s
+ * in which a change must reach the other nodes' subscribers.
+ */
+export const PRESENCE_COALESCE_MS = 100;
+
+/** The changes of one channel not yet told: each user in at most one of the two. */
+interface PendingChange {
+  readonly joined: Map<string, PresenceChange['joined'][number]>;
+  readonly left: Set<string>;
+}
+
+/**
  * Who is present in the channels `presence.channels` names, across nodes.
  * The gateway calls `join` when a connection subscribes to such a channel,
  * and `leave` when it unsubscribes or disconnects; this service tells the
@@ -55,6 +70,9 @@ export class PresenceService
   /** This node's present connections, by channel and connection id. */
   private readonly local = new Map<string, Map<string, PresenceConnection>>();
   private timer: NodeJS.Timeout | null = null;
+  /** Changes gathered for `PRESENCE_COALESCE_MS`, by channel. */
+  private readonly pending = new Map<string, PendingChange>();
+  private flushTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => Promise<void>) | null = null;
   private renewing = false;
   private renewFailing = false;
@@ -223,6 +241,10 @@ export class PresenceService
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flush();
+    }
     // A node that stops on purpose says so at once, rather than waiting for the timeout.
     const leaving: Promise<void>[] = [];
     for (const [channel, connections] of [...this.local]) {
@@ -239,9 +261,49 @@ export class PresenceService
     await this.store.close();
   }
 
-  /** Tells this node's subscribers of `change.channel`. */
+  /**
+   * Gathers a change for this node's subscribers of `change.channel`, who
+   * hear it within `PRESENCE_COALESCE_MS`. A later change of the same user
+   * replaces an earlier one, so the message says where each user ended.
+   */
   private announce(change: PresenceChange): void {
     if (isEmptyChange(change)) return;
+    let pending = this.pending.get(change.channel);
+    if (!pending) {
+      pending = { joined: new Map(), left: new Set() };
+      this.pending.set(change.channel, pending);
+    }
+    for (const member of change.joined) {
+      pending.left.delete(member.userId);
+      pending.joined.set(member.userId, member);
+    }
+    for (const userId of change.left) {
+      pending.joined.delete(userId);
+      pending.left.add(userId);
+    }
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), PRESENCE_COALESCE_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Tells every gathered change, at most `maxMembers` users a message. */
+  private flush(): void {
+    this.flushTimer = null;
+    const { maxMembers } = this.options;
+    for (const [channel, { joined, left }] of [...this.pending]) {
+      this.pending.delete(channel);
+      const joins = [...joined.values()];
+      const leaves = [...left];
+      while (joins.length > 0 || leaves.length > 0) {
+        const someJoined = joins.splice(0, maxMembers);
+        const someLeft = leaves.splice(0, maxMembers - someJoined.length);
+        this.tell({ channel, joined: someJoined, left: someLeft });
+      }
+    }
+  }
+
+  private tell(change: PresenceChange): void {
     this.hub.forEachChannelSubscriber(change.channel, (subscriber) => {
       try {
         subscriber.transport.presenceChanged?.(change);
