@@ -44,6 +44,7 @@ export function eventBusOptions(
     instanceId: config.instanceId,
     hub: {
       ackTimeoutMs: config.ackTimeoutMs,
+      ackWindow: config.ackWindow,
       maxFailures: config.maxFailures,
       replayLimit: config.replayLimit,
       replayScanLimit: config.replayScanLimit,
