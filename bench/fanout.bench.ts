@@ -129,27 +129,35 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
   const rawResult = await rawBroadcast(token, 1);
   const ceilingResult = await rawBroadcast(token, CEILING_BATCH);
 
-  // streamgate: publish through the port into Redis; the node reader and hub fan out to 100 acknowledging clients.
-  const config = loadAppConfig({
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    EVENT_BUS_PREFIX: 'bench-fanout',
-    EVENT_STREAM_MAXLEN: '100000',
-    HOST: '127.0.0.1',
-  });
-  const app = await createApp(config, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-  const gw = runClients(url, 'gateway', token);
-  await gw.ready;
-  const publisher = app.get<EventPublisher>(EventPublisher);
-  for (let i = 0; i < EVENTS; i += 100) {
-    await publisher.publishMany(
-      Array.from({ length: 100 }, (_, j) => event(i + j)),
-    );
-  }
-  const gwResult = await gw.result;
-  await app.close();
+  // streamgate: publish through the port into Redis; the node reader and hub
+  // fan out to 100 clients that acknowledge every batch. Once with the
+  // default window (one batch in flight per connection), once with eight.
+  const streamgate = async (window: number): Promise<ClientResult> => {
+    const config = loadAppConfig({
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      EVENT_BUS_PREFIX: `bench-fanout-w${window}`,
+      EVENT_STREAM_MAXLEN: '100000',
+      EVENT_ACK_WINDOW: String(window),
+      HOST: '127.0.0.1',
+    });
+    const app = await createApp(config, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+    const gw = runClients(url, 'gateway', token);
+    await gw.ready;
+    const publisher = app.get<EventPublisher>(EventPublisher);
+    for (let i = 0; i < EVENTS; i += 100) {
+      await publisher.publishMany(
+        Array.from({ length: 100 }, (_, j) => event(i + j)),
+      );
+    }
+    const result = await gw.result;
+    await app.close();
+    return result;
+  };
+  const gwResult = await streamgate(1);
+  const windowResult = await streamgate(8);
 
   const rate = (r: ClientResult) => r.delivered / r.elapsed;
   const row = (name: string, r: ClientResult) =>
@@ -170,6 +178,10 @@ export async function fanoutBench(redis: RedisServerHandle): Promise<string[]> {
     row(
       'streamgate: publish → Redis → node reader → hub → gateway, every batch acked',
       gwResult,
+    ),
+    row(
+      'streamgate, the same with EVENT_ACK_WINDOW=8 (eight batches in flight per connection)',
+      windowResult,
     ),
   ];
 }
