@@ -79,10 +79,34 @@ elseif not redis.call('HGET', KEYS[2], ARGV[5]) then
 end
 return finish()`;
 
-/** ARGV 4: ttl, then member, userId, info per connection. Renews first, so this node's own are never pruned. */
+/**
+ * ARGV 4: ttl, then member, userId, info per connection. Renews first, so
+ * this node's own are never pruned. Two commands for the whole batch (one
+ * ZMSCORE, one ZADD) rather than two or three per connection; only a
+ * connection Redis lost (a restart, or a prune while this node was cut
+ * off) is counted again, with its info.
+ */
 export const RENEW_SCRIPT = `${PRELUDE}
 local ttl = tonumber(ARGV[4])
-for i = 5, #ARGV, 3 do add(ARGV[i], ARGV[i + 1], ARGV[i + 2], ttl, false) end
+local members = {}
+for i = 5, #ARGV, 3 do members[#members + 1] = ARGV[i] end
+if #members > 0 then
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(members))
+  local renewed = {}
+  for k = 1, #members do
+    renewed[#renewed + 1] = now + ttl
+    renewed[#renewed + 1] = members[k]
+  end
+  redis.call('ZADD', KEYS[1], unpack(renewed))
+  for k = 1, #members do
+    if not scores[k] then
+      local i = 5 + (k - 1) * 3
+      local user, info = ARGV[i + 1], ARGV[i + 2]
+      if info ~= '' then redis.call('HSET', KEYS[3], user, info) end
+      if redis.call('HINCRBY', KEYS[2], user, 1) == 1 then report_joined(user) end
+    end
+  end
+end
 prune()
 return finish()`;
 
