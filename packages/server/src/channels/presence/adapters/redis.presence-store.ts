@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { PresenceChange, PresenceMember } from '@streamgate/protocol';
 import { RedisCommandGate } from '../../../redis/redis-command.gate';
+import { keepSubscribed } from '../../../redis/redis-subscription';
 import {
   closeRedisClient,
   createRedisClient,
@@ -202,49 +203,18 @@ export class RedisPresenceStore implements PresenceStore {
         }
       }
     });
-    this.watchConnection(subscriber);
-    this.listening = this.subscribeUntilDone(subscriber);
+    this.listening = keepSubscribed(
+      subscriber,
+      this.noticeChannel,
+      this.logger,
+      {
+        what: 'presence changes',
+        missed:
+          'Members lists here may be stale until the next renew or `presence` request.',
+      },
+      () => this.closed,
+    );
     return this.listening;
-  }
-
-  /** Logs each loss of the subscriber connection once, and its return. */
-  private watchConnection(subscriber: RedisClient): void {
-    let lost = false;
-    subscriber.on('close', () => {
-      if (lost || this.closed) return;
-      lost = true;
-      this.logger.warn(
-        'Lost the connection that listens for presence changes; reconnecting.',
-      );
-    });
-    subscriber.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      this.logger.log(
-        'Listening for presence changes again. Members lists here may be stale until the next renew or `presence` request.',
-      );
-    });
-  }
-
-  /** The first SUBSCRIBE is retried until Redis answers; ioredis subscribes again after every reconnect. */
-  private async subscribeUntilDone(subscriber: RedisClient): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        await subscriber.subscribe(this.noticeChannel);
-        if (attempt > 0)
-          this.logger.log('Listening for presence changes again.');
-        return;
-      } catch (error) {
-        if (attempt === 0)
-          this.logger.warn(
-            `Could not listen for presence changes yet; retrying until Redis answers: ${(error as Error).message}`,
-          );
-        // Unref'd: a node that stops while Redis is down need not wait for it.
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)).unref(),
-        );
-      }
-    }
   }
 }
 

@@ -6,6 +6,7 @@ import type {
 import { MAX_EVENT_BYTES } from '../../domain/event';
 import type { EventLogObserver } from '../../engine/event-log.observer';
 import { RedisCommandGate } from '../../../redis/redis-command.gate';
+import { keepSubscribed } from '../../../redis/redis-subscription';
 import {
   closeRedisClient,
   createRedisClient,
@@ -95,53 +96,18 @@ export class RedisEphemeralBus implements EphemeralBus {
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       if (channel.toString() === this.channel) this.receive(message);
     });
-    this.watchConnection(subscriber);
-    this.listening = this.subscribeUntilDone(subscriber);
+    this.listening = keepSubscribed(
+      subscriber,
+      this.channel,
+      this.logger,
+      {
+        what: 'ephemeral events',
+        missed:
+          'Ephemeral events published meanwhile were not delivered by this node (at most once; never a gap).',
+      },
+      () => this.closed,
+    );
     return this.listening;
-  }
-
-  /** Logs each loss of the subscriber connection once, and its return. */
-  private watchConnection(subscriber: RedisClient): void {
-    let lost = false;
-    subscriber.on('close', () => {
-      if (lost || this.closed) return;
-      lost = true;
-      this.logger.warn(
-        'Lost the connection that listens for ephemeral events; reconnecting.',
-      );
-    });
-    subscriber.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      this.logger.log(
-        'Listening for ephemeral events again. Ephemeral events published meanwhile were not delivered by this node (at most once; never a gap).',
-      );
-    });
-  }
-
-  /**
-   * Redis may be down when the node starts: the first SUBSCRIBE is retried
-   * until it succeeds, after which ioredis subscribes again by itself after
-   * every reconnect.
-   */
-  private async subscribeUntilDone(subscriber: RedisClient): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        await subscriber.subscribe(this.channel);
-        if (attempt > 0)
-          this.logger.log('Listening for ephemeral events again.');
-        return;
-      } catch (error) {
-        if (attempt === 0)
-          this.logger.warn(
-            `Could not listen for ephemeral events yet; retrying until Redis answers: ${(error as Error).message}`,
-          );
-        // Unref'd: a node that stops while Redis is down need not wait for it.
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)).unref(),
-        );
-      }
-    }
   }
 
   private receive(message: Buffer): void {
