@@ -177,15 +177,31 @@ class Client {
     const problem = (text: string) =>
       this.problems.push(`${this.name}: ${text}`);
     const seen = new WeakSet<readonly StoredEvent[]>();
+    /** Which earlier batch of this connection each id went out in. */
+    const batchOf = new Map<EventId, number>();
+    let batches = 0;
+    // A resend may leave out events the connection can no longer see: then
+    // it is a new array, but every id went out before, in one batch.
+    const resent = (batch: readonly StoredEvent[]): boolean => {
+      if (seen.has(batch)) return true;
+      const first = batchOf.get(batch[0].id);
+      return (
+        first !== undefined &&
+        batch.every((event) => batchOf.get(event.id) === first)
+      );
+    };
     const { next, timeoutRate, slowRate } = this.behaviour;
     const transport = {
       id: `${this.name}-${this.connections++}`,
       closed: false,
       send: (batch: readonly StoredEvent[]): Promise<unknown> => {
         if (transport.closed) problem('a batch after the connection closed');
-        // The hub sends a batch again as the same array: the client drops what it has.
-        if (!seen.has(batch)) {
+        // The hub sends a batch again as it was (the same array) or shorter:
+        // the client drops what it has.
+        if (!resent(batch)) {
           seen.add(batch);
+          batches++;
+          for (const event of batch) batchOf.set(event.id, batches);
           for (const event of batch) {
             const cursor = this.cursor;
             if (cursor !== null && !after(event.id, cursor))

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Cluster, Redis } from 'ioredis';
 import type {
   EphemeralBus,
   EphemeralEvent,
@@ -67,7 +68,7 @@ export class RedisEphemeralBus implements EphemeralBus {
       messages.map(({ text, count }) =>
         this.gate.run(
           `publishing ${count} ephemeral event(s)`,
-          () => this.publisher.publish(this.channel, text),
+          () => publishingNode(this.publisher).publish(this.channel, text),
           // Sent again, it would be delivered twice.
           { idempotent: false },
         ),
@@ -195,4 +196,31 @@ function isEphemeralEvent(value: unknown): boolean {
     (event.channel === undefined || typeof event.channel === 'string') &&
     (event.origin === undefined || typeof event.origin === 'string')
   );
+}
+
+/**
+ * Where to PUBLISH. A cluster sends a command without a key to any node, and
+ * messages published on different nodes reach a subscriber by different
+ * paths, in any order; published on one node, they keep their order. So
+ * every publish of this node goes to the same primary while the topology
+ * holds.
+ */
+function publishingNode(publisher: RedisClient): Redis | RedisClient {
+  if (!(publisher instanceof Cluster)) return publisher;
+  const primaries = publisher.nodes('master');
+  if (primaries.length === 0) return publisher;
+  let chosen = primaries[0];
+  let chosenKey = nodeKey(chosen);
+  for (const node of primaries) {
+    const key = nodeKey(node);
+    if (key < chosenKey) {
+      chosen = node;
+      chosenKey = key;
+    }
+  }
+  return chosen;
+}
+
+function nodeKey(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
 }
