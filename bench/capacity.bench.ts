@@ -588,7 +588,9 @@ async function deliveryCurve(
   env: Record<string, string>,
   flows: Flow[],
 ): Promise<CpuPoint[]> {
-  const { server, url } = await startServer(label, mode, env);
+  const { server, url } = await startServer(label, mode, env, {
+    profile: true,
+  });
   const fleet = new ClientFleet(
     url,
     mode === 'app' ? 'gateway' : 'raw',
