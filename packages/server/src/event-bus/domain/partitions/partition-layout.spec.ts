@@ -111,7 +111,10 @@ describe('PartitionLayout', () => {
       InvalidPartitionKeyError,
     );
     expect(() => tenants.partitionOf(['tenant:t1'], 'tenant:t7')).toThrow(
-      /must be one of the event's "tenant:" scopes/,
+      /must be one of the event's "tenant:" scopes \(such as "tenant:t1"\)/,
+    );
+    expect(() => tenants.partitionOf(['user:u1'], 'tenant:t7')).toThrow(
+      /\(it has none\)/,
     );
     expect(() => tenants.partitionOf(['user:u1'], 'user:u1')).toThrow(
       InvalidPartitionKeyError,

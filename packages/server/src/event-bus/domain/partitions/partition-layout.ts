@@ -123,7 +123,9 @@ export class PartitionLayout {
       if (!scopes.includes(partitionKey) || !partitionKey.startsWith(prefix))
         throw new InvalidPartitionKeyError(
           `Partition key ${JSON.stringify(partitionKey.slice(0, 80))} must be one of the event's "${prefix}" scopes (${
-            key === undefined ? 'it has none' : 'it has some'
+            key === undefined
+              ? 'it has none'
+              : `such as ${JSON.stringify(key.slice(0, 80))}`
           }): otherwise principals allowed to see the event would not read its partition.`,
         );
       key = partitionKey;
