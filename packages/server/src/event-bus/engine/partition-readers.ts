@@ -180,6 +180,17 @@ export class PartitionReaders {
     return slot?.run ? slot.position : null;
   }
 
+  /**
+   * When (`performance.now()`) partition `partition`'s reader last reached
+   * the end of its stream (see `NodeReader.caughtUpAt`); `null` when none
+   * runs or it has not yet. What the hub's staleness bound on access checks
+   * needs, per partition a connection reads.
+   */
+  caughtUpAt(partition: number): number | null {
+    const run = this.slots.get(partition)?.run;
+    return run && !run.cancelled ? (run.reader?.caughtUpAt ?? null) : null;
+  }
+
   /** Partitions whose reader runs or is starting, ascending. */
   get active(): number[] {
     return [...this.slots.entries()]

@@ -230,6 +230,11 @@ describe('PartitionReaders', () => {
     await until(() => got.length === 1, 'the live event');
     expect(got).toEqual([{ k: a.partition, id: after }]);
     expect(readers.position(a.partition)).toBe(after);
+    await until(
+      () => readers.caughtUpAt(a.partition) !== null,
+      'the reader to catch up',
+    );
+    expect(readers.caughtUpAt((a.partition + 1) % 8)).toBeNull();
     expect(readers.active).toEqual([a.partition]);
   });
 
@@ -254,6 +259,20 @@ describe('PartitionReaders', () => {
       () => t.memory.logs[a.partition].groups.size === 0,
       'the group to be removed',
     );
+  });
+
+  it("at P = 1 reads the one log with today's ids", async () => {
+    const t = setUp(1);
+    const got: string[] = [];
+    const readers = readersOf(t, 1_000, (k, events) =>
+      events.forEach((e) => got.push(`${k} ${e.id}`)),
+    );
+    const start = await readers.need(0);
+    expect(start).toMatch(/^[0-9a-f]{12}:0-0$/);
+    const id = await t.publisher.publish(ev('tenant:a'));
+    expect(id).toMatch(/^[0-9a-f]{12}:\d+-\d+$/);
+    await until(() => got.length === 1, 'the live event');
+    expect(got).toEqual([`0 ${id}`]);
   });
 
   it('applies a control entry once although every partition holds it', async () => {
