@@ -198,6 +198,30 @@ describe('PartitionedEventLogPublisher', () => {
   });
 });
 
+it('writes a retried control entry only where it is missing, under the same control id', async () => {
+  const t = setUp(4);
+  const notice = accessNoticeEvent({ kind: 'access.refresh', userId: 'u1' });
+  // Partition 2 fails once: the others hold the entry, the call rejects.
+  const store = t.memory.stores[2];
+  const append = store.append.bind(store);
+  store.append = () => Promise.reject(new Error('shard down'));
+  await expect(
+    t.internal.publish(notice, { idempotencyKey: 'revoke-1' }),
+  ).rejects.toThrow(/partition\(s\) 2 of 4/);
+  store.append = append;
+  await t.internal.publish(notice, { idempotencyKey: 'revoke-1' });
+  const ids = t.memory.logs.map((log) => {
+    expect(log.entries).toHaveLength(1);
+    const fields = log.entries[0].fields;
+    return (
+      JSON.parse(fields[fields.indexOf('data') + 1]) as {
+        controlId: string;
+      }
+    ).controlId;
+  });
+  expect(new Set(ids).size).toBe(1);
+});
+
 describe('PartitionReaders', () => {
   function readersOf(
     t: ReturnType<typeof setUp>,
@@ -273,6 +297,44 @@ describe('PartitionReaders', () => {
     expect(id).toMatch(/^[0-9a-f]{12}:\d+-\d+$/);
     await until(() => got.length === 1, 'the live event');
     expect(got).toEqual([`0 ${id}`]);
+  });
+
+  it('detects a rewind of one partition and tells only that partition', async () => {
+    const t = setUp(8);
+    const [a, b] = tenantsOfDistinctPartitions(t.layout, 2);
+    const discontinuities: string[] = [];
+    const got: string[] = [];
+    const readers = new PartitionReaders(
+      t.layout,
+      t.memory.stores,
+      settings,
+      {
+        onEvents: (_, events) => events.forEach((e) => got.push(e.id)),
+        onDiscontinuity: (k, reason, position) =>
+          void discontinuities.push(`${k} ${reason} ${position}`),
+      },
+      { graceMs: 1_000 },
+    );
+    readersToClose.push(readers);
+    await readers.need(a.partition);
+    await readers.need(b.partition);
+    await t.publisher.publish(ev(a.scope, 0));
+    const restore = t.memory.logs[a.partition].snapshot();
+    await t.publisher.publish(ev(a.scope, 1));
+    await t.publisher.publish(ev(b.scope, 2));
+    await until(() => got.length === 3, 'the live events');
+    const epochA = t.memory.logs[a.partition].epoch;
+    // Partition a goes back in time (restored from an older snapshot).
+    restore();
+    await until(() => discontinuities.length === 1, 'the rewind');
+    expect(discontinuities[0]).toMatch(
+      new RegExp(`^${a.partition} epoch_changed ${a.partition}:[0-9a-f]{12}:`),
+    );
+    expect(t.memory.logs[a.partition].epoch).not.toBe(epochA);
+    // The other partition reads on, untouched.
+    const id = await t.publisher.publish(ev(b.scope, 3));
+    await until(() => got.includes(id), 'the next event of b');
+    expect(discontinuities).toHaveLength(1);
   });
 
   it('applies a control entry once although every partition holds it', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CONTROL_EVENT_TYPE } from '../domain/control-event';
 import {
   AnyNewEvent,
@@ -165,9 +165,19 @@ export class PartitionedEventLogPublisher implements EventPublisher {
         'A control entry of a partitioned log must have an object as data, to carry its control id.',
         'data',
       );
+    // Under a caller's key the id follows from the key: a retry after a
+    // partial failure writes the same entry, which the partitions that hold
+    // it already answer as a duplicate, and nodes still apply it once.
+    const controlId =
+      options?.idempotencyKey === undefined
+        ? newControlId()
+        : createHash('sha256')
+            .update(`control\n${options.idempotencyKey}`)
+            .digest('hex')
+            .slice(0, 24);
     const marked: NewEvent = {
       ...event,
-      data: { ...(data as object), [CONTROL_ID_FIELD]: newControlId() },
+      data: { ...(data as object), [CONTROL_ID_FIELD]: controlId },
     };
     const settled = await Promise.allSettled(
       this.publishers.map((publisher) =>
@@ -180,7 +190,7 @@ export class PartitionedEventLogPublisher implements EventPublisher {
     if (failed.length > 0) {
       const first = settled[failed[0]] as PromiseRejectedResult;
       throw new EventLogUnavailableError(
-        `Could not append a control entry to partition(s) ${failed.join(', ')} of ${this.layout.partitions}: ${errorText(first.reason)}. The other partitions hold it; publishing it again is safe, since a node applies it once.`,
+        `Could not append a control entry to partition(s) ${failed.join(', ')} of ${this.layout.partitions}: ${errorText(first.reason)}. The other partitions hold it; publishing it again with the same idempotency key writes it only where it is missing, and a node applies it once.`,
         { cause: first.reason },
       );
     }
