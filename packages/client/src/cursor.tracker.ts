@@ -79,7 +79,9 @@ export class CursorTracker {
   /** `id` must be a valid event id or partitioned id (see `parseEnvelope`). */
   offer(id: EventId): Admission {
     if (this.vector !== null) {
-      if (parsePartitionedEventId(id) === null) return 'foreign_format';
+      // Fails fast on a partitioned id (its stream id part holds a colon);
+      // PartitionPositions parses the id itself, and throws if malformed.
+      if (parseEventId(id) !== null) return 'foreign_format';
       const admission = this.vector.offer(id);
       if (admission === 'new') this.changed();
       return admission;
