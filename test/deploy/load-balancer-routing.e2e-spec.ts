@@ -186,9 +186,14 @@ async function startHaproxy(
   return { port, child };
 }
 
+/** Where Debian's libnginx-mod-http-js puts the njs module. */
+const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
+
+/** The nginx example as shipped (hashing the key), or with its njs lines turned on (hashing the partition). */
 async function startNginx(
   backends: Backend[],
   dir: string,
+  byPartition = false,
 ): Promise<LoadBalancer> {
   const port = await freePort();
   const shipped = readFileSync(
@@ -202,7 +207,10 @@ async function startNginx(
     .replace(/^\s*listen \S+;$/m, `  listen 127.0.0.1:${port};`)
     .replace(/(^\s*server \S+:\d+[^;\n]*;\n?)+/m, `${servers}\n`);
   expect(site).toContain(servers);
-  writeFileSync(join(dir, 'streamgate.conf'), site);
+  writeFileSync(
+    join(dir, 'streamgate.conf'),
+    byPartition ? withNjs(site) : site,
+  );
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((t) => `  ${t}_temp_path ${join(dir, t)};`)
     .join('\n');
@@ -211,6 +219,7 @@ async function startNginx(
     [
       // Run as root (CI), the workers would otherwise drop to a user that cannot read this directory.
       process.getuid?.() === 0 ? 'user root;' : '',
+      byPartition ? `load_module ${NJS_MODULE};` : '',
       'worker_processes 1;',
       'daemon off;',
       `pid ${join(dir, 'nginx.pid')};`,
@@ -231,17 +240,35 @@ async function startNginx(
   return { port, child };
 }
 
+/** Follows the steps streamgate.conf gives for routing by partition with njs. */
+function withNjs(site: string): string {
+  const script = join(ROOT, 'deploy/nginx/partition.js');
+  const steps: [RegExp, string][] = [
+    [/^#(js_import streamgate from )\S+;$/m, `$1${script};`],
+    [/^#(js_set \$streamgate_partition_route streamgate\.route;)$/m, '$1'],
+    [
+      /\bhash \$streamgate_route consistent;/,
+      'hash $streamgate_partition_route consistent;',
+    ],
+  ];
+  for (const [pattern, replacement] of steps) {
+    expect(site).toMatch(pattern);
+    site = site.replace(pattern, replacement);
+  }
+  return site;
+}
+
 function describeLoadBalancer(
   name: string,
   binary: string,
   start: Starter,
   routesByPartition: boolean,
+  missing = findBinary(binary)
+    ? null
+    : `no "${binary}" binary on PATH or in /usr/sbin. Install it with "apt-get install ${binary}"`,
 ): void {
-  const found = findBinary(binary) !== null;
-  if (!found)
-    console.warn(
-      `Skipping the ${name} routing test: no "${binary}" binary on PATH or in /usr/sbin. Install it with "apt-get install ${binary}".`,
-    );
+  const found = missing === null;
+  if (!found) console.warn(`Skipping the ${name} routing test: ${missing}.`);
   (found ? describe : describe.skip)(`deploy/ ${name} example`, () => {
     let backends: Backend[] = [];
     let lb: LoadBalancer;
@@ -295,6 +322,18 @@ function describeLoadBalancer(
           );
         expect([...seen]).toHaveLength(1);
       }
+    });
+
+    it('keeps a key that is not valid percent-encoding on one backend too', async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 2 * BACKENDS; i++)
+        seen.add(
+          await backendOf(
+            lb.port,
+            `/p?EIO=4&transport=polling&t=${i}&${KEY}=t%zz`,
+          ),
+        );
+      expect(seen.size).toBe(1);
     });
 
     it('spreads keys over the backends', async () => {
@@ -440,3 +479,14 @@ function describeLoadBalancer(
 
 describeLoadBalancer('HAProxy', 'haproxy', startHaproxy, true);
 describeLoadBalancer('nginx', 'nginx', startNginx, false);
+describeLoadBalancer(
+  'nginx with njs',
+  'nginx',
+  (backends, dir) => startNginx(backends, dir, true),
+  true,
+  !findBinary('nginx')
+    ? 'no "nginx" binary on PATH or in /usr/sbin. Install it with "apt-get install nginx libnginx-mod-http-js"'
+    : !existsSync(NJS_MODULE)
+      ? `no njs module at ${NJS_MODULE}. Install it with "apt-get install libnginx-mod-http-js"`
+      : null,
+);
