@@ -13,7 +13,7 @@ import { Server as IoServer } from 'socket.io';
 import { io, Socket } from 'socket.io-client';
 import { freePort } from '../support/free-port';
 import { GuardedChild, spawnGuarded } from '../support/guarded-child';
-import { delay, waitFor } from '../support/wait-for';
+import { waitFor } from '../support/wait-for';
 
 /**
  * The example load balancer configs in deploy/, run for real in front of
@@ -472,7 +472,6 @@ function describeLoadBalancer(
           'the keys to come back to the ready backend',
           10_000,
         );
-        await delay(0);
       });
   });
 }
