@@ -8,10 +8,8 @@ import {
   inMemoryPartitionStores,
   partitionedPublisher,
 } from '../partitioned-event-log';
-import {
-  PartitionedAttachUnsupportedError,
-  PartitionedDeliveryHub,
-} from './partitioned-delivery-hub';
+import { PartitionedDeliveryHub } from './partitioned-delivery-hub';
+import { HubOptions } from './hub.options';
 import { ReadyInfo, ResyncInfo, SubscriberTransport } from './hub.types';
 
 const settings = resolveEventLogSettings({
@@ -41,6 +39,8 @@ function tenantOfPartitionZero(layout: PartitionLayout): string {
 
 interface Recorder extends SubscriberTransport {
   readonly received: string[];
+  /** What reached the client, in order: 'ready', or whether a batch was live. */
+  readonly log: ('ready' | 'live' | 'replay')[];
   readonly readies: ReadyInfo[];
   readonly resyncs: ResyncInfo[];
 }
@@ -50,17 +50,23 @@ function recorder(): Recorder {
   const received: string[] = [];
   const readies: ReadyInfo[] = [];
   const resyncs: ResyncInfo[] = [];
+  const log: ('ready' | 'live' | 'replay')[] = [];
   return {
     id: `t${++transports}`,
     received,
+    log,
     readies,
     resyncs,
     // Acknowledged at once: the window never holds delivery back.
-    send: (batch: readonly StoredEvent[]) => {
+    send: (batch: readonly StoredEvent[], live?: boolean) => {
+      log.push(live ? 'live' : 'replay');
       for (const event of batch) received.push(event.id);
       return Promise.resolve(undefined);
     },
-    ready: (info) => readies.push(info),
+    ready: (info) => {
+      log.push('ready');
+      readies.push(info);
+    },
     resync: (info) => resyncs.push(info),
     evict: () => undefined,
   };
@@ -90,7 +96,7 @@ afterEach(async () => {
   await Promise.all(hubs.splice(0).map((hub) => hub.stop()));
 });
 
-function setUp(graceMs = 0) {
+function setUp(graceMs = 0, options: HubOptions = {}) {
   const layout = new PartitionLayout({
     partitions: 4,
     partitionScope: 'tenant:',
@@ -101,7 +107,7 @@ function setUp(graceMs = 0) {
     layout,
     memory.stores,
     settings,
-    {},
+    options,
     {},
     { graceMs },
   );
@@ -123,7 +129,7 @@ describe('PartitionedDeliveryHub', () => {
     const scope = tenantOfPartitionZero(t.layout);
     const [other] = tenantsOf(t.layout, 1);
     const transport = recorder();
-    const subscriber = await t.hub.attach(
+    const connection = await t.hub.attach(
       transport,
       principal('u1'),
       [scope],
@@ -143,8 +149,9 @@ describe('PartitionedDeliveryHub', () => {
     const mine2 = await t.publisher.publish(ev(scope, 3));
     await until(() => transport.received.length === 2, 'two live events');
     expect(transport.received).toEqual([mine, mine2]);
-    t.hub.detach(subscriber);
+    t.hub.detach(connection);
     expect(t.hub.readers.refs(0)).toBe(0);
+    expect(t.hub.connectionCount).toBe(0);
   });
 
   it('replays from a vector cursor up to the reader position and goes live without a gap', async () => {
@@ -189,30 +196,109 @@ describe('PartitionedDeliveryHub', () => {
     });
   });
 
-  it('refuses, for now, a connection that reads several partitions, holding no reader', async () => {
+  it('attaches a tenant to partition 0 and its own, with one ready naming both, and gives both back on detach', async () => {
     const t = setUp();
     const [a] = tenantsOf(t.layout, 1);
-    await expect(
-      t.hub.attach(recorder(), principal('u1'), [a.scope], null),
-    ).rejects.toBeInstanceOf(PartitionedAttachUnsupportedError);
-    expect(t.hub.readers.active).toEqual([]);
+    const transport = recorder();
+    const connection = await t.hub.attach(
+      transport,
+      principal('u1'),
+      [a.scope, 'news'],
+      null,
+    );
+    expect(t.hub.readers.active).toEqual([0, a.partition]);
+    expect(transport.readies).toHaveLength(1);
+    const parsed = parseVectorCursor(transport.readies[0].lastEventId);
+    expect(parsed.ok && parsed.cursor.elements.map((e) => e.partition)).toEqual(
+      [0, a.partition],
+    );
+    const news = await t.publisher.publish(ev('news', 1));
+    const mine = await t.publisher.publish(ev(a.scope, 2));
+    await until(() => transport.received.length === 2, 'both partitions');
+    expect([...transport.received].sort()).toEqual([news, mine].sort());
+    t.hub.detach(connection);
+    expect(t.hub.readers.refs(0)).toBe(0);
+    expect(t.hub.readers.refs(a.partition)).toBe(0);
   });
 
-  it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches', async () => {
+  it('replays nothing when one element is missing: the client reloads, as today', async () => {
+    const t = setUp();
+    const [a] = tenantsOf(t.layout, 1);
+    const mine = await t.publisher.publish(ev(a.scope, 1));
+    const element = mine.slice(mine.indexOf(':') + 1);
+    const cursor = `v2.${t.layout.id}.${t.layout.partitions}|${a.partition}:${element}`;
+    const transport = recorder();
+    await t.hub.attach(transport, principal('u1'), [a.scope], cursor);
+    expect(transport.readies[0]).toMatchObject({
+      recovered: false,
+      reason: 'no_cursor',
+      replayed: 0,
+    });
+  });
+
+  it("holds a switched partition's live batches until every partition has switched and ready is out", async () => {
+    const t = setUp(0, { replayPageSize: 1, replayBatchSize: 1 });
+    const [a] = tenantsOf(t.layout, 1);
+    const news = await t.publisher.publish(ev('news', 0));
+    const mine: string[] = [];
+    for (let n = 1; n <= 4; n++)
+      mine.push(await t.publisher.publish(ev(a.scope, n)));
+    const element = (id: string) => id.slice(id.indexOf(':') + 1);
+    // Partition 0 has nothing to replay; partition a has three entries.
+    const cursor = `v2.${t.layout.id}.${t.layout.partitions}|0:${element(news)}|${a.partition}:${element(mine[0])}`;
+    const transport = recorder();
+    const pending: (() => void)[] = [];
+    const send = transport.send;
+    let manual = true;
+    (transport as { send: SubscriberTransport['send'] }).send = (
+      batch,
+      live,
+    ) => {
+      const acked = send(batch, live);
+      if (!manual) return acked;
+      return new Promise((resolve) => pending.push(() => resolve(undefined)));
+    };
+    await t.hub.attach(transport, principal('u1'), [a.scope, 'news'], cursor);
+    await until(() => pending.length === 1, 'the first replayed batch');
+    const live = await t.publisher.publish(ev('news', 9));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(transport.log).toEqual(['replay']);
+    manual = false;
+    pending.splice(0).forEach((ack) => ack());
+    await until(() => transport.received.length === 4, 'replay, then live');
+    expect(transport.log).toEqual([
+      'replay',
+      'replay',
+      'replay',
+      'ready',
+      'live',
+    ]);
+    expect(transport.received).toEqual([...mine.slice(1), live]);
+    expect(transport.readies[0]).toMatchObject({
+      recovered: true,
+      replayed: 3,
+    });
+  });
+
+  it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
-      | { kind: 'publish'; tenant: number; count: number }
-      | { kind: 'attach'; tenant: number; cursor: number | null }
+      | { kind: 'publish'; source: number; count: number }
+      | { kind: 'attach'; tenant: number; cursor: (number | null)[] }
       | { kind: 'detach'; which: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({
         kind: fc.constant('publish' as const),
-        tenant: fc.nat(1),
+        // 0: partition 0 ("news"), 1 and 2: a tenant's partition.
+        source: fc.nat(2),
         count: fc.integer({ min: 1, max: 4 }),
       }),
       fc.record({
         kind: fc.constant('attach' as const),
         tenant: fc.nat(1),
-        cursor: fc.option(fc.nat(30), { nil: null }),
+        cursor: fc.array(fc.option(fc.nat(30), { nil: null, freq: 3 }), {
+          minLength: 2,
+          maxLength: 2,
+        }),
       }),
       fc.record({ kind: fc.constant('detach' as const), which: fc.nat(10) }),
     );
@@ -223,91 +309,122 @@ describe('PartitionedDeliveryHub', () => {
         async (ops, graceful) => {
           const t = setUp(graceful ? 50 : 0);
           const tenants = tenantsOf(t.layout, 2);
-          const published: string[][] = tenants.map(() => []);
-          const subs: {
-            tenant: number;
+          // Per source: its scope, its partition, the ids published.
+          const sources = [{ scope: 'news', partition: 0 }, ...tenants].map(
+            (s) => ({ ...s, ids: [] as string[] }),
+          );
+          type Sub = {
+            reads: number[];
+            /** Where each partition starts, when the cursor was covered. */
+            cursor: Map<number, string> | null;
             transport: Recorder;
-            after: string | null;
             open: boolean;
-            subscriber: Awaited<ReturnType<typeof t.hub.attachPartition>>;
-          }[] = [];
+            connection: Awaited<ReturnType<typeof t.hub.attach>>;
+          };
+          const subs: Sub[] = [];
           let n = 0;
+          const publish = async (source: number) =>
+            sources[source].ids.push(
+              await t.publisher.publish(ev(sources[source].scope, n++)),
+            );
           for (const o of ops) {
             if (o.kind === 'publish') {
-              for (let i = 0; i < o.count; i++)
-                published[o.tenant].push(
-                  await t.publisher.publish(ev(tenants[o.tenant].scope, n++)),
-                );
+              for (let i = 0; i < o.count; i++) await publish(o.source);
             } else if (o.kind === 'attach') {
-              const { partition, scope } = tenants[o.tenant];
-              const ids = published[o.tenant];
-              const at =
-                o.cursor === null || ids.length === 0
+              const own = sources[1 + o.tenant];
+              const reads = [0, own.partition];
+              const picked = [sources[0], own].map((src, i) => {
+                const pick = o.cursor[i];
+                if (pick === null) return null;
+                // The origin of the partition, or one of its ids.
+                return src.ids.length === 0
                   ? null
-                  : ids[o.cursor % ids.length];
+                  : src.ids[pick % src.ids.length];
+              });
+              const elements = picked.filter((id): id is string => id !== null);
+              const vector =
+                elements.length === 0
+                  ? null
+                  : `v2.${t.layout.id}.${t.layout.partitions}|${elements.join('|')}`;
               const transport = recorder();
               // Events published while the connection attaches and replays:
               // each is replayed or delivered live, exactly once.
               const burst = (async () => {
-                for (let i = 0; i < 2; i++)
-                  ids.push(await t.publisher.publish(ev(scope, n++)));
+                await publish(0);
+                await publish(1 + o.tenant);
               })();
-              const subscriber = await t.hub.attachPartition(
-                partition,
+              const connection = await t.hub.attach(
                 transport,
                 principal(`u${subs.length}`),
-                [scope],
-                at === null ? null : at.slice(at.indexOf(':') + 1),
+                [own.scope, 'news'],
+                vector,
               );
               await burst;
               subs.push({
-                tenant: o.tenant,
+                reads,
+                cursor: picked.every((id) => id !== null)
+                  ? new Map(reads.map((k, i) => [k, picked[i]!]))
+                  : null,
                 transport,
-                after: at,
                 open: true,
-                subscriber,
+                connection,
               });
             } else if (subs.length > 0) {
               const s = subs[o.which % subs.length];
               if (s.open) {
                 s.open = false;
-                t.hub.detach(s.subscriber);
+                t.hub.detach(s.connection);
               }
             }
           }
-          // A last event per tenant, so every open subscriber has something to wait for.
-          for (let i = 0; i < tenants.length; i++)
-            published[i].push(
-              await t.publisher.publish(ev(tenants[i].scope, n++)),
-            );
-          const expected = (s: (typeof subs)[number]) => {
-            const ids = published[s.tenant];
-            // Without a cursor the subscriber starts where its ready says.
-            const from = s.after ?? s.transport.readies[0]?.lastEventId ?? null;
-            if (from === null) return ids;
-            // `attachPartition` names the partition's own ids (no vector).
-            const element = s.after ?? from;
-            return ids.slice(ids.indexOf(element) + 1);
+          // A last event per source, so every open connection has something to wait for.
+          for (let i = 0; i < sources.length; i++) await publish(i);
+          const expected = (s: Sub, k: number): string[] => {
+            const src = sources.find(
+              (x) =>
+                x.partition === k && (k === 0 || s.reads.includes(x.partition)),
+            )!;
+            let from: string | undefined;
+            if (s.cursor !== null) {
+              from = s.cursor.get(k);
+            } else {
+              const ready = s.transport.readies[0];
+              if (ready === undefined) return src.ids;
+              const parsed = parseVectorCursor(ready.lastEventId);
+              if (!parsed.ok) throw new Error(parsed.message);
+              const el = parsed.cursor.elements.find((e) => e.partition === k);
+              from = el && `${k}:${el.epoch}:${el.streamId}`;
+            }
+            return from === undefined
+              ? src.ids
+              : src.ids.slice(src.ids.indexOf(from) + 1);
           };
+          const byPartition = (s: Sub, k: number) =>
+            s.transport.received.filter((id) => id.startsWith(`${k}:`));
           for (const s of subs.filter((s) => s.open)) {
-            const want = expected(s);
-            await until(
-              () => s.transport.received.length >= want.length,
-              `subscriber of tenant ${s.tenant} to receive ${want.length} events`,
-            );
+            for (const k of s.reads) {
+              const want = expected(s, k);
+              await until(
+                () => byPartition(s, k).length >= want.length,
+                `partition ${k} to deliver ${want.length} events`,
+              );
+            }
             await new Promise((r) => setTimeout(r, 5));
-            expect(s.transport.received).toEqual(want);
+            for (const k of s.reads)
+              expect(byPartition(s, k)).toEqual(expected(s, k));
             expect(s.transport.readies).toHaveLength(1);
+            const ready = s.transport.log.indexOf('ready');
+            expect(s.transport.log.slice(0, ready)).not.toContain('live');
+            expect(s.transport.readies[0].recovered).toBe(s.cursor !== null);
           }
-          for (const s of subs.filter((s) => !s.open)) {
-            const want = expected(s);
-            expect(want.slice(0, s.transport.received.length)).toEqual(
-              s.transport.received,
-            );
-          }
+          for (const s of subs.filter((s) => !s.open))
+            for (const k of s.reads) {
+              const got = byPartition(s, k);
+              expect(expected(s, k).slice(0, got.length)).toEqual(got);
+            }
           for (const s of subs.filter((s) => s.open))
-            t.hub.detach(s.subscriber);
-          for (const { partition } of tenants)
+            t.hub.detach(s.connection);
+          for (const { partition } of sources)
             expect(t.hub.readers.refs(partition)).toBe(0);
           await t.hub.stop();
         },

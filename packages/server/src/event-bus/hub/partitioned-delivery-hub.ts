@@ -1,14 +1,18 @@
 import { Logger } from '@nestjs/common';
-import {
-  formatVectorCursor,
-  parsePartitionedEventId,
-} from '@streamgate/protocol';
 import { Principal } from '../../access/principal';
 import { channelAccess } from '../domain/channel-access';
 import { StoredEvent } from '../domain/event';
 import { epochOf, EventId } from '../domain/event-id';
-import { DiscontinuityReason } from '../domain/event-subscription.port';
-import { PartitionLayout, planCursor } from '../domain/partitions';
+import {
+  CursorCheck,
+  DiscontinuityReason,
+} from '../domain/event-subscription.port';
+import {
+  PartitionLayout,
+  planCursor,
+  planOutcome,
+  ReadyOutcome,
+} from '../domain/partitions';
 import { EventLogObserver } from '../engine/event-log.observer';
 import { EventLogSettings } from '../engine/event-log.settings';
 import { EventLogStore } from '../engine/event-log-store.port';
@@ -18,29 +22,15 @@ import {
 } from '../engine/partition-readers';
 import { PartitionSubscription } from '../engine/partition-subscription';
 import { isControlEvent } from './hub-control';
+import { PartitionedConnection } from './partitioned-connection';
 import { HubSubscriber, SubscriberHost } from './hub-subscriber';
 import {
   DEFAULT_HUB_OPTIONS,
   HubOptions,
   ResolvedHubOptions,
 } from './hub.options';
-import {
-  HubObserver,
-  ReadyInfo,
-  ResyncInfo,
-  SubscriberTransport,
-} from './hub.types';
+import { HubObserver, SubscriberTransport } from './hub.types';
 import { ScopeIndex } from './scope-index';
-
-/** A connection reads partitions this hub cannot serve together yet. */
-export class PartitionedAttachUnsupportedError extends Error {
-  constructor(readonly partitions: readonly number[]) {
-    super(
-      `A connection reading partitions ${partitions.join(', ')} needs one subscriber per partition and a combined ready; only connections reading one partition are served so far.`,
-    );
-    this.name = 'PartitionedAttachUnsupportedError';
-  }
-}
 
 /**
  * What `HubSubscriber` needs, for one partition: the partition's reader
@@ -87,7 +77,7 @@ class PartitionHost implements SubscriberHost {
   }
 
   detach(subscriber: HubSubscriber): void {
-    this.hub.detach(subscriber);
+    this.hub.detachChild(subscriber);
   }
 
   noteQueueLength(length: number): void {
@@ -123,10 +113,9 @@ class PartitionHost implements SubscriberHost {
  * subscriber reads its partition from its cursor element up to that
  * partition's reader position, then live (see docs/partitions-hub.md).
  *
- * So far it serves connections that read one partition; a connection that
- * reads several (every principal with a partition scope reads partition 0
- * and its own) needs the composite described there. P = 1 is served by
- * `DeliveryHub`, unchanged.
+ * A connection reads several partitions (partition 0 and those of its
+ * scopes): one subscriber per partition, combined by `PartitionedConnection`.
+ * P = 1 is served by `DeliveryHub`, unchanged.
  */
 export class PartitionedDeliveryHub {
   private readonly logger = new Logger(PartitionedDeliveryHub.name);
@@ -134,8 +123,12 @@ export class PartitionedDeliveryHub {
   readonly observer: HubObserver;
   readonly readers: PartitionReaders;
   private readonly hosts: PartitionHost[];
-  /** The partition each attached subscriber reads (and holds a `need` on). */
-  private readonly attached = new Map<HubSubscriber, PartitionHost>();
+  /** Each child subscriber: the partition it reads (and holds a `need` on) and its connection. */
+  private readonly attached = new Map<
+    HubSubscriber,
+    { host: PartitionHost; connection: PartitionedConnection }
+  >();
+  private readonly connections = new Set<PartitionedConnection>();
   readonly stats = { maxQueueLength: 0, discontinuities: 0 };
 
   constructor(
@@ -180,8 +173,9 @@ export class PartitionedDeliveryHub {
     );
   }
 
-  get subscriberCount(): number {
-    return this.attached.size;
+  /** Connections attached (each has one subscriber per partition it reads). */
+  get connectionCount(): number {
+    return this.connections.size;
   }
 
   noteQueueLength(length: number): void {
@@ -189,108 +183,110 @@ export class PartitionedDeliveryHub {
   }
 
   /**
-   * Registers a connection whose scopes make it read one partition. Its
-   * cursor is a vector cursor (`planCursor`); `ready.lastEventId` and
-   * `resync_required.lastEventId` are vector cursors too.
+   * Registers a connection: one subscriber per partition its scopes make it
+   * read (`layout.partitionsFor`), each replayed from its cursor element up
+   * to that partition's reader position and then live, and one `ready` once
+   * all have switched (see `PartitionedConnection`). The cursor is a vector
+   * cursor (`planCursor`); an element missing or not covered means no
+   * partition is replayed: the client reloads its state, as today.
    */
   async attach(
     transport: SubscriberTransport,
     principal: Principal,
     scopes: readonly string[],
     cursor: unknown,
-  ): Promise<HubSubscriber> {
+  ): Promise<PartitionedConnection> {
     const reads = this.layout.partitionsFor(scopes);
-    if (reads.length !== 1) throw new PartitionedAttachUnsupportedError(reads);
-    const [k] = reads;
     const plan = planCursor(this.layout, cursor, reads);
-    const vector = this.vectorTransport(transport);
-    if (plan.kind === 'refused') {
+    if (plan.kind === 'refused')
       this.logger.log(`A cursor was refused (${plan.reason}): ${plan.detail}`);
-      return this.attachPartition(
-        k,
-        vector,
-        principal,
-        scopes,
-        null,
-        plan.reason,
-      );
-    }
-    return this.attachPartition(
-      k,
-      vector,
-      principal,
-      scopes,
-      plan.elements.get(k) ?? null,
+    // Each reader runs from here on, and every entry of k after
+    // `position(k)` reaches `dispatch`.
+    const needs = await Promise.allSettled(
+      reads.map((k) => this.readers.need(k)),
     );
-  }
-
-  /**
-   * Registers a connection's subscriber of partition `k`: the building block
-   * of `attach`. `element` is the cursor's position in k, today's id
-   * `<epoch>:<ms>-<seq>` (`null`: none, or refused for `refusedAs`). Its
-   * ready and resync name partition k's ids; `attach` turns them into
-   * vector cursors.
-   */
-  async attachPartition(
-    k: number,
-    transport: SubscriberTransport,
-    principal: Principal,
-    scopes: readonly string[],
-    element: string | null,
-    refusedAs: 'no_cursor' | 'invalid_cursor' | 'epoch_changed' = 'no_cursor',
-  ): Promise<HubSubscriber> {
-    const host = this.hosts[k];
-    const access = channelAccess(scopes, null);
-    // The reader runs from here on, and every entry after `position(k)`
-    // reaches `dispatch`: the subscriber replays up to it, then takes live.
-    await this.readers.need(k);
-    let subscriber: HubSubscriber;
+    const failed = needs.find((n) => n.status === 'rejected');
+    if (failed) {
+      needs.forEach((n, i) => {
+        if (n.status === 'fulfilled') this.readers.release(reads[i]);
+      });
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    let outcome: ReadyOutcome;
     try {
-      if (element === null) {
-        subscriber = new HubSubscriber(host, transport, principal, access, {
-          replay: false,
-          reason: refusedAs,
-        });
-      } else {
-        const check = await host.subscription.checkCursor(element);
-        // From here to indexing nothing awaits, so no live batch of k can
-        // slip between the position the subscriber starts at and its first
-        // offer.
-        subscriber = check.covered
-          ? new HubSubscriber(host, transport, principal, access, {
-              replay: true,
-              cursor: `${k}:${element}`,
-            })
-          : new HubSubscriber(host, transport, principal, access, {
-              replay: false,
-              reason: check.reason,
-            });
-      }
+      const checks = new Map<number, CursorCheck>();
+      if (plan.kind === 'check')
+        await Promise.all(
+          [...plan.elements].map(async ([k, element]) => {
+            if (element !== null)
+              checks.set(
+                k,
+                await this.hosts[k].subscription.checkCursor(element),
+              );
+          }),
+        );
+      outcome = planOutcome(plan, checks);
     } catch (error) {
-      this.readers.release(k);
+      for (const k of reads) this.readers.release(k);
       throw error;
     }
-    host.index.add(subscriber);
-    this.attached.set(subscriber, host);
-    this.observer.subscribers?.(this.attached.size);
-    subscriber.start();
-    return subscriber;
+    // From here to indexing nothing awaits, so no live batch of any
+    // partition can slip between the position a child starts at and its
+    // first offer.
+    const connection = new PartitionedConnection(
+      transport,
+      this.layout,
+      reads,
+      outcome,
+      (closed) => this.connections.delete(closed),
+    );
+    const access = channelAccess(scopes, null);
+    for (const k of reads) {
+      const host = this.hosts[k];
+      const element =
+        plan.kind === 'check' ? (plan.elements.get(k) ?? null) : null;
+      const child = new HubSubscriber(
+        host,
+        connection.transportFor(k),
+        principal,
+        access,
+        outcome.recovered && element !== null
+          ? { replay: true, cursor: `${k}:${element}` }
+          : {
+              replay: false,
+              reason: outcome.recovered ? 'no_cursor' : outcome.reason,
+            },
+      );
+      connection.children.set(k, child);
+      host.index.add(child);
+      this.attached.set(child, { host, connection });
+    }
+    this.connections.add(connection);
+    this.observer.subscribers?.(this.connections.size);
+    for (const child of connection.children.values()) child.start();
+    return connection;
   }
 
-  /** Removes a connection and gives back its partition's `need`, once. */
-  detach(subscriber: HubSubscriber): void {
-    const host = this.attached.get(subscriber);
-    if (host !== undefined) {
-      this.attached.delete(subscriber);
-      host.index.remove(subscriber);
-      this.readers.release(host.partition);
-      this.observer.subscribers?.(this.attached.size);
-    }
+  /** Removes a connection, giving back each partition's `need` once. */
+  detach(connection: PartitionedConnection): void {
+    connection.close();
+  }
+
+  /** Called when a child closes (its connection closing, or an error in its delivery). */
+  detachChild(subscriber: HubSubscriber): void {
+    const entry = this.attached.get(subscriber);
+    if (entry === undefined) return;
+    this.attached.delete(subscriber);
+    entry.host.index.remove(subscriber);
+    this.readers.release(entry.host.partition);
     subscriber.close();
+    // One child gone leaves the connection without a partition: close it whole.
+    entry.connection.close();
+    this.observer.subscribers?.(this.connections.size);
   }
 
   async stop(): Promise<void> {
-    for (const subscriber of [...this.attached.keys()]) this.detach(subscriber);
+    for (const connection of [...this.connections]) connection.close();
     await this.readers.close();
   }
 
@@ -330,32 +326,5 @@ export class PartitionedDeliveryHub {
     for (const subscriber of [...host.index.members()])
       subscriber.discontinuity(reason, position);
     for (const waiter of [...host.epochWaiters]) waiter();
-  }
-
-  /** A transport whose ready and resync name vector cursors, for a connection of one partition. */
-  private vectorTransport(transport: SubscriberTransport): SubscriberTransport {
-    const vector = (id: EventId | null): string | null => {
-      if (id === null) return null;
-      const element = parsePartitionedEventId(id);
-      if (element === null)
-        throw new Error(`"${id}" is not an id of a partitioned log.`);
-      return formatVectorCursor({
-        layout: this.layout.id,
-        partitions: this.layout.partitions,
-        elements: [element],
-      });
-    };
-    return {
-      id: transport.id,
-      send: (batch, live) => transport.send(batch, live),
-      ready: (info: ReadyInfo) =>
-        transport.ready({ ...info, lastEventId: vector(info.lastEventId) }),
-      resync: (info: ResyncInfo) =>
-        transport.resync({ ...info, lastEventId: vector(info.lastEventId) }),
-      evict: (reason) => transport.evict(reason),
-      ...(transport.ephemeral && {
-        ephemeral: (event) => transport.ephemeral!(event),
-      }),
-    };
   }
 }
