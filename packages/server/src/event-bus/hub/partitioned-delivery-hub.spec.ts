@@ -280,6 +280,68 @@ describe('PartitionedDeliveryHub', () => {
     });
   });
 
+  it("settles every partition's batches with one acknowledgement of the newest, whatever its partition", async () => {
+    const t = setUp(0, { ackWindow: 1 });
+    const [a] = tenantsOf(t.layout, 1);
+    const transport = recorder();
+    // A client that answers only the newest batch it has (an acknowledgement
+    // counts for every batch before it): earlier sends stay unanswered.
+    const answers: ((acked: unknown) => void)[] = [];
+    const send = transport.send;
+    (transport as { send: SubscriberTransport['send'] }).send = (
+      batch,
+      live,
+    ) => {
+      void send(batch, live);
+      return new Promise((resolve) => answers.push(resolve));
+    };
+    await t.hub.attach(transport, principal('u1'), [a.scope, 'news'], null);
+    const first = await t.publisher.publish(ev('news', 1));
+    await until(() => answers.length === 1, 'the batch of partition 0');
+    const second = await t.publisher.publish(ev(a.scope, 2));
+    await until(() => answers.length === 2, 'the batch of the tenant');
+    // Partition 0's window is full (ackWindow 1): its next batch waits.
+    const third = await t.publisher.publish(ev('news', 3));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(transport.received).toEqual([first, second]);
+    answers[1](second);
+    await until(() => transport.received.length === 3, 'the window to move');
+    expect(transport.received).toEqual([first, second, third]);
+  });
+
+  it('tells a loss of one partition to the connections that read it only, with the whole vector', async () => {
+    const t = setUp();
+    const [a, b] = tenantsOf(t.layout, 2);
+    const ta = recorder();
+    const tb = recorder();
+    await t.hub.attach(ta, principal('ua'), [a.scope, 'news'], null);
+    await t.hub.attach(tb, principal('ub'), [b.scope, 'news'], null);
+    const news = await t.publisher.publish(ev('news', 1));
+    await t.publisher.publish(ev(a.scope, 2));
+    await until(
+      () => ta.received.length === 2 && tb.received.length === 1,
+      'events before the loss',
+    );
+    t.memory.logs[a.partition].reset();
+    const after = await t.publisher.publish(ev(a.scope, 3));
+    await until(() => ta.resyncs.length === 1, 'the resync');
+    expect(ta.resyncs[0].reason).toBe('epoch_changed');
+    const parsed = parseVectorCursor(ta.resyncs[0].lastEventId);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const elements = new Map(
+      parsed.cursor.elements.map((e) => [
+        e.partition,
+        `${e.partition}:${e.epoch}:${e.streamId}`,
+      ]),
+    );
+    expect(elements.get(0)).toBe(news);
+    expect(elements.get(a.partition)?.split(':')[1]).toBe(
+      t.memory.logs[a.partition].epoch,
+    );
+    await until(() => ta.received.includes(after), 'live after the loss');
+    expect(tb.resyncs).toHaveLength(0);
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }
