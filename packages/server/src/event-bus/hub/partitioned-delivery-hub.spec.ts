@@ -342,6 +342,32 @@ describe('PartitionedDeliveryHub', () => {
     expect(tb.resyncs).toHaveLength(0);
   });
 
+  it('bounds the replay of all partitions together by replayLimit', async () => {
+    const t = setUp(0, {
+      replayLimit: 5,
+      replayPageSize: 2,
+      replayBatchSize: 2,
+    });
+    const [a] = tenantsOf(t.layout, 1);
+    const element = (id: string) => id.slice(id.indexOf(':') + 1);
+    const news = [await t.publisher.publish(ev('news', 0))];
+    const mine = [await t.publisher.publish(ev(a.scope, 0))];
+    // Three to replay in each partition: six in all, over the limit of five.
+    for (let n = 1; n <= 3; n++) {
+      news.push(await t.publisher.publish(ev('news', n)));
+      mine.push(await t.publisher.publish(ev(a.scope, n)));
+    }
+    const cursor = `v2.${t.layout.id}.${t.layout.partitions}|0:${element(news[0])}|${a.partition}:${element(mine[0])}`;
+    const transport = recorder();
+    await t.hub.attach(transport, principal('u1'), [a.scope, 'news'], cursor);
+    await until(() => transport.readies.length === 1, 'ready');
+    expect(transport.readies[0]).toMatchObject({
+      recovered: false,
+      reason: 'limit_exceeded',
+    });
+    expect(transport.received.length).toBeLessThanOrEqual(5);
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }

@@ -23,7 +23,7 @@ import {
 import { PartitionSubscription } from '../engine/partition-subscription';
 import { isControlEvent } from './hub-control';
 import { PartitionedConnection } from './partitioned-connection';
-import { HubSubscriber, SubscriberHost } from './hub-subscriber';
+import { HubSubscriber, ReplayBudget, SubscriberHost } from './hub-subscriber';
 import {
   DEFAULT_HUB_OPTIONS,
   HubOptions,
@@ -241,6 +241,9 @@ export class PartitionedDeliveryHub {
       (closed) => this.connections.delete(closed),
     );
     const access = channelAccess(scopes, null);
+    // `replayLimit` and `replayScanLimit` bound the connection's replay, not
+    // each partition's: one budget for all its subscribers.
+    const budget: ReplayBudget = { replayed: 0, scanned: 0 };
     for (const k of reads) {
       const host = this.hosts[k];
       const element =
@@ -256,6 +259,7 @@ export class PartitionedDeliveryHub {
               replay: false,
               reason: outcome.recovered ? 'no_cursor' : outcome.reason,
             },
+        budget,
       );
       connection.children.set(k, child);
       host.index.add(child);
