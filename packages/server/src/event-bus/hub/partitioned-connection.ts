@@ -90,6 +90,11 @@ export class PartitionedConnection {
     this.onClose(this);
   }
 
+  /** Evicts the connection (the client is told why) and closes every child. */
+  evictAll(reason: EvictionReason): void {
+    this.evict(reason);
+  }
+
   private evict(reason: EvictionReason): void {
     if (this.closedFlag) return;
     this.transport.evict(reason);

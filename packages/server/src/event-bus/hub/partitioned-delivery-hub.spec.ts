@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { parseVectorCursor } from '@streamgate/protocol';
+import { accessNoticeEvent } from '../../access/access-notice';
 import { Principal } from '../../access/principal';
 import { StoredEvent } from '../domain/event';
 import { PartitionLayout } from '../domain/partitions';
@@ -103,6 +104,9 @@ function setUp(graceMs = 0, options: HubOptions = {}) {
   });
   const memory = inMemoryPartitionStores(layout);
   const publisher = partitionedPublisher(memory, settings);
+  const internal = partitionedPublisher(memory, settings, {
+    reservedTypes: 'allowed',
+  });
   const hub = new PartitionedDeliveryHub(
     layout,
     memory.stores,
@@ -112,7 +116,7 @@ function setUp(graceMs = 0, options: HubOptions = {}) {
     { graceMs },
   );
   hubs.push(hub);
-  return { layout, memory, publisher, hub };
+  return { layout, memory, publisher, internal, hub };
 }
 
 describe('PartitionedDeliveryHub', () => {
@@ -366,6 +370,61 @@ describe('PartitionedDeliveryHub', () => {
       reason: 'limit_exceeded',
     });
     expect(transport.received.length).toBeLessThanOrEqual(5);
+  });
+
+  it('calls control listeners once per control entry though every partition read holds it, after what came before it', async () => {
+    const t = setUp();
+    const [a] = tenantsOf(t.layout, 1);
+    const transport = recorder();
+    const connection = await t.hub.attach(
+      transport,
+      principal('u1'),
+      [a.scope, 'news'],
+      null,
+    );
+    const seen: string[] = [];
+    t.hub.onControl((event) => {
+      seen.push(event.id);
+      // What came before the entry in its partition was offered already.
+      seen.push(`received:${transport.received.length}`);
+    });
+    const before = await t.publisher.publish(ev('news', 1));
+    await until(() => transport.received.includes(before), 'the event before');
+    await t.internal.publish(
+      accessNoticeEvent({ kind: 'access.refresh', userId: 'u1' }),
+    );
+    await until(() => seen.length >= 2, 'the control entry');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBe('received:1');
+    expect(transport.received).toEqual([before]);
+    expect(t.hub.caughtUpAt(connection)).not.toBeNull();
+  });
+
+  it('rescopes within the partitions read, and evicts a connection whose new scopes need other partitions', async () => {
+    const t = setUp();
+    const [a, b] = tenantsOf(t.layout, 2);
+    const transport = recorder();
+    const evictions: string[] = [];
+    (transport as { evict: SubscriberTransport['evict'] }).evict = (reason) =>
+      evictions.push(reason);
+    const connection = await t.hub.attach(
+      transport,
+      principal('u1'),
+      [a.scope, 'news'],
+      null,
+    );
+    t.hub.rescope(connection, [a.scope]);
+    await t.publisher.publish(ev('news', 1));
+    const mine = await t.publisher.publish(ev(a.scope, 2));
+    await until(() => transport.received.includes(mine), 'the tenant event');
+    await new Promise((r) => setTimeout(r, 40));
+    expect(transport.received).toEqual([mine]);
+    t.hub.rescope(connection, [b.scope]);
+    expect(evictions).toEqual(['revoked']);
+    expect(connection.closed).toBe(true);
+    expect(t.hub.readers.refs(0)).toBe(0);
+    expect(t.hub.readers.refs(a.partition)).toBe(0);
   });
 
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Principal } from '../../access/principal';
-import { channelAccess } from '../domain/channel-access';
+import { channelAccess, withScopes } from '../domain/channel-access';
 import { StoredEvent } from '../domain/event';
 import { epochOf, EventId } from '../domain/event-id';
 import {
@@ -21,7 +21,7 @@ import {
   PartitionReadersOptions,
 } from '../engine/partition-readers';
 import { PartitionSubscription } from '../engine/partition-subscription';
-import { isControlEvent } from './hub-control';
+import { ControlListener, isControlEvent } from './hub-control';
 import { PartitionedConnection } from './partitioned-connection';
 import { HubSubscriber, ReplayBudget, SubscriberHost } from './hub-subscriber';
 import {
@@ -42,6 +42,8 @@ class PartitionHost implements SubscriberHost {
   readonly index = new ScopeIndex<HubSubscriber>();
   readonly subscription: PartitionSubscription;
   readonly epochWaiters = new Set<() => void>();
+  /** The event of k being fanned out, while a batch is: a switch made meanwhile (by a control listener) is there. */
+  dispatching: EventId | null = null;
 
   constructor(
     private readonly hub: PartitionedDeliveryHub,
@@ -129,6 +131,7 @@ export class PartitionedDeliveryHub {
     { host: PartitionHost; connection: PartitionedConnection }
   >();
   private readonly connections = new Set<PartitionedConnection>();
+  private readonly controlListeners = new Set<ControlListener>();
   readonly stats = { maxQueueLength: 0, discontinuities: 0 };
 
   constructor(
@@ -271,6 +274,77 @@ export class PartitionedDeliveryHub {
     return connection;
   }
 
+  /**
+   * Adds a listener for control entries (revocations, refreshes), called
+   * synchronously, once per entry although every partition holds a copy,
+   * before any later event of the partition it came from is fanned out.
+   * Returns the function that removes it.
+   */
+  onControl(listener: ControlListener): () => void {
+    this.controlListeners.add(listener);
+    return () => this.controlListeners.delete(listener);
+  }
+
+  /**
+   * When (`performance.now()`) every partition the connection reads was last
+   * read to its end: the oldest of their readers' `caughtUpAt`, since an
+   * access notice may be in any of them. `null` while one has not yet.
+   */
+  caughtUpAt(connection: PartitionedConnection): number | null {
+    let oldest: number | null = null;
+    for (const k of connection.reads) {
+      const at = this.readers.caughtUpAt(k);
+      if (at === null) return null;
+      if (oldest === null || at < oldest) oldest = at;
+    }
+    return oldest;
+  }
+
+  /**
+   * Gives a connection new scopes (and principal, after an in-band token
+   * refresh). When they make it read the same partitions, each subscriber
+   * switches as on the one log. When they do not, the connection is evicted
+   * (`revoked`) so that the client reconnects and reads the partitions its
+   * new scopes need: starting a reader is asynchronous, and a switch must
+   * not wait with the old access in force.
+   */
+  rescope(
+    connection: PartitionedConnection,
+    scopes: readonly string[],
+    principal?: Principal,
+  ): void {
+    if (connection.closed) return;
+    const reads = this.layout.partitionsFor(scopes);
+    if (
+      reads.length !== connection.reads.length ||
+      reads.some((k, i) => k !== connection.reads[i])
+    ) {
+      connection.evictAll('revoked');
+      return;
+    }
+    for (const child of connection.children.values()) {
+      if (principal !== undefined) {
+        if (principal.userId !== child.principal.userId)
+          throw new Error(
+            `A connection of user "${child.principal.userId}" cannot take the principal of user "${principal.userId}".`,
+          );
+        child.updatePrincipal(principal);
+      }
+      const entry = this.attached.get(child);
+      if (entry === undefined) continue;
+      entry.host.index.remove(child);
+      try {
+        child.switchAccess(
+          withScopes(child.channelAccess, scopes),
+          entry.host.dispatching ?? entry.host.position,
+          false,
+        );
+      } finally {
+        if (!child.closed) entry.host.index.add(child);
+      }
+    }
+  }
+
   /** Removes a connection, giving back each partition's `need` once. */
   detach(connection: PartitionedConnection): void {
     connection.close();
@@ -296,8 +370,8 @@ export class PartitionedDeliveryHub {
 
   /** A live batch of partition k reaches the subscribers of k only. */
   private dispatch(k: number, events: readonly StoredEvent[]): void {
-    const { index } = this.hosts[k];
-    if (index.size === 0) return;
+    const host = this.hosts[k];
+    const { index } = host;
     const offered: HubSubscriber[] = [];
     const offer = (subscriber: HubSubscriber) => {
       subscriber.offer(event);
@@ -308,14 +382,38 @@ export class PartitionedDeliveryHub {
     };
     let event: StoredEvent;
     for (event of events) {
-      // Control entries act on access (next step: control listeners); no
-      // connection receives them, as in the one log.
-      if (isControlEvent(event)) continue;
-      index.forEachAudience(event, offer);
+      host.dispatching = event.id;
+      if (isControlEvent(event)) {
+        // What came before a control entry in its partition goes out before
+        // it acts. The readers hand each control entry on once, from the
+        // first partition that read it; in the others it is left out.
+        this.flush(offered);
+        for (const listener of this.controlListeners)
+          this.notify(() => listener(event));
+        continue;
+      }
+      if (index.size > 0) index.forEachAudience(event, offer);
     }
+    host.dispatching = null;
+    this.flush(offered);
+  }
+
+  private flush(offered: HubSubscriber[]): void {
     for (const subscriber of offered) {
       subscriber.offered = false;
       subscriber.flush();
+    }
+    offered.length = 0;
+  }
+
+  /** A failing listener is logged and never stops the others. */
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.logger.error(
+        `A control listener failed: ${(error as Error)?.message ?? error}`,
+      );
     }
   }
 
