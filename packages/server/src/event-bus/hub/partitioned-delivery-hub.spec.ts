@@ -453,8 +453,16 @@ describe('PartitionedDeliveryHub', () => {
       fc.asyncProperty(
         fc.array(op, { minLength: 1, maxLength: 12 }),
         fc.boolean(),
-        async (ops, graceful) => {
-          const t = setUp(graceful ? 50 : 0);
+        // Small windows, queues and pages: live batches held before ready,
+        // queues overflowing into catch-up, replays of several pages.
+        fc.record({
+          ackWindow: fc.integer({ min: 1, max: 3 }),
+          queueLimit: fc.integer({ min: 1, max: 4 }),
+          replayPageSize: fc.integer({ min: 1, max: 3 }),
+          replayBatchSize: fc.integer({ min: 1, max: 3 }),
+        }),
+        async (ops, graceful, options) => {
+          const t = setUp(graceful ? 50 : 0, options);
           const tenants = tenantsOf(t.layout, 2);
           // Per source: its scope, its partition, the ids published.
           const sources = [{ scope: 'news', partition: 0 }, ...tenants].map(
