@@ -5,6 +5,7 @@ import { Principal } from '../../access/principal';
 import { StoredEvent } from '../domain/event';
 import { PartitionLayout } from '../domain/partitions';
 import { resolveEventLogSettings } from '../engine/event-log.settings';
+import { EventLogStore, GroupReader } from '../engine/event-log-store.port';
 import {
   inMemoryPartitionStores,
   partitionedPublisher,
@@ -97,7 +98,11 @@ afterEach(async () => {
   await Promise.all(hubs.splice(0).map((hub) => hub.stop()));
 });
 
-function setUp(graceMs = 0, options: HubOptions = {}) {
+function setUp(
+  graceMs = 0,
+  options: HubOptions = {},
+  wrap: (store: EventLogStore, k: number) => EventLogStore = (store) => store,
+) {
   const layout = new PartitionLayout({
     partitions: 4,
     partitionScope: 'tenant:',
@@ -109,7 +114,7 @@ function setUp(graceMs = 0, options: HubOptions = {}) {
   });
   const hub = new PartitionedDeliveryHub(
     layout,
-    memory.stores,
+    memory.stores.map(wrap),
     settings,
     options,
     {},
@@ -425,6 +430,76 @@ describe('PartitionedDeliveryHub', () => {
     expect(connection.closed).toBe(true);
     expect(t.hub.readers.refs(0)).toBe(0);
     expect(t.hub.readers.refs(a.partition)).toBe(0);
+  });
+
+  it("waits for a partition's reader to reach the epoch of a cursor element before answering it", async () => {
+    // Partition 0's reader can be held: it then still reads the old epoch.
+    let open = true;
+    let opened: () => void = () => undefined;
+    const gate = () =>
+      open ? Promise.resolve() : new Promise<void>((r) => (opened = r));
+    const t = setUp(60_000, {}, (store, k) =>
+      k !== 0
+        ? store
+        : (new Proxy(store, {
+            get(target, name, receiver) {
+              if (name !== 'openReader')
+                return Reflect.get(target, name, receiver) as unknown;
+              return () => {
+                const reader = target.openReader();
+                return new Proxy(reader, {
+                  get(r, method, rr) {
+                    const value = Reflect.get(r, method, rr) as unknown;
+                    if (method !== 'readGroup' && method !== 'readNew')
+                      return value;
+                    return async (...args: unknown[]) => {
+                      await gate();
+                      return (value as (...a: unknown[]) => unknown).apply(
+                        r,
+                        args,
+                      );
+                    };
+                  },
+                }) as GroupReader;
+              };
+            },
+          }) as EventLogStore),
+    );
+    const scope = tenantOfPartitionZero(t.layout);
+    // A first connection starts partition 0's reader (kept by the grace period).
+    const first = await t.hub.attach(
+      recorder(),
+      principal('u0'),
+      [scope],
+      null,
+    );
+    await t.publisher.publish(ev(scope, 0));
+    await new Promise((r) => setTimeout(r, 40));
+    open = false;
+    await new Promise((r) => setTimeout(r, 40));
+    // The partition is reset; a client got an event of its new epoch from a
+    // node that follows it already.
+    t.memory.logs[0].reset();
+    const seen = await t.publisher.publish(ev(scope, 1));
+    const later = await t.publisher.publish(ev(scope, 2));
+    const element = seen.slice(seen.indexOf(':') + 1);
+    const transport = recorder();
+    const attaching = t.hub.attach(
+      transport,
+      principal('u1'),
+      [scope],
+      `v2.${t.layout.id}.${t.layout.partitions}|0:${element}`,
+    );
+    await new Promise((r) => setTimeout(r, 40));
+    expect(transport.readies).toHaveLength(0);
+    open = true;
+    opened();
+    await attaching;
+    await until(() => transport.readies.length === 1, 'ready');
+    expect(transport.readies[0]).toMatchObject({ recovered: true });
+    await until(() => transport.received.includes(later), 'the later event');
+    expect(transport.received).toEqual([later]);
+    t.hub.detach(first);
   });
 
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Principal } from '../../access/principal';
 import { channelAccess, withScopes } from '../domain/channel-access';
 import { StoredEvent } from '../domain/event';
-import { epochOf, EventId } from '../domain/event-id';
+import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
 import {
   CursorCheck,
   DiscontinuityReason,
@@ -31,6 +31,22 @@ import {
 } from './hub.options';
 import { HubObserver, SubscriberTransport } from './hub.types';
 import { ScopeIndex } from './scope-index';
+
+/**
+ * How long an attach waits for a partition's reader to follow it into a new
+ * epoch (as `DeliveryHub` does for the one log).
+ */
+const EPOCH_WAIT_MS = 6_000;
+
+/** The log tip a child starts at, unless the node already reads its epoch. */
+function startTip(
+  tip: EventId | undefined,
+  position: EventId,
+): EventId | undefined {
+  return tip !== undefined && epochOf(tip) !== epochOf(position)
+    ? tip
+    : undefined;
+}
 
 /**
  * What `HubSubscriber` needs, for one partition: the partition's reader
@@ -216,19 +232,27 @@ export class PartitionedDeliveryHub {
       throw (failed as PromiseRejectedResult).reason;
     }
     let outcome: ReadyOutcome;
+    /** Where a partition's child starts when not replaying, if not at `position(k)`. */
+    const tips = new Map<number, EventId>();
     try {
       const checks = new Map<number, CursorCheck>();
       if (plan.kind === 'check')
         await Promise.all(
           [...plan.elements].map(async ([k, element]) => {
             if (element !== null)
-              checks.set(
-                k,
-                await this.hosts[k].subscription.checkCursor(element),
-              );
+              checks.set(k, await this.checkElement(this.hosts[k], element));
           }),
         );
       outcome = planOutcome(plan, checks);
+      if (!outcome.recovered)
+        await Promise.all(
+          [...checks].map(async ([k, check]) => {
+            const tip = check.covered
+              ? null
+              : await this.logTipIfAhead(this.hosts[k], check);
+            if (tip !== null) tips.set(k, tip);
+          }),
+        );
     } catch (error) {
       for (const k of reads) this.readers.release(k);
       throw error;
@@ -261,6 +285,9 @@ export class PartitionedDeliveryHub {
           : {
               replay: false,
               reason: outcome.recovered ? 'no_cursor' : outcome.reason,
+              // The node may have reached the tip's epoch meanwhile: then
+              // the child starts at the node's position, as usual.
+              position: startTip(tips.get(k), host.position),
             },
         budget,
       );
@@ -343,6 +370,59 @@ export class PartitionedDeliveryHub {
         if (!child.closed) entry.host.index.add(child);
       }
     }
+  }
+
+  /**
+   * Today's cursor check, for one element, with today's wait: when the
+   * answer would name a position of an epoch partition k's reader has not
+   * reached (or one the log lost in a rewind this node is about to notice),
+   * wait briefly for the reader to follow the partition, and ask again.
+   */
+  private async checkElement(
+    host: PartitionHost,
+    element: string,
+  ): Promise<CursorCheck> {
+    let check = await host.subscription.checkCursor(element);
+    if (this.mustFollowLog(host, `${host.partition}:${element}`, check)) {
+      const epoch = epochOf(host.position);
+      if (!(await host.epochLeft(epoch, EPOCH_WAIT_MS)))
+        this.logger.warn(
+          `A cursor element of partition ${host.partition} needs a newer epoch than this node reads there (${epoch}), and the node did not reach one within ${EPOCH_WAIT_MS} ms; answering from the partition as it stands.`,
+        );
+      check = await host.subscription.checkCursor(element);
+    }
+    return check;
+  }
+
+  /** `DeliveryHub.mustFollowLog`, with partition k's reader position. */
+  private mustFollowLog(
+    host: PartitionHost,
+    cursor: EventId,
+    check: CursorCheck,
+  ): boolean {
+    const position = host.position;
+    const nodeEpoch = epochOf(position);
+    if (check.covered) return epochOf(cursor) !== nodeEpoch;
+    if (check.lost)
+      return (
+        check.epoch !== nodeEpoch ||
+        check.logTip === undefined ||
+        compareStreamIds(
+          position.slice(position.lastIndexOf(':') + 1),
+          check.logTip,
+        ) > 0
+      );
+    return check.reason === 'epoch_changed' && check.epoch !== nodeEpoch;
+  }
+
+  /** `DeliveryHub.logTipIfAhead`, for partition k: its log's tip when the reader still reads an epoch the partition left. */
+  private async logTipIfAhead(
+    host: PartitionHost,
+    check: CursorCheck & { covered: false },
+  ): Promise<EventId | null> {
+    if (check.reason !== 'epoch_changed') return null;
+    if (check.epoch === epochOf(host.position)) return null;
+    return host.subscription.head();
   }
 
   /** Removes a connection, giving back each partition's `need` once. */
