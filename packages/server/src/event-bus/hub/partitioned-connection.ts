@@ -28,8 +28,9 @@ interface Outstanding {
  * reads (its children), and the transport they share.
  *
  * - `ready` goes out once, when every child has switched to live (or was
- *   told it cannot resume), with the vector of their positions. Until then a
- *   child's sends are held here, in order: no live batch precedes `ready`.
+ *   told it cannot resume), with the vector of their positions. Until then
+ *   what a switched child sends is held here, in order: no live batch (nor a
+ *   catch-up past its switch) precedes `ready`.
  *   The hold is bounded: a child has at most `ackWindow` batches out, held
  *   ones included, and what it receives meanwhile waits in its own queue
  *   (bounded by `queueLimit`, whose overflow sends it back to the log).
@@ -117,7 +118,10 @@ export class PartitionedConnection {
         settled: false,
       };
       const go = () => this.transmit(entry);
-      if (this.readySent || !live) go();
+      // A child sends its replay before its own ready; whatever it sends
+      // after (live batches, or a catch-up after its queue overflowed) is
+      // past its switch, and waits for the connection's ready.
+      if (this.readySent || !this.readies.has(k)) go();
       else this.held.push(go);
     });
   }

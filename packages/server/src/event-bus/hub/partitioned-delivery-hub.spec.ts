@@ -289,6 +289,55 @@ describe('PartitionedDeliveryHub', () => {
     });
   });
 
+  it("holds a switched partition's catch-up batches too, when its queue overflowed before ready", async () => {
+    const t = setUp(0, {
+      replayPageSize: 1,
+      replayBatchSize: 1,
+      ackWindow: 2,
+      queueLimit: 1,
+    });
+    const [a] = tenantsOf(t.layout, 1);
+    const news = await t.publisher.publish(ev('news', 0));
+    const mine: string[] = [];
+    for (let n = 1; n <= 4; n++)
+      mine.push(await t.publisher.publish(ev(a.scope, n)));
+    const element = (id: string) => id.slice(id.indexOf(':') + 1);
+    const cursor = `v2.${t.layout.id}.${t.layout.partitions}|0:${element(news)}|${a.partition}:${element(mine[0])}`;
+    const transport = recorder();
+    const pending: (() => void)[] = [];
+    const send = transport.send;
+    let manual = true;
+    (transport as { send: SubscriberTransport['send'] }).send = (
+      batch,
+      live,
+    ) => {
+      const acked = send(batch, live);
+      if (!manual) return acked;
+      return new Promise((resolve) => pending.push(() => resolve(undefined)));
+    };
+    await t.hub.attach(transport, principal('u1'), [a.scope, 'news'], cursor);
+    await until(() => pending.length === 2, 'two replayed batches');
+    // Partition 0 switched at once; one batch of its events overflows its
+    // queue of one, so it catches up from the log.
+    const live = await t.publisher.publishMany([
+      ev('news', 1),
+      ev('news', 2),
+      ev('news', 3),
+    ]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(
+      transport.received.every((id) => id.startsWith(`${a.partition}:`)),
+    ).toBe(true);
+    expect(transport.readies).toHaveLength(0);
+    manual = false;
+    pending.splice(0).forEach((ack) => ack());
+    await until(() => transport.received.length === 6, 'everything');
+    expect(transport.readies).toHaveLength(1);
+    expect(transport.received.filter((id) => id.startsWith('0:'))).toEqual(
+      live,
+    );
+  });
+
   it("settles every partition's batches with one acknowledgement of the newest, whatever its partition", async () => {
     const t = setUp(0, { ackWindow: 1 });
     const [a] = tenantsOf(t.layout, 1);
