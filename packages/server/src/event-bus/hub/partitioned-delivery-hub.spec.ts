@@ -585,8 +585,25 @@ describe('PartitionedDeliveryHub', () => {
           replayPageSize: fc.integer({ min: 1, max: 3 }),
           replayBatchSize: fc.integer({ min: 1, max: 3 }),
         }),
-        async (ops, graceful, options) => {
+        // Delays (ms) before the client's acknowledgements, taken in turn.
+        fc.array(fc.integer({ min: 0, max: 4 }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async (ops, graceful, options, delays) => {
           const t = setUp(graceful ? 50 : 0, options);
+          let turn = 0;
+          const slow = (transport: Recorder): Recorder => {
+            const send = transport.send;
+            return Object.assign(transport, {
+              send: (batch: readonly StoredEvent[], live?: boolean) => {
+                const delay = delays[turn++ % delays.length];
+                return send(batch, live).then(
+                  () => new Promise((r) => setTimeout(r, delay)),
+                );
+              },
+            });
+          };
           const tenants = tenantsOf(t.layout, 2);
           // Per source: its scope, its partition, the ids published.
           const sources = [{ scope: 'news', partition: 0 }, ...tenants].map(
@@ -625,7 +642,7 @@ describe('PartitionedDeliveryHub', () => {
                 elements.length === 0
                   ? null
                   : `v2.${t.layout.id}.${t.layout.partitions}|${elements.join('|')}`;
-              const transport = recorder();
+              const transport = slow(recorder());
               // Events published while the connection attaches and replays:
               // each is replayed or delivered live, exactly once.
               const burst = (async () => {
