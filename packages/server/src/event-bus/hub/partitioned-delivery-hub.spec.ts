@@ -551,6 +551,55 @@ describe('PartitionedDeliveryHub', () => {
     t.hub.detach(first);
   });
 
+  it('hands node-local listeners each partition read in its own order, and ephemeral events to the connections that see them', async () => {
+    const t = setUp();
+    const [a, b] = tenantsOf(t.layout, 2);
+    const batches: { ids: string[]; position: string }[] = [];
+    t.hub.listen({
+      onEvents: (events, position) => {
+        batches.push({ ids: events.map((e) => e.id), position });
+      },
+      onDiscontinuity: () => undefined,
+    });
+    const ephemeralA: unknown[] = [];
+    const ephemeralB: unknown[] = [];
+    const ta = Object.assign(recorder(), {
+      ephemeral: (e: unknown) => ephemeralA.push(e),
+    });
+    const tb = Object.assign(recorder(), {
+      ephemeral: (e: unknown) => ephemeralB.push(e),
+    });
+    await t.hub.attach(ta, principal('ua'), [a.scope, 'news'], null);
+    await t.hub.attach(tb, principal('ub'), [b.scope], null);
+    const news = await t.publisher.publish(ev('news', 1));
+    const mine = await t.publisher.publish(ev(a.scope, 2));
+    await until(() => batches.length === 2, 'both batches');
+    const byId = new Map(batches.map((x) => [x.ids[0], x.position]));
+    expect(byId.get(news)).toBe(news);
+    expect(byId.get(mine)).toBe(mine);
+    t.hub.deliverEphemeral({
+      type: 'typing',
+      data: null,
+      scopes: [a.scope],
+      ts: 1,
+    });
+    t.hub.deliverEphemeral({
+      type: 'typing',
+      data: null,
+      scopes: [a.scope],
+      ts: 2,
+      origin: ta.id,
+    });
+    t.hub.deliverEphemeral({
+      type: 'typing',
+      data: null,
+      scopes: [' bad'],
+      ts: 3,
+    });
+    expect(ephemeralA).toEqual([{ type: 'typing', data: null, ts: 1 }]);
+    expect(ephemeralB).toEqual([]);
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }

@@ -6,7 +6,10 @@ import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
 import {
   CursorCheck,
   DiscontinuityReason,
+  LiveEventListener,
 } from '../domain/event-subscription.port';
+import { EphemeralEvent } from '../domain/ephemeral-event';
+import { isValidScope } from '../domain/scope';
 import {
   PartitionLayout,
   planCursor,
@@ -29,7 +32,11 @@ import {
   HubOptions,
   ResolvedHubOptions,
 } from './hub.options';
-import { HubObserver, SubscriberTransport } from './hub.types';
+import {
+  EphemeralEnvelope,
+  HubObserver,
+  SubscriberTransport,
+} from './hub.types';
 import { ScopeIndex } from './scope-index';
 
 /**
@@ -148,6 +155,7 @@ export class PartitionedDeliveryHub {
   >();
   private readonly connections = new Set<PartitionedConnection>();
   private readonly controlListeners = new Set<ControlListener>();
+  private readonly listeners = new Set<LiveEventListener>();
   readonly stats = { maxQueueLength: 0, discontinuities: 0 };
 
   constructor(
@@ -184,7 +192,7 @@ export class PartitionedDeliveryHub {
       stores,
       settings,
       {
-        onEvents: (k, events) => this.dispatch(k, events),
+        onEvents: (k, events, position) => this.dispatch(k, events, position),
         onDiscontinuity: (k, reason, position) =>
           this.discontinuity(k, reason, position),
       },
@@ -425,6 +433,52 @@ export class PartitionedDeliveryHub {
     return host.subscription.head();
   }
 
+  /**
+   * Adds a node-local listener for live batches (process streams and other
+   * transports that keep their own ordering); returns the function that
+   * removes it. Batches of different partitions come interleaved, each with
+   * its partition's position; ids ascend within a partition only. Only the
+   * partitions some connection reads are read.
+   */
+  listen(listener: LiveEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Hands an ephemeral event to the connections of this node that see it,
+   * except the one that published it: sent directly, never queued, never
+   * acknowledged. Every connection reads partition 0, so partition 0's
+   * index holds one subscriber of each.
+   */
+  deliverEphemeral(event: EphemeralEvent): void {
+    const { scopes } = event;
+    // Fail closed: an event whose scopes cannot be read reaches nobody.
+    if (!Array.isArray(scopes) || !scopes.every(isValidScope)) {
+      this.observer.ephemeralDropped?.(1, 'malformed');
+      return;
+    }
+    const envelope: EphemeralEnvelope = {
+      type: event.type,
+      data: event.data,
+      ts: event.ts,
+      ...(event.from !== undefined && { from: event.from }),
+      ...(event.channel !== undefined && { channel: event.channel }),
+    };
+    this.hosts[0].index.forEachAudience(event, (child) => {
+      const transport = this.attached.get(child)?.connection.transport;
+      if (!transport?.ephemeral || transport.id === event.origin) return;
+      try {
+        transport.ephemeral(envelope);
+      } catch (error) {
+        this.observer.ephemeralDropped?.(1, 'send_failed');
+        this.logger.warn(
+          `An ephemeral event could not be sent to ${transport.id}: ${(error as Error)?.message ?? error}`,
+        );
+      }
+    });
+  }
+
   /** Removes a connection, giving back each partition's `need` once. */
   detach(connection: PartitionedConnection): void {
     connection.close();
@@ -449,7 +503,11 @@ export class PartitionedDeliveryHub {
   }
 
   /** A live batch of partition k reaches the subscribers of k only. */
-  private dispatch(k: number, events: readonly StoredEvent[]): void {
+  private dispatch(
+    k: number,
+    events: readonly StoredEvent[],
+    position: EventId,
+  ): void {
     const host = this.hosts[k];
     const { index } = host;
     const offered: HubSubscriber[] = [];
@@ -476,6 +534,11 @@ export class PartitionedDeliveryHub {
     }
     host.dispatching = null;
     this.flush(offered);
+    if (this.listeners.size === 0) return;
+    const visible = events.filter((e) => !isControlEvent(e));
+    if (visible.length === 0) return;
+    for (const listener of this.listeners)
+      this.notify(() => listener.onEvents(visible, position));
   }
 
   private flush(offered: HubSubscriber[]): void {
@@ -487,13 +550,16 @@ export class PartitionedDeliveryHub {
   }
 
   /** A failing listener is logged and never stops the others. */
-  private notify(call: () => void): void {
-    try {
-      call();
-    } catch (error) {
+  private notify(call: () => void | Promise<void>): void {
+    const failed = (error: unknown) =>
       this.logger.error(
-        `A control listener failed: ${(error as Error)?.message ?? error}`,
+        `A listener failed: ${(error as Error)?.message ?? error}`,
       );
+    try {
+      const result = call();
+      if (result instanceof Promise) result.catch(failed);
+    } catch (error) {
+      failed(error);
     }
   }
 
@@ -508,5 +574,7 @@ export class PartitionedDeliveryHub {
     for (const subscriber of [...host.index.members()])
       subscriber.discontinuity(reason, position);
     for (const waiter of [...host.epochWaiters]) waiter();
+    for (const listener of this.listeners)
+      this.notify(() => listener.onDiscontinuity(reason, position));
   }
 }
