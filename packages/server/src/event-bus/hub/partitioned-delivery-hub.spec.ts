@@ -600,6 +600,29 @@ describe('PartitionedDeliveryHub', () => {
     expect(ephemeralB).toEqual([]);
   });
 
+  it('delivers only the channels of a subscription set, and reads the partitions of its grants', async () => {
+    const t = setUp();
+    const [a, b] = tenantsOf(t.layout, 2);
+    const transport = recorder();
+    // Subscribed to "news" and to tenant b, which the authorizer granted.
+    const connection = await t.hub.attach(
+      transport,
+      principal('u1'),
+      [a.scope, 'news'],
+      null,
+      { channels: ['news', b.scope], grants: [b.scope] },
+    );
+    expect(connection.reads).toEqual(
+      [0, a.partition, b.partition].sort((x, y) => x - y),
+    );
+    await t.publisher.publish(ev(a.scope, 1));
+    const news = await t.publisher.publish(ev('news', 2));
+    const granted = await t.publisher.publish(ev(b.scope, 3));
+    await until(() => transport.received.length === 2, 'the subscribed events');
+    await new Promise((r) => setTimeout(r, 40));
+    expect([...transport.received].sort()).toEqual([news, granted].sort());
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }

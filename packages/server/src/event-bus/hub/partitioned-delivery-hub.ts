@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { Principal } from '../../access/principal';
-import { channelAccess, withScopes } from '../domain/channel-access';
+import {
+  ChannelAccess,
+  channelAccess,
+  ChannelSelection,
+  withScopes,
+} from '../domain/channel-access';
 import { StoredEvent } from '../domain/event';
 import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
 import {
@@ -37,6 +42,7 @@ import {
   HubObserver,
   SubscriberTransport,
 } from './hub.types';
+import { ChannelIndex } from './channel-index';
 import { ScopeIndex } from './scope-index';
 
 /**
@@ -44,6 +50,13 @@ import { ScopeIndex } from './scope-index';
  * epoch (as `DeliveryHub` does for the one log).
  */
 const EPOCH_WAIT_MS = 6_000;
+
+/** The scopes whose partitions a connection reads: its token's and its grants. */
+function readScopes(access: ChannelAccess): readonly string[] {
+  return access.grants.length === 0
+    ? access.scopes
+    : [...access.scopes, ...access.grants];
+}
 
 /** The log tip a child starts at, unless the node already reads its epoch. */
 function startTip(
@@ -62,7 +75,10 @@ function startTip(
  * today's replay-to-live handover holds per partition unchanged.
  */
 class PartitionHost implements SubscriberHost {
+  /** Unfiltered subscribers of this partition. */
   readonly index = new ScopeIndex<HubSubscriber>();
+  /** Subscribers of this partition with a subscription set. */
+  readonly channelIndex = new ChannelIndex<HubSubscriber>();
   readonly subscription: PartitionSubscription;
   readonly epochWaiters = new Set<() => void>();
   /** The event of k being fanned out, while a batch is: a switch made meanwhile (by a control listener) is there. */
@@ -85,6 +101,33 @@ class PartitionHost implements SubscriberHost {
 
   get options(): ResolvedHubOptions {
     return this.hub.options;
+  }
+
+  add(subscriber: HubSubscriber): void {
+    if (subscriber.channels === null) this.index.add(subscriber);
+    else this.channelIndex.add(subscriber);
+  }
+
+  remove(subscriber: HubSubscriber): void {
+    if (this.index.has(subscriber)) this.index.remove(subscriber);
+    else if (this.channelIndex.has(subscriber))
+      this.channelIndex.remove(subscriber);
+  }
+
+  /** Every subscriber of this partition, filtered or not. */
+  *members(): IterableIterator<HubSubscriber> {
+    yield* this.index.members();
+    yield* this.channelIndex.members();
+  }
+
+  /** Calls `visit` once for every subscriber of this partition an event reaches. */
+  forEachAudience(
+    event: { readonly scopes: readonly string[] },
+    visit: (subscriber: HubSubscriber) => void,
+  ): void {
+    if (this.index.size > 0) this.index.forEachAudience(event, visit);
+    if (this.channelIndex.size > 0)
+      this.channelIndex.forEachAudience(event.scopes, visit);
   }
 
   get observer(): HubObserver {
@@ -222,8 +265,12 @@ export class PartitionedDeliveryHub {
     principal: Principal,
     scopes: readonly string[],
     cursor: unknown,
+    channels?: ChannelSelection | null,
   ): Promise<PartitionedConnection> {
-    const reads = this.layout.partitionsFor(scopes);
+    const access = channelAccess(scopes, channels);
+    // Grants are seen as scopes while subscribed: an event they make visible
+    // lies in the partition of its scopes, which the connection must read.
+    const reads = this.layout.partitionsFor(readScopes(access));
     const plan = planCursor(this.layout, cursor, reads);
     if (plan.kind === 'refused')
       this.logger.log(`A cursor was refused (${plan.reason}): ${plan.detail}`);
@@ -275,7 +322,6 @@ export class PartitionedDeliveryHub {
       outcome,
       (closed) => this.connections.delete(closed),
     );
-    const access = channelAccess(scopes, null);
     // `replayLimit` and `replayScanLimit` bound the connection's replay, not
     // each partition's: one budget for all its subscribers.
     const budget: ReplayBudget = { replayed: 0, scanned: 0 };
@@ -300,7 +346,7 @@ export class PartitionedDeliveryHub {
         budget,
       );
       connection.children.set(k, child);
-      host.index.add(child);
+      host.add(child);
       this.attached.set(child, { host, connection });
     }
     this.connections.add(connection);
@@ -349,7 +395,10 @@ export class PartitionedDeliveryHub {
     principal?: Principal,
   ): void {
     if (connection.closed) return;
-    const reads = this.layout.partitionsFor(scopes);
+    const first = connection.children.values().next().value;
+    if (first === undefined) return;
+    const next = withScopes(first.channelAccess, scopes);
+    const reads = this.layout.partitionsFor(readScopes(next));
     if (
       reads.length !== connection.reads.length ||
       reads.some((k, i) => k !== connection.reads[i])
@@ -367,15 +416,15 @@ export class PartitionedDeliveryHub {
       }
       const entry = this.attached.get(child);
       if (entry === undefined) continue;
-      entry.host.index.remove(child);
+      entry.host.remove(child);
       try {
         child.switchAccess(
-          withScopes(child.channelAccess, scopes),
+          next,
           entry.host.dispatching ?? entry.host.position,
           false,
         );
       } finally {
-        if (!child.closed) entry.host.index.add(child);
+        if (!child.closed) entry.host.add(child);
       }
     }
   }
@@ -465,7 +514,7 @@ export class PartitionedDeliveryHub {
       ...(event.from !== undefined && { from: event.from }),
       ...(event.channel !== undefined && { channel: event.channel }),
     };
-    this.hosts[0].index.forEachAudience(event, (child) => {
+    this.hosts[0].forEachAudience(event, (child) => {
       const transport = this.attached.get(child)?.connection.transport;
       if (!transport?.ephemeral || transport.id === event.origin) return;
       try {
@@ -489,7 +538,7 @@ export class PartitionedDeliveryHub {
     const entry = this.attached.get(subscriber);
     if (entry === undefined) return;
     this.attached.delete(subscriber);
-    entry.host.index.remove(subscriber);
+    entry.host.remove(subscriber);
     this.readers.release(entry.host.partition);
     subscriber.close();
     // One child gone leaves the connection without a partition: close it whole.
@@ -509,7 +558,6 @@ export class PartitionedDeliveryHub {
     position: EventId,
   ): void {
     const host = this.hosts[k];
-    const { index } = host;
     const offered: HubSubscriber[] = [];
     const offer = (subscriber: HubSubscriber) => {
       subscriber.offer(event);
@@ -530,7 +578,7 @@ export class PartitionedDeliveryHub {
           this.notify(() => listener(event));
         continue;
       }
-      if (index.size > 0) index.forEachAudience(event, offer);
+      host.forEachAudience(event, offer);
     }
     host.dispatching = null;
     this.flush(offered);
@@ -571,7 +619,7 @@ export class PartitionedDeliveryHub {
   ): void {
     this.stats.discontinuities++;
     const host = this.hosts[k];
-    for (const subscriber of [...host.index.members()])
+    for (const subscriber of [...host.members()])
       subscriber.discontinuity(reason, position);
     for (const waiter of [...host.epochWaiters]) waiter();
     for (const listener of this.listeners)
