@@ -1,5 +1,8 @@
 import fc from 'fast-check';
-import { parseVectorCursor } from '@streamgate/protocol';
+import {
+  comparePartitionedEventIds,
+  parseVectorCursor,
+} from '@streamgate/protocol';
 import { accessNoticeEvent } from '../../access/access-notice';
 import { Principal } from '../../access/principal';
 import { StoredEvent } from '../domain/event';
@@ -621,6 +624,53 @@ describe('PartitionedDeliveryHub', () => {
     await until(() => transport.received.length === 2, 'the subscribed events');
     await new Promise((r) => setTimeout(r, 40));
     expect([...transport.received].sort()).toEqual([news, granted].sort());
+  });
+
+  it("resends a failed batch of one partition in that partition's order, and the client ends with each event once", async () => {
+    const t = setUp(0, { ackWindow: 2 });
+    const [a] = tenantsOf(t.layout, 1);
+    const transport = recorder();
+    let failures = 0;
+    const send = transport.send;
+    (transport as { send: SubscriberTransport['send'] }).send = (
+      batch,
+      live,
+    ) => {
+      const acked = send(batch, live);
+      // The first batch of the tenant's partition is lost once.
+      if (failures === 0 && batch[0].id.startsWith(`${a.partition}:`)) {
+        failures++;
+        return Promise.reject(new Error('ack timeout'));
+      }
+      return acked;
+    };
+    await t.hub.attach(transport, principal('u1'), [a.scope, 'news'], null);
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      ids.push(await t.publisher.publish(ev(a.scope, n)));
+      ids.push(await t.publisher.publish(ev('news', n)));
+    }
+    // What the client keeps: per partition, ids above the last it kept.
+    const kept = () => {
+      const last = new Map<string, string>();
+      const out: string[] = [];
+      for (const id of transport.received) {
+        const k = id.slice(0, id.indexOf(':'));
+        const before = last.get(k);
+        if (before !== undefined && comparePartitionedEventIds(id, before) <= 0)
+          continue;
+        last.set(k, id);
+        out.push(id);
+      }
+      return out;
+    };
+    await until(() => kept().length === 6, 'every event once');
+    expect(failures).toBe(1);
+    expect(transport.received.length).toBeGreaterThan(6);
+    for (const k of [0, a.partition]) {
+      const mine = kept().filter((id) => id.startsWith(`${k}:`));
+      expect(mine).toEqual(ids.filter((id) => id.startsWith(`${k}:`)));
+    }
   });
 
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
