@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { parsePartitionedEventId } from '@streamgate/protocol';
 import { StoredEvent } from '../domain/event';
 import {
   compareLogIds,
@@ -763,7 +764,10 @@ export class HubSubscriber {
     if (
       typeof acked === 'string' &&
       acked !== this.unacked[through].last &&
-      parseEventId(acked) !== null
+      // A partitioned id names a position in its partition, which is this
+      // subscriber's at P > 1; at P = 1 it never compares with the log's
+      // ids, so it names the whole batch, as anything else does.
+      (parseEventId(acked) !== null || parsePartitionedEventId(acked) !== null)
     ) {
       while (
         through >= 0 &&

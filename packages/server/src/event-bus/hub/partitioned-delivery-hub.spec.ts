@@ -673,6 +673,36 @@ describe('PartitionedDeliveryHub', () => {
     }
   });
 
+  it('takes an acknowledgement naming an id inside a batch for that part only: the rest is sent again', async () => {
+    const t = setUp(0, { ackWindow: 2 });
+    const [a] = tenantsOf(t.layout, 1);
+    const transport = recorder();
+    let sends = 0;
+    const send = transport.send;
+    (transport as { send: SubscriberTransport['send'] }).send = (
+      batch,
+      live,
+    ) => {
+      void send(batch, live);
+      sends++;
+      // The first batch is acknowledged up to its first event only; the
+      // second is lost, which sends every unacknowledged batch again.
+      if (sends === 1) return Promise.resolve(batch[0].id);
+      if (sends === 2) return Promise.reject(new Error('ack timeout'));
+      return Promise.resolve(undefined);
+    };
+    await t.hub.attach(transport, principal('u1'), [a.scope], null);
+    const first = await t.publisher.publishMany([
+      ev(a.scope, 1),
+      ev(a.scope, 2),
+    ]);
+    await until(() => sends === 1, 'the first batch');
+    const second = await t.publisher.publish(ev(a.scope, 3));
+    await until(() => sends >= 4, 'the resend');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(transport.received).toEqual([...first, second, ...first, second]);
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }
