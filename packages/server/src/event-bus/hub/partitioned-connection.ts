@@ -8,6 +8,7 @@ import { compareLogIds, EventId } from '../domain/event-id';
 import { HubSubscriber } from './hub-subscriber';
 import {
   EvictionReason,
+  HubObserver,
   ReadyInfo,
   ResyncInfo,
   SubscriberTransport,
@@ -62,6 +63,7 @@ export class PartitionedConnection {
     /** The ready outcome decided from the cursor (see `planOutcome`). */
     private readonly outcome: { recovered: boolean; reason?: string },
     private readonly onClose: (connection: PartitionedConnection) => void,
+    private readonly observer: HubObserver = {},
   ) {}
 
   get closed(): boolean {
@@ -93,6 +95,8 @@ export class PartitionedConnection {
 
   /** Evicts the connection (the client is told why) and closes every child. */
   evictAll(reason: EvictionReason): void {
+    // A child that evicts reports it itself; this is the hub's decision.
+    if (!this.closedFlag) this.observer.evicted?.(reason);
     this.evict(reason);
   }
 
@@ -191,13 +195,15 @@ export class PartitionedConnection {
       }
     }
     this.readySent = true;
-    this.transport.ready({
+    const ready: ReadyInfo = {
       recovered,
       ...(!recovered && reason !== undefined && { reason }),
       replayed,
       lastEventId: this.vector(),
       ...(Number.isFinite(ackEvery) && { ackEvery }),
-    });
+    };
+    this.observer.ready?.(ready);
+    this.transport.ready(ready);
     const held = this.held;
     this.held = [];
     for (const go of held) go();

@@ -703,6 +703,38 @@ describe('PartitionedDeliveryHub', () => {
     expect(transport.received).toEqual([...first, second, ...first, second]);
   });
 
+  it('reports one ready per connection to the observer, and an eviction once', async () => {
+    const layout = new PartitionLayout({
+      partitions: 4,
+      partitionScope: 'tenant:',
+    });
+    const memory = inMemoryPartitionStores(layout);
+    const readies: unknown[] = [];
+    const evictions: string[] = [];
+    const hub = new PartitionedDeliveryHub(
+      layout,
+      memory.stores,
+      settings,
+      {},
+      {
+        ready: (info) => readies.push(info),
+        evicted: (reason) => evictions.push(reason),
+      },
+      { graceMs: 0 },
+    );
+    hubs.push(hub);
+    const [a, b] = tenantsOf(layout, 2);
+    const connection = await hub.attach(
+      recorder(),
+      principal('u1'),
+      [a.scope, 'news'],
+      null,
+    );
+    expect(readies).toHaveLength(1);
+    hub.rescope(connection, [b.scope]);
+    expect(evictions).toEqual(['revoked']);
+  });
+
   it('delivers each partition in order, with no gap and no duplicate, across publishes, attaches and detaches, and nothing live before ready', async () => {
     type Op =
       | { kind: 'publish'; source: number; count: number }

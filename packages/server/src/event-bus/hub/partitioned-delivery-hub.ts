@@ -130,8 +130,9 @@ class PartitionHost implements SubscriberHost {
       this.channelIndex.forEachAudience(event.scopes, visit);
   }
 
+  /** The hub's hooks, less `ready`: the connection reports its one ready itself. */
   get observer(): HubObserver {
-    return this.hub.observer;
+    return this.hub.childObserver;
   }
 
   /** Partition k's reader position; only read while a subscriber holds a `need` on k. */
@@ -189,6 +190,8 @@ export class PartitionedDeliveryHub {
   private readonly logger = new Logger(PartitionedDeliveryHub.name);
   readonly options: ResolvedHubOptions;
   readonly observer: HubObserver;
+  /** What each partition's subscriber reports to (see `PartitionHost.observer`). */
+  readonly childObserver: HubObserver;
   readonly readers: PartitionReaders;
   private readonly hosts: PartitionHost[];
   /** Each child subscriber: the partition it reads (and holds a `need` on) and its connection. */
@@ -220,6 +223,9 @@ export class PartitionedDeliveryHub {
       ),
     };
     this.observer = observer ?? {};
+    const { ready: _ready, ...rest } = this.observer;
+    void _ready;
+    this.childObserver = rest;
     this.hosts = stores.map(
       (store, k) =>
         new PartitionHost(
@@ -321,6 +327,7 @@ export class PartitionedDeliveryHub {
       reads,
       outcome,
       (closed) => this.connections.delete(closed),
+      this.observer,
     );
     // `replayLimit` and `replayScanLimit` bound the connection's replay, not
     // each partition's: one budget for all its subscribers.
