@@ -284,7 +284,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         check.epoch !== nodeEpoch ||
         check.logTip === undefined ||
         compareStreamIds(
-          this.position.slice(this.position.indexOf(':') + 1),
+          this.position.slice(this.position.lastIndexOf(':') + 1),
           check.logTip,
         ) > 0
       );
