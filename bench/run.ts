@@ -9,6 +9,7 @@ import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
+import { partitionsBench } from './partitions.bench';
 import { publishBench } from './publish.bench';
 import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
@@ -53,6 +54,11 @@ const sections: Record<string, Section> = {
   channels: {
     title: '11. Channels: 10,000 connections over 1,000 channels on one node',
     run: channelsBench,
+  },
+  partitions: {
+    title:
+      '12. Partitioned logs on a Redis Cluster of 3 primaries (engine level)',
+    run: () => partitionsBench(),
   },
 };
 
