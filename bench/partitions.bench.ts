@@ -1,5 +1,5 @@
 import { startRedisCluster } from '../test/support/redis-cluster';
-import { withRedis } from '../test/support/redis-process';
+import { parseInfo, withRedis } from '../test/support/redis-process';
 import {
   BENCH_SCALE,
   BenchProcess,
@@ -8,7 +8,6 @@ import {
   percentile,
   scaled,
   sleep,
-  withCpu,
 } from './support';
 import {
   formatVectorCursor,
@@ -34,6 +33,63 @@ const PUBLISH_CONCURRENCY = 64;
 const READ_RATE = 2_000;
 
 type Cluster = Awaited<ReturnType<typeof startRedisCluster>>;
+
+/**
+ * CPU seconds (user + system) each primary has used, from its `INFO cpu`:
+ * getrusage with microsecond resolution, where /proc counts 10 ms ticks,
+ * too coarse for the short runs of a smoke run.
+ */
+async function primaryCpu(cluster: Cluster): Promise<number[]> {
+  return Promise.all(
+    cluster.masters.map((m) =>
+      withRedis(m.port, async (client) => {
+        const info = parseInfo(await client.info('cpu'));
+        return Number(info.used_cpu_user) + Number(info.used_cpu_sys);
+      }),
+    ),
+  );
+}
+
+/** Commands a node's readers issue (blocking reads, acks, group upkeep); not the publisher's. */
+const READ_COMMANDS =
+  /^(xreadgroup|xread|xack|xpending|xclaim|xautoclaim|xinfo|xgroup)(\||$)/;
+
+/**
+ * Calls and microseconds of the readers' commands, summed over the
+ * primaries (`INFO commandstats`): the time Redis spends executing them,
+ * without the I/O around them, but free of the publishes' noise.
+ */
+async function readCommandStats(
+  cluster: Cluster,
+): Promise<{ xreadgroup: number; calls: number; usec: number }> {
+  const total = { xreadgroup: 0, calls: 0, usec: 0 };
+  for (const m of cluster.masters)
+    await withRedis(m.port, async (client) => {
+      const info = parseInfo(await client.info('commandstats'));
+      for (const [key, value] of Object.entries(info)) {
+        const name = key.replace(/^cmdstat_/, '');
+        if (!READ_COMMANDS.test(name)) continue;
+        const calls = Number(/calls=(\d+)/.exec(value)?.[1] ?? 0);
+        total.calls += calls;
+        total.usec += Number(/usec=(\d+)/.exec(value)?.[1] ?? 0);
+        if (name === 'xreadgroup') total.xreadgroup += calls;
+      }
+    });
+  return total;
+}
+
+/** Each primary's CPU seconds while `work` runs, and the wall time. */
+async function withPrimaryCpu<T>(
+  cluster: Cluster,
+  work: () => Promise<T>,
+): Promise<{ result: T; wall: number; cpu: number[] }> {
+  const before = await primaryCpu(cluster);
+  const start = process.hrtime.bigint();
+  const result = await work();
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  const after = await primaryCpu(cluster);
+  return { result, wall, cpu: after.map((c, i) => c - before[i]) };
+}
 
 const event = (tenant: number, n: number) => ({
   type: 'bench_partition',
@@ -107,15 +163,14 @@ async function publishClosedLoop(
 
 async function publishRows(cluster: Cluster): Promise<string[]> {
   const count = scaled(20_000, 100);
-  const pids = cluster.masters.map((m) => m.pid);
   const rows: string[][] = [];
-  const runs = [1, 16, 1, 16];
+  const runs = [1, 16, 64, 1, 16, 64];
   for (const [round, P] of runs.entries()) {
     const layout = new PartitionLayout({
       partitions: P,
       partitionScope: SCOPE,
     });
-    const prefix = `bench-pub-${round}`;
+    const prefix = `bench-pub-${P}-${round}`;
     const stores = redisPartitionStores(layout, prefix, {
       cluster: { nodes: cluster.nodes },
     });
@@ -128,12 +183,12 @@ async function publishRows(cluster: Cluster): Promise<string[]> {
       // Warm-up: connections, scripts loaded, streams and epochs created.
       await publishClosedLoop(publisher, Math.min(2_000, count), 32);
       const owners = await primaryOfPartitions(cluster, layout, prefix);
-      const { wall, cpu } = await withCpu(pids, () =>
+      const { wall, cpu } = await withPrimaryCpu(cluster, () =>
         publishClosedLoop(publisher, count, PUBLISH_CONCURRENCY),
       );
       const total = cpu.reduce((a, b) => a + b, 0);
       rows.push([
-        `P = ${P}${round >= 2 ? ' (2nd)' : ''}`,
+        `P = ${P}${round >= 3 ? ' (2nd)' : ''}`,
         fmt(count / wall),
         fmt((total * 1e6) / count, 1),
         ...cpu.map(
@@ -146,15 +201,15 @@ async function publishRows(cluster: Cluster): Promise<string[]> {
     }
   }
   return [
-    '### Publish: P = 1 against P = 16 over 3 primaries',
+    '### Publish: P = 1 against P = 16 (and 64) over 3 primaries',
     '',
-    `${fmt(count)} single \`publish()\` calls, ${PUBLISH_CONCURRENCY} in flight, after a warm-up; Redis CPU from /proc/<pid>/stat of each primary. Alternating runs, A/B/A/B. "part." = partitions whose slot the primary holds.`,
+    `${fmt(count)} single \`publish()\` calls, ${PUBLISH_CONCURRENCY} in flight, after a warm-up; Redis CPU from each primary's \`INFO cpu\` (user + sys). Runs alternate P = 1, 16, 64, twice. "part." = partitions whose slot the primary holds.`,
     '',
     '| run | publishes/s | Redis CPU µs/event (all primaries) | primary 1 µs/event (share) | primary 2 | primary 3 |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
-    'With P = 1 one primary takes all of the load; with P = 16 each takes its partitions\' share (a third only if the slots fall evenly: see "part.").',
+    'With P = 1 one primary takes all of the load; with P > 1 each takes its partitions\' share, a third only as far as the partitions\' slots fall evenly (see "part."; P = 16 hash tags land unevenly by chance). The publisher coalesces concurrent single publishes per partition, so with the same calls in flight P = 16 writes smaller batches (more script calls per event).',
     '',
   ];
 }
@@ -178,7 +233,6 @@ function routing(P: number, groups: number): number[][] {
 
 async function fanInRows(cluster: Cluster): Promise<string[]> {
   const seconds = Math.max(1, Math.round(10 * Math.min(1, BENCH_SCALE)));
-  const pids = cluster.masters.map((m) => m.pid);
   const configs = [
     { label: 'P = 1, every node reads all', P: 1, groups: 1 },
     { label: 'P = 16, routed, k = 2 of 4', P: 16, groups: 2 },
@@ -186,7 +240,9 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
   ];
   const rows: string[] = [];
   const verdicts: string[] = [];
-  for (const [round, config] of configs.entries()) {
+  // Each layout twice, alternating, for the spread on a shared machine.
+  const plan = [...configs, ...configs];
+  for (const [round, config] of plan.entries()) {
     const layout = new PartitionLayout({
       partitions: config.P,
       partitionScope: SCOPE,
@@ -205,7 +261,7 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
     try {
       await publishClosedLoop(publisher, 500, 16);
       // Baseline of the same P: the publishes alone, nobody reading.
-      const alone = await withCpu(pids, () =>
+      const alone = await withPrimaryCpu(cluster, () =>
         fixedRatePublish(publisher, READ_RATE, seconds * 1000),
       );
       for (let n = 0; n < NODES; n++)
@@ -231,7 +287,8 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
         reads.flatMap((r, n) => (r.includes(k) ? [n] : []));
       const partitionOf = (tenant: number) =>
         layout.partitionOf([`${SCOPE}t${tenant}`]);
-      const read = await withCpu(pids, async () => {
+      const statsBefore = await readCommandStats(cluster);
+      const read = await withPrimaryCpu(cluster, async () => {
         const sent = await fixedRatePublish(
           publisher,
           READ_RATE,
@@ -255,6 +312,7 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
         }
       });
       const { sent, now } = read.result;
+      const statsAfter = await readCommandStats(cluster);
       const redisAlone = alone.cpu.reduce((a, b) => a + b, 0) / alone.result;
       const redisWith = read.cpu.reduce((a, b) => a + b, 0) / sent;
       const readTotal = now.reduce(
@@ -262,17 +320,28 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
         0,
       );
       const readCost = ((redisWith - redisAlone) * sent) / readTotal;
-      let worst = 0;
-      now.forEach((c, n) => {
-        const events = c.events - before[n].events;
-        const share = events / sent;
-        worst = Math.max(worst, share);
-        rows.push(
-          `| ${config.label} | ${n + 1} | ${reads[n].length} | ${fmt(events)} | ${fmt(100 * share)} % | ${fmt(events / read.wall)} | ${fmt(((c.cpu - before[n].cpu) * 1e6) / Math.max(events, 1), 1)} | ${n === 0 ? `${fmt(redisAlone * 1e6, 1)} / ${fmt(redisWith * 1e6, 1)} / ${fmt(readCost * 1e6, 1)}` : ''} |`,
-        );
-      });
+      const readUsec = (statsAfter.usec - statsBefore.usec) / readTotal;
+      const xreadgroups =
+        (100 * (statsAfter.xreadgroup - statsBefore.xreadgroup)) / readTotal;
+      const events = now.map((c, n) => c.events - before[n].events);
+      const shares = events.map((e) => e / sent);
+      const rates = events.map((e) => e / read.wall);
+      const cpus = now.map(
+        (c, n) => ((c.cpu - before[n].cpu) * 1e6) / Math.max(events[n], 1),
+      );
+      const nodeCpu = now.reduce((t, c, n) => t + c.cpu - before[n].cpu, 0);
+      const range = (xs: number[], digits = 0, unit = '') =>
+        `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}${unit}`;
+      rows.push(
+        `| ${config.label}${round >= configs.length ? ' (2nd)' : ''} | ${range(reads.map((r) => r.length))} | ${fmt(sent)} | ${range(events)} | ${range(
+          shares.map((x) => 100 * x),
+          0,
+          ' %',
+        )} | ${range(rates)} | ${range(cpus, 1)} | ${fmt(redisAlone * 1e6, 1)} / ${fmt(redisWith * 1e6, 1)} | ${fmt(readCost * 1e6, 1)} | ${fmt(readUsec, 2)} | ${fmt((statsAfter.usec - statsBefore.usec) / sent, 1)} | ${fmt(xreadgroups, 1)} | ${fmt((nodeCpu * 1e6) / sent, 1)} |`,
+      );
+      const worst = Math.max(...shares);
       verdicts.push(
-        `- ${config.label}: the busiest node reads ${fmt(100 * worst)} % of the events: ${worst <= 1 / 3 ? 'meets' : 'misses'} the goal.`,
+        `- ${config.label}${round >= configs.length ? ' (2nd)' : ''}: the busiest node reads ${fmt(100 * worst)} % of the events: ${worst <= 1 / 3 ? 'meets' : 'misses'} the goal.`,
       );
     } finally {
       await Promise.all(nodes.map((node) => node.stop()));
@@ -282,12 +351,14 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
   return [
     '### Read fan-in: 4 nodes, routed against every node reading everything',
     '',
-    `${NODES} nodes, each a child process with \`PartitionReaders\` over the cluster's partition stores, \`need\`ing partition 0 and the partitions of its tenants. Routed: the partitions 1..P−1 are split into node groups; a group of k nodes reads its partitions, every node reads partition 0. Events published at ${fmt(READ_RATE)}/s for ${seconds} s from the bench process. Node CPU from /proc of each node; Redis read cost = (Redis CPU per published event with the nodes reading − the same publishes with nobody reading) × published ÷ events read, all primaries.`,
+    `${NODES} nodes, each a child process with \`PartitionReaders\` over the cluster's partition stores, \`need\`ing partition 0 and the partitions of its tenants. Routed: the partitions 1..P−1 are split into node groups; a group of k nodes reads its partitions, every node reads partition 0. Events published at ${fmt(READ_RATE)}/s for ${seconds} s from the bench process. Node CPU from /proc of each node, Redis CPU from each primary's \`INFO cpu\`; Redis read cost = (Redis CPU per published event with the nodes reading − the same publishes with nobody reading) × published ÷ events read, all primaries; it subtracts two noisy figures. The read commands' time comes from \`INFO commandstats\` (XREADGROUP, XACK and the group upkeep of the readers, summed over the primaries; execution time only, without I/O).`,
     '',
     '**Goal: each node reads ≤ 1/3 of the events.** With k nodes per group out of N, a node reads about k/N of the partitions plus partition 0, so k = 2 of 4 cannot reach it (≈ 1/2 + 1/16); the k = 1 row shows where the floor lies with 4 nodes.',
     '',
-    '| layout | node | partitions read | events read | share | events/s read & decoded | node CPU µs/event | Redis CPU µs per published event: alone / with readers / read cost per event read |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    'Each row: the 4 nodes as min–max.',
+    '',
+    '| layout | partitions read per node | published | events read per node | share per node | events/s read & decoded per node | node CPU µs per event read | Redis CPU µs per published event, alone / with 4 nodes reading | Redis read cost from CPU, µs per event read | Redis read commands, µs per event read | Redis read commands, µs per published event (all nodes) | XREADGROUP calls per 100 events read | node CPU, 4 nodes together, µs per published event |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     ...verdicts,

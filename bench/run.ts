@@ -77,7 +77,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, and the connections and windows of the channels section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, and the counts and durations of the partitions section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {
