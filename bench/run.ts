@@ -9,6 +9,7 @@ import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
+import { partitionsBench } from './partitions.bench';
 import { publishBench } from './publish.bench';
 import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
@@ -54,6 +55,11 @@ const sections: Record<string, Section> = {
     title: '11. Channels: 10,000 connections over 1,000 channels on one node',
     run: channelsBench,
   },
+  partitions: {
+    title:
+      '12. Partitioned logs on a Redis Cluster of 3 primaries (engine level)',
+    run: () => partitionsBench(),
+  },
 };
 
 async function main() {
@@ -71,7 +77,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, and the connections and windows of the channels section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, and the counts and durations of the partitions section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {
