@@ -328,7 +328,7 @@ function idleChart(data: IdleData): string {
     ]),
   });
   const cap = data.capped
-    ? ` Capped at ${data.connections} of ${data.requested} by the ${data.fdLimit} file descriptor limit of one process.`
+    ? ` Capped at ${data.connections} of ${data.requested} (${data.fdLimit} file descriptors per process).`
     : '';
   return renderChart(
     [
@@ -384,7 +384,7 @@ function idleChart(data: IdleData): string {
         ],
       },
     ],
-    `Idle CPU over ${data.windowSeconds} s with heartbeats: streamgate ${streamgate.idleCpuPercent.toFixed(1)}%, raw ${raw.idleCpuPercent.toFixed(1)}%.${cap} npm run bench -- idle, ${data.generated.slice(0, 10)}.`,
+    `Idle CPU (${data.windowSeconds} s, heartbeats): streamgate ${streamgate.idleCpuPercent.toFixed(1)}%, raw ${raw.idleCpuPercent.toFixed(1)}%.${cap} npm run bench -- idle, ${data.generated.slice(0, 10)}.`,
   );
 }
 
