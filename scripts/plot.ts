@@ -5,7 +5,7 @@ import { join } from 'node:path';
  * Renders the growth curves that `npm run bench` writes to docs/bench-data/
  * as SVG line charts in docs/. Plain string-built SVG: axes, ticks, labels
  * and a legend, nothing else. Where docs/bench-data/<name>.before.json
- * exists (a run of the code before the delivery and memory optimizations), its streamgate
+ * exists (a run of the code before the latest performance work), its streamgate
  * curve is drawn too, in orange.
  */
 
@@ -166,7 +166,7 @@ export function renderChart(panels: Panel[], caption: string): string {
   ].join('\n');
 }
 
-/** The streamgate curve of the run before the delivery and memory optimizations. */
+/** The streamgate curve of the run before the latest performance work. */
 const BEFORE = '#d1742f';
 const RAW = '#888888';
 const STREAMGATE = '#1f6feb';
