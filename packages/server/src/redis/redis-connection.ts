@@ -48,8 +48,20 @@ export interface RedisConnectionOptions {
   };
 }
 
-/** What a connection is for: commands, or blocking reads that hold the connection. */
-export type RedisConnectionRole = 'commands' | 'reader';
+/**
+ * What a connection is for:
+ * - `commands`: everything that writes, the append script first; each
+ *   command is written as it is issued.
+ * - `reader`: blocking reads that hold the connection (`XREAD BLOCK`).
+ * - `pipelined`: idempotent reads only (range reads and metadata), issued
+ *   by many clients at once (replays after a wave of reconnects). ioredis
+ *   auto-pipelining writes the commands issued in one event-loop turn as one
+ *   batch. It stays off everywhere else: a batch is one request in flight
+ *   per connection, so a blocking read would hold every command behind it,
+ *   and a command on the append connection would wait for the reply of the
+ *   batch before it instead of being written at once.
+ */
+export type RedisConnectionRole = 'commands' | 'reader' | 'pipelined';
 
 /** Whether `connection` says where Redis is. */
 export function hasRedisConnection(
@@ -193,16 +205,24 @@ function openRedisClient(
 ): RedisClient {
   const base: RedisOptions = {
     connectionName: `streamgate:${name}:${role}`,
-    maxRetriesPerRequest: role === 'commands' ? 2 : 0,
+    maxRetriesPerRequest: role === 'reader' ? 0 : 2,
     retryStrategy: (times) =>
       Math.min(50 * 2 ** Math.min(times, 6), 2_000) +
       Math.floor(Math.random() * 100),
   };
-  const noResend: RedisOptions = { autoResendUnfulfilledCommands: false };
+  // Applied over the host's options and over a duplicated client's: no
+  // connection re-sends, and only the pipelined one batches, whatever the
+  // host's own client does.
+  const autoPipelining = role === 'pipelined';
+  const noResend: RedisOptions = {
+    autoResendUnfulfilledCommands: false,
+    enableAutoPipelining: autoPipelining,
+  };
   const readerOverride: RedisOptions =
     role === 'reader' ? { maxRetriesPerRequest: 0 } : {};
   if (connection.client instanceof Cluster) {
     const cluster = connection.client.duplicate([], {
+      enableAutoPipelining: autoPipelining,
       redisOptions: {
         ...connection.client.options.redisOptions,
         ...readerOverride,
@@ -224,6 +244,7 @@ function openRedisClient(
       connection.cluster.nodes.map((node) => ({ ...node })),
       {
         ...options,
+        enableAutoPipelining: autoPipelining,
         redisOptions: {
           ...base,
           ...options.redisOptions,
@@ -247,8 +268,10 @@ function openRedisClient(
     options.sentinelPassword = connection.sentinelPassword;
     // A manual failover leaves the old primary up (and writable) until
     // Sentinel demotes it; hearing +switch-master shortens that window. Only
-    // writers need it: a demoted primary unblocks a reader by itself.
-    options.failoverDetector ??= role === 'commands';
+    // writers need it, and the pipelined reads (a replay read from the old
+    // primary would miss what the new one took): a demoted primary unblocks
+    // a reader by itself.
+    options.failoverDetector ??= role !== 'reader';
   }
   const client = connection.url
     ? new Redis(connection.url, options)
