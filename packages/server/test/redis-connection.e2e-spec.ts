@@ -69,7 +69,11 @@ function record(role: string, client: RedisClient): Recorded {
 }
 
 describe('The event log connections', () => {
-  const harness = new RedisHarness();
+  // The host asks for both; streamgate's connections refuse them.
+  const harness = new RedisHarness({
+    enableAutoPipelining: true,
+    autoResendUnfulfilledCommands: true,
+  });
   const made: Recorded[] = [];
   beforeAll(async () => {
     const createClient = RedisStreamsEventLogStore.prototype.createClient;
@@ -92,12 +96,7 @@ describe('The event log connections', () => {
     await harness.tearDown();
   });
 
-  // Connection setup and shutdown commands, which every connection sends.
-  const SETUP = ['client', 'info', 'quit'];
-  // Idempotent reads: the only commands a batching connection may carry.
-  const IDEMPOTENT_READS = ['sgRange', 'sgInfo'];
-
-  it('batch only idempotent reads; appends and blocking reads go one by one, never re-sent', async () => {
+  it('never batch nor re-send: not the appends, not the blocking reads, not the replays', async () => {
     const { publisher, subscription } = harness.node();
     const start = await subscription.head();
     const live: unknown[] = [];
@@ -119,7 +118,6 @@ describe('The event log connections', () => {
       ),
     );
     for (const page of pages) expect(page.events.map((e) => e.id)).toEqual(ids);
-    await Promise.all(ids.map((id) => subscription.checkCursor(id)));
     await waitFor(() => live.length === 50, 'the live events');
 
     const settings = ({ client }: Recorded) =>
@@ -131,23 +129,13 @@ describe('The event log connections', () => {
         : undefined;
     const carrying = (command: string) =>
       made.filter((c) => c.commands.has(command));
-    expect(carrying('sgAppend').length).toBeGreaterThan(0);
-    for (const c of carrying('sgAppend'))
-      expect(settings(c)).toEqual({ batches: false, resends: false });
-    const blocking = [...carrying('xread'), ...carrying('xreadgroup')];
-    expect(blocking.length).toBeGreaterThan(0);
-    for (const c of blocking)
-      expect(settings(c)).toEqual({ batches: false, resends: false });
-    const batching = made.filter((c) => settings(c)?.batches);
-    // The replays did go through a batching connection.
-    expect(batching.some((c) => c.commands.has('sgRange'))).toBe(true);
-    for (const c of batching) {
-      expect(settings(c)?.resends).toBe(false);
-      expect(
-        [...c.commands].filter(
-          (name) => ![...SETUP, ...IDEMPOTENT_READS].includes(name),
-        ),
-      ).toEqual([]);
+    // Each kind of command was seen, so the checks below are not vacuous.
+    for (const command of ['sgAppend', 'sgRange', 'xread']) {
+      expect(carrying(command).length).toBeGreaterThan(0);
+      for (const c of carrying(command))
+        expect(settings(c)).toEqual({ batches: false, resends: false });
     }
+    for (const c of made)
+      expect(settings(c)).toEqual({ batches: false, resends: false });
   });
 });

@@ -48,20 +48,25 @@ export interface RedisConnectionOptions {
   };
 }
 
+/** What a connection is for: commands, or blocking reads that hold the connection. */
+export type RedisConnectionRole = 'commands' | 'reader';
+
 /**
- * What a connection is for:
- * - `commands`: everything that writes, the append script first; each
- *   command is written as it is issued.
- * - `reader`: blocking reads that hold the connection (`XREAD BLOCK`).
- * - `pipelined`: idempotent reads only (range reads and metadata), issued
- *   by many clients at once (replays after a wave of reconnects). ioredis
- *   auto-pipelining writes the commands issued in one event-loop turn as one
- *   batch. It stays off everywhere else: a batch is one request in flight
- *   per connection, so a blocking read would hold every command behind it,
- *   and a command on the append connection would wait for the reply of the
- *   batch before it instead of being written at once.
+ * Settings every connection streamgate opens gets over the host's options
+ * and over a duplicated client's:
+ * - no re-sending: an append whose reply was lost may have run, and must not
+ *   run again from ioredis' queue after the caller gave up on it;
+ * - no auto-pipelining: ioredis holds each command for a turn of the event
+ *   loop and keeps one batch in flight per connection, so a command issued
+ *   behind a blocking read or a large append is not even written until that
+ *   batch's replies are in. Nor does it pay off here: streamgate's commands
+ *   are mostly scripts costing Redis 15-25 µs each, which batching does not
+ *   reduce, and with one command in flight it halves the rate.
  */
-export type RedisConnectionRole = 'commands' | 'reader' | 'pipelined';
+const CONNECTION_RULES: RedisOptions = {
+  autoResendUnfulfilledCommands: false,
+  enableAutoPipelining: false,
+};
 
 /** Whether `connection` says where Redis is. */
 export function hasRedisConnection(
@@ -205,28 +210,21 @@ function openRedisClient(
 ): RedisClient {
   const base: RedisOptions = {
     connectionName: `streamgate:${name}:${role}`,
-    maxRetriesPerRequest: role === 'reader' ? 0 : 2,
+    maxRetriesPerRequest: role === 'commands' ? 2 : 0,
     retryStrategy: (times) =>
       Math.min(50 * 2 ** Math.min(times, 6), 2_000) +
       Math.floor(Math.random() * 100),
-  };
-  // Applied over the host's options and over a duplicated client's: no
-  // connection re-sends, and only the pipelined one batches, whatever the
-  // host's own client does.
-  const autoPipelining = role === 'pipelined';
-  const noResend: RedisOptions = {
-    autoResendUnfulfilledCommands: false,
-    enableAutoPipelining: autoPipelining,
   };
   const readerOverride: RedisOptions =
     role === 'reader' ? { maxRetriesPerRequest: 0 } : {};
   if (connection.client instanceof Cluster) {
     const cluster = connection.client.duplicate([], {
-      enableAutoPipelining: autoPipelining,
+      // A Cluster auto-pipelines by its own option, not its nodes'.
+      enableAutoPipelining: false,
       redisOptions: {
         ...connection.client.options.redisOptions,
         ...readerOverride,
-        ...noResend,
+        ...CONNECTION_RULES,
       },
     });
     return cluster;
@@ -234,7 +232,7 @@ function openRedisClient(
   if (connection.client) {
     const client = connection.client.duplicate({
       ...readerOverride,
-      ...noResend,
+      ...CONNECTION_RULES,
     });
     return client;
   }
@@ -244,12 +242,12 @@ function openRedisClient(
       connection.cluster.nodes.map((node) => ({ ...node })),
       {
         ...options,
-        enableAutoPipelining: autoPipelining,
+        enableAutoPipelining: false,
         redisOptions: {
           ...base,
           ...options.redisOptions,
           ...readerOverride,
-          ...noResend,
+          ...CONNECTION_RULES,
         },
       },
     );
@@ -259,7 +257,7 @@ function openRedisClient(
     ...base,
     ...connection.options,
     ...readerOverride,
-    ...noResend,
+    ...CONNECTION_RULES,
   };
   if (connection.sentinels) {
     options.sentinels = connection.sentinels.map((node) => ({ ...node }));
@@ -268,10 +266,8 @@ function openRedisClient(
     options.sentinelPassword = connection.sentinelPassword;
     // A manual failover leaves the old primary up (and writable) until
     // Sentinel demotes it; hearing +switch-master shortens that window. Only
-    // writers need it, and the pipelined reads (a replay read from the old
-    // primary would miss what the new one took): a demoted primary unblocks
-    // a reader by itself.
-    options.failoverDetector ??= role !== 'reader';
+    // writers need it: a demoted primary unblocks a reader by itself.
+    options.failoverDetector ??= role === 'commands';
   }
   const client = connection.url
     ? new Redis(connection.url, options)

@@ -9,7 +9,6 @@ import {
   closeRedisClient,
   disconnectRedisClient,
   createRedisClient,
-  RedisConnectionRole,
   RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
@@ -112,14 +111,6 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   private readonly keys: StreamKeys;
   private readonly redis: Scripted<RedisClient>;
   private readonly gate: RedisCommandGate;
-  /**
-   * Range and metadata reads, on a connection of their own with ioredis
-   * auto-pipelining: the replays of many reconnecting clients go out as one
-   * write per event-loop turn. Only idempotent reads go there; appends stay
-   * on `redis`, where nothing batches or re-sends them.
-   */
-  private readonly reads: Scripted<RedisClient>;
-  private readonly readsGate: RedisCommandGate;
   private readonly ownsClient: boolean;
   private readonly readers = new Set<RedisClient>();
   private readonly replication: RedisStreamsEventLogStoreOptions['replication'];
@@ -140,17 +131,11 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       this.redis,
       options.commandTimeoutMs ?? 800,
     );
-    this.reads = this.createClient('pipelined') as Scripted<RedisClient>;
-    this.defineScripts(this.reads);
-    this.readsGate = new RedisCommandGate(
-      this.reads,
-      options.commandTimeoutMs ?? 800,
-    );
     this.replication = options.replication ?? null;
   }
 
   /** Creates a connection; public so that tests and hosts can substitute their own. */
-  createClient(role: RedisConnectionRole): RedisClient {
+  createClient(role: 'commands' | 'reader'): RedisClient {
     const client = createRedisClient(this.connection, role, 'events');
     if (role === 'commands') this.watch(client);
     return client;
@@ -347,10 +332,9 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   }
 
   async info(epochCandidate: string): Promise<LogInfo> {
-    // Idempotent: the script only creates the epoch when there is none.
     return toLogInfo(
-      await this.readsGate.run('reading the log metadata', () =>
-        this.reads.sgInfo(this.keys.stream, this.keys.epoch, epochCandidate),
+      await this.run('reading the log metadata', () =>
+        this.redis.sgInfo(this.keys.stream, this.keys.epoch, epochCandidate),
       ),
     );
   }
@@ -374,11 +358,10 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     count: number,
     epochCandidate: string,
   ): Promise<RangeResult> {
-    // Idempotent, like info(): on the pipelined connection.
-    const reply = await this.readsGate.run(
+    const reply = await this.run(
       'a range read',
       () =>
-        this.reads.sgRange(
+        this.redis.sgRange(
           this.keys.stream,
           this.keys.epoch,
           epochCandidate,
@@ -386,7 +369,8 @@ export class RedisStreamsEventLogStore implements EventLogStore {
           until ?? '+',
           String(count),
         ),
-      { idempotent: true, units: count },
+      true,
+      count,
     );
     return {
       ...toLogInfo(reply.slice(0, 5) as MetaReply),
@@ -662,13 +646,9 @@ export class RedisStreamsEventLogStore implements EventLogStore {
   async close(): Promise<void> {
     this.closing = true;
     this.gate.close();
-    this.readsGate.close();
     for (const reader of this.readers) disconnectRedisClient(reader);
     this.readers.clear();
-    await Promise.all([
-      closeRedisClient(this.reads),
-      this.ownsClient ? closeRedisClient(this.redis) : undefined,
-    ]);
+    if (this.ownsClient) await closeRedisClient(this.redis);
   }
 }
 
