@@ -17,6 +17,28 @@ const intervalMs = Number(intervalArg);
 const gateway = mode === 'gateway';
 
 const outages: number[] = [];
+/**
+ * Where each outage went, per phase, each measured on this client's clock:
+ * `backoff` from the cut to the client's next attempt (the Socket.IO
+ * client's delay, the same for both servers), `transport` from the attempt
+ * to the Engine.IO connection being open, `handshake` from there to the
+ * namespace's `connect` (the server's middlewares: streamgate's token,
+ * revocation and scope checks), `attach` from `connect` to `ready`
+ * (streamgate only: cursor check, replay, `ready`).
+ */
+const PHASES = ['backoff', 'transport', 'handshake', 'attach'] as const;
+type Phase = (typeof PHASES)[number];
+const phases: Record<Phase, number[]> = {
+  backoff: [],
+  transport: [],
+  handshake: [],
+  attach: [],
+};
+/** Per client under reconnection: when the attempt started, the transport opened and the namespace connected. */
+const marks = new Map<
+  number,
+  { attempt?: number; open?: number; connect?: number }
+>();
 let notRecovered = 0;
 let delivered = 0;
 let cutsMade = 0;
@@ -33,13 +55,37 @@ function usable(c: number, recovered: boolean) {
       process.stdout.write('READY\n');
     return;
   }
-  outages.push(performance.now() - at);
+  const now = performance.now();
+  outages.push(now - at);
+  const m = marks.get(c);
+  marks.delete(c);
+  if (
+    m?.attempt !== undefined &&
+    m.open !== undefined &&
+    m.connect !== undefined
+  ) {
+    phases.backoff.push(m.attempt - at);
+    phases.transport.push(m.open - m.attempt);
+    phases.handshake.push(m.connect - m.open);
+    if (gateway) phases.attach.push(now - m.connect);
+  }
   if (!recovered) notRecovered++;
   if (outages.length >= cuts) finish();
 }
 
 function finish() {
   outages.sort((a, b) => a - b);
+  const breakdown: Record<string, { p50: number; p99: number; max: number }> =
+    {};
+  for (const phase of PHASES) {
+    const values = phases[phase].sort((a, b) => a - b);
+    if (values.length === 0) continue;
+    breakdown[phase] = {
+      p50: percentile(values, 50),
+      p99: percentile(values, 99),
+      max: values[values.length - 1],
+    };
+  }
   process.stdout.write(
     `RESULT ${JSON.stringify({
       cuts: outages.length,
@@ -48,6 +94,7 @@ function finish() {
       p50: percentile(outages, 50),
       p99: percentile(outages, 99),
       max: outages[outages.length - 1],
+      breakdown,
     })}\n`,
   );
   sockets.forEach((s) => s.disconnect());
@@ -66,6 +113,20 @@ for (let c = 0; c < clients; c++) {
     reconnectionDelayMax: 150,
   });
   sockets.push(socket);
+  const mark = (name: 'attempt' | 'open' | 'connect') => {
+    if (!cutAt.has(c)) return;
+    let m = marks.get(c);
+    if (!m) marks.set(c, (m = {}));
+    // A failed attempt is followed by another: the phases count from the last.
+    if (name === 'attempt') {
+      delete m.open;
+      delete m.connect;
+    }
+    m[name] = performance.now();
+  };
+  socket.io.on('reconnect_attempt', () => mark('attempt'));
+  socket.io.on('open', () => mark('open'));
+  socket.on('connect', () => mark('connect'));
   socket.on('events', (batch: unknown[], ack?: (id: string) => void) => {
     delivered += batch.length;
     if (gateway) {

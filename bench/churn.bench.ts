@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   BENCH_SECRET,
+  cpuSeconds,
   fixedRate,
   fmt,
   RedisServerHandle,
@@ -26,6 +27,8 @@ interface ChurnResult {
   p50: number;
   p99: number;
   max: number;
+  /** Per phase of the outage, as `churn-clients.ts` names them. */
+  breakdown: Record<string, { p50: number; p99: number; max: number }>;
 }
 
 /** Starts `bench/churn-clients.ts`; `start()` begins the cuts; `result` resolves with the outages. */
@@ -73,27 +76,42 @@ function runClients(url: string, mode: 'gateway' | 'peer', token: string) {
 export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
   const token = signToken('bench-churn', ['tenant:bench']);
 
-  const peer = await startServer('churn-peer', 'peer', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    PEER_RATE: String(RATE),
-  });
+  const peer = await startServer(
+    'churn-peer',
+    'peer',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      PEER_RATE: String(RATE),
+    },
+    { profile: true },
+  );
   let peerResult: ChurnResult;
+  /** The server's CPU seconds from the first cut to the last outage measured: its busy time, whatever else the machine runs. */
+  let peerCpu: number;
+  let appCpu: number;
   try {
     const clients = runClients(peer.url, 'peer', token);
     await clients.ready;
+    const cpuBefore = cpuSeconds(peer.server.pid);
     clients.start();
     peerResult = await clients.result;
+    peerCpu = cpuSeconds(peer.server.pid) - cpuBefore;
   } finally {
     await peer.server.stop();
   }
 
-  const app = await startServer('churn-app', 'app', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    EVENT_BUS_PREFIX: PREFIX,
-    PROCESS_STORE: 'memory',
-  });
+  const app = await startServer(
+    'churn-app',
+    'app',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      EVENT_BUS_PREFIX: PREFIX,
+      PROCESS_STORE: 'memory',
+    },
+    { profile: true },
+  );
   const log = createEventLog({
     driver: 'redis',
     redis: { url: redis.url },
@@ -120,9 +138,11 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
             .catch(() => undefined);
         });
     })();
+    const cpuBefore = cpuSeconds(app.server.pid);
     clients.start();
     try {
       appResult = await clients.result;
+      appCpu = cpuSeconds(app.server.pid) - cpuBefore;
     } finally {
       done = true;
       await publishing;
@@ -146,6 +166,24 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
     row(
       'streamgate: token, scopes and cursor checked on every reconnect, replay, then `ready`',
       appResult,
+    ),
+    '',
+    "Where the time goes (client clock): `backoff` from the cut to the next attempt (the client's reconnection delay, the same for both), `transport` to the WebSocket being open, `handshake` to the namespace's `connect` (the middlewares: streamgate's token, revocation, scope and rate checks), `attach` from `connect` to `ready` (streamgate: cursor check, replay, `ready`).",
+    '',
+    `Server CPU (user + system) while the cuts ran, per reconnect measured, the live events included: peer ${fmt((peerCpu! * 1000) / peerResult.cuts, 2)} ms, streamgate ${fmt((appCpu! * 1000) / appResult.cuts, 2)} ms.`,
+    '',
+    '| run | phase | p50 ms | p99 ms | max ms |',
+    '|---|---|---:|---:|---:|',
+    ...(
+      [
+        ['peer', peerResult],
+        ['streamgate', appResult],
+      ] as const
+    ).flatMap(([name, r]) =>
+      Object.entries(r.breakdown).map(
+        ([phase, t]) =>
+          `| ${name} | ${phase} | ${fmt(t.p50, 1)} | ${fmt(t.p99, 1)} | ${fmt(t.max, 1)} |`,
+      ),
     ),
   ];
 }
