@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, Socket } from 'socket.io-client';
 import { percentile } from './support';
 
@@ -23,21 +24,31 @@ const outages: number[] = [];
  * client's delay, the same for both servers), `transport` from the attempt
  * to the Engine.IO connection being open, `handshake` from there to the
  * namespace's `connect` (the server's middlewares: streamgate's token,
- * revocation and scope checks), `attach` from `connect` to `ready`
- * (streamgate only: cursor check, replay, `ready`).
+ * revocation and scope checks), then streamgate only: `replay` from
+ * `connect` to the first replayed batch (the cursor check and the first
+ * page read from the log) and `ready` from there to `ready` (the client's
+ * acknowledgement of the replayed batches, which `ready` waits for, and
+ * `ready` itself). A reconnect with nothing to replay counts in neither.
  */
-const PHASES = ['backoff', 'transport', 'handshake', 'attach'] as const;
+const PHASES = [
+  'backoff',
+  'transport',
+  'handshake',
+  'replay',
+  'ready',
+] as const;
 type Phase = (typeof PHASES)[number];
 const phases: Record<Phase, number[]> = {
   backoff: [],
   transport: [],
   handshake: [],
-  attach: [],
+  replay: [],
+  ready: [],
 };
 /** Per client under reconnection: when the attempt started, the transport opened and the namespace connected. */
 const marks = new Map<
   number,
-  { attempt?: number; open?: number; connect?: number }
+  { attempt?: number; open?: number; connect?: number; batch?: number }
 >();
 let notRecovered = 0;
 let delivered = 0;
@@ -67,7 +78,10 @@ function usable(c: number, recovered: boolean) {
     phases.backoff.push(m.attempt - at);
     phases.transport.push(m.open - m.attempt);
     phases.handshake.push(m.connect - m.open);
-    if (gateway) phases.attach.push(now - m.connect);
+    if (gateway && m.batch !== undefined) {
+      phases.replay.push(m.batch - m.connect);
+      phases.ready.push(now - m.batch);
+    }
   }
   if (!recovered) notRecovered++;
   if (outages.length >= cuts) finish();
@@ -75,6 +89,7 @@ function usable(c: number, recovered: boolean) {
 
 function finish() {
   outages.sort((a, b) => a - b);
+  loop.disable();
   const breakdown: Record<string, { p50: number; p99: number; max: number }> =
     {};
   for (const phase of PHASES) {
@@ -95,6 +110,11 @@ function finish() {
       p99: percentile(outages, 99),
       max: outages[outages.length - 1],
       breakdown,
+      loop: {
+        p50: loop.percentile(50) / 1e6,
+        p99: loop.percentile(99) / 1e6,
+        max: loop.max / 1e6,
+      },
     })}\n`,
   );
   sockets.forEach((s) => s.disconnect());
@@ -113,7 +133,7 @@ for (let c = 0; c < clients; c++) {
     reconnectionDelayMax: 150,
   });
   sockets.push(socket);
-  const mark = (name: 'attempt' | 'open' | 'connect') => {
+  const mark = (name: 'attempt' | 'open' | 'connect' | 'batch') => {
     if (!cutAt.has(c)) return;
     let m = marks.get(c);
     if (!m) marks.set(c, (m = {}));
@@ -121,7 +141,11 @@ for (let c = 0; c < clients; c++) {
     if (name === 'attempt') {
       delete m.open;
       delete m.connect;
+      delete m.batch;
     }
+    // Only the first batch after `connect` counts: the start of the replay.
+    if (name === 'batch' && (m.connect === undefined || m.batch !== undefined))
+      return;
     m[name] = performance.now();
   };
   socket.io.on('reconnect_attempt', () => mark('attempt'));
@@ -130,6 +154,7 @@ for (let c = 0; c < clients; c++) {
   socket.on('events', (batch: unknown[], ack?: (id: string) => void) => {
     delivered += batch.length;
     if (gateway) {
+      mark('batch');
       cursor = (batch[batch.length - 1] as { id: string }).id;
       ack?.(cursor);
     }
@@ -148,7 +173,11 @@ for (let c = 0; c < clients; c++) {
   });
 }
 
+/** This process's own event loop delay while the cuts run: a stall here delays every phase alike. */
+const loop = monitorEventLoopDelay({ resolution: 1 });
+
 process.stdin.once('data', () => {
+  loop.enable();
   // The driver says when events flow; cuts start then.
   const timer = setInterval(() => {
     if (outages.length + cutAt.size >= cuts) return clearInterval(timer);

@@ -20,6 +20,12 @@ const CUT_INTERVAL_MS = 20;
 const RATE = 50;
 const PREFIX = 'bench-churn';
 
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 interface ChurnResult {
   cuts: number;
   notRecovered: number;
@@ -29,6 +35,8 @@ interface ChurnResult {
   max: number;
   /** Per phase of the outage, as `churn-clients.ts` names them. */
   breakdown: Record<string, { p50: number; p99: number; max: number }>;
+  /** The clients' own event loop delay while the cuts ran. */
+  loop: LoopDelay;
 }
 
 /** Starts `bench/churn-clients.ts`; `start()` begins the cuts; `result` resolves with the outages. */
@@ -90,13 +98,18 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
   /** The server's CPU seconds from the first cut to the last outage measured: its busy time, whatever else the machine runs. */
   let peerCpu: number;
   let appCpu: number;
+  /** The server's event loop delay while the cuts ran: a stall there holds up every reconnect in flight. */
+  let peerLoop: LoopDelay;
+  let appLoop: LoopDelay;
   try {
     const clients = runClients(peer.url, 'peer', token);
     await clients.ready;
+    await peer.server.call({ cmd: 'loop' });
     const cpuBefore = cpuSeconds(peer.server.pid);
     clients.start();
     peerResult = await clients.result;
     peerCpu = cpuSeconds(peer.server.pid) - cpuBefore;
+    peerLoop = await peer.server.call<LoopDelay>({ cmd: 'loop' });
   } finally {
     await peer.server.stop();
   }
@@ -138,11 +151,13 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
             .catch(() => undefined);
         });
     })();
+    await app.server.call({ cmd: 'loop' });
     const cpuBefore = cpuSeconds(app.server.pid);
     clients.start();
     try {
       appResult = await clients.result;
       appCpu = cpuSeconds(app.server.pid) - cpuBefore;
+      appLoop = await app.server.call<LoopDelay>({ cmd: 'loop' });
     } finally {
       done = true;
       await publishing;
@@ -168,9 +183,9 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
       appResult,
     ),
     '',
-    "Where the time goes (client clock): `backoff` from the cut to the next attempt (the client's reconnection delay, the same for both), `transport` to the WebSocket being open, `handshake` to the namespace's `connect` (the middlewares: streamgate's token, revocation, scope and rate checks), `attach` from `connect` to `ready` (streamgate: cursor check, replay, `ready`).",
+    "Where the time goes (client clock): `backoff` from the cut to the next attempt (the client's reconnection delay, the same for both), `transport` to the WebSocket being open, `handshake` to the namespace's `connect` (the middlewares: streamgate's token, revocation, scope and rate checks), then streamgate only: `replay` from `connect` to the first replayed batch (cursor check and first page read from the log), `ready` from there to `ready` (the client\'s acknowledgement of the replayed batches, which `ready` waits for by protocol, and `ready` itself).",
     '',
-    `Server CPU (user + system) while the cuts ran, per reconnect measured, the live events included: peer ${fmt((peerCpu! * 1000) / peerResult.cuts, 2)} ms, streamgate ${fmt((appCpu! * 1000) / appResult.cuts, 2)} ms.`,
+    `Server CPU (user + system) while the cuts ran, per reconnect measured, the live events included: peer ${fmt((peerCpu! * 1000) / peerResult.cuts, 2)} ms, streamgate ${fmt((appCpu! * 1000) / appResult.cuts, 2)} ms. Server event loop delay meanwhile (p99 / max): peer ${fmt(peerLoop!.p99, 1)} / ${fmt(peerLoop!.max, 1)} ms, streamgate ${fmt(appLoop!.p99, 1)} / ${fmt(appLoop!.max, 1)} ms; the clients' (the same client process for both): with the peer ${fmt(peerResult.loop.p99, 1)} / ${fmt(peerResult.loop.max, 1)} ms, with streamgate ${fmt(appResult.loop.p99, 1)} / ${fmt(appResult.loop.max, 1)} ms.`,
     '',
     '| run | phase | p50 ms | p99 ms | max ms |',
     '|---|---|---:|---:|---:|',
