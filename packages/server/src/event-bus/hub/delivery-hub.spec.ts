@@ -226,6 +226,42 @@ describe('DeliveryHub', () => {
       expect(transport.ids).toEqual(more);
     });
 
+    it('drops the page read ahead when the cursor had to wait for the log, and reads again once it is covered', async () => {
+      await boot({ ackWindow: 1, replayPageSize: 50, replayBatchSize: 50 });
+      const ids = await publish(30);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      // First the log seems to have lost the cursor's entry (a rewind this
+      // node has not seen yet); asked again after the wait, it holds it.
+      jest
+        .spyOn(log.subscription, 'checkCursor')
+        .mockResolvedValueOnce({
+          covered: false,
+          reason: 'invalid_cursor',
+          epoch: epochOf(ids[0]),
+          lost: true,
+        })
+        .mockResolvedValueOnce({ covered: true });
+      // The page read ahead comes from the log as it stood before the wait:
+      // whatever it holds must not reach the client.
+      const replay = log.subscription.replay.bind(log.subscription);
+      const stale = { ...(await replay(ids[4], { limit: 50 })) };
+      stale.events = stale.events.slice(10);
+      const reads = jest
+        .spyOn(log.subscription, 'replay')
+        .mockResolvedValueOnce(stale)
+        .mockImplementation(replay);
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[4]);
+      await drain(transport, () => transport.readyInfo !== null);
+
+      expect(reads).toHaveBeenCalledTimes(2);
+      expect(transport.ids).toEqual(ids.slice(5));
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 25,
+      });
+    }, 20_000);
+
     it('sends live events that arrive during a long last page after it, with no gap or duplicate', async () => {
       await boot({ ackWindow: 1, replayPageSize: 500, replayBatchSize: 50 });
       const ids = await publish(200);
