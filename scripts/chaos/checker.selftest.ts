@@ -504,6 +504,38 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'an entry appended after the log was read, delivered after the read',
+    expect: [],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      const t = ++clock;
+      record.logReadAt = t;
+      c.connections[0].items.push({
+        k: 'batch',
+        t,
+        ids: [`${EPOCH}:5000-0`],
+        ackAt: t,
+      });
+      record.clients.push(c);
+    },
+  },
+  {
+    name: 'the same entry delivered before the log was read',
+    expect: ['phantom'],
+    build(record) {
+      const c = simple(['agent:a'], VISIBLE_A);
+      const t = ++clock;
+      record.logReadAt = t + 1;
+      c.connections[0].items.push({
+        k: 'batch',
+        t,
+        ids: [`${EPOCH}:5000-0`],
+        ackAt: t,
+      });
+      record.clients.push(c);
+    },
+  },
+  {
     name: 'a reset whose reason does not hold',
     expect: ['unexplained_reset'],
     build(record) {

@@ -123,6 +123,8 @@ export interface CheckCounts {
   failedButWritten: number;
   retried: number;
   rewoundDeliveries: number;
+  /** Deliveries, after the log was read, of entries appended after it (not judged). */
+  afterLogRead: number;
   appendedTwice: number;
   lostUnderLeaderDurability: number;
   logEntries: number;
@@ -195,6 +197,7 @@ class SoakChecker {
     failedButWritten: 0,
     retried: 0,
     rewoundDeliveries: 0,
+    afterLogRead: 0,
     appendedTwice: 0,
     lostUnderLeaderDurability: 0,
     logEntries: 0,
@@ -247,6 +250,20 @@ class SoakChecker {
     const rss = this.checkRss();
     this.counts.audiencesCounted = this.prefix.size;
     return { violations: this.violations, counts: this.counts, rss };
+  }
+
+  /**
+   * Whether `received`, delivered at `t`, was appended after the log was
+   * read: delivered after the read, in the log's epoch, and past its last
+   * entry. A lost tail is delivered before the read (a later read cannot
+   * bring it back), so it still counts as a phantom.
+   */
+  appendedAfterLogRead(received: ParsedId, t: number): boolean {
+    const readAt = this.record.logReadAt;
+    if (readAt === null || readAt === undefined || t < readAt) return false;
+    if (received.epoch !== this.log.epoch) return false;
+    const last = this.log.entries[this.log.entries.length - 1];
+    return last === undefined || comparePositions(received, last.pos) > 0;
   }
 
   violate(
@@ -1018,6 +1035,10 @@ class LineageWalk {
     this.pos = received;
     this.seen.add(key);
     if (index === undefined) {
+      if (checker.appendedAfterLogRead(received, t)) {
+        checker.counts.afterLogRead++;
+        return;
+      }
       if (received.epoch === this.log.epoch)
         checker.violate(
           'phantom',
