@@ -277,7 +277,7 @@ export class EventsGateway
     );
     if (checked) {
       session.channels = new Set(checked.channels);
-      session.grants = new Set(checked.grants);
+      if (checked.grants.length > 0) session.grants = new Set(checked.grants);
       session.refused = checked.refused.length > 0 ? checked.refused : null;
     }
     try {
