@@ -58,14 +58,24 @@ export class SessionLimitError extends Error {
  * expiry queue, so a connection costs one small object here.
  */
 class Entry extends ExpirySlot implements SessionHandle {
-  closed = false;
+  // Declared and assigned in the constructor rather than as parameter
+  // properties and initializers: the package's build turns those, in a
+  // class that extends another, into a constructor that does not parse.
+  declare closed: boolean;
+  declare private readonly owner: AccessSessions;
+  declare readonly kind: SessionKind;
+  declare readonly session: AccessSession;
 
   constructor(
-    private readonly owner: AccessSessions,
-    readonly kind: SessionKind,
-    readonly session: AccessSession,
+    owner: AccessSessions,
+    kind: SessionKind,
+    session: AccessSession,
   ) {
     super();
+    this.closed = false;
+    this.owner = owner;
+    this.kind = kind;
+    this.session = session;
   }
 
   renew(principal: Principal): void {
