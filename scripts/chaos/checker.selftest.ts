@@ -456,6 +456,30 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'a batch sent again without what a refresh hid meanwhile',
+    expect: [],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1, 3, 4], null),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([1, 4]), // resent without 3 [agent:a, role:x]
+              batch([5, 8]),
+              batch([9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
     name: 'a window sent again from a batch that was acknowledged in time',
     expect: ['duplicate'],
     build(record) {

@@ -822,14 +822,14 @@ class LineageWalk {
           if (
             resumeAt !== null &&
             resumeAt < sent.length &&
-            sameIds(sent[resumeAt].ids, item.ids)
+            resendOf(sent[resumeAt].ids, item.ids)
           ) {
             resent = true;
             resumeAt++;
           } else {
             const at = sent.findIndex(
               (earlier) =>
-                sameIds(earlier.ids, item.ids) &&
+                resendOf(earlier.ids, item.ids) &&
                 (earlier.ackAt === null ||
                   earlier.ackAt - earlier.t >= ackTimeout - 1_000),
             );
@@ -1390,8 +1390,16 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 /** Batches of one connection kept to recognise a resend: more than any window of batches in flight. */
 const RECENT_BATCHES = 256;
 
-function sameIds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((id, i) => id === b[i]);
+/**
+ * Whether `ids` is `earlier` sent again: the same ids in the same order,
+ * less those the connection may no longer see (a resend leaves out events a
+ * refresh or a withdrawn grant hid since the batch was first sent).
+ */
+function resendOf(earlier: readonly string[], ids: readonly string[]): boolean {
+  if (ids.length === 0 || ids.length > earlier.length) return false;
+  let i = 0;
+  for (const id of earlier) if (id === ids[i]) i++;
+  return i === ids.length;
 }
 
 function median(values: number[]): number | null {
