@@ -383,6 +383,23 @@ interface Scenario {
   build(record: SoakRecord): void;
 }
 
+/**
+ * A client that receives an entry past the log's end, with the log read
+ * `readAfterMs` after the delivery (0: at the delivery, so after it).
+ */
+function lateDelivery(record: SoakRecord, readAfterMs: number): void {
+  const c = simple(['agent:a'], VISIBLE_A);
+  const t = ++clock;
+  record.logReadAt = t + readAfterMs;
+  c.connections[0].items.push({
+    k: 'batch',
+    t,
+    ids: [`${EPOCH}:5000-0`],
+    ackAt: t,
+  });
+  record.clients.push(c);
+}
+
 const SCENARIOS: Scenario[] = [
   {
     name: 'a clean record with resends, a resumed connection and narrowing in flight',
@@ -530,34 +547,12 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'an entry appended after the log was read, delivered after the read',
     expect: [],
-    build(record) {
-      const c = simple(['agent:a'], VISIBLE_A);
-      const t = ++clock;
-      record.logReadAt = t;
-      c.connections[0].items.push({
-        k: 'batch',
-        t,
-        ids: [`${EPOCH}:5000-0`],
-        ackAt: t,
-      });
-      record.clients.push(c);
-    },
+    build: (record) => lateDelivery(record, 0),
   },
   {
     name: 'the same entry delivered before the log was read',
     expect: ['phantom'],
-    build(record) {
-      const c = simple(['agent:a'], VISIBLE_A);
-      const t = ++clock;
-      record.logReadAt = t + 1;
-      c.connections[0].items.push({
-        k: 'batch',
-        t,
-        ids: [`${EPOCH}:5000-0`],
-        ackAt: t,
-      });
-      record.clients.push(c);
-    },
+    build: (record) => lateDelivery(record, 1),
   },
   {
     name: 'a reset whose reason does not hold',
