@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, Socket } from 'socket.io-client';
 import { percentile } from './support';
 
@@ -17,6 +18,38 @@ const intervalMs = Number(intervalArg);
 const gateway = mode === 'gateway';
 
 const outages: number[] = [];
+/**
+ * Where each outage went, per phase, each measured on this client's clock:
+ * `backoff` from the cut to the client's next attempt (the Socket.IO
+ * client's delay, the same for both servers), `transport` from the attempt
+ * to the Engine.IO connection being open, `handshake` from there to the
+ * namespace's `connect` (the server's middlewares: streamgate's token,
+ * revocation and scope checks), then streamgate only: `replay` from
+ * `connect` to the first replayed batch (the cursor check and the first
+ * page read from the log) and `ready` from there to `ready` (the client's
+ * acknowledgement of the replayed batches, which `ready` waits for, and
+ * `ready` itself). A reconnect with nothing to replay counts in neither.
+ */
+const PHASES = [
+  'backoff',
+  'transport',
+  'handshake',
+  'replay',
+  'ready',
+] as const;
+type Phase = (typeof PHASES)[number];
+const phases: Record<Phase, number[]> = {
+  backoff: [],
+  transport: [],
+  handshake: [],
+  replay: [],
+  ready: [],
+};
+/** Per client under reconnection: when the attempt started, the transport opened and the namespace connected. */
+const marks = new Map<
+  number,
+  { attempt?: number; open?: number; connect?: number; batch?: number }
+>();
 let notRecovered = 0;
 let delivered = 0;
 let cutsMade = 0;
@@ -33,13 +66,41 @@ function usable(c: number, recovered: boolean) {
       process.stdout.write('READY\n');
     return;
   }
-  outages.push(performance.now() - at);
+  const now = performance.now();
+  outages.push(now - at);
+  const m = marks.get(c);
+  marks.delete(c);
+  if (
+    m?.attempt !== undefined &&
+    m.open !== undefined &&
+    m.connect !== undefined
+  ) {
+    phases.backoff.push(m.attempt - at);
+    phases.transport.push(m.open - m.attempt);
+    phases.handshake.push(m.connect - m.open);
+    if (gateway && m.batch !== undefined) {
+      phases.replay.push(m.batch - m.connect);
+      phases.ready.push(now - m.batch);
+    }
+  }
   if (!recovered) notRecovered++;
   if (outages.length >= cuts) finish();
 }
 
 function finish() {
   outages.sort((a, b) => a - b);
+  loop.disable();
+  const breakdown: Record<string, { p50: number; p99: number; max: number }> =
+    {};
+  for (const phase of PHASES) {
+    const values = phases[phase].sort((a, b) => a - b);
+    if (values.length === 0) continue;
+    breakdown[phase] = {
+      p50: percentile(values, 50),
+      p99: percentile(values, 99),
+      max: values[values.length - 1],
+    };
+  }
   process.stdout.write(
     `RESULT ${JSON.stringify({
       cuts: outages.length,
@@ -48,6 +109,12 @@ function finish() {
       p50: percentile(outages, 50),
       p99: percentile(outages, 99),
       max: outages[outages.length - 1],
+      breakdown,
+      loop: {
+        p50: loop.percentile(50) / 1e6,
+        p99: loop.percentile(99) / 1e6,
+        max: loop.max / 1e6,
+      },
     })}\n`,
   );
   sockets.forEach((s) => s.disconnect());
@@ -66,9 +133,28 @@ for (let c = 0; c < clients; c++) {
     reconnectionDelayMax: 150,
   });
   sockets.push(socket);
+  const mark = (name: 'attempt' | 'open' | 'connect' | 'batch') => {
+    if (!cutAt.has(c)) return;
+    let m = marks.get(c);
+    if (!m) marks.set(c, (m = {}));
+    // A failed attempt is followed by another: the phases count from the last.
+    if (name === 'attempt') {
+      delete m.open;
+      delete m.connect;
+      delete m.batch;
+    }
+    // Only the first batch after `connect` counts: the start of the replay.
+    if (name === 'batch' && (m.connect === undefined || m.batch !== undefined))
+      return;
+    m[name] = performance.now();
+  };
+  socket.io.on('reconnect_attempt', () => mark('attempt'));
+  socket.io.on('open', () => mark('open'));
+  socket.on('connect', () => mark('connect'));
   socket.on('events', (batch: unknown[], ack?: (id: string) => void) => {
     delivered += batch.length;
     if (gateway) {
+      mark('batch');
       cursor = (batch[batch.length - 1] as { id: string }).id;
       ack?.(cursor);
     }
@@ -87,7 +173,11 @@ for (let c = 0; c < clients; c++) {
   });
 }
 
+/** This process's own event loop delay while the cuts run: a stall here delays every phase alike. */
+const loop = monitorEventLoopDelay({ resolution: 1 });
+
 process.stdin.once('data', () => {
+  loop.enable();
   // The driver says when events flow; cuts start then.
   const timer = setInterval(() => {
     if (outages.length + cutAt.size >= cuts) return clearInterval(timer);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   BENCH_SECRET,
+  cpuSeconds,
   fixedRate,
   fmt,
   RedisServerHandle,
@@ -19,6 +20,12 @@ const CUT_INTERVAL_MS = 20;
 const RATE = 50;
 const PREFIX = 'bench-churn';
 
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 interface ChurnResult {
   cuts: number;
   notRecovered: number;
@@ -26,6 +33,10 @@ interface ChurnResult {
   p50: number;
   p99: number;
   max: number;
+  /** Per phase of the outage, as `churn-clients.ts` names them. */
+  breakdown: Record<string, { p50: number; p99: number; max: number }>;
+  /** The clients' own event loop delay while the cuts ran. */
+  loop: LoopDelay;
 }
 
 /** Starts `bench/churn-clients.ts`; `start()` begins the cuts; `result` resolves with the outages. */
@@ -73,27 +84,47 @@ function runClients(url: string, mode: 'gateway' | 'peer', token: string) {
 export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
   const token = signToken('bench-churn', ['tenant:bench']);
 
-  const peer = await startServer('churn-peer', 'peer', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    PEER_RATE: String(RATE),
-  });
+  const peer = await startServer(
+    'churn-peer',
+    'peer',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      PEER_RATE: String(RATE),
+    },
+    { profile: true },
+  );
   let peerResult: ChurnResult;
+  /** The server's CPU seconds from the first cut to the last outage measured: its busy time, whatever else the machine runs. */
+  let peerCpu: number;
+  let appCpu: number;
+  /** The server's event loop delay while the cuts ran: a stall there holds up every reconnect in flight. */
+  let peerLoop: LoopDelay;
+  let appLoop: LoopDelay;
   try {
     const clients = runClients(peer.url, 'peer', token);
     await clients.ready;
+    await peer.server.call({ cmd: 'loop' });
+    const cpuBefore = cpuSeconds(peer.server.pid);
     clients.start();
     peerResult = await clients.result;
+    peerCpu = cpuSeconds(peer.server.pid) - cpuBefore;
+    peerLoop = await peer.server.call<LoopDelay>({ cmd: 'loop' });
   } finally {
     await peer.server.stop();
   }
 
-  const app = await startServer('churn-app', 'app', {
-    REDIS_URL: redis.url,
-    JWT_SECRET: BENCH_SECRET,
-    EVENT_BUS_PREFIX: PREFIX,
-    PROCESS_STORE: 'memory',
-  });
+  const app = await startServer(
+    'churn-app',
+    'app',
+    {
+      REDIS_URL: redis.url,
+      JWT_SECRET: BENCH_SECRET,
+      EVENT_BUS_PREFIX: PREFIX,
+      PROCESS_STORE: 'memory',
+    },
+    { profile: true },
+  );
   const log = createEventLog({
     driver: 'redis',
     redis: { url: redis.url },
@@ -120,9 +151,13 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
             .catch(() => undefined);
         });
     })();
+    await app.server.call({ cmd: 'loop' });
+    const cpuBefore = cpuSeconds(app.server.pid);
     clients.start();
     try {
       appResult = await clients.result;
+      appCpu = cpuSeconds(app.server.pid) - cpuBefore;
+      appLoop = await app.server.call<LoopDelay>({ cmd: 'loop' });
     } finally {
       done = true;
       await publishing;
@@ -146,6 +181,24 @@ export async function churnBench(redis: RedisServerHandle): Promise<string[]> {
     row(
       'streamgate: token, scopes and cursor checked on every reconnect, replay, then `ready`',
       appResult,
+    ),
+    '',
+    "Where the time goes (client clock): `backoff` from the cut to the next attempt (the client's reconnection delay, the same for both), `transport` to the WebSocket being open, `handshake` to the namespace's `connect` (the middlewares: streamgate's token, revocation, scope and rate checks), then streamgate only: `replay` from `connect` to the first replayed batch (cursor check and first page read from the log), `ready` from there to `ready` (the client\'s acknowledgement of the replayed batches, which `ready` waits for by protocol, and `ready` itself).",
+    '',
+    `Server CPU (user + system) while the cuts ran, per reconnect measured, the live events included: peer ${fmt((peerCpu! * 1000) / peerResult.cuts, 2)} ms, streamgate ${fmt((appCpu! * 1000) / appResult.cuts, 2)} ms. Server event loop delay meanwhile (p99 / max): peer ${fmt(peerLoop!.p99, 1)} / ${fmt(peerLoop!.max, 1)} ms, streamgate ${fmt(appLoop!.p99, 1)} / ${fmt(appLoop!.max, 1)} ms; the clients' (the same client process for both): with the peer ${fmt(peerResult.loop.p99, 1)} / ${fmt(peerResult.loop.max, 1)} ms, with streamgate ${fmt(appResult.loop.p99, 1)} / ${fmt(appResult.loop.max, 1)} ms.`,
+    '',
+    '| run | phase | p50 ms | p99 ms | max ms |',
+    '|---|---|---:|---:|---:|',
+    ...(
+      [
+        ['peer', peerResult],
+        ['streamgate', appResult],
+      ] as const
+    ).flatMap(([name, r]) =>
+      Object.entries(r.breakdown).map(
+        ([phase, t]) =>
+          `| ${name} | ${phase} | ${fmt(t.p50, 1)} | ${fmt(t.p99, 1)} | ${fmt(t.max, 1)} |`,
+      ),
     ),
   ];
 }

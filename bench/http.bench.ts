@@ -10,7 +10,9 @@ import {
   withCpu,
 } from './support';
 
-const REQUESTS = 2_000;
+/** `BENCH_HTTP_REQUESTS` lengthens the run (e.g. for CPU profiles); a multiple of `BLOCK`. */
+const REQUESTS =
+  Math.ceil(Number(process.env.BENCH_HTTP_REQUESTS ?? 2_000) / 100) * 100;
 const WARM_UP = 300;
 const BLOCK = 100;
 

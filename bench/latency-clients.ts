@@ -63,6 +63,12 @@ function connect(): Promise<void> {
 }
 
 let failures = 0;
+/** Why POSTs failed: the status code, or the request error's code, with how many times. */
+let failureCauses: Record<string, number> = {};
+function failed(cause: string): void {
+  failures++;
+  failureCauses[cause] = (failureCauses[cause] ?? 0) + 1;
+}
 
 function post(body: string, seq: number): void {
   const req = request(
@@ -78,11 +84,13 @@ function post(body: string, seq: number): void {
     },
     (res) => {
       answeredAt[seq] = performance.now();
-      if (res.statusCode !== 201) failures++;
+      if (res.statusCode !== 201) failed(String(res.statusCode));
       res.resume();
     },
   );
-  req.on('error', () => failures++);
+  req.on('error', (error: NodeJS.ErrnoException) =>
+    failed(error.code ?? error.message),
+  );
   req.end(body);
 }
 
@@ -96,6 +104,7 @@ async function run(rate: number, durationMs: number) {
   latencies = new Float64Array(total * clients);
   received = 0;
   failures = 0;
+  failureCauses = {};
   const start = performance.now();
   let sent = 0;
   while (sent < total) {
@@ -142,6 +151,7 @@ async function run(rate: number, durationMs: number) {
     expected: total * clients,
     received,
     failures,
+    failureCauses,
     p50: at(50),
     p99: at(99),
     max: measured[measured.length - 1],

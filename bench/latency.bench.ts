@@ -18,6 +18,7 @@ interface RunResult {
   expected: number;
   received: number;
   failures: number;
+  failureCauses?: Record<string, number>;
   p50: number;
   p99: number;
   max: number;
@@ -117,7 +118,15 @@ export async function latencyBench(
     const r = raw[i];
     const a = app[i];
     const delivered = (x: RunResult) =>
-      `${fmt(x.received)}/${fmt(x.expected)}${x.failures ? ` (${x.failures} failed POSTs)` : ''}`;
+      `${fmt(x.received)}/${fmt(x.expected)}${
+        x.failures
+          ? ` (${x.failures} failed POSTs: ${Object.entries(
+              x.failureCauses ?? {},
+            )
+              .map(([cause, n]) => `${cause} ×${n}`)
+              .join(', ')})`
+          : ''
+      }`;
     const cpu = (x: RunResult) =>
       `${fmt(x.serverCpu)} / ${fmt(x.clientCpu)} / ${fmt(x.redisCpu)}`;
     lines.push(

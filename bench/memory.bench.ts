@@ -13,6 +13,8 @@ import {
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 /** When set, heap snapshots of both servers before and after connecting go here (see bench/heap-diff.ts). */
 const SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS;
+/** Writing a snapshot of a large heap on a busy host takes minutes. */
+const SNAPSHOT_TIMEOUT_MS = 600_000;
 /** Tenants: each connection holds `tenant:t<i % GROUPS>` and its own `user:u<i>`. */
 const GROUPS = 100;
 
@@ -48,10 +50,13 @@ async function footprint(
     const rssBefore = (await mem(server, false)).rss;
     const heapBefore = (await mem(server, true)).heapUsed;
     if (SNAPSHOTS)
-      await server.call({
-        cmd: 'snapshot',
-        path: join(SNAPSHOTS, `${mode}-before.heapsnapshot`),
-      });
+      await server.call(
+        {
+          cmd: 'snapshot',
+          path: join(SNAPSHOTS, `${mode}-before.heapsnapshot`),
+        },
+        SNAPSHOT_TIMEOUT_MS,
+      );
     const start = Date.now();
     await fleet.growTo(CONNECTIONS + 50);
     const connectSeconds = (Date.now() - start) / 1000;
@@ -59,10 +64,13 @@ async function footprint(
     const rssAfter = (await mem(server, false)).rss;
     const heapAfter = (await mem(server, true)).heapUsed;
     if (SNAPSHOTS)
-      await server.call({
-        cmd: 'snapshot',
-        path: join(SNAPSHOTS, `${mode}-after.heapsnapshot`),
-      });
+      await server.call(
+        {
+          cmd: 'snapshot',
+          path: join(SNAPSHOTS, `${mode}-after.heapsnapshot`),
+        },
+        SNAPSHOT_TIMEOUT_MS,
+      );
     return {
       rssBefore,
       rssAfter,

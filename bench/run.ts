@@ -7,6 +7,7 @@ import { churnBench } from './churn.bench';
 import { fanoutBench } from './fanout.bench';
 import { growthBench } from './growth.bench';
 import { httpBench } from './http.bench';
+import { idleBench } from './idle.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
 import { partitionsBench } from './partitions.bench';
@@ -55,9 +56,14 @@ const sections: Record<string, Section> = {
     title: '11. Channels: 10,000 connections over 1,000 channels on one node',
     run: channelsBench,
   },
+  idle: {
+    title:
+      '12. Idle connections at scale: 50,000 on one node, or as many as its file descriptor limit allows',
+    run: idleBench,
+  },
   partitions: {
     title:
-      '12. Partitioned logs on a Redis Cluster of 3 primaries (engine level)',
+      '13. Partitioned logs on a Redis Cluster of 3 primaries (engine level)',
     run: () => partitionsBench(),
   },
 };
@@ -77,7 +83,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, and the counts and durations of the partitions section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, the connections and idle window of the idle section, and the counts and durations of the partitions section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {
@@ -87,7 +93,8 @@ async function main() {
     }
     if (
       BENCH_SCALE === 1 &&
-      (only.length === 0 || only.includes('growth') || only.includes('replay'))
+      (only.length === 0 ||
+        ['growth', 'replay', 'idle'].some((name) => only.includes(name)))
     )
       console.log(
         `Curves: ${plotAll().join(', ')} (from docs/bench-data/*.json).`,

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
@@ -20,7 +21,8 @@ import { createApp, DeliveryHub, loadAppConfig } from './target';
  * broadcasts to the whole namespace at PEER_RATE events/s.
  *
  * Commands over IPC: `mem` (optionally after a forced GC), `snapshot` (a
- * heap snapshot to `path`, after a forced GC), `emit` (raw only: emits at a
+ * heap snapshot to `path`, after a forced GC), `fds` (open file descriptors
+ * and the process's limit on them), `emit` (raw only: emits at a
  * fixed rate to rooms), `hub` (app only: the delivery hub's resolved
  * options), `stop`.
  */
@@ -271,6 +273,21 @@ async function main() {
     };
     delay.reset();
     return reply;
+  };
+  handlers.fds = async () => {
+    // "Max open files  <soft>  <hard>  files": Node raises the soft limit to the hard one at start.
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = (line ?? '')
+      .replace('Max open files', '')
+      .trim()
+      .split(/\s+/);
+    return {
+      open: readdirSync('/proc/self/fd').length,
+      soft: soft === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(soft),
+      hard: hard === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(hard),
+    };
   };
   handlers.snapshot = async (command) => {
     await forceGc();

@@ -7,12 +7,15 @@ import { signToken } from './support';
  * `tenant:t<i % groups>` and `user:u<i>`, so the gateway puts its socket in
  * three rooms: `user:u<i>` and `scope:<scope>` for each scope. The raw
  * server's socket joins the same three rooms, so both hold as many room
- * entries per socket. Counts and acknowledges what arrives.
+ * entries per socket. Counts and acknowledges what arrives. With
+ * `localAddress` (e.g. 127.0.0.2) the connections leave from that loopback
+ * address, so that many of them do not share one address's ephemeral ports.
  *
  * Wire names are protocol v1 (docs/protocol.md): namespace `/events`, events
  * `ready` and `events`, acknowledged with the last id of each batch.
  */
-const [url, mode, offsetArg, countArg, groupsArg] = process.argv.slice(2);
+const [url, mode, offsetArg, countArg, groupsArg, localAddress] =
+  process.argv.slice(2);
 const offset = Number(offsetArg);
 const count = Number(countArg);
 const groups = Number(groupsArg);
@@ -31,7 +34,8 @@ function open(i: number): Promise<void> {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-    });
+      ...(localAddress ? { localAddress } : {}),
+    } as Parameters<typeof io>[1]);
     sockets.push(socket);
     socket.once(gateway ? 'ready' : 'connect', () => resolve());
     socket.once('connect_error', (error) =>
@@ -57,7 +61,11 @@ async function connectAll(): Promise<void> {
 
 process.on('message', (command: { id: number; cmd: string }) => {
   if (command.cmd === 'count') {
-    process.send!({ replyTo: command.id, received });
+    process.send!({
+      replyTo: command.id,
+      received,
+      connected: sockets.filter((s) => s.connected).length,
+    });
   } else if (command.cmd === 'stop') {
     sockets.forEach((s) => s.disconnect());
     process.send!({ replyTo: command.id });

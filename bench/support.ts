@@ -153,8 +153,14 @@ export class BenchProcess {
     label: string,
     script: string,
     args: readonly string[],
-    options: { env?: Record<string, string>; profile?: boolean } = {},
+    options: {
+      env?: Record<string, string>;
+      profile?: boolean;
+      /** How long the process may take to send `started`. @default 60000 */
+      startTimeoutMs?: number;
+    } = {},
   ): Promise<{ process: BenchProcess; started: any }> {
+    const startTimeoutMs = options.startTimeoutMs ?? 60_000;
     const child = spawn(
       process.execPath,
       [
@@ -174,8 +180,10 @@ export class BenchProcess {
     const started = await new Promise<any>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`${label} did not start within 60 s.`));
-      }, 60_000);
+        reject(
+          new Error(`${label} did not start within ${startTimeoutMs} ms.`),
+        );
+      }, startTimeoutMs);
       handle.listeners.add((message) => {
         if (message?.type === 'started') {
           clearTimeout(timer);

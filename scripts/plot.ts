@@ -5,7 +5,7 @@ import { join } from 'node:path';
  * Renders the growth curves that `npm run bench` writes to docs/bench-data/
  * as SVG line charts in docs/. Plain string-built SVG: axes, ticks, labels
  * and a legend, nothing else. Where docs/bench-data/<name>.before.json
- * exists (a run of the code before the delivery and memory optimizations), its streamgate
+ * exists (a run of the code before the latest performance work), its streamgate
  * curve is drawn too, in orange.
  */
 
@@ -166,7 +166,7 @@ export function renderChart(panels: Panel[], caption: string): string {
   ].join('\n');
 }
 
-/** The streamgate curve of the run before the delivery and memory optimizations. */
+/** The streamgate curve of the run before the latest performance work. */
 const BEFORE = '#d1742f';
 const RAW = '#888888';
 const STREAMGATE = '#1f6feb';
@@ -269,6 +269,122 @@ function connectionsChart(data: GrowthData, before?: GrowthData): string {
       },
     ],
     `Each event reaches one tenant of ${data.groups} (${100 / data.groups}% of connections). npm run bench -- growth, ${data.generated.slice(0, 10)}.`,
+  );
+}
+
+interface IdleLevel {
+  connections: number;
+  rssMiB: number;
+  heapMiB: number;
+}
+
+interface IdleResult {
+  connections: number;
+  base: IdleLevel;
+  levels: IdleLevel[];
+  idleCpuPercent: number;
+}
+
+type IdleData = {
+  generated: string;
+  requested: number;
+  connections: number;
+  capped: boolean;
+  fdLimit: number;
+  windowSeconds: number;
+  series: { raw: IdleResult; streamgate: IdleResult };
+};
+
+/** Memory of one server on the way up to the idle-scale point, and what each connection adds. */
+function idleChart(data: IdleData): string {
+  const { raw, streamgate } = data.series;
+  const all = (r: IdleResult) => [r.base, ...r.levels];
+  const memory = (
+    name: string,
+    color: string,
+    r: IdleResult,
+    y: (l: IdleLevel) => number,
+    dashed = false,
+  ): Series => ({
+    name,
+    color,
+    dashed,
+    points: all(r).map((l) => [l.connections, y(l)]),
+  });
+  // Growth over the base, per connection: flat when each connection costs the same.
+  const perConnection = (
+    name: string,
+    color: string,
+    r: IdleResult,
+    y: (l: IdleLevel) => number,
+    dashed = false,
+  ): Series => ({
+    name,
+    color,
+    dashed,
+    points: r.levels.map((l) => [
+      l.connections,
+      ((y(l) - y(r.base)) * 1024) / l.connections,
+    ]),
+  });
+  const cap = data.capped
+    ? ` Capped at ${data.connections} of ${data.requested} (${data.fdLimit} file descriptors per process).`
+    : '';
+  return renderChart(
+    [
+      {
+        title: 'Server memory, idle connections',
+        xLabel: 'idle connections (over a base of 50)',
+        yLabel: 'MiB',
+        series: [
+          memory('streamgate RSS', STREAMGATE, streamgate, (l) => l.rssMiB),
+          memory('raw Socket.IO RSS', RAW, raw, (l) => l.rssMiB),
+          memory(
+            'streamgate heap after GC',
+            STREAMGATE,
+            streamgate,
+            (l) => l.heapMiB,
+            true,
+          ),
+          memory(
+            'raw Socket.IO heap after GC',
+            RAW,
+            raw,
+            (l) => l.heapMiB,
+            true,
+          ),
+        ],
+      },
+      {
+        title: 'Memory per connection',
+        xLabel: 'idle connections',
+        yLabel: 'KiB per connection',
+        series: [
+          perConnection(
+            'streamgate RSS',
+            STREAMGATE,
+            streamgate,
+            (l) => l.rssMiB,
+          ),
+          perConnection('raw Socket.IO RSS', RAW, raw, (l) => l.rssMiB),
+          perConnection(
+            'streamgate heap after GC',
+            STREAMGATE,
+            streamgate,
+            (l) => l.heapMiB,
+            true,
+          ),
+          perConnection(
+            'raw Socket.IO heap after GC',
+            RAW,
+            raw,
+            (l) => l.heapMiB,
+            true,
+          ),
+        ],
+      },
+    ],
+    `Idle CPU (${data.windowSeconds} s, heartbeats): streamgate ${streamgate.idleCpuPercent.toFixed(1)}%, raw ${raw.idleCpuPercent.toFixed(1)}%.${cap} npm run bench -- idle, ${data.generated.slice(0, 10)}.`,
   );
 }
 
@@ -388,6 +504,8 @@ export function plotAll(): string[] {
   } catch (error) {
     console.warn(`No replay curve: ${(error as Error).message}`);
   }
+  if (existsSync(join(docs, 'bench-data', 'idle-connections.json')))
+    charts.push(['idle-connections.svg', idleChart(read('idle-connections'))]);
   for (const [file, svg] of charts) writeFileSync(join(docs, file), svg);
   return charts.map(([file]) => `docs/${file}`);
 }

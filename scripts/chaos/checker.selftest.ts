@@ -383,6 +383,23 @@ interface Scenario {
   build(record: SoakRecord): void;
 }
 
+/**
+ * A client that receives an entry past the log's end, with the log read
+ * `readAfterMs` after the delivery (0: at the delivery, so after it).
+ */
+function lateDelivery(record: SoakRecord, readAfterMs: number): void {
+  const c = simple(['agent:a'], VISIBLE_A);
+  const t = ++clock;
+  record.logReadAt = t + readAfterMs;
+  c.connections[0].items.push({
+    k: 'batch',
+    t,
+    ids: [`${EPOCH}:5000-0`],
+    ackAt: t,
+  });
+  record.clients.push(c);
+}
+
 const SCENARIOS: Scenario[] = [
   {
     name: 'a clean record with resends, a resumed connection and narrowing in flight',
@@ -456,6 +473,30 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'a batch sent again without what a refresh hid meanwhile',
+    expect: [],
+    build(record) {
+      record.clients.push(
+        client([
+          connection(
+            1,
+            null,
+            ['agent:a', 'role:x'],
+            [
+              ready(false, 0, 'no_cursor'),
+              batch([1, 3, 4], null),
+              { k: 'refresh', t: ++clock, scopes: ['agent:a'] },
+              { k: 'refreshed', t: ++clock, ok: true },
+              batch([1, 4]), // resent without 3 [agent:a, role:x]
+              batch([5, 8]),
+              batch([9, 12]),
+            ],
+          ),
+        ]),
+      );
+    },
+  },
+  {
     name: 'a window sent again from a batch that was acknowledged in time',
     expect: ['duplicate'],
     build(record) {
@@ -502,6 +543,16 @@ const SCENARIOS: Scenario[] = [
       });
       record.clients.push(c);
     },
+  },
+  {
+    name: 'an entry appended after the log was read, delivered after the read',
+    expect: [],
+    build: (record) => lateDelivery(record, 0),
+  },
+  {
+    name: 'the same entry delivered before the log was read',
+    expect: ['phantom'],
+    build: (record) => lateDelivery(record, 1),
   },
   {
     name: 'a reset whose reason does not hold',

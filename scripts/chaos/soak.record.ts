@@ -227,4 +227,11 @@ export interface SoakRecord {
   readonly crashes: CrashRecord[];
   /** Id of the unscoped event published after the fault phase, which every client must reach. */
   fenceId: string | null;
+  /**
+   * When the log was read for the check (ms into the run), or null when it
+   * was not. Writes may still land after it (an outbox relay announcing
+   * what a killed writer could not), and a delivery of such an entry after
+   * this time cannot be judged against the log that was read.
+   */
+  logReadAt?: number | null;
 }

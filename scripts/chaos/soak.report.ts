@@ -45,6 +45,10 @@ export function formatReport(outcome: SoakOutcome): string[] {
   row('deliveries', c.deliveries);
   row('resent batches (unacknowledged in time)', c.resends);
   row('deliveries the log then lost (rewound)', c.rewoundDeliveries);
+  row(
+    'deliveries of entries appended after the log was read (not judged)',
+    c.afterLogRead,
+  );
   for (const [reason, n] of Object.entries(c.readies).sort())
     row(`ready ${reason}`, n);
   for (const [reason, n] of Object.entries(c.resyncs).sort())

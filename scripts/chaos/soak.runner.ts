@@ -356,6 +356,7 @@ export async function runSoak(
     );
     sampler.stop();
     record.rss.push(...sampler.samples);
+    record.logReadAt = now();
     const snapshot = await readEventLog(infra.redisOptions, prefix);
     await processes.collectStores();
     record.finishedAt = now();

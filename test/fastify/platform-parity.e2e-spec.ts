@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { RunningApp, startApp } from '../support/app';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
 import { StreamReader } from '../processes/support/stream-reader';
+import { delay } from '../support/wait-for';
 import {
   CORS_ORIGIN,
   Platform,
@@ -375,6 +376,11 @@ describe('The module on Express and on Fastify while Redis is down', () => {
 
   it('answers POST /events with 503 and Retry-After, with the same bytes', async () => {
     await redis.kill();
+    // Each node checks access from what its reader last read of the log for
+    // up to `revocationMaxStalenessMs` (5 s) and then answers that access
+    // cannot be checked; past that bound both nodes are in the same state,
+    // whichever of them last read the log earlier.
+    await delay(5_500);
     const [express, fastify] = await both(apps, (app) =>
       call(app, 'POST', '/events', { body: { type: 'a', data: 1 } }),
     );

@@ -40,6 +40,16 @@ describe('revocation on every node', () => {
     return client;
   };
 
+  const publish = (node: RunningApp, token: string) =>
+    fetch(`${node.url}/events`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ type: 'note', data: 1, delivery: 'ephemeral' }),
+    });
+
   const revoke = (node: RunningApp, sub: unknown, token?: string) =>
     fetch(`${node.url}/auth/revocations`, {
       method: 'POST',
@@ -77,6 +87,9 @@ describe('revocation on every node', () => {
       );
       readers.push(stream);
       await stream.untilSeq(1);
+      // Both nodes have seen (and may remember) the token before it is revoked.
+      for (const node of [nodeA, nodeB])
+        expect((await publish(node, oldToken)).status).toBe(202);
 
       const started = Date.now();
       const response = await revoke(nodeA, 'mallory');
@@ -100,6 +113,7 @@ describe('revocation on every node', () => {
           headers: { authorization: `Bearer ${oldToken}` },
         });
         expect(http.status).toBe(401);
+        expect((await publish(node, oldToken)).status).toBe(401);
       }
       const later = issuedAt(
         'mallory',

@@ -33,11 +33,15 @@ export interface GuardedChild {
 // watchdog signals the command. A `process.on('exit')` handler cannot do this
 // in a test file: Jest gives each test file its own copy of `process`, whose
 // 'exit' listeners never run, and no handler runs on SIGKILL anyway.
+//
+// The command's pid is the first line of the output: an inner shell prints
+// its own pid and then execs the command, which keeps that pid. Printed by
+// the watchdog after the start instead, it could follow the command's first
+// output on a busy machine, and a pid read from that would be NaN.
 const WATCHDOG = `
 exec 3<&0
-"$@" </dev/null 3<&- &
+sh -c 'echo "$$"; exec "$@"' sh "$@" </dev/null 3<&- &
 child=$!
-echo "$child"
 (read _ <&3; kill -"$REAP_SIGNAL" "$child" 2>/dev/null) &
 watcher=$!
 wait "$child"

@@ -1,4 +1,4 @@
-import Redis, { Cluster } from 'ioredis';
+import Redis, { Cluster, RedisOptions } from 'ioredis';
 import {
   InMemoryEventLog,
   InMemoryEventLogStore,
@@ -142,6 +142,12 @@ export class InMemoryHarness extends BaseHarness {
 export class RedisHarness extends BaseHarness {
   readonly name = 'redis';
   private server!: RedisServerHandle;
+
+  /** `options`: ioredis options as a host would give them. */
+  constructor(private readonly options?: RedisOptions) {
+    super();
+  }
+
   private admin!: Redis;
   private currentPrefix = '';
 
@@ -163,6 +169,7 @@ export class RedisHarness extends BaseHarness {
   protected newStore(settings: EventLogSettings) {
     return new RedisStreamsEventLogStore(settings.prefix, {
       url: this.server.url,
+      options: this.options,
     });
   }
   async reset() {

@@ -4,7 +4,7 @@ import { DeliveryHub } from '../event-bus/hub/delivery-hub';
 import { isRevokedBy } from './access';
 import { parseAccessNotice } from './access-notice';
 import { AccessService } from './access.service';
-import { ExpiryHandle, ExpiryQueue } from './expiry.queue';
+import { ExpiryQueue, ExpirySlot } from './expiry.queue';
 import { Principal } from './principal';
 
 /** Why the server ends a session on its own. */
@@ -53,19 +53,33 @@ export class SessionLimitError extends Error {
   }
 }
 
-/** One registered session; it is its own handle, so a connection costs one small object here. */
-class Entry implements SessionHandle {
-  expiry: ExpiryHandle | null = null;
-  closed = false;
+/**
+ * One registered session; it is its own handle and its own place in the
+ * expiry queue, so a connection costs one small object here.
+ */
+class Entry extends ExpirySlot implements SessionHandle {
+  // Declared and assigned in the constructor rather than as parameter
+  // properties and initializers: the package's build turns those, in a
+  // class that extends another, into a constructor that does not parse.
+  declare closed: boolean;
+  declare private readonly owner: AccessSessions;
+  declare readonly kind: SessionKind;
+  declare readonly session: AccessSession;
 
   constructor(
-    private readonly owner: AccessSessions,
-    readonly kind: SessionKind,
-    readonly session: AccessSession,
-  ) {}
+    owner: AccessSessions,
+    kind: SessionKind,
+    session: AccessSession,
+  ) {
+    super();
+    this.closed = false;
+    this.owner = owner;
+    this.kind = kind;
+    this.session = session;
+  }
 
   renew(principal: Principal): void {
-    if (!this.closed) this.expiry?.reschedule(principal.expiresAt);
+    if (!this.closed) this.owner.reschedule(this, principal.expiresAt);
   }
 
   recheck(since: number): Promise<boolean> {
@@ -142,7 +156,7 @@ export class AccessSessions implements OnApplicationShutdown {
     const entries = this.byUser.get(userId);
     if (entries) entries.push(entry);
     else this.byUser.set(userId, [entry]);
-    entry.expiry = this.expiries.add(entry, session.principal.expiresAt);
+    this.expiries.schedule(entry, session.principal.expiresAt);
     return entry;
   }
 
@@ -197,12 +211,16 @@ export class AccessSessions implements OnApplicationShutdown {
     return true;
   }
 
+  /** @internal Moves the expiry of `entry` (an in-band refresh). */
+  reschedule(entry: Entry, at: number | undefined): void {
+    this.expiries.schedule(entry, at);
+  }
+
   /** @internal */
   release(entry: Entry): void {
     if (entry.closed) return;
     entry.closed = true;
-    entry.expiry?.cancel();
-    entry.expiry = null;
+    this.expiries.remove(entry);
     const userId = entry.session.principal.userId;
     const entries = this.byUser.get(userId);
     if (!entries) return;

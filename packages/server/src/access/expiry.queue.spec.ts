@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { ExpiryQueue } from './expiry.queue';
+import { ExpiryQueue, ExpirySlot } from './expiry.queue';
+
+class Item<V> extends ExpirySlot {
+  constructor(readonly value: V) {
+    super();
+  }
+}
 
 describe('ExpiryQueue', () => {
   beforeEach(() => jest.useFakeTimers({ now: 0 }));
@@ -15,13 +21,19 @@ describe('ExpiryQueue', () => {
             jest.clearAllTimers();
             jest.setSystemTime(0);
             const expired: number[] = [];
-            const queue = new ExpiryQueue<number>((i) => expired.push(i));
-            const handles = instants.map((at, i) => queue.add(i, at));
+            const queue = new ExpiryQueue<Item<number>>((item) =>
+              expired.push(item.value),
+            );
+            const items = instants.map((at, i) => {
+              const item = new Item(i);
+              queue.schedule(item, at);
+              return item;
+            });
             expect(jest.getTimerCount()).toBe(instants.length > 0 ? 1 : 0);
             const cancelled = new Set<number>();
-            handles.forEach((handle, i) => {
+            items.forEach((item, i) => {
               if (cancels[i]) {
-                handle.cancel();
+                queue.remove(item);
                 cancelled.add(i);
               }
             });
@@ -47,9 +59,12 @@ describe('ExpiryQueue', () => {
   describe('when an item is rescheduled', () => {
     it('expires at the new instant only', () => {
       const expired: string[] = [];
-      const queue = new ExpiryQueue<string>((item) => expired.push(item));
-      const handle = queue.add('a', 1_000);
-      handle.reschedule(5_000);
+      const queue = new ExpiryQueue<Item<string>>((item) =>
+        expired.push(item.value),
+      );
+      const item = new Item('a');
+      queue.schedule(item, 1_000);
+      queue.schedule(item, 5_000);
       jest.advanceTimersByTime(4_999);
       expect(expired).toEqual([]);
       jest.advanceTimersByTime(1);
@@ -58,8 +73,10 @@ describe('ExpiryQueue', () => {
 
     it('never expires without an instant', () => {
       const expired: string[] = [];
-      const queue = new ExpiryQueue<string>((item) => expired.push(item));
-      queue.add('a', undefined);
+      const queue = new ExpiryQueue<Item<string>>((item) =>
+        expired.push(item.value),
+      );
+      queue.schedule(new Item('a'), undefined);
       expect(jest.getTimerCount()).toBe(0);
       expect(queue.size).toBe(0);
     });

@@ -1,40 +1,25 @@
-/** What `ExpiryQueue.add` returns: cancels the expiry, or moves it. */
-export interface ExpiryHandle {
-  cancel(): void;
-  reschedule(at: number | undefined): void;
-}
-
 // setTimeout fires at once for longer delays.
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
-/** One item in the heap; it is its own handle, so an item costs one small object. */
-class Slot<T> implements ExpiryHandle {
+/**
+ * What the queue keeps of an item: its instant and its place in the heap.
+ * Items extend it, so that a scheduled item costs no object besides itself.
+ */
+export class ExpirySlot {
+  /** @internal */
   at = Infinity;
+  /** @internal Place in the heap; -1 while not scheduled. */
   index = -1;
-
-  constructor(
-    private readonly queue: ExpiryQueue<T>,
-    readonly item: T,
-  ) {}
-
-  cancel(): void {
-    this.queue.remove(this);
-  }
-
-  reschedule(at: number | undefined): void {
-    this.queue.remove(this);
-    this.queue.insert(this, at);
-  }
 }
 
 /**
  * Calls `expire(item)` at each item's instant, with one timer for the whole
  * queue (a binary heap ordered by instant) rather than one per item, so that
- * ten thousand idle connections cost ten thousand small heap slots and a
- * single timer.
+ * ten thousand idle connections cost ten thousand heap places and a single
+ * timer.
  */
-export class ExpiryQueue<T> {
-  private readonly heap: Slot<T>[] = [];
+export class ExpiryQueue<T extends ExpirySlot> {
+  private readonly heap: T[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
 
@@ -47,11 +32,13 @@ export class ExpiryQueue<T> {
     return this.heap.length;
   }
 
-  /** Schedules `item` to expire at `at` (ms); `undefined` never expires. */
-  add(item: T, at: number | undefined): ExpiryHandle {
-    const slot = new Slot(this, item);
-    this.insert(slot, at);
-    return slot;
+  /**
+   * Schedules `item` to expire at `at` (ms), instead of when it was to;
+   * `undefined` never expires.
+   */
+  schedule(item: T, at: number | undefined): void {
+    this.remove(item);
+    this.insert(item, at);
   }
 
   /** Stops the timer and forgets every item. */
@@ -61,8 +48,7 @@ export class ExpiryQueue<T> {
     this.arm();
   }
 
-  /** @internal */
-  insert(slot: Slot<T>, at: number | undefined): void {
+  private insert(slot: T, at: number | undefined): void {
     if (at === undefined || !Number.isFinite(at)) return;
     slot.at = at;
     slot.index = this.heap.length;
@@ -71,11 +57,11 @@ export class ExpiryQueue<T> {
     if (slot.index === 0) this.arm();
   }
 
-  /** @internal */
-  remove(slot: Slot<T>): void {
-    const i = slot.index;
+  /** Forgets `item`'s instant: it does not expire. */
+  remove(item: T): void {
+    const i = item.index;
     if (i < 0) return;
-    slot.index = -1;
+    item.index = -1;
     const last = this.heap.pop()!;
     if (i < this.heap.length) {
       this.heap[i] = last;
@@ -107,7 +93,7 @@ export class ExpiryQueue<T> {
       const slot = this.heap[0];
       this.remove(slot);
       try {
-        this.expire(slot.item);
+        this.expire(slot);
       } catch {
         // One failing item must not keep the others from expiring.
       }

@@ -51,6 +51,23 @@ export interface RedisConnectionOptions {
 /** What a connection is for: commands, or blocking reads that hold the connection. */
 export type RedisConnectionRole = 'commands' | 'reader';
 
+/**
+ * Settings every connection streamgate opens gets over the host's options
+ * and over a duplicated client's:
+ * - no re-sending: an append whose reply was lost may have run, and must not
+ *   run again from ioredis' queue after the caller gave up on it;
+ * - no auto-pipelining: ioredis holds each command for a turn of the event
+ *   loop and keeps one batch in flight per connection, so a command issued
+ *   behind a blocking read or a large append is not even written until that
+ *   batch's replies are in. Nor does it pay off here: streamgate's commands
+ *   are mostly scripts costing Redis 15-25 µs each, which batching does not
+ *   reduce, and with one command in flight it halves the rate.
+ */
+const CONNECTION_RULES: RedisOptions = {
+  autoResendUnfulfilledCommands: false,
+  enableAutoPipelining: false,
+};
+
 /** Whether `connection` says where Redis is. */
 export function hasRedisConnection(
   connection: RedisConnectionOptions | undefined,
@@ -198,15 +215,16 @@ function openRedisClient(
       Math.min(50 * 2 ** Math.min(times, 6), 2_000) +
       Math.floor(Math.random() * 100),
   };
-  const noResend: RedisOptions = { autoResendUnfulfilledCommands: false };
   const readerOverride: RedisOptions =
     role === 'reader' ? { maxRetriesPerRequest: 0 } : {};
   if (connection.client instanceof Cluster) {
     const cluster = connection.client.duplicate([], {
+      // A Cluster auto-pipelines by its own option, not its nodes'.
+      enableAutoPipelining: false,
       redisOptions: {
         ...connection.client.options.redisOptions,
         ...readerOverride,
-        ...noResend,
+        ...CONNECTION_RULES,
       },
     });
     return cluster;
@@ -214,7 +232,7 @@ function openRedisClient(
   if (connection.client) {
     const client = connection.client.duplicate({
       ...readerOverride,
-      ...noResend,
+      ...CONNECTION_RULES,
     });
     return client;
   }
@@ -224,11 +242,12 @@ function openRedisClient(
       connection.cluster.nodes.map((node) => ({ ...node })),
       {
         ...options,
+        enableAutoPipelining: false,
         redisOptions: {
           ...base,
           ...options.redisOptions,
           ...readerOverride,
-          ...noResend,
+          ...CONNECTION_RULES,
         },
       },
     );
@@ -238,7 +257,7 @@ function openRedisClient(
     ...base,
     ...connection.options,
     ...readerOverride,
-    ...noResend,
+    ...CONNECTION_RULES,
   };
   if (connection.sentinels) {
     options.sentinels = connection.sentinels.map((node) => ({ ...node }));

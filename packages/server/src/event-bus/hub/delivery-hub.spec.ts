@@ -159,6 +159,109 @@ describe('DeliveryHub', () => {
       expect(reads.mock.calls.length).toBeLessThanOrEqual(5);
     });
 
+    it('reads the first page while the cursor is checked, and replays it once the cursor is found covered', async () => {
+      await boot({ ackWindow: 1, replayPageSize: 50, replayBatchSize: 50 });
+      const ids = await publish(30);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      const order: string[] = [];
+      const check = log.subscription.checkCursor.bind(log.subscription);
+      jest
+        .spyOn(log.subscription, 'checkCursor')
+        .mockImplementation(async (cursor) => {
+          order.push('check');
+          const answer = await check(cursor);
+          order.push('checked');
+          return answer;
+        });
+      const replay = log.subscription.replay.bind(log.subscription);
+      const reads = jest
+        .spyOn(log.subscription, 'replay')
+        .mockImplementation((after, options) => {
+          order.push('read');
+          return replay(after, options);
+        });
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[4]);
+      await drain(transport, () => transport.readyInfo !== null);
+
+      // Both requests are out before either answers: one round trip to the log, not two.
+      expect(order.slice(0, 2).sort()).toEqual(['check', 'read']);
+      expect(order[2]).toBe('checked');
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect(reads.mock.calls[0][0]).toBe(ids[4]);
+      expect(transport.ids).toEqual(ids.slice(5));
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 25,
+        lastEventId: ids[ids.length - 1],
+      });
+    });
+
+    it('drops the page read ahead when the cursor is not covered, and starts at the position instead', async () => {
+      await boot({ ackWindow: 1, replayPageSize: 50, replayBatchSize: 50 });
+      const ids = await publish(30);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      // The log answers that it no longer holds the cursor's entry (trimmed meanwhile).
+      jest.spyOn(log.subscription, 'checkCursor').mockResolvedValue({
+        covered: false,
+        reason: 'trimmed',
+        epoch: epochOf(ids[0]),
+      });
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[4]);
+      await until(() => transport.readyInfo !== null, 'ready');
+      const more = await publish(3, 30);
+      await drain(
+        transport,
+        () => transport.ids[transport.ids.length - 1] === more[2],
+      );
+
+      expect(transport.readyInfo).toMatchObject({
+        recovered: false,
+        reason: 'trimmed',
+        replayed: 0,
+        lastEventId: ids[ids.length - 1],
+      });
+      // Nothing of the page read ahead went out: only what came after `ready`.
+      expect(transport.ids).toEqual(more);
+    });
+
+    it('drops the page read ahead when the cursor had to wait for the log, and reads again once it is covered', async () => {
+      await boot({ ackWindow: 1, replayPageSize: 50, replayBatchSize: 50 });
+      const ids = await publish(30);
+      await until(() => hub.position === ids[ids.length - 1], 'the reader');
+      // First the log seems to have lost the cursor's entry (a rewind this
+      // node has not seen yet); asked again after the wait, it holds it.
+      jest
+        .spyOn(log.subscription, 'checkCursor')
+        .mockResolvedValueOnce({
+          covered: false,
+          reason: 'invalid_cursor',
+          epoch: epochOf(ids[0]),
+          lost: true,
+        })
+        .mockResolvedValueOnce({ covered: true });
+      // The page read ahead comes from the log as it stood before the wait:
+      // whatever it holds must not reach the client.
+      const replay = log.subscription.replay.bind(log.subscription);
+      const stale = { ...(await replay(ids[4], { limit: 50 })) };
+      stale.events = stale.events.slice(10);
+      const reads = jest
+        .spyOn(log.subscription, 'replay')
+        .mockResolvedValueOnce(stale)
+        .mockImplementation(replay);
+      const transport = new ManualTransport('s1');
+      await hub.attach(transport, principal, [], ids[4]);
+      await drain(transport, () => transport.readyInfo !== null);
+
+      expect(reads).toHaveBeenCalledTimes(2);
+      expect(transport.ids).toEqual(ids.slice(5));
+      expect(transport.readyInfo).toMatchObject({
+        recovered: true,
+        replayed: 25,
+      });
+    }, 20_000);
+
     it('sends live events that arrive during a long last page after it, with no gap or duplicate', async () => {
       await boot({ ackWindow: 1, replayPageSize: 500, replayBatchSize: 50 });
       const ids = await publish(200);

@@ -55,7 +55,7 @@ interface Unacked {
 const NOTHING_UNACKED = Object.freeze([]) as unknown as Unacked[];
 
 /** A page read that was started, with the entry limit it was asked for. */
-interface PageRead {
+export interface PageRead {
   readonly page: Promise<ReplayPage>;
   readonly limit: number;
 }
@@ -163,7 +163,12 @@ export class HubSubscriber {
     private currentPrincipal: Principal,
     access: ChannelAccess,
     start:
-      | { cursor: EventId; replay: true }
+      | {
+          cursor: EventId;
+          replay: true;
+          /** The first page, read from `cursor` while the cursor was checked (`readAhead`). */
+          firstPage?: PageRead | null;
+        }
       | { reason: ReadyReason; replay: false; position?: EventId },
     /** Shared with the other subscribers of the connection; `null`: this one's own counts. */
     private readonly budget: ReplayBudget | null = null,
@@ -173,6 +178,7 @@ export class HubSubscriber {
       this.mode = 'replay';
       this.currentHorizon = start.cursor;
       this.handedUpTo = start.cursor;
+      this.prefetched = start.firstPage ?? null;
     } else {
       this.mode = 'live';
       this.currentHorizon = start.position ?? host.position;
@@ -184,6 +190,29 @@ export class HubSubscriber {
         lastEventId: this.horizon,
       });
     }
+  }
+
+  /**
+   * Starts reading the first page a subscriber resuming at `cursor` would
+   * read, so that the read can overlap the check of the cursor: the same
+   * read `nextRead` would start, or `null` where it would start none (the
+   * cursor is of another epoch than the node, or at or past its position,
+   * or the scan budget is nil). Whoever starts it passes it to the
+   * subscriber only once the cursor is known to be covered, and drops it
+   * otherwise; a page read early is then judged as any prefetched page.
+   */
+  static readAhead(host: SubscriberHost, cursor: unknown): PageRead | null {
+    if (typeof cursor !== 'string') return null;
+    const target = host.position;
+    // `null` for another epoch (or a cursor that is not an id), so no read.
+    if ((compareLogIds(cursor, target) ?? 0) >= 0) return null;
+    const { replayPageSize, replayScanLimit } = host.options;
+    const limit = Math.min(replayPageSize, replayScanLimit);
+    if (limit <= 0) return null;
+    const page = host.subscription.replay(cursor, { limit, until: target });
+    // Awaited by the subscriber, or dropped with it.
+    page.catch(() => undefined);
+    return { page, limit };
   }
 
   /** Who this connection belongs to; a refresh may replace it with a newer principal of the same user. */

@@ -61,6 +61,7 @@ import { PresenceService } from '../../channels/presence/presence.service';
 import { ClientPublishService } from '../../channels/ephemeral/client-publish.service';
 import { ChannelPermissions } from '../channels/channel-permissions';
 import { ChannelRequests } from './channel.requests';
+import { removeListenerCompactly } from './listeners';
 
 type SessionListener = (this: Socket, payload: unknown, ack: unknown) => void;
 type ChannelHandler = (
@@ -277,7 +278,7 @@ export class EventsGateway
     );
     if (checked) {
       session.channels = new Set(checked.channels);
-      session.grants = new Set(checked.grants);
+      if (checked.grants.length > 0) session.grants = new Set(checked.grants);
       session.refused = checked.refused.length > 0 ? checked.refused : null;
     }
     try {
@@ -396,7 +397,8 @@ export class EventsGateway
       return;
     }
     // Connected: the disconnect handler releases the slot from now on.
-    if (releaseOnClose) socket.conn.off('close', releaseOnClose);
+    if (releaseOnClose)
+      removeListenerCompactly(socket.conn, 'close', releaseOnClose);
     socket.on(ClientEvent.refresh, this.onRefresh);
     for (const [event, listener] of this.channelListeners)
       socket.on(event, listener);

@@ -12,6 +12,12 @@ import type { RefusedChannel } from '@streamgate/protocol';
 import { RequestBudget } from '../channels/request-budget';
 import { scopeRoom, userRoom } from './socket-io.rooms';
 
+/** The grants of a connection that holds none, shared (see `SocketSession.grants`). */
+const NO_GRANTS: ReadonlySet<string> = new Set<string>();
+
+/** Where every connection's chain of channel requests starts. */
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 /** Told when a session's scopes change or it closes, to keep its channels within them. */
 export interface SessionChannelsListener {
   narrowed(session: SocketSession): void;
@@ -29,16 +35,23 @@ export class SocketSession implements AccessSession {
   private inRooms = false;
   /** The subscription set; `null` when the connection is unfiltered (protocol v1). */
   channels: Set<string> | null = null;
-  /** The channels of the set that the channel authorizer granted (not in the scopes). */
-  grants = new Set<string>();
+  /**
+   * The channels of the set that the channel authorizer granted (not in the
+   * scopes). Replaced, never changed in place: most connections hold none
+   * and share one empty set.
+   */
+  grants: ReadonlySet<string> = NO_GRANTS;
   /** What the handshake's `auth.channels` refused, told once in `ready`. */
   refused: readonly RefusedChannel[] | null = null;
-  /** Rate limit of the connection's channel requests. */
-  readonly budget = new RequestBudget();
+  /** Made on the first channel request: most connections never send one. */
+  private requestBudget: RequestBudget | null = null;
   /** Requests that came before the hub attached the connection, waiting for it. */
   private attachWaiters: (() => void)[] | null = null;
-  /** Channel requests run one at a time per connection, in arrival order. */
-  private pending: Promise<unknown> = Promise.resolve();
+  /**
+   * Channel requests run one at a time per connection, in arrival order;
+   * until the first, the chain starts at one settled promise shared by all.
+   */
+  private pending: Promise<unknown> = SETTLED;
   /** Set by the gateway when channels are on. */
   channelsListener: SessionChannelsListener | null = null;
 
@@ -50,6 +63,15 @@ export class SocketSession implements AccessSession {
     /** When the handshake began checking the token, ms. */
     readonly startedAt: number,
   ) {}
+
+  /**
+   * Rate limit of the connection's channel requests. A budget made at the
+   * first request is full, as one made at connect would be by then (it
+   * refills up to the burst while idle).
+   */
+  get budget(): RequestBudget {
+    return (this.requestBudget ??= new RequestBudget());
+  }
 
   /** Why the session ended before its socket was connected, if it did. */
   get endedEarly(): SessionEndReason | null {

@@ -4,6 +4,7 @@ import type {
   EventPublisher,
   PublishOptions,
 } from '../../event-bus/domain/event-publisher.port';
+import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
 import { InMemoryProcessMessageStore } from '../adapters/in-memory/in-memory.process-message-store';
 import { AnnouncementRelay } from './announcement.relay';
 
@@ -11,6 +12,8 @@ import { AnnouncementRelay } from './announcement.relay';
 class FakePublisher implements EventPublisher {
   readonly published: { event: NewEvent; key?: string }[] = [];
   failFrom = Infinity;
+  /** Keys the log already holds under other content. */
+  readonly usedKeys = new Set<string>();
   private attempts = 0;
 
   publish(event: NewEvent, options?: PublishOptions): Promise<string>;
@@ -20,6 +23,9 @@ class FakePublisher implements EventPublisher {
     options?: PublishOptions,
   ): Promise<string | null> {
     if (++this.attempts >= this.failFrom) throw new Error('bus down');
+    const key = options?.idempotencyKey;
+    if (key !== undefined && this.usedKeys.has(key))
+      throw new IdempotencyKeyReusedError(key);
     this.published.push({
       event: event as NewEvent,
       key: options?.idempotencyKey,
@@ -104,6 +110,26 @@ describe('AnnouncementRelay', () => {
         'process-message:run-1:2',
         'process-message:run-1:3',
       ]);
+    });
+  });
+
+  describe('when the log already holds an announcement under its key', () => {
+    it('counts it as sent and relays the ones behind it', async () => {
+      for (let i = 0; i < 3; i++)
+        await store.append('run-1', { type: 't', payload: i });
+      now += 1_000;
+      // The writer's publish landed, with the message as its store returned
+      // it then; the relay reads it back in another shape.
+      publisher.usedKeys.add('process-message:run-1:1');
+      const relay = new AnnouncementRelay(store, publisher, settings);
+      expect(await relay.relayOnce()).toBe(3);
+      expect(relay.publishFailures).toBe(0);
+      expect(keys()).toEqual([
+        'process-message:run-1:2',
+        'process-message:run-1:3',
+      ]);
+      now += 5_000;
+      expect(await relay.relayOnce()).toBe(0);
     });
   });
 

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { IdempotencyKeyReusedError } from '../../event-bus/domain/errors';
 import type { NewEvent } from '../../event-bus/domain/event';
 import type { EventPublisher } from '../../event-bus/domain/event-publisher.port';
 import type { ProcessAnnouncement } from '../domain/process-announcement';
@@ -197,6 +198,13 @@ export class AnnouncementRelay {
     try {
       await this.publisher.publish(event, { idempotencyKey });
     } catch (error) {
+      // The key names the announcement (the process and the message's seq,
+      // or the status), so the log already holds this announcement. Its
+      // content differs only in how the store gave the message back (e.g.
+      // PostgreSQL's jsonb orders an object's keys its own way), and trying
+      // again would never succeed and would hold up every announcement
+      // behind it.
+      if (error instanceof IdempotencyKeyReusedError) return true;
       if (this.failingSince === null) {
         this.failingSince = this.failed;
         this.logger.error(
