@@ -1,15 +1,15 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StoredEvent } from '../../event-bus/domain/event';
 import type { EventId } from '../../event-bus/domain/event-id';
 import type {
   DiscontinuityReason,
   LiveEventListener,
 } from '../../event-bus/domain/event-subscription.port';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import {
   PROCESS_MESSAGE_EVENT,
   PROCESS_STATUS_EVENT,
 } from '../process-events.protocol';
+import { PROCESS_STREAM_HUB, ProcessStreamHub } from './process-stream-hub';
 
 /**
  * Routes the hub's live batches to the streams of each process: every stream
@@ -24,7 +24,10 @@ export class ProcessStreamRouter {
   private unlisten: (() => void) | null = null;
   private count = 0;
 
-  constructor(private readonly hub: DeliveryHub) {}
+  constructor(
+    @Inject(PROCESS_STREAM_HUB)
+    private readonly hub: Pick<ProcessStreamHub, 'listen'>,
+  ) {}
 
   /** Streams currently registered, over all processes. */
   get listenerCount(): number {
