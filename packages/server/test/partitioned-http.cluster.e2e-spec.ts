@@ -20,10 +20,7 @@ import { parseCursor } from '../src/processes/http/process-messages.params';
 import { ProcessMessagesService } from '../src/processes/process-messages.service';
 import { resolveProcessesOptions } from '../src/processes/processes.options';
 import { SseFormat } from '../src/processes/streaming/process-stream.formats';
-import {
-  processPartition,
-  processStreamHub,
-} from '../src/processes/streaming/process-stream-hub';
+import { processPartition } from '../src/processes/streaming/process-stream-hub';
 import { ProcessStreamRouter } from '../src/processes/streaming/process-stream.router';
 import { ProcessStreamsService } from '../src/processes/streaming/process-streams.service';
 import {
@@ -117,10 +114,9 @@ async function processNode(
     // Far away: what follows the history can only come by the live path.
     heartbeatMs: 600_000,
   });
-  const streamHub = processStreamHub(hub);
   const streams = new ProcessStreamsService(
-    streamHub,
-    new ProcessStreamRouter(streamHub),
+    hub,
+    new ProcessStreamRouter(hub),
     messages,
     store,
     options,

@@ -19,12 +19,7 @@ import {
   PROCESSES_OPTIONS,
   RESOLVED_PROCESSES_OPTIONS,
 } from './processes.tokens';
-import { DeliveryHub } from '../event-bus/hub/delivery-hub';
 import { ProcessStreamRouter } from './streaming/process-stream.router';
-import {
-  PROCESS_STREAM_HUB,
-  processStreamHub,
-} from './streaming/process-stream-hub';
 import { ProcessStreamsService } from './streaming/process-streams.service';
 
 /**
@@ -62,13 +57,6 @@ import { ProcessStreamsService } from './streaming/process-streams.service';
     },
     ProcessMessageStoreLifecycle,
     ProcessMessagesService,
-    {
-      // The hub the bus provides: a PartitionedDeliveryHub when the log is
-      // partitioned, and each stream then holds its process's partition.
-      provide: PROCESS_STREAM_HUB,
-      inject: [DeliveryHub],
-      useFactory: processStreamHub,
-    },
     ProcessStreamRouter,
     ProcessStreamsService,
     bodyLimitsProvider(

@@ -12,7 +12,7 @@ import { ProcessMessagesService } from '../process-messages.service';
 import { resolveProcessesOptions } from '../processes.options';
 import type { StreamOutput } from './process-message.stream';
 import { SseFormat } from './process-stream.formats';
-import { processPartition, processStreamHub } from './process-stream-hub';
+import { processPartition } from './process-stream-hub';
 import { ProcessStreamRouter } from './process-stream.router';
 import { ProcessStreamsService } from './process-streams.service';
 
@@ -68,10 +68,9 @@ function setUp(partitionScope: string) {
     driver: 'memory',
     heartbeatMs: 600_000,
   });
-  const streamHub = processStreamHub(hub);
-  const router = new ProcessStreamRouter(streamHub);
+  const router = new ProcessStreamRouter(hub);
   const service = new ProcessStreamsService(
-    streamHub,
+    hub,
     router,
     messages,
     store,

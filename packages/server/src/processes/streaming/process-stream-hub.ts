@@ -4,9 +4,6 @@ import type { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import { PartitionedDeliveryHub } from '../../event-bus/hub/partitioned-delivery-hub';
 import { processScope } from '../process-events.protocol';
 
-/** Injection token of the `ProcessStreamHub` the process streams of this node use. */
-export const PROCESS_STREAM_HUB = Symbol('PROCESS_STREAM_HUB');
-
 /**
  * What a process stream needs from the node's delivery hub, on the single
  * log (P = 1) and on a partitioned one alike.
@@ -82,10 +79,17 @@ class PartitionedProcessHub implements ProcessStreamHub {
   }
 }
 
-/** The `ProcessStreamHub` over this node's hub, whichever the layout. */
+/**
+ * The `ProcessStreamHub` over this node's hub, whichever the layout (or the
+ * one given, for tests and other transports).
+ */
 export function processStreamHub(
-  hub: Pick<DeliveryHub, 'listen' | 'start'> | PartitionedDeliveryHub,
+  hub:
+    | Pick<DeliveryHub, 'listen' | 'start'>
+    | PartitionedDeliveryHub
+    | ProcessStreamHub,
 ): ProcessStreamHub {
+  if ('follow' in hub) return hub;
   return hub instanceof PartitionedDeliveryHub
     ? new PartitionedProcessHub(hub)
     : new SingleLogProcessHub(hub);

@@ -9,7 +9,7 @@ import {
   PROCESS_MESSAGE_EVENT,
   PROCESS_STATUS_EVENT,
 } from '../process-events.protocol';
-import { PROCESS_STREAM_HUB, ProcessStreamHub } from './process-stream-hub';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 
 /**
  * Routes the hub's live batches to the streams of each process: every stream
@@ -25,8 +25,10 @@ export class ProcessStreamRouter {
   private count = 0;
 
   constructor(
-    @Inject(PROCESS_STREAM_HUB)
-    private readonly hub: Pick<ProcessStreamHub, 'listen'>,
+    // The bus's hub (a PartitionedDeliveryHub when the log is partitioned):
+    // only its node-local listeners are used.
+    @Inject(DeliveryHub)
+    private readonly hub: Pick<DeliveryHub, 'listen'>,
   ) {}
 
   /** Streams currently registered, over all processes. */

@@ -30,7 +30,9 @@ import {
 } from './process-message.stream';
 import { ProcessStreamFormat } from './process-stream.formats';
 import { ProcessStreamRouter } from './process-stream.router';
-import { PROCESS_STREAM_HUB, ProcessStreamHub } from './process-stream-hub';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { PartitionedDeliveryHub } from '../../event-bus/hub/partitioned-delivery-hub';
+import { ProcessStreamHub, processStreamHub } from './process-stream-hub';
 
 export interface OpenProcessStreamRequest {
   readonly processId: string;
@@ -64,14 +66,21 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
   private lastFailureLog = 0;
 
   constructor(
-    @Inject(PROCESS_STREAM_HUB) private readonly hub: ProcessStreamHub,
+    // The bus's hub: a PartitionedDeliveryHub when the log is partitioned.
+    @Inject(DeliveryHub)
+    private readonly hub: DeliveryHub | PartitionedDeliveryHub,
     private readonly router: ProcessStreamRouter,
     private readonly messages: ProcessMessagesService,
     @Inject(ProcessMessageStore) private readonly store: ProcessMessageStore,
     @Inject(RESOLVED_PROCESSES_OPTIONS)
     private readonly options: ResolvedProcessesOptions,
     @Optional() private readonly sessions?: AccessSessions,
-  ) {}
+  ) {
+    this.follower = processStreamHub(hub);
+  }
+
+  /** How a stream makes sure the live path carries its process's announcements. */
+  private readonly follower: ProcessStreamHub;
 
   /** Streams open on this node right now. */
   get activeStreams(): number {
@@ -113,11 +122,13 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
       // after this reaches the router, whatever before is in the store. On a
       // partitioned log this holds the reader of the process's partition
       // until the stream closes.
-      unfollow = await this.hub.follow(processId).catch((error: unknown) => {
-        throw new ServiceUnavailableException(
-          ProcessesMessages.hubUnavailable(error),
-        );
-      });
+      unfollow = await this.follower
+        .follow(processId)
+        .catch((error: unknown) => {
+          throw new ServiceUnavailableException(
+            ProcessesMessages.hubUnavailable(error),
+          );
+        });
     } catch (error) {
       session?.handle?.close();
       throw error;
