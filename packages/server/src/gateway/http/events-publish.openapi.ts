@@ -173,7 +173,7 @@ export function PublishEventsDoc(options: {
       schema: schemaRef('AcceptedEphemeralEvents'),
     }),
     ApiValidationResponse(
-      'An invalid event or batch, a reserved type, a batch that mixes durable and ephemeral events, or an `Idempotency-Key` with ephemeral events; `field` names the culprit, e.g. `type`, `[2].scopes[0]` or `[1].delivery`.',
+      'An invalid event or batch, a reserved type, a batch that mixes durable and ephemeral events, or an `Idempotency-Key` with ephemeral events; on a partitioned log, a `partitionKey` the layout cannot route, keys that differ within a batch, or a batch spanning partitions. `field` names the culprit, e.g. `type`, `[2].scopes[0]`, `[1].delivery` or `partitionKey`.',
     ),
     ApiAccessResponses(`\`${options.scope}\``),
     ApiBodyTooLargeResponse(),
