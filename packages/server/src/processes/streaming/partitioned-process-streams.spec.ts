@@ -180,6 +180,37 @@ describe('process streams on a partitioned log (P = 8)', () => {
     expect(resumed.output.seqs).toEqual(range(10, 20));
   });
 
+  it('re-reads the store only for the streams of the partition that lost continuity', async () => {
+    const t = setUp('process:');
+    const [a, b] = processesOfDistinctPartitions(t.layout, 2);
+    await t.append(a.id, 1);
+    await t.append(b.id, 1);
+    const streamA = await t.open(a.id);
+    const streamB = await t.open(b.id);
+    await until(
+      () =>
+        streamA.output.seqs.length === 1 && streamB.output.seqs.length === 1,
+      'the histories',
+    );
+    // The hub's discontinuity of partition a (a reset or trim in it).
+    (
+      t.hub as unknown as {
+        discontinuity(k: number, reason: string, position: string): void;
+      }
+    ).discontinuity(a.partition, 'trimmed', `${a.partition}:e1:5-0`);
+    await until(() => t.service.stats.resyncs === 1, 'the re-read');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.service.stats.resyncs).toBe(1);
+    // Still live afterwards, both of them.
+    await t.append(a.id, 2);
+    await t.append(b.id, 2);
+    await until(
+      () =>
+        streamA.output.seqs.length === 2 && streamB.output.seqs.length === 2,
+      'the live messages',
+    );
+  });
+
   it('serves processes from partition 0 under another partition scope', async () => {
     const t = setUp('tenant:');
     const { open, append } = t;

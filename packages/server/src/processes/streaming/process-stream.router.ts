@@ -9,7 +9,11 @@ import {
   PROCESS_MESSAGE_EVENT,
   PROCESS_STATUS_EVENT,
 } from '../process-events.protocol';
+import { parsePartitionedEventId } from '@streamgate/protocol';
+import type { PartitionLayout } from '../../event-bus/domain/partitions';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import { PartitionedDeliveryHub } from '../../event-bus/hub/partitioned-delivery-hub';
+import { processPartition } from './process-stream-hub';
 
 /**
  * Routes the hub's live batches to the streams of each process: every stream
@@ -29,7 +33,12 @@ export class ProcessStreamRouter {
     // only its node-local listeners are used.
     @Inject(DeliveryHub)
     private readonly hub: Pick<DeliveryHub, 'listen'>,
-  ) {}
+  ) {
+    this.layout = hub instanceof PartitionedDeliveryHub ? hub.layout : null;
+  }
+
+  /** The partitioned log's layout; `null` for the single log. */
+  private readonly layout: PartitionLayout | null;
 
   /** Streams currently registered, over all processes. */
   get listenerCount(): number {
@@ -100,7 +109,18 @@ export class ProcessStreamRouter {
   }
 
   private discontinuity(reason: DiscontinuityReason, position: EventId): void {
-    for (const set of [...this.streams.values()]) {
+    // On a partitioned log, a discontinuity is one partition's (its position
+    // names it): only the streams of processes in that partition re-read
+    // their store. Anything else reaches every stream, as on a single log.
+    const layout = this.layout;
+    const k = layout ? parsePartitionedEventId(position)?.partition : undefined;
+    for (const [processId, set] of [...this.streams]) {
+      if (
+        layout &&
+        k !== undefined &&
+        processPartition(layout, processId) !== k
+      )
+        continue;
       this.each(set, (stream) => stream.onDiscontinuity(reason, position));
     }
   }
