@@ -632,4 +632,26 @@ export class PartitionedDeliveryHub {
     for (const listener of this.listeners)
       this.notify(() => listener.onDiscontinuity(reason, position));
   }
+
+  /**
+   * Holds partition `k`'s reader for a reader that is not a connection (a
+   * process stream, an HTTP long poll): resolves once the reader runs, so
+   * that every entry of `k` appended from then on reaches `dispatch` and the
+   * `listen()` listeners. The returned function gives the hold back (once;
+   * later calls do nothing); the reader stops `graceMs` after its last
+   * holder. Rejects, holding nothing, when the reader cannot start.
+   *
+   * Why here and not `readers.need` directly: the hold is released exactly
+   * once whatever the caller's error paths do, and a double release (which
+   * would stop a reader that connections still need) cannot happen.
+   */
+  async hold(k: number): Promise<() => void> {
+    await this.readers.need(k);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.readers.release(k);
+    };
+  }
 }
