@@ -30,6 +30,12 @@ const SCOPE = 'tenant:';
 const TENANTS = 1_000;
 const PUBLISH_CONCURRENCY = 64;
 const READ_RATE = 2_000;
+/**
+ * The stores' command timeout: far above the product's 800 ms, because the
+ * bench shares a loaded machine, where a stall of a second must not abort a
+ * run; it changes no figure measured here.
+ */
+const STORE_OPTIONS = { commandTimeoutMs: 10_000 };
 
 type Cluster = Awaited<ReturnType<typeof startRedisCluster>>;
 
@@ -171,9 +177,14 @@ async function publishRows(cluster: Cluster): Promise<string[]> {
       partitionScope: SCOPE,
     });
     const prefix = `bench-pub-${P}-${round}`;
-    const stores = redisPartitionStores(layout, prefix, {
-      cluster: { nodes: cluster.nodes },
-    });
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
     const settings = resolveEventLogSettings({
       prefix,
       instanceId: `bench-pub-${round}`,
@@ -258,9 +269,14 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
       partitionScope: SCOPE,
     });
     const prefix = `bench-read-${round}`;
-    const stores = redisPartitionStores(layout, prefix, {
-      cluster: { nodes: cluster.nodes },
-    });
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
     const settings = resolveEventLogSettings({
       prefix,
       instanceId: `bench-read-pub-${round}`,
@@ -399,9 +415,14 @@ async function wrongRouteRows(cluster: Cluster): Promise<string[]> {
   const samples = scaled(40, 8);
   const layout = new PartitionLayout({ partitions: P, partitionScope: SCOPE });
   const prefix = 'bench-route';
-  const stores = redisPartitionStores(layout, prefix, {
-    cluster: { nodes: cluster.nodes },
-  });
+  const stores = redisPartitionStores(
+    layout,
+    prefix,
+    {
+      cluster: { nodes: cluster.nodes },
+    },
+    STORE_OPTIONS,
+  );
   const settings = resolveEventLogSettings({
     prefix,
     instanceId: 'bench-route-node',
@@ -547,9 +568,14 @@ async function replayRows(cluster: Cluster): Promise<string[]> {
       partitionScope: SCOPE,
     });
     const prefix = `bench-replay-${P}-${round}`;
-    const stores = redisPartitionStores(layout, prefix, {
-      cluster: { nodes: cluster.nodes },
-    });
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
     const publisher = partitionedPublisher(
       stores,
       resolveEventLogSettings({ prefix, instanceId: `bench-replay-${round}` }),
