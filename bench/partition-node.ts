@@ -16,6 +16,9 @@ import {
  * Config (JSON in argv[2]): { nodes, prefix, partitions, partitionScope,
  * read: number[], instanceId }.
  */
+/** As `STORE_OPTIONS` in partitions.bench.ts: a loaded machine's stall must not abort a run. */
+const STORE_OPTIONS = { commandTimeoutMs: 10_000 };
+
 interface Config {
   nodes: { host: string; port: number }[];
   prefix: string;
@@ -32,9 +35,14 @@ async function main() {
     partitions: config.partitions,
     partitionScope: config.partitionScope,
   });
-  const stores = redisPartitionStores(layout, config.prefix, {
-    cluster: { nodes: config.nodes },
-  });
+  const stores = redisPartitionStores(
+    layout,
+    config.prefix,
+    {
+      cluster: { nodes: config.nodes },
+    },
+    STORE_OPTIONS,
+  );
   const settings = resolveEventLogSettings({
     prefix: config.prefix,
     instanceId: config.instanceId,

@@ -20,17 +20,22 @@ import {
 
 /**
  * Partitioned logs on a Redis Cluster of 3 primaries, measured at the engine
- * (publisher, per-partition readers and stores): the hub and the gateway do
- * not read partitions yet. Every row has its baseline from the same run:
+ * (publisher, per-partition readers and stores), without the hub and the
+ * gateway above them. Every row has its baseline from the same run:
  * P = 1 (today's one log) against P = 16, a reader already running against
  * one started for a wrongly routed connection.
  */
 
 const SCOPE = 'tenant:';
 const TENANTS = 1_000;
-const NODES = 4;
 const PUBLISH_CONCURRENCY = 64;
 const READ_RATE = 2_000;
+/**
+ * The stores' command timeout: far above the product's 800 ms, because the
+ * bench shares a loaded machine, where a stall of a second must not abort a
+ * run; it changes no figure measured here.
+ */
+const STORE_OPTIONS = { commandTimeoutMs: 10_000 };
 
 type Cluster = Awaited<ReturnType<typeof startRedisCluster>>;
 
@@ -102,13 +107,14 @@ export async function partitionsBench(): Promise<string[]> {
   try {
     const primaries = cluster.masters;
     const out: string[] = [
-      `Redis Cluster of ${primaries.length} primaries (redis-server on loopback, started for this section), ${TENANTS} tenants, events scoped \`${SCOPE}t<i>\`, \`partitionScope: '${SCOPE}'\`. Engine level: the hub and the gateway are not wired for partitions yet.`,
+      `Redis Cluster of ${primaries.length} primaries (redis-server on loopback, started for this section), ${TENANTS} tenants, events scoped \`${SCOPE}t<i>\`, \`partitionScope: '${SCOPE}'\`. Engine level: the publisher, the per-partition readers and stores, without the hub and the gateway.`,
       '',
     ];
     out.push(...(await publishRows(cluster)));
     out.push(...(await fanInRows(cluster)));
     out.push(...(await wrongRouteRows(cluster)));
     out.push(...cursorRows());
+    out.push(...(await replayRows(cluster)));
     return out;
   } finally {
     await cluster.stop();
@@ -171,9 +177,14 @@ async function publishRows(cluster: Cluster): Promise<string[]> {
       partitionScope: SCOPE,
     });
     const prefix = `bench-pub-${P}-${round}`;
-    const stores = redisPartitionStores(layout, prefix, {
-      cluster: { nodes: cluster.nodes },
-    });
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
     const settings = resolveEventLogSettings({
       prefix,
       instanceId: `bench-pub-${round}`,
@@ -220,11 +231,11 @@ interface NodeCount {
   windowMs: number;
 }
 
-/** The partitions each node reads: all (P = 1), or 0 and its group's, `groups` groups of NODES / groups nodes. */
-function routing(P: number, groups: number): number[][] {
-  return Array.from({ length: NODES }, (_, n) => {
+/** The partitions each node reads: all (P = 1), or 0 and its group's, `groups` groups of nodes / groups nodes. */
+function routing(P: number, groups: number, nodes: number): number[][] {
+  return Array.from({ length: nodes }, (_, n) => {
     if (P === 1) return [0];
-    const group = Math.floor((n * groups) / NODES);
+    const group = Math.floor((n * groups) / nodes);
     const read = [0];
     for (let k = 1; k < P; k++) if (k % groups === group) read.push(k);
     return read;
@@ -233,10 +244,20 @@ function routing(P: number, groups: number): number[][] {
 
 async function fanInRows(cluster: Cluster): Promise<string[]> {
   const seconds = Math.max(1, Math.round(10 * Math.min(1, BENCH_SCALE)));
+  // k = 2 of 6 and of 8: two nodes per partition, as k = 2 of 4, with the
+  // node count that k/N = 1/3 needs (6), and the one that the partition 0
+  // every node reads on top of its group's leaves within 1/3 (8).
   const configs = [
-    { label: 'P = 1, every node reads all', P: 1, groups: 1 },
-    { label: 'P = 16, routed, k = 2 of 4', P: 16, groups: 2 },
-    { label: 'P = 16, routed, k = 1 of 4', P: 16, groups: 4 },
+    {
+      label: 'P = 1, every node reads all (4 nodes)',
+      P: 1,
+      groups: 1,
+      nodes: 4,
+    },
+    { label: 'P = 16, routed, k = 2 of 4', P: 16, groups: 2, nodes: 4 },
+    { label: 'P = 16, routed, k = 1 of 4', P: 16, groups: 4, nodes: 4 },
+    { label: 'P = 16, routed, k = 2 of 6', P: 16, groups: 3, nodes: 6 },
+    { label: 'P = 16, routed, k = 2 of 8', P: 16, groups: 4, nodes: 8 },
   ];
   const rows: string[] = [];
   const verdicts: string[] = [];
@@ -248,15 +269,21 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
       partitionScope: SCOPE,
     });
     const prefix = `bench-read-${round}`;
-    const stores = redisPartitionStores(layout, prefix, {
-      cluster: { nodes: cluster.nodes },
-    });
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
     const settings = resolveEventLogSettings({
       prefix,
       instanceId: `bench-read-pub-${round}`,
     });
     const publisher = partitionedPublisher(stores, settings);
-    const reads = routing(config.P, config.groups);
+    const nodeCount = config.nodes;
+    const reads = routing(config.P, config.groups, nodeCount);
     const nodes: BenchProcess[] = [];
     try {
       await publishClosedLoop(publisher, 500, 16);
@@ -264,7 +291,7 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
       const alone = await withPrimaryCpu(cluster, () =>
         fixedRatePublish(publisher, READ_RATE, seconds * 1000),
       );
-      for (let n = 0; n < NODES; n++)
+      for (let n = 0; n < nodeCount; n++)
         nodes.push(
           (
             await BenchProcess.start(`node-${n}`, 'partition-node.ts', [
@@ -282,7 +309,7 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
       const before = await Promise.all(
         nodes.map((node) => node.call<NodeCount>({ cmd: 'count' })),
       );
-      const expected = new Array<number>(NODES).fill(0);
+      const expected = new Array<number>(nodeCount).fill(0);
       const readersOf = (k: number) =>
         reads.flatMap((r, n) => (r.includes(k) ? [n] : []));
       const partitionOf = (tenant: number) =>
@@ -349,15 +376,15 @@ async function fanInRows(cluster: Cluster): Promise<string[]> {
     }
   }
   return [
-    '### Read fan-in: 4 nodes, routed against every node reading everything',
+    '### Read fan-in: nodes routed by tenant against every node reading everything',
     '',
-    `${NODES} nodes, each a child process with \`PartitionReaders\` over the cluster's partition stores, \`need\`ing partition 0 and the partitions of its tenants. Routed: the partitions 1..P−1 are split into node groups; a group of k nodes reads its partitions, every node reads partition 0. Events published at ${fmt(READ_RATE)}/s for ${seconds} s from the bench process. Node CPU from /proc of each node, Redis CPU from each primary's \`INFO cpu\`; Redis read cost = (Redis CPU per published event with the nodes reading − the same publishes with nobody reading) × published ÷ events read, all primaries; it subtracts two noisy figures. The read commands' time comes from \`INFO commandstats\` (XREADGROUP, XACK and the group upkeep of the readers, summed over the primaries; execution time only, without I/O).`,
+    `4, 6 or 8 nodes, each a child process with \`PartitionReaders\` over the cluster's partition stores, \`need\`ing partition 0 and the partitions of its tenants. Routed: the partitions 1..P−1 are split into node groups; a group of k nodes reads its partitions, every node reads partition 0. Events published at ${fmt(READ_RATE)}/s for ${seconds} s from the bench process. Node CPU from /proc of each node, Redis CPU from each primary's \`INFO cpu\`; Redis read cost = (Redis CPU per published event with the nodes reading − the same publishes with nobody reading) × published ÷ events read, all primaries; it subtracts two noisy figures. The read commands' time comes from \`INFO commandstats\` (XREADGROUP, XACK and the group upkeep of the readers, summed over the primaries; execution time only, without I/O).`,
     '',
-    '**Goal: each node reads ≤ 1/3 of the events.** With k nodes per group out of N, a node reads about k/N of the partitions plus partition 0, so k = 2 of 4 cannot reach it (≈ 1/2 + 1/16); the k = 1 row shows where the floor lies with 4 nodes.',
+    "**Goal: each node reads ≤ 1/3 of the events.** With k nodes per group out of N, a node reads its group's share of partitions 1..P−1 (about k/N) plus partition 0, which every node reads: k = 2 of 4 cannot reach it (≈ 1/2 + 1/16); k = 2 of 6 lands just above (1/3 of the rest + 1/16); k = 2 of 8 and k = 1 of 4 are within it. The shares depend only on where the tenants hash, so they repeat from run to run.",
     '',
-    'Each row: the 4 nodes as min–max.',
+    'Each row: its nodes as min–max.',
     '',
-    '| layout | partitions read per node | published | events read per node | share per node | events/s read & decoded per node | node CPU µs per event read | Redis CPU µs per published event, alone / with 4 nodes reading | Redis read cost from CPU, µs per event read | Redis read commands, µs per event read | Redis read commands, µs per published event (all nodes) | XREADGROUP calls per 100 events read | node CPU, 4 nodes together, µs per published event |',
+    '| layout | partitions read per node | published | events read per node | share per node | events/s read & decoded per node | node CPU µs per event read | Redis CPU µs per published event, alone / with the nodes reading | Redis read cost from CPU, µs per event read | Redis read commands, µs per event read | Redis read commands, µs per published event (all nodes) | XREADGROUP calls per 100 events read | node CPU, all nodes together, µs per published event |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
@@ -388,9 +415,14 @@ async function wrongRouteRows(cluster: Cluster): Promise<string[]> {
   const samples = scaled(40, 8);
   const layout = new PartitionLayout({ partitions: P, partitionScope: SCOPE });
   const prefix = 'bench-route';
-  const stores = redisPartitionStores(layout, prefix, {
-    cluster: { nodes: cluster.nodes },
-  });
+  const stores = redisPartitionStores(
+    layout,
+    prefix,
+    {
+      cluster: { nodes: cluster.nodes },
+    },
+    STORE_OPTIONS,
+  );
   const settings = resolveEventLogSettings({
     prefix,
     instanceId: 'bench-route-node',
@@ -515,6 +547,87 @@ function cursorRows(): string[] {
     '| ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    'Replay cost: needs the hub wiring.',
+  ];
+}
+
+/**
+ * What a resume from a vector cursor costs a principal that reads every
+ * partition, against the one log resuming from the same number of missed
+ * events: per element, a coverage probe and the replay of its partition's
+ * events after it (`range` of the partition's store, as the cursor check
+ * and the replay of a partition call it), all elements at once.
+ */
+async function replayRows(cluster: Cluster): Promise<string[]> {
+  const missed = scaled(6_400, 64);
+  const samples = scaled(20, 4);
+  const page = 1_000;
+  const rows: string[] = [];
+  for (const [round, P] of [1, 16, 64, 1, 16, 64].entries()) {
+    const layout = new PartitionLayout({
+      partitions: P,
+      partitionScope: SCOPE,
+    });
+    const prefix = `bench-replay-${P}-${round}`;
+    const stores = redisPartitionStores(
+      layout,
+      prefix,
+      {
+        cluster: { nodes: cluster.nodes },
+      },
+      STORE_OPTIONS,
+    );
+    const publisher = partitionedPublisher(
+      stores,
+      resolveEventLogSettings({ prefix, instanceId: `bench-replay-${round}` }),
+    );
+    try {
+      // Every partition exists, then the cursor is taken at each tip.
+      await publishClosedLoop(publisher, Math.max(4 * P, 200), 16);
+      const candidate = 'bench0replay';
+      const tips = await Promise.all(
+        stores.stores.map(
+          async (store) => (await store.info(candidate)).lastId,
+        ),
+      );
+      await publishClosedLoop(publisher, missed, PUBLISH_CONCURRENCY);
+      const times: number[] = [];
+      let calls = 0;
+      let read = 0;
+      for (let i = 0; i < samples; i++) {
+        calls = 0;
+        read = 0;
+        const start = performance.now();
+        await Promise.all(
+          stores.stores.map(async (store, k) => {
+            await store.range(tips[k], tips[k], 1, candidate);
+            calls++;
+            for (let after = tips[k]; ;) {
+              const result = await store.range(after, null, page, candidate);
+              calls++;
+              read += result.entries.length;
+              if (result.entries.length < page) break;
+              after = result.entries[result.entries.length - 1].id;
+            }
+          }),
+        );
+        times.push(performance.now() - start);
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      rows.push(
+        `| ${P}${round >= 3 ? ' (2nd)' : ''} | ${fmt(read)} | ${fmt(calls)} | ${fmt(percentile(sorted, 50), 1)} / ${fmt(percentile(sorted, 90), 1)} / ${fmt(sorted[sorted.length - 1], 1)} | ${fmt((1000 * percentile(sorted, 50)) / read, 2)} |`,
+      );
+    } finally {
+      await stores.close();
+    }
+  }
+  return [
+    '### Replay cost: a principal that reads every partition',
+    '',
+    `${fmt(missed)} events published after the cursor, spread over the tenants, so over every partition; then the resume, ${samples} times: per element a coverage probe and the replay of its partition (pages of ${fmt(page)}; the store's \`range\`, without decoding), every element at once. P = 1 is today's one log resuming from the same number of missed events. Runs alternate P = 1, 16, 64, twice.`,
+    '',
+    '| P | events replayed | store calls | resume, ms p50 / p90 / max | µs per event replayed (p50) |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
   ];
 }
