@@ -1,6 +1,8 @@
 import type * as PromClient from 'prom-client';
 import type { EventBusObserver } from '../event-bus/event-bus.options';
 import type { EventLog } from '../event-bus/event-log.factory';
+import type { PartitionReaders } from '../event-bus/engine/partition-readers';
+import { PartitionMetrics, resolvePartitionLabels } from './partition.metrics';
 import { OperationsMessages } from './operations.messages';
 import type {
   StreamgateMetricsOptions,
@@ -39,8 +41,10 @@ export class StreamgateMetrics {
   readonly observer: EventBusObserver;
   private readonly pending: PromClient.Gauge<'group'>;
   private readonly readerLag: PromClient.Gauge;
+  private readonly partitions: PartitionMetrics;
 
   constructor(options: StreamgateMetricsOptions = {}) {
+    const labelled = resolvePartitionLabels(options.partitionLabels);
     const prom = loadPromClient();
     const registry = (options.registry ??
       new prom.Registry()) as PromClient.Registry;
@@ -165,6 +169,7 @@ export class StreamgateMetrics {
       labelNames: ['group'],
       registers,
     });
+    this.partitions = new PartitionMetrics(prom, registers, labelled);
     if (options.defaultMetrics ?? true)
       prom.collectDefaultMetrics({
         register: registry,
@@ -203,14 +208,20 @@ export class StreamgateMetrics {
         if (left > 0) presenceLeaves.inc(left);
       },
       presenceFailed: (operation) => presenceFailures.inc({ operation }),
+      ...this.partitions.observer,
     };
   }
 
   /**
    * The metrics in the Prometheus text format, with the consumer-group
-   * figures read from the log now rather than counted per event.
+   * figures read from the log now rather than counted per event, and, for
+   * a partitioned log, the state of this node's partition `readers`.
    */
-  async scrape(log: EventLog): Promise<string> {
+  async scrape(
+    log: EventLog,
+    readers?: PartitionReaders | null,
+  ): Promise<string> {
+    if (readers) await this.partitions.collect(readers);
     try {
       const own = log.nodeGroup;
       const groups = await log.groups();
