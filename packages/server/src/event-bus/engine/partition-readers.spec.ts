@@ -14,7 +14,10 @@ const settings = resolveEventLogSettings({
   blockMs: 20,
 });
 
-const layout = new PartitionLayout({ partitions: 8, partitionScope: 'tenant:' });
+const layout = new PartitionLayout({
+  partitions: 8,
+  partitionScope: 'tenant:',
+});
 
 /** A tenant scope of each partition other than 0, found rather than assumed. */
 const scopeOf = new Map<number, string>();
@@ -36,7 +39,8 @@ afterEach(async () => {
 async function until(check: () => boolean, what: string, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}.`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -184,12 +188,10 @@ describe('PartitionReaders reporting', () => {
         'both readers to reach the end',
       );
       const status = readers.status();
-      expect(status.map((s) => [s.partition, s.state, s.connections])).toEqual(
-        [
-          [1, 'running', 2],
-          [7, 'idle', 0],
-        ],
-      );
+      expect(status.map((s) => [s.partition, s.state, s.connections])).toEqual([
+        [1, 'running', 2],
+        [7, 'idle', 0],
+      ]);
       expect(start).toMatch(/^1:/);
       expect(status[0].position).toBe(id);
       expect(readers.behind(100)).toEqual([]);
