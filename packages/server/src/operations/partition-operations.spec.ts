@@ -15,7 +15,12 @@ import {
   partitionLabel,
   resolvePartitionLabels,
 } from './partition.metrics';
-import { PARTITION_READERS, partitionReadiness } from './partition-readiness';
+import {
+  PARTITION_READERS,
+  partitionReadersOf,
+  partitionReadiness,
+} from './partition-readiness';
+import type { EventBusLink } from '../event-bus/event-bus.link';
 import { StreamgateMetricsModule } from './streamgate-metrics.module';
 import { StreamgateHealthIndicator } from './streamgate.health-indicator';
 import { StreamgateMetrics } from './streamgate.metrics';
@@ -341,6 +346,17 @@ describe('partition readiness', () => {
     expect(down.behind).toHaveLength(64);
     expect(down.behindCount).toBe(100);
     expect(down.message).toMatch(/^Partitions 10, 11, .*, 73 and 36 more not/);
+  });
+
+  it("finds the readers provided, else those of the bus's partitioned hub", () => {
+    const metrics = new StreamgateMetrics({ defaultMetrics: false });
+    const { readers } = setUp(4, metrics);
+    const other = setUp(4, metrics).readers;
+    const link = (hub: unknown) => ({ hub }) as unknown as EventBusLink;
+    expect(partitionReadersOf(link({}), null)).toBeNull();
+    expect(partitionReadersOf(link({ readers: {} }), undefined)).toBeNull();
+    expect(partitionReadersOf(link({ readers }), null)).toBe(readers);
+    expect(partitionReadersOf(link({ readers }), other)).toBe(other);
   });
 
   describe('through StreamgateHealthIndicator', () => {

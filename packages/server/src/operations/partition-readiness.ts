@@ -1,4 +1,5 @@
-import type { PartitionReaders } from '../event-bus/engine/partition-readers';
+import { PartitionReaders } from '../event-bus/engine/partition-readers';
+import type { EventBusLink } from '../event-bus/event-bus.link';
 import type { StreamgateHealthResult } from './streamgate.health-indicator';
 
 /**
@@ -8,6 +9,20 @@ import type { StreamgateHealthResult } from './streamgate.health-indicator';
  * as before.
  */
 export const PARTITION_READERS = 'STREAMGATE:PARTITION_READERS';
+
+/**
+ * This node's partition readers: those provided under `PARTITION_READERS`,
+ * else those of the bus's hub when it is a partitioned one (its `readers`);
+ * `null` for a single log.
+ */
+export function partitionReadersOf(
+  bus: EventBusLink,
+  provided: PartitionReaders | null | undefined,
+): PartitionReaders | null {
+  if (provided) return provided;
+  const readers = (bus.hub as { readers?: unknown } | undefined)?.readers;
+  return readers instanceof PartitionReaders ? readers : null;
+}
 
 /**
  * Readiness fails when a partition a connection reads has not been read to

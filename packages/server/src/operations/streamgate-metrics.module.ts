@@ -11,7 +11,7 @@ import {
   Type,
 } from '@nestjs/common';
 import type { PartitionReaders } from '../event-bus/engine/partition-readers';
-import { PARTITION_READERS } from './partition-readiness';
+import { PARTITION_READERS, partitionReadersOf } from './partition-readiness';
 import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
 import type { EventBusLink } from '../event-bus/event-bus.link';
 import { EventBusMessages } from '../event-bus/event-bus.messages';
@@ -60,7 +60,10 @@ function metricsControllerAt(path: string): Type<unknown> {
         header(name: string, value: string): unknown;
       },
     ): Promise<string> {
-      const body = await this.metrics.scrape(this.bus.log, this.readers);
+      const body = await this.metrics.scrape(
+        this.bus.log,
+        partitionReadersOf(this.bus, this.readers),
+      );
       response.header('Content-Type', this.metrics.registry.contentType);
       return body;
     }

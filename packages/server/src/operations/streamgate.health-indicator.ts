@@ -5,6 +5,7 @@ import type { PartitionReaders } from '../event-bus/engine/partition-readers';
 import {
   MAX_READY_STALENESS_MS,
   PARTITION_READERS,
+  partitionReadersOf,
   partitionReadiness,
 } from './partition-readiness';
 
@@ -67,8 +68,13 @@ export class StreamgateHealthIndicator {
     @Inject(EVENT_BUS_LINK) private readonly bus: EventBusLink,
     @Optional()
     @Inject(PARTITION_READERS)
-    private readonly readers: PartitionReaders | null = null,
+    private readonly provided: PartitionReaders | null = null,
   ) {}
+
+  /** This node's partition readers; `null` for a single log. */
+  private get readers(): PartitionReaders | null {
+    return partitionReadersOf(this.bus, this.provided);
+  }
 
   /**
    * The checks in one result, keyed `redis` (or `log`), `reader` and `lag`;
@@ -77,10 +83,14 @@ export class StreamgateHealthIndicator {
   async isReady(
     options: StreamgateReadinessOptions = {},
   ): Promise<StreamgateHealthResult> {
-    if (this.readers)
+    const readers = this.readers;
+    if (readers)
       return {
         ...(await this.isLogReachable()),
-        ...this.isPartitionsCaughtUp(options.maxStalenessMs),
+        ...partitionReadiness(
+          readers,
+          options.maxStalenessMs ?? MAX_READY_STALENESS_MS,
+        ),
       };
     const [log, lag] = await Promise.all([
       this.isLogReachable(),
@@ -135,9 +145,9 @@ export class StreamgateHealthIndicator {
   isPartitionsCaughtUp(
     maxStalenessMs = MAX_READY_STALENESS_MS,
   ): StreamgateHealthResult {
-    if (!this.readers)
-      return { partitions: { status: 'up', partitioned: false } };
-    return partitionReadiness(this.readers, maxStalenessMs);
+    const readers = this.readers;
+    if (!readers) return { partitions: { status: 'up', partitioned: false } };
+    return partitionReadiness(readers, maxStalenessMs);
   }
 
   /** `lag`: this node's reader is at most `maxLag` entries behind the log. */
