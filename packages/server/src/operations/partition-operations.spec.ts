@@ -21,6 +21,9 @@ import {
   partitionReadiness,
 } from './partition-readiness';
 import type { EventBusLink } from '../event-bus/event-bus.link';
+import type { Principal } from '../access/principal';
+import { PartitionedDeliveryHub } from '../event-bus/hub/partitioned-delivery-hub';
+import type { SubscriberTransport } from '../event-bus/hub/hub.types';
 import { StreamgateMetricsModule } from './streamgate-metrics.module';
 import { StreamgateHealthIndicator } from './streamgate.health-indicator';
 import { StreamgateMetrics } from './streamgate.metrics';
@@ -411,5 +414,60 @@ describe('partition readiness', () => {
       expect(indicator.isPartitionsCaughtUp().partitions.status).toBe('up');
       await moduleRef.close();
     });
+  });
+});
+
+describe('with the partitioned hub', () => {
+  it("counts each connection on every partition it reads, and a reader's life from first connection to grace end", async () => {
+    const metrics = new StreamgateMetrics({ defaultMetrics: false });
+    const layout = layoutOf(4);
+    const memory = inMemoryPartitionStores(layout);
+    // What the module passes: the bus's observer, to the hub and to its readers.
+    const hub = new PartitionedDeliveryHub(
+      layout,
+      memory.stores,
+      settings,
+      {},
+      metrics.observer,
+      { graceMs: 0, observer: metrics.observer },
+    );
+    const transport = (id: string): SubscriberTransport => ({
+      id,
+      send: () => Promise.resolve(undefined),
+      ready: () => undefined,
+      resync: () => undefined,
+      evict: () => undefined,
+    });
+    const principal = { userId: 'u', scopes: [] } as unknown as Principal;
+    const [a, b] = [1, 2].map((k) => scopeOf(layout, k));
+    const one = await hub.attach(transport('one'), principal, [a], null);
+    await hub.attach(transport('two'), principal, [a, b], null);
+    const link = { hub } as unknown as EventBusLink;
+    const readers = partitionReadersOf(link, null)!;
+    expect(readers).toBe(hub.readers);
+    const text = await metrics.scrape(noLog, readers);
+    expect(samples(text, 'streamgate_partition_reader_connections')).toEqual(
+      new Map([
+        ['{partition="0"}', 2],
+        ['{partition="1"}', 2],
+        ['{partition="2"}', 1],
+      ]),
+    );
+    expect(
+      samples(text, 'streamgate_partition_readers').get('{state="running"}'),
+    ).toBe(3);
+    hub.detach(one);
+    await until(
+      () => readers.status().every((s) => s.connections === 1),
+      'the first connection to be released',
+    );
+    await hub.stop();
+    const after = await metrics.scrape(noLog, readers);
+    expect(samples(after, 'streamgate_partition_reader_stops_total')).toEqual(
+      samples(after, 'streamgate_partition_reader_starts_total'),
+    );
+    expect(
+      samples(after, 'streamgate_partition_reader_starts_total').size,
+    ).toBe(3);
   });
 });
