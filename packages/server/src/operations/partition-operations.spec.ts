@@ -268,6 +268,39 @@ describe('partition metrics', () => {
     });
   });
 
+  describe('when the log lists each group once per partition', () => {
+    it('sums pending entries per group and leaves the one-reader lag to the partition families', async () => {
+      const metrics = new StreamgateMetrics({ defaultMetrics: false });
+      const { readers } = setUp(4, metrics);
+      const group = (name: string, pending: number, lag: number) => ({
+        name,
+        pending,
+        lag,
+        idleMs: 0,
+        lastDeliveredId: '0-0',
+      });
+      const log = {
+        nodeGroup: 'node:partition-ops-spec',
+        groups: async () => [
+          group('node:partition-ops-spec', 1, 40),
+          group('workers', 3, 0),
+          group('node:partition-ops-spec', 2, 50),
+        ],
+      } as unknown as EventLog;
+      const text = await metrics.scrape(log, readers);
+      expect(samples(text, 'streamgate_consumer_group_pending')).toEqual(
+        new Map([
+          ['{group="node:partition-ops-spec"}', 3],
+          ['{group="workers"}', 3],
+        ]),
+      );
+      expect(samples(text, 'streamgate_reader_lag_entries').get('')).toBe(0);
+      // With one log, the one reader's lag as before.
+      const single = await metrics.scrape(log);
+      expect(samples(single, 'streamgate_reader_lag_entries').get('')).toBe(40);
+    });
+  });
+
   describe('with a single log', () => {
     it('prints the partition families without a sample', async () => {
       const metrics = new StreamgateMetrics({ defaultMetrics: false });

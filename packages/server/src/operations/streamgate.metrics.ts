@@ -225,12 +225,17 @@ export class StreamgateMetrics {
     try {
       const own = log.nodeGroup;
       const groups = await log.groups();
+      // A partitioned log lists a group once per partition: its pending
+      // entries are the sum.
+      const pending = new Map<string, number>();
+      for (const group of groups)
+        pending.set(group.name, (pending.get(group.name) ?? 0) + group.pending);
       this.pending.reset();
-      for (const group of groups) {
-        this.pending.set({ group: group.name }, group.pending);
-        if (group.name === own && group.lag !== null)
-          this.readerLag.set(group.lag);
-      }
+      for (const [group, count] of pending) this.pending.set({ group }, count);
+      // The one reader's lag; a partitioned log's is per partition read
+      // (streamgate_partition_reader_lag_entries), not one partition's.
+      const mine = readers ? undefined : groups.find((g) => g.name === own);
+      if (mine && mine.lag !== null) this.readerLag.set(mine.lag);
     } catch {
       // The log being unreachable shows in readiness; metrics stay scrapeable.
     }
