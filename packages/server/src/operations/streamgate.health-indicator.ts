@@ -1,6 +1,4 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
-import type { EventBusLink } from '../event-bus/event-bus.link';
 import type { PartitionReaders } from '../event-bus/engine/partition-readers';
 import {
   MAX_READY_STALENESS_MS,
@@ -8,6 +6,8 @@ import {
   partitionReadersOf,
   partitionReadiness,
 } from './partition-readiness';
+import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
+import type { EventBusLink } from '../event-bus/event-bus.link';
 
 /** Readiness fails when this node's reader is more entries than this behind the log. */
 export const MAX_READY_LAG = 5_000;
