@@ -353,9 +353,10 @@ describe('partition readiness', () => {
     expect(down.message).toBe(
       'Partition 4 not read to the end for more than 100 ms.',
     );
-    expect((down.stalenessMs as Record<string, number>)['4']).toBeGreaterThan(
-      100,
-    );
+    // Rounded to the millisecond: just past the bound may show as the bound.
+    expect(
+      (down.stalenessMs as Record<string, number>)['4'],
+    ).toBeGreaterThanOrEqual(100);
     // A looser bound: the same node is ready.
     expect(partitionReadiness(readers, 60_000).partitions.status).toBe('up');
     hold!();

@@ -208,12 +208,13 @@ describe('PartitionReaders reporting', () => {
       await publisher.publish(ev(3));
       await until(() => hold !== null, 'the held batch');
       await publisher.publish(ev(5));
-      await new Promise((r) => setTimeout(r, 150));
-      expect(readers.behind(100).map((s) => s.partition)).toEqual([3]);
+      await new Promise((r) => setTimeout(r, 400));
+      // Partition 5 reads on (a read every 20 ms); a wide bound for a busy machine.
+      expect(readers.behind(250).map((s) => s.partition)).toEqual([3]);
       const five = readers.status().find((s) => s.partition === 5)!;
-      expect(five.stalenessMs).toBeLessThan(100);
+      expect(five.stalenessMs).toBeLessThan(250);
       hold!();
-      await until(() => readers.behind(100).length === 0, 'partition 3');
+      await until(() => readers.behind(250).length === 0, 'partition 3');
     });
 
     it('does not count a partition read only in its grace period', async () => {
