@@ -117,6 +117,12 @@ interface Slot {
  * switches to the live batches of k (today's replay-to-live handover, per
  * partition); `need(k)` resolves with that position for convenience.
  * A reader already running (within the grace period) serves the same way.
+ *
+ * Operations: each start and stop is reported once (`partitionReaderStarted`,
+ * `partitionReaderStopped`), reads and discontinuities per partition
+ * (`partitionRead`, `partitionReaderDiscontinuity`), and `status()` tells,
+ * without a store round trip, what each reader is doing and how stale it
+ * is, which readiness bounds (`behind`).
  */
 export class PartitionReaders {
   private readonly logger = new Logger(PartitionReaders.name);
