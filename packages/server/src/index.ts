@@ -164,6 +164,17 @@ export type {
   StreamgateMetricsOptions,
   StreamgateMetricsRegistry,
 } from './operations/streamgate-metrics.options';
+export {
+  MAX_READY_STALENESS_MS,
+  PARTITION_READERS,
+  partitionReadiness,
+} from './operations/partition-readiness';
+export {
+  DEFAULT_PARTITION_LABELS,
+  OTHER_PARTITIONS,
+  partitionLabel,
+} from './operations/partition.metrics';
+export type { PartitionReaderStatus } from './event-bus/engine/partition-readers';
 
 // Wire protocol v1, shared with @streamgate/client.
 export {

@@ -9,7 +9,10 @@ import {
 import { streamKeys } from './adapters/redis-streams/redis-streams.keys';
 import { EphemeralBus } from './domain/ephemeral-event';
 import { PartitionLayout, partitionKeyPrefix } from './domain/partitions';
-import { EventLogObserver } from './engine/event-log.observer';
+import {
+  EventLogObserver,
+  partitionObserver,
+} from './engine/event-log.observer';
 import { EventLogPublisher } from './engine/event-log.publisher';
 import { EventLogSettings } from './engine/event-log.settings';
 import { EventLogStore } from './engine/event-log-store.port';
@@ -118,11 +121,14 @@ export function partitionedPublisher(
   return new PartitionedEventLogPublisher(
     partitions.layout,
     partitions.stores.map(
-      (store) =>
+      (store, k) =>
         new EventLogPublisher(
           store,
           settings,
-          options.observer ?? {},
+          // Counted per partition too: how the load spreads over the shards.
+          partitions.layout.partitioned
+            ? partitionObserver(options.observer ?? {}, k)
+            : (options.observer ?? {}),
           options.reservedTypes ?? 'refused',
           options.ephemeral ?? null,
         ),

@@ -4,9 +4,9 @@ import { StoredEvent } from '../domain/event';
 import { EventId } from '../domain/event-id';
 import { DiscontinuityReason } from '../domain/event-subscription.port';
 import { PartitionLayout } from '../domain/partitions';
-import { EventLogObserver } from './event-log.observer';
+import { EventLogObserver, partitionObserver } from './event-log.observer';
 import { EventLogSettings, nodeGroupName } from './event-log.settings';
-import { EventLogStore, RawEntry } from './event-log-store.port';
+import { EventLogStore, GroupInfo, RawEntry } from './event-log-store.port';
 import { NodeReader } from './node-reader';
 import { controlIdOf } from './partitioned-publisher';
 import { decodeEntry } from './stream-entry.codec';
@@ -52,12 +52,40 @@ export interface PartitionReadersOptions {
   readonly observer?: EventLogObserver;
 }
 
+/**
+ * What one partition's reader on this node is doing, for metrics and
+ * readiness (`PartitionReaders.status`).
+ */
+export interface PartitionReaderStatus {
+  readonly partition: number;
+  /** Connections of this node that read the partition now. */
+  readonly connections: number;
+  /**
+   * `starting`: a connection needs it and its reader is joining the log
+   * (or waiting for it to answer); `running`: read for connections;
+   * `idle`: still read, in its grace period, but no connection needs it.
+   */
+  readonly state: 'starting' | 'running' | 'idle';
+  /** Where the reader stands (`<k>:<epoch>:<ms>-<seq>`); `null` while starting. */
+  readonly position: EventId | null;
+  /**
+   * Milliseconds since the reader last reached the end of its partition;
+   * before it first did, since it began starting. Every entry appended
+   * before `now - stalenessMs` has been handed on.
+   */
+  readonly stalenessMs: number;
+}
+
 /** One reader's life: from the `need` that started it to the stop after its grace period. */
 interface Run {
   reader: NodeReader | null;
   /** Stopped or being stopped: its late batches no longer go out. */
   cancelled: boolean;
   ready: Promise<void>;
+  /** `performance.now()` when the run began: staleness counts from here until the reader first reaches the end. */
+  readonly begunAt: number;
+  /** `partitionReaderStarted` was reported, so its stop is reported too. */
+  reported: boolean;
 }
 
 interface Slot {
@@ -89,6 +117,12 @@ interface Slot {
  * switches to the live batches of k (today's replay-to-live handover, per
  * partition); `need(k)` resolves with that position for convenience.
  * A reader already running (within the grace period) serves the same way.
+ *
+ * Operations: each start and stop is reported once (`partitionReaderStarted`,
+ * `partitionReaderStopped`), reads and discontinuities per partition
+ * (`partitionRead`, `partitionReaderDiscontinuity`), and `status()` tells,
+ * without a store round trip, what each reader is doing and how stale it
+ * is, which readiness bounds (`behind`).
  */
 export class PartitionReaders {
   private readonly logger = new Logger(PartitionReaders.name);
@@ -191,6 +225,58 @@ export class PartitionReaders {
     return run && !run.cancelled ? (run.reader?.caughtUpAt ?? null) : null;
   }
 
+  /**
+   * Every partition this node reads or is starting to read, ascending,
+   * with its connections, state, position and staleness at `now`
+   * (`performance.now()`). Reads no store: cheap enough for every scrape
+   * and readiness probe.
+   */
+  status(now: number = performance.now()): PartitionReaderStatus[] {
+    const out: PartitionReaderStatus[] = [];
+    for (const [partition, slot] of this.slots) {
+      const run = slot.run;
+      if (!run) continue;
+      const caughtUpAt = run.reported ? (run.reader?.caughtUpAt ?? null) : null;
+      out.push({
+        partition,
+        connections: slot.refs,
+        state: !run.reported ? 'starting' : slot.refs > 0 ? 'running' : 'idle',
+        position: run.reported ? slot.position : null,
+        stalenessMs: Math.max(0, now - (caughtUpAt ?? run.begunAt)),
+      });
+    }
+    return out.sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * The partitions that connections of this node read and whose reader has
+   * not reached the end of its partition within `maxStalenessMs` (a reader
+   * still starting counts from when it began). Partitions read only in
+   * their grace period do not count: no connection waits on them.
+   */
+  behind(
+    maxStalenessMs: number,
+    now: number = performance.now(),
+  ): PartitionReaderStatus[] {
+    return this.status(now).filter(
+      (s) => s.connections > 0 && s.stalenessMs > maxStalenessMs,
+    );
+  }
+
+  /**
+   * This node's consumer group on partition `partition` as the store reports
+   * it (`lag`: entries not yet read, `pending`: read but not acknowledged);
+   * `null` when no reader runs there. One store round trip: for scrapes,
+   * not for hot paths.
+   */
+  async group(partition: number): Promise<GroupInfo | null> {
+    this.checkPartition(partition);
+    if (!this.slots.get(partition)?.run) return null;
+    const name = nodeGroupName(this.settings.instanceId);
+    const groups = await this.stores[partition].listGroups();
+    return groups.find((g) => g.name === name) ?? null;
+  }
+
   /** Partitions whose reader runs or is starting, ascending. */
   get active(): number[] {
     return [...this.slots.entries()]
@@ -228,7 +314,13 @@ export class PartitionReaders {
 
   private startRun(partition: number, slot: Slot): Run {
     const store = this.stores[partition];
-    const run: Run = { reader: null, cancelled: false, ready: null! };
+    const run: Run = {
+      reader: null,
+      cancelled: false,
+      ready: null!,
+      begunAt: performance.now(),
+      reported: false,
+    };
     slot.run = run;
     run.ready = (async () => {
       if (slot.stopping) await slot.stopping;
@@ -254,13 +346,16 @@ export class PartitionReaders {
             return this.listener.onDiscontinuity(partition, reason, tagged);
           },
         },
-        this.observer,
+        // Discontinuities and reads are counted per partition too.
+        partitionObserver(this.observer, partition),
         (epoch, entries) => this.decode(partition, epoch, entries),
       );
       run.reader = reader;
       await reader.start();
       if (run.cancelled) throw new Error('The partition reader was stopped.');
       slot.position = this.tag(partition, reader.position);
+      run.reported = true;
+      this.observer.partitionReaderStarted?.(partition);
       this.logger.log(
         `Reading partition ${partition} from ${slot.position} (${slot.refs} connection(s) need it).`,
       );
@@ -274,6 +369,10 @@ export class PartitionReaders {
     slot.run = null;
     slot.position = null;
     run.cancelled = true;
+    if (run.reported) {
+      this.observer.partitionReaderStopped?.(partition);
+      this.logger.log(`Stopped reading partition ${partition}.`);
+    }
     const previous = slot.stopping;
     const stopping = (async () => {
       await previous;
