@@ -338,6 +338,34 @@ describe('StreamgateClient with a partitioned log', () => {
     await client.close();
   });
 
+  it('names its partition key in the query of every connection, for the load balancer, and keeps the cursor out of it', async () => {
+    const first = sockets.length;
+    const client = new StreamgateClient({
+      url: 'http://localhost',
+      token: 't',
+      cursorStore: memoryCursorStore('v2.ab.4|1:e1:1-5'),
+      partitionKey: 'tenant:t7',
+      reconnect: { initialDelayMs: 0, jitter: 0 },
+    });
+    client.connect();
+    let socket = await nextSocket(first);
+    expect(socket.options.query).toEqual({ partitionKey: 'tenant:t7' });
+    expect(socket.auth?.lastEventId).toBe('v2.ab.4|1:e1:1-5');
+    socket.fire('disconnect', 'transport close');
+    socket = await nextSocket(first + 1);
+    expect(socket.options.query).toEqual({ partitionKey: 'tenant:t7' });
+    await client.close();
+    for (const partitionKey of ['', 7])
+      expect(
+        () =>
+          new StreamgateClient({
+            url: 'http://localhost',
+            token: 't',
+            partitionKey: partitionKey as string,
+          }),
+      ).toThrow(/"partitionKey" must be a non-empty string/);
+  });
+
   it('reports a partitioned id that comes without a vector cursor, and delivers none', async () => {
     const client = new StreamgateClient({
       url: 'http://localhost',

@@ -42,6 +42,7 @@ import {
   Envelope,
   EvictedInfo,
   HandshakeAuth,
+  PARTITION_KEY_QUERY,
   ReadyInfo,
   RefreshAck,
   RefusedChannel,
@@ -426,6 +427,10 @@ export class StreamgateClient<
       autoConnect: false,
       // One engine per client: a shared one would mix our reconnects with other sockets' lifetimes.
       forceNew: true,
+      // For the load balancer only; the cursor never goes in the query.
+      ...(this.options.partitionKey !== undefined && {
+        query: { [PARTITION_KEY_QUERY]: this.options.partitionKey },
+      }),
       // Read at handshake time so that a cursor moved by a late batch is what the server sees.
       auth: (send) => send(this.handshakeAuth(token)),
     });

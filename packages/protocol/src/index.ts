@@ -48,6 +48,7 @@ export {
   MAX_PARTITIONED_ID_LENGTH,
   MAX_PARTITIONS,
   maxVectorCursorLength,
+  PARTITION_KEY_QUERY,
   parsePartitionedEventId,
   parseVectorCursor,
   VECTOR_CURSOR_PROBLEMS,

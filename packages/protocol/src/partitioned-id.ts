@@ -29,6 +29,12 @@ export const VECTOR_CURSOR_VERSION = 'v2';
 /** The largest P a layout may have; bounds a cursor's size (about 80 KiB). */
 export const MAX_PARTITIONS = 1024;
 
+/**
+ * The query parameter of a connection that names its partition key, for the
+ * load balancer's routing (deploy/): never read for access or delivery.
+ */
+export const PARTITION_KEY_QUERY = 'partitionKey';
+
 /** Longest layout id: a short hash, lowercase letters and digits. */
 export const MAX_LAYOUT_ID_LENGTH = 16;
 
