@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { CONTROL_EVENT_TYPE } from '../domain/control-event';
 import { StoredEvent } from '../domain/event';
 import {
   compareStreamIds,
@@ -16,6 +17,7 @@ import {
 } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { newEpochCandidate } from './event-log.publisher';
+import { LayoutMarker, layoutMarkerOf } from './layout-migration';
 import {
   GroupMissingError,
   GroupReader,
@@ -47,6 +49,8 @@ export class NodeReader {
    * does for a batch whose acknowledgement was lost.
    */
   private toAck: string[] = [];
+  /** The layout marker this reader already reported: it is reported once. */
+  private reportedMarker: EventId | null = null;
 
   constructor(
     private readonly store: EventLogStore,
@@ -313,6 +317,27 @@ export class NodeReader {
     // Redelivered pending entries can lie behind the position; it never moves back.
     if (compareStreamIds(last, this.streamId) > 0) this.streamId = last;
     const position = formatEventId(this.epoch, last);
+    const at = markerIndex(events);
+    if (at < 0) {
+      await this.handOn(events, position);
+    } else {
+      // Everything up to the marker first, then the news that nothing of
+      // this layout follows it, then (only ever from foreign producers)
+      // whatever was appended after it.
+      await this.handOn(events.slice(0, at + 1), events[at].id);
+      await this.reportLayoutChange(events[at].id, layoutMarkerOf(events[at])!);
+      if (at + 1 < events.length)
+        await this.handOn(events.slice(at + 1), position);
+    }
+    const ids = entries.map((e) => e.id);
+    if (ackNow) await this.store.ack(this.group, ids);
+    else this.toAck = ids;
+  }
+
+  private async handOn(
+    events: StoredEvent[],
+    position: EventId,
+  ): Promise<void> {
     try {
       await this.listener.onEvents(events, position);
     } catch (error) {
@@ -321,9 +346,27 @@ export class NodeReader {
       );
     }
     this.observer.readerBatch?.(events.length, position);
-    const ids = entries.map((e) => e.id);
-    if (ackNow) await this.store.ack(this.group, ids);
-    else this.toAck = ids;
+  }
+
+  /**
+   * The writers moved to a partitioned layout at this marker (see
+   * `LayoutMigration`): nothing more comes from this log, so connections
+   * resume in the new layout, where their positions in this one mean
+   * nothing (`epoch_changed`). They are told once, at the marker's resume
+   * vector when it has one (the partitions' tips before any event of the
+   * new layout was written, so nothing is skipped), else at the marker.
+   */
+  private async reportLayoutChange(
+    at: EventId,
+    marker: LayoutMarker,
+  ): Promise<void> {
+    if (this.reportedMarker === at) return;
+    this.reportedMarker = at;
+    this.logger.warn(
+      `The event log moved to ${marker.partitions} partitions (layout ${marker.layout}) at ${at}; this node reads the single log, which takes no more events. Restart it with partitions: ${marker.partitions}.`,
+    );
+    this.observer.readerDiscontinuity?.('epoch_changed');
+    await this.listener.onDiscontinuity('epoch_changed', marker.resumeAt ?? at);
   }
 
   /**
@@ -438,6 +481,17 @@ export class NodeReader {
       );
     }
   }
+}
+
+/** Index of the first layout marker among `events`, or -1 (one comparison per event). */
+function markerIndex(events: readonly StoredEvent[]): number {
+  for (let i = 0; i < events.length; i++)
+    if (
+      events[i].type === CONTROL_EVENT_TYPE &&
+      layoutMarkerOf(events[i]) !== null
+    )
+      return i;
+  return -1;
 }
 
 /** How long stop() waits for the read loop to end. */
