@@ -49,8 +49,6 @@ export class NodeReader {
    * does for a batch whose acknowledgement was lost.
    */
   private toAck: string[] = [];
-  /** The layout marker this reader already reported: it is reported once. */
-  private reportedMarker: EventId | null = null;
 
   constructor(
     private readonly store: EventLogStore,
@@ -352,7 +350,8 @@ export class NodeReader {
    * The writers moved to a partitioned layout at this marker (see
    * `LayoutMigration`): nothing more comes from this log, so connections
    * resume in the new layout, where their positions in this one mean
-   * nothing (`epoch_changed`). They are told once, at the marker's resume
+   * nothing (`epoch_changed`). They are told once (the reader hands each
+   * entry on once), at the marker's resume
    * vector when it has one (the partitions' tips before any event of the
    * new layout was written, so nothing is skipped), else at the marker.
    */
@@ -360,8 +359,6 @@ export class NodeReader {
     at: EventId,
     marker: LayoutMarker,
   ): Promise<void> {
-    if (this.reportedMarker === at) return;
-    this.reportedMarker = at;
     this.logger.warn(
       `The event log moved to ${marker.partitions} partitions (layout ${marker.layout}) at ${at}; this node reads the single log, which takes no more events. Restart it with partitions: ${marker.partitions}.`,
     );
