@@ -18,6 +18,7 @@ import {
   PartitionLayout,
   partitionStreamKey,
 } from '../src/event-bus/domain/partitions';
+import { EventLogPublisher } from '../src/event-bus/engine/event-log.publisher';
 import { resolveEventLogSettings } from '../src/event-bus/engine/event-log.settings';
 import {
   LAYOUT_MARKER_KIND,
@@ -408,6 +409,27 @@ describe('migration from the single log to partitions, on Redis', () => {
       partitions: 4,
     });
     expect(await admin.xlen(keys.stream)).toBe(2);
+  });
+
+  it('refuses the single log writers that wait for replicas, too', async () => {
+    const prefix = `mig${Date.now().toString(36)}${unique++}`;
+    // The append then goes out with WAIT in one pipeline, by digest or text.
+    const store = new RedisStreamsEventLogStore(
+      prefix,
+      { url: redis.url },
+      { replication: { replicas: 0, timeoutMs: 100 } },
+    );
+    toClose.push(() => store.close());
+    const publisher = new EventLogPublisher(
+      store,
+      resolveEventLogSettings({ prefix }),
+    );
+    await publisher.publish({ type: 'before', data: 1 });
+    await newNode(prefix).migration.ensure();
+    await expect(
+      publisher.publish({ type: 'late', data: 1 }),
+    ).rejects.toBeInstanceOf(LayoutChangedError);
+    expect(await admin.xlen(streamKeys(prefix).stream)).toBe(2);
   });
 
   it('closes a prefix that never held the single log without creating it', async () => {
