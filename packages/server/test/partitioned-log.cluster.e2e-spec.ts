@@ -405,19 +405,24 @@ describe('partitioned event log on a Redis Cluster (3 primaries, 3 replicas)', (
   it('moves a single log to partitions: one marker in its slot, its writers refused after it, every acknowledged event kept', async () => {
     const prefix = newPrefix();
     const nodes = [node(prefix), node(prefix)];
-    const single = (n: (typeof nodes)[number]) =>
-      new RedisStreamsEventLogStore(prefix, { client: n.partitions.client });
-    const oldPublisher = new EventLogPublisher(
-      single(nodes[0]),
-      nodes[0].settings,
-    );
+    // Each node's store of the single log: today's keys under the prefix.
+    const single = () => {
+      const store = new RedisStreamsEventLogStore(
+        prefix,
+        { cluster: { nodes: [...cluster.nodes] } },
+        { commandTimeoutMs: 5_000 },
+      );
+      toClose.push(() => store.close());
+      return store;
+    };
+    const oldPublisher = new EventLogPublisher(single(), nodes[0].settings);
     const before = await oldPublisher.publishMany(
       Array.from({ length: 20 }, (_, i) => ev(0, i)),
     );
     // Both nodes of the new layout start at once.
     await Promise.all(
       nodes.map((n) =>
-        migrateToPartitions(single(n), layout, n.partitions.stores, {
+        migrateToPartitions(single(), layout, n.partitions.stores, {
           startupTimeoutMs: 10_000,
         }),
       ),
