@@ -129,6 +129,11 @@ export interface LayoutRecord {
    * wrote; `null` when the log held no stream when it was closed.
    */
   readonly markerId: string | null;
+  /**
+   * The epoch the log continues under from the marker on (`null` with no
+   * marker): its readers tell their connections `epoch_changed`.
+   */
+  readonly epoch: string | null;
 }
 
 export interface EventLogStore {
@@ -142,8 +147,9 @@ export interface EventLogStore {
   append(request: AppendRequest): Promise<AppendResult>;
   /**
    * Closes the log for appends, once: appends `marker` (when the stream
-   * exists) and records the layout, in one atomic step, after which every
-   * `append` is refused with `LayoutChangedError`. When the log was closed
+   * exists), gives the log the new epoch `nextEpoch` beginning at the
+   * marker (as `renewEpoch` would), and records the layout, in one atomic
+   * step; after it every `append` is refused with `LayoutChangedError`. When the log was closed
    * before, writes nothing and returns that first record, so several
    * writers may close it at once and a re-sent call does no harm.
    */
@@ -151,6 +157,7 @@ export interface EventLogStore {
     layout: { readonly layout: string; readonly partitions: number },
     marker: readonly string[],
     epochCandidate: string,
+    nextEpoch: string,
   ): Promise<LayoutRecord>;
   /** The record `closeLog` left, or `null` while the log takes appends. */
   layoutRecord(): Promise<LayoutRecord | null>;

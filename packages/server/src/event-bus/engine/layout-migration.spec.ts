@@ -82,6 +82,13 @@ describe('LayoutMigration', () => {
       layout: t.layout.id,
       partitions: 4,
       markerId: markers[0].id,
+      epoch: expect.any(String),
+    });
+    // The single log continues under a new epoch, beginning at the marker.
+    expect(records[0].epoch).not.toBe(before[0].split(':')[0]);
+    expect(t.singleLog.info()).toMatchObject({
+      epoch: records[0].epoch,
+      epochStart: markers[0].id,
     });
     // The marker is the single log's last entry, after every event written to it.
     expect(t.singleLog.entries.map((e) => e.id)).toEqual([
@@ -157,6 +164,7 @@ describe('LayoutMigration', () => {
       layout: t.layout.id,
       partitions: 4,
       markerId: null,
+      epoch: null,
     });
     expect(t.singleLog.entries).toHaveLength(0);
     await expect(t.oldPublisher.publish(ev(1))).rejects.toBeInstanceOf(
@@ -248,28 +256,43 @@ describe('a node of the single log at the marker', () => {
     return { subscription, events, discontinuities, live };
   }
 
-  it('hands on every event before the marker, then epoch_changed once, at the resume vector', async () => {
+  it('hands on the events before the marker, then tells epoch_changed once, where the new epoch begins', async () => {
     const t = setUp();
     const r = reader(t);
     await r.live;
     const before = await t.oldPublisher.publishMany([ev(1), ev(2), ev(3)]);
-    await t.migration();
+    await until(() => r.events.length === 3, 'the events');
+    const record = await t.migration();
     await until(() => r.discontinuities.length > 0, 'the discontinuity');
     // Wake the reader a few more times: nothing is reported again.
     t.singleLog.notify();
     await new Promise((r) => setTimeout(r, 100));
-    const visible = r.events.filter((e) => !isControlEvent(e));
-    expect(visible.map((e) => e.id)).toEqual(before);
-    expect(r.discontinuities).toHaveLength(1);
-    expect(r.discontinuities[0].reason).toBe('epoch_changed');
-    const vector = parseVectorCursor(r.discontinuities[0].position);
-    expect(vector.ok && vector.cursor.layout).toBe(t.layout.id);
+    expect(r.events.map((e) => e.id)).toEqual(before);
+    expect(r.discontinuities).toEqual([
+      {
+        reason: 'epoch_changed',
+        position: `${record.epoch}:${record.markerId}`,
+      },
+    ]);
   });
 
-  it('reports the marker once even when it arrives in a batch with events after it', async () => {
+  it('answers a cursor of the single log with epoch_changed once it is closed', async () => {
+    const t = setUp();
+    const [id] = await t.oldPublisher.publishMany([ev(1)]);
+    const subscription = new EventLogSubscription(t.single, settings);
+    expect(await subscription.checkCursor(id)).toEqual({ covered: true });
+    await t.migration();
+    expect(await subscription.checkCursor(id)).toMatchObject({
+      covered: false,
+      reason: 'epoch_changed',
+    });
+  });
+
+  it('reports the change once even with a foreign entry after the marker', async () => {
     const t = setUp();
     const r = reader(t);
     await r.live;
+    await t.oldPublisher.publish(ev(1));
     await t.migration();
     // A foreign producer's entry after the marker.
     t.singleLog.appendRaw(['type', 'foreign', 'data', '{}']);

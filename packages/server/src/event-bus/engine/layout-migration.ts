@@ -1,6 +1,6 @@
-import { formatVectorCursor, isVectorCursor } from '@streamgate/protocol';
+import { formatVectorCursor } from '@streamgate/protocol';
 import { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from '../domain/control-event';
-import { StoredEvent, validateNewEvent } from '../domain/event';
+import { validateNewEvent } from '../domain/event';
 import { errorText, EventLogUnavailableError } from '../domain/errors';
 import { PartitionLayout } from '../domain/partitions';
 import { backoffDelay, sleep } from './backoff';
@@ -16,37 +16,16 @@ import { encodeEntry } from './stream-entry.codec';
  * Why a control entry: every reader of the log already passes control
  * entries over (clients never see them, competing consumers acknowledge
  * them unhandled, access listeners ignore kinds they do not know), nodes
- * of older versions included; only the node reader looks for this kind.
+ * of older versions included. What readers act on is the new epoch the log
+ * gets with it (see `EventLogStore.closeLog`).
+ *
+ * Its data: `layout` and `partitions` of the new layout, and `resumeAt`, a
+ * vector cursor of the new layout at the partitions' tips before any of
+ * its events was written. A client that held every event of the single log
+ * up to the marker misses nothing from `resumeAt` on; it is recorded so
+ * that the switch point is known exactly, in the log itself.
  */
 export const LAYOUT_MARKER_KIND = 'streamgate.layout';
-
-/** What the marker entry says. */
-export interface LayoutMarker {
-  readonly layout: string;
-  readonly partitions: number;
-  /**
-   * A vector cursor of the new layout at the partitions' tips when the
-   * marker was written: every event of the new layout comes after it, so a
-   * client that had every event of the single log up to the marker resumes
-   * there without a gap. `null` when the writer did not record one.
-   */
-  readonly resumeAt: string | null;
-}
-
-/** The marker a control entry carries, or `null` for any other entry. */
-export function layoutMarkerOf(event: StoredEvent): LayoutMarker | null {
-  if (event.type !== CONTROL_EVENT_TYPE) return null;
-  const data = event.data as Record<string, unknown> | null;
-  if (data === null || typeof data !== 'object') return null;
-  const { kind, layout, partitions, resumeAt } = data;
-  if (kind !== LAYOUT_MARKER_KIND || typeof layout !== 'string') return null;
-  if (typeof partitions !== 'number') return null;
-  return {
-    layout,
-    partitions,
-    resumeAt: isVectorCursor(resumeAt) ? resumeAt : null,
-  };
-}
 
 /** The marker's stream entry fields, in the format every reader decodes. */
 export function layoutMarkerEntry(
@@ -96,10 +75,13 @@ export class LayoutConflictError extends Error {
  * had acknowledged lies before the marker, and every event of the new
  * layout after `resumeAt`.
  *
- * Readers need nothing from here: a node of the old layout hands on the
- * single log up to the marker and then tells its connections
- * `epoch_changed` (see `NodeReader`); a node of the new layout answers a
- * cursor of the single log with `epoch_changed` (`planCursor`).
+ * Readers need nothing from here: the single log continues under a new
+ * epoch from the marker on, which every reader of the old layout already
+ * turns into `epoch_changed` for its connections, once each (live ones,
+ * ones catching up, ones attaching with a cursor of the old epoch); its
+ * competing consumers read on to the marker, which they skip as a control
+ * entry. A node of the new layout answers a cursor of the single log with
+ * `epoch_changed` (`planCursor`), after which the client holds a vector.
  *
  * Idempotent and safe to run on every node of the new layout at start-up,
  * all at once: the first record wins, and later runs only read it.
@@ -165,6 +147,7 @@ export class LayoutMigration {
       (await this.single.closeLog(
         { layout: this.layout.id, partitions: this.layout.partitions },
         layoutMarkerEntry(this.layout, await this.tips()),
+        newEpochCandidate(),
         newEpochCandidate(),
       ));
     if (

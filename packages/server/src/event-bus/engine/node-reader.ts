@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { CONTROL_EVENT_TYPE } from '../domain/control-event';
 import { StoredEvent } from '../domain/event';
 import {
   compareStreamIds,
@@ -17,10 +16,10 @@ import {
 } from './event-log.settings';
 import { EventLogObserver } from './event-log.observer';
 import { newEpochCandidate } from './event-log.publisher';
-import { LayoutMarker, layoutMarkerOf } from './layout-migration';
 import {
   GroupMissingError,
   GroupReader,
+  LayoutRecord,
   RawEntry,
   EventLogStore,
 } from './event-log-store.port';
@@ -315,27 +314,6 @@ export class NodeReader {
     // Redelivered pending entries can lie behind the position; it never moves back.
     if (compareStreamIds(last, this.streamId) > 0) this.streamId = last;
     const position = formatEventId(this.epoch, last);
-    const at = markerIndex(events);
-    if (at < 0) {
-      await this.handOn(events, position);
-    } else {
-      // Everything up to the marker first, then the news that nothing of
-      // this layout follows it, then (only ever from foreign producers)
-      // whatever was appended after it.
-      await this.handOn(events.slice(0, at + 1), events[at].id);
-      await this.reportLayoutChange(events[at].id, layoutMarkerOf(events[at])!);
-      if (at + 1 < events.length)
-        await this.handOn(events.slice(at + 1), position);
-    }
-    const ids = entries.map((e) => e.id);
-    if (ackNow) await this.store.ack(this.group, ids);
-    else this.toAck = ids;
-  }
-
-  private async handOn(
-    events: StoredEvent[],
-    position: EventId,
-  ): Promise<void> {
     try {
       await this.listener.onEvents(events, position);
     } catch (error) {
@@ -344,26 +322,9 @@ export class NodeReader {
       );
     }
     this.observer.readerBatch?.(events.length, position);
-  }
-
-  /**
-   * The writers moved to a partitioned layout at this marker (see
-   * `LayoutMigration`): nothing more comes from this log, so connections
-   * resume in the new layout, where their positions in this one mean
-   * nothing (`epoch_changed`). They are told once (the reader hands each
-   * entry on once), at the marker's resume
-   * vector when it has one (the partitions' tips before any event of the
-   * new layout was written, so nothing is skipped), else at the marker.
-   */
-  private async reportLayoutChange(
-    at: EventId,
-    marker: LayoutMarker,
-  ): Promise<void> {
-    this.logger.warn(
-      `The event log moved to ${marker.partitions} partitions (layout ${marker.layout}) at ${at}; this node reads the single log, which takes no more events. Restart it with partitions: ${marker.partitions}.`,
-    );
-    this.observer.readerDiscontinuity?.('epoch_changed');
-    await this.listener.onDiscontinuity('epoch_changed', marker.resumeAt ?? at);
+    const ids = entries.map((e) => e.id);
+    if (ackNow) await this.store.ack(this.group, ids);
+    else this.toAck = ids;
   }
 
   /**
@@ -435,11 +396,28 @@ export class NodeReader {
       await this.store.moveGroup(this.group, start);
     this.epoch = info.epoch;
     this.streamId = start;
+    const moved = await this.movedTo(info.epoch);
     this.logger.warn(
-      `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
+      moved
+        ? `The event log moved to ${moved.partitions} partitions (layout ${moved.layout}) at ${this.position}: this node reads the single log, which takes no more events. Restart it with partitions: ${moved.partitions}.`
+        : `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
     );
     this.observer.readerDiscontinuity?.(cause);
     await this.listener.onDiscontinuity('epoch_changed', this.position);
+  }
+
+  /**
+   * The layout the log moved to, when `epoch` is the one it continues under
+   * since (see `EventLogStore.closeLog`); only to say so in the log. Read
+   * once per new epoch.
+   */
+  private async movedTo(epoch: string): Promise<LayoutRecord | null> {
+    try {
+      const record = await this.store.layoutRecord();
+      return record?.epoch === epoch ? record : null;
+    } catch {
+      return null;
+    }
   }
 
   private async maybeCleanup(): Promise<void> {
@@ -478,17 +456,6 @@ export class NodeReader {
       );
     }
   }
-}
-
-/** Index of the first layout marker among `events`, or -1 (one comparison per event). */
-function markerIndex(events: readonly StoredEvent[]): number {
-  for (let i = 0; i < events.length; i++)
-    if (
-      events[i].type === CONTROL_EVENT_TYPE &&
-      layoutMarkerOf(events[i]) !== null
-    )
-      return i;
-  return -1;
 }
 
 /** How long stop() waits for the read loop to end. */

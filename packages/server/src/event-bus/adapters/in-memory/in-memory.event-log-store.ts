@@ -296,20 +296,27 @@ export class InMemoryEventLogStore implements EventLogStore {
     layout: { readonly layout: string; readonly partitions: number },
     marker: readonly string[],
     epochCandidate: string,
+    nextEpoch: string,
   ): Promise<LayoutRecord> {
     const log = this.log;
     if (log.layout) return log.layout;
     let markerId: string | null = null;
-    // A log that never held a stream has nothing for its readers to finish.
+    let epoch: string | null = null;
+    // A log that never held a stream has no readers or cursors to tell.
     if (log.epoch !== null) {
       log.ensureEpoch(epochCandidate);
       markerId = log.appendRaw(marker);
+      // The log continues under a new epoch that begins at the marker.
+      epoch = nextEpoch;
+      log.epoch = nextEpoch;
+      log.epochStart = markerId;
       log.notify();
     }
     log.layout = {
       layout: layout.layout,
       partitions: layout.partitions,
       markerId,
+      epoch,
     };
     return log.layout;
   }

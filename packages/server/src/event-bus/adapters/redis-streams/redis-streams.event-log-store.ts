@@ -341,6 +341,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     layout: { readonly layout: string; readonly partitions: number },
     marker: readonly string[],
     epochCandidate: string,
+    nextEpoch: string,
   ): Promise<LayoutRecord> {
     // Safe to send again: a second run finds the record and writes nothing.
     const record = await this.run('closing the log for a new layout', () =>
@@ -351,6 +352,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
         epochCandidate,
         layout.layout,
         String(layout.partitions),
+        nextEpoch,
         ...marker,
       ),
     );
@@ -706,13 +708,16 @@ function toLogInfo([
   return { epoch, lastId, maxDeletedId, length: Number(length), epochStart };
 }
 
-/** "<layout> <P> <marker id or ->", as CLOSE_LOG_SCRIPT writes it. */
+/** "<layout> <P> <marker id or -> <epoch or ->", as CLOSE_LOG_SCRIPT writes it. */
 function parseLayoutRecord(record: string): LayoutRecord {
-  const [layout, partitions, markerId] = record.split(' ');
+  const [layout, partitions, markerId, epoch] = record.split(' ');
+  const opt = (value: string | undefined) =>
+    value === '-' || value === undefined ? null : value;
   return {
     layout,
     partitions: Number(partitions),
-    markerId: markerId === '-' || markerId === undefined ? null : markerId,
+    markerId: opt(markerId),
+    epoch: opt(epoch),
   };
 }
 

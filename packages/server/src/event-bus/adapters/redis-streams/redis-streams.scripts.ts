@@ -261,22 +261,32 @@ return meta(ensure_epoch(ARGV[2]))
 
 /**
  * KEYS: stream, epoch, layout record. ARGV: epoch candidate, layout id, P,
- * then the marker entry's fields. Closes the log for appends: appends the
- * marker (when the stream exists: a log that never held one has nothing to
- * finish) and sets the record "<layout> <P> <marker id or ->", without
- * expiry. A record already there wins and is returned unchanged, so the
- * script may run any number of times (several writers starting at once, a
- * call re-sent after a lost reply) and writes one marker. Returns the record.
+ * the candidate for the epoch the log continues under, then the marker
+ * entry's fields. Closes the log for appends: appends the marker and, in the
+ * same step, gives the log a new epoch beginning at the marker (as
+ * RENEW_EPOCH_SCRIPT does), then sets the record "<layout> <P> <marker id>
+ * <new epoch>" without expiry. Why a new epoch: every reader of the log
+ * already turns one into `epoch_changed` for its connections (live ones,
+ * ones catching up, ones that attach later with a cursor of the old epoch),
+ * which is what a client of the single log must hear once its writers have
+ * moved. A log that never held a stream gets the record only ("- -"): it
+ * has neither readers nor cursors to tell. A record already there wins and
+ * is returned unchanged, so the script may run any number of times (several
+ * writers starting at once, a call re-sent after a lost reply) and writes
+ * one marker. Returns the record.
  */
 export const CLOSE_LOG_SCRIPT = `${COMMON}
 local existing = redis.call('GET', KEYS[3])
 if existing then return existing end
-local marker = '-'
+local marker, epoch = '-', '-'
 if redis.call('EXISTS', stream) == 1 then
   ensure_epoch(ARGV[1])
-  marker = redis.call('XADD', stream, '*', unpack(ARGV, 4))
+  marker = redis.call('XADD', stream, '*', unpack(ARGV, 5))
+  epoch = ARGV[4]
+  redis.call('SET', epochKey, epoch)
+  redis.call('SET', epochStartKey, marker)
 end
-local record = ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. marker
+local record = ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. marker .. ' ' .. epoch
 redis.call('SET', KEYS[3], record)
 return record
 `;
