@@ -117,9 +117,10 @@ export class PartitionedEventLogPublisher implements EventPublisher {
 
   /**
    * Appends nothing until `migration` is done (the single log under the
-   * prefix closed for this layout): an append to a partition before the
-   * marker would be an event the single log's readers hand on neither
-   * before the marker nor after it. Once done, costs one property read.
+   * prefix closed for this layout). Why: every event the single log's
+   * writers acknowledge must come before the first event of this layout;
+   * were a partition written first, the single log could still take events
+   * that no node of this layout reads. Once done, costs one property read.
    */
   holdUntilMigrated(migration: LayoutMigration): void {
     this.migration = migration;
