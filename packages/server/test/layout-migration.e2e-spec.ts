@@ -358,6 +358,32 @@ describe('migration from the single log to partitions, on Redis', () => {
     const old = oldNode(prefix);
     await old.publisher.publish({ type: 'before', data: 1 });
     const keys = streamKeys(prefix);
+    const append = (attempt: string) =>
+      admin.eval(
+        APPEND_SCRIPT,
+        4,
+        keys.stream,
+        keys.epoch,
+        keys.attempt(attempt),
+        keys.layout,
+        'cand2',
+        '1000',
+        '0',
+        '10',
+        '60000',
+        '60000',
+        1,
+        0,
+        '',
+        0,
+        'late',
+        '1',
+        '[]',
+        '0',
+      );
+    // An append whose reply is lost before the log is closed...
+    const ran = (await append('lost')) as [number, string, string];
+    expect(ran[0]).toBe(0);
     const close = (layoutId: string, partitions: number) =>
       admin.eval(
         CLOSE_LOG_SCRIPT,
@@ -377,36 +403,17 @@ describe('migration from the single log to partitions, on Redis', () => {
     const first = await close(layout.id, 4);
     expect(await close(layout.id, 4)).toBe(first);
     expect(await close('ffffffff', 8)).toBe(first);
-    expect(await admin.xlen(keys.stream)).toBe(2);
+    expect(await admin.xlen(keys.stream)).toBe(3);
 
     // The append script, re-sent after the marker: refused both times,
     // nothing written, no attempt record left to replay.
-    const append = () =>
-      admin.eval(
-        APPEND_SCRIPT,
-        4,
-        keys.stream,
-        keys.epoch,
-        keys.attempt('re-sent'),
-        keys.layout,
-        'cand2',
-        '1000',
-        '0',
-        '10',
-        '60000',
-        '60000',
-        1,
-        0,
-        '',
-        0,
-        'late',
-        '1',
-        '[]',
-        '0',
-      );
-    expect(await append()).toEqual([2, first]);
-    expect(await append()).toEqual([2, first]);
-    expect(await admin.xlen(keys.stream)).toBe(2);
+    // ...is answered with its ids when re-sent after it, writing nothing.
+    expect(await append('lost')).toEqual([1, ran[1], ran[2]]);
+    // The append script, first sent after the marker: refused every time,
+    // nothing written, no attempt record left to replay.
+    expect(await append('re-sent')).toEqual([2, first]);
+    expect(await append('re-sent')).toEqual([2, first]);
+    expect(await admin.xlen(keys.stream)).toBe(3);
     expect(await admin.exists(keys.attempt('re-sent'))).toBe(0);
 
     // A node of another layout is refused; one of this layout finds the
@@ -425,7 +432,7 @@ describe('migration from the single log to partitions, on Redis', () => {
       layout: layout.id,
       partitions: 4,
     });
-    expect(await admin.xlen(keys.stream)).toBe(2);
+    expect(await admin.xlen(keys.stream)).toBe(3);
   });
 
   it('refuses the single log writers that wait for replicas, too', async () => {
