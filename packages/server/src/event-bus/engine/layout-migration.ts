@@ -30,7 +30,7 @@ export const LAYOUT_MARKER_KIND = 'streamgate.layout';
 /** The marker's stream entry fields, in the format every reader decodes. */
 export function layoutMarkerEntry(
   layout: PartitionLayout,
-  resumeAt: string | null,
+  resumeAt: string,
   now: number = Date.now(),
 ): string[] {
   return encodeEntry(
