@@ -167,6 +167,14 @@ describe('migration from the single log to partitions, on Redis', () => {
     toClose.push(() => oldHub.stop());
     const client = new RecordingTransport('c1');
     await oldHub.attach(client, principal, ['*'], undefined);
+    // Competing consumers of the single log.
+    const handled: StoredEvent[] = [];
+    const consumer = await old.subscription.consume(
+      'workers',
+      async (event) => void handled.push(event),
+      { startAt: 'earliest' },
+    );
+    toClose.push(() => consumer.stop());
     const nodes = [newNode(prefix), newNode(prefix), newNode(prefix)];
 
     // Writers publish through the single log until it refuses them with
@@ -345,6 +353,30 @@ describe('migration from the single log to partitions, on Redis', () => {
       // What was published after that ready reaches the client.
       await waitFor(() => again.ids.includes(after), 'the event after');
     }
+
+    // The competing consumers finished the single log up to the marker:
+    // every event once, the marker acknowledged without a handler call.
+    await waitFor(
+      () => handled.length >= oldEvents.length,
+      'the consumers to finish',
+      15_000,
+    );
+    await waitFor(
+      async () =>
+        (await old.store.listGroups()).find((g) => g.name === 'workers')
+          ?.lag === 0,
+      'the group to pass the marker',
+    );
+    expect(handled.map((e) => e.id).sort()).toEqual(
+      oldEvents.map((e) => `${oldEpoch}:${e.id}`).sort(),
+    );
+    const workers = (await old.store.listGroups()).find(
+      (g) => g.name === 'workers',
+    );
+    expect(workers).toMatchObject({
+      pending: 0,
+      lastDeliveredId: marker.id,
+    });
 
     // The single log's writers stay refused, single publishes and batches.
     await expect(
