@@ -39,6 +39,7 @@ export {
   EventLogUnavailableError,
   IdempotencyKeyReusedError,
   InvalidCursorError,
+  LayoutChangedError,
 } from './event-bus/domain/errors';
 export { IDEMPOTENCY_KEY_PATTERN } from './event-bus/domain/idempotency-key';
 

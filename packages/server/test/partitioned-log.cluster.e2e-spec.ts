@@ -6,7 +6,11 @@ import {
   PartitionLayout,
   partitionStreamKey,
 } from '../src/event-bus/domain/partitions';
+import { RedisStreamsEventLogStore } from '../src/event-bus/adapters/redis-streams/redis-streams.event-log-store';
+import { LayoutChangedError } from '../src/event-bus/domain/errors';
+import { EventLogPublisher } from '../src/event-bus/engine/event-log.publisher';
 import { resolveEventLogSettings } from '../src/event-bus/engine/event-log.settings';
+import { migrateToPartitions } from '../src/event-bus/engine/layout-migration';
 import { EventLogSubscription } from '../src/event-bus/engine/event-log.subscription';
 import { PartitionReaders } from '../src/event-bus/engine/partition-readers';
 import {
@@ -396,5 +400,46 @@ describe('partitioned event log on a Redis Cluster (3 primaries, 3 replicas)', (
     }
     // The control entry is in both partitions read, and went out once.
     expect(controls).toHaveLength(1);
+  });
+
+  it('moves a single log to partitions: one marker in its slot, its writers refused after it, every acknowledged event kept', async () => {
+    const prefix = newPrefix();
+    const nodes = [node(prefix), node(prefix)];
+    // Each node's store of the single log: today's keys under the prefix.
+    const single = () => {
+      const store = new RedisStreamsEventLogStore(
+        prefix,
+        { cluster: { nodes: [...cluster.nodes] } },
+        { commandTimeoutMs: 5_000 },
+      );
+      toClose.push(() => store.close());
+      return store;
+    };
+    const oldPublisher = new EventLogPublisher(single(), nodes[0].settings);
+    const before = await oldPublisher.publishMany(
+      Array.from({ length: 20 }, (_, i) => ev(0, i)),
+    );
+    // Both nodes of the new layout start at once.
+    await Promise.all(
+      nodes.map((n) =>
+        migrateToPartitions(single(), layout, n.partitions.stores, {
+          startupTimeoutMs: 10_000,
+        }),
+      ),
+    );
+    await expect(oldPublisher.publish(ev(0, 99))).rejects.toBeInstanceOf(
+      LayoutChangedError,
+    );
+    const entries = await admin.xrange(`{${prefix}}:events`, '-', '+');
+    expect(entries.map(([id]) => id).slice(0, -1)).toEqual(
+      before.map((id) => id.split(':')[1]),
+    );
+    const marker = entries[entries.length - 1];
+    expect(marker[1][1]).toBe('streamgate.control');
+    expect(await admin.get(`{${prefix}}:layout`)).toMatch(
+      new RegExp(`^${layout.id} ${P} ${marker[0]} [0-9a-f]+$`),
+    );
+    const id = await nodes[1].publisher.publish(ev(3, 1));
+    expect(id.startsWith('3:')).toBe(true);
   });
 });

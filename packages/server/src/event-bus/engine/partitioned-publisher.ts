@@ -14,6 +14,7 @@ import { EventPublisher, PublishOptions } from '../domain/event-publisher.port';
 import { errorText, EventLogUnavailableError } from '../domain/errors';
 import { PartitionLayout } from '../domain/partitions';
 import { EventLogPublisher, MAX_BATCH_EVENTS } from './event-log.publisher';
+import { LayoutMigration, migrationUnavailable } from './layout-migration';
 
 /**
  * The field of a control entry's data that names it across partitions: a
@@ -101,6 +102,8 @@ export class CrossPartitionBatchError extends InvalidEventError {
  * today's ids. With P > 1 ids are `<k>:<epoch>:<ms>-<seq>`.
  */
 export class PartitionedEventLogPublisher implements EventPublisher {
+  private migration: LayoutMigration | null = null;
+
   constructor(
     readonly layout: PartitionLayout,
     /** One per partition, index = partition. */
@@ -110,6 +113,26 @@ export class PartitionedEventLogPublisher implements EventPublisher {
       throw new Error(
         `A partitioned publisher needs one publisher per partition: ${layout.partitions}, got ${publishers.length}.`,
       );
+  }
+
+  /**
+   * Appends nothing until `migration` is done (the single log under the
+   * prefix closed for this layout). Why: every event the single log's
+   * writers acknowledge must come before the first event of this layout;
+   * were a partition written first, the single log could still take events
+   * that no node of this layout reads. Once done, costs one property read.
+   */
+  holdUntilMigrated(migration: LayoutMigration): void {
+    this.migration = migration;
+  }
+
+  /** `null` once appends may go ahead; otherwise what they wait for. */
+  private pendingMigration(): Promise<unknown> | null {
+    const migration = this.migration;
+    if (migration === null || migration.done) return null;
+    return migration.ensure().catch((error: unknown) => {
+      throw migrationUnavailable(error);
+    });
   }
 
   private tag(partition: number, id: EventId): EventId {
@@ -129,6 +152,9 @@ export class PartitionedEventLogPublisher implements EventPublisher {
     event: AnyNewEvent,
     options?: PartitionedPublishOptions,
   ): Promise<EventId | null> {
+    const migrating = this.pendingMigration();
+    if (migrating !== null)
+      return migrating.then(() => this.publish(event, options));
     const single = this.publishers[0];
     if (!this.layout.partitioned && options?.partitionKey === undefined)
       return single.publish(event, options);
@@ -214,6 +240,8 @@ export class PartitionedEventLogPublisher implements EventPublisher {
     events: readonly AnyNewEvent[],
     options?: PartitionedPublishOptions,
   ): Promise<EventId[] | null[] | PartitionPublishResult[]> {
+    const migrating = this.pendingMigration();
+    if (migrating !== null) await migrating;
     const single = this.publishers[0];
     const split = options?.split === true;
     if (!this.layout.partitioned && options?.partitionKey === undefined) {

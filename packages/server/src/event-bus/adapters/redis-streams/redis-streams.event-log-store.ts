@@ -12,7 +12,10 @@ import {
   RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { EventLogNotReplicatedError } from '../../domain/errors';
+import {
+  EventLogNotReplicatedError,
+  LayoutChangedError,
+} from '../../domain/errors';
 import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import { ENTRY_FIELD, ENTRY_FORMAT } from '../../engine/stream-entry.codec';
@@ -26,6 +29,7 @@ import {
   GroupMissingError,
   GroupReader,
   GroupSnapshot,
+  LayoutRecord,
   LogInfo,
   RangeResult,
   RawEntry,
@@ -35,6 +39,7 @@ import {
 import { StreamKeys, streamKeys } from './redis-streams.keys';
 import {
   APPEND_SCRIPT,
+  CLOSE_LOG_SCRIPT,
   CREATE_GROUP_SCRIPT,
   EPOCH_MARKER_GROUP,
   INFO_SCRIPT,
@@ -44,7 +49,8 @@ import {
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
-type AppendReply = [0 | 1, string, string, ...(number | string)[]];
+type AppendReply =
+  [0 | 1, string, string, ...(number | string)[]] | [2, string];
 type MetaReply = [string, string, string, string, string];
 
 type Scripted<C extends RedisClient> = C & {
@@ -54,6 +60,12 @@ type Scripted<C extends RedisClient> = C & {
     args: (string | number)[],
   ): Promise<AppendReply>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
+  sgCloseLog(
+    stream: string,
+    epoch: string,
+    layout: string,
+    ...args: string[]
+  ): Promise<string>;
   sgInfo(stream: string, epoch: string, candidate: string): Promise<MetaReply>;
   sgRange(
     stream: string,
@@ -181,6 +193,10 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     // The number of keys varies with the caller keys of an append.
     client.defineCommand('sgAppend', { lua: APPEND_SCRIPT });
     define('sgTrim', TRIM_SCRIPT);
+    client.defineCommand('sgCloseLog', {
+      numberOfKeys: 3,
+      lua: CLOSE_LOG_SCRIPT,
+    });
     define('sgInfo', INFO_SCRIPT);
     define('sgRange', RANGE_SCRIPT);
     define('sgCreateGroup', CREATE_GROUP_SCRIPT);
@@ -210,6 +226,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       this.keys.stream,
       this.keys.epoch,
       this.keys.attempt(request.attemptKey),
+      this.keys.layout,
     ];
     // One flat array, passed as one argument: spreading a large batch into
     // call arguments would overflow the stack.
@@ -318,6 +335,35 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     throw new RedisUnavailableError(
       'Redis refused the append script both by digest and by text.',
     );
+  }
+
+  async closeLog(
+    layout: { readonly layout: string; readonly partitions: number },
+    marker: readonly string[],
+    epochCandidate: string,
+    nextEpoch: string,
+  ): Promise<LayoutRecord> {
+    // Safe to send again: a second run finds the record and writes nothing.
+    const record = await this.run('closing the log for a new layout', () =>
+      this.redis.sgCloseLog(
+        this.keys.stream,
+        this.keys.epoch,
+        this.keys.layout,
+        epochCandidate,
+        layout.layout,
+        String(layout.partitions),
+        nextEpoch,
+        ...marker,
+      ),
+    );
+    return parseLayoutRecord(record);
+  }
+
+  async layoutRecord(): Promise<LayoutRecord | null> {
+    const record = await this.run('reading the layout record', () =>
+      this.redis.get(this.keys.layout),
+    );
+    return record === null ? null : parseLayoutRecord(record);
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
@@ -662,6 +708,19 @@ function toLogInfo([
   return { epoch, lastId, maxDeletedId, length: Number(length), epochStart };
 }
 
+/** "<layout> <P> <marker id or -> <epoch or ->", as CLOSE_LOG_SCRIPT writes it. */
+function parseLayoutRecord(record: string): LayoutRecord {
+  const [layout, partitions, markerId, epoch] = record.split(' ');
+  const opt = (value: string | undefined) =>
+    value === '-' || value === undefined ? null : value;
+  return {
+    layout,
+    partitions: Number(partitions),
+    markerId: opt(markerId),
+    epoch: opt(epoch),
+  };
+}
+
 function toMap(flat: unknown[]): Map<string, unknown> {
   const map = new Map<string, unknown>();
   for (let i = 0; i + 1 < flat.length; i += 2)
@@ -711,6 +770,10 @@ function decodeAppendReply(
   request: AppendRequest,
   wireGroupOf: readonly number[],
 ): AppendResult {
+  if (reply[0] === 2) {
+    const { layout, partitions } = parseLayoutRecord(reply[1]);
+    throw new LayoutChangedError(layout, partitions);
+  }
   const [replayed, epoch, first] = reply;
   const notWritten = new Map<number, [string, string]>();
   for (let i = 3; i + 2 < reply.length; i += 3) {
