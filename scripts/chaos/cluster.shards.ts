@@ -113,7 +113,8 @@ export class ClusterShards {
     shard: Shard,
   ): Promise<{ promotedAfterMs: number; rejoinedAfterMs: number }> {
     const { primary, replica } = shard;
-    if (!replica) throw new Error(`The primary :${primary.port} has no replica.`);
+    if (!replica)
+      throw new Error(`The primary :${primary.port} has no replica.`);
     const started = Date.now();
     await primary.kill();
     await this.until(
@@ -129,7 +130,8 @@ export class ClusterShards {
   /** `CLUSTER FAILOVER` on the shard's replica: the roles swap without losing a write. */
   async gracefulFailover(shard: Shard): Promise<number> {
     const { primary, replica } = shard;
-    if (!replica) throw new Error(`The primary :${primary.port} has no replica.`);
+    if (!replica)
+      throw new Error(`The primary :${primary.port} has no replica.`);
     const started = Date.now();
     await probe(replica.port, (c) => c.call('CLUSTER', 'FAILOVER'));
     await this.until(
@@ -162,7 +164,8 @@ export class ClusterShards {
   /** SIGKILL of the shard's replica, started again after `downMs` on its own data. */
   async crashReplica(shard: Shard, downMs: number): Promise<void> {
     const { primary, replica } = shard;
-    if (!replica) throw new Error(`The primary :${primary.port} has no replica.`);
+    if (!replica)
+      throw new Error(`The primary :${primary.port} has no replica.`);
     await replica.kill();
     await delay(downMs);
     await replica.restart();

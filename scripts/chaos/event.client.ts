@@ -423,7 +423,6 @@ export class EventClient {
     connection.items.push(item);
   }
 
-
   private receive(
     connection: ConnectionRecord,
     batch: WireEnvelope[],

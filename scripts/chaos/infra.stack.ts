@@ -143,7 +143,9 @@ export class InfraStack {
   /** How the soak's own clients (the port publisher, the log reader) reach Redis. */
   get redisOptions(): RedisOptions {
     if (this.shards)
-      throw new Error('A Redis Cluster has no single address: use logClient().');
+      throw new Error(
+        'A Redis Cluster has no single address: use logClient().',
+      );
     if (this.topology) return { ...this.topology.redisOptions };
     const server = this.standalone!;
     return { host: server.host, port: server.port };

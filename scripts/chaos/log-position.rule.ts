@@ -174,7 +174,10 @@ export function advanceCursor(cursor: string | null, id: string): string {
  * vector (the partitions it reads now), each element kept at what the client
  * already holds where that lies ahead in the same epoch.
  */
-export function mergeRecovered(cursor: string | null, incoming: string): string {
+export function mergeRecovered(
+  cursor: string | null,
+  incoming: string,
+): string {
   if (!isVector(incoming) || !isVector(cursor))
     return cursor === null || after(cursor, incoming) ? incoming : cursor;
   const held = parseVector(cursor!);

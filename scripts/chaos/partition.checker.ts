@@ -261,7 +261,12 @@ class PartitionedRules {
   ): void {
     const seen = (this.perKind.get(kind) ?? 0) + 1;
     this.perKind.set(kind, seen);
-    this.violations.push({ kind, subject, detail: seen <= 50 ? detail : '', t });
+    this.violations.push({
+      kind,
+      subject,
+      detail: seen <= 50 ? detail : '',
+      t,
+    });
   }
 }
 
@@ -356,7 +361,10 @@ export function projectPartition(
               });
               position = element;
             } else {
-              items.push({ ...item, info: { ...item.info, lastEventId: element } });
+              items.push({
+                ...item,
+                info: { ...item.info, lastEventId: element },
+              });
               if (ahead(position, element)) position = element;
             }
             return;
@@ -366,7 +374,10 @@ export function projectPartition(
             // Only the partitions whose element moved were resynced.
             if (element === null || element === position) return;
             reads = true;
-            items.push({ ...item, info: { ...item.info, lastEventId: element } });
+            items.push({
+              ...item,
+              info: { ...item.info, lastEventId: element },
+            });
             position = element;
             return;
           }
@@ -405,8 +416,7 @@ export function projectPartition(
           : publish.ids.map((id) => localIn(id, k) ?? id),
     });
   }
-  const fence =
-    record.fenceId === null ? null : localIn(record.fenceId, k);
+  const fence = record.fenceId === null ? null : localIn(record.fenceId, k);
   return {
     ...record,
     clients,
