@@ -30,6 +30,8 @@ export interface SoakOutcome {
   readonly result: CheckResult;
   /** The log (partition 0's when partitioned). */
   readonly log: EventLogSnapshot;
+  /** Every partition's log, by partition (one when not partitioned). */
+  readonly logs: readonly EventLogSnapshot[];
   readonly outDir: string;
   /** Set-up before the fault phase and drain after it, in ms. */
   readonly setupMs: number;
@@ -448,6 +450,7 @@ export async function runSoak(
       record,
       result,
       log: snapshot,
+      logs,
       outDir,
       setupMs,
       drainMs,
