@@ -181,6 +181,14 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     throw new ChaosOptionsError(
       '--partition-scope needs --partitions greater than 1.',
     );
+  // Another prefix would put every event of the soak in partition 0.
+  if (
+    partitions > 1 &&
+    !['agent:a', 'role:x'].some((scope) => scope.startsWith(partitionScope))
+  )
+    throw new ChaosOptionsError(
+      `--partition-scope ${partitionScope} names none of the soak's scopes (agent:<x>, role:x): every event would land in partition 0.`,
+    );
   if (!/^[^\s*][^\s]{0,255}$/.test(partitionScope))
     throw new ChaosOptionsError(
       `--partition-scope must be a scope prefix such as agent: (got "${partitionScope}").`,
