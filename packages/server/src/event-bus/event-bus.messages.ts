@@ -13,6 +13,8 @@ export const EventBusMessages = {
     `EventBusModule: option "partitions" must be an integer from 1 to ${max} (got ${JSON.stringify(value) ?? String(value)}).`,
   invalidPartitionScope: (value: unknown) =>
     `EventBusModule: option "partitionScope" must be null or a scope prefix such as "tenant:" (1-256 characters, no surrounding spaces, not "*"), got ${JSON.stringify(value) ?? String(value)}.`,
+  invalidGrace: (value: unknown) =>
+    `EventBusModule: option "hub.partitionReaderGraceMs" must be an integer of 0 or more, in milliseconds (got ${JSON.stringify(value) ?? String(value)}).`,
   usingMemory: () =>
     'Using the in-memory event log: events live in this process only. Set driver "redis" to share them between nodes and keep them across restarts.',
   linked: (what: string) =>

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
 import type { EventBusLink } from '../event-bus/event-bus.link';
+import type { DeliveryHub } from '../event-bus/hub/delivery-hub';
 
 /** Readiness fails when this node's reader is more entries than this behind the log. */
 export const MAX_READY_LAG = 5_000;
@@ -90,7 +91,8 @@ export class StreamgateHealthIndicator {
       reader: hub.started
         ? {
             status: 'up',
-            position: hub.position,
+            // A partitioned hub has a position per partition read.
+            position: (hub as Partial<DeliveryHub>).position,
             clients: hub.subscriberCount,
           }
         : { status: 'down', message: 'The node reader is not running.' },

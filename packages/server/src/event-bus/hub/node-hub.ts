@@ -4,11 +4,7 @@ import { EphemeralEvent } from '../domain/ephemeral-event';
 import { LiveEventListener } from '../domain/event-subscription.port';
 import { ControlListener } from './hub-control';
 import { ResolvedHubOptions } from './hub.options';
-import {
-  EvictionReason,
-  HubObserver,
-  SubscriberTransport,
-} from './hub.types';
+import { EvictionReason, HubObserver, SubscriberTransport } from './hub.types';
 
 /**
  * One attached connection, as transports hold it: a `HubSubscriber` on the
