@@ -93,7 +93,7 @@ function partitionLogsOf(
 export function partitionLayoutOf(
   options: Pick<EventBusModuleOptions, 'partitions' | 'partitionScope'>,
 ): PartitionLayout {
-  const partitions = options.partitions ?? 1;
+  const partitions = options.partitions === undefined ? 1 : options.partitions;
   if (!isValidPartitionCount(partitions))
     throw new Error(
       EventBusMessages.invalidPartitions(options.partitions, MAX_PARTITIONS),
