@@ -12,6 +12,7 @@ import {
   parseVectorCursor,
 } from '@streamgate/protocol';
 import {
+  AccessControlService,
   DeliveryHub,
   EventBusModule,
   EventPublisher,
@@ -52,11 +53,14 @@ for (let i = 0; tenants.length < 4; i++) {
 const partitionOfTenant = (t: string) => layout.partitionOfKey(`${SCOPE}${t}`);
 const [T1, T2, T3, T4] = tenants;
 
-const TOKENS = {
+/** Read on every scope resolution (`staticAccess` keeps these objects), so a case can change a user's scopes. */
+const TOKENS: Record<string, { userId: string; scopes: string[] }> = {
   'tok-t1': { userId: 'u-t1', scopes: [`${SCOPE}${T1}`] },
   'tok-t3': { userId: 'u-t3', scopes: [`${SCOPE}${T3}`] },
   'tok-t4': { userId: 'u-t4', scopes: [`${SCOPE}${T4}`] },
   'tok-all': { userId: 'u-all', scopes: ['*'] },
+  'tok-r': { userId: 'u-r', scopes: [`${SCOPE}${T2}`] },
+  'tok-x': { userId: 'u-x', scopes: [`${SCOPE}${T2}`] },
 };
 
 let cluster: RedisClusterHandle;
@@ -117,10 +121,11 @@ afterAll(async () => {
 class Watcher {
   readonly received: Envelope[] = [];
   readonly readies: ReadyInfo[] = [];
+  readonly evictions: string[] = [];
   readonly cursors = memoryCursorStore();
   client: StreamgateClient | null = null;
 
-  constructor(private readonly token: keyof typeof TOKENS) {}
+  constructor(private readonly token: string) {}
 
   /** Connects to `url` with the cursor kept so far; resolves on `ready`. */
   async connect(url: string): Promise<ReadyInfo> {
@@ -134,6 +139,9 @@ class Watcher {
     this.client = client;
     client.onAny((envelope) => {
       this.received.push(envelope);
+    });
+    client.onEvicted((info) => {
+      this.evictions.push(info.reason);
     });
     const readies = this.readies.length;
     client.onReady((info) => {
@@ -291,5 +299,49 @@ describe('the gateway on a partitioned log (P = 8, Redis Cluster)', () => {
     await expect(
       watcher.client!.history(`${SCOPE}${T4}`),
     ).rejects.toMatchObject({ error: 'not_supported' });
+  });
+
+  it('applies access notices from the log at P > 1: a refresh within the partitions read switches in place, one that needs others evicts, a revocation evicts', async () => {
+    const [a, b] = nodes;
+    const control = a.app.get(AccessControlService);
+    const publisher = a.app.get(EventPublisher);
+    const tenant = (t: string) => [`${SCOPE}${t}`];
+
+    // Refreshed on node a, applied on node b from the control entry.
+    const r = new Watcher('tok-r');
+    await r.connect(b.url);
+    TOKENS['tok-r'].scopes = [...tenant(T2), 'extra:scope'];
+    await control.refreshUser('u-r');
+    const afterRefresh = await publisher.publish({
+      type: 'pgw_refresh',
+      data: {},
+      scopes: [...tenant(T2), 'extra:scope'],
+    });
+    // Visible only with both scopes: the connection switched without a reconnect.
+    await waitFor(() => r.ids().includes(afterRefresh), 'the event', 10_000);
+    expect(r.readies).toHaveLength(1);
+    expect(r.evictions).toEqual([]);
+
+    // New scopes in another partition: evicted, so that the client
+    // reconnects and reads the partitions they need.
+    TOKENS['tok-r'].scopes = tenant(T4);
+    await control.refreshUser('u-r');
+    await waitFor(() => r.evictions.length > 0, 'the eviction', 10_000);
+    expect(r.evictions).toEqual(['revoked']);
+    // Nothing of T2 published after the refresh reaches it any more.
+    const hidden = await publisher.publish({
+      type: 'pgw_hidden',
+      data: {},
+      scopes: tenant(T2),
+    });
+    await delay(300);
+    expect(r.ids()).not.toContain(hidden);
+
+    // A revocation on node a ends the connection on node b.
+    const x = new Watcher('tok-x');
+    await x.connect(b.url);
+    await control.revoke('u-x');
+    await waitFor(() => x.evictions.length > 0, 'the eviction', 10_000);
+    expect(x.evictions).toEqual(['revoked']);
   });
 });
