@@ -88,14 +88,17 @@ export class StreamgateHealthIndicator {
   isReaderRunning(): StreamgateHealthResult {
     const { hub } = this.bus;
     return {
-      reader: hub.started
-        ? {
-            status: 'up',
-            // A partitioned hub has a position per partition read.
-            position: (hub as Partial<DeliveryHub>).position,
-            clients: hub.subscriberCount,
-          }
-        : { status: 'down', message: 'The node reader is not running.' },
+      // A partitioned log's readers start when a connection needs them:
+      // a node with none running is still ready to serve.
+      reader:
+        hub.started || hub.partitioned
+          ? {
+              status: 'up',
+              // A partitioned hub has a position per partition read.
+              position: (hub as Partial<DeliveryHub>).position,
+              clients: hub.subscriberCount,
+            }
+          : { status: 'down', message: 'The node reader is not running.' },
     };
   }
 
