@@ -26,6 +26,7 @@ import {
   startRedisCluster,
 } from '../../../test/support/redis-cluster';
 import { delay, waitFor } from '../../../test/support/wait-for';
+import { startApp } from '../../../test/support/app';
 
 jest.setTimeout(120_000);
 
@@ -343,5 +344,54 @@ describe('the gateway on a partitioned log (P = 8, Redis Cluster)', () => {
     await control.revoke('u-x');
     await waitFor(() => x.evictions.length > 0, 'the eviction', 10_000);
     expect(x.evictions).toEqual(['revoked']);
+  });
+
+  it('is turned on in the reference app by EVENT_PARTITIONS and EVENT_PARTITION_SCOPE, and the node is ready with no reader running', async () => {
+    const app = await startApp({
+      REDIS_CLUSTER_NODES: cluster.nodes
+        .map((n) => `${n.host}:${n.port}`)
+        .join(','),
+      EVENT_BUS_PREFIX: `${prefix}app`,
+      EVENT_PARTITIONS: String(P),
+      EVENT_PARTITION_SCOPE: SCOPE,
+      PROCESS_STORE: 'memory',
+    });
+    try {
+      const hub = hubOf(app.app);
+      expect(hub).toBeInstanceOf(PartitionedDeliveryHub);
+      expect(hub.layout.id).toBe(layout.id);
+      expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
+      const client = new StreamgateClient({
+        url: app.url,
+        token: app.token('u-app', [`${SCOPE}${T2}`]),
+        transports: ['websocket'],
+      });
+      clients.push(client);
+      const ids: string[] = [];
+      client.onAny((e) => {
+        ids.push(e.id);
+      });
+      const readies: ReadyInfo[] = [];
+      client.onReady((info) => {
+        readies.push(info);
+      });
+      client.connect();
+      await waitFor(() => readies.length > 0, 'ready', 20_000);
+      expect(hub.readers.active).toEqual(
+        [0, partitionOfTenant(T2)].sort((x, y) => x - y),
+      );
+      const id = await app.app.get(EventPublisher).publish({
+        type: 'pgw_app',
+        data: {},
+        scopes: [`${SCOPE}${T2}`],
+      });
+      expect(parsePartitionedEventId(id)?.partition).toBe(
+        partitionOfTenant(T2),
+      );
+      await waitFor(() => ids.includes(id), 'the event', 10_000);
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await app.close();
+    }
   });
 });
