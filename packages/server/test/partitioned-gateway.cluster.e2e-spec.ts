@@ -294,9 +294,21 @@ describe('the gateway on a partitioned log (P = 8, Redis Cluster)', () => {
     expect(watcher.ids()).toEqual([id, missed]);
   });
 
-  it('answers a channel history request with not_supported', async () => {
+  it('switches channels within the partitions read, naming a vector position, and answers history with not_supported', async () => {
     const watcher = new Watcher('tok-t4');
     await watcher.connect(nodes[0].url);
+    const publisher = nodes[1].app.get(EventPublisher);
+    const change = await watcher.client!.subscribe(`${SCOPE}${T4}`);
+    const position = parseVectorCursor(change.position);
+    expect(
+      position.ok && position.cursor.elements.map((e) => e.partition),
+    ).toEqual([0, partitionOfTenant(T4)].sort((x, y) => x - y));
+    const inside = await publisher.publish({
+      type: 'pgw',
+      data: {},
+      scopes: [`${SCOPE}${T4}`],
+    });
+    await waitFor(() => watcher.ids().includes(inside), 'the channel event');
     await expect(
       watcher.client!.history(`${SCOPE}${T4}`),
     ).rejects.toMatchObject({ error: 'not_supported' });
