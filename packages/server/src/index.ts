@@ -94,6 +94,12 @@ export type {
 
 // The delivery hub, for transports of your own.
 export { DeliveryHub } from './event-bus/hub/delivery-hub';
+export {
+  ChannelPartitionsError,
+  PartitionedDeliveryHub,
+} from './event-bus/hub/partitioned-delivery-hub';
+export type { HubConnection, NodeHub } from './event-bus/hub/node-hub';
+export type { PartitionedConnection } from './event-bus/hub/partitioned-connection';
 export { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from './event-bus/hub/hub-control';
 export type { HubSubscriber } from './event-bus/hub/hub-subscriber';
 export type { HubOptions } from './event-bus/hub/hub.options';

@@ -19,6 +19,7 @@ import {
 import { createEventLogEngine } from './event-log.factory';
 import type { EventLogEngine } from './event-log.factory';
 import { DeliveryHub } from './hub/delivery-hub';
+import { PartitionedDeliveryHub } from './hub/partitioned-delivery-hub';
 
 /** Stops reading before the app shuts down and closes connections after. */
 @Injectable()
@@ -49,11 +50,20 @@ export class EventLogLifecycle
       inject: [EVENT_BUS_OPTIONS],
       useFactory: (options: EventBusModuleOptions) => {
         const log = createEventLogEngine(options);
-        new Logger('EventBusModule').log(
+        const logger = new Logger('EventBusModule');
+        logger.log(
           log.driver === 'memory'
             ? EventBusMessages.usingMemory()
             : EventBusMessages.usingRedis(log.settings.prefix),
         );
+        if (log.partitions)
+          logger.log(
+            EventBusMessages.partitioned(
+              log.partitions.layout.partitions,
+              log.partitions.layout.partitionScope,
+              log.partitions.layout.id,
+            ),
+          );
         return log;
       },
     },
@@ -76,10 +86,24 @@ export class EventLogLifecycle
       useFactory: (log: EventLogEngine) => log.subscription,
     },
     {
+      // One token for both hubs, so that hosts and transports inject
+      // `DeliveryHub` whatever the layout; they type it as `NodeHub`.
       provide: DeliveryHub,
       inject: [EVENT_LOG, EVENT_BUS_OPTIONS],
       useFactory: (log: EventLogEngine, options: EventBusModuleOptions) =>
-        new DeliveryHub(log.subscription, options.hub, options.observer),
+        log.partitions
+          ? new PartitionedDeliveryHub(
+              log.partitions.layout,
+              log.partitions.stores,
+              log.settings,
+              options.hub,
+              options.observer,
+              {
+                graceMs: options.hub?.partitionReaderGraceMs,
+                observer: options.observer,
+              },
+            )
+          : new DeliveryHub(log.subscription, options.hub, options.observer),
     },
     EventLogLifecycle,
   ],

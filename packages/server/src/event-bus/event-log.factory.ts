@@ -17,12 +17,22 @@ import {
   resolveEventLogSettings,
 } from './engine/event-log.settings';
 import { EventLogPublisher } from './engine/event-log.publisher';
+import { PartitionedEventLogPublisher } from './engine/partitioned-publisher';
 import { EventLogSubscription } from './engine/event-log.subscription';
 import { EventLogStore, GroupInfo } from './engine/event-log-store.port';
 import { EventPublisher } from './domain/event-publisher.port';
 import { EventSubscription } from './domain/event-subscription.port';
 import { EventBusMessages } from './event-bus.messages';
 import { EventBusDriver, EventBusModuleOptions } from './event-bus.options';
+import { isValidPartitionCount, MAX_PARTITIONS } from '@streamgate/protocol';
+import { isValidScope, WILDCARD_SCOPE } from './domain/scope';
+import { PartitionLayout } from './domain/partitions';
+import {
+  inMemoryPartitionStores,
+  PartitionStores,
+  partitionedPublisher,
+  redisPartitionStores,
+} from './partitioned-event-log';
 
 /** One node's view of the log: what the module provides (`EVENT_LOG`) and closes. */
 export interface EventLog {
@@ -44,13 +54,56 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-/** The log with its engine and storage primitives, for the module and the engine's own tests. */
+/**
+ * The log with its engine and storage primitives, for the module and the
+ * engine's own tests. With `partitions` > 1, `publisher` and
+ * `internalPublisher` route each event to its partition, `partitions`
+ * holds the layout and one store per partition (what the hub reads), and
+ * `store` and `subscription` are partition 0's.
+ */
 export interface EventLogEngine extends EventLog {
   readonly store: EventLogStore;
-  readonly publisher: EventLogPublisher;
+  readonly publisher: EventLogPublisher | PartitionedEventLogPublisher;
   /** Publishes reserved types too; only the module's own services use it. */
-  readonly internalPublisher: EventLogPublisher;
+  readonly internalPublisher: EventLogPublisher | PartitionedEventLogPublisher;
   readonly subscription: EventLogSubscription;
+  /** The partitions of a partitioned log (`partitions` > 1); `null` for the one log. */
+  readonly partitions: PartitionStores | null;
+}
+
+/**
+ * The P in-memory logs of a partitioned log kept beside a `memoryLog`, so
+ * that several apps given the same `memoryLog` share its partitions too.
+ */
+const partitionLogs = new WeakMap<InMemoryEventLog, InMemoryEventLog[]>();
+
+function partitionLogsOf(
+  memoryLog: InMemoryEventLog,
+  partitions: number,
+): InMemoryEventLog[] {
+  let logs = partitionLogs.get(memoryLog);
+  if (logs === undefined || logs.length !== partitions) {
+    logs = Array.from({ length: partitions }, () => new InMemoryEventLog());
+    partitionLogs.set(memoryLog, logs);
+  }
+  return logs;
+}
+
+/** The layout the options ask for; throws naming the bad value. */
+export function partitionLayoutOf(
+  options: Pick<EventBusModuleOptions, 'partitions' | 'partitionScope'>,
+): PartitionLayout {
+  const partitions = options.partitions === undefined ? 1 : options.partitions;
+  if (!isValidPartitionCount(partitions))
+    throw new Error(
+      EventBusMessages.invalidPartitions(options.partitions, MAX_PARTITIONS),
+    );
+  const scope = options.partitionScope ?? null;
+  if (scope !== null && (!isValidScope(scope) || scope === WILDCARD_SCOPE))
+    throw new Error(
+      EventBusMessages.invalidPartitionScope(options.partitionScope),
+    );
+  return new PartitionLayout({ partitions, partitionScope: scope });
 }
 
 const POSITIVE_INTEGERS = [
@@ -102,7 +155,13 @@ export function createEventLogEngine(
     throw new Error(EventBusMessages.unknownDurability(durability));
   if (durability === 'replicated' && driver !== 'redis')
     throw new Error(EventBusMessages.replicatedWithoutRedis());
+  const layout = partitionLayoutOf(options);
+  const grace = options.hub?.partitionReaderGraceMs;
+  if (grace !== undefined && (!Number.isSafeInteger(grace) || grace < 0))
+    throw new Error(EventBusMessages.invalidGrace(grace));
   const observer = options.observer ?? {};
+  if (layout.partitioned)
+    return partitionedEngine(driver, options, settings, layout, durability);
   let store: EventLogStore;
   let ephemeral: EphemeralBus & { close?(): Promise<void> };
   if (driver === 'memory') {
@@ -160,12 +219,93 @@ export function createEventLogEngine(
     ),
     ephemeral,
     subscription,
+    partitions: null,
     nodeGroup: nodeGroupName(settings.instanceId),
     groups: () => store.listGroups(),
     async close() {
       await subscription.stopAll();
       await ephemeral.close?.();
       await store.close();
+    },
+  };
+}
+
+/**
+ * A partitioned log (P > 1): one store per partition (Redis: each under its
+ * own hash tag, on one command connection; memory: P logs beside
+ * `memoryLog`), publishers that route by the layout, and the ephemeral bus
+ * as on the one log. Nothing is read here: the hub starts a partition's
+ * reader when a connection needs it.
+ */
+function partitionedEngine(
+  driver: EventBusDriver,
+  options: EventBusModuleOptions,
+  settings: EventLogSettings,
+  layout: PartitionLayout,
+  durability: 'leader' | 'replicated',
+): EventLogEngine {
+  const observer = options.observer ?? {};
+  let partitions: PartitionStores;
+  let ephemeral: EphemeralBus & { close?(): Promise<void> };
+  if (driver === 'memory') {
+    const memoryLog = options.memoryLog ?? new InMemoryEventLog();
+    partitions = inMemoryPartitionStores(
+      layout,
+      partitionLogsOf(memoryLog, layout.partitions),
+    );
+    ephemeral = inMemoryEphemeralBusOf(memoryLog);
+  } else if (driver === 'redis') {
+    if (!options.redis || !hasRedisConnection(options.redis)) {
+      throw new Error(EventBusMessages.redisWithoutConnection());
+    }
+    assertRedisConnection(options.redis, 'EventBusModule: redis');
+    const redis = redisPartitionStores(layout, settings.prefix, options.redis, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      replication:
+        durability === 'replicated'
+          ? {
+              replicas: options.waitReplicas ?? 1,
+              timeoutMs: options.waitTimeoutMs ?? 500,
+            }
+          : null,
+    });
+    partitions = redis;
+    ephemeral = new RedisEphemeralBus(
+      redis.client,
+      options.redis,
+      settings.prefix,
+      observer,
+      options.commandTimeoutMs,
+    );
+  } else {
+    throw new Error(EventBusMessages.unknownDriver(driver));
+  }
+  const store = partitions.stores[0];
+  const subscription = new EventLogSubscription(store, settings, observer);
+  return {
+    driver,
+    settings,
+    store,
+    partitions,
+    publisher: partitionedPublisher(partitions, settings, {
+      observer,
+      reservedTypes: 'refused',
+      ephemeral,
+    }),
+    internalPublisher: partitionedPublisher(partitions, settings, {
+      observer,
+      reservedTypes: 'allowed',
+      ephemeral,
+    }),
+    ephemeral,
+    subscription,
+    nodeGroup: nodeGroupName(settings.instanceId),
+    groups: async () =>
+      (await Promise.all(partitions.stores.map((s) => s.listGroups()))).flat(),
+    async close() {
+      await subscription.stopAll();
+      await ephemeral.close?.();
+      await partitions.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import {
 } from './partition-readiness';
 import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
 import type { EventBusLink } from '../event-bus/event-bus.link';
+import type { DeliveryHub } from '../event-bus/hub/delivery-hub';
 
 /** Readiness fails when this node's reader is more entries than this behind the log. */
 export const MAX_READY_LAG = 5_000;
@@ -127,13 +128,17 @@ export class StreamgateHealthIndicator {
   isReaderRunning(): StreamgateHealthResult {
     const { hub } = this.bus;
     return {
-      reader: hub.started
-        ? {
-            status: 'up',
-            position: hub.position,
-            clients: hub.subscriberCount,
-          }
-        : { status: 'down', message: 'The node reader is not running.' },
+      // A partitioned log's readers start when a connection needs them:
+      // a node with none running is still ready to serve.
+      reader:
+        hub.started || hub.partitioned
+          ? {
+              status: 'up',
+              // A partitioned hub has a position per partition read.
+              position: (hub as Partial<DeliveryHub>).position,
+              clients: hub.subscriberCount,
+            }
+          : { status: 'down', message: 'The node reader is not running.' },
     };
   }
 

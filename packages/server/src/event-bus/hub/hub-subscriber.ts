@@ -336,6 +336,24 @@ export class HubSubscriber {
    * `refusable` is false (a token refresh): then it is not remembered, and
    * a later catch-up may send events before it that the new access sees.
    */
+  /**
+   * Whether `switchAccess(next, hubPosition)` would refuse the switch (throw
+   * `ChannelSwitchLimitError`), changing nothing: lets a connection of
+   * several subscribers refuse a switch before any of them took it.
+   */
+  wouldRefuseSwitch(next: ChannelAccess, hubPosition: EventId): boolean {
+    if (this.closed || !this.ledger?.full) return false;
+    const idle =
+      this.mode === 'live' &&
+      this.queue.length === 0 &&
+      this.backlog.length === 0;
+    return (
+      !idle &&
+      isAfter(this.positionAt(hubPosition), this.handedUpTo) &&
+      !isNarrowing(this.access, next)
+    );
+  }
+
   switchAccess(
     next: ChannelAccess,
     hubPosition: EventId,

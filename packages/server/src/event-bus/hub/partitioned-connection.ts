@@ -5,7 +5,9 @@ import {
 } from '@streamgate/protocol';
 import { StoredEvent } from '../domain/event';
 import { compareLogIds, EventId } from '../domain/event-id';
+import { Principal } from '../../access/principal';
 import { HubSubscriber } from './hub-subscriber';
+import type { HubConnection } from './node-hub';
 import {
   EvictionReason,
   HubObserver,
@@ -43,7 +45,7 @@ interface Outstanding {
  *   the other partitions the last id sent in each (a lower bound of what the
  *   client holds, so a reconnect from it leaves no gap; it drops repeats).
  */
-export class PartitionedConnection {
+export class PartitionedConnection implements HubConnection {
   readonly children = new Map<number, HubSubscriber>();
   /** The position in each partition: the child's start, then the last id sent. */
   private readonly positions = new Map<number, EventId>();
@@ -70,6 +72,11 @@ export class PartitionedConnection {
     return this.closedFlag;
   }
 
+  /** Who the connection belongs to: every child holds the same principal (a refresh updates them all). */
+  get principal(): Principal {
+    return this.children.values().next().value!.principal;
+  }
+
   /** The transport child `k` sends through. */
   transportFor(k: number): SubscriberTransport {
     return {
@@ -77,7 +84,7 @@ export class PartitionedConnection {
       send: (batch, live) => this.send(k, batch, live ?? false),
       ready: (info) => this.childReady(k, info),
       resync: (info) => this.childResync(k, info),
-      evict: (reason) => this.evict(reason),
+      evict: (reason) => this.evictedByChild(reason),
     };
   }
 
@@ -94,13 +101,13 @@ export class PartitionedConnection {
   }
 
   /** Evicts the connection (the client is told why) and closes every child. */
-  evictAll(reason: EvictionReason): void {
+  evict(reason: EvictionReason): void {
     // A child that evicts reports it itself; this is the hub's decision.
     if (!this.closedFlag) this.observer.evicted?.(reason);
-    this.evict(reason);
+    this.evictedByChild(reason);
   }
 
-  private evict(reason: EvictionReason): void {
+  private evictedByChild(reason: EvictionReason): void {
     if (this.closedFlag) return;
     this.transport.evict(reason);
     this.close();
@@ -221,9 +228,14 @@ export class PartitionedConnection {
 
   /** The vector cursor of every partition read, at the positions known here. */
   private vector(): string {
+    return this.vectorOf(this.positions);
+  }
+
+  /** The vector cursor of these positions (partitioned ids by partition), for the partitions read. */
+  vectorOf(positions: ReadonlyMap<number, EventId>): string {
     const elements: PartitionPosition[] = [];
     for (const k of this.reads) {
-      const id = this.positions.get(k);
+      const id = positions.get(k);
       const element = id === undefined ? null : parsePartitionedEventId(id);
       if (element !== null) elements.push(element);
     }

@@ -455,7 +455,7 @@ describe('PartitionedDeliveryHub', () => {
     expect(seen).toHaveLength(2);
     expect(seen[1]).toBe('received:1');
     expect(transport.received).toEqual([before]);
-    expect(t.hub.caughtUpAt(connection)).not.toBeNull();
+    expect(t.hub.caughtUpAtOf(connection)).not.toBeNull();
   });
 
   it('rescopes within the partitions read, and evicts a connection whose new scopes need other partitions', async () => {

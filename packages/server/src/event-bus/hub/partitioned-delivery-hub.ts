@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { Principal } from '../../access/principal';
 import {
   ChannelAccess,
@@ -31,7 +31,13 @@ import {
 import { PartitionSubscription } from '../engine/partition-subscription';
 import { ControlListener, isControlEvent } from './hub-control';
 import { PartitionedConnection } from './partitioned-connection';
-import { HubSubscriber, ReplayBudget, SubscriberHost } from './hub-subscriber';
+import {
+  ChannelSwitchLimitError,
+  HubSubscriber,
+  ReplayBudget,
+  SubscriberHost,
+} from './hub-subscriber';
+import type { NodeHub } from './node-hub';
 import {
   DEFAULT_HUB_OPTIONS,
   HubOptions,
@@ -44,6 +50,26 @@ import {
 } from './hub.types';
 import { ChannelIndex } from './channel-index';
 import { ScopeIndex } from './scope-index';
+
+/**
+ * A subscription set whose grants would make a connection of a partitioned
+ * log read a partition it does not read: starting that partition's reader
+ * is asynchronous, and a switch is not, so the switch is refused, changing
+ * nothing. The Socket.IO gateway answers `not_supported`; the client
+ * reaches the channel by reconnecting with it in `auth.channels`, which
+ * reads its partition from the start.
+ */
+export class ChannelPartitionsError extends Error {
+  constructor(
+    /** The partitions the new set would need that the connection does not read. */
+    readonly partitions: readonly number[],
+  ) {
+    super(
+      `The subscription set needs partition(s) ${partitions.join(', ')}, which this connection does not read; reconnect with the channels in auth.channels to read them.`,
+    );
+    this.name = 'ChannelPartitionsError';
+  }
+}
 
 /**
  * How long an attach waits for a partition's reader to follow it into a new
@@ -186,7 +212,9 @@ class PartitionHost implements SubscriberHost {
  * scopes): one subscriber per partition, combined by `PartitionedConnection`.
  * P = 1 is served by `DeliveryHub`, unchanged.
  */
-export class PartitionedDeliveryHub {
+export class PartitionedDeliveryHub
+  implements NodeHub, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(PartitionedDeliveryHub.name);
   readonly options: ResolvedHubOptions;
   readonly observer: HubObserver;
@@ -203,6 +231,11 @@ export class PartitionedDeliveryHub {
   private readonly controlListeners = new Set<ControlListener>();
   private readonly listeners = new Set<LiveEventListener>();
   readonly stats = { maxQueueLength: 0, discontinuities: 0 };
+  /** Readers an attach found stopped and that ran once it was served (see `discontinuities`). */
+  private readerStarts = 0;
+  /** The running readers when `discontinuities` was last read, and how often that set changed. */
+  private runningSeen = '';
+  private runningChanges = 0;
 
   constructor(
     readonly layout: PartitionLayout,
@@ -254,6 +287,72 @@ export class PartitionedDeliveryHub {
     return this.connections.size;
   }
 
+  /** Connections attached (`NodeHub`): one per client, whatever it reads. */
+  get subscriberCount(): number {
+    return this.connections.size;
+  }
+
+  get partitioned(): boolean {
+    return true;
+  }
+
+  /** The partitions whose reader runs and has joined its partition, ascending. */
+  private running(): number[] {
+    return this.readers.active.filter((k) => this.readers.position(k) !== null);
+  }
+
+  /** Whether some partition is read: readers run only while connections need them. */
+  get started(): boolean {
+    return this.running().length > 0;
+  }
+
+  /**
+   * The oldest proof of the running readers that they read to the end of
+   * their partitions; `null` while none runs or one has not proved it yet.
+   * Control entries (access notices) are in every partition, so a node that
+   * read each of its running partitions to its end at that time has seen
+   * every notice appended before it, provided those readers ran throughout
+   * (`discontinuities` moves whenever the set of readers changes).
+   */
+  get caughtUpAt(): number | null {
+    let oldest: number | null = null;
+    for (const k of this.running()) {
+      const at = this.readers.caughtUpAt(k);
+      if (at === null) return null;
+      if (oldest === null || at < oldest) oldest = at;
+    }
+    return oldest;
+  }
+
+  /**
+   * Moves whenever what the node read may not follow what it read before:
+   * a partition's discontinuity, a reader that started (it begins at its
+   * partition's tip), or one that stopped. A reader of the revocations
+   * list (`RevocationView`) reads the list again after each move, as it
+   * does after a reset of the one log, so no access notice falls between
+   * readers that come and go.
+   */
+  get discontinuities(): number {
+    const running = this.running().join(',');
+    if (running !== this.runningSeen) {
+      this.runningSeen = running;
+      this.runningChanges++;
+    }
+    return this.stats.discontinuities + this.readerStarts + this.runningChanges;
+  }
+
+  /**
+   * Nothing to start: a partition's reader starts when the first
+   * connection that needs it attaches (`PartitionReaders.need`).
+   */
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
   noteQueueLength(length: number): void {
     if (length > this.stats.maxQueueLength) this.stats.maxQueueLength = length;
   }
@@ -282,9 +381,13 @@ export class PartitionedDeliveryHub {
       this.logger.log(`A cursor was refused (${plan.reason}): ${plan.detail}`);
     // Each reader runs from here on, and every entry of k after
     // `position(k)` reaches `dispatch`.
+    const stopped = reads.filter((k) => this.readers.position(k) === null);
     const needs = await Promise.allSettled(
       reads.map((k) => this.readers.need(k)),
     );
+    // Counted once they run, so that a revocations list read after the
+    // count moved was read after these readers joined their partitions.
+    this.readerStarts += stopped.length;
     const failed = needs.find((n) => n.status === 'rejected');
     if (failed) {
       needs.forEach((n, i) => {
@@ -378,7 +481,7 @@ export class PartitionedDeliveryHub {
    * read to its end: the oldest of their readers' `caughtUpAt`, since an
    * access notice may be in any of them. `null` while one has not yet.
    */
-  caughtUpAt(connection: PartitionedConnection): number | null {
+  caughtUpAtOf(connection: PartitionedConnection): number | null {
     let oldest: number | null = null;
     for (const k of connection.reads) {
       const at = this.readers.caughtUpAt(k);
@@ -410,7 +513,7 @@ export class PartitionedDeliveryHub {
       reads.length !== connection.reads.length ||
       reads.some((k, i) => k !== connection.reads[i])
     ) {
-      connection.evictAll('revoked');
+      connection.evict('revoked');
       return;
     }
     for (const child of connection.children.values()) {
@@ -434,6 +537,80 @@ export class PartitionedDeliveryHub {
         if (!child.closed) entry.host.add(child);
       }
     }
+  }
+
+  /**
+   * Changes what one connection receives (see `DeliveryHub.setChannels`):
+   * each subscriber switches at its partition's dispatch position, and the
+   * position returned is the vector of those switches. The switch is
+   * refused, changing nothing, with `ChannelSwitchLimitError` when one
+   * subscriber would refuse it, and with `ChannelPartitionsError` when the
+   * new grants name a partition the connection does not read.
+   */
+  setChannels(
+    connection: PartitionedConnection,
+    selection: ChannelSelection | null | undefined,
+  ): string {
+    const first = connection.children.values().next().value;
+    if (first === undefined) return connection.vectorOf(new Map());
+    const next = channelAccess(first.scopes, selection);
+    const missing = this.layout
+      .partitionsFor(readScopes(next))
+      .filter((k) => !connection.children.has(k));
+    if (missing.length > 0) throw new ChannelPartitionsError(missing);
+    for (const [k, child] of connection.children)
+      if (child.wouldRefuseSwitch(next, this.switchPosition(k)))
+        throw new ChannelSwitchLimitError(
+          connection.transport.id,
+          this.positionOf(connection),
+        );
+    const positions = new Map<number, EventId>();
+    for (const [k, child] of connection.children) {
+      const entry = this.attached.get(child);
+      entry?.host.remove(child);
+      try {
+        positions.set(k, child.switchAccess(next, this.switchPosition(k)));
+      } finally {
+        if (entry && !child.closed) entry.host.add(child);
+      }
+    }
+    return connection.vectorOf(positions);
+  }
+
+  /** Where a connection stands: the vector `setChannels` would name now. */
+  positionOf(connection: PartitionedConnection): string {
+    const positions = new Map<number, EventId>();
+    for (const [k, child] of connection.children)
+      positions.set(k, child.positionAt(this.switchPosition(k)));
+    return connection.vectorOf(positions);
+  }
+
+  /** Where a switch of partition k takes effect: the event being fanned out, else the reader's position. */
+  private switchPosition(k: number): EventId {
+    const host = this.hosts[k];
+    return host.dispatching ?? host.position;
+  }
+
+  /**
+   * Calls `visit` once for every connection of this node whose subscription
+   * set holds `channel` (every connection reads partition 0, whose index
+   * holds one subscriber of each).
+   */
+  forEachChannelSubscriber(
+    channel: string,
+    visit: (connection: PartitionedConnection) => void,
+  ): void {
+    this.hosts[0].channelIndex.forEachSubscriber(channel, (child) => {
+      const connection = this.attached.get(child)?.connection;
+      if (connection !== undefined) visit(connection);
+    });
+  }
+
+  /** The open connections of `userId` on this node (a scan: for tests and tools). */
+  subscribersOf(userId: string): PartitionedConnection[] {
+    return [...this.connections].filter(
+      (c) => !c.closed && c.principal.userId === userId,
+    );
   }
 
   /**

@@ -38,6 +38,7 @@ export const HISTORY_ERROR_STATUS: Readonly<Record<HistoryError, number>> = {
   trimmed: HttpStatus.GONE,
   epoch_changed: HttpStatus.GONE,
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+  not_supported: HttpStatus.NOT_IMPLEMENTED,
 };
 
 const MESSAGES: Readonly<Record<string, string>> = {

@@ -10,8 +10,12 @@ import {
 import { ChannelHistory } from '../channels/channel-history';
 import type { EventId } from '../../event-bus/domain/event-id';
 import { isValidScope } from '../../event-bus/domain/scope';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import { ChannelSwitchLimitError } from '../../event-bus/hub/hub-subscriber';
+import {
+  ChannelSwitchLimitError,
+  HubSubscriber,
+} from '../../event-bus/hub/hub-subscriber';
+import type { NodeHub } from '../../event-bus/hub/node-hub';
+import { ChannelPartitionsError } from '../../event-bus/hub/partitioned-delivery-hub';
 import { ChannelPermissions } from '../channels/channel-permissions';
 import type {
   ClientPublishPort,
@@ -23,6 +27,11 @@ import { EncodedHistory } from '../channels/encoded-history';
 import type { SessionChannelsListener, SocketSession } from './socket.session';
 
 type Reply<T> = (answer: T) => void;
+
+/** Why the hub refused a switch, changing nothing (see `switchTo`). */
+interface SwitchRefused {
+  readonly refused: 'rate_limited' | 'not_supported';
+}
 
 /** Running totals of channel requests refused or failed, for tests and metrics. */
 export interface ChannelRequestStats {
@@ -54,7 +63,7 @@ export class ChannelRequests implements SessionChannelsListener {
   };
 
   constructor(
-    private readonly hub: DeliveryHub,
+    private readonly hub: NodeHub,
     private readonly access: ChannelPermissions,
     private readonly history: ChannelHistory,
     private readonly presence: PresencePort | null,
@@ -63,15 +72,17 @@ export class ChannelRequests implements SessionChannelsListener {
 
   /**
    * Switches the hub to `channels` (with `grants`) now and, once it took,
-   * the session too; returns the position of the switch, or `null` when
-   * the hub refused it (the connection keeps widening its set without
-   * acknowledging what it was sent), changing nothing.
+   * the session too; returns the position of the switch (a vector cursor
+   * on a partitioned log), or why the hub refused it, changing nothing:
+   * `rate_limited` when the connection keeps widening its set without
+   * acknowledging what it was sent, `not_supported` when, on a partitioned
+   * log, a grant lies in a partition the connection does not read.
    */
   private switchTo(
     session: SocketSession,
     channels: Set<string>,
     grants: Set<string>,
-  ): EventId | null {
+  ): EventId | SwitchRefused {
     try {
       const position = this.hub.setChannels(session.hubSubscriber!, {
         channels: [...channels],
@@ -81,9 +92,11 @@ export class ChannelRequests implements SessionChannelsListener {
       session.grants = grants;
       return position;
     } catch (error) {
+      if (error instanceof ChannelPartitionsError)
+        return { refused: 'not_supported' };
       if (!(error instanceof ChannelSwitchLimitError)) throw error;
       this.stats.rateLimited++;
-      return null;
+      return { refused: 'rate_limited' };
     }
   }
 
@@ -153,9 +166,9 @@ export class ChannelRequests implements SessionChannelsListener {
         if (verdicts[i] === 'grant') grants.add(channel);
       });
       const position = this.switchTo(session, next, grants);
-      if (position === null) {
+      if (typeof position !== 'string') {
         this.leave(session, present);
-        return reply({ ok: false, error: 'rate_limited' });
+        return reply({ ok: false, error: position.refused });
       }
       reply({ ok: true, channels: [...next], position });
     });
@@ -184,7 +197,8 @@ export class ChannelRequests implements SessionChannelsListener {
         grants.delete(channel);
       }
       const position = this.switchTo(session, next, grants);
-      if (position === null) return reply({ ok: false, error: 'rate_limited' });
+      if (typeof position !== 'string')
+        return reply({ ok: false, error: position.refused });
       this.leave(
         session,
         removed.filter((c) => this.presenceOn(c)),
@@ -203,6 +217,10 @@ export class ChannelRequests implements SessionChannelsListener {
     await session.whenAttached();
     const subscriber = session.hubSubscriber;
     if (!subscriber) return reply({ ok: false, error: 'unavailable' });
+    // A partitioned log's history is read per partition, which the
+    // connection's one horizon cannot bound: not served there yet.
+    if (!(subscriber instanceof HubSubscriber))
+      return reply({ ok: false, error: 'not_supported' });
     const until = subscriber.horizon;
     const answer = await this.history.page(
       session.principal,
@@ -349,7 +367,7 @@ export class ChannelRequests implements SessionChannelsListener {
     if (session.hubSubscriber!.closed) {
       session.channels = next;
       session.grants = grants;
-    } else if (this.switchTo(session, next, grants) === null) {
+    } else if (typeof this.switchTo(session, next, grants) !== 'string') {
       // Narrowing never waits on the client; should the hub refuse it all
       // the same, the connection must not keep what it lost.
       session.end('revoked');
