@@ -177,7 +177,10 @@ async function run(durability: 'leader' | 'replicated') {
     { cluster: { nodes: liveNodes() } },
     {
       replication:
-        durability === 'replicated' ? { replicas: 1, timeoutMs: 500 } : null,
+        // A replica on loopback confirms within a millisecond or two; a
+        // short WAIT keeps a shard without replica from holding its
+        // connection long per append (each append waits it out there).
+        durability === 'replicated' ? { replicas: 1, timeoutMs: 100 } : null,
     },
   );
   toClose.push(() => writerStores.close());
@@ -260,26 +263,25 @@ async function run(durability: 'leader' | 'replicated') {
     });
   };
 
+  // Opened at the first look at the log, once the failover is over.
+  let admin: Cluster | null = null;
+  toClose.push(async () => admin?.disconnect());
   /** Partition k's entries as the cluster holds them now: stream id and `n`. */
   const logOf = async (k: number) => {
-    const admin = new Cluster(liveNodes());
-    try {
-      const entries = await admin.xrange(
-        partitionStreamKey(prefix, layout, k),
-        '-',
-        '+',
-      );
-      return entries.map(([id, fields]) => {
-        const data = JSON.parse(fields[fields.indexOf('data') + 1]) as {
-          k: number;
-          n: number;
-        };
-        expect(data.k).toBe(k);
-        return { id, n: data.n };
-      });
-    } finally {
-      admin.disconnect();
-    }
+    admin ??= new Cluster(liveNodes());
+    const entries = await admin.xrange(
+      partitionStreamKey(prefix, layout, k),
+      '-',
+      '+',
+    );
+    return entries.map(([id, fields]) => {
+      const data = JSON.parse(fields[fields.indexOf('data') + 1]) as {
+        k: number;
+        n: number;
+      };
+      expect(data.k).toBe(k);
+      return { id, n: data.n };
+    });
   };
 
   /** Once the writers stopped: every reader has reached its partition's tip. */
@@ -384,11 +386,16 @@ describe('partitioned event log through a primary failover (P = 16, 3 primaries 
     const promotedAfterMs = Date.now() - killedAt;
     // The shard now has no replica, so its appends cannot be confirmed, but
     // the new primary takes them (and they fail as not replicated, or time
-    // out: each holds the shard's connection for the whole WAIT timeout).
+    // out: each holds the shard's connection for the whole WAIT timeout, so
+    // the appends of its partitions queue behind one another).
     // The writer gets there by itself, following the slots to their new
     // owner: the shard's streams grow again.
     const lengths = () =>
-      Promise.all(onVictim.map(async (k) => (await w.logOf(k)).length));
+      withRedis(replica, (c) =>
+        Promise.all(
+          onVictim.map((k) => c.xlen(partitionStreamKey(w.prefix, layout, k))),
+        ),
+      );
     const atPromotion = await lengths();
     await waitFor(
       async () => (await lengths()).some((n, i) => n > atPromotion[i]),
