@@ -364,6 +364,45 @@ function checkFailures(records: PartitionRecord[]): void {
       expect(error).toBeInstanceOf(EventLogUnavailableError);
 }
 
+/**
+ * Per partition, with `durability: 'replicated'`: every confirmed append is
+ * in the log under the id it was confirmed with, the log holds each `n`
+ * once and in order, and nothing else but the one append in flight at the
+ * stop; the reader handed on the log (`checkReader`); discontinuities only
+ * on `onVictim`, as `epoch_changed`; every failure typed. Returns the
+ * failures seen on `onVictim`.
+ */
+async function checkConfirmed(
+  w: Awaited<ReturnType<typeof run>>,
+  onVictim: number[],
+): Promise<number> {
+  let failedOnVictim = 0;
+  for (const k of partitionIndexes) {
+    const record = w.records[k];
+    const log = await w.logOf(k);
+    // In order and once: the n of each partition ascend strictly.
+    for (let i = 1; i < log.length; i++)
+      expect(log[i].n).toBeGreaterThan(log[i - 1].n);
+    // Every confirmed append is there, under the id it was confirmed with.
+    const byId = new Map(log.map((e) => [e.id, e.n]));
+    for (const { n, id } of record.ok) {
+      expect(id.startsWith(`${k}:`)).toBe(true);
+      expect([k, id, byId.get(streamIdOf(id))]).toEqual([k, id, n]);
+    }
+    // Nothing but what was published: the confirmed n and at most the one in flight at the stop.
+    const confirmed = new Set(record.ok.map((s) => s.n));
+    const extra = log.filter((e) => !confirmed.has(e.n));
+    expect(extra.length).toBeLessThanOrEqual(1);
+    checkReader(k, record, log);
+    if (!onVictim.includes(k)) expect(record.discontinuities).toEqual([]);
+    else failedOnVictim += record.failed.length;
+    for (const d of record.discontinuities)
+      expect(d.reason).toBe('epoch_changed');
+  }
+  checkFailures(w.records);
+  return failedOnVictim;
+}
+
 describe('partitioned event log through a primary failover (P = 16, 3 primaries + 3 replicas)', () => {
   it("loses no append confirmed with durability 'replicated', writes none twice, and confines any discontinuity to the failed shard", async () => {
     const w = await run('replicated');
@@ -417,30 +456,7 @@ describe('partitioned event log through a primary failover (P = 16, 3 primaries 
     await w.stop();
     await w.caughtUp();
 
-    let failedOnVictim = 0;
-    for (const k of partitionIndexes) {
-      const record = w.records[k];
-      const log = await w.logOf(k);
-      // In order and once: the n of each partition ascend strictly.
-      for (let i = 1; i < log.length; i++)
-        expect(log[i].n).toBeGreaterThan(log[i - 1].n);
-      // Every confirmed append is there, under the id it was confirmed with.
-      const byId = new Map(log.map((e) => [e.id, e.n]));
-      for (const { n, id } of record.ok) {
-        expect(id.startsWith(`${k}:`)).toBe(true);
-        expect([k, id, byId.get(streamIdOf(id))]).toEqual([k, id, n]);
-      }
-      // Nothing but what was published: the confirmed n and at most the one in flight at the stop.
-      const confirmed = new Set(record.ok.map((s) => s.n));
-      const extra = log.filter((e) => !confirmed.has(e.n));
-      expect(extra.length).toBeLessThanOrEqual(1);
-      checkReader(k, record, log);
-      if (!onVictim.includes(k)) expect(record.discontinuities).toEqual([]);
-      else failedOnVictim += record.failed.length;
-      for (const d of record.discontinuities)
-        expect(d.reason).toBe('epoch_changed');
-    }
-    checkFailures(w.records);
+    const failedOnVictim = await checkConfirmed(w, onVictim);
     // The kill did catch appends in flight.
     expect(failedOnVictim).toBeGreaterThan(0);
     expect(promotedAfterMs).toBeLessThan(15_000);
@@ -526,4 +542,50 @@ describe('partitioned event log through a primary failover (P = 16, 3 primaries 
     expect(lostOn).toEqual(onVictim);
     checkFailures(w.records);
   }, 90_000);
+
+  it("follows a manual failover with durability 'replicated': the appends of the shard's partitions go on to its new primary, nothing lost, none twice", async () => {
+    // The node the test above killed comes back as its shard's replica, so
+    // that every shard can confirm appends again.
+    for (const server of cluster.servers)
+      if (!server.running) await server.restart();
+    await waitFor(
+      async () => {
+        const roles = await Promise.all(
+          cluster.servers.map((s) => replicationOf(s.port).catch(() => null)),
+        );
+        return roles.every(
+          (r) =>
+            r !== null &&
+            (r.role === 'master'
+              ? /state=online/.test(r.slave0 ?? '')
+              : r.master_link_status === 'up'),
+        );
+      },
+      'every shard to have its replica back',
+      20_000,
+    );
+    const w = await run('replicated');
+    const shards = await shardsOf(w.prefix);
+    // The shard neither test above touched: its primary and replica are the
+    // original pair, and both stay up. The old primary, now a replica,
+    // keeps its connections, so nothing but the MOVED answers tells a
+    // writer that the slots moved.
+    const original = new Set(cluster.masters.map((m) => m.port));
+    const shard = shards.find(
+      (s) => original.has(s.primary) && s.replicas.length > 0,
+    )!;
+    const onShard = partitionIndexes.filter(
+      (k) => shards[k].primary === shard.primary,
+    );
+    const replica = shard.replicas[0];
+    await w.progress(10, 'publishing before the failover');
+    await withRedis(replica, (c) => c.call('CLUSTER', 'FAILOVER'));
+    await promoted(replica);
+    await w.progress(10, 'publishing after the failover');
+    await w.stop();
+    await w.caughtUp();
+    await checkConfirmed(w, onShard);
+    // A failover the primary agreed to loses nothing, so nobody hears of it.
+    for (const record of w.records) expect(record.discontinuities).toEqual([]);
+  }, 60_000);
 });
