@@ -33,7 +33,10 @@ import { delay, waitFor } from '../../../test/support/wait-for';
  * failover lost writes (forced below with `durability: 'leader'` and a
  * replica that stopped applying its stream), the readers of the partitions
  * on that shard, and only those, hear `epoch_changed`, and cursors there
- * are answered so.
+ * are answered so. A last case fails a shard over by hand (`CLUSTER
+ * FAILOVER`, both nodes up), where only MOVED answers tell the writer.
+ * The killed node of the first case is restarted, as an orchestrator
+ * would, because a shard without replica confirms no append.
  */
 const P = 16;
 const NODE_TIMEOUT_MS = 1_000;
