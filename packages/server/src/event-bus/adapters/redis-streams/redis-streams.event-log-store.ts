@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import {
   REPLY_ALLOWANCE_PER_UNIT_MS,
   RedisCommandGate,
-  RedisUnavailableError,
 } from '../../../redis/redis-command.gate';
 import {
   closeRedisClient,
@@ -114,6 +114,14 @@ export interface RedisStreamsEventLogStoreOptions {
 }
 
 const DEAD_LETTER_MAXLEN = 10_000;
+
+/** Slot map refreshes one append may wait for before its MOVED goes to the caller. */
+const MAX_PIPELINE_REDIRECTS = 3;
+
+/** Resolves once the cluster client has asked the cluster for its slot map again. */
+function slotsRefreshed(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+}
 
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
@@ -305,13 +313,22 @@ export class RedisStreamsEventLogStore implements EventLogStore {
    * without running it, and the pipeline goes again with the script's text.
    * (ioredis would resend a defined command outside the pipeline, after the
    * WAIT, which would then prove nothing.)
+   *
+   * On a Redis Cluster, a script answered MOVED did not run: its slot has a
+   * new primary (a failover). ioredis follows MOVED for a pipeline only when
+   * every command in it failed alike, and WAIT, which has no key, succeeds on
+   * whatever node the pipeline went to; so ioredis neither resends nor
+   * learns the new owner, and every later append of that slot would go to
+   * the old one for good. The slot map is refreshed here and the pipeline
+   * sent again.
    */
   private async appendAndWait(
     keys: string[],
     args: (string | number)[],
     replication: { replicas: number; timeoutMs: number },
   ): Promise<[AppendReply, number]> {
-    for (const form of ['evalsha', 'eval'] as const) {
+    let form: 'evalsha' | 'eval' = 'evalsha';
+    for (let redirects = 0; ;) {
       const pipeline = this.redis.pipeline();
       // ioredis flattens array arguments; its typings do not say so.
       const raw = pipeline as unknown as Record<
@@ -324,17 +341,26 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       const results = (await pipeline.exec()) ?? [];
       const [appendError, reply] = results[0] ?? [new Error('No reply.')];
       if (appendError) {
-        if (form === 'evalsha' && /NOSCRIPT/.test(appendError.message))
+        const message = String(appendError.message);
+        if (form === 'evalsha' && /NOSCRIPT/.test(message)) {
+          form = 'eval';
           continue;
+        }
+        if (
+          /^MOVED /.test(message) &&
+          this.redis instanceof Cluster &&
+          redirects < MAX_PIPELINE_REDIRECTS
+        ) {
+          redirects++;
+          await slotsRefreshed(this.redis);
+          continue;
+        }
         throw appendError;
       }
       const [waitError, confirmed] = results[1] ?? [new Error('No reply.')];
       if (waitError) throw waitError;
       return [reply as AppendReply, Number(confirmed)];
     }
-    throw new RedisUnavailableError(
-      'Redis refused the append script both by digest and by text.',
-    );
   }
 
   async closeLog(
