@@ -294,7 +294,7 @@ describe('the gateway on a partitioned log (P = 8, Redis Cluster)', () => {
     expect(watcher.ids()).toEqual([id, missed]);
   });
 
-  it('switches channels within the partitions read, naming a vector position, and answers history with not_supported', async () => {
+  it('switches channels within the partitions read, naming a vector position, and reads history from the one partition of a channel', async () => {
     const watcher = new Watcher('tok-t4');
     await watcher.connect(nodes[0].url);
     const publisher = nodes[1].app.get(EventPublisher);
@@ -309,9 +309,27 @@ describe('the gateway on a partitioned log (P = 8, Redis Cluster)', () => {
       scopes: [`${SCOPE}${T4}`],
     });
     await waitFor(() => watcher.ids().includes(inside), 'the channel event');
-    await expect(
-      watcher.client!.history(`${SCOPE}${T4}`),
-    ).rejects.toMatchObject({ error: 'not_supported' });
+    // Up to the connection's horizon in the channel's partition: what came
+    // live is there, in that partition's ids.
+    // (Earlier cases published to this tenant too.)
+    const page = await watcher.client!.history(`${SCOPE}${T4}`, {
+      limit: 1000,
+    });
+    const ids = page.events.map((e) => e.id);
+    expect(ids[ids.length - 1]).toBe(inside);
+    expect(
+      new Set(ids.map((id) => parsePartitionedEventId(id)?.partition)),
+    ).toEqual(new Set([partitionOfTenant(T4)]));
+    // Up to the subscribe's vector position: its element for the partition.
+    const before = await watcher.client!.history(`${SCOPE}${T4}`, {
+      until: change.position ?? undefined,
+      limit: 1000,
+    });
+    expect(before.events.map((e) => e.id)).not.toContain(inside);
+    // A channel whose visible events may lie in partition 0 and the tenant's.
+    await expect(watcher.client!.history('room:pgw')).rejects.toMatchObject({
+      error: 'not_supported',
+    });
   });
 
   it('applies access notices from the log at P > 1: a refresh within the partitions read switches in place, one that needs others evicts, a revocation evicts', async () => {

@@ -25,4 +25,8 @@ export const EventBusMessages = {
     `Using the Redis Streams event log under the prefix "${prefix}".`,
   partitioned: (partitions: number, scope: string | null, layout: string) =>
     `The log has ${partitions} partitions (layout ${layout}), ${scope === null ? 'without a partition scope: every connection reads every partition' : `keyed by the scope prefix "${scope}"`}.`,
+  layoutRecorded: (markerId: string | null) =>
+    markerId === null
+      ? 'No single log under this prefix to close: the partitions take every append.'
+      : `The single log under this prefix is closed at its marker entry ${markerId}; its writers are refused from there and the partitions take every append.`,
 };

@@ -27,6 +27,8 @@ import { EventBusDriver, EventBusModuleOptions } from './event-bus.options';
 import { isValidPartitionCount, MAX_PARTITIONS } from '@streamgate/protocol';
 import { isValidScope, WILDCARD_SCOPE } from './domain/scope';
 import { PartitionLayout } from './domain/partitions';
+import { LayoutMigration } from './engine/layout-migration';
+import { PartitionedEventSubscription } from './engine/partitioned-consumers';
 import {
   inMemoryPartitionStores,
   PartitionStores,
@@ -69,6 +71,19 @@ export interface EventLogEngine extends EventLog {
   readonly subscription: EventLogSubscription;
   /** The partitions of a partitioned log (`partitions` > 1); `null` for the one log. */
   readonly partitions: PartitionStores | null;
+  /**
+   * What the module provides as `EventSubscription`: `subscription` on the
+   * one log; on a partitioned log, competing consumers and replay over
+   * every partition (`PartitionedEventSubscription`).
+   */
+  readonly eventSubscription: EventSubscription & { stopAll(): Promise<void> };
+  /**
+   * On a partitioned log, the closing of the single log under the same
+   * prefix (its marker entry), which the publishers wait for before their
+   * first append; `null` on the one log. The module runs it at start-up
+   * (`completeMigration`).
+   */
+  readonly migration: LayoutMigration | null;
 }
 
 /**
@@ -219,7 +234,9 @@ export function createEventLogEngine(
     ),
     ephemeral,
     subscription,
+    eventSubscription: subscription,
     partitions: null,
+    migration: null,
     nodeGroup: nodeGroupName(settings.instanceId),
     groups: () => store.listGroups(),
     async close() {
@@ -246,6 +263,8 @@ function partitionedEngine(
 ): EventLogEngine {
   const observer = options.observer ?? {};
   let partitions: PartitionStores;
+  /** The single log under the same prefix, which the migration closes. */
+  let single: EventLogStore;
   let ephemeral: EphemeralBus & { close?(): Promise<void> };
   if (driver === 'memory') {
     const memoryLog = options.memoryLog ?? new InMemoryEventLog();
@@ -253,6 +272,7 @@ function partitionedEngine(
       layout,
       partitionLogsOf(memoryLog, layout.partitions),
     );
+    single = new InMemoryEventLogStore(memoryLog);
     ephemeral = inMemoryEphemeralBusOf(memoryLog);
   } else if (driver === 'redis') {
     if (!options.redis || !hasRedisConnection(options.redis)) {
@@ -270,6 +290,13 @@ function partitionedEngine(
           : null,
     });
     partitions = redis;
+    // Today's keys under the prefix, on the same connection: only the
+    // migration's marker and record are written there.
+    single = new RedisStreamsEventLogStore(
+      settings.prefix,
+      { client: redis.client },
+      { commandTimeoutMs: options.commandTimeoutMs },
+    );
     ephemeral = new RedisEphemeralBus(
       redis.client,
       options.redis,
@@ -282,29 +309,46 @@ function partitionedEngine(
   }
   const store = partitions.stores[0];
   const subscription = new EventLogSubscription(store, settings, observer);
+  const eventSubscription = new PartitionedEventSubscription(
+    layout,
+    partitions.stores,
+    settings,
+    observer,
+  );
+  const migration = new LayoutMigration(single, layout, partitions.stores);
+  const publisher = partitionedPublisher(partitions, settings, {
+    observer,
+    reservedTypes: 'refused',
+    ephemeral,
+  });
+  const internalPublisher = partitionedPublisher(partitions, settings, {
+    observer,
+    reservedTypes: 'allowed',
+    ephemeral,
+  });
+  // No append reaches a partition before the single log is closed: what a
+  // writer of the old layout appends until then is read by the old nodes.
+  publisher.holdUntilMigrated(migration);
+  internalPublisher.holdUntilMigrated(migration);
   return {
     driver,
     settings,
     store,
     partitions,
-    publisher: partitionedPublisher(partitions, settings, {
-      observer,
-      reservedTypes: 'refused',
-      ephemeral,
-    }),
-    internalPublisher: partitionedPublisher(partitions, settings, {
-      observer,
-      reservedTypes: 'allowed',
-      ephemeral,
-    }),
+    publisher,
+    internalPublisher,
     ephemeral,
     subscription,
+    eventSubscription,
+    migration,
     nodeGroup: nodeGroupName(settings.instanceId),
     groups: async () =>
       (await Promise.all(partitions.stores.map((s) => s.listGroups()))).flat(),
     async close() {
       await subscription.stopAll();
+      await eventSubscription.stopAll();
       await ephemeral.close?.();
+      await single.close();
       await partitions.close();
     },
   };

@@ -1,4 +1,8 @@
-import { parsePartitionedEventId } from '@streamgate/protocol';
+import {
+  isVectorCursor,
+  parsePartitionedEventId,
+  parseVectorCursor,
+} from '@streamgate/protocol';
 import { EventId } from '../../event-bus/domain/event-id';
 import { PartitionLayout } from '../../event-bus/domain/partitions';
 import { WILDCARD_SCOPE } from '../../event-bus/domain/scope';
@@ -125,8 +129,25 @@ export class PartitionedHistoryReader extends HistoryReader {
     };
   }
 
-  /** Today's id of a partitioned id of partition k; `null` for anything else. */
+  /**
+   * Today's id of a partitioned id of partition k, or of partition k's
+   * element of a vector cursor of this layout (such as the `position` a
+   * `subscribe` answers with); `null` for anything else.
+   */
   private strip(k: number, id: EventId): EventId | null {
+    if (isVectorCursor(id)) {
+      const parsed = parseVectorCursor(id);
+      if (
+        !parsed.ok ||
+        parsed.cursor.layout !== this.layout.id ||
+        parsed.cursor.partitions !== this.layout.partitions
+      )
+        return null;
+      const element = parsed.cursor.elements.find((e) => e.partition === k);
+      return element === undefined
+        ? null
+        : `${element.epoch}:${element.streamId}`;
+    }
     const position = parsePartitionedEventId(id);
     return position?.partition === k
       ? `${position.epoch}:${position.streamId}`

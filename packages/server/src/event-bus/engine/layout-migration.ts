@@ -198,11 +198,22 @@ export async function migrateToPartitions(
   options: { readonly startupTimeoutMs: number },
 ): Promise<LayoutMigration> {
   const migration = new LayoutMigration(single, layout, partitions);
+  await completeMigration(migration, options);
+  return migration;
+}
+
+/**
+ * `migrateToPartitions` for a migration built beforehand, e.g. one the
+ * publishers already hold (`holdUntilMigrated`), so that they see it done.
+ */
+export async function completeMigration(
+  migration: LayoutMigration,
+  options: { readonly startupTimeoutMs: number },
+): Promise<LayoutRecord> {
   const startedAt = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
-      await migration.ensure();
-      return migration;
+      return await migration.ensure();
     } catch (error) {
       if (error instanceof LayoutConflictError) throw error;
       const waited = Date.now() - startedAt;

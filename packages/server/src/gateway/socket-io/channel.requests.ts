@@ -14,8 +14,16 @@ import {
   ChannelSwitchLimitError,
   HubSubscriber,
 } from '../../event-bus/hub/hub-subscriber';
-import type { NodeHub } from '../../event-bus/hub/node-hub';
-import { ChannelPartitionsError } from '../../event-bus/hub/partitioned-delivery-hub';
+import type { HubConnection, NodeHub } from '../../event-bus/hub/node-hub';
+import {
+  ChannelPartitionsError,
+  PartitionedDeliveryHub,
+} from '../../event-bus/hub/partitioned-delivery-hub';
+import { PartitionedConnection } from '../../event-bus/hub/partitioned-connection';
+import {
+  historyPartitions,
+  PARTITION_HEAD,
+} from '../../channels/history/partitioned-history.reader';
 import { ChannelPermissions } from '../channels/channel-permissions';
 import type {
   ClientPublishPort,
@@ -217,11 +225,13 @@ export class ChannelRequests implements SessionChannelsListener {
     await session.whenAttached();
     const subscriber = session.hubSubscriber;
     if (!subscriber) return reply({ ok: false, error: 'unavailable' });
-    // A partitioned log's history is read per partition, which the
-    // connection's one horizon cannot bound: not served there yet.
-    if (!(subscriber instanceof HubSubscriber))
-      return reply({ ok: false, error: 'not_supported' });
-    const until = subscriber.horizon;
+    let until: EventId;
+    if (subscriber instanceof HubSubscriber) until = subscriber.horizon;
+    else {
+      const horizon = this.partitionHorizon(session, subscriber, payload);
+      if (horizon === null) return reply({ ok: false, error: 'not_supported' });
+      until = horizon;
+    }
     const answer = await this.history.page(
       session.principal,
       session.scopes,
@@ -233,6 +243,35 @@ export class ChannelRequests implements SessionChannelsListener {
     const encoded = new EncodedHistory(answer.events, answer.next);
     // Another parser (msgpack) would serialize the event objects themselves.
     reply(this.preEncoded ? encoded : encoded.toJSON());
+  }
+
+  /**
+   * Where a page of history ends on a partitioned log: a channel's events
+   * visible to this connection lie in one partition (`historyPartitions`),
+   * whose subscriber's horizon bounds the page as the one log's does, so
+   * that history and live meet without a gap or an overlap. `null` when
+   * they may lie in several partitions, or in one this connection does not
+   * read (a `not_supported` answer; the access check comes first for a
+   * channel named wrongly, with `PARTITION_HEAD` as a bound never used).
+   */
+  private partitionHorizon(
+    session: SocketSession,
+    connection: HubConnection,
+    payload: unknown,
+  ): EventId | null {
+    const channel = (payload as { channel?: unknown } | null)?.channel;
+    if (!(this.hub instanceof PartitionedDeliveryHub)) return null;
+    if (!isValidScope(channel)) return PARTITION_HEAD;
+    const reads = historyPartitions(
+      this.hub.layout,
+      channel,
+      new Set([...session.scopes, ...session.grants, channel]),
+    );
+    const child =
+      reads.length === 1 && connection instanceof PartitionedConnection
+        ? connection.children.get(reads[0])
+        : undefined;
+    return child?.horizon ?? null;
   }
 
   async members(
