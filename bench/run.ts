@@ -10,6 +10,7 @@ import { httpBench } from './http.bench';
 import { idleBench } from './idle.bench';
 import { latencyBench } from './latency.bench';
 import { memoryBench } from './memory.bench';
+import { partitionsBench } from './partitions.bench';
 import { publishBench } from './publish.bench';
 import { replayBench } from './replay.bench';
 import { sseBench } from './sse.bench';
@@ -60,6 +61,11 @@ const sections: Record<string, Section> = {
       '12. Idle connections at scale: 50,000 on one node, or as many as its file descriptor limit allows',
     run: idleBench,
   },
+  partitions: {
+    title:
+      '13. Partitioned logs on a Redis Cluster of 3 primaries (engine level)',
+    run: () => partitionsBench(),
+  },
 };
 
 async function main() {
@@ -77,7 +83,7 @@ async function main() {
   );
   if (BENCH_SCALE !== 1)
     console.log(
-      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, and the connections and idle window of the idle section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
+      `Smoke run: BENCH_SCALE=${BENCH_SCALE} scales the event counts of the fan-out, replay and churn sections, the capacity delivery flows, the connections and windows of the channels section, the connections and idle window of the idle section, and the counts and durations of the partitions section; nothing is written to docs/bench-data/. Record figures only from a full run.\n`,
     );
   try {
     for (const [name, section] of Object.entries(sections)) {

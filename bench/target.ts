@@ -31,3 +31,21 @@ export function loadAppConfig(
 export function streamKey(prefix: string): string {
   return `{${prefix}}:events`;
 }
+
+/*
+ * The partitioned log's engine, for the partitions section: the hub and the
+ * gateway do not read partitions yet, so that section measures the engine
+ * (publisher, per-partition readers, stores) directly. None of it is in the
+ * package's public API yet, hence the paths; once it is, these become
+ * imports by name like the ones above.
+ */
+export { formatVectorCursor } from '@streamgate/protocol';
+/* eslint-disable no-restricted-imports -- the partitioned engine is not public yet (see above) */
+export { PartitionLayout } from '../packages/server/src/event-bus/domain/partitions';
+export {
+  partitionedPublisher,
+  redisPartitionStores,
+} from '../packages/server/src/event-bus/partitioned-event-log';
+export { PartitionReaders } from '../packages/server/src/event-bus/engine/partition-readers';
+export { resolveEventLogSettings } from '../packages/server/src/event-bus/engine/event-log.settings';
+/* eslint-enable no-restricted-imports */

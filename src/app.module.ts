@@ -38,6 +38,8 @@ export function eventBusOptions(
     commandTimeoutMs: config.redisCommandTimeoutMs,
     startupTimeoutMs: config.startupTimeoutMs,
     prefix: config.eventBusPrefix,
+    partitions: config.partitions,
+    partitionScope: config.partitionScope,
     maxLen: config.streamMaxLen,
     maxAgeMs: config.streamMaxAgeMs,
     idempotencyWindowMs: config.idempotencyWindowMs,

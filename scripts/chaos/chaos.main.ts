@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     options.out ??
     join(REPO_ROOT, 'artifacts', 'chaos', `${stamp}-seed${options.seed}`);
   console.log(
-    `chaos soak: ${options.minutes} min of faults, ${options.clients} clients, seed ${options.seed}${options.sentinel ? ', Sentinel' : ''}${options.defects.size > 0 ? `, deliberate defects: ${[...options.defects].join(', ')}` : ''}; checker self-test passed`,
+    `chaos soak: ${options.minutes} min of faults, ${options.clients} clients, seed ${options.seed}${options.sentinel ? ', Sentinel' : ''}${options.cluster ? `, Redis Cluster, ${options.partitions === 1 ? 'one log (P = 1)' : `P = ${options.partitions} partitioned by ${options.partitionScope}`}` : ''}${options.defects.size > 0 ? `, deliberate defects: ${[...options.defects].join(', ')}` : ''}; checker self-test passed`,
   );
   let outcome;
   try {

@@ -15,7 +15,13 @@ export interface ChaosOptions {
   readonly minutes: number;
   readonly seed: number;
   readonly sentinel: boolean;
-  /** With --sentinel: `replicated` (a publish counts once a replica has it) or `leader`. */
+  /** Run on a Redis Cluster of 3 primaries and 3 replicas, with shard failovers. */
+  readonly cluster: boolean;
+  /** With --cluster: the nodes' EVENT_PARTITIONS (1 is the single log). */
+  readonly partitions: number;
+  /** With partitions > 1: the nodes' EVENT_PARTITION_SCOPE. */
+  readonly partitionScope: string;
+  /** With --sentinel or --cluster: `replicated` (a publish counts once a replica has it) or `leader`. */
   readonly durability: 'leader' | 'replicated';
   readonly clients: number;
   /** Publishes per second of each publisher (HTTP and port). */
@@ -40,9 +46,17 @@ subscription set is its audience.
   --seed <n>         seed of the schedule and the clients (default: random, printed)
   --sentinel         run on a Sentinel topology (primary, replica, three
                      sentinels) and inject primary failovers
-  --durability <d>   with --sentinel: replicated (default; a publish counts once
-                     the replica has it) or leader (publishes lost in a
-                     failover are counted, not violations)
+  --cluster          run on a Redis Cluster of 3 primaries + 3 replicas and
+                     inject shard failovers (a primary killed, CLUSTER
+                     FAILOVER, a primary paused, a replica killed)
+  --partitions <n>   with --cluster: the nodes' EVENT_PARTITIONS, 1 to 1024
+                     (default 16); the checker judges each partition apart
+  --partition-scope <prefix>
+                     with --partitions > 1: EVENT_PARTITION_SCOPE (default
+                     agent:, the scope family the soak's events and clients use)
+  --durability <d>   with --sentinel or --cluster: replicated (default; a
+                     publish counts once the replica has it) or leader
+                     (publishes lost in a failover are counted, not violations)
   --clients <n>      Socket.IO clients, 1 to 2000 (default 200)
   --rate <n>         publishes per second of each publisher, 1 to 500 (default 10)
   --ack-timeout <ms> the nodes' EVENT_ACK_TIMEOUT_MS, 1000 to 60000 (default 5000)
@@ -92,6 +106,9 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
         minutes: { type: 'string' },
         seed: { type: 'string' },
         sentinel: { type: 'boolean' },
+        cluster: { type: 'boolean' },
+        partitions: { type: 'string' },
+        'partition-scope': { type: 'string' },
         durability: { type: 'string' },
         clients: { type: 'string' },
         rate: { type: 'string' },
@@ -140,9 +157,41 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
     throw new ChaosOptionsError(
       `--durability must be leader or replicated (got "${durability}").`,
     );
-  if (str('durability') !== undefined && values.sentinel !== true)
+  const cluster = values.cluster === true;
+  if (str('durability') !== undefined && values.sentinel !== true && !cluster)
     throw new ChaosOptionsError(
-      '--durability needs --sentinel: a single Redis has no replica to wait for.',
+      '--durability needs --sentinel or --cluster: a single Redis has no replica to wait for.',
+    );
+  if (cluster && values.sentinel === true)
+    throw new ChaosOptionsError('--cluster and --sentinel exclude each other.');
+  if (!cluster && str('partitions') !== undefined)
+    throw new ChaosOptionsError(
+      '--partitions needs --cluster: partitions spread one application over the shards of a cluster.',
+    );
+  const partitions = number(
+    'partitions',
+    str('partitions'),
+    cluster ? 16 : 1,
+    1,
+    1024,
+    true,
+  );
+  const partitionScope = str('partition-scope') ?? 'agent:';
+  if (str('partition-scope') !== undefined && partitions === 1)
+    throw new ChaosOptionsError(
+      '--partition-scope needs --partitions greater than 1.',
+    );
+  // Another prefix would put every event of the soak in partition 0.
+  if (
+    partitions > 1 &&
+    !['agent:a', 'role:x'].some((scope) => scope.startsWith(partitionScope))
+  )
+    throw new ChaosOptionsError(
+      `--partition-scope ${partitionScope} names none of the soak's scopes (agent:<x>, role:x): every event would land in partition 0.`,
+    );
+  if (!/^[^\s*][^\s]{0,255}$/.test(partitionScope))
+    throw new ChaosOptionsError(
+      `--partition-scope must be a scope prefix such as agent: (got "${partitionScope}").`,
     );
   return {
     minutes: number('minutes', str('minutes'), 1, 0.25, 1440, false),
@@ -155,6 +204,9 @@ export function parseChaosOptions(argv: readonly string[]): ChaosOptions {
       true,
     ),
     sentinel: values.sentinel === true,
+    cluster,
+    partitions,
+    partitionScope,
     durability,
     clients: number('clients', str('clients'), 200, 1, 2000, true),
     rate: number('rate', str('rate'), 10, 1, 500, false),

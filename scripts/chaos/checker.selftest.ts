@@ -1,6 +1,7 @@
 import { EventLogSnapshot, LogEntry } from './event-log.reader';
 import { CheckLimits, ViolationKind, checkSoak } from './invariant.checker';
 import { parseId } from './log-position.rule';
+import { runPartitionSelfTest } from './partition.selftest';
 import {
   ClientRecord,
   ConnectionItem,
@@ -37,6 +38,8 @@ export function runCheckerSelfTest(): string[] {
           .join(' | ')}`,
       );
   }
+  // The same duty for the check of a partitioned run, which judges each partition apart.
+  failures.push(...runPartitionSelfTest());
   return failures;
 }
 

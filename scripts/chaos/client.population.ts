@@ -1,6 +1,6 @@
 import { ClientContext } from './client.context';
 import { AckBehaviour, EventClient } from './event.client';
-import { comparePositions, parseId } from './log-position.rule';
+import { reached as reachedId } from './log-position.rule';
 import { SdkClient } from './sdk.client';
 import { SeededRandom } from './seeded.random';
 import { ClientRecord } from './soak.record';
@@ -184,15 +184,8 @@ export class ClientPopulation {
     this.draining = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    const fence = parseId(fenceId)!;
-    const reached = (member: Member) => {
-      const position = member.position ? parseId(member.position) : null;
-      return (
-        position !== null &&
-        position.epoch === fence.epoch &&
-        comparePositions(position, fence) >= 0
-      );
-    };
+    const reached = (member: Member) =>
+      reachedId(member.position ?? null, fenceId);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (const member of this.members) {

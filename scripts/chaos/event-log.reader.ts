@@ -1,4 +1,4 @@
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import {
   CONTROL_EVENT_TYPE,
   ParsedId,
@@ -63,41 +63,66 @@ export class EventLogSnapshot {
 }
 
 /**
- * Reads `{prefix}:events` from start to end with XRANGE and decodes the
- * fields of docs/stream-format.md; the epoch comes from `{prefix}:epoch`.
+ * Reads the log of every partition: `{prefix}:events` when P = 1, else
+ * `{prefix:k}:events` for each k (partition k's keys are the single log's
+ * keys for the prefix `<prefix>:<k>`), over one connection that the caller's
+ * factory opens (a single Redis, Sentinel or a Cluster) and this closes.
+ * Element k of the answer is partition k's log.
  */
-export async function readEventLog(
-  connection: RedisOptions,
+export async function readEventLogs(
+  connect: () => Redis | Cluster,
   prefix: string,
-): Promise<EventLogSnapshot> {
-  const redis = new Redis({ ...connection, maxRetriesPerRequest: 5 });
+  partitions: number,
+): Promise<EventLogSnapshot[]> {
+  const redis = connect();
   try {
-    const key = `{${prefix}}:events`;
-    const epoch = await redis.get(`{${prefix}}:epoch`);
-    if (epoch === null)
-      throw new Error(
-        `The log has no epoch: the key {${prefix}}:epoch is missing.`,
-      );
-    const entries: LogEntry[] = [];
-    let malformed = 0;
-    let start = '-';
-    for (;;) {
-      const page = await redis.xrange(key, start, '+', 'COUNT', 5000);
-      for (const [streamId, fields] of page) {
-        const entry = decode(epoch, streamId, fields);
-        if (entry) entries.push(entry);
-        else malformed++;
-      }
-      if (page.length < 5000) break;
-      start = `(${page[page.length - 1][0]}`;
-    }
-    const info = (await redis.call('XINFO', 'STREAM', key)) as unknown[];
-    const at = info.indexOf('max-deleted-entry-id');
-    const maxDeletedId = at >= 0 ? String(info[at + 1]) : '0-0';
-    return new EventLogSnapshot(epoch, entries, malformed, maxDeletedId);
+    if (partitions === 1) return [await readEventLog(redis, prefix, false)];
+    const logs: EventLogSnapshot[] = [];
+    for (let k = 0; k < partitions; k++)
+      logs.push(await readEventLog(redis, `${prefix}:${k}`, true));
+    return logs;
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Reads `{prefix}:events` from start to end with XRANGE and decodes the
+ * fields of docs/stream-format.md; the epoch comes from `{prefix}:epoch`.
+ * With `mayBeEmpty` (a partition no event was sent to), a log without an
+ * epoch and without a stream reads as empty.
+ */
+async function readEventLog(
+  redis: Redis | Cluster,
+  prefix: string,
+  mayBeEmpty: boolean,
+): Promise<EventLogSnapshot> {
+  const key = `{${prefix}}:events`;
+  const epoch = await redis.get(`{${prefix}}:epoch`);
+  if (epoch === null) {
+    if (mayBeEmpty && (await redis.exists(key)) === 0)
+      return new EventLogSnapshot('', [], 0, '0-0');
+    throw new Error(
+      `The log has no epoch: the key {${prefix}}:epoch is missing.`,
+    );
+  }
+  const entries: LogEntry[] = [];
+  let malformed = 0;
+  let start = '-';
+  for (;;) {
+    const page = await redis.xrange(key, start, '+', 'COUNT', 5000);
+    for (const [streamId, fields] of page) {
+      const entry = decode(epoch, streamId, fields);
+      if (entry) entries.push(entry);
+      else malformed++;
+    }
+    if (page.length < 5000) break;
+    start = `(${page[page.length - 1][0]}`;
+  }
+  const info = (await redis.call('XINFO', 'STREAM', key)) as unknown[];
+  const at = info.indexOf('max-deleted-entry-id');
+  const maxDeletedId = at >= 0 ? String(info[at + 1]) : '0-0';
+  return new EventLogSnapshot(epoch, entries, malformed, maxDeletedId);
 }
 
 function decode(

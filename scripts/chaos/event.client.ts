@@ -1,7 +1,7 @@
 import { ChannelClientEvent, type ChannelsAck } from '@streamgate/protocol';
 import { io, Socket } from 'socket.io-client';
 import { ClientContext, pickNode } from './client.context';
-import { parseId, comparePositions } from './log-position.rule';
+import { advanceCursor, mergeRecovered } from './log-position.rule';
 import { SeededRandom } from './seeded.random';
 import {
   ClientRecord,
@@ -392,8 +392,10 @@ export class EventClient {
         this.channels = [...info.channels];
       if (info.lastEventId === null) {
         if (!info.recovered) this.cursor = null;
-      } else if (!info.recovered || this.isAhead(info.lastEventId)) {
+      } else if (!info.recovered) {
         this.cursor = info.lastEventId;
+      } else {
+        this.cursor = mergeRecovered(this.cursor, info.lastEventId);
       }
     });
     socket.on('resync_required', (info: ResyncRecord) => {
@@ -421,15 +423,6 @@ export class EventClient {
     connection.items.push(item);
   }
 
-  /** Whether `id` lies after the cursor (ids of another epoch never do; only notices move epochs). */
-  private isAhead(id: string): boolean {
-    if (this.cursor === null) return true;
-    const a = parseId(id);
-    const b = parseId(this.cursor);
-    if (!a || !b || a.epoch !== b.epoch) return false;
-    return comparePositions(a, b) > 0;
-  }
-
   private receive(
     connection: ConnectionRecord,
     batch: WireEnvelope[],
@@ -443,7 +436,9 @@ export class EventClient {
       if (defect.has('drop') && ++defectCounters.deliveries % 1000 === 0)
         continue;
       ids.push(id);
-      if (this.isAhead(id)) this.cursor = id;
+      // Ids of another epoch never move it (only notices move epochs); with
+      // partitions, an id moves its own partition's element of the vector.
+      this.cursor = advanceCursor(this.cursor, id);
     }
     const item = {
       k: 'batch' as const,

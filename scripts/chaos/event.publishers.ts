@@ -1,5 +1,9 @@
 import { EventLog, NewEvent } from '@streamgate/server';
-import { randomEventScopes } from './client.population';
+import {
+  AGENT_SCOPES,
+  ROLE_SCOPE,
+  randomEventScopes,
+} from './client.population';
 import { SeededRandom } from './seeded.random';
 import { PublishRecord, PublishVia } from './soak.record';
 
@@ -19,6 +23,12 @@ export interface PublisherContext {
    * and a failed one is retried with it, which must never write it twice.
    */
   readonly idempotent: boolean;
+  /**
+   * With partitions: every event of a batch has the first one's partition
+   * key (the smallest `agent:` scope, or none), since a batch across
+   * partitions is refused.
+   */
+  readonly samePartitionBatches?: boolean;
 }
 
 /** The port's publish with the idempotency option of logs that have it. */
@@ -79,15 +89,23 @@ export class EventPublishers {
     await Promise.allSettled([...this.pending]);
   }
 
+  /** How the fence was published: the port, or HTTP when the port kept failing. */
+  fenceVia: PublishVia = 'port';
+
   /** Publishes one unscoped event through the port, retrying until it lands; every client must reach it. */
   async fence(): Promise<string> {
+    const fence = { type: 'soak.fence', data: { pub: 'fence' }, scopes: [] };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.context.log.publisher.publish({
-          type: 'soak.fence',
-          data: { pub: 'fence' },
-          scopes: [],
-        });
+        // After five failures of the port, every other try goes over HTTP:
+        // a port stuck on a stale view of the cluster must not keep the
+        // soak from its verdict (its failed publishes are counted).
+        if (attempt > 5 && attempt % 2 === 0) {
+          const [id] = await this.overHttp(this.pickNode(), [fence], 'fence');
+          this.fenceVia = 'http';
+          return id;
+        }
+        return await this.context.log.publisher.publish(fence);
       } catch (error) {
         if (attempt >= 60) throw error;
         await new Promise((r) => setTimeout(r, 1000));
@@ -104,6 +122,9 @@ export class EventPublishers {
     const scopes = Array.from({ length: count }, () =>
       randomEventScopes(this.random),
     );
+    if (this.context.samePartitionBatches)
+      for (let i = 1; i < count; i++)
+        scopes[i] = samePartition(scopes[0], this.random);
     const node = via === 'http' ? this.pickNode() : -1;
     const record: PublishRecord = {
       pub: `${via === 'http' ? 'h' : 'p'}${++this.counter}`,
@@ -215,4 +236,18 @@ export class EventPublishers {
       return [await publisher.publish(events[0], options)];
     return publisher.publishMany(events, options);
   }
+}
+
+/**
+ * Scopes for another event of a batch whose first event has `first`: the
+ * same partition key (its smallest agent scope, or none), with or without
+ * the role scope.
+ */
+function samePartition(first: string[], random: SeededRandom): string[] {
+  const key = first
+    .filter((s) => (AGENT_SCOPES as readonly string[]).includes(s))
+    .sort()[0];
+  const withRole = random.chance(0.5);
+  if (key === undefined) return withRole ? [ROLE_SCOPE] : [];
+  return withRole ? [key, ROLE_SCOPE] : [key];
 }

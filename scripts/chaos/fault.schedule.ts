@@ -7,6 +7,7 @@ export const INFRA_FAULTS: ReadonlySet<FaultKind> = new Set([
   'redis_pause',
   'redis_restart',
   'failover',
+  'shard_failover',
   'postgres_restart',
 ]);
 

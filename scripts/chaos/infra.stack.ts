@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RedisOptions } from 'ioredis';
+import Redis, { Cluster, RedisOptions } from 'ioredis';
 import {
   PostgresServerHandle,
   startPostgresServer,
@@ -14,6 +14,7 @@ import {
   SentinelTopologyHandle,
   startSentinelTopology,
 } from '../../test/support/redis-sentinel';
+import { ClusterShards } from './cluster.shards';
 
 /** What the stack can do; the soak leaves out the faults a part cannot take. */
 export interface StackCapabilities {
@@ -70,15 +71,21 @@ export class InfraStack {
     private readonly topology: SentinelTopologyHandle | null,
     private readonly postgres: RestartablePostgres,
     readonly durability: Durability,
+    /** With `cluster`: the Redis Cluster, whose shards the faults fail over. */
+    readonly shards: ClusterShards | null = null,
   ) {}
 
   static async start(options: {
     sentinel: boolean;
+    cluster?: boolean;
     durability: Durability;
   }): Promise<InfraStack> {
     let standalone: RedisServerHandle | null = null;
     let topology: SentinelTopologyHandle | null = null;
-    if (options.sentinel) {
+    let shards: ClusterShards | null = null;
+    if (options.cluster) {
+      shards = await ClusterShards.start();
+    } else if (options.sentinel) {
       const missing = sentinelSupport();
       if (missing) throw new Error(`--sentinel is not supported: ${missing}.`);
       // As docs/high-availability.md asks of a Sentinel deployment: a
@@ -96,10 +103,16 @@ export class InfraStack {
         synchronousCommit: true,
       });
     } catch (error) {
-      await (standalone ?? topology)?.stop();
+      await (standalone ?? topology ?? shards)?.stop();
       throw error;
     }
-    return new InfraStack(standalone, topology, postgres, options.durability);
+    return new InfraStack(
+      standalone,
+      topology,
+      postgres,
+      options.durability,
+      shards,
+    );
   }
 
   get capabilities(): StackCapabilities {
@@ -113,8 +126,26 @@ export class InfraStack {
     return this.topology !== null;
   }
 
+  /** How the port publisher reaches Redis (the module's `redis` option). */
+  get eventBusRedis():
+    | { options: RedisOptions }
+    | { cluster: { nodes: { host: string; port: number }[] } } {
+    if (this.shards) return { cluster: { nodes: [...this.shards.nodes] } };
+    return { options: this.redisOptions };
+  }
+
+  /** A connection for the soak's own reads of the log; the caller disconnects it. */
+  logClient(): Redis | Cluster {
+    if (this.shards) return this.shards.client();
+    return new Redis({ ...this.redisOptions, maxRetriesPerRequest: 5 });
+  }
+
   /** How the soak's own clients (the port publisher, the log reader) reach Redis. */
   get redisOptions(): RedisOptions {
+    if (this.shards)
+      throw new Error(
+        'A Redis Cluster has no single address: use logClient().',
+      );
     if (this.topology) return { ...this.topology.redisOptions };
     const server = this.standalone!;
     return { host: server.host, port: server.port };
@@ -122,6 +153,8 @@ export class InfraStack {
 
   /** Where Redis is, for the set-up line. */
   describeRedis(): string {
+    if (this.shards)
+      return `${this.shards.describe()}, durability ${this.durability}`;
     if (this.topology)
       return `Sentinel "${this.topology.masterName}" (primary :${this.topology.primary.port}, replica :${this.topology.replica.port}, sentinels ${this.topology.sentinels.map((s) => `:${s.port}`).join(' ')}), AOF, durability ${this.durability}`;
     return `Redis ${this.standalone!.url} (AOF)`;
@@ -129,6 +162,13 @@ export class InfraStack {
 
   /** The nodes' settings for Redis. */
   get nodeEnv(): Record<string, string> {
+    if (this.shards)
+      return {
+        REDIS_CLUSTER_NODES: this.shards.nodes
+          .map((n) => `${n.host}:${n.port}`)
+          .join(','),
+        REDIS_WAIT_REPLICAS: this.durability === 'replicated' ? '1' : '0',
+      };
     if (this.topology)
       return {
         REDIS_SENTINELS: this.topology.sentinels
@@ -162,6 +202,7 @@ export class InfraStack {
    * the sentinels promote the replica; resolves with whether they did.
    */
   async resumeRedis(): Promise<boolean> {
+    if (this.shards) return this.shards.resume();
     const node = this.paused;
     if (!node) return false;
     this.paused = null;
@@ -226,7 +267,7 @@ export class InfraStack {
   async stop(): Promise<void> {
     await this.resumeRedis().catch(() => undefined);
     await Promise.allSettled([
-      (this.standalone ?? this.topology)?.stop(),
+      (this.standalone ?? this.topology ?? this.shards)?.stop(),
       this.postgres.stop(),
     ]);
   }

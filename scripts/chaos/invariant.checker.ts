@@ -135,10 +135,22 @@ export interface CheckCounts {
   sseConnections: number;
 }
 
+/** One partition's judgement of its share of a connection's `ready` that did not recover. */
+export interface VectorNoticeFinding {
+  /** Names the connection's `ready` (`ReadyRecord.vectorNotice`). */
+  readonly key: string;
+  readonly subject: string;
+  /** Why the reason does not hold in this partition; null when it does. */
+  readonly unexplained: string | null;
+  readonly t: number;
+}
+
 export interface CheckResult {
   readonly violations: Violation[];
   readonly counts: CheckCounts;
   readonly rss: RssFinding[];
+  /** In a partition's projection: its judgement of each shared `ready`, for the partitioned check to combine. */
+  readonly vectorNotices?: readonly VectorNoticeFinding[];
 }
 
 /** How many violations of one kind are listed in full; the rest are only counted. */
@@ -164,6 +176,7 @@ export function checkSoak(
 
 class SoakChecker {
   private readonly violations: Violation[] = [];
+  readonly vectorNotices: VectorNoticeFinding[] = [];
   private readonly perKind = new Map<ViolationKind, number>();
   private readonly prefix = new Map<string, Int32Array>();
   private readonly maxDeleted: ParsedId | null;
@@ -249,7 +262,12 @@ class SoakChecker {
       );
     const rss = this.checkRss();
     this.counts.audiencesCounted = this.prefix.size;
-    return { violations: this.violations, counts: this.counts, rss };
+    return {
+      violations: this.violations,
+      counts: this.counts,
+      rss,
+      vectorNotices: this.vectorNotices,
+    };
   }
 
   /**
@@ -918,6 +936,7 @@ class LineageWalk {
               item.t,
               name,
               'ready',
+              item.info.vectorNotice,
             );
           }
           this.cursor = this.positionId();
@@ -1273,6 +1292,7 @@ class LineageWalk {
     t: number,
     name: string,
     notice: string,
+    vectorNotice?: string,
   ): void {
     const checker = this.checker;
     const unexplained = checker.explains(
@@ -1282,7 +1302,18 @@ class LineageWalk {
       target,
       this.timeline.first.must,
     );
-    if (unexplained !== null)
+    if (vectorNotice !== undefined)
+      // Judged across the partitions: one of them must explain it.
+      checker.vectorNotices.push({
+        key: vectorNotice,
+        subject: name,
+        unexplained:
+          unexplained === null
+            ? null
+            : `\`${notice}\` with reason ${reason} moved the client from ${this.positionId()} to ${target.epoch}:${streamIdOf(target)}, but ${unexplained}`,
+        t,
+      });
+    else if (unexplained !== null)
       checker.violate(
         'unexplained_reset',
         name,

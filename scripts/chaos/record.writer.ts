@@ -9,13 +9,14 @@ import { SoakOutcome } from './soak.runner';
  * Writes the full record for inspection: `clients.ndjson.gz` (one client a
  * line, every connection and receipt), `record.json` (publishes, faults,
  * processes, RSS, nodes), `violations.json` and `log.ndjson.gz` (the log as
- * the checker read it).
+ * the checker read it; with partitions, every partition's, each entry
+ * naming its partition).
  */
 export async function writeRecord(
   outcome: SoakOutcome,
   report: string[],
 ): Promise<void> {
-  const { record, result, log, outDir } = outcome;
+  const { record, result, logs, outDir } = outcome;
   const { clients, ...rest } = record;
   writeFileSync(join(outDir, 'record.json'), JSON.stringify(rest));
   writeFileSync(
@@ -29,14 +30,18 @@ export async function writeRecord(
   );
   await gzipLines(
     join(outDir, 'log.ndjson.gz'),
-    log.entries.map((e) =>
-      JSON.stringify({
-        id: e.id,
-        type: e.type,
-        scopes: e.scopes,
-        pub: e.pub,
-        part: e.part,
-      }),
+    logs.flatMap((log, k) =>
+      log.entries.map((e) =>
+        JSON.stringify({
+          // Partitioned runs: which partition's log the entry is from.
+          ...(logs.length > 1 ? { partition: k } : {}),
+          id: e.id,
+          type: e.type,
+          scopes: e.scopes,
+          pub: e.pub,
+          part: e.part,
+        }),
+      ),
     ),
   );
 }

@@ -13,6 +13,13 @@ export interface ReadyRecord {
   readonly channels?: readonly string[] | null;
   /** Channels of `auth.channels` the server refused, with why. */
   readonly refused?: readonly { channel: string; error: string }[];
+  /**
+   * Set only in a partition's projection of a partitioned run (see
+   * partition.checker.ts): this `ready` is one partition's share of a
+   * connection's `ready`, named by this key. Not recovered, it moves every
+   * partition to its tip, so it needs the reason to hold in one partition.
+   */
+  readonly vectorNotice?: string;
 }
 
 /** A channel switch the client asked for. */
@@ -127,6 +134,7 @@ export const FAULT_KINDS = [
   'redis_pause',
   'redis_restart',
   'failover',
+  'shard_failover',
   'postgres_restart',
   'ack_stall',
   'scope_narrow',
@@ -204,6 +212,10 @@ export interface SoakSettings {
   readonly minutes: number;
   readonly clients: number;
   readonly sentinel: boolean;
+  /** Whether Redis was a Cluster of 3 primaries and 3 replicas (absent in older records). */
+  readonly cluster?: boolean;
+  /** The nodes' EVENT_PARTITIONS (absent in older records: 1). */
+  readonly partitions?: number;
   readonly durability: 'leader' | 'replicated' | null;
   readonly prefix: string;
   readonly ackTimeoutMs: number;

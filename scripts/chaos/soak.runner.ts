@@ -10,11 +10,13 @@ import { ChaosOptions } from './chaos.options';
 import { ClientContext } from './client.context';
 import { ClientPopulation } from './client.population';
 import { EventPublishers } from './event.publishers';
-import { EventLogSnapshot, readEventLog } from './event-log.reader';
+import { EventLogSnapshot, readEventLogs } from './event-log.reader';
 import { FaultAction, FaultSchedule, fmtTime } from './fault.schedule';
+import { Shard } from './cluster.shards';
 import { InfraStack, sentinelSupport } from './infra.stack';
 import { CheckLimits, CheckResult, checkSoak } from './invariant.checker';
 import { NodeFleet } from './node.fleet';
+import { checkPartitionedSoak } from './partition.checker';
 import { ProcessTraffic } from './process.traffic';
 import { RssSampler } from './rss.sampler';
 import { SeededRandom } from './seeded.random';
@@ -26,7 +28,10 @@ export class SoakSetupError extends Error {}
 export interface SoakOutcome {
   readonly record: SoakRecord;
   readonly result: CheckResult;
+  /** The log (partition 0's when partitioned). */
   readonly log: EventLogSnapshot;
+  /** Every partition's log, by partition (one when not partitioned). */
+  readonly logs: readonly EventLogSnapshot[];
   readonly outDir: string;
   /** Set-up before the fault phase and drain after it, in ms. */
   readonly setupMs: number;
@@ -80,6 +85,7 @@ export async function runSoak(
   }
   const infra = await InfraStack.start({
     sentinel: options.sentinel,
+    cluster: options.cluster,
     durability: options.durability,
   });
   const cleanup: (() => Promise<void>)[] = [() => infra.stop()];
@@ -96,7 +102,10 @@ export async function runSoak(
         minutes: options.minutes,
         clients: options.clients,
         sentinel: options.sentinel,
-        durability: options.sentinel ? options.durability : null,
+        cluster: options.cluster,
+        partitions: options.partitions,
+        durability:
+          options.sentinel || options.cluster ? options.durability : null,
         prefix,
         ackTimeoutMs: options.ackTimeoutMs,
         publishRate: options.rate,
@@ -165,6 +174,12 @@ export async function runSoak(
           DATABASE_URL: infra.databaseUrl,
           PROCESS_STORE: 'postgres',
           EVENT_BUS_PREFIX: prefix,
+          ...(options.partitions > 1
+            ? {
+                EVENT_PARTITIONS: String(options.partitions),
+                EVENT_PARTITION_SCOPE: options.partitionScope,
+              }
+            : {}),
           EVENT_STREAM_MAXLEN: String(STREAM_MAXLEN),
           EVENT_STREAM_MAX_AGE_MS: String(STREAM_MAX_AGE_MS),
           EVENT_ACK_TIMEOUT_MS: String(options.ackTimeoutMs),
@@ -188,20 +203,38 @@ export async function runSoak(
     const logOptions: EventBusModuleOptions & {
       durability?: 'leader' | 'replicated';
       waitReplicas?: number;
+      partitions?: number;
+      partitionScope?: string;
     } = {
       driver: 'redis',
-      redis: { options: infra.redisOptions },
+      redis: infra.eventBusRedis,
       prefix,
       maxLen: STREAM_MAXLEN,
       maxAgeMs: STREAM_MAX_AGE_MS,
-      ...(options.sentinel
+      ...(options.sentinel || options.cluster
         ? { durability: options.durability, waitReplicas: 1 }
+        : {}),
+      ...(options.partitions > 1
+        ? {
+            partitions: options.partitions,
+            partitionScope: options.partitionScope,
+          }
         : {}),
     };
     const log: EventLog = createEventLog(logOptions);
     cleanup.push(() => log.close());
 
     const signer = new TokenSigner(JWT_SECRET);
+    if (options.partitions > 1) {
+      const cursor = await probeReadyCursor(fleet.url(0), signer);
+      if (!cursor?.startsWith('v2.'))
+        throw new SoakSetupError(
+          `--partitions ${options.partitions}: the nodes answered with the cursor ${JSON.stringify(cursor)}, not a vector cursor, so they ignore EVENT_PARTITIONS (is the module wiring of partitions in this build?). Run with --partitions 1 meanwhile.`,
+        );
+      note(
+        `The nodes run ${options.partitions} partitions keyed by ${options.partitionScope}; the checker judges each partition apart.`,
+      );
+    }
     const refreshSupported = await probeRefresh(fleet.url(0), signer);
     if (!refreshSupported)
       note(
@@ -259,6 +292,7 @@ export async function runSoak(
         log,
         defect: options.defects,
         idempotent,
+        samePartitionBatches: options.partitions > 1,
       },
       random.fork(),
     );
@@ -307,6 +341,12 @@ export async function runSoak(
         now() > faultStart + (faultEnd - faultStart) / 2 - RSS_WARMUP_MS,
       postgresRestart: capabilities.postgresRestart,
       sentinel: options.sentinel,
+      pickShard: (random) =>
+        infra.shards!.shardOf(
+          options.partitions === 1
+            ? `{${prefix}}:events`
+            : `{${prefix}:${random.int(0, options.partitions - 1)}}:events`,
+        ),
     });
     const actions: typeof supported = {};
     for (const kind of Object.keys(supported) as FaultKind[]) {
@@ -346,6 +386,22 @@ export async function runSoak(
     const readersNotEnded = await processes.finish(60_000);
     record.processes.push(...processes.records);
     record.fenceId = await publishers.fence();
+    if (publishers.fenceVia === 'http')
+      note(
+        'The port failed to publish the fence five times running; it went over HTTP to a node.',
+      );
+    if (options.cluster) {
+      // Which publishes a cluster refused, and why: a stale view of the
+      // slots shows here as MOVED replies.
+      const why = new Map<string, number>();
+      for (const p of record.publishes)
+        if (p.outcome === 'failed') {
+          const key = `${p.via}: ${(p.error ?? '').replace(/\d+/g, 'N').slice(0, 90)}`;
+          why.set(key, (why.get(key) ?? 0) + 1);
+        }
+      for (const [key, n] of [...why].sort((a, b) => b[1] - a[1]).slice(0, 4))
+        note(`${n} publish(es) failed over ${key}`);
+    }
     const behindAfterDrain = await population.drain(
       record.fenceId,
       DRAIN_TIMEOUT_MS,
@@ -357,7 +413,12 @@ export async function runSoak(
     sampler.stop();
     record.rss.push(...sampler.samples);
     record.logReadAt = now();
-    const snapshot = await readEventLog(infra.redisOptions, prefix);
+    const logs = await readEventLogs(
+      () => infra.logClient(),
+      prefix,
+      options.partitions,
+    );
+    const snapshot = logs[0];
     await processes.collectStores();
     record.finishedAt = now();
     const drainMs = record.finishedAt - record.faultPhaseEnd;
@@ -373,7 +434,7 @@ export async function runSoak(
       livenessMs: LIVENESS_MS,
       idempotentPublishes: idempotent,
       leaderDurabilityFailover:
-        options.sentinel &&
+        (options.sentinel || options.cluster) &&
         options.durability === 'leader' &&
         record.faults.some(
           (f) =>
@@ -381,11 +442,15 @@ export async function runSoak(
             (f.kind === 'redis_pause' && f.detail.includes('promoted')),
         ),
     };
-    const result = checkSoak(record, snapshot, limits);
+    const result =
+      logs.length === 1
+        ? checkSoak(record, snapshot, limits)
+        : checkPartitionedSoak(record, logs, limits);
     return {
       record,
       result,
       log: snapshot,
+      logs,
       outDir,
       setupMs,
       drainMs,
@@ -417,6 +482,8 @@ interface FaultDeps {
   readonly rssWitnessProtected: () => boolean;
   readonly postgresRestart: boolean;
   readonly sentinel: boolean;
+  /** With a cluster: the shard a Redis fault hits (at P = 1 the log's own). */
+  readonly pickShard: (random: SeededRandom) => Promise<Shard>;
 }
 
 function faultActions(
@@ -444,6 +511,18 @@ function faultActions(
       };
     },
     redis_pause: async (random) => {
+      if (infra.shards) {
+        const shards = infra.shards;
+        const shard = await deps.pickShard(random);
+        const pauseMs = Math.round(random.between(1_000, 5_000));
+        shards.pause(shard);
+        await sleep(pauseMs);
+        const promoted = await shards.resume();
+        return {
+          target: `primary :${shard.primary.port}`,
+          detail: `SIGSTOP for ${pauseMs} ms${promoted ? `; its replica :${shard.replica?.port} was promoted meanwhile` : ''}`,
+        };
+      }
       const pauseMs = Math.round(random.between(1_000, 5_000));
       await infra.pauseRedis();
       await sleep(pauseMs);
@@ -455,6 +534,15 @@ function faultActions(
     },
     redis_restart: async (random) => {
       const downMs = Math.round(random.between(200, 1_500));
+      if (infra.shards) {
+        const shard = await deps.pickShard(random);
+        const started = now();
+        await infra.shards.crashReplica(shard, downMs);
+        return {
+          target: `replica :${shard.replica?.port}`,
+          detail: `SIGKILL of the replica of :${shard.primary.port}, restarted after ${downMs} ms (AOF replayed), following again after ${now() - started} ms`,
+        };
+      }
       const started = now();
       const which = await infra.crashRedis(downMs);
       return {
@@ -491,6 +579,26 @@ function faultActions(
         detail: `SIGKILL of the primary; the replica was promoted after ${promotedAfterMs} ms, the old primary rejoined as a replica after ${rejoinedAfterMs} ms`,
       };
     };
+  if (infra.shards) {
+    const shards = infra.shards;
+    actions.failover = async (random) => {
+      const shard = await deps.pickShard(random);
+      const { promotedAfterMs, rejoinedAfterMs } =
+        await shards.killPrimary(shard);
+      return {
+        target: `primary :${shard.primary.port}`,
+        detail: `SIGKILL; its replica :${shard.replica?.port} was promoted after ${promotedAfterMs} ms, the killed node rejoined as its replica after ${rejoinedAfterMs} ms`,
+      };
+    };
+    actions.shard_failover = async (random) => {
+      const shard = await deps.pickShard(random);
+      const tookMs = await shards.gracefulFailover(shard);
+      return {
+        target: `replica :${shard.replica?.port}`,
+        detail: `CLUSTER FAILOVER: took over from :${shard.primary.port}, cluster healed after ${tookMs} ms`,
+      };
+    };
+  }
   if (deps.postgresRestart)
     actions.postgres_restart = async (random) => {
       const mode = random.chance(0.5) ? 'fast' : 'immediate';
@@ -562,6 +670,33 @@ async function probeChannels(
     return Array.isArray(info?.channels);
   } catch {
     return false;
+  } finally {
+    socket.disconnect();
+  }
+}
+
+/** The `lastEventId` of a `ready` for a new `*` connection: a vector cursor when the nodes run partitions. */
+async function probeReadyCursor(
+  url: string,
+  signer: TokenSigner,
+): Promise<string | null> {
+  const socket = io(`${url}/events`, {
+    auth: { token: signer.sign('soak-probe', ['*']) },
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+  });
+  try {
+    const info = await new Promise<{ lastEventId?: unknown }>(
+      (resolve, reject) => {
+        socket.once('ready', resolve);
+        socket.once('connect_error', reject);
+        setTimeout(() => reject(new Error('no ready')), 10_000);
+      },
+    );
+    return typeof info?.lastEventId === 'string' ? info.lastEventId : null;
+  } catch {
+    return null;
   } finally {
     socket.disconnect();
   }

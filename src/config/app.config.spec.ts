@@ -1,3 +1,4 @@
+import { eventBusOptions } from '../app.module';
 import { ConfigError, loadAppConfig } from './app.config';
 
 describe('loadAppConfig', () => {
@@ -8,6 +9,8 @@ describe('loadAppConfig', () => {
         port: 3000,
         redis: null,
         eventBusPrefix: 'streamgate',
+        partitions: 1,
+        partitionScope: null,
         streamMaxLen: 10_000,
         streamMaxAgeMs: 3_600_000,
         idempotencyWindowMs: 600_000,
@@ -122,6 +125,11 @@ describe('loadAppConfig', () => {
       ['REDIS_WAIT_REPLICAS', '-1'],
       ['REDIS_WAIT_TIMEOUT_MS', '0'],
       ['REDIS_COMMAND_TIMEOUT_MS', 'soon'],
+      ['EVENT_PARTITIONS', '0'],
+      ['EVENT_PARTITIONS', '1025'],
+      ['EVENT_PARTITIONS', '2.5'],
+      ['EVENT_PARTITION_SCOPE', '*'],
+      ['EVENT_PARTITION_SCOPE', 'x'.repeat(257)],
     ])('stops with a message naming %s', (name, value) => {
       expect(() => loadAppConfig({ [name]: value })).toThrow(ConfigError);
       expect(() => loadAppConfig({ [name]: value })).toThrow(
@@ -211,6 +219,23 @@ describe('loadAppConfig', () => {
           REDIS_WAIT_TIMEOUT_MS: '250',
         }),
       ).toMatchObject({ waitReplicas: 2, waitTimeoutMs: 250 });
+    });
+  });
+
+  describe('partitions', () => {
+    it('reads EVENT_PARTITIONS and EVENT_PARTITION_SCOPE, and hands them to the event bus', () => {
+      const config = loadAppConfig({
+        EVENT_PARTITIONS: '8',
+        EVENT_PARTITION_SCOPE: 'tenant:',
+      });
+      expect(config).toMatchObject({
+        partitions: 8,
+        partitionScope: 'tenant:',
+      });
+      expect(eventBusOptions(config)).toMatchObject({
+        partitions: 8,
+        partitionScope: 'tenant:',
+      });
     });
   });
 

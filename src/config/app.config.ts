@@ -74,6 +74,15 @@ export const appEnvSchema = z
         'may use only A-Z, a-z, 0-9, "_", ".", ":" and "-"',
       ),
     ),
+    // 1: one log (one hash slot); more: that many partitions over the cluster's shards.
+    EVENT_PARTITIONS: optional(wholeNumber(1, 1024), 1),
+    // Default: none. The scope prefix naming an event's partition, e.g. tenant:.
+    EVENT_PARTITION_SCOPE: optional(
+      pattern(
+        /^(?!\*$)\S(?:.{0,254}\S)?$/,
+        'must be a scope prefix such as "tenant:": 1 to 256 characters, no surrounding spaces, not "*"',
+      ),
+    ),
     EVENT_STREAM_MAXLEN: optional(wholeNumber(1), 10_000),
     EVENT_STREAM_MAX_AGE_MS: optional(wholeNumber(1), 3_600_000),
     EVENT_IDEMPOTENCY_WINDOW_MS: optional(wholeNumber(1), 600_000),
@@ -186,6 +195,10 @@ function toAppConfig(env: AppEnv) {
     jwtSecretGenerated: env.JWT_SECRET === undefined,
     eventBusPrefix: env.EVENT_BUS_PREFIX,
     instanceId: env.EVENT_BUS_INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    /** Hash partitions of the log; 1 = one log, as before. */
+    partitions: env.EVENT_PARTITIONS,
+    /** The scope prefix that names an event's partition; `null`: none. */
+    partitionScope: env.EVENT_PARTITION_SCOPE ?? null,
     streamMaxLen: env.EVENT_STREAM_MAXLEN,
     streamMaxAgeMs: env.EVENT_STREAM_MAX_AGE_MS,
     idempotencyWindowMs: env.EVENT_IDEMPOTENCY_WINDOW_MS,

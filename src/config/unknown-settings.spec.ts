@@ -31,9 +31,12 @@ describe('unknownSettingWarnings', () => {
     });
 
     it('names the misspelt name itself when it is known, else the nearest known one', () => {
-      const known = ['EVENT_PARTITIONS', 'EVENT_BUS_PREFIX'];
-      expect(nearestName('EVENT_PARTITONS', known)).toBe('EVENT_PARTITIONS');
-      expect(nearestName('EVENT_PARTITONS', APP_SETTING_NAMES)).not.toBe(
+      const known = ['EVENT_SHARDS', 'EVENT_BUS_PREFIX'];
+      expect(nearestName('EVENT_SHRADS', known)).toBe('EVENT_SHARDS');
+      expect(nearestName('EVENT_SHRADS', APP_SETTING_NAMES)).not.toBe(
+        'EVENT_SHARDS',
+      );
+      expect(nearestName('EVENT_PARTITONS', APP_SETTING_NAMES)).toBe(
         'EVENT_PARTITIONS',
       );
       expect(

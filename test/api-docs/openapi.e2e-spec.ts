@@ -196,6 +196,7 @@ describe('The OpenAPI description', () => {
       'data',
       'scopes',
       'delivery',
+      'partitionKey',
     ]);
     expect(refsIn(publish.responses['400'])).toEqual([
       '#/components/schemas/ValidationError',

@@ -269,6 +269,7 @@ describe('The README', () => {
       'server/src/guide.main.ts',
       'server/src/guide.module.ts',
       'server/src/health.module.ts',
+      'server/src/partitioned.module.ts',
       'server/src/typed-events.ts',
     ]);
   });

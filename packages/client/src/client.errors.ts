@@ -144,6 +144,8 @@ function channelErrorHint(error: string): string {
     case 'rate_limited':
     case 'unavailable':
       return ' Try again shortly.';
+    case 'not_supported':
+      return ' The server does not do this on this connection: on a partitioned log, history, or a granted channel in a partition the connection does not read (connect with it in auth.channels instead).';
     default:
       return '';
   }

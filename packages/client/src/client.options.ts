@@ -87,6 +87,16 @@ export interface StreamgateClientOptions {
    * @default 10000
    */
   requestTimeoutMs?: number;
+  /**
+   * The partition key of this client's events (e.g. `'tenant:t7'`), sent as
+   * the `partitionKey` query parameter of every connection so that a load
+   * balancer can route it to the nodes that already read its partition (see
+   * deploy/README.md). Routing only: what the connection receives follows
+   * from its token's scopes, and a wrongly routed connection is served all
+   * the same.
+   * @default undefined (no parameter)
+   */
+  partitionKey?: string;
 }
 
 export interface ResolvedClientOptions {
@@ -98,6 +108,7 @@ export interface ResolvedClientOptions {
   readonly reconnect: BackoffSettings;
   readonly maxRefusals: number;
   readonly requestTimeoutMs: number;
+  readonly partitionKey: string | undefined;
 }
 
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
@@ -167,6 +178,15 @@ export function resolveClientOptions(
       '"token" must be a non-empty string or a function that returns one (or a promise of one).',
     );
   }
+  const partitionKey = options.partitionKey;
+  if (
+    partitionKey !== undefined &&
+    (typeof partitionKey !== 'string' || partitionKey.length === 0)
+  ) {
+    throw new InvalidClientOptionsError(
+      `"partitionKey" must be a non-empty string such as 'tenant:t7' (got ${JSON.stringify(partitionKey)}).`,
+    );
+  }
   const cursorStore = options.cursorStore ?? memoryCursorStore();
   if (
     typeof cursorStore?.load !== 'function' ||
@@ -185,6 +205,7 @@ export function resolveClientOptions(
     reconnect,
     maxRefusals,
     requestTimeoutMs,
+    partitionKey,
   };
 }
 

@@ -1,6 +1,8 @@
 /**
- * Where the client keeps its cursor (the id of the last event it delivered)
- * so that a reload can resume where the page left off. `load` is called once,
+ * Where the client keeps its cursor so that a reload can resume where the
+ * page left off. The cursor is opaque text: the id of the last event
+ * delivered, or, from a partitioned log, a vector of positions (up to a few
+ * KiB); store it as it is given. `load` is called once,
  * when the client is created; `save` after every change. Both are synchronous
  * because the cursor must be in place before the next handshake.
  */

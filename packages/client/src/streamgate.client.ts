@@ -42,6 +42,7 @@ import {
   Envelope,
   EvictedInfo,
   HandshakeAuth,
+  PARTITION_KEY_QUERY,
   ReadyInfo,
   RefreshAck,
   RefusedChannel,
@@ -53,7 +54,7 @@ import {
 import { PresenceLists } from './presence.lists';
 import { refreshDelay, tokenExpiry } from './token-expiry';
 import {
-  asEventId,
+  asCursor,
   parseEnvelope,
   parseEphemeral,
   parseEvictedInfo,
@@ -131,7 +132,13 @@ export class StreamgateClient<
     return this.currentState;
   }
 
-  /** The id of the last event delivered to the app, or `null` before the first one. */
+  /**
+   * The cursor: where a reconnect resumes, or `null` before the first event.
+   * Opaque: with a single log it is the id of the last event delivered; with
+   * a partitioned log it is a vector of one position per partition the
+   * connection reads (`v2.…`, up to a few KiB), which it is also when the
+   * cursor store holds it. Store it as is; never compare or parse it.
+   */
   get lastEventId(): string | null {
     return this.cursor.position;
   }
@@ -420,6 +427,10 @@ export class StreamgateClient<
       autoConnect: false,
       // One engine per client: a shared one would mix our reconnects with other sockets' lifetimes.
       forceNew: true,
+      // For the load balancer only; the cursor never goes in the query.
+      ...(this.options.partitionKey !== undefined && {
+        query: { [PARTITION_KEY_QUERY]: this.options.partitionKey },
+      }),
       // Read at handshake time so that a cursor moved by a late batch is what the server sees.
       auth: (send) => send(this.handshakeAuth(token)),
     });
@@ -557,6 +568,8 @@ export class StreamgateClient<
   }
 
   private handshakeAuth(token: string): HandshakeAuth {
+    // In the auth payload, never the query string: a vector cursor of a
+    // partitioned log runs to KiBs, past what URLs and proxy logs should hold.
     const lastEventId = this.cursor.position;
     const channels = this.requests.forHandshake();
     return {
@@ -716,7 +729,7 @@ export class StreamgateClient<
       );
       return;
     }
-    const before = this.cursor.position;
+    const before = this.cursor.version;
     let lastId: string | null = null;
     for (const raw of batch) {
       // The app may close the client from a handler; the rest of the batch is then not its business.
@@ -733,11 +746,11 @@ export class StreamgateClient<
       const envelope = parsed.value;
       const admission = this.cursor.offer(envelope.id);
       if (admission === 'duplicate') continue;
-      if (admission === 'foreign_epoch') {
+      if (admission !== 'new') {
         this.report(
           new StreamgateProtocolError(
             ServerEvent.events,
-            `event ${envelope.id} belongs to another log epoch than the cursor ${this.cursor.position}; only "ready" or "resync_required" may move the cursor into a new epoch.`,
+            foreignEventProblem(envelope.id, admission, this.cursor.position),
             raw,
           ),
         );
@@ -745,7 +758,7 @@ export class StreamgateClient<
       }
       this.deliver(envelope);
     }
-    if (this.cursor.position !== before) this.saveCursor();
+    if (this.cursor.version !== before) this.saveCursor();
     if (!current()) return;
     if (lastId === null) {
       if (batch.length > 0) {
@@ -887,15 +900,16 @@ export class StreamgateClient<
       return null;
     }
     if (stored === null || stored === undefined) return null;
-    const id = asEventId(stored);
-    if (id === null) {
+    const cursor = asCursor(stored);
+    if (cursor === null) {
+      const shown = JSON.stringify(stored) ?? String(stored);
       this.startupErrors.push(
         new StreamgateCursorStoreError(
-          `held ${JSON.stringify(stored)}, which is not an event id; starting without a cursor.`,
+          `held ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}, which is not a cursor; starting without a cursor.`,
         ),
       );
     }
-    return id;
+    return cursor;
   }
 
   private saveCursor(): void {
@@ -928,6 +942,23 @@ export class StreamgateClient<
   private report(error: StreamgateClientError): void {
     if (this.errorHandlers.size === 0) return logUnhandled(error);
     this.errorHandlers.emit([error], logUnhandled);
+  }
+}
+
+function foreignEventProblem(
+  id: string,
+  admission: 'foreign_epoch' | 'foreign_layout' | 'foreign_format',
+  cursor: string | null,
+): string {
+  const shown =
+    cursor !== null && cursor.length > 60 ? `${cursor.slice(0, 60)}…` : cursor;
+  switch (admission) {
+    case 'foreign_epoch':
+      return `event ${id} belongs to another log epoch than the cursor ${shown}; only "ready" or "resync_required" may move the cursor into a new epoch.`;
+    case 'foreign_layout':
+      return `event ${id} names a partition the cursor's layout does not have (${shown}); only "ready" or "resync_required" may change the layout.`;
+    case 'foreign_format':
+      return `event ${id} is not of the cursor's format (${shown ?? 'no cursor'}): partitioned ids come only after a vector cursor, and single-log ids only without one; only "ready" or "resync_required" may switch.`;
   }
 }
 

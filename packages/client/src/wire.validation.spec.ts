@@ -1,4 +1,6 @@
+import { maxVectorCursorLength } from '@streamgate/protocol';
 import {
+  asCursor,
   parseChannelsAck,
   parseEnvelope,
   parseEphemeral,
@@ -298,6 +300,120 @@ describe('the channel additions', () => {
       expect(parseEphemeral({ type: 't', data: 1, ts: 2, from: 3 }).ok).toBe(
         false,
       );
+    });
+  });
+});
+
+describe('a partitioned log', () => {
+  const vector =
+    'v2.7f3a.64|3:3f9c2a7b1d0e:1732200000000-0|17:8b21c4e0aa19:1732199999000-4';
+
+  function elements(count: number): string {
+    let text = `v2.ab.${count}`;
+    for (let k = 0; k < count; k++) text += `|${k}:e1:1732200000000-${k}`;
+    return text;
+  }
+
+  describe('when events carry partitioned ids', () => {
+    it('accepts <k>:<epoch>:<ms>-<seq> beside today’s ids', () => {
+      const event = { id: '17:e1:5-0', type: 't', data: 1, ts: 1 };
+      expect(parseEnvelope(event)).toEqual({ ok: true, value: event });
+      expect(parseEnvelope({ ...event, id: 'e1:5-0' }).ok).toBe(true);
+    });
+
+    it.each([
+      ['a partition with a leading zero', '07:e1:5-0'],
+      ['a partition past 9999', '10000:e1:5-0'],
+      ['an uppercase epoch', '1:E1:5-0'],
+      ['no stream id', '1:e1:'],
+      ['a vector', 'v2.ab.4|1:e1:5-0'],
+    ])('rejects %s and names both forms', (_case, id) => {
+      const parsed = parseEnvelope({ id, type: 't', data: 1, ts: 1 });
+      expect(parsed).toEqual({
+        ok: false,
+        problem: expect.stringContaining('<k>:<epoch>:<ms>-<seq>'),
+      });
+    });
+  });
+
+  describe('when ready or resync_required carries a vector', () => {
+    it('keeps the whole vector as the cursor', () => {
+      expect(
+        parseReadyInfo({ recovered: true, replayed: 2, lastEventId: vector }),
+      ).toEqual({
+        ok: true,
+        value: { recovered: true, replayed: 2, lastEventId: vector },
+      });
+      expect(
+        parseResyncInfo({ reason: 'epoch_changed', lastEventId: vector }),
+      ).toEqual({
+        ok: true,
+        value: { reason: 'epoch_changed', lastEventId: vector },
+      });
+    });
+
+    it('accepts a vector with no element and one with every partition', () => {
+      const full = elements(1024);
+      for (const lastEventId of ['v2.ab.64', full]) {
+        expect(
+          parseReadyInfo({ recovered: false, replayed: 0, lastEventId }).ok,
+        ).toBe(true);
+      }
+    });
+
+    it.each([
+      ['a bad header', 'v2.AB.4|1:e1:5-0', 'does not start with'],
+      ['a partition past P', 'v2.ab.4|4:e1:5-0', 'partition 4'],
+      ['a repeated partition', 'v2.ab.4|1:e1:5-0|1:e1:6-0', 'again'],
+      ['a malformed element', 'v2.ab.4|1:e1:5', 'Element 1'],
+      ['more elements than P', `${elements(2)}|2:e1:1-0`, 'elements'],
+      [
+        'a text longer than any cursor',
+        `v2.ab.4|${'1'.repeat(maxVectorCursorLength(1024))}`,
+        'characters',
+      ],
+    ])(
+      'refuses %s, saying why without echoing it all',
+      (_case, lastEventId, why) => {
+        const parsed = parseReadyInfo({
+          recovered: true,
+          replayed: 0,
+          lastEventId,
+        });
+        expect(parsed.ok).toBe(false);
+        const { problem } = parsed as { problem: string };
+        expect(problem).toContain('"lastEventId" is not a valid vector cursor');
+        expect(problem).toContain(why);
+        expect(problem.length).toBeLessThan(300);
+        expect(parseResyncInfo({ reason: 'trimmed', lastEventId }).ok).toBe(
+          false,
+        );
+      },
+    );
+  });
+
+  describe('when a cursor store holds a cursor', () => {
+    it('takes today’s ids and well-formed vectors, and nothing else', () => {
+      expect(asCursor('e1:5-0')).toBe('e1:5-0');
+      expect(asCursor(vector)).toBe(vector);
+      expect(asCursor('v2.ab.4|9:e1:5-0')).toBeNull();
+      expect(asCursor('1:e1:5-0')).toBeNull();
+      expect(asCursor(null)).toBeNull();
+      expect(asCursor(42)).toBeNull();
+    });
+  });
+
+  describe('when channel answers name positions', () => {
+    it('accepts a vector position and a partitioned next', () => {
+      expect(
+        parseChannelsAck({ ok: true, channels: ['a'], position: vector }).ok,
+      ).toBe(true);
+      expect(
+        parseHistoryAck({ ok: true, events: [], next: '3:e1:5-0' }).ok,
+      ).toBe(true);
+      expect(
+        parseChannelsAck({ ok: true, channels: ['a'], position: 'v2.ab' }).ok,
+      ).toBe(false);
     });
   });
 });

@@ -1,4 +1,9 @@
-import { parseEventId } from '@streamgate/protocol';
+import {
+  isVectorCursor,
+  parseEventId,
+  parsePartitionedEventId,
+  parseVectorCursor,
+} from '@streamgate/protocol';
 import {
   EphemeralEnvelope,
   Envelope,
@@ -28,9 +33,9 @@ export function parseEnvelope(raw: unknown): Parsed<Envelope> {
   if (!isRecord(raw))
     return fail(`an event must be an object (got ${describe(raw)}).`);
   const { id, type, data, ts } = raw;
-  if (parseEventId(id) === null) {
+  if (!isEventId(id)) {
     return fail(
-      `event id ${describe(id)} is not of the form <epoch>:<ms>-<seq>.`,
+      `event id ${describe(id)} is not of the form <epoch>:<ms>-<seq> (one log) or <k>:<epoch>:<ms>-<seq> (a partitioned log).`,
     );
   }
   if (
@@ -214,9 +219,13 @@ export function parseChannelsAck(
   return parseAck(raw, (ack) => {
     const channels = parseChannelList(ack.channels, '"channels"');
     if (!channels.ok) return channels;
-    if (parseEventId(ack.position) === null) {
+    // Like ready's cursor, which it stands in for until the switch: an id, or a vector with partitions.
+    if (
+      typeof ack.position !== 'string' ||
+      (parseEventId(ack.position) === null && !isVector(ack.position))
+    ) {
       return fail(
-        `"position" must be an event id (got ${describe(ack.position)}).`,
+        `"position" must be an event id or a vector cursor (got ${describe(ack.position)}).`,
       );
     }
     return {
@@ -242,9 +251,9 @@ export function parseHistoryAck(
       if (!event.ok) return event;
       events.push(event.value);
     }
-    if (ack.next !== null && parseEventId(ack.next) === null) {
+    if (ack.next !== null && !isEventId(ack.next) && !isVector(ack.next)) {
       return fail(
-        `"next" must be null or an event id (got ${describe(ack.next)}).`,
+        `"next" must be null, an event id or a vector cursor (got ${describe(ack.next)}).`,
       );
     }
     return {
@@ -389,19 +398,52 @@ export function parseEvictedInfo(raw: unknown): Parsed<EvictedInfo> {
   return { ok: true, value: { reason: raw.reason } };
 }
 
-/** The value itself when it is a well-formed event id, else `null`. */
-export function asEventId(value: unknown): string | null {
-  return parseEventId(value) === null ? null : (value as string);
+/**
+ * The value itself when it is a cursor the client can resume from (an event
+ * id of a single log, or a well-formed vector cursor of a partitioned one),
+ * else `null`.
+ */
+export function asCursor(value: unknown): string | null {
+  return parseCursor(value, '"lastEventId"').ok && value !== null
+    ? (value as string)
+    : null;
 }
 
-function parseCursor(value: unknown): Parsed<string | null> {
+/**
+ * `ready.lastEventId` and `resync_required.lastEventId`: `null`, an event id
+ * `<epoch>:<ms>-<seq>`, or, from a partitioned log, the whole vector
+ * `v2.<layout>.<P>|<k>:<epoch>:<ms>-<seq>|…`, whose length and elements are
+ * bounded by `parseVectorCursor` before the client keeps it.
+ */
+export function parseCursor(
+  value: unknown,
+  field = '"lastEventId"',
+): Parsed<string | null> {
   if (value === null) return { ok: true, value: null };
+  if (isVectorCursor(value)) {
+    const vector = parseVectorCursor(value);
+    if (!vector.ok) {
+      return fail(`${field} is not a valid vector cursor: ${vector.message}`);
+    }
+    return { ok: true, value };
+  }
   if (parseEventId(value) === null) {
     return fail(
-      `"lastEventId" must be null or an event id (got ${describe(value)}).`,
+      `${field} must be null, an event id <epoch>:<ms>-<seq> or a vector cursor v2.<layout>.<P>|… (got ${describe(value)}).`,
     );
   }
   return { ok: true, value: value as string };
+}
+
+/** An event id of a single log or of a partitioned one; the two never parse as each other. */
+function isEventId(value: unknown): value is string {
+  return (
+    parseEventId(value) !== null || parsePartitionedEventId(value) !== null
+  );
+}
+
+function isVector(value: unknown): boolean {
+  return isVectorCursor(value) && parseVectorCursor(value).ok;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

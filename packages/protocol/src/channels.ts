@@ -34,6 +34,14 @@ export const CHANNEL_ERRORS = [
   'rate_limited',
   /** Access or the log could not be checked right now; retry with backoff. */
   'unavailable',
+  /**
+   * The server cannot do this on this connection: on a partitioned log, a
+   * `history` request, or a `subscribe` whose granted channel lies in a
+   * partition the connection does not read (reconnect with the channel in
+   * `auth.channels`, which reads its partition from the start). Not worth
+   * retrying as it is.
+   */
+  'not_supported',
 ] as const;
 export type ChannelError = (typeof CHANNEL_ERRORS)[number];
 

@@ -34,6 +34,32 @@ export {
 export type { EventId, LogPosition } from './event-id';
 export { describeValue, findJsonProblem } from './json-value';
 export type { JsonCheckOptions, JsonProblem } from './json-value';
+export { PartitionPositions } from './partition-positions';
+export type { PartitionAdmission } from './partition-positions';
+export {
+  comparePartitionedEventIds,
+  comparePartitionPositions,
+  formatPartitionedEventId,
+  formatVectorCursor,
+  isValidLayoutId,
+  isValidPartitionCount,
+  isVectorCursor,
+  MAX_LAYOUT_ID_LENGTH,
+  MAX_PARTITIONED_ID_LENGTH,
+  MAX_PARTITIONS,
+  maxVectorCursorLength,
+  PARTITION_KEY_QUERY,
+  parsePartitionedEventId,
+  parseVectorCursor,
+  VECTOR_CURSOR_PROBLEMS,
+  VECTOR_CURSOR_VERSION,
+} from './partitioned-id';
+export type {
+  PartitionPosition,
+  VectorCursor,
+  VectorCursorParse,
+  VectorCursorProblem,
+} from './partitioned-id';
 export {
   PROCESS_STATUSES,
   PROCESS_STREAM_END_REASONS,

@@ -39,6 +39,7 @@ export {
   EventLogUnavailableError,
   IdempotencyKeyReusedError,
   InvalidCursorError,
+  LayoutChangedError,
 } from './event-bus/domain/errors';
 export { IDEMPOTENCY_KEY_PATTERN } from './event-bus/domain/idempotency-key';
 
@@ -93,6 +94,12 @@ export type {
 
 // The delivery hub, for transports of your own.
 export { DeliveryHub } from './event-bus/hub/delivery-hub';
+export {
+  ChannelPartitionsError,
+  PartitionedDeliveryHub,
+} from './event-bus/hub/partitioned-delivery-hub';
+export type { HubConnection, NodeHub } from './event-bus/hub/node-hub';
+export type { PartitionedConnection } from './event-bus/hub/partitioned-connection';
 export { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from './event-bus/hub/hub-control';
 export type { HubSubscriber } from './event-bus/hub/hub-subscriber';
 export type { HubOptions } from './event-bus/hub/hub.options';
@@ -164,6 +171,17 @@ export type {
   StreamgateMetricsOptions,
   StreamgateMetricsRegistry,
 } from './operations/streamgate-metrics.options';
+export {
+  MAX_READY_STALENESS_MS,
+  PARTITION_READERS,
+  partitionReadiness,
+} from './operations/partition-readiness';
+export {
+  DEFAULT_PARTITION_LABELS,
+  OTHER_PARTITIONS,
+  partitionLabel,
+} from './operations/partition.metrics';
+export type { PartitionReaderStatus } from './event-bus/engine/partition-readers';
 
 // Wire protocol v1, shared with @streamgate/client.
 export {

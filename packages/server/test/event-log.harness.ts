@@ -5,6 +5,14 @@ import {
 } from '../src/event-bus/adapters/in-memory/in-memory.event-log-store';
 import { RedisStreamsEventLogStore } from '../src/event-bus/adapters/redis-streams/redis-streams.event-log-store';
 import { streamKeys } from '../src/event-bus/adapters/redis-streams/redis-streams.keys';
+import {
+  PartitionLayout,
+  partitionStreamKey,
+} from '../src/event-bus/domain/partitions';
+import {
+  PartitionStores,
+  redisPartitionStores,
+} from '../src/event-bus/partitioned-event-log';
 import { EventLogStore } from '../src/event-bus/engine/event-log-store.port';
 import { EventLogObserver } from '../src/event-bus/engine/event-log.observer';
 import { EventLogPublisher } from '../src/event-bus/engine/event-log.publisher';
@@ -76,6 +84,10 @@ abstract class BaseHarness implements EventLogHarness {
   abstract snapshot(): Promise<() => Promise<void>>;
   protected abstract newStore(settings: EventLogSettings): EventLogStore;
   protected abstract prefix(): string;
+  /** Closes a store `newStore` made (and whatever it came with). */
+  protected closeStore(store: EventLogStore): Promise<void> {
+    return store.close();
+  }
 
   node(
     settings: Partial<EventLogSettings> = {},
@@ -95,7 +107,7 @@ abstract class BaseHarness implements EventLogHarness {
       subscription,
       close: async () => {
         await subscription.stopAll();
-        await store.close();
+        await this.closeStore(store);
       },
     };
     this.nodes.push(node);
@@ -191,15 +203,33 @@ export class RedisHarness extends BaseHarness {
   }
 }
 
-/** The Redis adapter on a Redis Cluster of three masters, through ioredis `Cluster`. */
+/** Partitions of the log the cluster target runs the suite on. */
+const CLUSTER_PARTITIONS = 16;
+
+/**
+ * The Redis adapter as a partition store of a partitioned log (P = 16,
+ * built by `redisPartitionStores`), on a Redis Cluster of 3 primaries and 3
+ * replicas, through ioredis `Cluster`. Each test gets a fresh log and the
+ * next partition of it in turn, so the suite covers every partition's store
+ * (its own hash tag, spread over the shards) without running P times. The
+ * cluster is started once for the file.
+ */
 export class RedisClusterHarness extends BaseHarness {
-  readonly name = 'redis cluster';
+  readonly name = `redis cluster, partition stores of P = ${CLUSTER_PARTITIONS}, 3 primaries + 3 replicas`;
   private cluster!: RedisClusterHandle;
   private admin!: Cluster;
   private currentPrefix = '';
+  private readonly layout = new PartitionLayout({
+    partitions: CLUSTER_PARTITIONS,
+    partitionScope: 'tenant:',
+  });
+  /** The partition the current test runs on; the first test takes partition 0. */
+  private partition = -1;
+  /** Partitions the suite ran on, for the check that it covered them all. */
+  readonly partitionsUsed = new Set<number>();
 
   async setUp() {
-    this.cluster = await startRedisCluster();
+    this.cluster = await startRedisCluster({ replicas: true });
     this.admin = new Cluster([...this.cluster.nodes]);
   }
   async tearDown() {
@@ -208,14 +238,29 @@ export class RedisClusterHarness extends BaseHarness {
   }
   newLog() {
     this.currentPrefix = `t${Date.now().toString(36)}${unique++}`;
+    this.partition = (this.partition + 1) % CLUSTER_PARTITIONS;
+    this.partitionsUsed.add(this.partition);
   }
   protected prefix() {
     return this.currentPrefix;
   }
+  private streamKey(): string {
+    return partitionStreamKey(this.currentPrefix, this.layout, this.partition);
+  }
   protected newStore(settings: EventLogSettings) {
-    return new RedisStreamsEventLogStore(settings.prefix, {
+    // A node's own partition stores, as a node of a partitioned log opens
+    // them; the suite uses the current partition's, and closing the node
+    // closes them all (and their connection).
+    const partitions = redisPartitionStores(this.layout, settings.prefix, {
       cluster: { nodes: this.cluster.nodes },
     });
+    const store = partitions.stores[this.partition];
+    this.owners.set(store, partitions);
+    return store;
+  }
+  private readonly owners = new WeakMap<EventLogStore, PartitionStores>();
+  protected override closeStore(store: EventLogStore) {
+    return this.owners.get(store)!.close();
   }
   async reset() {
     await Promise.all(
@@ -223,14 +268,10 @@ export class RedisClusterHarness extends BaseHarness {
     );
   }
   async deleteStream() {
-    await this.admin.del(streamKeys(this.currentPrefix).stream);
+    await this.admin.del(this.streamKey());
   }
   async writeRaw(fields: string[]) {
-    return (await this.admin.xadd(
-      streamKeys(this.currentPrefix).stream,
-      '*',
-      ...fields,
-    )) as string;
+    return (await this.admin.xadd(this.streamKey(), '*', ...fields)) as string;
   }
   // One shard cannot be restored under a running cluster without its replica taking over.
   override readonly canRewind = false;

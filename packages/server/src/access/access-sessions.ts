@@ -1,6 +1,12 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { StoredEvent } from '../event-bus/domain/event';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import { StoredEvent } from '../event-bus/domain/event';
+import type { NodeHub } from '../event-bus/hub/node-hub';
 import { isRevokedBy } from './access';
 import { parseAccessNotice } from './access-notice';
 import { AccessService } from './access.service';
@@ -119,7 +125,8 @@ export class AccessSessions implements OnApplicationShutdown {
   private readonly stopListening: () => void;
 
   constructor(
-    hub: DeliveryHub,
+    // The token names both hubs (the partitioned one at P > 1).
+    @Inject(DeliveryHub) hub: Pick<NodeHub, 'onControl'>,
     private readonly access: AccessService,
   ) {
     this.stopListening = hub.onControl((event) => this.onControl(event));

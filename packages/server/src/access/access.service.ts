@@ -7,6 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import type { NodeHub } from '../event-bus/hub/node-hub';
 import { isValidScope } from '../event-bus/domain/scope';
 import { ACCESS_OPTIONS, DEFAULT_ACCESS_OPTIONS } from './access.options';
 import type { AccessOptions, ResolvedAccessOptions } from './access.options';
@@ -50,7 +51,8 @@ export class AccessService
     @Inject(RevocationStore)
     private readonly revocations?: RevocationStore,
     @Optional() @Inject(ACCESS_OPTIONS) options?: AccessOptions,
-    @Optional() hub?: DeliveryHub,
+    // The token names both hubs (the partitioned one at P > 1).
+    @Optional() @Inject(DeliveryHub) hub?: NodeHub,
   ) {
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...definedOnly(options) };
     this.revocationView =

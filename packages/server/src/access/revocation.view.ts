@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { StoredEvent } from '../event-bus/domain/event';
-import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import type { NodeHub } from '../event-bus/hub/node-hub';
 import { parseAccessNotice } from './access-notice';
 import { RevocationStore } from './revocation-store.port';
 
@@ -49,7 +49,7 @@ export class RevocationView {
   private readonly stopListening: () => void;
 
   constructor(
-    private readonly hub: DeliveryHub,
+    private readonly hub: NodeHub,
     private readonly store: RevocationStore & {
       list(): Promise<ReadonlyMap<string, number>>;
     },

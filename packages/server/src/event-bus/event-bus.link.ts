@@ -19,6 +19,7 @@ import {
 } from './event-bus.tokens';
 import type { EventLogEngine } from './event-log.factory';
 import { DeliveryHub } from './hub/delivery-hub';
+import type { NodeHub } from './hub/node-hub';
 
 /** What streamgate's own modules take from the event bus (see `EVENT_BUS_LINK`). */
 export interface EventBusLink {
@@ -26,7 +27,8 @@ export interface EventBusLink {
   readonly log: EventLogEngine;
   readonly publisher: EventPublisher;
   readonly subscription: EventSubscription;
-  readonly hub: DeliveryHub;
+  /** `DeliveryHub` on the one log, `PartitionedDeliveryHub` on a partitioned one. */
+  readonly hub: NodeHub;
   readonly observers: EventBusObservers;
 }
 
@@ -68,7 +70,7 @@ export function eventBusLinkModule(bus: DynamicModule): DynamicModule {
           log: EventLogEngine,
           publisher: EventPublisher,
           subscription: EventSubscription,
-          hub: DeliveryHub,
+          hub: NodeHub,
           observers: EventBusObservers,
         ): EventBusLink => ({
           options,

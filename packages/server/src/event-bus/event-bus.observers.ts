@@ -26,6 +26,11 @@ const HOOKS: Record<Hook, true> = {
   ephemeralDropped: true,
   presenceChanged: true,
   presenceFailed: true,
+  partitionReaderStarted: true,
+  partitionReaderStopped: true,
+  partitionReaderDiscontinuity: true,
+  partitionRead: true,
+  partitionPublished: true,
 };
 
 /**

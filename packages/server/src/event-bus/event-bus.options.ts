@@ -125,6 +125,30 @@ export interface EventBusModuleOptions {
   memoryLog?: InMemoryEventLog;
   /** Delivery settings of this node's hub (acknowledgements, queues, replay). @default see `HubOptions` */
   hub?: HubOptions;
+  /**
+   * P, the number of hash partitions of the log (an integer from 1 to
+   * 1024). With 1 the log is one stream, with today's ids and cursors.
+   * With more, each partition is its own stream under its own hash tag
+   * (`{<prefix>:<k>}:events`), so a Redis Cluster spreads them over its
+   * shards; an event's partition follows from its `partitionScope` scope
+   * (or `partitionKey` on `publish()`), ids read `<k>:<epoch>:<ms>-<seq>`,
+   * clients resume from vector cursors, and a node reads a partition only
+   * while one of its connections needs it. Order, coverage and exactly-once
+   * appends hold per partition. Changing P starts a new layout: clients
+   * holding cursors of the old one reload their state once.
+   * @default 1
+   */
+  partitions?: number;
+  /**
+   * The scope prefix that names an event's partition (`'tenant:'`: an
+   * event scoped `tenant:t7` goes to the partition of `tenant:t7`), and so
+   * the partitions a connection reads: partition 0 and those of its scopes
+   * with the prefix (every partition for `*`). Without it, events go to
+   * partition 0 unless `publish()` names a `partitionKey`, and every
+   * connection reads every partition. Used only when `partitions` > 1.
+   * @default null
+   */
+  partitionScope?: string | null;
   /** Hooks for logging and metrics. @default none */
   observer?: EventBusObserver;
 }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { DeliveryHub } from './hub/delivery-hub';
+import type { NodeHub } from './hub/node-hub';
 
 const logger = new Logger('EventBusModule');
 
@@ -15,7 +15,7 @@ const START_GRACE_MS = 2_000;
  * thrown outside any call, so that the process ends as a failed start-up
  * would, and an orchestrator restarts it.
  */
-export async function startHubInBackground(hub: DeliveryHub): Promise<void> {
+export async function startHubInBackground(hub: NodeHub): Promise<void> {
   const started = hub.start();
   started.catch((error: unknown) => {
     logger.error((error as Error)?.message ?? String(error));

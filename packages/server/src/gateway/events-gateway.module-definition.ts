@@ -15,7 +15,11 @@ import type { AccessOptions } from '../access/access.options';
 import { AccessService } from '../access/access.service';
 import { AccessSessions } from '../access/access-sessions';
 import { RevocationStore } from '../access/revocation-store.port';
-import { EVENT_BUS_OPTIONS } from '../event-bus/event-bus.tokens';
+import {
+  EVENT_BUS_LINK,
+  EVENT_BUS_OPTIONS,
+} from '../event-bus/event-bus.tokens';
+import type { EventBusLink } from '../event-bus/event-bus.link';
 import type { EventBusModuleOptions } from '../event-bus/event-bus.options';
 import { Authenticator } from '../access/authenticator.port';
 import { BearerAuthGuard } from '../access/bearer-auth.guard';
@@ -40,7 +44,7 @@ import { RevocationsController } from './http/revocations.controller';
 import { EventsGateway, gatewayFor } from './socket-io/events.gateway';
 import { ChannelAuthorizer } from '../access/channel-authorizer.port';
 import { HistoryReader } from '../channels/history/history.reader';
-import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import { PartitionedHistoryReader } from '../channels/history/partitioned-history.reader';
 import { ChannelPermissions } from './channels/channel-permissions';
 import { ChannelHistory } from './channels/channel-history';
 import { CHANNEL_PROVIDERS } from '../channels/channels.providers';
@@ -143,9 +147,21 @@ export const {
         ChannelPermissions,
         {
           provide: HistoryReader,
-          inject: [DeliveryHub],
-          useFactory: (hub: DeliveryHub) =>
-            new HistoryReader(hub.subscription, hub.options.replayScanLimit),
+          inject: [EVENT_BUS_LINK],
+          // A partitioned log's history reads the one partition that holds
+          // a channel's events for the caller.
+          useFactory: ({ log, hub }: EventBusLink) =>
+            log.partitions
+              ? new PartitionedHistoryReader(
+                  log.partitions.layout,
+                  log.partitions.stores,
+                  log.settings,
+                  hub.options.replayScanLimit,
+                )
+              : new HistoryReader(
+                  log.subscription,
+                  hub.options.replayScanLimit,
+                ),
         },
         ChannelHistory,
         ...CHANNEL_PROVIDERS,

@@ -6,15 +6,19 @@ import {
   Injectable,
   Module,
   OnModuleDestroy,
+  Optional,
   Res,
   Type,
 } from '@nestjs/common';
+import type { PartitionReaders } from '../event-bus/engine/partition-readers';
+import { PARTITION_READERS, partitionReadersOf } from './partition-readiness';
 import { EVENT_BUS_LINK } from '../event-bus/event-bus.tokens';
 import type { EventBusLink } from '../event-bus/event-bus.link';
 import { EventBusMessages } from '../event-bus/event-bus.messages';
 import { OperationsMessages } from './operations.messages';
 import { StreamgateMetricsOptions } from './streamgate-metrics.options';
 import { StreamgateMetrics } from './streamgate.metrics';
+import { resolvePartitionLabels } from './partition.metrics';
 
 const METRICS_OPTIONS = 'STREAMGATE:METRICS_OPTIONS';
 /** The event bus's link, checked to be there. */
@@ -44,6 +48,9 @@ function metricsControllerAt(path: string): Type<unknown> {
     constructor(
       private readonly metrics: StreamgateMetrics,
       @Inject(METRICS_BUS) private readonly bus: EventBusLink,
+      @Optional()
+      @Inject(PARTITION_READERS)
+      private readonly readers: PartitionReaders | null = null,
     ) {}
 
     @Get()
@@ -53,7 +60,10 @@ function metricsControllerAt(path: string): Type<unknown> {
         header(name: string, value: string): unknown;
       },
     ): Promise<string> {
-      const body = await this.metrics.scrape(this.bus.log);
+      const body = await this.metrics.scrape(
+        this.bus.log,
+        partitionReadersOf(this.bus, this.readers),
+      );
       response.header('Content-Type', this.metrics.registry.contentType);
       return body;
     }
@@ -73,6 +83,7 @@ export class StreamgateMetricsModule {
     const path = options.path ?? 'metrics';
     if (path !== false && (typeof path !== 'string' || path.length === 0))
       throw new Error(OperationsMessages.invalidPath(path));
+    resolvePartitionLabels(options.partitionLabels);
     return {
       module: StreamgateMetricsModule,
       controllers: path === false ? [] : [metricsControllerAt(path)],

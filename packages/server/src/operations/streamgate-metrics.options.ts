@@ -28,4 +28,16 @@ export interface StreamgateMetricsOptions {
    * @default true
    */
   defaultMetrics?: boolean;
+  /**
+   * A partitioned log (P > 1): how many partitions get a `partition` label
+   * of their own. Partitions 0 to `partitionLabels - 1` are labelled by
+   * number; every partition from `partitionLabels` on shares
+   * `partition="other"` (counters and counts summed, staleness the
+   * largest). It bounds every partition-labelled family to
+   * `partitionLabels + 1` series per other label value, so raise it up to
+   * P (at most 1024) only if your Prometheus takes the series. Readiness
+   * names the partitions behind whatever this says.
+   * @default 64
+   */
+  partitionLabels?: number;
 }

@@ -1,6 +1,8 @@
 import type * as PromClient from 'prom-client';
 import type { EventBusObserver } from '../event-bus/event-bus.options';
 import type { EventLog } from '../event-bus/event-log.factory';
+import type { PartitionReaders } from '../event-bus/engine/partition-readers';
+import { PartitionMetrics, resolvePartitionLabels } from './partition.metrics';
 import { OperationsMessages } from './operations.messages';
 import type {
   StreamgateMetricsOptions,
@@ -39,8 +41,10 @@ export class StreamgateMetrics {
   readonly observer: EventBusObserver;
   private readonly pending: PromClient.Gauge<'group'>;
   private readonly readerLag: PromClient.Gauge;
+  private readonly partitions: PartitionMetrics;
 
   constructor(options: StreamgateMetricsOptions = {}) {
+    const labelled = resolvePartitionLabels(options.partitionLabels);
     const prom = loadPromClient();
     const registry = (options.registry ??
       new prom.Registry()) as PromClient.Registry;
@@ -165,6 +169,7 @@ export class StreamgateMetrics {
       labelNames: ['group'],
       registers,
     });
+    this.partitions = new PartitionMetrics(prom, registers, labelled);
     if (options.defaultMetrics ?? true)
       prom.collectDefaultMetrics({
         register: registry,
@@ -203,23 +208,34 @@ export class StreamgateMetrics {
         if (left > 0) presenceLeaves.inc(left);
       },
       presenceFailed: (operation) => presenceFailures.inc({ operation }),
+      ...this.partitions.observer,
     };
   }
 
   /**
    * The metrics in the Prometheus text format, with the consumer-group
-   * figures read from the log now rather than counted per event.
+   * figures read from the log now rather than counted per event, and, for
+   * a partitioned log, the state of this node's partition `readers`.
    */
-  async scrape(log: EventLog): Promise<string> {
+  async scrape(
+    log: EventLog,
+    readers?: PartitionReaders | null,
+  ): Promise<string> {
+    if (readers) await this.partitions.collect(readers);
     try {
       const own = log.nodeGroup;
       const groups = await log.groups();
+      // A partitioned log lists a group once per partition: its pending
+      // entries are the sum.
+      const pending = new Map<string, number>();
+      for (const group of groups)
+        pending.set(group.name, (pending.get(group.name) ?? 0) + group.pending);
       this.pending.reset();
-      for (const group of groups) {
-        this.pending.set({ group: group.name }, group.pending);
-        if (group.name === own && group.lag !== null)
-          this.readerLag.set(group.lag);
-      }
+      for (const [group, count] of pending) this.pending.set({ group }, count);
+      // The one reader's lag; a partitioned log's is per partition read
+      // (streamgate_partition_reader_lag_entries), not one partition's.
+      const mine = readers ? undefined : groups.find((g) => g.name === own);
+      if (mine && mine.lag !== null) this.readerLag.set(mine.lag);
     } catch {
       // The log being unreachable shows in readiness; metrics stay scrapeable.
     }

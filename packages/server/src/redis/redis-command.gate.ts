@@ -20,6 +20,9 @@ const NOT_RUN_REPLIES =
  */
 export const REPLY_ALLOWANCE_PER_UNIT_MS = 1;
 
+/** The next `ready` of each client some gate waits for. */
+const readyWaiters = new WeakMap<RedisClient, Promise<void>>();
+
 /** Redis did not become reachable, or did not answer, within the time allowed. */
 export class RedisUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -63,7 +66,6 @@ export interface GateOptions {
  */
 export class RedisCommandGate {
   private closed = false;
-  private readyWaiter: Promise<void> | null = null;
 
   constructor(
     private readonly client: RedisClient,
@@ -133,15 +135,23 @@ export class RedisCommandGate {
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** One listener for every waiting command, however many there are. */
+  /**
+   * One listener for every waiting command, however many there are, and
+   * however many gates share the client (a partitioned log's P stores share
+   * one connection, each with its own gate).
+   */
   private nextReady(): Promise<void> {
-    this.readyWaiter ??= new Promise((resolve) =>
-      this.client.once('ready', () => {
-        this.readyWaiter = null;
-        resolve();
-      }),
-    );
-    return this.readyWaiter;
+    let waiter = readyWaiters.get(this.client);
+    if (!waiter) {
+      waiter = new Promise((resolve) =>
+        this.client.once('ready', () => {
+          readyWaiters.delete(this.client);
+          resolve();
+        }),
+      );
+      readyWaiters.set(this.client, waiter);
+    }
+    return waiter;
   }
 }
 

@@ -1,5 +1,6 @@
 import { StoredEvent } from '../event-bus/domain/event';
 import { DeliveryHub } from '../event-bus/hub/delivery-hub';
+import type { NodeHub } from '../event-bus/hub/node-hub';
 
 /** Which events to wait for: a type, or a predicate. */
 export type EventMatcher = string | ((event: StoredEvent) => boolean);
@@ -19,7 +20,7 @@ export class EventCapture {
   private stopListening: (() => void) | null = null;
 
   /** @internal Use `captureEvents()`. */
-  constructor(private readonly hub: DeliveryHub) {}
+  constructor(private readonly hub: NodeHub) {}
 
   /** @internal */
   async start(): Promise<this> {
@@ -109,7 +110,10 @@ export class EventCapture {
  * ```
  */
 export function captureEvents(source: ProviderSource): Promise<EventCapture> {
-  return new EventCapture(source.get(DeliveryHub)).start();
+  return new EventCapture(
+    // The partitioned hub is provided under the same token.
+    source.get(DeliveryHub) as NodeHub,
+  ).start();
 }
 
 function toPredicate(matcher: EventMatcher): (event: StoredEvent) => boolean {

@@ -11,6 +11,7 @@ import type { Principal } from '../../access/principal';
 import { errorText } from '../../event-bus/domain/errors';
 import type { EventLogObserver } from '../../event-bus/engine/event-log.observer';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { NodeHub } from '../../event-bus/hub/node-hub';
 import { RESOLVED_EVENTS_GATEWAY_OPTIONS } from '../../gateway/events-gateway.tokens';
 import type { ResolvedPresenceOptions } from '../../gateway/events-gateway.options';
 import { matchesChannelPattern } from '../channel-patterns';
@@ -82,7 +83,7 @@ export class PresenceService
     @Inject(RESOLVED_EVENTS_GATEWAY_OPTIONS)
     gateway: { readonly presence: ResolvedPresenceOptions },
     @Inject(PresenceStore) private readonly store: PresenceStore,
-    private readonly hub: DeliveryHub,
+    @Inject(DeliveryHub) private readonly hub: NodeHub,
     @Inject(CHANNELS_OBSERVER) private readonly observer: EventLogObserver,
   ) {
     this.options = gateway.presence;

@@ -27,6 +27,27 @@ export class EventLogNotReplicatedError extends EventLogUnavailableError {
   }
 }
 
+/**
+ * The single log under this prefix was closed: the application moved to a
+ * partitioned layout, whose writers marked the log and now write to its
+ * partitions, and nobody reads the single log past the mark. Nothing was
+ * written. An `EventLogUnavailableError`, so HTTP answers 503 and a client
+ * retries, reaching a node of the new layout once this one is replaced.
+ */
+export class LayoutChangedError extends EventLogUnavailableError {
+  constructor(
+    /** The id of the layout the log moved to. */
+    readonly layout: string,
+    /** P of that layout. */
+    readonly partitions: number,
+  ) {
+    super(
+      `This event log moved to ${partitions} partitions (layout ${layout}); this node still writes the single log, which nobody reads any more, so nothing was written. Run it with partitions: ${partitions} (EVENT_PARTITIONS=${partitions} in the reference app), as the nodes that moved it.`,
+    );
+    this.name = 'LayoutChangedError';
+  }
+}
+
 /** A cursor that is not an event id this log could have produced. */
 export class InvalidCursorError extends Error {
   constructor(readonly cursor: unknown) {

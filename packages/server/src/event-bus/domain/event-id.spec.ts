@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   compareEventIds,
   compareLogIds,
+  epochOf,
   formatEventId,
   nextStreamId,
   parseEventId,
@@ -41,6 +42,29 @@ describe('event ids', () => {
       );
       expect(compareLogIds('e1:1-0', 'e2:2-0')).toBeNull();
       expect(compareLogIds('e1:1-0', 'e11:2-0')).toBeNull();
+    });
+  });
+
+  describe('when ids are of a partitioned log', () => {
+    it('orders ids within one partition and epoch, and never across partitions', () => {
+      fc.assert(
+        fc.property(streamId, streamId, (a, b) => {
+          const [ma, sa] = a.split('-').map(BigInt);
+          const [mb, sb] = b.split('-').map(BigInt);
+          const expected =
+            ma !== mb ? (ma < mb ? -1 : 1) : sa === sb ? 0 : sa < sb ? -1 : 1;
+          expect(sign(compareLogIds(`3:e1:${a}`, `3:e1:${b}`))).toBe(expected);
+          expect(compareLogIds(`3:e1:${a}`, `13:e1:${b}`)).toBeNull();
+          expect(compareLogIds(`3:e1:${a}`, `3:e2:${b}`)).toBeNull();
+          expect(compareLogIds(`3:e1:${a}`, `e1:${b}`)).toBeNull();
+        }),
+      );
+      expect(compareLogIds('3:e1:9-0', '3:e1:10-0')).toBeLessThan(0);
+    });
+
+    it('takes the partition and its epoch together as the epoch', () => {
+      expect(epochOf('3:3f9c2a7b1d0e:1-0')).toBe('3:3f9c2a7b1d0e');
+      expect(epochOf('3f9c2a7b1d0e:1-0')).toBe('3f9c2a7b1d0e');
     });
   });
 

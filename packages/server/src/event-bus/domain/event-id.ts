@@ -18,17 +18,25 @@ export const ORIGIN_STREAM_ID = '0-0';
  * Orders two ids the log produced (already well formed) without re-validating
  * them: negative, zero or positive within one epoch, `null` across epochs.
  * For hot paths; use `compareEventIds` for ids from outside.
+ *
+ * Split at the last `:` (epochs and stream ids hold none), so that a
+ * partitioned id `<k>:<epoch>:<ms>-<seq>` has the epoch `<k>:<epoch>`: ids
+ * of one partition order as the one log's do, and ids of two partitions
+ * never compare. Single-log ids have one `:`, so nothing changes for them.
  */
 export function compareLogIds(a: EventId, b: EventId): number | null {
-  const ca = a.indexOf(':');
-  const cb = b.indexOf(':');
+  const ca = a.lastIndexOf(':');
+  const cb = b.lastIndexOf(':');
   if (ca !== cb || !a.startsWith(b.slice(0, cb + 1))) return null;
   return compareStreamIds(a.slice(ca + 1), b.slice(cb + 1));
 }
 
-/** The epoch of an id the log produced (already well formed). */
+/**
+ * The epoch of an id the log produced (already well formed); `<k>:<epoch>`
+ * for a partitioned id (see `compareLogIds`).
+ */
 export function epochOf(id: EventId): string {
-  return id.slice(0, id.indexOf(':'));
+  return id.slice(0, id.lastIndexOf(':'));
 }
 
 /** Milliseconds part of a stream id (the time Redis assigned it). */

@@ -11,6 +11,15 @@ export interface PublishOptions {
    * @default none: the publisher still never writes twice when it retries by itself after a lost reply
    */
   readonly idempotencyKey?: string;
+  /**
+   * The event's partition key, when the log is partitioned (`partitions` > 1):
+   * the event goes to partition `crc32(partitionKey) mod P`. With a
+   * `partitionScope`, it must be one of the event's scopes with that prefix
+   * (it only chooses among them); the default is the smallest such scope, or
+   * partition 0 when the event has none. Ignored by the single log.
+   * @default derived from the event's scopes (see above)
+   */
+  readonly partitionKey?: string;
 }
 
 /**

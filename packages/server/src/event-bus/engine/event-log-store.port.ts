@@ -115,14 +115,52 @@ export interface AppendResult {
  */
 export const ATTEMPT_WINDOW_MS = 60_000;
 
+/**
+ * What a log carries once the application moved to a partitioned layout
+ * (see `EventLogStore.closeLog`).
+ */
+export interface LayoutRecord {
+  /** The id of the layout the log moved to. */
+  readonly layout: string;
+  /** P of that layout. */
+  readonly partitions: number;
+  /**
+   * The stream id of the marker entry, the last entry the log's own writers
+   * wrote; `null` when the log held no stream when it was closed.
+   */
+  readonly markerId: string | null;
+  /**
+   * The epoch the log continues under from the marker on (`null` with no
+   * marker): its readers tell their connections `epoch_changed`.
+   */
+  readonly epoch: string | null;
+}
+
 export interface EventLogStore {
   /**
    * Appends every group that is not a duplicate, all in one atomic step, then
    * applies retention. Starts a new epoch when the stream is new. Running
    * the same request again (same attempt key) writes nothing and returns
-   * the first outcome.
+   * the first outcome. Refused with `LayoutChangedError`, writing nothing,
+   * once the log was closed (`closeLog`).
    */
   append(request: AppendRequest): Promise<AppendResult>;
+  /**
+   * Closes the log for appends, once: appends `marker` (when the stream
+   * exists), gives the log the new epoch `nextEpoch` beginning at the
+   * marker (as `renewEpoch` would), and records the layout, in one atomic
+   * step; after it every `append` is refused with `LayoutChangedError`. When the log was closed
+   * before, writes nothing and returns that first record, so several
+   * writers may close it at once and a re-sent call does no harm.
+   */
+  closeLog(
+    layout: { readonly layout: string; readonly partitions: number },
+    marker: readonly string[],
+    epochCandidate: string,
+    nextEpoch: string,
+  ): Promise<LayoutRecord>;
+  /** The record `closeLog` left, or `null` while the log takes appends. */
+  layoutRecord(): Promise<LayoutRecord | null>;
   /** Applies retention without appending. */
   trim(retention: Retention, epochCandidate: string): Promise<void>;
   /** Current metadata; creates the stream and its epoch if missing. */

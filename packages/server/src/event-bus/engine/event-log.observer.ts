@@ -40,4 +40,50 @@ export interface EventLogObserver {
   presenceChanged?(joined: number, left: number): void;
   /** A presence operation that Redis did not take (`join`, `leave`, `renew`, `members`). */
   presenceFailed?(operation: 'join' | 'leave' | 'renew' | 'members'): void;
+  /**
+   * A partitioned log (P > 1): this node started reading partition
+   * `partition`, because a connection needs it (see `PartitionReaders`).
+   */
+  partitionReaderStarted?(partition: number): void;
+  /** This node stopped reading partition `partition`: its grace period ended with no connection needing it, or the node shut down. */
+  partitionReaderStopped?(partition: number): void;
+  /**
+   * The reader of partition `partition` lost continuity (the reasons of
+   * `readerDiscontinuity`, which is called too).
+   */
+  partitionReaderDiscontinuity?(
+    partition: number,
+    reason: 'epoch_changed' | 'trimmed' | 'rewound',
+  ): void;
+  /** The reader of partition `partition` read and decoded `count` entries. */
+  partitionRead?(partition: number, count: number): void;
+  /** `count` events were written to partition `partition` by this node (`published` is called too). */
+  partitionPublished?(partition: number, count: number): void;
+}
+
+/**
+ * The observer one partition's reader and publisher report to: the given
+ * observer, whose `published`, `readerBatch` and `readerDiscontinuity`
+ * also call their partition hooks with `partition`. Built on the given
+ * object rather than copied from it, so an observer with methods on its
+ * prototype keeps them all.
+ */
+export function partitionObserver(
+  observer: EventLogObserver,
+  partition: number,
+): EventLogObserver {
+  const wrapped = Object.create(observer) as EventLogObserver;
+  wrapped.published = (count) => {
+    observer.published?.(count);
+    observer.partitionPublished?.(partition, count);
+  };
+  wrapped.readerBatch = (count, position) => {
+    observer.readerBatch?.(count, position);
+    observer.partitionRead?.(partition, count);
+  };
+  wrapped.readerDiscontinuity = (reason) => {
+    observer.readerDiscontinuity?.(reason);
+    observer.partitionReaderDiscontinuity?.(partition, reason);
+  };
+  return wrapped;
 }

@@ -142,6 +142,15 @@ export class EventLogPublisher implements EventPublisher {
     private readonly ephemeral: EphemeralBus | null = null,
   ) {}
 
+  /**
+   * Validates one event as a publish would (same errors, reserved types
+   * refused unless allowed), writing nothing: for callers that must check a
+   * whole batch before any part of it is written elsewhere.
+   */
+  validate(event: unknown, path: string): ValidNewEvent {
+    return this.check(event, this.settings.now(), path).valid;
+  }
+
   /** Validates and encodes one event; `path` names it in a batch. */
   private encode(event: unknown, ts: number, path: string): string[] {
     return this.check(event, ts, path).entry;

@@ -66,6 +66,13 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     private readonly store: EventLogStore,
     private readonly settings: EventLogSettings,
     private readonly observer: EventLogObserver = {},
+    /**
+     * The epoch the ids of read events carry: the log's own, or
+     * `<k>:<epoch>` when this is partition k of a partitioned log (see
+     * `PartitionSubscription`), so that the decoder builds the final id and
+     * no event is copied to change it.
+     */
+    private readonly idEpoch: (epoch: string) => string = (epoch) => epoch,
   ) {}
 
   async head(): Promise<EventId> {
@@ -283,7 +290,7 @@ export class EventLogSubscription implements EventSubscription, LiveSource {
     const events: StoredEvent[] = [];
     for (const entry of entries) {
       if (!entry.fields) continue;
-      const decoded = decodeEntry(epoch, entry.id, entry.fields);
+      const decoded = decodeEntry(this.idEpoch(epoch), entry.id, entry.fields);
       if (decoded.ok) {
         events.push(decoded.event);
       } else if (report) {

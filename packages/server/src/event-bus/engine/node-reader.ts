@@ -19,6 +19,7 @@ import { newEpochCandidate } from './event-log.publisher';
 import {
   GroupMissingError,
   GroupReader,
+  LayoutRecord,
   RawEntry,
   EventLogStore,
 } from './event-log-store.port';
@@ -395,11 +396,28 @@ export class NodeReader {
       await this.store.moveGroup(this.group, start);
     this.epoch = info.epoch;
     this.streamId = start;
+    const moved = await this.movedTo(info.epoch);
     this.logger.warn(
-      `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
+      moved
+        ? `The event log moved to ${moved.partitions} partitions (layout ${moved.layout}) at ${this.position}: this node reads the single log, which takes no more events. Restart it with partitions: ${moved.partitions}.`
+        : `The event log has a new epoch (${previous.split(':')[0]} -> ${this.epoch}); reading it from ${this.position}.`,
     );
     this.observer.readerDiscontinuity?.(cause);
     await this.listener.onDiscontinuity('epoch_changed', this.position);
+  }
+
+  /**
+   * The layout the log moved to, when `epoch` is the one it continues under
+   * since (see `EventLogStore.closeLog`); only to say so in the log. Read
+   * once per new epoch.
+   */
+  private async movedTo(epoch: string): Promise<LayoutRecord | null> {
+    try {
+      const record = await this.store.layoutRecord();
+      return record?.epoch === epoch ? record : null;
+    } catch {
+      return null;
+    }
   }
 
   private async maybeCleanup(): Promise<void> {

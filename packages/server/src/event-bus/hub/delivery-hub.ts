@@ -20,6 +20,7 @@ import { Principal } from '../../access/principal';
 import { ChannelIndex } from './channel-index';
 import { ScopeIndex } from './scope-index';
 import { ControlListener, isControlEvent } from './hub-control';
+import type { NodeHub } from './node-hub';
 import { HubSubscriber, SubscriberHost } from './hub-subscriber';
 import {
   DEFAULT_HUB_OPTIONS,
@@ -56,7 +57,9 @@ const SIZE_OPTIONS = [
  * transport. It starts when the first transport needs it (`start()`), so an
  * app that only publishes runs no reader.
  */
-export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
+export class DeliveryHub
+  implements SubscriberHost, NodeHub, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(DeliveryHub.name);
   readonly options: ResolvedHubOptions;
   /** Unfiltered subscribers (protocol v1). */
@@ -140,6 +143,11 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
 
   get started(): boolean {
     return this.reader !== null;
+  }
+
+  /** One log: today's ids and cursors (see `PartitionedDeliveryHub` for P > 1). */
+  get partitioned(): boolean {
+    return false;
   }
 
   /**
@@ -290,7 +298,7 @@ export class DeliveryHub implements SubscriberHost, BeforeApplicationShutdown {
         check.epoch !== nodeEpoch ||
         check.logTip === undefined ||
         compareStreamIds(
-          this.position.slice(this.position.indexOf(':') + 1),
+          this.position.slice(this.position.lastIndexOf(':') + 1),
           check.logTip,
         ) > 0
       );

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { parsePartitionedEventId } from '@streamgate/protocol';
 import { StoredEvent } from '../domain/event';
 import {
   compareLogIds,
@@ -57,6 +58,16 @@ const NOTHING_UNACKED = Object.freeze([]) as unknown as Unacked[];
 export interface PageRead {
   readonly page: Promise<ReplayPage>;
   readonly limit: number;
+}
+
+/**
+ * The replay budget of one (re)connect, when several subscribers share it:
+ * at P > 1 a connection has one subscriber per partition, and
+ * `replayLimit` and `replayScanLimit` bound their sum.
+ */
+export interface ReplayBudget {
+  replayed: number;
+  scanned: number;
 }
 
 /** What a subscriber needs from its hub. */
@@ -159,6 +170,8 @@ export class HubSubscriber {
           firstPage?: PageRead | null;
         }
       | { reason: ReadyReason; replay: false; position?: EventId },
+    /** Shared with the other subscribers of the connection; `null`: this one's own counts. */
+    private readonly budget: ReplayBudget | null = null,
   ) {
     this.access = access;
     if (start.replay) {
@@ -323,6 +336,24 @@ export class HubSubscriber {
    * `refusable` is false (a token refresh): then it is not remembered, and
    * a later catch-up may send events before it that the new access sees.
    */
+  /**
+   * Whether `switchAccess(next, hubPosition)` would refuse the switch (throw
+   * `ChannelSwitchLimitError`), changing nothing: lets a connection of
+   * several subscribers refuse a switch before any of them took it.
+   */
+  wouldRefuseSwitch(next: ChannelAccess, hubPosition: EventId): boolean {
+    if (this.closed || !this.ledger?.full) return false;
+    const idle =
+      this.mode === 'live' &&
+      this.queue.length === 0 &&
+      this.backlog.length === 0;
+    return (
+      !idle &&
+      isAfter(this.positionAt(hubPosition), this.handedUpTo) &&
+      !isNarrowing(this.access, next)
+    );
+  }
+
   switchAccess(
     next: ChannelAccess,
     hubPosition: EventId,
@@ -520,7 +551,10 @@ export class HubSubscriber {
     let limit = replayPageSize;
     if (this.mode === 'replay') {
       // Checked before reading, so the entries read stay within the budget.
-      limit = Math.min(limit, replayScanLimit - this.scanned);
+      limit = Math.min(
+        limit,
+        replayScanLimit - (this.budget?.scanned ?? this.scanned),
+      );
       if (limit <= 0) return { read: false, decision: 'budget' };
     }
     return { read: true, limit, target };
@@ -612,21 +646,27 @@ export class HubSubscriber {
     // perhaps malformed and skipped; counting them keeps the budget honest.
     const read = page.done ? page.events.length : limit;
     this.host.observer.replayScanned?.(read);
-    if (this.mode === 'replay') this.scanned += read;
+    if (this.mode === 'replay') {
+      this.scanned += read;
+      if (this.budget) this.budget.scanned += read;
+    }
     const visible = page.events.filter(
       (event) => !isControlEvent(event) && this.admits(event),
     );
     this.pageVersion = this.accessVersion;
     if (
       this.mode === 'replay' &&
-      this.replayed + visible.length > replayLimit
+      (this.budget?.replayed ?? this.replayed) + visible.length > replayLimit
     ) {
       this.jumpToLive('limit_exceeded');
       return null;
     }
     this.currentHorizon = page.position;
     this.handOn(page.position);
-    if (this.mode === 'replay') this.replayed += visible.length;
+    if (this.mode === 'replay') {
+      this.replayed += visible.length;
+      if (this.budget) this.budget.replayed += visible.length;
+    }
     if ((compareLogIds(page.position, this.host.position) ?? -1) >= 0) {
       // Caught up once this page is sent. A page that takes one batch
       // switches now, so that live events queue behind it; a longer one
@@ -771,7 +811,10 @@ export class HubSubscriber {
     if (
       typeof acked === 'string' &&
       acked !== this.unacked[through].last &&
-      parseEventId(acked) !== null
+      // A partitioned id names a position in its partition, which is this
+      // subscriber's at P > 1; at P = 1 it never compares with the log's
+      // ids, so it names the whole batch, as anything else does.
+      (parseEventId(acked) !== null || parsePartitionedEventId(acked) !== null)
     ) {
       while (
         through >= 0 &&

@@ -69,6 +69,16 @@ export interface HubOptions {
    * @default 1000
    */
   replayPageSize?: number;
+  /**
+   * A partitioned log (`partitions` > 1): how long this node keeps reading
+   * a partition after the last connection that needed it left, in
+   * milliseconds. A connection that comes back within it (a reconnect, a
+   * page reload) finds the reader running and costs no new consumer group;
+   * a reader stopped sooner costs a start (one `XGROUP CREATE`) on the
+   * next connection that needs it. Unused with one log.
+   * @default 30000
+   */
+  partitionReaderGraceMs?: number;
 }
 
 export type ResolvedHubOptions = Required<HubOptions>;
@@ -83,4 +93,5 @@ export const DEFAULT_HUB_OPTIONS: ResolvedHubOptions = {
   maxBatch: 256,
   replayBatchSize: 1_000,
   replayPageSize: 1_000,
+  partitionReaderGraceMs: 30_000,
 };

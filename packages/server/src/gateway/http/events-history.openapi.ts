@@ -64,6 +64,7 @@ export function HistoryDoc(): MethodDecorator {
         "The channel must be one of the token's scopes (or the token holds `*`), or be granted by the server's channel authorizer.",
         "Each request reads at most the server's replay scan budget of log entries (`replayScanLimit`); when the budget ends first, the page holds what was found and `next` names the last entry read.",
         'Socket.IO clients send the same request as `history` (docs/protocol.md).',
+        "On a partitioned log (`partitions` > 1) a page reads the one partition that holds the channel's events visible to the token: `after`, `until` and `next` are partitioned ids `<k>:<epoch>:<ms>-<seq>`, `until` defaults to that partition's newest entry, and a channel whose events may lie in several partitions for this token answers 501.",
       ].join(' '),
     }),
     ApiQuery({
@@ -110,6 +111,10 @@ export function HistoryDoc(): MethodDecorator {
     ApiErrorResponse(
       403,
       '`error` is `forbidden`: the token does not see the channel and the channel authorizer did not grant it.',
+    ),
+    ApiErrorResponse(
+      501,
+      '`error` is `not_supported`: the log is partitioned and the events of this channel visible to this token may lie in several partitions (a token with several scopes of the partition scope, or `*`); a page reads one partition.',
     ),
     ApiErrorResponse(
       410,

@@ -26,13 +26,18 @@ import {
   validateNewEvent,
   validateNewEvents,
 } from '../../event-bus/domain/event';
-import { EventPublisher } from '../../event-bus/domain/event-publisher.port';
+import {
+  EventPublisher,
+  PublishOptions,
+} from '../../event-bus/domain/event-publisher.port';
+import { InvalidPartitionKeyError } from '../../event-bus/domain/partitions';
 import { BearerAuthGuard } from '../../access/bearer-auth.guard';
 import type { AuthenticatedRequest } from '../../access/bearer-auth.guard';
 import { RequireScope } from '../../access/require-scope.decorator';
 import { ApiBearerAuth, ApiTags } from '../../openapi/openapi.decorators';
 import { PublishEventsDoc } from './events-publish.openapi';
 import { StreamgateExceptionFilter } from '../../http/streamgate-exception.filter';
+import { partitionKeyOfBody } from './events-publish.partition-key';
 
 export const PUBLISH_SCOPE = 'events:publish';
 
@@ -93,14 +98,18 @@ export class EventsPublishController {
         (message) => new InvalidEventError(message, 'Idempotency-Key'),
         'The Idempotency-Key header',
       );
-      const options =
-        key === undefined
+      const partitionKey = partitionKeyOfBody(body, ephemeral);
+      const options: PublishOptions | undefined =
+        key === undefined && partitionKey === undefined
           ? undefined
           : {
-              idempotencyKey: principalScopedKey(
-                request.principal?.userId ?? '',
-                key,
-              ),
+              ...(key !== undefined && {
+                idempotencyKey: principalScopedKey(
+                  request.principal?.userId ?? '',
+                  key,
+                ),
+              }),
+              ...(partitionKey !== undefined && { partitionKey }),
             };
       if (Array.isArray(body)) {
         if (body.length === 0)
@@ -130,6 +139,14 @@ export class EventsPublishController {
       }
       return { id: await this.publisher.publish(body as never, options) };
     } catch (error) {
+      if (error instanceof InvalidPartitionKeyError)
+        throw new BadRequestException({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: error.message,
+          field: 'partitionKey',
+        });
+      // Includes CrossPartitionBatchError: a batch spanning partitions.
       if (error instanceof InvalidEventError) {
         throw new BadRequestException({
           statusCode: 400,

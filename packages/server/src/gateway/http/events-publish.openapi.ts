@@ -20,6 +20,7 @@ import {
   ApiSchema,
   schemaRef,
 } from '../../openapi/openapi.decorators';
+import { MAX_PARTITION_KEY_LENGTH } from './events-publish.partition-key';
 
 /** Most events one `POST /events` may carry. */
 export const MAX_PUBLISH_BATCH = 1000;
@@ -72,6 +73,16 @@ export class NewEventDoc {
       '`ephemeral`: delivered live only to the connections that see it and subscribe to one of its scopes (or are unfiltered), on every node; never written to the log, so it has no id and is never replayed. A batch is all durable or all ephemeral.',
   })
   readonly delivery?: 'durable' | 'ephemeral';
+
+  @ApiPropertyOptional({
+    type: 'string',
+    minLength: 1,
+    maxLength: MAX_PARTITION_KEY_LENGTH,
+    description:
+      "On a partitioned log (`partitions` > 1): the partition key, so the event goes to partition `crc32(partitionKey) mod P`. With a partition scope (e.g. `tenant:`) it must be one of the event's scopes with that prefix; absent, the smallest such scope decides, or partition 0. In a batch, every event that names one names the same, and it applies to the whole batch (a batch is atomic within one partition; one spanning several is refused with 400). Not for ephemeral events.",
+    example: 'tenant:t7',
+  })
+  readonly partitionKey?: string;
 }
 
 @ApiSchema({ name: 'PublishedEvent' })
@@ -162,7 +173,7 @@ export function PublishEventsDoc(options: {
       schema: schemaRef('AcceptedEphemeralEvents'),
     }),
     ApiValidationResponse(
-      'An invalid event or batch, a reserved type, a batch that mixes durable and ephemeral events, or an `Idempotency-Key` with ephemeral events; `field` names the culprit, e.g. `type`, `[2].scopes[0]` or `[1].delivery`.',
+      'An invalid event or batch, a reserved type, a batch that mixes durable and ephemeral events, or an `Idempotency-Key` with ephemeral events; on a partitioned log, a `partitionKey` the layout cannot route, keys that differ within a batch, or a batch spanning partitions. `field` names the culprit, e.g. `type`, `[2].scopes[0]`, `[1].delivery` or `partitionKey`.',
     ),
     ApiAccessResponses(`\`${options.scope}\``),
     ApiBodyTooLargeResponse(),

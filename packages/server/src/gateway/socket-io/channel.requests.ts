@@ -10,8 +10,20 @@ import {
 import { ChannelHistory } from '../channels/channel-history';
 import type { EventId } from '../../event-bus/domain/event-id';
 import { isValidScope } from '../../event-bus/domain/scope';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import { ChannelSwitchLimitError } from '../../event-bus/hub/hub-subscriber';
+import {
+  ChannelSwitchLimitError,
+  HubSubscriber,
+} from '../../event-bus/hub/hub-subscriber';
+import type { HubConnection, NodeHub } from '../../event-bus/hub/node-hub';
+import {
+  ChannelPartitionsError,
+  PartitionedDeliveryHub,
+} from '../../event-bus/hub/partitioned-delivery-hub';
+import { PartitionedConnection } from '../../event-bus/hub/partitioned-connection';
+import {
+  historyPartitions,
+  PARTITION_HEAD,
+} from '../../channels/history/partitioned-history.reader';
 import { ChannelPermissions } from '../channels/channel-permissions';
 import type {
   ClientPublishPort,
@@ -23,6 +35,11 @@ import { EncodedHistory } from '../channels/encoded-history';
 import type { SessionChannelsListener, SocketSession } from './socket.session';
 
 type Reply<T> = (answer: T) => void;
+
+/** Why the hub refused a switch, changing nothing (see `switchTo`). */
+interface SwitchRefused {
+  readonly refused: 'rate_limited' | 'not_supported';
+}
 
 /** Running totals of channel requests refused or failed, for tests and metrics. */
 export interface ChannelRequestStats {
@@ -54,7 +71,7 @@ export class ChannelRequests implements SessionChannelsListener {
   };
 
   constructor(
-    private readonly hub: DeliveryHub,
+    private readonly hub: NodeHub,
     private readonly access: ChannelPermissions,
     private readonly history: ChannelHistory,
     private readonly presence: PresencePort | null,
@@ -63,15 +80,17 @@ export class ChannelRequests implements SessionChannelsListener {
 
   /**
    * Switches the hub to `channels` (with `grants`) now and, once it took,
-   * the session too; returns the position of the switch, or `null` when
-   * the hub refused it (the connection keeps widening its set without
-   * acknowledging what it was sent), changing nothing.
+   * the session too; returns the position of the switch (a vector cursor
+   * on a partitioned log), or why the hub refused it, changing nothing:
+   * `rate_limited` when the connection keeps widening its set without
+   * acknowledging what it was sent, `not_supported` when, on a partitioned
+   * log, a grant lies in a partition the connection does not read.
    */
   private switchTo(
     session: SocketSession,
     channels: Set<string>,
     grants: Set<string>,
-  ): EventId | null {
+  ): EventId | SwitchRefused {
     try {
       const position = this.hub.setChannels(session.hubSubscriber!, {
         channels: [...channels],
@@ -81,9 +100,11 @@ export class ChannelRequests implements SessionChannelsListener {
       session.grants = grants;
       return position;
     } catch (error) {
+      if (error instanceof ChannelPartitionsError)
+        return { refused: 'not_supported' };
       if (!(error instanceof ChannelSwitchLimitError)) throw error;
       this.stats.rateLimited++;
-      return null;
+      return { refused: 'rate_limited' };
     }
   }
 
@@ -153,9 +174,9 @@ export class ChannelRequests implements SessionChannelsListener {
         if (verdicts[i] === 'grant') grants.add(channel);
       });
       const position = this.switchTo(session, next, grants);
-      if (position === null) {
+      if (typeof position !== 'string') {
         this.leave(session, present);
-        return reply({ ok: false, error: 'rate_limited' });
+        return reply({ ok: false, error: position.refused });
       }
       reply({ ok: true, channels: [...next], position });
     });
@@ -184,7 +205,8 @@ export class ChannelRequests implements SessionChannelsListener {
         grants.delete(channel);
       }
       const position = this.switchTo(session, next, grants);
-      if (position === null) return reply({ ok: false, error: 'rate_limited' });
+      if (typeof position !== 'string')
+        return reply({ ok: false, error: position.refused });
       this.leave(
         session,
         removed.filter((c) => this.presenceOn(c)),
@@ -203,7 +225,13 @@ export class ChannelRequests implements SessionChannelsListener {
     await session.whenAttached();
     const subscriber = session.hubSubscriber;
     if (!subscriber) return reply({ ok: false, error: 'unavailable' });
-    const until = subscriber.horizon;
+    let until: EventId;
+    if (subscriber instanceof HubSubscriber) until = subscriber.horizon;
+    else {
+      const horizon = this.partitionHorizon(session, subscriber, payload);
+      if (horizon === null) return reply({ ok: false, error: 'not_supported' });
+      until = horizon;
+    }
     const answer = await this.history.page(
       session.principal,
       session.scopes,
@@ -215,6 +243,35 @@ export class ChannelRequests implements SessionChannelsListener {
     const encoded = new EncodedHistory(answer.events, answer.next);
     // Another parser (msgpack) would serialize the event objects themselves.
     reply(this.preEncoded ? encoded : encoded.toJSON());
+  }
+
+  /**
+   * Where a page of history ends on a partitioned log: a channel's events
+   * visible to this connection lie in one partition (`historyPartitions`),
+   * whose subscriber's horizon bounds the page as the one log's does, so
+   * that history and live meet without a gap or an overlap. `null` when
+   * they may lie in several partitions, or in one this connection does not
+   * read (a `not_supported` answer; the access check comes first for a
+   * channel named wrongly, with `PARTITION_HEAD` as a bound never used).
+   */
+  private partitionHorizon(
+    session: SocketSession,
+    connection: HubConnection,
+    payload: unknown,
+  ): EventId | null {
+    const channel = (payload as { channel?: unknown } | null)?.channel;
+    if (!(this.hub instanceof PartitionedDeliveryHub)) return null;
+    if (!isValidScope(channel)) return PARTITION_HEAD;
+    const reads = historyPartitions(
+      this.hub.layout,
+      channel,
+      new Set([...session.scopes, ...session.grants, channel]),
+    );
+    const child =
+      reads.length === 1 && connection instanceof PartitionedConnection
+        ? connection.children.get(reads[0])
+        : undefined;
+    return child?.horizon ?? null;
   }
 
   async members(
@@ -349,7 +406,7 @@ export class ChannelRequests implements SessionChannelsListener {
     if (session.hubSubscriber!.closed) {
       session.channels = next;
       session.grants = grants;
-    } else if (this.switchTo(session, next, grants) === null) {
+    } else if (typeof this.switchTo(session, next, grants) !== 'string') {
       // Narrowing never waits on the client; should the hub refuse it all
       // the same, the connection must not keep what it lost.
       session.end('revoked');

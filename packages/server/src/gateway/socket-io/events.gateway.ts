@@ -40,6 +40,7 @@ import {
   SessionLimitError,
 } from '../../access/access-sessions';
 import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { NodeHub } from '../../event-bus/hub/node-hub';
 import type {
   HandshakeRateLimit,
   ResolvedEventsGatewayOptions,
@@ -141,7 +142,8 @@ export class EventsGateway
   }
 
   constructor(
-    private readonly hub: DeliveryHub,
+    // The token names both hubs (the partitioned one at P > 1).
+    @Inject(DeliveryHub) private readonly hub: NodeHub,
     private readonly access: AccessService,
     private readonly sessions: AccessSessions,
     private readonly control: AccessControlService,

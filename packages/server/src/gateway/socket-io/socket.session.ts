@@ -6,8 +6,7 @@ import type {
   SessionHandle,
 } from '../../access/access-sessions';
 import { Principal } from '../../access/principal';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
-import { HubSubscriber } from '../../event-bus/hub/hub-subscriber';
+import type { HubConnection, NodeHub } from '../../event-bus/hub/node-hub';
 import type { RefusedChannel } from '@streamgate/protocol';
 import { RequestBudget } from '../channels/request-budget';
 import { scopeRoom, userRoom } from './socket-io.rooms';
@@ -30,7 +29,7 @@ export interface SessionChannelsListener {
  */
 export class SocketSession implements AccessSession {
   handle: SessionHandle | null = null;
-  private subscriber: HubSubscriber | null = null;
+  private subscriber: HubConnection | null = null;
   private endedWith: SessionEndReason | null = null;
   private inRooms = false;
   /** The subscription set; `null` when the connection is unfiltered (protocol v1). */
@@ -57,7 +56,7 @@ export class SocketSession implements AccessSession {
 
   constructor(
     private readonly socket: Socket,
-    private readonly hub: DeliveryHub,
+    private readonly hub: NodeHub,
     public principal: Principal,
     public scopes: readonly string[],
     /** When the handshake began checking the token, ms. */
@@ -87,8 +86,8 @@ export class SocketSession implements AccessSession {
     ]);
   }
 
-  /** The hub subscriber, once attached. */
-  get hubSubscriber(): HubSubscriber | null {
+  /** The hub's connection, once attached. */
+  get hubSubscriber(): HubConnection | null {
     return this.subscriber;
   }
 
@@ -108,7 +107,7 @@ export class SocketSession implements AccessSession {
   }
 
   /** Hands the session its hub subscriber, bringing it up to date with refreshes that raced the attach. */
-  attach(subscriber: HubSubscriber): void {
+  attach(subscriber: HubConnection): void {
     this.subscriber = subscriber;
     if (subscriber.principal !== this.principal)
       this.hub.rescope(subscriber, this.scopes, this.principal);

@@ -1,15 +1,19 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StoredEvent } from '../../event-bus/domain/event';
 import type { EventId } from '../../event-bus/domain/event-id';
 import type {
   DiscontinuityReason,
   LiveEventListener,
 } from '../../event-bus/domain/event-subscription.port';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import {
   PROCESS_MESSAGE_EVENT,
   PROCESS_STATUS_EVENT,
 } from '../process-events.protocol';
+import { parsePartitionedEventId } from '@streamgate/protocol';
+import type { PartitionLayout } from '../../event-bus/domain/partitions';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import { PartitionedDeliveryHub } from '../../event-bus/hub/partitioned-delivery-hub';
+import { processPartition } from './process-stream-hub';
 
 /**
  * Routes the hub's live batches to the streams of each process: every stream
@@ -24,7 +28,17 @@ export class ProcessStreamRouter {
   private unlisten: (() => void) | null = null;
   private count = 0;
 
-  constructor(private readonly hub: DeliveryHub) {}
+  constructor(
+    // The bus's hub (a PartitionedDeliveryHub when the log is partitioned):
+    // only its node-local listeners are used.
+    @Inject(DeliveryHub)
+    private readonly hub: Pick<DeliveryHub, 'listen'>,
+  ) {
+    this.layout = hub instanceof PartitionedDeliveryHub ? hub.layout : null;
+  }
+
+  /** The partitioned log's layout; `null` for the single log. */
+  private readonly layout: PartitionLayout | null;
 
   /** Streams currently registered, over all processes. */
   get listenerCount(): number {
@@ -95,7 +109,18 @@ export class ProcessStreamRouter {
   }
 
   private discontinuity(reason: DiscontinuityReason, position: EventId): void {
-    for (const set of [...this.streams.values()]) {
+    // On a partitioned log, a discontinuity is one partition's (its position
+    // names it): only the streams of processes in that partition re-read
+    // their store. Anything else reaches every stream, as on a single log.
+    const layout = this.layout;
+    const k = layout ? parsePartitionedEventId(position)?.partition : undefined;
+    for (const [processId, set] of [...this.streams]) {
+      if (
+        layout &&
+        k !== undefined &&
+        processPartition(layout, processId) !== k
+      )
+        continue;
       this.each(set, (stream) => stream.onDiscontinuity(reason, position));
     }
   }

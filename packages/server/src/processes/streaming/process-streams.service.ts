@@ -17,7 +17,6 @@ import {
 import { Principal } from '../../access/principal';
 import { WILDCARD_SCOPE } from '../../event-bus/domain/scope';
 import { processScope } from '../process-events.protocol';
-import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
 import type { ProcessStatus } from '../domain/process-message';
 import { ProcessMessageStore } from '../domain/process-message-store.port';
 import { ProcessMessagesService } from '../process-messages.service';
@@ -31,6 +30,9 @@ import {
 } from './process-message.stream';
 import { ProcessStreamFormat } from './process-stream.formats';
 import { ProcessStreamRouter } from './process-stream.router';
+import { DeliveryHub } from '../../event-bus/hub/delivery-hub';
+import type { PartitionedDeliveryHub } from '../../event-bus/hub/partitioned-delivery-hub';
+import { ProcessStreamHub, processStreamHub } from './process-stream-hub';
 
 export interface OpenProcessStreamRequest {
   readonly processId: string;
@@ -64,14 +66,21 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
   private lastFailureLog = 0;
 
   constructor(
-    private readonly hub: DeliveryHub,
+    // The bus's hub: a PartitionedDeliveryHub when the log is partitioned.
+    @Inject(DeliveryHub)
+    private readonly hub: DeliveryHub | PartitionedDeliveryHub,
     private readonly router: ProcessStreamRouter,
     private readonly messages: ProcessMessagesService,
     @Inject(ProcessMessageStore) private readonly store: ProcessMessageStore,
     @Inject(RESOLVED_PROCESSES_OPTIONS)
     private readonly options: ResolvedProcessesOptions,
     @Optional() private readonly sessions?: AccessSessions,
-  ) {}
+  ) {
+    this.follower = processStreamHub(hub);
+  }
+
+  /** How a stream makes sure the live path carries its process's announcements. */
+  private readonly follower: ProcessStreamHub;
 
   /** Streams open on this node right now. */
   get activeStreams(): number {
@@ -101,6 +110,7 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
     }
     const session = this.admit(request);
     let initialStatus: ProcessStatus | null;
+    let unfollow: () => void;
     try {
       // Read before the response begins, so that every status change after
       // the request is reported, however soon it follows.
@@ -108,19 +118,27 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
         this.messages.checkCursor(processId, after, request.cursorField),
         this.store.getStatus(processId),
       ]);
-      await this.hub.start().catch((error: unknown) => {
-        throw new ServiceUnavailableException(
-          ProcessesMessages.hubUnavailable(error),
-        );
-      });
+      // Before the first store read (in start()): whatever is announced
+      // after this reaches the router, whatever before is in the store. On a
+      // partitioned log this holds the reader of the process's partition
+      // until the stream closes.
+      unfollow = await this.follower
+        .follow(processId)
+        .catch((error: unknown) => {
+          throw new ServiceUnavailableException(
+            ProcessesMessages.hubUnavailable(error),
+          );
+        });
     } catch (error) {
       session?.handle?.close();
       throw error;
     }
-    if (session?.ended)
+    if (session?.ended) {
+      unfollow();
       throw new UnauthorizedException(
         'The token expired or was revoked while the stream was opening.',
       );
+    }
     const stream = new ProcessMessageStream({
       processId,
       after,
@@ -140,6 +158,7 @@ export class ProcessStreamsService implements BeforeApplicationShutdown {
     if (session) session.stream = stream;
     stream.onClose(() => {
       remove();
+      unfollow();
       this.streams.delete(stream);
       session?.handle?.close();
     });

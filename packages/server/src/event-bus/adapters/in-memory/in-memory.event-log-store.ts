@@ -4,6 +4,7 @@ import {
   ORIGIN_STREAM_ID,
   streamIdTime,
 } from '../../domain/event-id';
+import { LayoutChangedError } from '../../domain/errors';
 import { trimSlack } from '../../engine/event-log.settings';
 import {
   AppendOutcome,
@@ -14,6 +15,7 @@ import {
   GroupInfo,
   GroupMissingError,
   GroupReader,
+  LayoutRecord,
   LogInfo,
   RangeResult,
   RawEntry,
@@ -82,6 +84,8 @@ export class InMemoryEventLog {
   attempts = new Map<string, Expiring<AppendOutcome[]>>();
   /** Groups written under a caller's key. */
   keys = new Map<string, Expiring<KeyRecord>>();
+  /** Set once the log is closed for a partitioned layout (see `EventLogStore.closeLog`). */
+  layout: LayoutRecord | null = null;
   private deadLetterSeq = 0;
   private readonly waiters = new Set<() => void>();
 
@@ -103,6 +107,7 @@ export class InMemoryEventLog {
     this.deadLetters = [];
     this.attempts = new Map();
     this.keys = new Map();
+    this.layout = null;
     this.notify();
   }
 
@@ -130,6 +135,7 @@ export class InMemoryEventLog {
       deadLetters: this.deadLetters,
       attempts: this.attempts,
       keys: this.keys,
+      layout: this.layout,
     });
     return () => {
       const copy = structuredClone(saved);
@@ -252,6 +258,8 @@ export class InMemoryEventLogStore implements EventLogStore {
     const now = log.now();
     const earlier = live(log.attempts, request.attemptKey, now);
     if (earlier) return { outcomes: earlier, replayed: true };
+    if (log.layout)
+      throw new LayoutChangedError(log.layout.layout, log.layout.partitions);
     const epoch = log.ensureEpoch(request.epochCandidate);
     let written = 0;
     const outcomes = request.groups.map((group): AppendOutcome => {
@@ -282,6 +290,39 @@ export class InMemoryEventLogStore implements EventLogStore {
       expiresAt: now + ATTEMPT_WINDOW_MS,
     });
     return { outcomes, replayed: false };
+  }
+
+  async closeLog(
+    layout: { readonly layout: string; readonly partitions: number },
+    marker: readonly string[],
+    epochCandidate: string,
+    nextEpoch: string,
+  ): Promise<LayoutRecord> {
+    const log = this.log;
+    if (log.layout) return log.layout;
+    let markerId: string | null = null;
+    let epoch: string | null = null;
+    // A log that never held a stream has no readers or cursors to tell.
+    if (log.epoch !== null) {
+      log.ensureEpoch(epochCandidate);
+      markerId = log.appendRaw(marker);
+      // The log continues under a new epoch that begins at the marker.
+      epoch = nextEpoch;
+      log.epoch = nextEpoch;
+      log.epochStart = markerId;
+      log.notify();
+    }
+    log.layout = {
+      layout: layout.layout,
+      partitions: layout.partitions,
+      markerId,
+      epoch,
+    };
+    return log.layout;
+  }
+
+  async layoutRecord(): Promise<LayoutRecord | null> {
+    return this.log.layout;
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import {
   REPLY_ALLOWANCE_PER_UNIT_MS,
   RedisCommandGate,
-  RedisUnavailableError,
 } from '../../../redis/redis-command.gate';
 import {
   closeRedisClient,
@@ -12,7 +12,10 @@ import {
   RedisClient,
   RedisConnectionOptions,
 } from '../../../redis/redis-connection';
-import { EventLogNotReplicatedError } from '../../domain/errors';
+import {
+  EventLogNotReplicatedError,
+  LayoutChangedError,
+} from '../../domain/errors';
 import { compareStreamIds, consecutiveStreamIds } from '../../domain/event-id';
 import { trimSlack } from '../../engine/event-log.settings';
 import { ENTRY_FIELD, ENTRY_FORMAT } from '../../engine/stream-entry.codec';
@@ -26,6 +29,7 @@ import {
   GroupMissingError,
   GroupReader,
   GroupSnapshot,
+  LayoutRecord,
   LogInfo,
   RangeResult,
   RawEntry,
@@ -35,6 +39,7 @@ import {
 import { StreamKeys, streamKeys } from './redis-streams.keys';
 import {
   APPEND_SCRIPT,
+  CLOSE_LOG_SCRIPT,
   CREATE_GROUP_SCRIPT,
   EPOCH_MARKER_GROUP,
   INFO_SCRIPT,
@@ -44,7 +49,8 @@ import {
   TRIM_SCRIPT,
 } from './redis-streams.scripts';
 
-type AppendReply = [0 | 1, string, string, ...(number | string)[]];
+type AppendReply =
+  [0 | 1, string, string, ...(number | string)[]] | [2, string];
 type MetaReply = [string, string, string, string, string];
 
 type Scripted<C extends RedisClient> = C & {
@@ -54,6 +60,12 @@ type Scripted<C extends RedisClient> = C & {
     args: (string | number)[],
   ): Promise<AppendReply>;
   sgTrim(stream: string, epoch: string, ...args: string[]): Promise<number>;
+  sgCloseLog(
+    stream: string,
+    epoch: string,
+    layout: string,
+    ...args: string[]
+  ): Promise<string>;
   sgInfo(stream: string, epoch: string, candidate: string): Promise<MetaReply>;
   sgRange(
     stream: string,
@@ -102,6 +114,14 @@ export interface RedisStreamsEventLogStoreOptions {
 }
 
 const DEAD_LETTER_MAXLEN = 10_000;
+
+/** Slot map refreshes one append may wait for before its MOVED goes to the caller. */
+const MAX_PIPELINE_REDIRECTS = 3;
+
+/** Resolves once the cluster client has asked the cluster for its slot map again. */
+function slotsRefreshed(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+}
 
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
@@ -181,6 +201,10 @@ export class RedisStreamsEventLogStore implements EventLogStore {
     // The number of keys varies with the caller keys of an append.
     client.defineCommand('sgAppend', { lua: APPEND_SCRIPT });
     define('sgTrim', TRIM_SCRIPT);
+    client.defineCommand('sgCloseLog', {
+      numberOfKeys: 3,
+      lua: CLOSE_LOG_SCRIPT,
+    });
     define('sgInfo', INFO_SCRIPT);
     define('sgRange', RANGE_SCRIPT);
     define('sgCreateGroup', CREATE_GROUP_SCRIPT);
@@ -210,6 +234,7 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       this.keys.stream,
       this.keys.epoch,
       this.keys.attempt(request.attemptKey),
+      this.keys.layout,
     ];
     // One flat array, passed as one argument: spreading a large batch into
     // call arguments would overflow the stack.
@@ -288,13 +313,22 @@ export class RedisStreamsEventLogStore implements EventLogStore {
    * without running it, and the pipeline goes again with the script's text.
    * (ioredis would resend a defined command outside the pipeline, after the
    * WAIT, which would then prove nothing.)
+   *
+   * On a Redis Cluster, a script answered MOVED did not run: its slot has a
+   * new primary (a failover). ioredis follows MOVED for a pipeline only when
+   * every command in it failed alike, and WAIT, which has no key, succeeds on
+   * whatever node the pipeline went to; so ioredis neither resends nor
+   * learns the new owner, and every later append of that slot would go to
+   * the old one for good. The slot map is refreshed here and the pipeline
+   * sent again.
    */
   private async appendAndWait(
     keys: string[],
     args: (string | number)[],
     replication: { replicas: number; timeoutMs: number },
   ): Promise<[AppendReply, number]> {
-    for (const form of ['evalsha', 'eval'] as const) {
+    let form: 'evalsha' | 'eval' = 'evalsha';
+    for (let redirects = 0; ;) {
       const pipeline = this.redis.pipeline();
       // ioredis flattens array arguments; its typings do not say so.
       const raw = pipeline as unknown as Record<
@@ -307,17 +341,55 @@ export class RedisStreamsEventLogStore implements EventLogStore {
       const results = (await pipeline.exec()) ?? [];
       const [appendError, reply] = results[0] ?? [new Error('No reply.')];
       if (appendError) {
-        if (form === 'evalsha' && /NOSCRIPT/.test(appendError.message))
+        const message = String(appendError.message);
+        if (form === 'evalsha' && /NOSCRIPT/.test(message)) {
+          form = 'eval';
           continue;
+        }
+        if (
+          /^MOVED /.test(message) &&
+          this.redis instanceof Cluster &&
+          redirects < MAX_PIPELINE_REDIRECTS
+        ) {
+          redirects++;
+          await slotsRefreshed(this.redis);
+          continue;
+        }
         throw appendError;
       }
       const [waitError, confirmed] = results[1] ?? [new Error('No reply.')];
       if (waitError) throw waitError;
       return [reply as AppendReply, Number(confirmed)];
     }
-    throw new RedisUnavailableError(
-      'Redis refused the append script both by digest and by text.',
+  }
+
+  async closeLog(
+    layout: { readonly layout: string; readonly partitions: number },
+    marker: readonly string[],
+    epochCandidate: string,
+    nextEpoch: string,
+  ): Promise<LayoutRecord> {
+    // Safe to send again: a second run finds the record and writes nothing.
+    const record = await this.run('closing the log for a new layout', () =>
+      this.redis.sgCloseLog(
+        this.keys.stream,
+        this.keys.epoch,
+        this.keys.layout,
+        epochCandidate,
+        layout.layout,
+        String(layout.partitions),
+        nextEpoch,
+        ...marker,
+      ),
     );
+    return parseLayoutRecord(record);
+  }
+
+  async layoutRecord(): Promise<LayoutRecord | null> {
+    const record = await this.run('reading the layout record', () =>
+      this.redis.get(this.keys.layout),
+    );
+    return record === null ? null : parseLayoutRecord(record);
   }
 
   async trim(retention: Retention, epochCandidate: string): Promise<void> {
@@ -662,6 +734,19 @@ function toLogInfo([
   return { epoch, lastId, maxDeletedId, length: Number(length), epochStart };
 }
 
+/** "<layout> <P> <marker id or -> <epoch or ->", as CLOSE_LOG_SCRIPT writes it. */
+function parseLayoutRecord(record: string): LayoutRecord {
+  const [layout, partitions, markerId, epoch] = record.split(' ');
+  const opt = (value: string | undefined) =>
+    value === '-' || value === undefined ? null : value;
+  return {
+    layout,
+    partitions: Number(partitions),
+    markerId: opt(markerId),
+    epoch: opt(epoch),
+  };
+}
+
 function toMap(flat: unknown[]): Map<string, unknown> {
   const map = new Map<string, unknown>();
   for (let i = 0; i + 1 < flat.length; i += 2)
@@ -711,6 +796,10 @@ function decodeAppendReply(
   request: AppendRequest,
   wireGroupOf: readonly number[],
 ): AppendResult {
+  if (reply[0] === 2) {
+    const { layout, partitions } = parseLayoutRecord(reply[1]);
+    throw new LayoutChangedError(layout, partitions);
+  }
   const [replayed, epoch, first] = reply;
   const notWritten = new Map<number, [string, string]>();
   for (let i = 3; i + 2 < reply.length; i += 3) {

@@ -6,6 +6,8 @@ export interface StreamKeys {
   readonly epochStart: string;
   readonly deadLetter: string;
   readonly heartbeats: string;
+  /** Set once the log is closed for a partitioned layout (`closeLog`); appends read it. */
+  readonly layout: string;
   /** Record of one append, by its attempt key: what a retry of it gets back. */
   attempt(attemptKey: string): string;
   /** Record of a caller's idempotency key. */
@@ -27,6 +29,7 @@ export function streamKeys(prefix: string): StreamKeys {
     epochStart: `${tag}:epoch-start`,
     deadLetter: `${tag}:dead-letter`,
     heartbeats: `${tag}:heartbeats`,
+    layout: `${tag}:layout`,
     attempt: (attemptKey) => `${tag}:attempt:${attemptKey}`,
     idempotency: (key) => `${tag}:idempotency:${key}`,
   };

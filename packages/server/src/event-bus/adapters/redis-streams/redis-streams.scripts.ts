@@ -92,8 +92,8 @@ end
 /**
  * Appends groups of entries exactly once.
  *
- * KEYS: stream, epoch, the attempt record, then the record of each group
- * that carries a caller's key. ARGV: epoch candidate, max length, max age in
+ * KEYS: stream, epoch, the attempt record, the layout record, then the
+ * record of each group that carries a caller's key. ARGV: epoch candidate, max length, max age in
  * ms (0 = none), slack, attempt window in ms, key window in ms, then per
  * group: its entry count, the index in KEYS of its record (0 = none), its
  * fingerprint, and per entry its field count followed by the fields, or 0
@@ -102,7 +102,11 @@ end
  *
  * Returns { replayed (0 or 1), epoch, first id written or '', then for each
  * group not written now: its number, 'duplicate' or 'conflict', and for a
- * duplicate the record "epoch firstId count" }.
+ * duplicate the record "epoch firstId count" }; or { 2, layout record } when
+ * the log was closed for a partitioned layout (CLOSE_LOG_SCRIPT): nothing is
+ * written after its marker, which is the last entry its readers hand on.
+ * The check is inside the script, so no append can fall between the marker
+ * and the record; it costs one GET per append.
  *
  * The first entry gets a '*' id and every later one '<same ms>-*', so the ids
  * of one append are consecutive within one millisecond and the reply, the
@@ -117,6 +121,8 @@ if saved then
   replay[1] = 1
   return replay
 end
+local moved = redis.call('GET', KEYS[4])
+if moved then return { 2, moved } end
 local epoch = ensure_epoch(ARGV[1])
 local result = { 0, epoch, '' }
 local spec = '*'
@@ -251,4 +257,36 @@ if redis.call('GET', epochKey) == ARGV[1] and redis.call('EXISTS', stream) == 1 
   redis.call('SET', epochStartKey, stream_info()['last-generated-id'])
 end
 return meta(ensure_epoch(ARGV[2]))
+`;
+
+/**
+ * KEYS: stream, epoch, layout record. ARGV: epoch candidate, layout id, P,
+ * the candidate for the epoch the log continues under, then the marker
+ * entry's fields. Closes the log for appends: appends the marker and, in the
+ * same step, gives the log a new epoch beginning at the marker (as
+ * RENEW_EPOCH_SCRIPT does), then sets the record "<layout> <P> <marker id>
+ * <new epoch>" without expiry. Why a new epoch: every reader of the log
+ * already turns one into `epoch_changed` for its connections (live ones,
+ * ones catching up, ones that attach later with a cursor of the old epoch),
+ * which is what a client of the single log must hear once its writers have
+ * moved. A log that never held a stream gets the record only ("- -"): it
+ * has neither readers nor cursors to tell. A record already there wins and
+ * is returned unchanged, so the script may run any number of times (several
+ * writers starting at once, a call re-sent after a lost reply) and writes
+ * one marker. Returns the record.
+ */
+export const CLOSE_LOG_SCRIPT = `${COMMON}
+local existing = redis.call('GET', KEYS[3])
+if existing then return existing end
+local marker, epoch = '-', '-'
+if redis.call('EXISTS', stream) == 1 then
+  ensure_epoch(ARGV[1])
+  marker = redis.call('XADD', stream, '*', unpack(ARGV, 5))
+  epoch = ARGV[4]
+  redis.call('SET', epochKey, epoch)
+  redis.call('SET', epochStartKey, marker)
+end
+local record = ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. marker .. ' ' .. epoch
+redis.call('SET', KEYS[3], record)
+return record
 `;
