@@ -8,9 +8,13 @@ import type { EphemeralBus } from './domain/ephemeral-event';
 import {
   assertRedisConnection,
   hasRedisConnection,
+  RedisConnectionOptions,
 } from '../redis/redis-connection';
 import { streamKeys } from './adapters/redis-streams/redis-streams.keys';
-import { RedisStreamsEventLogStore } from './adapters/redis-streams/redis-streams.event-log-store';
+import {
+  RedisStreamsEventLogStore,
+  RedisStreamsEventLogStoreOptions,
+} from './adapters/redis-streams/redis-streams.event-log-store';
 import {
   EventLogSettings,
   nodeGroupName,
@@ -184,28 +188,16 @@ export function createEventLogEngine(
     store = new InMemoryEventLogStore(memoryLog);
     ephemeral = inMemoryEphemeralBusOf(memoryLog);
   } else if (driver === 'redis') {
-    if (!options.redis || !hasRedisConnection(options.redis)) {
-      throw new Error(EventBusMessages.redisWithoutConnection());
-    }
-    assertRedisConnection(options.redis, 'EventBusModule: redis');
+    const connection = checkedRedis(options);
     const redisStore = new RedisStreamsEventLogStore(
       settings.prefix,
-      options.redis,
-      {
-        commandTimeoutMs: options.commandTimeoutMs,
-        replication:
-          durability === 'replicated'
-            ? {
-                replicas: options.waitReplicas ?? 1,
-                timeoutMs: options.waitTimeoutMs ?? 500,
-              }
-            : null,
-      },
+      connection,
+      redisStoreOptions(options, durability),
     );
     store = redisStore;
     ephemeral = new RedisEphemeralBus(
       redisStore.client,
-      options.redis,
+      connection,
       settings.prefix,
       observer,
       options.commandTimeoutMs,
@@ -275,20 +267,13 @@ function partitionedEngine(
     single = new InMemoryEventLogStore(memoryLog);
     ephemeral = inMemoryEphemeralBusOf(memoryLog);
   } else if (driver === 'redis') {
-    if (!options.redis || !hasRedisConnection(options.redis)) {
-      throw new Error(EventBusMessages.redisWithoutConnection());
-    }
-    assertRedisConnection(options.redis, 'EventBusModule: redis');
-    const redis = redisPartitionStores(layout, settings.prefix, options.redis, {
-      commandTimeoutMs: options.commandTimeoutMs,
-      replication:
-        durability === 'replicated'
-          ? {
-              replicas: options.waitReplicas ?? 1,
-              timeoutMs: options.waitTimeoutMs ?? 500,
-            }
-          : null,
-    });
+    const connection = checkedRedis(options);
+    const redis = redisPartitionStores(
+      layout,
+      settings.prefix,
+      connection,
+      redisStoreOptions(options, durability),
+    );
     partitions = redis;
     // Today's keys under the prefix, on the same connection: only the
     // migration's marker and record are written there.
@@ -299,7 +284,7 @@ function partitionedEngine(
     );
     ephemeral = new RedisEphemeralBus(
       redis.client,
-      options.redis,
+      connection,
       settings.prefix,
       observer,
       options.commandTimeoutMs,
@@ -351,5 +336,31 @@ function partitionedEngine(
       await single.close();
       await partitions.close();
     },
+  };
+}
+
+/** The Redis connection options, checked: a Redis driver needs one. */
+function checkedRedis(options: EventBusModuleOptions): RedisConnectionOptions {
+  if (!options.redis || !hasRedisConnection(options.redis)) {
+    throw new Error(EventBusMessages.redisWithoutConnection());
+  }
+  assertRedisConnection(options.redis, 'EventBusModule: redis');
+  return options.redis;
+}
+
+/** What every store of the log's Redis takes from the options. */
+function redisStoreOptions(
+  options: EventBusModuleOptions,
+  durability: 'leader' | 'replicated',
+): RedisStreamsEventLogStoreOptions {
+  return {
+    commandTimeoutMs: options.commandTimeoutMs,
+    replication:
+      durability === 'replicated'
+        ? {
+            replicas: options.waitReplicas ?? 1,
+            timeoutMs: options.waitTimeoutMs ?? 500,
+          }
+        : null,
   };
 }

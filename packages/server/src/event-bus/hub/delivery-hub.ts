@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { StoredEvent } from '../domain/event';
-import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
+import { epochOf, EventId } from '../domain/event-id';
 import {
   CursorCheck,
   EventSubscription,
@@ -18,6 +18,7 @@ import { EphemeralEvent } from '../domain/ephemeral-event';
 import { isValidScope } from '../domain/scope';
 import { Principal } from '../../access/principal';
 import { ChannelIndex } from './channel-index';
+import { mustFollowLog } from './follow-log';
 import { ScopeIndex } from './scope-index';
 import { ControlListener, isControlEvent } from './hub-control';
 import type { NodeHub } from './node-hub';
@@ -228,7 +229,7 @@ export class DeliveryHub
       // check finds the cursor covered with no wait in between.
       let firstPage = HubSubscriber.readAhead(this, cursor);
       let check = await this.subscription.checkCursor(cursor);
-      if (this.mustFollowLog(cursor as EventId, check)) {
+      if (mustFollowLog(this.position, cursor as EventId, check)) {
         firstPage = null;
         // Answering now would name a position the client must not take: one
         // of an epoch the log has left, or one before history the log lost.
@@ -278,31 +279,6 @@ export class DeliveryHub
     if (check.reason !== 'epoch_changed') return null;
     if (check.epoch === epochOf(this.position)) return null;
     return this.subscription.head();
-  }
-
-  /**
-   * Whether this node must follow the log before it answers a cursor: the
-   * log is in an epoch the node has not reached (the cursor's, or a newer
-   * one), or it lost the entry at the cursor in a rewind this node is about
-   * to notice: the node has handed on entries past the log's tip. A node
-   * that stands within the log answers a cursor the log never held at once;
-   * should another node have handed that cursor on before a rewind, the
-   * client starts afresh now and is told again when that node renews the
-   * epoch, so nothing passes unnoticed.
-   */
-  private mustFollowLog(cursor: EventId, check: CursorCheck): boolean {
-    const nodeEpoch = epochOf(this.position);
-    if (check.covered) return epochOf(cursor) !== nodeEpoch;
-    if (check.lost)
-      return (
-        check.epoch !== nodeEpoch ||
-        check.logTip === undefined ||
-        compareStreamIds(
-          this.position.slice(this.position.lastIndexOf(':') + 1),
-          check.logTip,
-        ) > 0
-      );
-    return check.reason === 'epoch_changed' && check.epoch !== nodeEpoch;
   }
 
   epochLeft(epoch: string, timeoutMs: number): Promise<boolean> {

@@ -7,7 +7,7 @@ import {
   withScopes,
 } from '../domain/channel-access';
 import { StoredEvent } from '../domain/event';
-import { compareStreamIds, epochOf, EventId } from '../domain/event-id';
+import { epochOf, EventId } from '../domain/event-id';
 import {
   CursorCheck,
   DiscontinuityReason,
@@ -49,6 +49,7 @@ import {
   SubscriberTransport,
 } from './hub.types';
 import { ChannelIndex } from './channel-index';
+import { mustFollowLog } from './follow-log';
 import { ScopeIndex } from './scope-index';
 
 /**
@@ -624,7 +625,7 @@ export class PartitionedDeliveryHub
     element: string,
   ): Promise<CursorCheck> {
     let check = await host.subscription.checkCursor(element);
-    if (this.mustFollowLog(host, `${host.partition}:${element}`, check)) {
+    if (mustFollowLog(host.position, `${host.partition}:${element}`, check)) {
       const epoch = epochOf(host.position);
       if (!(await host.epochLeft(epoch, EPOCH_WAIT_MS)))
         this.logger.warn(
@@ -633,27 +634,6 @@ export class PartitionedDeliveryHub
       check = await host.subscription.checkCursor(element);
     }
     return check;
-  }
-
-  /** `DeliveryHub.mustFollowLog`, with partition k's reader position. */
-  private mustFollowLog(
-    host: PartitionHost,
-    cursor: EventId,
-    check: CursorCheck,
-  ): boolean {
-    const position = host.position;
-    const nodeEpoch = epochOf(position);
-    if (check.covered) return epochOf(cursor) !== nodeEpoch;
-    if (check.lost)
-      return (
-        check.epoch !== nodeEpoch ||
-        check.logTip === undefined ||
-        compareStreamIds(
-          position.slice(position.lastIndexOf(':') + 1),
-          check.logTip,
-        ) > 0
-      );
-    return check.reason === 'epoch_changed' && check.epoch !== nodeEpoch;
   }
 
   /** `DeliveryHub.logTipIfAhead`, for partition k: its log's tip when the reader still reads an epoch the partition left. */
