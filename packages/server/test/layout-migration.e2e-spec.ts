@@ -319,9 +319,12 @@ describe('migration from the single log to partitions, on Redis', () => {
       lastEventId: closedAt,
     });
 
-    // On a node of the new layout, a cursor of the single log is told
-    // epoch_changed once: the position it gets is a vector, which recovers
-    // from then on.
+    // On a node of the new layout, a client is told epoch_changed once.
+    // One told at the marker by a node of the single log (`closedAt`)
+    // resumes at the marker's vector: every event of the new layout, none
+    // twice. One with an older cursor of the single log is told now: the
+    // position it gets is a vector, which recovers from then on.
+    await nodes[1].migration.ensure();
     const newHub = new PartitionedDeliveryHub(
       layout,
       nodes[1].partitions.stores,
@@ -329,16 +332,24 @@ describe('migration from the single log to partitions, on Redis', () => {
       {},
       {},
       { graceMs: 0 },
+      nodes[1].migration,
     );
     toClose.push(() => newHub.stop());
     for (const cursor of [closedAt, oldAcks[0].id]) {
       const moved = new RecordingTransport(`moved-${cursor}`);
       await newHub.attach(moved, principal, ['*'], cursor);
       await waitFor(() => moved.readies.length > 0, 'the ready');
-      expect(moved.readies[0]).toMatchObject({
-        recovered: false,
-        reason: 'epoch_changed',
-      });
+      if (cursor === closedAt) {
+        expect(moved.readies[0]).toMatchObject({
+          recovered: true,
+          replayed: seen.size,
+        });
+        expect(new Set(moved.ids).size).toBe(seen.size);
+      } else
+        expect(moved.readies[0]).toMatchObject({
+          recovered: false,
+          reason: 'epoch_changed',
+        });
       const vector = moved.readies[0].lastEventId;
       expect(parseVectorCursor(vector).ok).toBe(true);
       const after = await nodes[2].publisher.publish({

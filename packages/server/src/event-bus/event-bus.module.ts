@@ -135,6 +135,7 @@ export class EventLogLifecycle
                 graceMs: options.hub?.partitionReaderGraceMs,
                 observer: options.observer,
               },
+              log.migration,
             )
           : new DeliveryHub(log.subscription, options.hub, options.observer),
     },

@@ -1,13 +1,14 @@
 import { formatVectorCursor } from '@streamgate/protocol';
 import { CONTROL_EVENT_TYPE, CONTROL_SCOPE } from '../domain/control-event';
 import { validateNewEvent } from '../domain/event';
+import { previousStreamId } from '../domain/event-id';
 import { errorText, EventLogUnavailableError } from '../domain/errors';
 import { PartitionLayout } from '../domain/partitions';
 import { backoffDelay, sleep } from './backoff';
 import { EventLogStartupError } from './event-log.errors';
 import { newEpochCandidate } from './event-log.publisher';
 import { EventLogStore, LayoutRecord } from './event-log-store.port';
-import { encodeEntry } from './stream-entry.codec';
+import { decodeEntry, encodeEntry } from './stream-entry.codec';
 
 /**
  * The `kind` of the control entry that closes the single log: the last
@@ -89,6 +90,7 @@ export class LayoutConflictError extends Error {
 export class LayoutMigration {
   private settled: LayoutRecord | null = null;
   private running: Promise<LayoutRecord> | null = null;
+  private resumeRead: Promise<string | null> | null = null;
 
   constructor(
     /** The single log's store: today's keys under the prefix (a layout with P = 1). */
@@ -137,6 +139,52 @@ export class LayoutMigration {
       },
     );
     return this.running;
+  }
+
+  /**
+   * Where a client resumes in the partitions when it holds the position a
+   * node of the single log handed on as the log closed: `<epoch>:<marker>`,
+   * with the epoch the log continues under (its `epoch_changed` at the
+   * marker). That client reloaded its state at the marker, so it resumes at
+   * the marker's `resumeAt`, before every event of the new layout, and is
+   * not told `epoch_changed` a second time. `null` for any other cursor, or
+   * while the record is not known here; the marker is read once.
+   */
+  resumeAt(cursor: unknown): Promise<string | null> {
+    const record = this.settled;
+    if (
+      record === null ||
+      record.epoch === null ||
+      record.markerId === null ||
+      cursor !== `${record.epoch}:${record.markerId}`
+    )
+      return Promise.resolve(null);
+    this.resumeRead ??= this.readResumeAt(record.markerId).catch(
+      (error: unknown) => {
+        // Read again next time: an outage is no answer.
+        this.resumeRead = null;
+        throw error;
+      },
+    );
+    return this.resumeRead;
+  }
+
+  private async readResumeAt(markerId: string): Promise<string | null> {
+    const { epoch, entries } = await this.single.range(
+      previousStreamId(markerId),
+      markerId,
+      1,
+      newEpochCandidate(),
+    );
+    const entry = entries.find((e) => e.id === markerId);
+    if (entry?.fields == null) return null;
+    const decoded = decodeEntry(epoch, entry.id, entry.fields);
+    if (!decoded.ok) return null;
+    const data = decoded.event.data as { kind?: unknown; resumeAt?: unknown };
+    return data?.kind === LAYOUT_MARKER_KIND &&
+      typeof data.resumeAt === 'string'
+      ? data.resumeAt
+      : null;
   }
 
   private async attempt(): Promise<LayoutRecord> {

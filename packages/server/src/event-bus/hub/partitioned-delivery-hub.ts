@@ -203,6 +203,11 @@ class PartitionHost implements SubscriberHost {
   }
 }
 
+/** See `LayoutMigration.resumeAt`. */
+export interface ClosedLog {
+  resumeAt(cursor: unknown): Promise<string | null>;
+}
+
 /**
  * The hub of a partitioned log (P > 1): the node reads a partition only
  * while a connection needs it (`PartitionReaders`), and each connection's
@@ -245,6 +250,12 @@ export class PartitionedDeliveryHub
     options: HubOptions = {},
     observer: HubObserver = {},
     readersOptions: PartitionReadersOptions = {},
+    /**
+     * The single log this layout closed (`LayoutMigration`): the position a
+     * node of that log handed on at its marker resumes at the marker's
+     * vector, so that its client is told `epoch_changed` once.
+     */
+    private readonly closedLog: ClosedLog | null = null,
   ) {
     if (!layout.partitioned)
       throw new Error(
@@ -373,6 +384,7 @@ export class PartitionedDeliveryHub
     cursor: unknown,
     channels?: ChannelSelection | null,
   ): Promise<PartitionedConnection> {
+    cursor = (await this.resumeFromClosedLog(cursor)) ?? cursor;
     const access = channelAccess(scopes, channels);
     // Grants are seen as scopes while subscribed: an event they make visible
     // lies in the partition of its scopes, which the connection must read.
@@ -464,6 +476,20 @@ export class PartitionedDeliveryHub
     this.observer.subscribers?.(this.connections.size);
     for (const child of connection.children.values()) child.start();
     return connection;
+  }
+
+  /** The vector a position of the closed single log resumes at, if it is one. */
+  private async resumeFromClosedLog(cursor: unknown): Promise<string | null> {
+    if (this.closedLog === null) return null;
+    try {
+      return await this.closedLog.resumeAt(cursor);
+    } catch (error) {
+      // Answered as any cursor of the single log: epoch_changed, a reload.
+      this.logger.warn(
+        `The single log's marker could not be read to resume a cursor at it: ${(error as Error)?.message ?? error}`,
+      );
+      return null;
+    }
   }
 
   /**
