@@ -613,6 +613,21 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // A primary that came back still leading took a write its successor
+    // never held; the successor's newer epoch holds entries with lower
+    // stream ids that this client never had. They are not missing before
+    // the lost receipt: epoch_changed accounts for them.
+    name: 'an event the log lost, after stream ids of the newer epoch it never had, then epoch_changed',
+    expect: [],
+    log: LOG_AFTER_REWIND,
+    build(record) {
+      const items = rewoundItems(true).filter(
+        (item) => !(item.k === 'batch' && item.ids[0] === 'e0:1000-9'),
+      );
+      record.clients.push(client([connection(1, null, ['agent:a'], items)]));
+    },
+  },
+  {
     name: 'an event the log lost, then a fresh start before any node could tell',
     expect: [],
     log: LOG_AFTER_REWIND,

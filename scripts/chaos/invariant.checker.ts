@@ -1041,11 +1041,24 @@ class LineageWalk {
       return;
     }
     const index = this.log.indexOf(id);
+    let to = index ?? this.log.firstAfter(received);
+    if (index === undefined && received.epoch !== this.log.epoch) {
+      // A receipt the log lost (a write that a failed-over primary took and
+      // its successor never held) has no place in the log's order: the log
+      // left the receipt's branch where the receipt's epoch ends there, and
+      // what follows in a newer epoch was never in that branch, however its
+      // stream ids compare. The `epoch_changed` that must follow the
+      // receipt (see `endLineage`) accounts for it.
+      let end = checker.after(this.pos);
+      while (end < to && this.log.entries[end].pos.epoch === received.epoch)
+        end++;
+      to = end;
+    }
     // The gap check comes first: it may find that narrower scopes took effect before this event.
     checker.gapBefore(
       name,
       this.pos,
-      index ?? this.log.firstAfter(received),
+      to,
       this.timeline,
       narrowing,
       t,
